@@ -1,0 +1,29 @@
+"""Errors a user can act on. Their message is one line naming the file or value at fault."""
+
+
+class VaeStudioError(Exception):
+    """Base for every error that is the input's fault, not a bug (CLI exit code 2)."""
+
+
+class DataError(VaeStudioError):
+    """A dataset file is missing, corrupt or inconsistent."""
+
+
+class ConfigError(VaeStudioError):
+    """A hyperparameter or config file value is out of range."""
+
+
+class ModelFileError(VaeStudioError):
+    """A saved model is unreadable or of another architecture."""
+
+
+class RunFolderError(VaeStudioError):
+    """A run folder is incomplete, from another version, or cannot be written."""
+
+
+class ExportError(VaeStudioError):
+    """An export target cannot be written (read-only folder, full disk, ...)."""
+
+
+class DivergenceError(VaeStudioError):
+    """The loss became NaN or Inf."""

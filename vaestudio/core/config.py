@@ -56,6 +56,7 @@ class TrainConfig:
     snapshot_every: int = 75
     steps_per_call: int = 1
     mixed_bfloat16: bool = False
+    jit_compile: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

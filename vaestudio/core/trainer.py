@@ -230,6 +230,9 @@ class _Graph:
             count = tf.cast(tf.shape(x)[0], tf.float32)
             return tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(log_likelihood), tf.reduce_sum(kl), count])
 
+        if cfg.jit_compile:
+            one_step = tf.function(one_step, jit_compile=True)
+
         @tf.function
         def train_chunk(iterator, steps):
             sums = tf.zeros([4], tf.float32)

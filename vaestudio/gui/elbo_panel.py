@@ -1,0 +1,74 @@
+"""The ELBO plot: smoothed train ELBO over steps, test ELBO per epoch, and the optional LL/KL split."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from vaestudio.gui.session import RunSession
+
+TRAIN_COLOR = (31, 119, 180)
+TEST_COLOR = (214, 39, 40)
+LL_COLOR = (44, 160, 44)
+KL_COLOR = (148, 103, 189)
+
+
+class ElboPanel(QWidget):
+    """Reads curves from a RunSession; call `refresh()` after feeding it."""
+
+    def __init__(self, session: RunSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "ELBO (nats)")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setTitle("Evidence lower bound (higher is better)", size="10pt")
+        self.legend = item.addLegend(offset=(-10, -10), labelTextColor="k", brush=(255, 255, 255, 200))
+        self.train_curve = item.plot(name="train ELBO (EMA)", pen=pg.mkPen(TRAIN_COLOR, width=2))
+        self.test_curve = item.plot(name="test ELBO (per epoch)", pen=pg.mkPen(TEST_COLOR, width=2),
+                                    symbol="o", symbolSize=8, symbolBrush=TEST_COLOR, symbolPen="w")
+        self.ll_curve = pg.PlotDataItem(name="train log-likelihood", pen=pg.mkPen(LL_COLOR, width=1.5,
+                                                                                   style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.kl_curve = pg.PlotDataItem(name="train KL", pen=pg.mkPen(KL_COLOR, width=1.5))
+
+        self.split_check = QCheckBox("Show reconstruction / KL split")
+        self.split_check.setToolTip("ELBO = log-likelihood of the reconstruction − KL(q(z|x) ‖ p(z))")
+        self.split_check.toggled.connect(self.set_split_visible)
+        self.readout = QLabel("No run yet")
+        self.readout.setStyleSheet("color: palette(mid);")
+        bar = QHBoxLayout()
+        bar.addWidget(self.split_check)
+        bar.addStretch(1)
+        bar.addWidget(self.readout)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(bar)
+
+    def set_split_visible(self, visible: bool) -> None:
+        item = self.plot.getPlotItem()
+        for curve in (self.ll_curve, self.kl_curve):
+            if visible and curve.scene() is None:
+                item.addItem(curve)
+            elif not visible and curve.scene() is not None:
+                item.removeItem(curve)
+        self.refresh()
+
+    def split_visible(self) -> bool:
+        return self.split_check.isChecked()
+
+    def refresh(self) -> None:
+        s = self.session
+        self.train_curve.setData(*s.train_elbo.arrays())
+        self.test_curve.setData(*s.test_elbo.arrays())
+        if self.split_visible():
+            self.ll_curve.setData(*s.train_log_likelihood.arrays())
+            self.kl_curve.setData(*s.train_kl.arrays())
+        parts = []
+        if s.last_metrics is not None:
+            parts.append(f"step {s.last_metrics.step}: train {s.train_elbo.y[-1]:.1f}")
+        if s.last_epoch_end is not None:
+            parts.append(f"test {s.last_epoch_end.test_elbo:.1f} (epoch {s.last_epoch_end.epoch})")
+        self.readout.setText(" · ".join(parts) if parts else "No run yet")

@@ -1,0 +1,241 @@
+"""Background work: training in a QThread, TensorFlow start-up, and short tasks (load/save/decode).
+
+The training worker owns the Trainer. Its slot runs the trainer's event generator and turns each
+core event into a Qt signal (queued to the UI thread). Pause, resume and stop go straight to the
+trainer's thread-safe methods, because the worker thread is busy inside the generator.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.errors import VaeStudioError
+from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics
+
+DatasetProvider = Callable[[TrainConfig], Any]
+
+
+def load_configured_dataset(config: TrainConfig):
+    """The dataset a config names (runs in the worker thread)."""
+    from vaestudio.core.data import load_dataset
+
+    return load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+
+
+def describe_error(exc: BaseException) -> str:
+    """User errors keep their one-line message; anything else also names its type."""
+    if isinstance(exc, VaeStudioError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class TrainingWorker(QObject):
+    """Loads the data, builds the Trainer and relays its events. Lives in its own QThread."""
+
+    status = Signal(str)  # what it is doing before training starts
+    datasetReady = Signal(object)  # the Dataset (for class names)
+    started = Signal(object)  # Started
+    metrics = Signal(object)  # StepMetrics
+    snapshot = Signal(object)  # Snapshot
+    epochEnded = Signal(object)  # EpochEnd
+    finished = Signal(object)  # Finished
+    failed = Signal(str)
+    done = Signal()  # always last: the thread may quit
+
+    def __init__(self, config: TrainConfig, dataset_provider: DatasetProvider | None = None):
+        super().__init__()
+        self.config = config
+        self._provider = dataset_provider or load_configured_dataset
+        self._lock = threading.Lock()
+        self._trainer = None
+        self._stop_requested = False
+        self._paused = False
+        self.model = None  # the trained model, readable once `done` has fired
+
+    # -- thread-safe controls, called from the UI thread ------------------------------------------
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_requested = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.stop()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.resume()
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
+
+    # -- the worker thread ------------------------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._train()
+        except Exception as exc:  # a failed run must never take the window down
+            if not isinstance(exc, VaeStudioError):
+                traceback.print_exc()
+            self.failed.emit(describe_error(exc))
+        finally:
+            self.done.emit()
+
+    def _train(self) -> None:
+        self.status.emit("Loading data…")
+        dataset = self._provider(self.config)
+        self.datasetReady.emit(dataset)
+        if self._stop_requested:
+            self.finished.emit(Finished("stopped", 0, 0, "stopped before training began"))
+            return
+        self.status.emit("Building the model…")
+        from vaestudio.core.trainer import Trainer
+
+        trainer = Trainer(self.config, dataset)
+        with self._lock:
+            self._trainer = trainer
+            stop, paused = self._stop_requested, self._paused
+        if stop:
+            trainer.stop()
+        if paused:
+            trainer.pause()
+        relay = {Started: self.started, StepMetrics: self.metrics, Snapshot: self.snapshot,
+                 EpochEnd: self.epochEnded, Finished: self.finished}
+        try:
+            for event in trainer.events():
+                signal = relay.get(type(event))
+                if signal is not None:
+                    signal.emit(event)
+        finally:
+            self.model = trainer.model
+
+
+class TrainingThread:
+    """A TrainingWorker moved to its own QThread, with the bookkeeping to stop and join it."""
+
+    def __init__(self, worker: TrainingWorker):
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName("vaestudio-training")
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        # Direct: quit() is thread-safe, and a queued call could not arrive while the UI waits in join().
+        from PySide6.QtCore import Qt
+
+        worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop_and_join(self, timeout_ms: int) -> bool:
+        """Ask the trainer to stop and wait up to `timeout_ms` for the thread to end."""
+        self.worker.stop()
+        self.thread.quit()
+        return self.thread.wait(max(0, int(timeout_ms)))
+
+
+class DeviceLoader(QThread):
+    """Imports TensorFlow and picks the device, off the UI thread."""
+
+    ready = Signal(object, str)  # DeviceInfo, TensorFlow version
+    failed = Signal(str)
+
+    def __init__(self, cpu_only: bool, parent: QObject | None = None):
+        super().__init__(parent)
+        self.cpu_only = cpu_only
+        self.setObjectName("vaestudio-tensorflow-loader")
+
+    def run(self) -> None:
+        try:
+            import tensorflow as tf
+
+            from vaestudio.core.device import detect_device
+
+            info = detect_device(cpu_only=self.cpu_only)
+            self.ready.emit(info, str(tf.__version__))
+        except Exception as exc:
+            self.failed.emit(describe_error(exc))
+
+
+class _Relay(QObject):
+    result = Signal(int, object, object)  # task id, value, error message or None
+
+
+class _Task(QRunnable):
+    def __init__(self, task_id: int, fn: Callable[[], Any], relay: _Relay):
+        super().__init__()
+        self.task_id, self.fn, self.relay = task_id, fn, relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            value, error = self.fn(), None
+        except Exception as exc:
+            if not isinstance(exc, VaeStudioError):
+                traceback.print_exc()
+            value, error = None, describe_error(exc)
+        self.relay.result.emit(self.task_id, value, error)
+
+
+class TaskRunner(QObject):
+    """Runs short callables on a private pool; callbacks run on the UI thread.
+
+    `latest_only=True` drops queued tasks when a new one comes, and the result of any task that
+    was superseded, so a slow decode never piles up behind fast snapshots.
+    """
+
+    def __init__(self, parent: QObject | None = None, latest_only: bool = False):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.result.connect(self._deliver)
+        self._callbacks: dict[int, tuple[Callable, Callable | None]] = {}
+        self._next_id = 0
+        self._latest_only = latest_only
+
+    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[str], None] | None = None) -> int:
+        self._next_id += 1
+        if self._latest_only:
+            self._pool.clear()
+            self._callbacks.clear()
+        self._callbacks[self._next_id] = (on_done, on_error)
+        self._pool.start(_Task(self._next_id, fn, self._relay))
+        return self._next_id
+
+    def busy(self) -> bool:
+        return bool(self._callbacks)
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Drop queued tasks and wait for the running one to end."""
+        self._pool.clear()
+        return self._pool.waitForDone(timeout_ms)
+
+    @Slot(int, object, object)
+    def _deliver(self, task_id: int, value: Any, error: str | None) -> None:
+        callbacks = self._callbacks.pop(task_id, None)
+        if callbacks is None:
+            return
+        on_done, on_error = callbacks
+        if error is None:
+            on_done(value)
+        elif on_error is not None:
+            on_error(error)

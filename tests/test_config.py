@@ -1,0 +1,57 @@
+"""Settings: presets, range checks with clear messages, JSON round trip."""
+
+import json
+
+import pytest
+
+from vaestudio.core.config import PRESETS, TrainConfig
+from vaestudio.core.errors import ConfigError
+
+
+def test_tutorial_preset_is_the_articles_settings():
+    config = TrainConfig.from_preset("tutorial")
+    assert (config.batch_size, config.learning_rate, config.epochs, config.latent_dim) == (32, 1e-4, 10, 2)
+    assert config.grid_size == 20 and config.snapshot_every == 75
+
+
+def test_explicit_values_override_the_preset_and_none_does_not():
+    config = TrainConfig.from_preset("fast", epochs=3, batch_size=None)
+    assert config.epochs == 3
+    assert config.batch_size == PRESETS["fast"]["batch_size"]
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("learning_rate", 0.0, "learning_rate must be between"),
+    ("latent_dim", 0, "latent_dim must be between 1 and 64"),
+    ("batch_size", 100_000, "batch_size must be between"),
+    ("epochs", 2.5, "epochs must be a whole number"),
+    ("learning_rate", float("nan"), "learning_rate must be between"),
+    ("seed", "seven", "seed must be a number"),
+])
+def test_out_of_range_values_are_refused_with_their_name(name, value, words):
+    with pytest.raises(ConfigError, match=words):
+        TrainConfig.from_preset("custom", **{name: value})
+
+
+def test_unknown_preset_and_dataset_are_refused():
+    with pytest.raises(ConfigError, match="unknown preset 'turbo'"):
+        TrainConfig.from_preset("turbo")
+    with pytest.raises(ConfigError, match="dataset 'cifar'"):
+        TrainConfig.from_preset("tutorial", dataset="cifar")
+
+
+def test_json_round_trip_and_bad_files(tmp_path):
+    config = TrainConfig.from_preset("fast", seed=7, limit=100)
+    config.save(tmp_path / "c.json")
+    assert TrainConfig.load(tmp_path / "c.json") == config
+
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="bad.json: not a readable JSON config"):
+        TrainConfig.load(tmp_path / "bad.json")
+    values = config.to_dict() | {"learning_rate": -1}
+    (tmp_path / "range.json").write_text(json.dumps(values))
+    with pytest.raises(ConfigError, match="range.json: learning_rate must be"):
+        TrainConfig.load(tmp_path / "range.json")
+    (tmp_path / "extra.json").write_text(json.dumps(config.to_dict() | {"warp": 9}))
+    with pytest.raises(ConfigError, match="unknown setting.*warp"):
+        TrainConfig.load(tmp_path / "extra.json")

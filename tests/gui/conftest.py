@@ -1,0 +1,51 @@
+"""Fixtures for driving the real window: private settings, tiny synthetic training runs."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Every test gets its own empty settings folder (never the user's)."""
+    monkeypatch.setenv("VAESTUDIO_SETTINGS_ORG", "vaestudio-tests")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    return tmp_path / "settings"
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    from vaestudio.core.data import synthetic_dataset
+
+    return synthetic_dataset(n_train=128, n_test=32, seed=0)
+
+
+@pytest.fixture
+def window(qtbot, tiny_data):
+    from vaestudio.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.dataset_provider = lambda config: tiny_data
+    win.config_overrides = dict(grid_size=6, metrics_every=1, snapshot_every=2)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def set_fields(window, **values) -> None:
+    """Type values into the run controls, as a user would (via setText)."""
+    for name, value in values.items():
+        window.controls.fields[name].setText(str(value))
+
+
+def train(qtbot, window, timeout_ms: int = 60_000, **values) -> None:
+    """Start a run with the given field values and wait until it has ended."""
+    set_fields(window, **values)
+    assert window.controls.start_button.isEnabled(), window.controls.errors()
+    window.controls.start_button.click()
+    qtbot.waitUntil(lambda: bool(window.session.started is not None or window.last_error), timeout=timeout_ms)
+    qtbot.waitUntil(lambda: not window.is_training(), timeout=timeout_ms)
+    assert window.last_error is None, window.last_error

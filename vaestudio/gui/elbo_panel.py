@@ -25,13 +25,24 @@ class ElboPanel(QWidget):
         item.setLabel("left", "ELBO (nats)")
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setTitle("Evidence lower bound (higher is better)", size="10pt")
-        self.legend = item.addLegend(offset=(-10, -10), labelTextColor="k", brush=(255, 255, 255, 200))
+        self.legend = item.addLegend(offset=(10, 10), labelTextColor="k", brush=(255, 255, 255, 200))
         self.train_curve = item.plot(name="train ELBO (EMA)", pen=pg.mkPen(TRAIN_COLOR, width=2))
         self.test_curve = item.plot(name="test ELBO (per epoch)", pen=pg.mkPen(TEST_COLOR, width=2),
                                     symbol="o", symbolSize=8, symbolBrush=TEST_COLOR, symbolPen="w")
         self.ll_curve = pg.PlotDataItem(name="train log-likelihood", pen=pg.mkPen(LL_COLOR, width=1.5,
                                                                                    style=pg.QtCore.Qt.PenStyle.DashLine))
-        self.kl_curve = pg.PlotDataItem(name="train KL", pen=pg.mkPen(KL_COLOR, width=1.5))
+        self.kl_curve = pg.PlotDataItem(pen=pg.mkPen(KL_COLOR, width=1.5))
+        # KL is a few nats against an ELBO of -100s: it gets its own axis on the right.
+        self.kl_view = pg.ViewBox()
+        self.kl_view.setMouseEnabled(x=False, y=True)
+        item.scene().addItem(self.kl_view)
+        right = item.getAxis("right")
+        right.linkToView(self.kl_view)
+        right.setLabel("KL (nats)", color=KL_COLOR)
+        self.kl_view.setXLink(item)
+        self.kl_view.addItem(self.kl_curve)
+        item.vb.sigResized.connect(self._sync_kl_view)
+        self.kl_view.hide()
 
         self.split_check = QCheckBox("Show reconstruction / KL split")
         self.split_check.setToolTip("ELBO = log-likelihood of the reconstruction − KL(q(z|x) ‖ p(z))")
@@ -47,13 +58,22 @@ class ElboPanel(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addLayout(bar)
 
+    def _sync_kl_view(self) -> None:
+        item = self.plot.getPlotItem()
+        self.kl_view.setGeometry(item.vb.sceneBoundingRect())
+        self.kl_view.linkedViewChanged(item.vb, self.kl_view.XAxis)
+
     def set_split_visible(self, visible: bool) -> None:
         item = self.plot.getPlotItem()
-        for curve in (self.ll_curve, self.kl_curve):
-            if visible and curve.scene() is None:
-                item.addItem(curve)
-            elif not visible and curve.scene() is not None:
-                item.removeItem(curve)
+        if visible and self.ll_curve.scene() is None:
+            item.addItem(self.ll_curve)
+            self.legend.addItem(self.kl_curve, "train KL (right axis)")
+        elif not visible and self.ll_curve.scene() is not None:
+            item.removeItem(self.ll_curve)
+            self.legend.removeItem(self.kl_curve)
+        item.showAxis("right", visible)
+        self.kl_view.setVisible(visible)
+        self._sync_kl_view()
         self.refresh()
 
     def split_visible(self) -> bool:

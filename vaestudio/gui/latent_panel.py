@@ -21,6 +21,9 @@ from vaestudio.gui.worker import TaskRunner
 CLASS_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
+CURSOR_LABEL_OPTIONS = {"color": (150, 20, 20), "offset": (14, -8), "fill": (255, 255, 255, 215),
+                        "anchor": (0, 1)}
+
 
 def display_image(mosaic: np.ndarray) -> np.ndarray:
     """Core mosaic (row 0 = lowest z2, tiles upright top-down) -> rows bottom-up for a y-up plot."""
@@ -70,9 +73,7 @@ class LatentPlane(QWidget):
         self.legend.hide()
         self.cursor = pg.TargetItem(pos=(0.5, 0.5), size=16, pen=pg.mkPen((255, 60, 60), width=2),
                                     brush=(255, 60, 60, 60), hoverPen=pg.mkPen((255, 200, 0), width=2),
-                                    label=self._cursor_label,
-                                    labelOpts={"color": (200, 30, 30), "offset": (12, -6),
-                                               "fill": (255, 255, 255, 200)})
+                                    label=self._cursor_label, labelOpts=CURSOR_LABEL_OPTIONS)
         self.cursor.setZValue(10)
         self.plot.addItem(self.cursor)
         self.cursor.sigPositionChanged.connect(self._on_cursor_moved)
@@ -218,7 +219,7 @@ class LatentPlane(QWidget):
         x_axis, y_axis = self.axes
         self.plot.setLabel("bottom", f"z{x_axis + 1}")
         self.plot.setLabel("left", f"z{y_axis + 1}" if self.latent_dim > 1 else "(no second latent axis)")
-        self.cursor.setLabel(self._cursor_label)
+        self.cursor.setLabel(self._cursor_label, CURSOR_LABEL_OPTIONS)
 
     def overlay_visible(self) -> bool:
         return self.overlay_check.isChecked()

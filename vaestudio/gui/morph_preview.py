@@ -102,6 +102,7 @@ class MorphPreview(QWidget):
         self.caption.setText("z = (" + ", ".join(f"{v:+.2f}" for v in z[:8]) + (", …)" if z.size > 8 else ")"))
         if self.recording:
             self.recorded.append((z.copy(), image))
+            self.record_button.setText(f"Stop recording ({len(self.recorded)} frames)")
         self.previewUpdated.emit()
 
     def set_recording(self, on: bool) -> None:

@@ -1,0 +1,116 @@
+"""The trainer: its events, schedule, control from another thread, repeatability and divergence."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+from vaestudio.core.config import TrainConfig  # noqa: E402
+from vaestudio.core.data import synthetic_dataset  # noqa: E402
+from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics  # noqa: E402
+from vaestudio.core.trainer import Trainer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_dataset(n_train=256, n_test=64, seed=0)
+
+
+def tiny(**overrides) -> TrainConfig:
+    values = dict(epochs=2, batch_size=32, learning_rate=3e-3, grid_size=4, metrics_every=2, snapshot_every=3,
+                  steps_per_call=4)
+    values.update(overrides)
+    return TrainConfig.from_preset("custom", **values)
+
+
+def test_events_follow_the_tutorials_schedule(data):
+    events = list(Trainer(tiny(), data).events())
+    assert isinstance(events[0], Started) and events[0].steps_per_epoch == 8
+    snapshots = [e for e in events if isinstance(e, Snapshot)]
+    # before training, after batches 1, 4, 7 of epoch 1 (every 3, like the article's idx % 75 == 0), each epoch end
+    assert [s.label for s in snapshots] == ["before training", "epoch 1, batch 1", "epoch 1, batch 4",
+                                            "epoch 1, batch 7", "epoch 1", "epoch 2"]
+    assert all(s.mosaic.shape == (112, 112) and s.mosaic.dtype == np.uint8 for s in snapshots)
+    assert snapshots[-1].latent_means.shape == (64, 2) and snapshots[-1].latent_labels.shape == (64,)
+    assert len(snapshots[-1].decoder_weights) == 8
+    metrics = [e for e in events if isinstance(e, StepMetrics)]
+    assert [m.step for m in metrics] == [2, 4, 6, 8, 10, 12, 14, 16]
+    assert all(np.isfinite(m.elbo) and m.elbo < 0 and m.kl > -1 and m.images_per_second > 0 for m in metrics)
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2] and all(e.seconds > 0 for e in epochs)
+    assert epochs[-1].test_elbo == pytest.approx(epochs[-1].test_log_likelihood - epochs[-1].test_kl, abs=1e-3)
+    assert events[-1] == Finished("completed", 2, 16, "trained 2 epochs")
+
+
+def test_training_improves_the_elbo(data):
+    events = list(Trainer(tiny(epochs=4), data).events())
+    test = [e.test_elbo for e in events if isinstance(e, EpochEnd)]
+    assert test[-1] > test[0] + 20, test
+    grids = [e.mosaic for e in events if isinstance(e, Snapshot)]
+    assert not np.array_equal(grids[0], grids[-1])
+
+
+def test_a_seeded_run_repeats_itself_and_chunking_does_not_matter(data):
+    def test_elbos(**overrides):
+        return [e.test_elbo for e in Trainer(tiny(**overrides), data).events() if isinstance(e, EpochEnd)]
+
+    first = test_elbos(seed=5)
+    assert test_elbos(seed=5, steps_per_call=1) == first
+    assert test_elbos(seed=6) != first
+
+
+def _run_in_thread(trainer):
+    events, done = [], threading.Event()
+
+    def consume():
+        for event in trainer.events():
+            events.append((time.monotonic(), event))
+        done.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    return events, done
+
+
+def _wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_stop_from_another_thread_takes_effect_within_half_a_second(data):
+    trainer = Trainer(tiny(epochs=500, steps_per_call=2), data)
+    events, done = _run_in_thread(trainer)
+    _wait_for(lambda: any(isinstance(e, StepMetrics) for _, e in events))
+    asked = time.monotonic()
+    trainer.stop()
+    assert done.wait(5)
+    stamp, last = events[-1]
+    assert isinstance(last, Finished) and last.reason == "stopped"
+    assert stamp - asked < 0.5
+
+
+def test_pause_holds_training_until_resumed(data):
+    trainer = Trainer(tiny(epochs=500, steps_per_call=1, metrics_every=1), data)
+    events, done = _run_in_thread(trainer)
+    _wait_for(lambda: any(isinstance(e, StepMetrics) for _, e in events))
+    trainer.pause()
+    time.sleep(0.3)  # let a step in flight finish
+    steps_when_paused = trainer.state.step
+    time.sleep(0.4)
+    assert trainer.is_paused and trainer.state.step == steps_when_paused
+    trainer.resume()
+    _wait_for(lambda: trainer.state.step > steps_when_paused)
+    trainer.stop()
+    assert done.wait(5)
+
+
+def test_divergence_stops_restores_good_weights_and_suggests_a_lower_rate(data):
+    trainer = Trainer(tiny(learning_rate=100.0, epochs=50, metrics_every=1, steps_per_call=1), data)
+    events = list(trainer.events())
+    last = events[-1]
+    assert isinstance(last, Finished) and last.reason == "diverged"
+    assert "lower learning rate than 100" in last.message
+    assert all(np.all(np.isfinite(w)) for w in trainer.model.get_weights())

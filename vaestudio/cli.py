@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grid", type=int, help="grid size n (n x n decoded images)")
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only the first N train and N test images")
-    train.add_argument("--out", required=True, metavar="DIR", help="run folder to create")
+    train.add_argument("--out", metavar="DIR", help="run folder to create")
+    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint "
+                       "(--epochs may raise its epoch count)")
     return parser
 
 
@@ -91,12 +93,31 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from vaestudio.core.data import load_dataset
     from vaestudio.core.run_folder import RunFolder, RunRecorder
 
+    from vaestudio.core.errors import ConfigError
+
     out = out or sys.stdout
-    config = TrainConfig.from_preset(
-        args.preset, dataset=args.dataset, data_dir=args.data, epochs=args.epochs, latent_dim=args.latent_dim,
-        batch_size=args.batch_size, learning_rate=args.lr, grid_size=args.grid, seed=args.seed, limit=args.limit)
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
-    folder = RunFolder(args.out).create(config)
+    checkpoint = None
+    if args.resume:
+        if args.out:
+            raise ConfigError("--resume continues the run in its own folder; leave out --out")
+        folder = RunFolder(args.resume)
+        config, checkpoint = folder.prepare_resume()
+        if args.epochs is not None:
+            config.epochs = args.epochs
+            config.validate()
+        dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+        folder.write_config(config)
+        _say(out, f"Resuming {folder.path} after epoch {checkpoint.epoch} (step {checkpoint.step}) "
+                  f"of {config.epochs}")
+    else:
+        if not args.out:
+            raise ConfigError("--out DIR is required (the run folder to create)")
+        config = TrainConfig.from_preset(
+            args.preset, dataset=args.dataset, data_dir=args.data, epochs=args.epochs, latent_dim=args.latent_dim,
+            batch_size=args.batch_size, learning_rate=args.lr, grid_size=args.grid, seed=args.seed,
+            limit=args.limit)
+        dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+        folder = RunFolder(args.out).create(config)
     _say(out, f"Data: {dataset.describe()}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from vaestudio.core.device import detect_device
@@ -104,8 +125,8 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     device = detect_device()
     _say(out, f"Device: {device}")
-    trainer = Trainer(config, dataset, device=str(device))
-    recorder = RunRecorder(folder)
+    trainer = Trainer(config, dataset, device=str(device), resume_from=checkpoint)
+    recorder = RunRecorder(folder, trainer)
     progress = _Progress(out, config.batch_size) if out.isatty() else None
     previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop()) if _main_thread() else None
     try:
@@ -122,7 +143,7 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"vaestudio: training diverged: {finished.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if finished is not None and finished.reason == "stopped":
-        _say(out, f"Stopped after epoch {finished.epoch}.")
+        _say(out, f"Stopped at step {finished.step}; continue with: vaestudio train --resume {folder.path}")
         return EXIT_INTERRUPTED
     return EXIT_OK
 

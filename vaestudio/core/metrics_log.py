@@ -91,11 +91,18 @@ class MetricsLog:
 
     def truncate_after_epoch(self, epoch: int) -> None:
         """Keep only rows of epochs <= `epoch` (and drop a torn last line), rewriting the file atomically."""
+        self._keep_rows(lambda row: row["epoch"] <= epoch)
+
+    def truncate_after_step(self, step: int) -> None:
+        """Keep only rows up to global `step`: what a checkpoint taken at that step had seen."""
+        self._keep_rows(lambda row: row["step"] <= step)
+
+    def _keep_rows(self, keep) -> None:
         with self._lock:
             lines = self._read_lines()
             if lines is None:
                 return
-            kept = [line for line, row in self._parsed(lines) if row["epoch"] <= epoch]
+            kept = [line for line, row in self._parsed(lines) if keep(row)]
             try:
                 write_bytes_atomic(self.path, (_HEADER_LINE + "".join(kept)).encode("utf-8"))
             except ExportError as exc:

@@ -11,14 +11,18 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vaestudio.core.checkpoint import Checkpoint
 
 from vaestudio import __version__
 from vaestudio.core.atomic import write_text_atomic
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import RunFolderError, VaeStudioError
-from vaestudio.core.events import EpochEnd, Event, Snapshot, StepMetrics
+from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, StepMetrics
 from vaestudio.core.metrics_log import MetricsLog
 
 CONFIG = "config.json"
@@ -28,6 +32,7 @@ GRID = "grid_final.png"
 ANIMATION = "training.gif"
 SNAPSHOTS = "snapshots"
 SNAPSHOT_INDEX = "index.csv"
+CHECKPOINT = "checkpoint.npz"
 FORMAT_VERSION = 1
 
 
@@ -110,6 +115,29 @@ class RunFolder:
                     records.append(SnapshotRecord(frame, epoch, step, row[3], path))
         return records
 
+    def prepare_resume(self) -> tuple[TrainConfig, "Checkpoint"]:
+        """Read the config and the last checkpoint, and cut metrics and snapshots back to that checkpoint,
+        so the continued run has no duplicate or missing rows."""
+        from vaestudio.core.checkpoint import load_checkpoint
+
+        if not self.path.is_dir():
+            raise RunFolderError(f"{self.path}: no such run folder")
+        config = self.read_config()
+        checkpoint = load_checkpoint(self.file(CHECKPOINT))
+        MetricsLog(self.file(METRICS)).truncate_after_step(checkpoint.step)
+        self._truncate_snapshots(checkpoint.step)
+        return config, checkpoint
+
+    def _truncate_snapshots(self, step: int) -> None:
+        records = self.snapshots()
+        kept = [r for r in records if r.step <= step]
+        lines = ["frame,epoch,step,label"] + [_index_line(r.frame, r.epoch, r.step, r.label) for r in kept]
+        write_text_atomic(self.snapshot_dir / SNAPSHOT_INDEX, "\n".join(lines) + "\n")
+        kept_paths = {r.path for r in kept}
+        for orphan in self.snapshot_dir.glob("frame-*.png"):
+            if orphan not in kept_paths:
+                orphan.unlink(missing_ok=True)
+
     def load_frames(self) -> tuple[list[np.ndarray], list[str]]:
         from PIL import Image
 
@@ -125,12 +153,15 @@ class RunFolder:
 
 
 class RunRecorder:
-    """Writes a Trainer's events into a RunFolder as they arrive."""
+    """Writes a Trainer's events into a RunFolder as they arrive, with a checkpoint after every epoch
+    and when the run is stopped (call `record` in the thread that iterates the trainer)."""
 
-    def __init__(self, folder: RunFolder):
+    def __init__(self, folder: RunFolder, trainer=None):
         self.folder = folder
+        self.trainer = trainer
         self.metrics = MetricsLog(folder.file(METRICS))
-        self._frames = len(folder.snapshots())
+        records = folder.snapshots()
+        self._frames = records[-1].frame + 1 if records else 0
         self.last_snapshot: Snapshot | None = None
 
     def record(self, event: Event) -> None:
@@ -140,8 +171,17 @@ class RunRecorder:
         elif isinstance(event, EpochEnd):
             self.metrics.append_epoch(event.epoch, event.step, event.test_elbo, event.test_log_likelihood,
                                       event.test_kl, event.seconds)
+            self.save_checkpoint()
         elif isinstance(event, Snapshot):
             self._save_snapshot(event)
+        elif isinstance(event, Finished) and event.reason == "stopped":
+            self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        from vaestudio.core.checkpoint import save_checkpoint
+
+        if self.trainer is not None:
+            save_checkpoint(self.folder.file(CHECKPOINT), self.trainer.checkpoint())
 
     def _save_snapshot(self, snapshot: Snapshot) -> None:
         from vaestudio.core.export import save_png
@@ -150,11 +190,9 @@ class RunRecorder:
         save_png(snapshot.mosaic, self.folder.snapshot_dir / f"frame-{frame:05d}.png")
         index = self.folder.snapshot_dir / SNAPSHOT_INDEX
         new = not index.exists()
-        with open(index, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(["frame", "epoch", "step", "label"])
-            writer.writerow([frame, snapshot.epoch, snapshot.step, snapshot.label])
+        with open(index, "a", encoding="utf-8") as handle:
+            handle.write(("frame,epoch,step,label\n" if new else "")
+                         + _index_line(frame, snapshot.epoch, snapshot.step, snapshot.label) + "\n")
         self._frames += 1
         self.last_snapshot = snapshot
 
@@ -170,3 +208,11 @@ class RunRecorder:
             written.append(save_gif(frames, self.folder.file(ANIMATION), frame_seconds=frame_seconds,
                                     captions=labels))
         return written
+
+
+def _index_line(frame: int, epoch: int, step: int, label: str) -> str:
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([frame, epoch, step, label])
+    return buffer.getvalue()

@@ -15,7 +15,9 @@ from typing import Iterator
 
 import numpy as np
 
+from vaestudio.core.checkpoint import Checkpoint
 from vaestudio.core.config import TrainConfig
+from vaestudio.core.errors import RunFolderError
 from vaestudio.core.data import Dataset, preprocess
 from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, Started, StepMetrics
 
@@ -30,20 +32,28 @@ class TrainerState:
 
     epoch: int = 0  # last completed epoch
     step: int = 0  # optimizer updates so far
+    epoch_step: int = 0  # steps taken in the epoch under way
     last_good_weights: list[np.ndarray] | None = field(default=None, repr=False)
 
 
 class Trainer:
     """Trains a CVAE on a Dataset, yielding Started, StepMetrics, Snapshot, EpochEnd and Finished events."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, *, model=None, optimizer=None,
-                 state: TrainerState | None = None, device: str | None = None):
+    def __init__(self, config: TrainConfig, dataset: Dataset, *, model=None,
+                 resume_from: Checkpoint | None = None, device: str | None = None):
         self.config = config.validate()
         self.dataset = dataset
         self.model = model
-        self.optimizer = optimizer
-        self.state = state or TrainerState()
+        self.optimizer = None
+        self.state = TrainerState()
+        self.resume_from = resume_from
+        if resume_from is not None:
+            if resume_from.latent_dim != self.config.latent_dim:
+                raise RunFolderError(f"the checkpoint is of a {resume_from.latent_dim}-d model, the config asks for "
+                                     f"latent_dim {self.config.latent_dim}")
+            self.state = TrainerState(resume_from.epoch, resume_from.step, resume_from.epoch_step)
         self.device = device
+        self._graph: _Graph | None = None
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -67,21 +77,31 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.dataset.train_images) / self.config.batch_size)
 
+    def checkpoint(self) -> Checkpoint:
+        """Everything needed to continue exactly from here; call between events, in the training thread."""
+        if self._graph is None:
+            raise RuntimeError("the trainer has not started")
+        return Checkpoint(self.state.epoch, self.state.step, self.state.epoch_step, self.config.latent_dim,
+                          self.model.get_weights(), [v.numpy() for v in self.optimizer.variables],
+                          self._graph.noise.state.numpy())
+
     # -- the loop ----------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
         """Run training to the end (or until stopped), yielding events as they happen."""
-        graph = _Graph(self)
+        graph = self._graph = _Graph(self)
         cfg, state = self.config, self.state
         steps_per_epoch = self.steps_per_epoch
         start_epoch = state.epoch + 1
+        if state.epoch_step >= steps_per_epoch:  # stopped just before the test pass of an epoch
+            start_epoch, state.epoch_step = start_epoch + 1, 0
         yield Started(cfg.epochs, steps_per_epoch, start_epoch, self.device or graph.device_name())
         if state.step == 0:
             yield graph.snapshot(0, 0, "before training")
         state.last_good_weights = self.model.get_weights()
 
         for epoch in range(start_epoch, cfg.epochs + 1):
-            batches = graph.epoch_iterator(epoch)
-            epoch_step, busy = 0, 0.0
+            epoch_step, busy = state.epoch_step, 0.0
+            batches = graph.epoch_iterator(epoch, skip=epoch_step)
             window = _Window()
             while epoch_step < steps_per_epoch:
                 if not self._wait_while_paused():
@@ -94,6 +114,7 @@ class Trainer:
                 busy += seconds
                 epoch_step += chunk
                 state.step += chunk
+                state.epoch_step = epoch_step
                 if not np.all(np.isfinite(sums)):
                     yield self._diverged(epoch)
                     return
@@ -108,7 +129,7 @@ class Trainer:
             if not np.all(np.isfinite(test)):
                 yield self._diverged(epoch)
                 return
-            state.epoch = epoch
+            state.epoch, state.epoch_step = epoch, 0
             self._remember_good_weights()
             yield EpochEnd(epoch, state.step, *map(float, test), seconds=busy)
             yield graph.snapshot(epoch, state.step, f"epoch {epoch}")
@@ -201,6 +222,8 @@ class _Graph:
         self.model, self.config = model, cfg
         self.latent_dim = model.latent_dim
         self.noise = tf.random.Generator.from_seed(cfg.seed)
+        if trainer.resume_from is not None:
+            _restore(trainer.resume_from, model, optimizer, self.noise)
 
         train = tf.constant((data.train_images > 127).astype(np.uint8)[..., None])
         self.train = tf.data.Dataset.from_tensor_slices(train)
@@ -265,11 +288,12 @@ class _Graph:
         gpus = self.tf.config.list_logical_devices("GPU")
         return f"GPU: {gpus[0].name}" if gpus else "CPU"
 
-    def epoch_iterator(self, epoch: int):
-        """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order."""
+    def epoch_iterator(self, epoch: int, skip: int = 0):
+        """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order;
+        `skip` batches already trained on before an interruption."""
         tf, cfg = self.tf, self.config
         shuffled = self.train.shuffle(len(self.train), seed=cfg.seed * 10_007 + epoch, reshuffle_each_iteration=False)
-        return iter(shuffled.batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
+        return iter(shuffled.batch(cfg.batch_size).skip(skip).prefetch(tf.data.AUTOTUNE))
 
     def train_chunk(self, iterator, steps: int) -> np.ndarray:
         return self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32)).numpy().astype(np.float64)
@@ -286,3 +310,17 @@ class _Graph:
         return Snapshot(epoch, step, label, to_mosaic(grid.numpy(), self.config.grid_size),
                         decoder_weights=self.model.decoder.get_weights(),
                         latent_means=means.numpy(), latent_labels=self.probe_labels)
+
+
+def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
+    """Put a checkpoint's arrays back into a freshly built model, optimizer and noise generator."""
+    variables = list(optimizer.variables)
+    saved_shapes = [tuple(w.shape) for w in checkpoint.model_weights]
+    if saved_shapes != [tuple(w.shape) for w in model.get_weights()]:
+        raise RunFolderError("the checkpoint's weights do not fit this model's architecture")
+    if [tuple(v.shape) for v in checkpoint.optimizer_variables] != [tuple(v.shape) for v in variables]:
+        raise RunFolderError("the checkpoint's optimizer state does not fit this model")
+    model.set_weights(checkpoint.model_weights)
+    for variable, value in zip(variables, checkpoint.optimizer_variables):
+        variable.assign(value)
+    noise.reset(checkpoint.noise_state)

@@ -1,0 +1,140 @@
+"""Never lose a run: checkpoints, resume (also after kill -9), divergence and damaged run folders."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from idx_files import write_idx_folder
+
+from vaestudio.cli import main
+from vaestudio.core.checkpoint import load_checkpoint
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.data import synthetic_dataset
+from vaestudio.core.errors import RunFolderError
+from vaestudio.core.events import EpochEnd, Finished, StepMetrics
+from vaestudio.core.run_folder import RunFolder, RunRecorder
+from vaestudio.core.trainer import Trainer
+
+COMMON = ["--batch-size", "32", "--lr", "2e-3", "--grid", "4", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def idx_folder(tmp_path_factory):
+    data = synthetic_dataset(n_train=192, n_test=64, seed=2)
+    return write_idx_folder(tmp_path_factory.mktemp("idx"),
+                            (data.train_images, data.train_labels, data.test_images, data.test_labels))
+
+
+def _epoch_rows(run):
+    with open(run / "metrics.csv", newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row["kind"] == "epoch"]
+
+
+def test_resume_continues_exactly_where_the_run_stopped(idx_folder, tmp_path, capsys):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "--data", str(idx_folder), "--epochs", "3", *COMMON, "--out", str(straight)]) == 0
+    assert main(["train", "--data", str(idx_folder), "--epochs", "1", *COMMON, "--out", str(split)]) == 0
+    assert main(["train", "--resume", str(split), "--epochs", "3"]) == 0
+    assert "Resuming" in capsys.readouterr().out
+    rows_straight, rows_split = _epoch_rows(straight), _epoch_rows(split)
+    assert [r["epoch"] for r in rows_split] == ["1", "2", "3"]  # no duplicate, none missing
+    # Optimizer state, noise and data order all continue: the same numbers as the uninterrupted run.
+    assert [r["test_elbo"] for r in rows_split] == [r["test_elbo"] for r in rows_straight]
+    frames = iio.imread(split / "training.gif", index=None)
+    assert len(frames) == len(iio.imread(straight / "training.gif", index=None)) == 5  # before, batch 1, 3 epochs
+    assert json.loads((split / "config.json").read_text())["epochs"] == 3
+
+
+def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path):
+    data = synthetic_dataset(n_train=256, n_test=64, seed=1)
+    config = TrainConfig.from_preset("custom", epochs=2, batch_size=32, learning_rate=2e-3, grid_size=4,
+                                     metrics_every=1, steps_per_call=1, seed=4)
+    reference = [e.test_elbo for e in Trainer(config, data).events() if isinstance(e, EpochEnd)]
+
+    folder = RunFolder(tmp_path / "run").create(config)
+    trainer = Trainer(config, data)
+    recorder = RunRecorder(folder, trainer)
+    for event in trainer.events():
+        recorder.record(event)
+        if isinstance(event, StepMetrics) and event.step == 5:
+            trainer.stop()
+    assert isinstance(event, Finished) and event.reason == "stopped"
+    saved = load_checkpoint(folder.file("checkpoint.npz"))
+    assert (saved.epoch, saved.step, saved.epoch_step) == (0, 5, 5)
+
+    config, checkpoint = folder.prepare_resume()
+    resumed = Trainer(config, data, resume_from=checkpoint)
+    recorder = RunRecorder(folder, resumed)
+    test = []
+    for event in resumed.events():
+        recorder.record(event)
+        if isinstance(event, EpochEnd):
+            test.append(event.test_elbo)
+    assert test == reference
+    steps = [int(r["step"]) for r in csv.DictReader(open(folder.file("metrics.csv"))) if r["kind"] == "step"]
+    assert steps == sorted(set(steps)) and steps[:6] == [1, 2, 3, 4, 5, 6]
+
+
+def test_kill_9_loses_at_most_the_epoch_in_progress(idx_folder, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "vaestudio", "train", "--data", str(idx_folder), "--epochs", "400",
+               "--batch-size", "32", "--lr", "1e-3", "--grid", "3", "--out", str(run)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_epoch_rows(run) if (run / "metrics.csv").exists() else []) < 3:
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "training did not reach epoch 3"
+            time.sleep(0.05)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    checkpoint = load_checkpoint(run / "checkpoint.npz")
+    completed = len(_epoch_rows(run))
+    assert checkpoint.epoch >= completed - 1 >= 2  # at most the epoch in progress is lost
+
+    assert main(["train", "--resume", str(run), "--epochs", str(checkpoint.epoch + 2)]) == 0
+    epochs = [int(r["epoch"]) for r in _epoch_rows(run)]
+    assert epochs == list(range(1, checkpoint.epoch + 3))
+    assert (run / "model.keras").exists() and (run / "training.gif").exists()
+
+
+def test_divergence_is_reported_and_good_weights_are_saved(idx_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(idx_folder), "--epochs", "30", "--batch-size", "32", "--lr", "100",
+                 "--out", str(run)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "diverged" in err and "lower learning rate than 100" in err
+    from vaestudio.core.model import load_model
+
+    model = load_model(run / "model.keras")
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_damaged_or_foreign_run_folders_are_refused_by_name(idx_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(idx_folder), "--epochs", "1", *COMMON, "--out", str(run)]) == 0
+    checkpoint_bytes = (run / "checkpoint.npz").read_bytes()
+
+    (run / "checkpoint.npz").write_bytes(checkpoint_bytes[: len(checkpoint_bytes) // 2])
+    assert main(["train", "--resume", str(run)]) == 2
+    assert "checkpoint.npz: damaged checkpoint" in capsys.readouterr().err
+
+    (run / "checkpoint.npz").write_bytes(checkpoint_bytes)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {"version": 99}))
+    assert main(["train", "--resume", str(run)]) == 2
+    assert "format 99 is not supported" in capsys.readouterr().err
+
+    assert main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    with pytest.raises(RunFolderError, match="config.json is missing"):
+        RunFolder(idx_folder).prepare_resume()

@@ -211,8 +211,10 @@ def test_saved_model_reopens_with_its_latent_plane(qtbot, window, tmp_path):
     train(qtbot, window, epochs=1, batch_size=32, learning_rate=0.003)
     trained_grid = window.plane.mosaic.copy()
     path = tmp_path / "models" / "vae.keras"
-    window.save_model(path)
-    qtbot.waitUntil(lambda: window.save_action.isEnabled(), timeout=30_000)
+    assert window.save_model(path)
+    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage() or window.last_error is not None,
+                    timeout=30_000)
+    assert window.last_error is None
     assert path.is_file() and path.with_suffix(".json").is_file()
     window.open_model(path)
     qtbot.waitUntil(lambda: window.plane.status.text().startswith("vae.keras"), timeout=30_000)

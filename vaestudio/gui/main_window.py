@@ -198,7 +198,8 @@ class MainWindow(QMainWindow):
 
     # -- training ------------------------------------------------------------------------------------
     def is_training(self) -> bool:
-        return self._pending_start is not None or (self.training is not None and self.training.is_running())
+        """True from Start until the run's thread has ended and the window has taken its results."""
+        return self._pending_start is not None or self.training is not None
 
     def start_training(self) -> None:
         if self.is_training() or self.controls.state != rc.IDLE:
@@ -273,7 +274,7 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return
         worker = self._current_worker()
-        if worker is not None and self.training.is_running():
+        if worker is not None and self.training is not None and self.training.is_running():
             worker.stop()
             self.controls.set_state(rc.STOPPING)
             self.statusBar().showMessage("Stopping…")

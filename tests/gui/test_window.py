@@ -21,8 +21,8 @@ def test_window_shows_before_tensorflow_loads():
             "from vaestudio.gui.app import create_application\n"
             "from vaestudio.gui.main_window import MainWindow\n"
             "app = create_application(); w = MainWindow(); w.show(); app.processEvents()\n"
-            "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules)\n"
-            "w.close()")
+            "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules, flush=True)\n"
+            "os._exit(0)")  # closing would wait for the TensorFlow import to finish
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     # The loader thread may have started importing, but the window was up first and says so.
     visible, *label, _ = out.stdout.split()
@@ -162,22 +162,37 @@ def test_stop_ends_the_run_and_its_thread(qtbot, window):
     assert window.controls.start_button.isEnabled()
 
 
-def test_space_pauses_and_resumes_but_types_in_fields(qtbot, window):
+def test_space_pauses_and_resumes_training(qtbot, window):
     set_fields(window, epochs=500, batch_size=32)
     window.controls.start_button.click()
     qtbot.waitUntil(lambda: window.session.last_metrics is not None, timeout=60_000)
     window.activateWindow()
-    window.pause_action.trigger()
+    window.plane.view.setFocus()
+    qtbot.keyClick(window.plane.view, Qt.Key.Key_Space)
     assert window.controls.state == rc.PAUSED and window.training.worker.is_paused
+    assert window.controls.pause_button.text() == "Resume"
     qtbot.wait(300)
     step = window.session.last_metrics.step
     qtbot.wait(300)
     assert window.session.last_metrics.step == step
-    window.pause_action.trigger()
+    qtbot.keyClick(window.plane.view, Qt.Key.Key_Space)
     assert window.controls.state == rc.TRAINING
     qtbot.waitUntil(lambda: window.session.last_metrics.step > step, timeout=10_000)
     window.controls.stop_button.click()
     qtbot.waitUntil(lambda: not window.is_training(), timeout=5_000)
+
+
+def test_space_in_a_text_field_does_not_toggle_pause(qtbot, window):
+    toggles = []
+    window.pause_action.triggered.connect(lambda: toggles.append(1))
+    window.activateWindow()
+    field = window.controls.fields["seed"]
+    field.setFocus()
+    qtbot.keyClick(field, Qt.Key.Key_Space)
+    assert toggles == []
+    window.plane.view.setFocus()
+    qtbot.keyClick(window.plane.view, Qt.Key.Key_Space)
+    assert toggles == [1]
 
 
 def test_closing_mid_training_stops_and_joins_the_thread(qtbot, window):

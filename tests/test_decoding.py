@@ -75,4 +75,5 @@ def test_batched_grid_matches_the_tutorials_per_point_loop():
             expected[i * 28:(i + 1) * 28, j * 28:(j + 1) * 28] = tf.sigmoid(model.decoder(z))[0, ..., 0]
     mosaic = decode_grid(model, n)
     assert np.abs(mosaic.astype(float) - expected * 255).max() <= 1.0
-    np.testing.assert_array_equal(LatentDecoder(2, model.decoder.get_weights()).decode_grid(n), mosaic)
+    numpy_grid = LatentDecoder(2, model.decoder.get_weights()).decode_grid(n)
+    assert np.abs(numpy_grid.astype(int) - mosaic).max() <= 1  # float rounding may flip a grey level

@@ -43,6 +43,11 @@ class ElboPanel(QWidget):
         self.kl_view.addItem(self.kl_curve)
         item.vb.sigResized.connect(self._sync_kl_view)
         self.kl_view.hide()
+        # The first steps' ELBO (about -500) would flatten the rest: follow the later part instead,
+        # until the user zooms or pans; the plot's "A" button or a new run goes back to following.
+        self._follow = True
+        item.vb.sigRangeChangedManually.connect(self._stop_following)
+        item.autoBtn.clicked.connect(self.reset_view)
 
         self.split_check = QCheckBox("Show reconstruction / KL split")
         self.split_check.setToolTip("ELBO = log-likelihood of the reconstruction − KL(q(z|x) ‖ p(z))")
@@ -62,6 +67,27 @@ class ElboPanel(QWidget):
         item = self.plot.getPlotItem()
         self.kl_view.setGeometry(item.vb.sceneBoundingRect())
         self.kl_view.linkedViewChanged(item.vb, self.kl_view.XAxis)
+
+    def _stop_following(self, *_args) -> None:
+        self._follow = False
+
+    def _follow_y_range(self) -> None:
+        s = self.session
+        values = list(s.train_elbo.y[len(s.train_elbo.y) // 10:]) + list(s.test_elbo.y)
+        if self.split_visible():
+            values += s.train_log_likelihood.y[len(s.train_log_likelihood.y) // 10:]
+        if len(values) < 10:
+            self.plot.getPlotItem().enableAutoRange(y=True)
+            return
+        low, high = min(values), max(values)
+        margin = max((high - low) * 0.08, 1.0)
+        self.plot.getPlotItem().setYRange(low - margin, high + margin, padding=0)
+        self.plot.getPlotItem().enableAutoRange(x=True)
+
+    def reset_view(self) -> None:
+        """Follow the curves again (after the user zoomed)."""
+        self._follow = True
+        self.refresh()
 
     def set_split_visible(self, visible: bool) -> None:
         item = self.plot.getPlotItem()
@@ -86,6 +112,10 @@ class ElboPanel(QWidget):
         if self.split_visible():
             self.ll_curve.setData(*s.train_log_likelihood.arrays())
             self.kl_curve.setData(*s.train_kl.arrays())
+        if not s.train_elbo.y:
+            self._follow = True
+        if self._follow:
+            self._follow_y_range()
         parts = []
         if s.last_metrics is not None:
             parts.append(f"step {s.last_metrics.step}: train {s.train_elbo.y[-1]:.1f}")

@@ -47,6 +47,7 @@ class LatentPlane(QWidget):
         self.mosaic: np.ndarray | None = None  # what the plane shows, in core orientation
         self.grid_count = 0  # grids shown so far
         self._snapshot: Snapshot | None = None
+        self._weights: list[np.ndarray] | None = None  # what self.decoder was loaded with
         self._decodes = TaskRunner(self, latest_only=True)
         self._moving_guard = False
         self.x_combo, self.y_combo = QComboBox(), QComboBox()
@@ -115,6 +116,7 @@ class LatentPlane(QWidget):
         self.latent_dim, self.grid_size = int(latent_dim), int(grid_size)
         self.decoder = LatentDecoder(self.latent_dim)
         self._snapshot = None
+        self._weights = None
         self.mosaic = None
         self.image_item.clear()
         self.set_class_names(class_names)
@@ -160,6 +162,7 @@ class LatentPlane(QWidget):
         self._snapshot = snapshot
         if snapshot.decoder_weights:
             self.decoder.set_weights(snapshot.decoder_weights)
+            self._weights = list(snapshot.decoder_weights)
             self.weightsChanged.emit()
         self.status.setText(snapshot.label)
         if self.axes == (0, 1) or self.latent_dim < 2:
@@ -172,15 +175,16 @@ class LatentPlane(QWidget):
         """Decoder weights without a snapshot (an opened model): decode the grid in the background."""
         self._snapshot = None
         self.decoder.set_weights(weights)
+        self._weights = list(weights)
         self.status.setText(label)
         self.weightsChanged.emit()
         self._decode_grid_in_background()
         self._update_overlay()
 
     def _decode_grid_in_background(self) -> None:
-        if not self.decoder.ready:
+        if self._weights is None:
             return
-        decoder = LatentDecoder(self.latent_dim, self.decoder._weights)  # a private copy for the thread
+        decoder = LatentDecoder(self.latent_dim, self._weights)  # a private copy for the thread
         n, axes = self.grid_size, self.axes
         if self.latent_dim < 2:
             axes = (0, 0)

@@ -121,9 +121,6 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         if len(preview.latencies_ms) < DRAG_POSITIONS // 2:
             raise SelfTestFailure(f"only {len(preview.latencies_ms)} drag latencies were recorded")
         p95 = preview.latency_percentile(95)
-        import os
-        if os.environ.get("VAESTUDIO_SELFTEST_DEBUG"):
-            print(sorted(round(x, 1) for x in preview.latencies_ms), file=sys.stderr)
 
         _wait_until(app, lambda: not window.is_training(), 600, "training to finish")
         timer.stop()

@@ -11,7 +11,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import VaeStudioError
@@ -134,8 +134,6 @@ class TrainingThread:
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
         # Direct: quit() is thread-safe, and a queued call could not arrive while the UI waits in join().
-        from PySide6.QtCore import Qt
-
         worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
 
     def start(self) -> None:

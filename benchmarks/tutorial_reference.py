@@ -114,13 +114,14 @@ def train(train_images, test_images, epochs=10, batch_size=32, latent_dim=2, max
                     .shuffle(test_images.shape[0]).batch(batch_size))
     model = CVAE(latent_dim)
     optimizer = tf.keras.optimizers.Adam(1e-4)
+    step = tf.function(train_step.python_function)  # a fresh trace per model, so train() can run twice
     results = []
     for epoch in range(1, epochs + 1):
         start_time = time.time()
         for idx, train_x in enumerate(train_dataset):
             if max_steps is not None and idx >= max_steps:
                 break
-            train_step(model, train_x, optimizer)
+            step(model, train_x, optimizer)
         end_time = time.time()
         loss = tf.keras.metrics.Mean()
         for test_x in test_dataset:

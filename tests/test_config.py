@@ -55,3 +55,9 @@ def test_json_round_trip_and_bad_files(tmp_path):
     (tmp_path / "extra.json").write_text(json.dumps(config.to_dict() | {"warp": 9}))
     with pytest.raises(ConfigError, match="unknown setting.*warp"):
         TrainConfig.load(tmp_path / "extra.json")
+
+
+def test_precision_is_checked():
+    assert TrainConfig.from_preset("fast").precision == "auto"
+    with pytest.raises(ConfigError, match="precision 'half' is not one of"):
+        TrainConfig.from_preset("tutorial", precision="half")

@@ -114,3 +114,11 @@ def test_divergence_stops_restores_good_weights_and_suggests_a_lower_rate(data):
     assert isinstance(last, Finished) and last.reason == "diverged"
     assert "lower learning rate than 100" in last.message
     assert all(np.all(np.isfinite(w)) for w in trainer.model.get_weights())
+
+
+def test_mixed_bfloat16_trains_and_says_so(data):
+    events = list(Trainer(tiny(epochs=1, precision="mixed_bfloat16"), data).events())
+    assert events[0].precision == "mixed_bfloat16"
+    epoch = next(e for e in events if isinstance(e, EpochEnd))
+    assert np.isfinite(epoch.test_elbo) and epoch.test_elbo < 0
+    assert next(e for e in events if isinstance(e, Snapshot)).mosaic.dtype == np.uint8

@@ -10,7 +10,7 @@ import time
 from typing import Sequence, TextIO
 
 from vaestudio import __version__
-from vaestudio.core.config import DATASETS, PRESETS
+from vaestudio.core.config import DATASETS, PRECISIONS, PRESETS
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grid", type=int, help="grid size n (n x n decoded images)")
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only the first N train and N test images")
+    train.add_argument("--precision", choices=PRECISIONS,
+                       help="auto: mixed bfloat16 where the hardware has it natively (fast preset's default)")
     train.add_argument("--out", metavar="DIR", help="run folder to create")
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint "
                        "(--epochs may raise its epoch count)")
@@ -115,7 +117,7 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         config = TrainConfig.from_preset(
             args.preset, dataset=args.dataset, data_dir=args.data, epochs=args.epochs, latent_dim=args.latent_dim,
             batch_size=args.batch_size, learning_rate=args.lr, grid_size=args.grid, seed=args.seed,
-            limit=args.limit)
+            limit=args.limit, precision=args.precision)
         dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
         folder = RunFolder(args.out).create(config)
     _say(out, f"Data: {dataset.describe()}")
@@ -152,6 +154,8 @@ def _report(event, out: TextIO, progress: "_Progress | None"):
     from vaestudio.core.events import EpochEnd, Finished, Started, StepMetrics
 
     if isinstance(event, Started):
+        if event.precision != "float32":
+            _say(out, f"Precision: {event.precision}")
         if progress:
             progress.start(event)
     elif isinstance(event, StepMetrics):

@@ -60,7 +60,7 @@ def decode_grid(model, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[fl
 
     quantiles = tfp.distributions.Normal(0.0, 1.0).quantile(np.linspace(0.05, 0.95, n).astype(np.float32))
     points = grid_latents(n, model.latent_dim, axes, held, values=quantiles.numpy())
-    probabilities = tf.sigmoid(model.decoder(points, training=False)).numpy()
+    probabilities = tf.sigmoid(tf.cast(model.decoder(points, training=False), tf.float32)).numpy()
     return to_mosaic(probabilities, n)
 
 

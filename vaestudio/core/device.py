@@ -13,6 +13,7 @@ class DeviceInfo:
     name: str  # e.g. "GPU: NVIDIA H100" or "CPU"
     is_gpu: bool
     detail: str  # why the CPU, or the GPU details
+    compute_capability: tuple[int, int] = (0, 0)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.detail})" if self.detail else self.name
@@ -51,23 +52,26 @@ def detect_device(cpu_only: bool = False,
         else:
             why += ": no CUDA driver or device visible"
         return DeviceInfo("CPU", False, f"{why}; {cpu_name}" if cpu_name != "CPU" else why)
-    names = []
+    details = []
     for gpu in gpus:
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
         except (ValueError, RuntimeError, AttributeError, TypeError):
             pass  # already initialised, or a fake device in tests
-        names.append(_gpu_name(tf, gpu))
+        details.append(_gpu_details(tf, gpu))
     more = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
-    return DeviceInfo(f"GPU: {names[0]}{more}", True, "memory growth on")
+    name, capability = details[0]
+    return DeviceInfo(f"GPU: {name}{more}", True, "memory growth on", capability)
 
 
-def _gpu_name(tf, gpu: Any) -> str:
+def _gpu_details(tf, gpu: Any) -> tuple[str, tuple[int, int]]:
+    fallback = getattr(gpu, "name", str(gpu))
     try:
         details = tf.config.experimental.get_device_details(gpu)
-        return details.get("device_name") or getattr(gpu, "name", "GPU")
     except Exception:
-        return getattr(gpu, "name", str(gpu))
+        return fallback, (0, 0)
+    capability = tuple(details.get("compute_capability") or (0, 0))
+    return details.get("device_name") or fallback, (int(capability[0]), int(capability[1]))
 
 
 def _hide_gpus(tf) -> None:
@@ -75,3 +79,18 @@ def _hide_gpus(tf) -> None:
         tf.config.set_visible_devices([], "GPU")
     except RuntimeError:
         pass  # devices already initialised: takes effect on restart
+
+
+def bfloat16_is_fast(device: DeviceInfo | None = None, cpu_flags: str | None = None) -> bool:
+    """Whether mixed bfloat16 speeds training up here: a GPU of compute capability 8 or newer, or a CPU
+    with native bfloat16 instructions (AVX512-BF16 or AMX). Elsewhere it is emulated and much slower."""
+    if device is not None and device.is_gpu:
+        return device.compute_capability >= (8, 0)
+    if cpu_flags is None:
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+                cpu_flags = next((line for line in handle if line.startswith("flags")), "")
+        except OSError:
+            return False
+    flags = set(cpu_flags.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"}) and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"

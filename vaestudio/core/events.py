@@ -15,6 +15,7 @@ class Started:
     steps_per_epoch: int
     start_epoch: int  # 1 for a new run, later when resuming
     device: str
+    precision: str = "float32"  # or "mixed_bfloat16"
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class Trainer:
         start_epoch = state.epoch + 1
         if state.epoch_step >= steps_per_epoch:  # stopped just before the test pass of an epoch
             start_epoch, state.epoch_step = start_epoch + 1, 0
-        yield Started(cfg.epochs, steps_per_epoch, start_epoch, self.device or graph.device_name())
+        yield Started(cfg.epochs, steps_per_epoch, start_epoch, self.device or graph.device_name(), graph.precision)
         if state.step == 0:
             yield graph.snapshot(0, 0, "before training")
         state.last_good_weights = self.model.get_weights()
@@ -205,8 +205,9 @@ class _Graph:
         cfg = trainer.config
         data = trainer.dataset
         keras.utils.set_random_seed(cfg.seed)
+        self.precision = "mixed_bfloat16" if _wants_bfloat16(cfg.precision, tf) else "float32"
         if trainer.model is None:
-            if cfg.mixed_bfloat16:
+            if self.precision == "mixed_bfloat16":
                 previous = keras.config.dtype_policy()
                 keras.config.set_dtype_policy("mixed_bfloat16")
                 try:
@@ -252,9 +253,6 @@ class _Graph:
             optimizer.apply_gradients(zip(gradients, variables))
             count = tf.cast(tf.shape(x)[0], tf.float32)
             return tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(log_likelihood), tf.reduce_sum(kl), count])
-
-        if cfg.jit_compile:
-            one_step = tf.function(one_step, jit_compile=True)
 
         @tf.function
         def train_chunk(iterator, steps):
@@ -324,3 +322,18 @@ def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
     for variable, value in zip(variables, checkpoint.optimizer_variables):
         variable.assign(value)
     noise.reset(checkpoint.noise_state)
+
+
+def _wants_bfloat16(precision: str, tf) -> bool:
+    if precision != "auto":
+        return precision == "mixed_bfloat16"
+    from vaestudio.core.device import bfloat16_is_fast
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        try:
+            capability = tuple(tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0)))
+        except Exception:
+            return False
+        return capability >= (8, 0)
+    return bfloat16_is_fast()

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from tests.gui.conftest import set_fields, train
+from vaestudio.core.config import PRESETS
 from vaestudio.core.decoding import IMAGE_SIZE, grid_axis_values
 from vaestudio.gui import run_controls as rc
 
@@ -72,15 +73,15 @@ def test_bad_values_are_refused_with_the_reason_and_start_disabled(qtbot, window
 
 def test_choosing_a_preset_fills_the_fields_and_editing_switches_to_custom(qtbot, window):
     controls = window.controls
-    controls.preset_combo.setCurrentText("fast")
-    assert controls.fields["batch_size"].text() == "128"
-    assert float(controls.fields["learning_rate"].text()) == pytest.approx(1e-3)
+    for preset in ("fast", "tutorial"):
+        controls.preset_combo.setCurrentText(preset)
+        for name in ("latent_dim", "epochs", "batch_size"):
+            assert int(controls.fields[name].text()) == PRESETS[preset][name]
+        assert float(controls.fields["learning_rate"].text()) == pytest.approx(PRESETS[preset]["learning_rate"])
+        assert controls.config().steps_per_call == PRESETS[preset]["steps_per_call"]
     qtbot.keyClicks(controls.fields["epochs"], "5")
     assert controls.preset == "custom"
-    controls.preset_combo.setCurrentText("tutorial")
-    assert controls.fields["batch_size"].text() == "32"
-    assert controls.fields["epochs"].text() == "10"
-    assert controls.config().steps_per_call == 1
+    assert controls.config().epochs == PRESETS["tutorial"]["epochs"] * 10 + 5
 
 
 def test_training_streams_snapshots_into_the_grid_and_curves(qtbot, window):
@@ -98,6 +99,26 @@ def test_training_streams_snapshots_into_the_grid_and_curves(qtbot, window):
     assert window.controls.run_bar.value() == window.controls.run_bar.maximum()
     assert window.controls.state == rc.IDLE and window.model is not None
     assert "completed" in window.statusBar().currentMessage()
+
+    elbo = window.elbo
+    assert elbo.ll_curve.scene() is None
+    elbo.split_check.setChecked(True)
+    assert len(elbo.ll_curve.getData()[0]) == 8 and len(elbo.kl_curve.getData()[1]) == 8
+    assert elbo.kl_view.isVisible()
+    assert "train KL (right axis)" in [label.text for _, label in elbo.legend.items]
+
+    plane = window.plane
+    plane.overlay_check.setChecked(True)
+    snapshot = session.latest_snapshot
+    shown_points = sum(len(item.data) for item in plane.scatter_items if item.scene() is not None)
+    assert shown_points == len(snapshot.latent_labels)
+    assert [label.text for _, label in plane.legend.items] == list(tiny_data_names(window))
+    plane.overlay_check.setChecked(False)
+    assert all(item.scene() is None for item in plane.scatter_items) and not plane.legend.isVisible()
+
+
+def tiny_data_names(window):
+    return window.dataset_provider(window.config).class_names
 
 
 def test_the_preview_shows_the_tile_under_the_cursor(qtbot, window):
@@ -251,14 +272,14 @@ def test_settings_are_remembered(qtbot, tiny_data):
     first = MainWindow()
     qtbot.addWidget(first)
     first.controls.preset_combo.setCurrentText("fast")
-    qtbot.keyClicks(first.controls.fields["epochs"], "7")  # "107" -> custom
+    qtbot.keyClicks(first.controls.fields["epochs"], "7")  # appends a digit -> custom
     first.cpu_only_action.setChecked(True)
     first.plane.overlay_check.setChecked(True)
     first.close()
     second = MainWindow()
     qtbot.addWidget(second)
     assert second.controls.preset == "custom"
-    assert second.controls.fields["epochs"].text() == "107"
-    assert second.controls.fields["batch_size"].text() == "128"
+    assert second.controls.fields["epochs"].text() == f"{PRESETS['fast']['epochs']}7"
+    assert second.controls.fields["batch_size"].text() == str(PRESETS["fast"]["batch_size"])
     assert second.cpu_only_action.isChecked() and second.plane.overlay_check.isChecked()
     second.close()

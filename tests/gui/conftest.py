@@ -34,18 +34,3 @@ def window(qtbot, tiny_data):
     yield win
     win.close()
 
-
-def set_fields(window, **values) -> None:
-    """Type values into the run controls, as a user would (via setText)."""
-    for name, value in values.items():
-        window.controls.fields[name].setText(str(value))
-
-
-def train(qtbot, window, timeout_ms: int = 60_000, **values) -> None:
-    """Start a run with the given field values and wait until it has ended."""
-    set_fields(window, **values)
-    assert window.controls.start_button.isEnabled(), window.controls.errors()
-    window.controls.start_button.click()
-    qtbot.waitUntil(lambda: bool(window.session.started is not None or window.last_error), timeout=timeout_ms)
-    qtbot.waitUntil(lambda: not window.is_training(), timeout=timeout_ms)
-    assert window.last_error is None, window.last_error

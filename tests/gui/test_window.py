@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -11,10 +12,25 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-from tests.gui.conftest import set_fields, train
 from vaestudio.core.config import PRESETS
 from vaestudio.core.decoding import IMAGE_SIZE, grid_axis_values
 from vaestudio.gui import run_controls as rc
+
+
+def set_fields(window, **values) -> None:
+    """Type values into the run controls, as a user would (via setText)."""
+    for name, value in values.items():
+        window.controls.fields[name].setText(str(value))
+
+
+def train(qtbot, window, timeout_ms: int = 60_000, **values) -> None:
+    """Start a run with the given field values and wait until it has ended."""
+    set_fields(window, **values)
+    assert window.controls.start_button.isEnabled(), window.controls.errors()
+    window.controls.start_button.click()
+    qtbot.waitUntil(lambda: bool(window.session.started is not None or window.last_error), timeout=timeout_ms)
+    qtbot.waitUntil(lambda: not window.is_training(), timeout=timeout_ms)
+    assert window.last_error is None, window.last_error
 
 
 def test_window_shows_before_tensorflow_loads():
@@ -24,7 +40,9 @@ def test_window_shows_before_tensorflow_loads():
             "app = create_application(); w = MainWindow(); w.show(); app.processEvents()\n"
             "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules, flush=True)\n"
             "os._exit(0)")  # closing would wait for the TensorFlow import to finish
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                         cwd=repo)
     # The loader thread may have started importing, but the window was up first and says so.
     visible, *label, _ = out.stdout.split()
     assert visible == "True" and " ".join(label).startswith("Loading TensorFlow")

@@ -52,7 +52,8 @@ def test_resume_continues_exactly_where_the_run_stopped(idx_folder, tmp_path, ca
     assert json.loads((split / "config.json").read_text())["epochs"] == 3
 
 
-def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("stop_at", [5, 8])  # mid-epoch, and after the last step (stops the test pass)
+def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path, stop_at):
     data = synthetic_dataset(n_train=256, n_test=64, seed=1)
     config = TrainConfig.from_preset("custom", epochs=2, batch_size=32, learning_rate=2e-3, grid_size=4,
                                      metrics_every=1, steps_per_call=1, seed=4)
@@ -63,11 +64,11 @@ def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path):
     recorder = RunRecorder(folder, trainer)
     for event in trainer.events():
         recorder.record(event)
-        if isinstance(event, StepMetrics) and event.step == 5:
+        if isinstance(event, StepMetrics) and event.step == stop_at:
             trainer.stop()
     assert isinstance(event, Finished) and event.reason == "stopped"
     saved = load_checkpoint(folder.file("checkpoint.npz"))
-    assert (saved.epoch, saved.step, saved.epoch_step) == (0, 5, 5)
+    assert (saved.epoch, saved.step, saved.epoch_step) == (0, stop_at, stop_at)
 
     config, checkpoint = folder.prepare_resume()
     resumed = Trainer(config, data, resume_from=checkpoint)
@@ -78,6 +79,7 @@ def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path):
         if isinstance(event, EpochEnd):
             test.append(event.test_elbo)
     assert test == reference
+    assert [r["epoch"] for r in _epoch_rows(folder.path)] == ["1", "2"]
     steps = [int(r["step"]) for r in csv.DictReader(open(folder.file("metrics.csv"))) if r["kind"] == "step"]
     assert steps == sorted(set(steps)) and steps[:6] == [1, 2, 3, 4, 5, 6]
 

@@ -22,7 +22,7 @@ from vaestudio.core.data import Dataset, preprocess
 from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, Started, StepMetrics
 
 PROBE_SIZE = 1000  # test images encoded for the latent-means overlay
-TEST_BATCH = 500
+TEST_BATCH = 1000
 POLL_SECONDS = 0.05
 
 
@@ -92,8 +92,6 @@ class Trainer:
         cfg, state = self.config, self.state
         steps_per_epoch = self.steps_per_epoch
         start_epoch = state.epoch + 1
-        if state.epoch_step >= steps_per_epoch:  # stopped just before the test pass of an epoch
-            start_epoch, state.epoch_step = start_epoch + 1, 0
         yield Started(cfg.epochs, steps_per_epoch, start_epoch, self.device or graph.device_name(), graph.precision)
         if state.step == 0:
             yield graph.snapshot(0, 0, "before training")
@@ -125,7 +123,10 @@ class Trainer:
                     window = _Window()
                 if epoch == 1 and cfg.snapshot_every and (epoch_step - 1) % cfg.snapshot_every == 0:
                     yield graph.snapshot(epoch, state.step, f"epoch 1, batch {epoch_step}")
-            test = graph.test_elbo(epoch)
+            test = graph.test_elbo(epoch, self._stop)
+            if test is None:  # stopped during the test pass: a resumed run repeats just the test pass
+                yield Finished("stopped", state.epoch, state.step, "stopped by the user")
+                return
             if not np.all(np.isfinite(test)):
                 yield self._diverged(epoch)
                 return
@@ -263,16 +264,11 @@ class _Graph:
             return sums
 
         @tf.function
-        def test_sums(seed):
-            sums = tf.zeros([4], tf.float32)
-            batch = tf.constant(0, tf.int64)
-            for x in self.test:  # the same noise for the same (seed, epoch): a repeatable test ELBO
-                eps = tf.random.stateless_normal([tf.shape(x)[0], latent_dim], seed=tf.stack([seed, batch]))
-                batch += 1
-                elbo, log_likelihood, kl = elbo_parts(model, x, eps)
-                count = tf.cast(tf.shape(x)[0], tf.float32)
-                sums += tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(log_likelihood), tf.reduce_sum(kl), count])
-            return sums
+        def test_sums(x, seed):
+            eps = tf.random.stateless_normal([tf.shape(x)[0], latent_dim], seed=seed)
+            elbo, log_likelihood, kl = elbo_parts(model, x, eps)
+            count = tf.cast(tf.shape(x)[0], tf.float32)
+            return tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(log_likelihood), tf.reduce_sum(kl), count])
 
         @tf.function
         def picture():
@@ -296,10 +292,18 @@ class _Graph:
     def train_chunk(self, iterator, steps: int) -> np.ndarray:
         return self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32)).numpy().astype(np.float64)
 
-    def test_elbo(self, epoch: int) -> np.ndarray:
-        elbo, log_likelihood, kl, count = self._test_sums(self.tf.constant(self.config.seed * 7919 + epoch, self.tf.int64)).numpy()
-        count = max(count, 1.0)
-        return np.array([elbo, log_likelihood, kl]) / count
+    def test_elbo(self, epoch: int, stop: threading.Event) -> np.ndarray | None:
+        """Mean (elbo, log_likelihood, kl) over the whole test set, batch by batch so that a stop is
+        honoured within one batch (None then). The noise depends only on (seed, epoch, batch)."""
+        tf = self.tf
+        sums = np.zeros(4)
+        for index, x in enumerate(self.test):
+            if stop.is_set():
+                return None
+            seed = tf.constant([self.config.seed * 7919 + epoch, index], tf.int64)
+            sums += self._test_sums(x, seed).numpy()
+        elbo, log_likelihood, kl, count = sums
+        return np.array([elbo, log_likelihood, kl]) / max(count, 1.0)
 
     def snapshot(self, epoch: int, step: int, label: str) -> Snapshot:
         from vaestudio.core.decoding import to_mosaic

@@ -1,17 +1,21 @@
 """Training and grid-decoding speed: the article's code against vaestudio, in one run on one machine.
 
-    python benchmarks/train_speed.py                # full: 10 epochs of each on all of Fashion-MNIST (~15 min on 2 cores)
-    python benchmarks/train_speed.py --limit 6000   # a quick look
+    python benchmarks/train_speed.py               # 10 epochs of each on all of Fashion-MNIST (~15 min, 2 cores)
+    python benchmarks/train_speed.py --limit 6000  # a quick look
 
-Prints (1) images/s of the article's loop and of vaestudio's trainer at the tutorial settings and their
-ratio, (2) the test ELBO after the article's 10 epochs and each preset's wall time to reach it, and
-(3) the 20x20 grid time of the article's per-point decoding against vaestudio's batched decode.
+The article's loop, vaestudio's `tutorial` preset and its `fast` preset run interleaved, a slice of
+each in turn, so that load from other processes falls on all three alike. Each is charged only the
+time spent inside it. Printed: (1) train images/s of the article's loop and of vaestudio at the
+tutorial settings, compared slice by slice, (2) the test ELBO after 10 epochs of each and the compute
+time each preset needs to reach the article's, (3) the 20x20 grid decode: the article's per-point loop
+against vaestudio's batched call and its NumPy cursor decoder.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,104 +29,165 @@ import tutorial_reference as article  # noqa: E402
 from vaestudio.core.config import TrainConfig  # noqa: E402
 from vaestudio.core.data import load_dataset  # noqa: E402
 from vaestudio.core.decoding import LatentDecoder, decode_grid  # noqa: E402
-from vaestudio.core.events import EpochEnd  # noqa: E402
+from vaestudio.core.events import EpochEnd, Finished, Started, StepMetrics  # noqa: E402
 from vaestudio.core.trainer import Trainer  # noqa: E402
 
+SLICE_STEPS = 200  # batches of 32 per slice at the tutorial settings
 
-def run_vaestudio(config: TrainConfig, data, target: float | None = None, label: str = ""):
-    """Train; returns (model, [(epoch, test_elbo, train_seconds)], wall seconds to reach target or None)."""
-    results, reached = [], None
-    started = time.perf_counter()
-    trainer = Trainer(config, data)
-    for event in trainer.events():
+
+class Contender:
+    """A generator of events, advanced one slice at a time, charged with the time spent inside it."""
+
+    def __init__(self, name: str, events):
+        self.name, self.events = name, events
+        self.seconds = 0.0
+        self.epochs: list[tuple[int, float, float]] = []  # (epoch, test ELBO, compute seconds so far)
+        self.rates: list[float] = []  # images/s of each slice
+        self.done = False
+        self.result = None
+
+    def advance(self) -> None:
+        """Run until the next slice report, epoch end or the end."""
+        while not self.done:
+            started = time.perf_counter()
+            try:
+                event = next(self.events)
+            except StopIteration:
+                event = None
+            self.seconds += time.perf_counter() - started
+            if event is None:
+                self.done = True
+            elif self._take(event):
+                return
+
+    def _take(self, event) -> bool:
+        if isinstance(event, tuple):  # the article's generator
+            if event[0] == "steps":
+                self.rates.append(event[1] / event[2])
+                return True
+            if event[0] == "epoch":
+                self._epoch(event[1], event[2])
+                return True
+            self.result, self.done = event[1], True
+            return True
+        if isinstance(event, StepMetrics):
+            self.rates.append(event.images_per_second)
+            return True
         if isinstance(event, EpochEnd):
-            results.append((event.epoch, event.test_elbo, event.seconds))
-            print(f"  {label} epoch {event.epoch}: test ELBO {event.test_elbo:.2f}, {event.seconds:.1f} s", flush=True)
-            if target is not None and reached is None and event.test_elbo >= target:
-                reached = time.perf_counter() - started
-                trainer.stop()
-    return trainer.model, results, reached if target is not None else time.perf_counter() - started
+            self._epoch(event.epoch, event.test_elbo)
+            return True
+        if isinstance(event, Finished):
+            self.done = True
+            return True
+        return isinstance(event, Started) and False
+
+    def _epoch(self, epoch: int, elbo: float) -> None:
+        self.epochs.append((epoch, elbo, self.seconds))
+        print(f"  {self.name:9s} epoch {epoch:2d}: test ELBO {elbo:8.2f}   compute {self.seconds:7.1f} s", flush=True)
+
+    def seconds_to_reach(self, target: float) -> float | None:
+        return next((seconds for _, elbo, seconds in self.epochs if elbo >= target), None)
+
+
+def vaestudio_contender(name: str, config: TrainConfig, data) -> tuple[Contender, Trainer]:
+    trainer = Trainer(config, data)
+    return Contender(name, trainer.events()), trainer
+
+
+def grid_timings(article_model, model, n: int = 20, repeats: int = 5) -> None:
+    """The 20x20 grid: decode only, and decode plus the PNG each snapshot writes."""
+    import tempfile
+
+    from vaestudio.core.export import save_png
+
+    def timed(function, times):
+        function()  # the first call traces
+        started = time.perf_counter()
+        for _ in range(times):
+            function()
+        return (time.perf_counter() - started) / times
+
+    folder = Path(tempfile.mkdtemp())
+    per_point = timed(lambda: article.plot_latent_images(article_model, n), 2)
+    batched = timed(lambda: decode_grid(model, n), repeats)
+    try:
+        per_point_png = timed(lambda: article.plot_latent_images(article_model, n, save_to=folder / "a.png"), 2)
+    except ImportError:
+        per_point_png = None
+    batched_png = timed(lambda: save_png(decode_grid(model, n), folder / "b.png"), repeats)
+    cursor = LatentDecoder(model.latent_dim, model.decoder.get_weights())
+    numpy_grid = timed(lambda: cursor.decode_grid(n), repeats)
+    points = np.random.default_rng(0).normal(size=(200, model.latent_dim))
+    started = time.perf_counter()
+    for z in points:
+        cursor.decode_point(z)
+    point_ms = (time.perf_counter() - started) / len(points) * 1000
+    print(f"20x20 grid, decode only: article per-point {per_point * 1000:.0f} ms, vaestudio batched "
+          f"{batched * 1000:.0f} ms ({per_point / batched:.0f}x faster)")
+    if per_point_png is not None:
+        print(f"20x20 grid snapshot with its PNG (article: matplotlib figure + savefig; vaestudio: save_png): "
+              f"article {per_point_png * 1000:.0f} ms, vaestudio {batched_png * 1000:.0f} ms "
+              f"({per_point_png / batched_png:.0f}x faster)")
+    print(f"NumPy cursor decoder: 20x20 grid {numpy_grid * 1000:.0f} ms, one point {point_ms:.2f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="first N train and test images (default: all)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--fast-epochs", type=int, default=10, help="most epochs the fast preset may take")
-    parser.add_argument("--skip-article", action="store_true", help="use --target instead of running the article")
-    parser.add_argument("--target", type=float, help="test ELBO to reach when --skip-article")
+    parser.add_argument("--fast-epochs", type=int, default=5, help="most epochs the fast preset may take")
+    parser.add_argument("--grid-only", action="store_true", help="only the grid timings, on untrained models")
     args = parser.parse_args()
+    if args.grid_only:
+        from vaestudio.core.model import build_cvae
+
+        article_model = article.CVAE(2)
+        article_model.decoder.build((None, 2))
+        grid_timings(article_model, build_cvae(2))
+        return
 
     data = load_dataset("fashion_mnist", limit=args.limit)
     n_train = len(data.train_images)
     print(f"data: {data.describe()}; {os.cpu_count()} CPUs", flush=True)
+    common = dict(epochs=args.epochs, snapshot_every=0, limit=args.limit)
+    tutorial_config = TrainConfig.from_preset("tutorial", metrics_every=SLICE_STEPS, **common)
+    fast_config = TrainConfig.from_preset("fast", metrics_every=SLICE_STEPS // 4,
+                                          **(common | {"epochs": args.fast_epochs}))
+    reference = Contender("article", article.training(data.train_images, data.test_images, epochs=args.epochs,
+                                                      report_every=SLICE_STEPS))
+    tutorial, tutorial_trainer = vaestudio_contender("tutorial", tutorial_config, data)
+    fast, _ = vaestudio_contender("fast", fast_config, data)
+    print(f"fast preset: batch {fast_config.batch_size}, lr {fast_config.learning_rate:g}, "
+          f"precision {fast_config.precision}", flush=True)
 
-    if args.skip_article:
-        target, article_seconds, article_model = args.target, None, None
-    else:
-        print("article's loop (batch 32, Adam 1e-4):", flush=True)
-        started = time.perf_counter()
-        article_model, results = article.train(
-            data.train_images, data.test_images, epochs=args.epochs,
-            on_epoch=lambda e, elbo, s: print(f"  article epoch {e}: test ELBO {elbo:.2f}, {s:.1f} s", flush=True))
-        article_seconds = time.perf_counter() - started
-        target = results[-1][1]
-        article_rate = n_train * len(results[1:]) / sum(s for _, _, s in results[1:])  # epoch 1 includes tracing
+    # Slice by slice: article, tutorial preset, fast preset. The first slice of each (tracing) is not rated.
+    ratios = []
+    while not (reference.done and tutorial.done and fast.done):
+        rated = (len(reference.rates), len(tutorial.rates))
+        for contender in (reference, tutorial, fast):
+            contender.advance()
+        if (len(reference.rates), len(tutorial.rates)) == (rated[0] + 1, rated[1] + 1) and rated[0] > 0:
+            ratios.append(tutorial.rates[-1] / reference.rates[-1])
 
-    print("vaestudio, preset tutorial:", flush=True)
-    tutorial = TrainConfig.from_preset("tutorial", epochs=args.epochs, snapshot_every=0, limit=args.limit)
-    model, results, tutorial_seconds = run_vaestudio(tutorial, data, label="tutorial")
-    tutorial_elbo = results[-1][1]
-    ours_rate = n_train * len(results[1:]) / sum(s for _, _, s in results[1:])
-
-    print("vaestudio, preset fast (until it reaches the article's 10-epoch test ELBO):", flush=True)
-    fast = TrainConfig.from_preset("fast", epochs=args.fast_epochs, snapshot_every=0, limit=args.limit)
-    _, fast_results, fast_seconds = run_vaestudio(fast, data, target=target, label="fast")
-
+    target = reference.epochs[-1][1]
+    ours_elbo = tutorial.epochs[-1][1]
     print("\n== results ==")
-    if not args.skip_article:
-        print(f"train images/s at the tutorial settings: article {article_rate:.0f}, vaestudio {ours_rate:.0f}, "
-              f"ratio {ours_rate / article_rate:.2f}")
-        print(f"test ELBO after {args.epochs} epochs: article {target:.2f}, vaestudio tutorial preset "
-              f"{tutorial_elbo:.2f} (difference {tutorial_elbo - target:+.2f} nats)")
-        print(f"wall time for {args.epochs} epochs: article {article_seconds:.0f} s, "
-              f"tutorial preset {tutorial_seconds:.0f} s")
-    else:
-        print(f"vaestudio tutorial preset: {ours_rate:.0f} images/s, test ELBO {tutorial_elbo:.2f}")
-    if fast_seconds is None:
-        print(f"fast preset did not reach {target:.2f} in {args.fast_epochs} epochs "
-              f"(best {max(e for _, e, _ in fast_results):.2f})")
-    else:
-        print(f"fast preset reached {target:.2f} in {fast_seconds:.0f} s, "
-              f"{100 * fast_seconds / tutorial_seconds:.0f}% of the tutorial preset's {tutorial_seconds:.0f} s")
+    print(f"train images/s at the tutorial settings (median of {len(ratios)} interleaved slices of "
+          f"{SLICE_STEPS} steps): article {statistics.median(reference.rates[1:]):.0f}, "
+          f"vaestudio {statistics.median(tutorial.rates[1:]):.0f}; ratio {statistics.median(ratios):.2f} "
+          f"(slice ratios {min(ratios):.2f}..{max(ratios):.2f})")
+    print(f"test ELBO after {args.epochs} epochs: article {target:.2f}, vaestudio tutorial preset {ours_elbo:.2f} "
+          f"({ours_elbo - target:+.2f} nats)")
+    tutorial_time = tutorial.seconds_to_reach(target) or tutorial.seconds
+    fast_time = fast.seconds_to_reach(target)
+    print(f"compute time to reach the article's {args.epochs}-epoch test ELBO {target:.2f}: article "
+          f"{reference.seconds:.0f} s (all {args.epochs} epochs), tutorial preset {tutorial_time:.0f} s, "
+          + (f"fast preset {fast_time:.0f} s = {100 * fast_time / tutorial_time:.0f}% of the tutorial preset"
+             if fast_time else f"fast preset did not reach it in {args.fast_epochs} epochs "
+                               f"(best {max(e for _, e, _ in fast.epochs):.2f})"))
 
-    n = 20
-    reference = article_model or article.CVAE(2)
-    if article_model is None:
-        reference.decoder.build((None, 2))
-    started = time.perf_counter()
-    article.plot_latent_images(reference, n)
-    per_point = time.perf_counter() - started
-    started = time.perf_counter()
-    decode_grid(model, n)
-    batched_first = time.perf_counter() - started
-    repeats = 5
-    started = time.perf_counter()
-    for _ in range(repeats):
-        decode_grid(model, n)
-    batched = (time.perf_counter() - started) / repeats
-    cursor = LatentDecoder(2, model.decoder.get_weights())
-    started = time.perf_counter()
-    for _ in range(repeats):
-        cursor.decode_grid(n)
-    numpy_grid = (time.perf_counter() - started) / repeats
-    started = time.perf_counter()
-    for z in np.random.default_rng(0).normal(size=(200, 2)):
-        cursor.decode_point(z)
-    point_ms = (time.perf_counter() - started) / 200 * 1000
-    print(f"20x20 grid: article per-point {per_point:.2f} s, vaestudio batched {batched * 1000:.0f} ms "
-          f"(first call {batched_first * 1000:.0f} ms), {per_point / batched:.0f}x faster; "
-          f"NumPy cursor decoder grid {numpy_grid * 1000:.0f} ms, single point {point_ms:.2f} ms")
+    grid_timings(reference.result, tutorial_trainer.model)
+    print(f"({n_train} training images)")
 
 
 if __name__ == "__main__":

@@ -89,8 +89,9 @@ def preprocess_images(images):
     return np.where(images > .5, 1.0, 0.0).astype('float32')
 
 
-def plot_latent_images(model, n, im_size=28):
-    """The article's grid: one decoder call per point (matplotlib and saving left out)."""
+def plot_latent_images(model, n, im_size=28, save_to=None):
+    """The article's grid: one decoder call per point; with `save_to`, also its matplotlib figure saved
+    as a PNG, as the article does for every snapshot."""
     image = np.zeros((im_size * n, im_size * n))
     norm = tfp.distributions.Normal(0, 1)
     grid_x = norm.quantile(np.linspace(0.05, 0.95, n))
@@ -101,11 +102,23 @@ def plot_latent_images(model, n, im_size=28):
             x_decoded = model.sample(z)
             digit = tf.reshape(x_decoded[0], (im_size, im_size))
             image[i * im_size: (i + 1) * im_size, j * im_size: (j + 1) * im_size] = digit.numpy()
+    if save_to is not None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plt.figure(figsize=(10, 10))
+        plt.imshow(image, cmap='Greys_r')
+        plt.axis('Off')
+        plt.savefig(save_to)
+        plt.close()
     return image
 
 
-def train(train_images, test_images, epochs=10, batch_size=32, latent_dim=2, max_steps=None, seed=0, on_epoch=None):
-    """The article's loop (snapshots left out). Returns [(epoch, test_elbo, seconds)]."""
+def training(train_images, test_images, epochs=10, batch_size=32, latent_dim=2, seed=0, report_every=200):
+    """The article's loop (snapshots left out), as a generator so a benchmark can interleave it with
+    another trainer. Yields ("steps", images, seconds) every `report_every` steps and
+    ("epoch", epoch, test_elbo, seconds) after each epoch; the model is in the last ("done", model)."""
     tf.keras.utils.set_random_seed(seed)
     train_images, test_images = preprocess_images(train_images), preprocess_images(test_images)
     train_dataset = (tf.data.Dataset.from_tensor_slices(train_images)
@@ -114,20 +127,21 @@ def train(train_images, test_images, epochs=10, batch_size=32, latent_dim=2, max
                     .shuffle(test_images.shape[0]).batch(batch_size))
     model = CVAE(latent_dim)
     optimizer = tf.keras.optimizers.Adam(1e-4)
-    step = tf.function(train_step.python_function)  # a fresh trace per model, so train() can run twice
-    results = []
+    step = tf.function(train_step.python_function)  # a fresh trace per model
     for epoch in range(1, epochs + 1):
         start_time = time.time()
+        window_start, images = time.perf_counter(), 0
         for idx, train_x in enumerate(train_dataset):
-            if max_steps is not None and idx >= max_steps:
-                break
             step(model, train_x, optimizer)
+            images += int(train_x.shape[0])
+            if (idx + 1) % report_every == 0:
+                now = time.perf_counter()
+                yield ("steps", images, now - window_start)
+                window_start, images = time.perf_counter(), 0
         end_time = time.time()
         loss = tf.keras.metrics.Mean()
         for test_x in test_dataset:
             loss(compute_loss(model, test_x))
         elbo = -loss.result()
-        results.append((epoch, float(elbo), end_time - start_time))
-        if on_epoch:
-            on_epoch(*results[-1])
-    return model, results
+        yield ("epoch", epoch, float(elbo), end_time - start_time)
+    yield ("done", model)

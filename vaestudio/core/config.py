@@ -18,7 +18,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 PRESETS: dict[str, dict[str, Any]] = {
     # The article's settings.
     "tutorial": dict(epochs=10, latent_dim=2, batch_size=32, learning_rate=1e-4,
-                     steps_per_call=16, precision="float32"),
+                     steps_per_call=16, precision="auto"),
     # Same architecture, tuned by measurement (see benchmarks/ and the README).
     "fast": dict(epochs=10, latent_dim=2, batch_size=128, learning_rate=2e-3,
                  steps_per_call=16, precision="auto"),

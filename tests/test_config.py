@@ -46,7 +46,7 @@ def test_json_round_trip_and_bad_files(tmp_path):
     assert TrainConfig.load(tmp_path / "c.json") == config
 
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="bad.json: not a readable JSON config"):
+    with pytest.raises(ConfigError, match="bad.json: not a readable JSON file"):
         TrainConfig.load(tmp_path / "bad.json")
     values = config.to_dict() | {"learning_rate": -1}
     (tmp_path / "range.json").write_text(json.dumps(values))

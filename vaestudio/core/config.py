@@ -118,14 +118,21 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: not a readable JSON config ({exc})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a JSON object")
+        values = read_json_object(path, ConfigError)
         values.pop("version", None)
+        values.pop("vaestudio", None)
         return cls.from_dict(values, source=str(path))
+
+
+def read_json_object(path: str | Path, error: type[Exception]) -> dict[str, Any]:
+    """A JSON file's top-level object; a missing, unreadable or non-object file raises `error` naming it."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(values, dict):
+        raise error(f"{path}: expected a JSON object")
+    return values

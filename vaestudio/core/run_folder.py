@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 from vaestudio import __version__
 from vaestudio.core.atomic import write_text_atomic
-from vaestudio.core.config import TrainConfig
+from vaestudio.core.config import TrainConfig, read_json_object
 from vaestudio.core.errors import RunFolderError, VaeStudioError
 from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, StepMetrics
 from vaestudio.core.metrics_log import MetricsLog
@@ -81,14 +81,9 @@ class RunFolder:
 
     def read_config(self) -> TrainConfig:
         path = self.file(CONFIG)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunFolderError(f"{self.path}: not a vaestudio run folder ({CONFIG} is missing)") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunFolderError(f"{path}: unreadable ({exc})") from None
-        if not isinstance(values, dict):
-            raise RunFolderError(f"{path}: expected a JSON object")
+        if not path.exists():
+            raise RunFolderError(f"{self.path}: not a vaestudio run folder ({CONFIG} is missing)")
+        values = read_json_object(path, RunFolderError)
         version = values.pop("version", None)
         values.pop("vaestudio", None)
         if version != FORMAT_VERSION:

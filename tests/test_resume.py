@@ -140,3 +140,21 @@ def test_damaged_or_foreign_run_folders_are_refused_by_name(idx_folder, tmp_path
     assert "no such run folder" in capsys.readouterr().err
     with pytest.raises(RunFolderError, match="config.json is missing"):
         RunFolder(idx_folder).prepare_resume()
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_everything(idx_folder, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "vaestudio", "train", "--data", str(idx_folder), "--epochs", "400",
+               "--batch-size", "32", "--lr", "1e-3", "--grid", "3", "--out", str(run)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(_epoch_rows(run) if (run / "metrics.csv").exists() else []) < 1:
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "training did not finish an epoch"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert f"vaestudio train --resume {run}" in out
+    assert (run / "model.keras").exists() and (run / "training.gif").exists()
+    assert load_checkpoint(run / "checkpoint.npz").step > 0

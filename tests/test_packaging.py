@@ -1,0 +1,304 @@
+"""Packaging: the wheel ships the icon and desktop entry, the desktop installer works, and (slow) the
+PyInstaller build runs the self-test and a short training."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from vaestudio import __version__
+from vaestudio.resources import ICON_SIZES, app_icon_path, resource_path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+def read_desktop_entry(path: Path) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read(path, encoding="utf-8")
+    return parser["Desktop Entry"]
+
+
+def copy_source_tree(target: Path) -> Path:
+    """The files a clean checkout has that the wheel is built from (no build/ or egg-info leftovers)."""
+    target.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, target / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for folder in ("vaestudio", "resources"):
+        shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
+    return target
+
+
+# --- source checkout ------------------------------------------------------------------------------------
+
+
+def test_source_checkout_finds_the_icon_and_desktop_entry():
+    icon = app_icon_path()
+    assert icon.is_file() and icon.suffix == ".svg"
+    assert "<svg" in icon.read_text(encoding="utf-8")
+    assert resource_path("vaestudio.desktop").is_file()
+    for size in ICON_SIZES:
+        assert png_size(app_icon_path(size)) == (size, size)
+
+
+def test_asking_for_an_icon_size_that_does_not_exist_names_the_sizes():
+    with pytest.raises(ValueError, match="no 20px icon; sizes are 16, 32"):
+        app_icon_path(20)
+
+
+def test_desktop_entry_launches_vaestudio_with_its_icon():
+    entry = read_desktop_entry(ROOT / "resources" / "vaestudio.desktop")
+    assert entry["Type"] == "Application"
+    assert entry["Exec"] == "vaestudio"
+    assert entry["Icon"] == "vaestudio"
+    categories = entry["Categories"].rstrip(";").split(";")
+    assert {"Science", "Education"} <= set(categories)
+    assert entry["Terminal"] == "false"
+
+
+def test_committed_pngs_match_the_svg(tmp_path, qapp):
+    """Someone who edits the SVG must re-run packaging/render_icons.py (qapp: a QApplication, not the
+    script's own QGuiApplication, must own the process so that later widget tests still work)."""
+    pytest.importorskip("PySide6.QtSvg")
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        import render_icons
+    finally:
+        sys.path.remove(str(PACKAGING))
+    from PySide6.QtGui import QImage
+
+    fresh = render_icons.render(resources=tmp_path)
+    for path in fresh:
+        committed = ROOT / "resources" / path.relative_to(tmp_path)
+        a, b = QImage(str(path)), QImage(str(committed))
+        assert a.size() == b.size(), committed
+        difference = sum(abs(a.pixelColor(x, y).alpha() - b.pixelColor(x, y).alpha())
+                         + abs(a.pixelColor(x, y).red() - b.pixelColor(x, y).red())
+                         for x in range(0, a.width(), max(1, a.width() // 32))
+                         for y in range(0, a.height(), max(1, a.height() // 32)))
+        samples = len(range(0, a.width(), max(1, a.width() // 32))) ** 2
+        assert difference / samples < 8, f"{committed.name} differs from vaestudio.svg; run packaging/render_icons.py"
+
+
+# --- wheel ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("wheel")
+    source = copy_source_tree(base / "src")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+         str(source), "-w", str(base / "out")],
+        capture_output=True, text=True, cwd=base)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (built,) = (base / "out").glob("vaestudio-*.whl")
+    return built
+
+
+def test_wheel_contains_the_icons_and_desktop_entry(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "vaestudio/_resources/vaestudio.svg" in names
+    assert "vaestudio/_resources/vaestudio.desktop" in names
+    for size in ICON_SIZES:
+        assert f"vaestudio/_resources/icons/vaestudio-{size}.png" in names
+
+
+def test_wheel_contains_every_module_of_the_checkout(wheel):
+    """The package list in pyproject.toml is explicit: a new subpackage must be added there."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "vaestudio").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert modules - names == set()
+
+
+def test_installed_wheel_finds_its_own_icon(wheel, tmp_path):
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path)
+    # -S: no site-packages, so the checkout's editable install cannot answer instead of the wheel.
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from vaestudio.resources import app_icon_path, "
+            "resource_path; print(app_icon_path()); print(app_icon_path(48)); print(resource_path('vaestudio.desktop'))")
+    result = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    paths = [Path(line) for line in result.stdout.splitlines()]
+    assert len(paths) == 3
+    for path in paths:
+        assert path.is_file()
+        assert path.is_relative_to(tmp_path / "vaestudio" / "_resources")
+
+
+# --- entry script and desktop installer -----------------------------------------------------------------
+
+
+def test_frozen_entry_point_gives_missing_streams_a_stand_in(tmp_path):
+    """A windowed launch has sys.stdout/sys.stderr = None: `out.write(...)`, `isatty()` would crash vaestudio."""
+    code = ("import runpy, sys; entry = runpy.run_path(sys.argv[1]); kept = sys.stdin; "
+            "sys.stdout = sys.stderr = None; entry['ensure_streams'](); "
+            "sys.stdout.write('lost'); sys.stdout.flush(); sys.stderr.write('lost'); "
+            "assert not sys.stdout.isatty() and sys.stdin is kept; "
+            "open(sys.argv[2], 'w').write('ok')")
+    marker = tmp_path / "finished"
+    result = subprocess.run([sys.executable, "-c", code, str(PACKAGING / "vaestudio_entry.py"), str(marker)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""  # the writes went to os.devnull
+    assert marker.read_text() == "ok"
+
+
+def fake_unpacked_archive(folder: Path) -> Path:
+    """The layout of dist/vaestudio/ with a stand-in executable."""
+    resources = folder / "_internal" / "vaestudio" / "_resources"
+    shutil.copytree(ROOT / "resources", resources)
+    executable = folder / "vaestudio"
+    executable.write_text("#!/bin/sh\necho vaestudio\n")
+    executable.chmod(0o755)
+    shutil.copy2(PACKAGING / "install-desktop.sh", folder / "install-desktop.sh")
+    return folder
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_install_desktop_puts_menu_entry_and_icons_in_the_users_data_folder(tmp_path):
+    folder = fake_unpacked_archive(tmp_path / "my apps" / "vaestudio-1")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"))
+    result = subprocess.run(["bash", str(folder / "install-desktop.sh")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+
+    entry = read_desktop_entry(home / "data" / "applications" / "vaestudio.desktop")
+    # a path with a space is quoted in Exec, as the desktop entry spec requires
+    assert entry["Exec"] == f'"{folder / "vaestudio"}"'
+    assert entry["Icon"] == "vaestudio"
+    for size in ICON_SIZES:
+        assert png_size(home / "data" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "vaestudio.png") == (size, size)
+    assert (home / "data" / "icons" / "hicolor" / "scalable" / "apps" / "vaestudio.svg").is_file()
+    link = home / ".local" / "bin" / "vaestudio"
+    assert link.resolve() == (folder / "vaestudio").resolve()
+
+    result = subprocess.run(["bash", str(folder / "install-desktop.sh"), "--uninstall"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert not (home / "data" / "applications" / "vaestudio.desktop").exists()
+    assert not link.exists() and not link.is_symlink()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_install_desktop_leaves_an_existing_vaestudio_command_alone(tmp_path):
+    folder = fake_unpacked_archive(tmp_path / "vaestudio-1")
+    home = tmp_path / "home"
+    own = home / ".local" / "bin" / "vaestudio"
+    own.parent.mkdir(parents=True)
+    own.write_text("#!/bin/sh\n# the user's own\n")
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"))
+    result = subprocess.run(["bash", str(folder / "install-desktop.sh")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "leaving" in result.stderr
+    assert own.read_text() == "#!/bin/sh\n# the user's own\n"
+    subprocess.run(["bash", str(folder / "install-desktop.sh"), "--uninstall"], env=env, check=True,
+                   capture_output=True)
+    assert own.exists()
+
+
+def load_build_script():
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        import build
+    finally:
+        sys.path.remove(str(PACKAGING))
+    return build
+
+
+@pytest.mark.parametrize("fmt", ["gz", "xz"])
+def test_archive_unpacks_to_a_versioned_folder_and_keeps_links(tmp_path, fmt):
+    folder = tmp_path / "dist" / "vaestudio"
+    (folder / "_internal" / "lib").mkdir(parents=True)
+    (folder / "_internal" / "lib" / "libfoo.so.1").write_bytes(b"\x7fELF")
+    (folder / "_internal" / "libfoo.so.1").symlink_to("lib/libfoo.so.1")
+    (folder / "vaestudio").write_text("#!/bin/sh\n")
+    (folder / "vaestudio").chmod(0o755)
+    target = tmp_path / "dist" / f"vaestudio-9.9-linux-x86_64.tar.{fmt}"
+
+    load_build_script().make_archive(folder, target, fmt, top="vaestudio-9.9")
+
+    with tarfile.open(target) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="tar")
+    unpacked = tmp_path / "unpacked" / "vaestudio-9.9"
+    assert os.access(unpacked / "vaestudio", os.X_OK)
+    link = unpacked / "_internal" / "libfoo.so.1"
+    assert link.is_symlink() and os.readlink(link) == "lib/libfoo.so.1"
+    assert link.read_bytes() == b"\x7fELF"
+    assert not target.with_name(target.name + ".partial").exists()
+
+
+# --- the real frozen build (minutes) --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def frozen_build(tmp_path_factory) -> Path:
+    """Build dist/vaestudio with packaging/build.py into a temporary folder."""
+    base = tmp_path_factory.mktemp("pyinstaller")
+    problem = load_build_script().ensure_pyinstaller()
+    if problem:
+        pytest.skip(f"PyInstaller cannot be installed, so the binary cannot be built: {problem}")
+    result = subprocess.run([sys.executable, str(PACKAGING / "build.py"), "--dist", str(base / "dist"),
+                             "--work", str(base / "work"), "--format", "gz"], capture_output=True, text=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return base / "dist"
+
+
+def frozen_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
+    return env
+
+
+@pytest.mark.slow
+def test_frozen_build_archive_unpacks_to_a_runnable_folder(frozen_build):
+    (archive,) = frozen_build.glob(f"vaestudio-{__version__}-linux-*.tar.*")
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    top = f"vaestudio-{__version__}"
+    assert f"{top}/vaestudio" in names
+    assert f"{top}/install-desktop.sh" in names
+    assert f"{top}/_internal/vaestudio/_resources/vaestudio.desktop" in names
+
+
+@pytest.mark.slow
+def test_frozen_build_passes_the_self_test(frozen_build, tmp_path):
+    executable = frozen_build / "vaestudio" / "vaestudio"
+    shot = tmp_path / "window.png"
+    result = subprocess.run([str(executable), "--self-test", "--screenshot", str(shot)], capture_output=True,
+                            text=True, env=frozen_env(tmp_path), cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    assert shot.is_file() and shot.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_frozen_build_trains_headless(frozen_build, tmp_path):
+    executable = frozen_build / "vaestudio" / "vaestudio"
+    out = tmp_path / "run"
+    result = subprocess.run([str(executable), "train", "--limit", "512", "--epochs", "1", "--out", str(out)],
+                            capture_output=True, text=True, env=frozen_env(tmp_path), cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    assert "Epoch: 1, Test set ELBO:" in result.stdout
+    assert (out / "model.keras").is_file()
+    assert (out / "grid_final.png").is_file()

@@ -1,4 +1,4 @@
-"""Fixtures for driving the real window: private settings, tiny synthetic training runs."""
+"""Fixtures for driving the real window: private settings and run folders, tiny synthetic training runs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ def private_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("VAESTUDIO_SETTINGS_ORG", "vaestudio-tests")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     return tmp_path / "settings"
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch):
+    """Runs started in the window are recorded under the test's own folder (never the user's)."""
+    path = tmp_path / "runs"
+    monkeypatch.setenv("VAESTUDIO_RUNS_DIR", str(path))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -56,13 +56,34 @@ def test_train_curve_is_smoothed_but_starts_at_the_first_value():
     assert session.train_kl.y == [5.0, 5.0]
 
 
-def test_snapshots_are_kept_as_frames_in_order():
+def test_snapshot_labels_are_kept_in_order_but_only_the_latest_mosaic():
     import numpy as np
 
     session = RunSession()
-    for label in ("before training", "epoch 1"):
-        session.on_snapshot(Snapshot(1, 0, label, np.zeros((56, 56), np.uint8)))
-    assert [label for label, _ in session.frames] == ["before training", "epoch 1"]
+    for value, label in enumerate(("before training", "epoch 1")):
+        session.on_snapshot(Snapshot(1, 0, label, np.full((56, 56), value, np.uint8)))
+    assert session.frame_labels == ["before training", "epoch 1"]
+    assert session.latest_snapshot.label == "epoch 1" and session.latest_snapshot.mosaic[0, 0] == 1
+
+
+def test_history_from_a_run_folder_refills_the_curves_like_live_events():
+    rows = [dict(kind="step", epoch=1, step=step, elbo=elbo, log_likelihood=elbo + 5, kl=5.0, test_elbo=None,
+                 test_log_likelihood=None, test_kl=None, seconds=None, images_per_second=100.0)
+            for step, elbo in ((1, -300.0), (2, -100.0))]
+    rows.append(dict(kind="epoch", epoch=1, step=2, elbo=None, log_likelihood=None, kl=None, test_elbo=-150.0,
+                     test_log_likelihood=-145.0, test_kl=5.0, seconds=3.0, images_per_second=None))
+    replayed, live = RunSession(smoothing=0.5), RunSession(smoothing=0.5)
+    replayed.load_history(rows, ["before training", "epoch 1"])
+    live.on_metrics(metrics(1, -300.0))
+    live.on_metrics(metrics(2, -100.0))
+    assert replayed.train_elbo.y == live.train_elbo.y == [-300.0, -200.0]
+    assert replayed.test_elbo.x == [2.0] and replayed.test_elbo.y == [-150.0]
+    assert replayed.last_epoch_end.epoch == 1
+    assert replayed.frame_labels == ["before training", "epoch 1"]
+    # a resumed run then goes on from there
+    replayed.on_started(Started(total_epochs=3, steps_per_epoch=2, start_epoch=2, device="CPU"))
+    progress = replayed.progress()
+    assert progress.epoch == 1 and progress.run_fraction == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "…"), (35.4, "35 s"), (252, "4 min 12 s"), (3720, "1 h 02 min")])

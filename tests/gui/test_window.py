@@ -108,7 +108,7 @@ def test_training_streams_snapshots_into_the_grid_and_curves(qtbot, window):
     train(qtbot, window, epochs=2, batch_size=32, learning_rate=0.003)
     session = window.session
     # before training, batches 1 and 3 of epoch 1, and after each epoch
-    assert len(session.frames) == 5 and len(shown) == 5
+    assert len(session.frame_labels) == 5 and len(shown) == 5
     assert not np.array_equal(shown[0], shown[-1])
     assert shown[-1].shape == (6 * IMAGE_SIZE, 6 * IMAGE_SIZE)
     assert len(session.train_elbo.x) == 8 and len(session.test_elbo.x) == 2
@@ -164,7 +164,7 @@ def test_exported_animation_has_one_frame_per_snapshot(qtbot, window, tmp_path):
     path = tmp_path / "training.gif"
     assert window.export_animation(path, frame_seconds=0.05)
     frames = iio.imread(path, index=None)
-    assert len(frames) == len(window.session.frames) == 4
+    assert len(frames) == len(window.session.frame_labels) == 4
     assert window.export_png(tmp_path / "grid.png")
     assert iio.imread(tmp_path / "grid.png").shape[:2] == window.plane.mosaic.shape
     blocker = tmp_path / "a-file"
@@ -266,7 +266,7 @@ def test_saved_model_reopens_with_its_latent_plane(qtbot, window, tmp_path):
     trained_grid = window.plane.mosaic.copy()
     path = tmp_path / "models" / "vae.keras"
     assert window.save_model(path)
-    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage() or window.last_error is not None,
+    qtbot.waitUntil(lambda: f"Saved {path}" in window.statusBar().currentMessage() or window.last_error is not None,
                     timeout=30_000)
     assert window.last_error is None
     assert path.is_file() and path.with_suffix(".json").is_file()
@@ -274,7 +274,7 @@ def test_saved_model_reopens_with_its_latent_plane(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.plane.status.text().startswith("vae.keras"), timeout=30_000)
     qtbot.waitUntil(lambda: window.plane.mosaic is not None, timeout=10_000)
     assert np.abs(window.plane.mosaic.astype(int) - trained_grid).max() <= 2
-    assert window.session.frames == []
+    assert window.session.frame_labels == []
 
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"not a model")

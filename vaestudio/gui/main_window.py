@@ -14,17 +14,18 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
 
 import vaestudio
 from vaestudio.core.config import TrainConfig
-from vaestudio.core.errors import ConfigError, VaeStudioError
+from vaestudio.core.errors import ConfigError, ExportError, VaeStudioError
 from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics
 from vaestudio.gui import run_controls as rc
 from vaestudio.gui.elbo_panel import ElboPanel
 from vaestudio.gui.export_dialog import AnimationExportDialog
 from vaestudio.gui.latent_panel import LatentPlane
 from vaestudio.gui.morph_preview import MorphPreview
+from vaestudio.gui.run_paths import runs_root
 from vaestudio.gui.run_controls import RunControls
 from vaestudio.gui.session import RunSession
 from vaestudio.gui.settings import open_settings, read_bool
-from vaestudio.gui.worker import DeviceLoader, TaskRunner, TrainingThread, TrainingWorker
+from vaestudio.gui.worker import DeviceLoader, ResumeHistory, TaskRunner, TrainingThread, TrainingWorker
 
 STOP_WAIT_MS = 1000  # how long closing waits for training to stop before hiding the window
 REDRAW_MS = 100  # curves and progress are redrawn at most this often
@@ -46,6 +47,9 @@ class MainWindow(QMainWindow):
         self.tf_version: str | None = None
         self.last_error: str | None = None
         self.training: TrainingThread | None = None
+        self.run_folder: Path | None = None  # where the current/last run is recorded
+        self._divergence: str | None = None  # shown once the diverged run has been saved
+        self._finish_text = "Training ended"  # how the last run ended, for the status bar
         self._pending_start: TrainingWorker | None = None
         self._device_loader: DeviceLoader | None = None
         self._tasks = TaskRunner(self)
@@ -117,6 +121,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open model…", self.ask_open_model, QKeySequence.StandardKey.Open)
+        self.resume_action = self._action(file_menu, "&Resume run…", self.ask_resume_run)
         self.save_action = self._action(file_menu, "&Save model…", self.ask_save_model, QKeySequence.StandardKey.Save)
         file_menu.addSeparator()
         self.export_animation_action = self._action(file_menu, "&Export training animation…",
@@ -152,6 +157,10 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.device_label = QLabel("Loading TensorFlow…")
         self.device_label.setToolTip("The device training runs on")
+        self.run_label = QLabel("")
+        self.run_label.setToolTip("Where the run is recorded")
+        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.run_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
     # -- TensorFlow / device -------------------------------------------------------------------------
@@ -210,17 +219,73 @@ class MainWindow(QMainWindow):
             self.controls.message.setText(str(exc))
             self.controls.message.show()
             return
+        self._begin(config, TrainingWorker(config, self.dataset_provider, runs_dir=runs_root()))
+
+    def ask_resume_run(self) -> None:
+        """File → Resume run…: choose a run folder; offer to go on to more epochs than it was set for."""
+        if self.is_training():
+            return
+        path = QFileDialog.getExistingDirectory(self, "Resume a run: choose its folder",
+                                                str(self.settings.value("paths/runs", "") or runs_root()))
+        if not path:
+            return
+        self.settings.setValue("paths/runs", str(Path(path).parent))
+        epochs = None
+        wanted = self.controls.fields["epochs"].value()
+        saved = self._saved_epochs(Path(path))
+        if saved is None:
+            return
+        if wanted is not None and wanted > saved:
+            answer = QMessageBox.question(
+                self, "Resume run", f"This run was set for {saved} epochs. Continue it to {int(wanted)} epochs "
+                "(the Epochs field)?\n\nYes: train to the new count. No: keep its own count.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Yes)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return
+            if answer == QMessageBox.StandardButton.Yes:
+                epochs = int(wanted)
+        self.resume_run(path, epochs)
+
+    def _saved_epochs(self, path: Path) -> int | None:
+        """The epoch count a run folder was set for; an unreadable folder is reported (None)."""
+        from vaestudio.core.run_folder import RunFolder
+
+        try:
+            return RunFolder(path).read_config().epochs
+        except VaeStudioError as exc:
+            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            self.report_error("Cannot resume the run", message)
+            return None
+
+    def resume_run(self, path: str | Path, epochs: int | None = None) -> bool:
+        """Continue the run saved in `path` from its checkpoint (to `epochs` if more than it was set for).
+
+        The folder is read on the worker thread; its errors are shown and the window keeps working."""
+        if self.is_training() or self.controls.state != rc.IDLE:
+            return False
+        self.statusBar().showMessage(f"Resuming {path}…")
+        self._begin(None, TrainingWorker(None, self.dataset_provider, resume_dir=Path(path), epochs=epochs))
+        return True
+
+    def _begin(self, config: TrainConfig | None, worker: TrainingWorker) -> None:
+        """Clear the panels for a new or resumed run and launch its worker (once TensorFlow is loaded)."""
         self.config = config
         self.model = None
+        self.run_folder = None
+        self._divergence = None
+        self.run_label.setText("")
         self.session.reset()
         self.elbo.refresh()
         self.controls.set_progress(None)
         self.preview.set_recording(False)
         self.preview.clear()
-        self.plane.reset(config.latent_dim, config.grid_size)
+        if config is not None:
+            self.plane.reset(config.latent_dim, config.grid_size)
+        else:  # a resumed run: its sizes come with its history
+            self.plane.reset(self.plane.latent_dim, self.plane.grid_size)
         self.preview.set_decoder(self.plane.decoder)
         self.plane.set_cursor_z(0.0, 0.0)
-        worker = TrainingWorker(config, self.dataset_provider)
         self.controls.set_state(rc.WAITING)
         if self.device_ready:
             self._launch(worker)
@@ -234,6 +299,10 @@ class MainWindow(QMainWindow):
         training = TrainingThread(worker)
         worker.status.connect(self._on_worker_status)
         worker.datasetReady.connect(self._on_dataset_ready)
+        worker.folderReady.connect(self._on_folder_ready)
+        worker.resumed.connect(self._on_resumed)
+        worker.restored.connect(self._on_restored)
+        worker.saved.connect(self._on_saved)
         worker.started.connect(self._on_started)
         worker.metrics.connect(self._on_metrics)
         worker.snapshot.connect(self._on_snapshot)
@@ -294,6 +363,36 @@ class MainWindow(QMainWindow):
         self.plane.set_class_names(tuple(getattr(dataset, "class_names", ()) or ()))
         self.statusBar().showMessage(f"Data: {getattr(dataset, 'source', getattr(dataset, 'name', ''))}", 5000)
 
+    @Slot(str)
+    def _on_folder_ready(self, path: str) -> None:
+        self.run_folder = Path(path)
+        self.run_label.setText(f"Run: {self.run_folder.name}")
+        self.run_label.setToolTip(f"This run is recorded in {path}")
+        self.statusBar().showMessage(f"Recording the run in {path}", 5000)
+
+    @Slot(object)
+    def _on_resumed(self, history: ResumeHistory) -> None:
+        """A resumed run's saved settings, curves and snapshot count, before training goes on."""
+        config = history.config
+        self.config = config
+        self.controls.show_config(config)
+        self.session.load_history(history.rows, history.frame_labels)
+        self.plane.reset(config.latent_dim, config.grid_size, self.plane.class_names)
+        self.preview.set_decoder(self.plane.decoder)
+        self.plane.set_cursor_z(0.0, 0.0)
+        self._dirty = True
+        self._redraw(force=True)
+        self._update_actions()
+
+    @Slot(object, str)
+    def _on_restored(self, weights, label: str) -> None:
+        self.plane.show_weights(weights, label)
+
+    @Slot(object)
+    def _on_saved(self, paths) -> None:
+        names = ", ".join(Path(p).name for p in paths)
+        self.statusBar().showMessage(f"{self._finish_text}. Saved {names} in {self.run_folder}")
+
     @Slot(object)
     def _on_started(self, event: Started) -> None:
         self.session.on_started(event)
@@ -329,8 +428,9 @@ class MainWindow(QMainWindow):
         if event.message:
             text += f": {event.message}"
         self.statusBar().showMessage(text)
+        self._finish_text = text
         if event.reason == "diverged":
-            self.report_error("Training diverged", text)
+            self._divergence = text  # shown once the thread has saved the good weights
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -348,6 +448,11 @@ class MainWindow(QMainWindow):
         self.controls.set_state(rc.IDLE)
         self._redraw(force=True)
         self._update_actions()
+        if self._divergence is not None:
+            text, self._divergence = self._divergence, None
+            if self.run_folder is not None and (self.run_folder / "model.keras").is_file():
+                text += f"\n\nThe model with the last good weights is saved in {self.run_folder}."
+            self.report_error("Training diverged", text)
 
     def _redraw(self, force: bool = False) -> None:
         if not (self._dirty or force):
@@ -398,6 +503,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_opened(self, path: Path, model, weights, config: TrainConfig | None, note: str) -> None:
         self.model, self.config = model, config
+        self.run_folder = None
+        self.run_label.setText("")
         names: tuple[str, ...] = ()
         if config is not None:
             names = _class_names(config.dataset)
@@ -454,11 +561,11 @@ class MainWindow(QMainWindow):
 
     # -- exports -------------------------------------------------------------------------------------
     def ask_export_animation(self) -> None:
-        if not self.session.frames:
+        if not self.session.frame_labels or self.run_folder is None:
             self.report_error("Nothing to export", "There are no snapshots yet: start training first.")
             return
         seconds = float(self.settings.value("export/frame_seconds", 0.2))
-        dialog = AnimationExportDialog(len(self.session.frames), seconds, self)
+        dialog = AnimationExportDialog(len(self.session.frame_labels), seconds, self)
         if dialog.exec() != AnimationExportDialog.DialogCode.Accepted:
             return
         self.settings.setValue("export/frame_seconds", dialog.seconds.value())
@@ -470,14 +577,23 @@ class MainWindow(QMainWindow):
 
     def export_animation(self, path: str | Path, frame_seconds: float = 0.2, captions: bool = True,
                          scale: int = 1) -> bool:
-        """GIF of every snapshot so far; errors are shown, not raised."""
+        """GIF of every snapshot of the current run so far, read back from its run folder (the window keeps
+        none in memory); errors are shown, not raised."""
         from vaestudio.core.export import save_gif
+        from vaestudio.core.run_folder import RunFolder
 
-        frames = list(self.session.frames)
-        labels = [label for label, _ in frames] if captions else None
-        return self._export(path, lambda: save_gif([m for _, m in frames], path, frame_seconds=frame_seconds,
-                                                   captions=labels, scale=scale),
-                            f"{len(frames)} frames")
+        if self.run_folder is None:
+            self.report_error("Nothing to export", "There are no snapshots yet: start training first.")
+            return False
+        folder = RunFolder(self.run_folder)
+
+        def write():
+            frames, labels = folder.load_frames()
+            if not frames:
+                raise ExportError(f"{folder.path}: the run has no snapshots yet")
+            save_gif(frames, path, frame_seconds=frame_seconds, captions=labels if captions else None, scale=scale)
+
+        return self._export(path, write, "the training animation")
 
     def ask_export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export grid as PNG", self._last_dir("exports", "grid.png"),
@@ -564,16 +680,17 @@ class MainWindow(QMainWindow):
                 f"and watch it learn.</p><table>{table}</table>{device}")
 
     def _set_busy_actions(self, enabled: bool) -> None:
-        for action in (self.open_action, self.save_action):
+        for action in (self.open_action, self.save_action, self.resume_action):
             action.setEnabled(enabled)
 
     def _update_actions(self) -> None:
         training = self.is_training()
         busy = self._tasks.busy()
         self.open_action.setEnabled(not training and not busy)
+        self.resume_action.setEnabled(not training and not busy)
         self.save_action.setEnabled(not training and not busy and self.model is not None)
-        self.export_animation_action.setEnabled(bool(self.session.frames))
-        self.export_png_action.setEnabled(self.plane.mosaic is not None or bool(self.session.frames))
+        self.export_animation_action.setEnabled(bool(self.session.frame_labels) and self.run_folder is not None)
+        self.export_png_action.setEnabled(self.plane.mosaic is not None or bool(self.session.frame_labels))
         self.export_morph_action.setEnabled(bool(self.preview.recorded) and not self.preview.recording)
         self.start_action.setEnabled(not training)
         self.stop_action.setEnabled(training)
@@ -611,12 +728,13 @@ class MainWindow(QMainWindow):
 
     # -- shutdown ------------------------------------------------------------------------------------
     def shutdown(self, stop_wait_ms: int = STOP_WAIT_MS) -> None:
-        """Stop training and join every thread this window started."""
+        """Stop training and join every thread this window started. A stopped run writes its checkpoint,
+        model and animation into its folder before its thread ends, so closing loses nothing."""
         self._pending_start = None
         training = self.training
         if training is not None:
             if not training.stop_and_join(stop_wait_ms):
-                # Still inside a step or the test pass: hide, then wait until it has stopped.
+                # Still inside a step or saving the run: hide, then wait until it is done.
                 self.hide()
                 QApplication.processEvents()
                 training.thread.wait()

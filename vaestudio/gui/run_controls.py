@@ -173,6 +173,24 @@ class RunControls(QWidget):
             self._filling = False
         self._refresh()
 
+    def show_config(self, config: TrainConfig) -> None:
+        """Show a saved run's settings (a resumed run); the preset is named only if the values are its own."""
+        index = self.dataset_combo.findData(config.dataset)
+        if index >= 0:
+            self.dataset_combo.setCurrentIndex(index)
+        self.set_data_dir(config.data_dir)
+        preset = config.preset
+        if preset in PRESETS and any(PRESETS[preset][name] != getattr(config, name) for name in PRESET_FIELDS):
+            preset = "custom"
+        self._filling = True
+        try:
+            self.preset_combo.setCurrentText(preset if preset in PRESET_CHOICES else "custom")
+            for name, field in self.fields.items():
+                field.set_value(getattr(config, name))
+        finally:
+            self._filling = False
+        self._refresh()
+
     def set_data_dir(self, path: str | None) -> None:
         self._data_dir = path or None
         self.folder_edit.setText(self._data_dir or "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -71,7 +71,8 @@ class RunSession:
         self.train_log_likelihood = Curve()
         self.train_kl = Curve()
         self.test_elbo = Curve()
-        self.frames: list[tuple[str, np.ndarray]] = []  # (label, mosaic) of every snapshot
+        # Labels of every snapshot; the mosaics themselves are in the run folder (memory stays flat).
+        self.frame_labels: list[str] = []
         self.latest_snapshot: Snapshot | None = None
         self.last_metrics: StepMetrics | None = None
         self.last_epoch_end: EpochEnd | None = None
@@ -98,7 +99,21 @@ class RunSession:
 
     def on_snapshot(self, event: Snapshot) -> None:
         self.latest_snapshot = event
-        self.frames.append((event.label, event.mosaic))
+        self.frame_labels.append(event.label)
+
+    def load_history(self, rows: Sequence[Mapping[str, Any]], frame_labels: Sequence[str]) -> None:
+        """Refill the curves from a run folder's metrics rows (MetricsLog.rows()) and its snapshot labels,
+        smoothed as if they had arrived live; the step rate starts afresh."""
+        for row in rows:
+            if row["kind"] == "step":
+                for ema, curve, name in zip(self._emas, (self.train_elbo, self.train_log_likelihood, self.train_kl),
+                                            ("elbo", "log_likelihood", "kl")):
+                    curve.append(row["step"], ema.update(float(row[name])))
+            elif row["kind"] == "epoch":
+                event = EpochEnd(int(row["epoch"]), int(row["step"]), float(row["test_elbo"]),
+                                 float(row["test_log_likelihood"]), float(row["test_kl"]), float(row["seconds"] or 0))
+                self.on_epoch_end(event)
+        self.frame_labels.extend(frame_labels)
 
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.last_epoch_end = event

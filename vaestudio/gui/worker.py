@@ -1,7 +1,8 @@
 """Background work: training in a QThread, TensorFlow start-up, and short tasks (load/save/decode).
 
-The training worker owns the Trainer. Its slot runs the trainer's event generator and turns each
-core event into a Qt signal (queued to the UI thread). Pause, resume and stop go straight to the
+The training worker owns the Trainer and the run folder's recorder. Its slot runs the trainer's event
+generator, records each core event into the run folder (like `vaestudio train --out`) and then turns it
+into a Qt signal (queued to the UI thread). Pause, resume and stop go straight to the
 trainer's thread-safe methods, because the worker thread is busy inside the generator.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import threading
 import traceback
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from vaestudio.core.config import TrainConfig
-from vaestudio.core.errors import VaeStudioError
+from vaestudio.core.errors import RunFolderError, VaeStudioError
 from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics
 
 DatasetProvider = Callable[[TrainConfig], Any]
@@ -34,27 +37,54 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class ResumeHistory:
+    """What a resumed run had recorded before: shown in the panels before training goes on."""
+
+    folder: Path
+    config: TrainConfig
+    rows: list  # metrics.csv rows (MetricsLog.rows()), cut back to the checkpoint
+    frame_labels: list[str]  # labels of the snapshots kept in the folder
+    epoch: int  # last completed epoch of the checkpoint
+    step: int  # its global step
+
+
 class TrainingWorker(QObject):
-    """Loads the data, builds the Trainer and relays its events. Lives in its own QThread."""
+    """Loads the data, builds the Trainer, records every event into a run folder and relays it.
+
+    Lives in its own QThread. With a `config` it starts a new run in a fresh folder under `runs_dir`;
+    with `resume_dir` it continues the run saved there (to `epochs` if that is more than it was set for).
+    """
 
     status = Signal(str)  # what it is doing before training starts
     datasetReady = Signal(object)  # the Dataset (for class names)
+    folderReady = Signal(str)  # the run folder being recorded into
+    resumed = Signal(object)  # ResumeHistory, before training goes on
+    restored = Signal(object, str)  # decoder weights of the resumed model, label
     started = Signal(object)  # Started
     metrics = Signal(object)  # StepMetrics
     snapshot = Signal(object)  # Snapshot
     epochEnded = Signal(object)  # EpochEnd
     finished = Signal(object)  # Finished
+    saved = Signal(object)  # list[Path]: model, final grid and animation written at the end
     failed = Signal(str)
     done = Signal()  # always last: the thread may quit
 
-    def __init__(self, config: TrainConfig, dataset_provider: DatasetProvider | None = None):
+    def __init__(self, config: TrainConfig | None = None, dataset_provider: DatasetProvider | None = None, *,
+                 runs_dir: Path | None = None, resume_dir: Path | None = None, epochs: int | None = None):
         super().__init__()
+        if (config is None) == (resume_dir is None):
+            raise ValueError("give either a config (new run) or resume_dir (resumed run)")
         self.config = config
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.resume_dir = Path(resume_dir) if resume_dir is not None else None
+        self.epochs = epochs
         self._provider = dataset_provider or load_configured_dataset
         self._lock = threading.Lock()
         self._trainer = None
         self._stop_requested = False
         self._paused = False
+        self.folder = None  # the RunFolder, once created or opened
         self.model = None  # the trained model, readable once `done` has fired
 
     # -- thread-safe controls, called from the UI thread ------------------------------------------
@@ -91,21 +121,45 @@ class TrainingWorker(QObject):
         except Exception as exc:  # a failed run must never take the window down
             if not isinstance(exc, VaeStudioError):
                 traceback.print_exc()
-            self.failed.emit(describe_error(exc))
+            self.failed.emit(self._describe(exc))
         finally:
             self.done.emit()
 
+    def _describe(self, exc: BaseException) -> str:
+        """The error's message, naming the resumed folder when the message does not already."""
+        message = describe_error(exc)
+        if self.resume_dir is not None and str(self.resume_dir) not in message:
+            message = f"{self.resume_dir}: {message}"
+        return message
+
     def _train(self) -> None:
+        from vaestudio.core.run_folder import RunFolder, RunRecorder
+
+        checkpoint = None
+        if self.resume_dir is not None:
+            self.status.emit(f"Reading {self.resume_dir}…")
+            folder, config, checkpoint = self._open_for_resume()
+        else:
+            folder, config = None, self.config
         self.status.emit("Loading data…")
-        dataset = self._provider(self.config)
+        dataset = self._provider(config)
         self.datasetReady.emit(dataset)
+        if folder is not None:
+            self._announce_history(folder, config, checkpoint)
         if self._stop_requested:
             self.finished.emit(Finished("stopped", 0, 0, "stopped before training began"))
             return
+        if folder is None:
+            from vaestudio.gui.run_paths import new_run_dir
+
+            folder = RunFolder(new_run_dir(self.runs_dir, config.dataset)).create(config)
+        self.folder = folder
+        self.folderReady.emit(str(folder.path))
         self.status.emit("Building the model…")
         from vaestudio.core.trainer import Trainer
 
-        trainer = Trainer(self.config, dataset)
+        trainer = Trainer(config, dataset, resume_from=checkpoint)
+        recorder = RunRecorder(folder, trainer)
         with self._lock:
             self._trainer = trainer
             stop, paused = self._stop_requested, self._paused
@@ -113,15 +167,61 @@ class TrainingWorker(QObject):
             trainer.stop()
         if paused:
             trainer.pause()
+        self._record(trainer, recorder, checkpoint)
+
+    def _open_for_resume(self):
+        from vaestudio.core.run_folder import RunFolder
+
+        folder = RunFolder(self.resume_dir)
+        config, checkpoint = folder.prepare_resume()
+        if self.epochs is not None and self.epochs > config.epochs:
+            config.epochs = self.epochs
+            config.validate()
+            folder.write_config(config)
+        if checkpoint.epoch >= config.epochs:
+            raise RunFolderError(f"{folder.path}: this run has already trained all its {config.epochs} epochs; "
+                                 f"set Epochs above {config.epochs} to continue it")
+        return folder, config, checkpoint
+
+    def _announce_history(self, folder, config: TrainConfig, checkpoint) -> None:
+        from vaestudio.core.metrics_log import MetricsLog
+        from vaestudio.core.run_folder import METRICS
+
+        rows = MetricsLog(folder.file(METRICS)).rows()
+        labels = [record.label for record in folder.snapshots()]
+        self.resumed.emit(ResumeHistory(folder.path, config, rows, labels, checkpoint.epoch, checkpoint.step))
+
+    def _record(self, trainer, recorder, checkpoint) -> None:
+        """Run the trainer, recording each event before relaying it; then save model, grid and animation."""
         relay = {Started: self.started, StepMetrics: self.metrics, Snapshot: self.snapshot,
                  EpochEnd: self.epochEnded, Finished: self.finished}
+        started, failure = False, None
         try:
             for event in trainer.events():
+                recorder.record(event)
+                if isinstance(event, Started):
+                    started = True
+                    if checkpoint is not None:
+                        self.restored.emit(trainer.model.decoder.get_weights(),
+                                           f"resumed after epoch {checkpoint.epoch}, step {checkpoint.step}")
                 signal = relay.get(type(event))
                 if signal is not None:
                     signal.emit(event)
-        finally:
-            self.model = trainer.model
+        except Exception as exc:
+            failure = exc
+        self.model = trainer.model
+        # Only a run that got going has a model worth saving: never overwrite a saved one with fresh weights.
+        if started and trainer.model is not None:
+            self.status.emit(f"Saving the run in {recorder.folder.path}…")
+            try:
+                self.saved.emit(recorder.finish(trainer.model))
+            except Exception as exc:
+                if failure is None:
+                    failure = exc
+                else:
+                    traceback.print_exc()
+        if failure is not None:
+            raise failure
 
 
 class TrainingThread:

@@ -1,5 +1,7 @@
 """`vaestudio --self-test`: open the real window, train briefly, drag the cursor, export a GIF.
 
+The run is recorded into a temporary run folder, which is checked for its checkpoint, model and animation.
+
 Works headless (QT_QPA_PLATFORM=offscreen). Uses real Fashion-MNIST (512 images) when it is
 installed, else the synthetic dataset. Settings go to a temporary folder, not the user's.
 """
@@ -7,6 +9,7 @@ installed, else the synthetic dataset. Settings go to a temporary folder, not th
 from __future__ import annotations
 
 import math
+import os
 import sys
 import tempfile
 import time
@@ -49,8 +52,12 @@ def run(screenshot: str | None = None) -> int:
     """Run the self-test; prints one line and returns 0 (ok) or 1 (failed)."""
     from PySide6.QtCore import QSettings
 
+    from vaestudio.gui.run_paths import RUNS_DIR_VARIABLE
+
+    previous_runs_dir = os.environ.get(RUNS_DIR_VARIABLE)
     with tempfile.TemporaryDirectory(prefix="vaestudio-selftest-") as tmp:
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(Path(tmp) / "settings"))
+        os.environ[RUNS_DIR_VARIABLE] = str(Path(tmp) / "runs")  # the test run is not one of the user's
         try:
             line = _run(Path(tmp), screenshot)
         except SelfTestFailure as exc:
@@ -59,6 +66,11 @@ def run(screenshot: str | None = None) -> int:
         except Exception as exc:  # report, never a traceback-only exit
             print(f"self-test FAILED: {type(exc).__name__}: {exc}")
             return 1
+        finally:
+            if previous_runs_dir is None:
+                os.environ.pop(RUNS_DIR_VARIABLE, None)
+            else:
+                os.environ[RUNS_DIR_VARIABLE] = previous_runs_dir
     print(line)
     return 0
 
@@ -128,9 +140,15 @@ def _run(tmp: Path, screenshot: str | None) -> str:
             raise SelfTestFailure(window.last_error)
         session = window.session
         steps = session.last_metrics.step if session.last_metrics else 0
-        snapshots = len(session.frames)
+        snapshots = len(session.frame_labels)
         if steps < 1 or snapshots < 2:
             raise SelfTestFailure(f"training produced {steps} steps and {snapshots} snapshots")
+
+        folder = window.run_folder
+        recorded = ("config.json", "metrics.csv", "checkpoint.npz", "model.keras", "training.gif")
+        missing = [name for name in recorded if folder is None or not (folder / name).is_file()]
+        if missing:
+            raise SelfTestFailure(f"the run folder {folder} lacks {', '.join(missing)}")
 
         gif = tmp / "training.gif"
         if not window.export_animation(gif, frame_seconds=0.1):
@@ -150,7 +168,7 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         print(f"self-test details: longest UI-thread stall {stall:.0f} ms while dragging and training, "
               f"{len(preview.latencies_ms)} drag samples, data: {dataset.source}", file=sys.stderr)
         return (f"self-test ok: {steps} steps, {snapshots} snapshots, drag p95 {p95:.1f} ms, "
-                f"gif {len(frames)} frames")
+                f"gif {len(frames)} frames, run folder recorded")
     finally:
         window.close()
         app.processEvents()

@@ -29,7 +29,8 @@ for size in "${sizes[@]}"; do icon_files+=("$data_home/icons/hicolor/${size}x${s
 
 refresh_caches() {
   command -v update-desktop-database >/dev/null && update-desktop-database -q "$data_home/applications" || true
-  command -v gtk-update-icon-cache >/dev/null && gtk-update-icon-cache -q -t -f "$data_home/icons/hicolor" || true
+  # no icon-theme.cache in the user's folder (a stale one hides icons); a newer folder makes GTK rescan
+  touch "$data_home/icons/hicolor" 2>/dev/null || true
 }
 
 if [ "${1:-}" = "--uninstall" ]; then

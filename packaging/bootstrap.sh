@@ -28,10 +28,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.vaestudio-installed
+# The tests also build the packaged binary, so they need PyInstaller (the "package" extra).
+case "$mode" in test) extras=test,package ;; *) extras=test ;; esac
+stamp=.venv/.vaestudio-installed-${extras/,/-}
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[test]'
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
   touch "$stamp"
 fi
 

@@ -31,8 +31,10 @@ def tiny_data():
 
 @pytest.fixture
 def window(qtbot, tiny_data):
+    from vaestudio.gui.app import create_application
     from vaestudio.gui.main_window import MainWindow
 
+    create_application()  # configures pytest-qt's QApplication as the app's start-up does
     win = MainWindow()
     qtbot.addWidget(win)
     win.dataset_provider = lambda config: tiny_data

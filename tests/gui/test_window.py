@@ -66,6 +66,11 @@ def test_window_has_all_panels_menus_and_shows_the_device(qtbot, window):
     assert window.device_label.text().startswith("Device: ")
     assert ("CPU" in window.device_label.text()) or ("GPU" in window.device_label.text())
     assert "TensorFlow" in window.about_text() and "pyqtgraph" in window.about_text()
+    # The taskbar and window manager show the app's own icon, and group windows under its .desktop entry.
+    from PySide6.QtWidgets import QApplication
+
+    assert not window.windowIcon().isNull() and 48 in [s.width() for s in window.windowIcon().availableSizes()]
+    assert QApplication.desktopFileName() == "vaestudio"
 
 
 def test_bad_values_are_refused_with_the_reason_and_start_disabled(qtbot, window):

@@ -22,6 +22,10 @@ def create_application(argv: Sequence[str] | None = None):
     app.setOrganizationName(organisation())
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("vaestudio")
+    app.setDesktopFileName("vaestudio")  # matches resources/vaestudio.desktop, so docks group the window
+    from vaestudio.resources import app_icon
+
+    app.setWindowIcon(app_icon())
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")

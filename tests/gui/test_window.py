@@ -39,13 +39,19 @@ def test_window_shows_before_tensorflow_loads():
             "from vaestudio.gui.main_window import MainWindow\n"
             "app = create_application(); w = MainWindow(); w.show(); app.processEvents()\n"
             "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules, flush=True)\n"
-            "os._exit(0)")  # closing would wait for the TensorFlow import to finish
+            "while not (w.device_ready or w.last_error): app.processEvents()\n"
+            "print('tensorflow_probability' in sys.modules, 'vaestudio.core.trainer' in sys.modules, flush=True)\n"
+            "os._exit(0)")
     repo = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
                          cwd=repo)
+    first, second = out.stdout.strip().splitlines()[-2:]
     # The loader thread may have started importing, but the window was up first and says so.
-    visible, *label, _ = out.stdout.split()
+    visible, *label, _ = first.split()
     assert visible == "True" and " ".join(label).startswith("Loading TensorFlow")
+    # Once the device shows, what training needs is imported too: pressing Start imports nothing
+    # (an import mid-run froze the window for a quarter of a second).
+    assert second.split() == ["True", "True"]
 
 
 def test_window_has_all_panels_menus_and_shows_the_device(qtbot, window):

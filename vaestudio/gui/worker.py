@@ -267,6 +267,10 @@ class DeviceLoader(QThread):
             from vaestudio.core.device import detect_device
 
             info = detect_device(cpu_only=self.cpu_only)
+            # Import what training needs now, not when Start is pressed: an import holds the
+            # interpreter for long stretches, which would freeze the window mid-run.
+            import vaestudio.core.objective  # noqa: F401  (tensorflow-probability)
+            import vaestudio.core.trainer  # noqa: F401
             self.ready.emit(info, str(tf.__version__))
         except Exception as exc:
             self.failed.emit(describe_error(exc))

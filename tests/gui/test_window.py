@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -170,7 +172,7 @@ def test_the_preview_shows_the_tile_under_the_cursor(qtbot, window):
     assert len(preview.latencies_ms) >= 2
 
 
-def test_exported_animation_has_one_frame_per_snapshot(qtbot, window, tmp_path):
+def test_exported_animation_has_one_frame_per_snapshot(qtbot, window, tmp_path, monkeypatch):
     train(qtbot, window, epochs=1, batch_size=32, learning_rate=0.003)
     path = tmp_path / "training.gif"
     assert window.export_animation(path, frame_seconds=0.05)
@@ -183,6 +185,19 @@ def test_exported_animation_has_one_frame_per_snapshot(qtbot, window, tmp_path):
     assert not window.export_animation(blocker / "x.gif")
     assert "x.gif" in window.last_error
     assert window.isVisible()
+    # A read-only folder (simulated: tests may run as root) keeps the earlier export intact.
+    before = path.read_bytes()
+
+    def read_only(src, dst):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dst))
+
+    monkeypatch.setattr(os, "replace", read_only)
+    assert not window.export_animation(path, frame_seconds=0.5)
+    assert not window.export_png(tmp_path / "grid.png")
+    monkeypatch.undo()
+    assert "grid.png" in window.last_error and "Read-only" in window.last_error
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["a-file", "grid.png", "training.gif"]
 
 
 def test_recorded_morph_exports_as_gif(qtbot, window, tmp_path):

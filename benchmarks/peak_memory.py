@@ -1,6 +1,6 @@
 """Peak memory of a window run: the tutorial preset on the full dataset, RSS after every epoch.
 
-Not a test (slow: minutes). Run: QT_QPA_PLATFORM=offscreen python tests/gui/measure_memory.py [EPOCHS]
+Slow (the 10 epochs take ~10 min on 2 cores). Run: QT_QPA_PLATFORM=offscreen python benchmarks/peak_memory.py [EPOCHS]
 Runs and settings go to a temporary folder.
 """
 

@@ -30,17 +30,27 @@ def tiny_data():
 
 
 @pytest.fixture
-def window(qtbot, tiny_data):
-    from vaestudio.gui.app import create_application
-    from vaestudio.gui.main_window import MainWindow
+def make_window(qtbot, tiny_data):
+    """Opens real windows that train on the tiny synthetic data, small grids and frequent events."""
 
-    create_application()  # configures pytest-qt's QApplication as the app's start-up does
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.dataset_provider = lambda config: tiny_data
-    win.config_overrides = dict(grid_size=6, metrics_every=1, snapshot_every=2)
-    win.show()
-    qtbot.waitExposed(win)
+    def make():
+        from vaestudio.gui.app import create_application
+        from vaestudio.gui.main_window import MainWindow
+
+        create_application()  # configures pytest-qt's QApplication as the app's start-up does
+        win = MainWindow()
+        qtbot.addWidget(win)
+        win.dataset_provider = lambda config: tiny_data
+        win.config_overrides = dict(grid_size=6, metrics_every=1, snapshot_every=2)
+        win.show()
+        qtbot.waitExposed(win)
+        return win
+
+    return make
+
+
+@pytest.fixture
+def window(make_window):
+    win = make_window()
     yield win
     win.close()
-

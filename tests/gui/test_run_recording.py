@@ -15,18 +15,6 @@ from vaestudio.core.checkpoint import load_checkpoint
 from vaestudio.gui import run_controls as rc
 
 
-def open_window(qtbot, data):
-    from vaestudio.gui.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.dataset_provider = lambda config: data
-    win.config_overrides = dict(grid_size=6, metrics_every=1, snapshot_every=2)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
-
-
 def set_fields(window, **values) -> None:
     for name, value in values.items():
         window.controls.fields[name].setText(str(value))
@@ -67,8 +55,8 @@ def test_a_window_run_is_recorded_in_its_own_run_folder(qtbot, window, runs_dir)
     assert [r["epoch"] for r in rows(folder, "epoch")] == ["1", "2"]
 
 
-def test_closing_mid_training_keeps_the_run_and_resume_finishes_it(qtbot, tiny_data, monkeypatch):
-    first = open_window(qtbot, tiny_data)
+def test_closing_mid_training_keeps_the_run_and_resume_finishes_it(qtbot, make_window, monkeypatch):
+    first = make_window()
     set_fields(first, epochs=2, batch_size=32, learning_rate=0.003)
     first.controls.start_button.click()
     first.pause_training()  # the trainer waits before its first step...
@@ -86,7 +74,7 @@ def test_closing_mid_training_keeps_the_run_and_resume_finishes_it(qtbot, tiny_d
     assert (saved.epoch, saved.step, saved.epoch_step) == (0, 1, 1)
     assert (folder / "model.keras").is_file() and (folder / "training.gif").is_file()
 
-    second = open_window(qtbot, tiny_data)
+    second = make_window()
     set_fields(second, epochs=3)  # more than the run was set for: the window offers to go on to 3
     asked = []
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kw: str(folder))

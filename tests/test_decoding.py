@@ -24,12 +24,15 @@ def test_grid_latents_hold_other_axes_and_order_rows_by_second_axis():
         grid_latents(3, 2, axes=(0, 2))
 
 
-def test_mosaic_puts_tile_i_j_at_row_i_column_j():
+def test_mosaic_reads_like_the_plane_z1_rightwards_z2_upwards():
     tiles = np.zeros((4, 28, 28), np.float32)
-    tiles[1] = 1.0  # row 0, column 1
+    tiles[1] = 1.0  # grid point 1: lowest z2, highest z1
+    tiles[2, 0, :] = 1.0  # grid point 2 (highest z2, lowest z1), its top pixel row only
     mosaic = to_mosaic(tiles, 2)
     assert mosaic.dtype == np.uint8 and mosaic.shape == (56, 56)
-    assert mosaic[:28, 28:].min() == 255 and mosaic[28:, :].max() == 0 and mosaic[:28, :28].max() == 0
+    assert mosaic[28:, 28:].min() == 255 and mosaic[:28, 28:].max() == 0  # bottom right
+    assert mosaic[0, :28].min() == 255 and mosaic[1:28, :28].max() == 0  # top left, tile upright
+    assert mosaic[28:, :28].max() == 0
 
 
 def test_decoder_refuses_weights_of_another_shape():
@@ -74,6 +77,8 @@ def test_batched_grid_matches_the_tutorials_per_point_loop():
             z = np.array([[xi, yi]], np.float32)
             expected[i * 28:(i + 1) * 28, j * 28:(j + 1) * 28] = tf.sigmoid(model.decoder(z))[0, ..., 0]
     mosaic = decode_grid(model, n)
+    # The article's figure has z2 growing downwards; vaestudio's grows upwards, like the plane's axis.
+    expected = expected.reshape(n, 28, n * 28)[::-1].reshape(n * 28, n * 28)
     assert np.abs(mosaic.astype(float) - expected * 255).max() <= 1.0
     numpy_grid = LatentDecoder(2, model.decoder.get_weights()).decode_grid(n)
     assert np.abs(numpy_grid.astype(int) - mosaic).max() <= 1  # float rounding may flip a grey level

@@ -157,11 +157,12 @@ def test_the_preview_shows_the_tile_under_the_cursor(qtbot, window):
     plane, preview = window.plane, window.preview
     values = grid_axis_values(6)
     images = []
-    for i, j in ((0, 5), (5, 0), (2, 3)):  # tile row i (z2), column j (z1); corners catch misplacement
+    for i, j in ((0, 5), (5, 0), (2, 3)):  # grid index i along z2, j along z1; corners catch misplacement
         with qtbot.waitSignal(preview.previewUpdated, timeout=2000):
             plane.set_cursor_z(values[j], values[i])
         images.append(preview.image.copy())
-        tile = plane.mosaic[i * IMAGE_SIZE:(i + 1) * IMAGE_SIZE, j * IMAGE_SIZE:(j + 1) * IMAGE_SIZE]
+        row = 5 - i  # the mosaic reads like the plane: highest z2 on top
+        tile = plane.mosaic[row * IMAGE_SIZE:(row + 1) * IMAGE_SIZE, j * IMAGE_SIZE:(j + 1) * IMAGE_SIZE]
         assert np.abs(preview.image.astype(int) - tile).max() <= 2
         # and that tile is the one drawn under the cursor on screen
         pos = plane.image_item.mapFromScene(plane.cursor.scenePos())

@@ -43,8 +43,13 @@ def grid_latents(n: int, latent_dim: int, axes: tuple[int, int] = (0, 1),
 
 
 def to_mosaic(images: np.ndarray, n: int) -> np.ndarray:
-    """(n*n, 28, 28[, 1]) probabilities in [0, 1] -> uint8 (n*28, n*28), tile (i, j) at row i, column j."""
-    tiles = np.asarray(images, dtype=np.float32).reshape(n, n, IMAGE_SIZE, IMAGE_SIZE)
+    """(n*n, 28, 28[, 1]) probabilities in [0, 1], in `grid_latents` order -> uint8 (n*28, n*28).
+
+    The mosaic reads like the latent plane: z1 grows to the right and z2 upwards, so tile (i, j) of
+    the grid (i counting z2, j counting z1) lands at tile row n-1-i, column j. (The tutorial's
+    figure draws z2 growing downwards.)
+    """
+    tiles = np.asarray(images, dtype=np.float32).reshape(n, n, IMAGE_SIZE, IMAGE_SIZE)[::-1]
     mosaic = tiles.transpose(0, 2, 1, 3).reshape(n * IMAGE_SIZE, n * IMAGE_SIZE)
     return to_uint8(mosaic)
 

@@ -39,7 +39,7 @@ class Snapshot:
     epoch: int
     step: int
     label: str  # e.g. "epoch 1, batch 75"
-    mosaic: np.ndarray  # uint8, (n*28, n*28); row 0 is the lowest z2, column 0 the lowest z1
+    mosaic: np.ndarray  # uint8, (n*28, n*28); as the plane shows it: top tiles = highest z2, left = lowest z1
     decoder_weights: list[np.ndarray] = field(default_factory=list, repr=False)
     # Encoder means of a fixed probe of test images (for the class-coloured overlay), and their labels.
     latent_means: np.ndarray | None = field(default=None, repr=False)

@@ -26,9 +26,8 @@ CURSOR_LABEL_OPTIONS = {"color": (150, 20, 20), "offset": (14, -8), "fill": (255
 
 
 def display_image(mosaic: np.ndarray) -> np.ndarray:
-    """Core mosaic (row 0 = lowest z2, tiles upright top-down) -> rows bottom-up for a y-up plot."""
-    n = mosaic.shape[0] // IMAGE_SIZE
-    return np.ascontiguousarray(mosaic.reshape(n, IMAGE_SIZE, mosaic.shape[1])[:, ::-1, :].reshape(mosaic.shape))
+    """Core mosaic (top row = highest z2) -> rows bottom-up, as a y-up plot draws them."""
+    return np.ascontiguousarray(mosaic[::-1])
 
 
 class LatentPlane(QWidget):

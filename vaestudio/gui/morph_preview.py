@@ -1,6 +1,6 @@
-"""The large preview of the latent point under the cursor, decoded at most once per frame.
+"""The large preview of the latent point under the cursor, decoded as the cursor moves (at most every 12 ms).
 
-Cursor moves only record the newest point; a single-shot timer decodes it on the next frame
+Cursor moves only record the newest point; a single-shot timer decodes it at once
 (never sooner than MIN_DECODE_MS after the previous decode), so a burst of moves costs one decode.
 The time from the first unhandled move to the new image is recorded, for the self-test.
 """

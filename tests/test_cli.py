@@ -84,3 +84,15 @@ def test_a_folder_without_data_is_named_in_the_error(tmp_path, capsys):
     assert main(["train", "--data", str(empty), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert str(empty) in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland displays are Linux's")
+def test_the_window_without_a_display_says_what_to_do_instead_of_aborting(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "vaestudio"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no display" in lines[0] and "vaestudio train" in lines[0]

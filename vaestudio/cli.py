@@ -61,13 +61,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.self_test:
         from vaestudio.gui.selftest import run as run_self_test
 
+        if no_display():
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test needs no screen
         return run_self_test(screenshot=args.screenshot)
     if args.screenshot:
         print("vaestudio: error: --screenshot goes with --self-test", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if no_display():
+        print("vaestudio: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set); "
+              "start it in a desktop session or with 'ssh -X', or train headless: vaestudio train --out DIR",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     from vaestudio.gui.app import run as run_window
 
     return run_window(argv)
+
+
+def no_display() -> bool:
+    """True on Linux when Qt would find no screen: no X11 or Wayland display and no platform chosen."""
+    env = os.environ
+    return (sys.platform.startswith("linux") and not env.get("QT_QPA_PLATFORM")
+            and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"))
 
 
 def _run_guarded(command) -> int:

@@ -25,18 +25,6 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
-def _wait_until(condition, timeout_s: float) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout_s:.0f} s")
-        loop = QEventLoop()
-        QTimer.singleShot(20, loop.quit)
-        loop.exec()
-
-
 def main(epochs: int = 10) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -48,11 +36,12 @@ def main(epochs: int = 10) -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     from vaestudio.gui.app import create_application
     from vaestudio.gui.main_window import MainWindow
+    from vaestudio.gui.selftest import wait_until
 
     app = create_application()
     window = MainWindow()
     window.show()
-    _wait_until(lambda: window.device_ready or window.last_error, 300)
+    wait_until(lambda: window.device_ready or window.last_error, 300, "TensorFlow to load", poll_ms=20)
     print(f"window open, TensorFlow loaded: RSS {_mib(_status_kib('VmRSS'))}", flush=True)
     window.controls.apply_preset("tutorial")
     window.controls.fields["epochs"].setText(str(epochs))
@@ -61,7 +50,8 @@ def main(epochs: int = 10) -> int:
     seen = 0
     rss_after = {}
     while window.is_training() or seen < epochs:
-        _wait_until(lambda: len(window.session.test_elbo.x) > seen or not window.is_training(), 3600)
+        wait_until(lambda: len(window.session.test_elbo.x) > seen or not window.is_training(), 3600,
+                   "the next epoch", poll_ms=20)
         if len(window.session.test_elbo.x) > seen:
             seen = len(window.session.test_elbo.x)
             rss_after[seen] = _status_kib("VmRSS")

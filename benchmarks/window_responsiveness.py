@@ -61,12 +61,13 @@ def run_headless(limit: int, epochs: int) -> dict:
 
 # -- child: window --------------------------------------------------------------------------------
 def run_window(limit: int, epochs: int, drag_cursor: bool = True) -> dict:
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QTimer
 
     from vaestudio.core.data import load_dataset
     from vaestudio.gui.app import create_application
     from vaestudio.gui.main_window import MainWindow
     from vaestudio.gui.run_paths import RUNS_DIR_VARIABLE
+    from vaestudio.gui.selftest import wait_until
 
     tmp = tempfile.TemporaryDirectory()
     os.environ[RUNS_DIR_VARIABLE] = tmp.name
@@ -76,16 +77,7 @@ def run_window(limit: int, epochs: int, drag_cursor: bool = True) -> dict:
     window.resize(1400, 900)
     window.show()
 
-    def spin_until(condition, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out; window says: {window.last_error}")
-            loop = QEventLoop()
-            QTimer.singleShot(5, loop.quit)
-            loop.exec()
-
-    spin_until(lambda: window.device_ready, 300)
+    wait_until(lambda: window.device_ready, 300, "TensorFlow to load", poll_ms=20)
     dataset = load_dataset("fashion_mnist", limit=limit)
     window.dataset_provider = lambda config: dataset
     window.controls.apply_preset("fast")
@@ -126,11 +118,11 @@ def run_window(limit: int, epochs: int, drag_cursor: bool = True) -> dict:
 
     window.controls.start_button.click()
     heartbeat.start()
-    spin_until(lambda: epoch_times or not window.is_training(), 900)
+    wait_until(lambda: epoch_times or not window.is_training(), 900, "the first epoch", poll_ms=20)
     window.preview.latencies_ms.clear()
     if drag_cursor:
         drag.start()
-    spin_until(lambda: not window.is_training(), 1800)
+    wait_until(lambda: not window.is_training(), 1800, "training to finish", poll_ms=20)
     drag.stop()
     heartbeat.stop()
     if window.last_error:

@@ -25,16 +25,19 @@ class SelfTestFailure(Exception):
     pass
 
 
-def _wait_until(app, condition, timeout_s: float, what: str) -> None:
-    """Run the event loop (timers fire on time) until `condition()` holds."""
+def wait_until(condition, timeout_s: float, what: str, poll_ms: int = 1) -> None:
+    """Run the event loop (timers fire on time) until `condition()` holds; TimeoutError after timeout_s.
+
+    `condition` is checked every `poll_ms`; measurements that must not pay for the polling use a longer one.
+    """
     from PySide6.QtCore import QEventLoop, QTimer
 
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise SelfTestFailure(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         loop = QEventLoop()
-        QTimer.singleShot(1, loop.quit)
+        QTimer.singleShot(poll_ms, loop.quit)
         loop.exec()
 
 
@@ -60,7 +63,7 @@ def run(screenshot: str | None = None) -> int:
         os.environ[RUNS_DIR_VARIABLE] = str(Path(tmp) / "runs")  # the test run is not one of the user's
         try:
             line = _run(Path(tmp), screenshot)
-        except SelfTestFailure as exc:
+        except (SelfTestFailure, TimeoutError) as exc:
             print(f"self-test FAILED: {exc}")
             return 1
         except Exception as exc:  # report, never a traceback-only exit
@@ -85,7 +88,7 @@ def _run(tmp: Path, screenshot: str | None) -> str:
     window = MainWindow()
     try:
         window.show()
-        _wait_until(app, lambda: window.device_ready or window.last_error, 180, "TensorFlow to load")
+        wait_until(lambda: window.device_ready or window.last_error, 180, "TensorFlow to load")
         if not window.device_ready:
             raise SelfTestFailure(f"TensorFlow did not load: {window.last_error}")
         dataset = _pick_dataset()
@@ -112,7 +115,7 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         timer.timeout.connect(tick)
         controls.start_button.click()
         # Drag once TensorFlow has traced its functions (after the first epoch), while training goes on.
-        _wait_until(app, lambda: window.session.test_elbo.x or window.last_error or not window.is_training(),
+        wait_until(lambda: window.session.test_elbo.x or window.last_error or not window.is_training(),
                     300, "the first epoch")
         if window.last_error:
             raise SelfTestFailure(window.last_error)
@@ -124,17 +127,17 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         moved = 0.0
         for index in range(DRAG_POSITIONS):
             angle = 2 * math.pi * index / DRAG_POSITIONS
-            _wait_until(app, lambda: time.perf_counter() - moved >= MOVE_SECONDS, 1, "the next frame")
+            wait_until(lambda: time.perf_counter() - moved >= MOVE_SECONDS, 1, "the next frame")
             moved = time.perf_counter()
             before = preview.decode_count
             window.plane.set_cursor_z(1.6 * math.cos(angle) * index / DRAG_POSITIONS,
                                       1.6 * math.sin(angle) * index / DRAG_POSITIONS)
-            _wait_until(app, lambda: preview.decode_count > before, 5, "the preview to update")
+            wait_until(lambda: preview.decode_count > before, 5, "the preview to update")
         if len(preview.latencies_ms) < DRAG_POSITIONS // 2:
             raise SelfTestFailure(f"only {len(preview.latencies_ms)} drag latencies were recorded")
         p95 = preview.latency_percentile(95)
 
-        _wait_until(app, lambda: not window.is_training(), 600, "training to finish")
+        wait_until(lambda: not window.is_training(), 600, "training to finish")
         timer.stop()
         if window.last_error:
             raise SelfTestFailure(window.last_error)

@@ -30,7 +30,7 @@ from vaestudio.core.config import TrainConfig  # noqa: E402
 from vaestudio.core.data import load_dataset  # noqa: E402
 from vaestudio.core.decoding import LatentDecoder, decode_grid  # noqa: E402
 from vaestudio.core.events import EpochEnd, Finished, Started, StepMetrics  # noqa: E402
-from vaestudio.core.trainer import Trainer  # noqa: E402
+from vaestudio.core.tf.trainer import Trainer  # noqa: E402
 
 SLICE_STEPS = 200  # batches of 32 per slice at the tutorial settings
 
@@ -98,7 +98,7 @@ def grid_timings(article_model, model, n: int = 20, repeats: int = 5) -> None:
     """The 20x20 grid: decode only, and decode plus the PNG each snapshot writes."""
     import tempfile
 
-    from vaestudio.core.export import save_png
+    from vaestudio.core.store.images import save_png
 
     def timed(function, times):
         function()  # the first call traces
@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--grid-only", action="store_true", help="only the grid timings, on untrained models")
     args = parser.parse_args()
     if args.grid_only:
-        from vaestudio.core.model import build_cvae
+        from vaestudio.core.tf.model import build_cvae
 
         article_model = article.CVAE(2)
         article_model.decoder.build((None, 2))

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from vaestudio.core.atomic import atomic_path, write_text_atomic
+from vaestudio.core.store.atomic import atomic_path, write_text_atomic
 from vaestudio.core.errors import ExportError
 
 

@@ -45,7 +45,7 @@ tf = pytest.importorskip("tensorflow")
 
 @pytest.mark.parametrize("latent_dim", [2, 5])
 def test_numpy_decoder_matches_keras(latent_dim):
-    from vaestudio.core.model import build_cvae
+    from vaestudio.core.tf.model import build_cvae
 
     rng = np.random.default_rng(latent_dim)
     model = build_cvae(latent_dim)
@@ -62,7 +62,7 @@ def test_batched_grid_matches_the_tutorials_per_point_loop():
     import tensorflow_probability as tfp
 
     from vaestudio.core.decoding import decode_grid
-    from vaestudio.core.model import build_cvae
+    from vaestudio.core.tf.model import build_cvae
 
     rng = np.random.default_rng(1)
     model = build_cvae(2)

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 pytest.importorskip("tensorflow")
-from vaestudio.core.device import DeviceInfo, bfloat16_is_fast, detect_device  # noqa: E402
+from vaestudio.core.tf.device import DeviceInfo, bfloat16_is_fast, detect_device  # noqa: E402
 
 
 def test_a_gpu_is_used_and_named():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaestudio.core import export
+from vaestudio.core.store import images as export
 from vaestudio.core.errors import ExportError
 
 

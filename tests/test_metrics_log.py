@@ -7,7 +7,7 @@ import math
 import pytest
 
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.metrics_log import COLUMNS, MetricsLog
+from vaestudio.core.store.metrics_log import COLUMNS, MetricsLog
 
 
 def _fill(log: MetricsLog, epochs: int, steps_per_epoch: int = 2) -> None:

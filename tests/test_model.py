@@ -8,7 +8,7 @@ import pytest
 from vaestudio.core.errors import ModelFileError
 
 keras = pytest.importorskip("keras")
-from vaestudio.core.model import build_cvae, load_model, save_model  # noqa: E402
+from vaestudio.core.tf.model import build_cvae, load_model, save_model  # noqa: E402
 
 
 def test_architecture_matches_the_tutorial():

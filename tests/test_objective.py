@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-from vaestudio.core.model import build_cvae  # noqa: E402
-from vaestudio.core.objective import elbo_parts  # noqa: E402
+from vaestudio.core.tf.model import build_cvae  # noqa: E402
+from vaestudio.core.tf.objective import elbo_parts  # noqa: E402
 
 
 def _tutorial_elbo(model, x, eps):

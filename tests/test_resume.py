@@ -14,13 +14,13 @@ import pytest
 from idx_files import write_idx_folder
 
 from vaestudio.cli import main
-from vaestudio.core.checkpoint import load_checkpoint
+from vaestudio.core.store.checkpoint import load_checkpoint
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Finished, StepMetrics
-from vaestudio.core.run_folder import RunFolder, RunRecorder
-from vaestudio.core.trainer import Trainer
+from vaestudio.core.store.run_folder import RunFolder, RunRecorder
+from vaestudio.core.tf.trainer import Trainer
 
 COMMON = ["--batch-size", "32", "--lr", "2e-3", "--grid", "4", "--seed", "3"]
 
@@ -115,7 +115,7 @@ def test_divergence_is_reported_and_good_weights_are_saved(idx_folder, tmp_path,
     err = capsys.readouterr().err
     assert code == 2
     assert "diverged" in err and "lower learning rate than 100" in err
-    from vaestudio.core.model import load_model
+    from vaestudio.core.tf.model import load_model
 
     model = load_model(run / "model.keras")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())

@@ -10,7 +10,7 @@ pytest.importorskip("tensorflow")
 from vaestudio.core.config import TrainConfig  # noqa: E402
 from vaestudio.core.data import synthetic_dataset  # noqa: E402
 from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics  # noqa: E402
-from vaestudio.core.trainer import Trainer  # noqa: E402
+from vaestudio.core.tf.trainer import Trainer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,7 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """`vaestudio train`: everything is validated before TensorFlow is loaded."""
     from vaestudio.core.config import TrainConfig
     from vaestudio.core.data import load_dataset
-    from vaestudio.core.run_folder import RunFolder, RunRecorder
+    from vaestudio.core.store.run_folder import RunFolder, RunRecorder
 
     from vaestudio.core.errors import ConfigError
 
@@ -136,8 +136,8 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         folder = RunFolder(args.out).create(config)
     _say(out, f"Data: {dataset.describe()}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from vaestudio.core.device import detect_device
-    from vaestudio.core.trainer import Trainer
+    from vaestudio.core.tf.device import detect_device
+    from vaestudio.core.tf.trainer import Trainer
 
     device = detect_device()
     _say(out, f"Device: {device}")

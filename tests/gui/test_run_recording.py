@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from vaestudio.core.checkpoint import load_checkpoint
+from vaestudio.core.store.checkpoint import load_checkpoint
 from vaestudio.gui import run_controls as rc
 
 
@@ -144,7 +144,7 @@ def test_divergence_is_explained_and_the_good_weights_are_saved(qtbot, window):
     assert "diverged" in window.statusBar().currentMessage()
     assert "lower learning rate than 100" in window.last_error
     assert str(window.run_folder) in window.last_error
-    from vaestudio.core.model import load_model
+    from vaestudio.core.tf.model import load_model
 
     model = load_model(window.run_folder / "model.keras")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())

@@ -113,7 +113,7 @@ class TrainConfig:
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically."""
-        from vaestudio.core.atomic import write_text_atomic
+        from vaestudio.core.store.atomic import write_text_atomic
 
         write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 

@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
 
     def _saved_epochs(self, path: Path) -> int | None:
         """The epoch count a run folder was set for; an unreadable folder is reported (None)."""
-        from vaestudio.core.run_folder import RunFolder
+        from vaestudio.core.store.run_folder import RunFolder
 
         try:
             return RunFolder(path).read_config().epochs
@@ -486,7 +486,7 @@ class MainWindow(QMainWindow):
         self._set_busy_actions(False)
 
         def load():
-            from vaestudio.core.model import load_model
+            from vaestudio.core.tf.model import load_model
 
             model = load_model(path)
             config, note = None, ""
@@ -540,7 +540,7 @@ class MainWindow(QMainWindow):
         self._set_busy_actions(False)
 
         def save():
-            from vaestudio.core.model import save_model
+            from vaestudio.core.tf.model import save_model
 
             save_model(model, path)
             if config is not None:
@@ -579,8 +579,8 @@ class MainWindow(QMainWindow):
                          scale: int = 1) -> bool:
         """GIF of every snapshot of the current run so far, read back from its run folder (the window keeps
         none in memory); errors are shown, not raised."""
-        from vaestudio.core.export import save_gif
-        from vaestudio.core.run_folder import RunFolder
+        from vaestudio.core.store.images import save_gif
+        from vaestudio.core.store.run_folder import RunFolder
 
         if self.run_folder is None:
             self.report_error("Nothing to export", "There are no snapshots yet: start training first.")
@@ -602,7 +602,7 @@ class MainWindow(QMainWindow):
             self.export_png(_with_suffix(path, ".png"))
 
     def export_png(self, path: str | Path) -> bool:
-        from vaestudio.core.export import save_png
+        from vaestudio.core.store.images import save_png
 
         mosaic = self.plane.mosaic
         if mosaic is None:
@@ -620,7 +620,7 @@ class MainWindow(QMainWindow):
             self.export_morph(_with_suffix(path, ".gif"))
 
     def export_morph(self, path: str | Path, frame_seconds: float = 0.05, scale: int = 8) -> bool:
-        from vaestudio.core.export import save_gif
+        from vaestudio.core.store.images import save_gif
 
         frames = self.preview.recorded_frames()
         if not frames:

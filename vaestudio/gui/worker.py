@@ -155,7 +155,7 @@ class TrainingWorker(QObject):
         return message
 
     def _train(self) -> None:
-        from vaestudio.core.run_folder import RunFolder, RunRecorder
+        from vaestudio.core.store.run_folder import RunFolder, RunRecorder
 
         checkpoint = None
         if self.resume_dir is not None:
@@ -178,7 +178,7 @@ class TrainingWorker(QObject):
         self.folder = folder
         self.folderReady.emit(str(folder.path))
         self.status.emit("Building the model…")
-        from vaestudio.core.trainer import Trainer
+        from vaestudio.core.tf.trainer import Trainer
 
         trainer = Trainer(config, dataset, resume_from=checkpoint)
         recorder = RunRecorder(folder, trainer)
@@ -192,7 +192,7 @@ class TrainingWorker(QObject):
         self._record(trainer, recorder, checkpoint)
 
     def _open_for_resume(self):
-        from vaestudio.core.run_folder import RunFolder
+        from vaestudio.core.store.run_folder import RunFolder
 
         folder = RunFolder(self.resume_dir)
         config, checkpoint = folder.prepare_resume()
@@ -206,8 +206,8 @@ class TrainingWorker(QObject):
         return folder, config, checkpoint
 
     def _announce_history(self, folder, config: TrainConfig, checkpoint) -> None:
-        from vaestudio.core.metrics_log import MetricsLog
-        from vaestudio.core.run_folder import METRICS
+        from vaestudio.core.store.metrics_log import MetricsLog
+        from vaestudio.core.store.run_folder import METRICS
 
         rows = MetricsLog(folder.file(METRICS)).rows()
         labels = [record.label for record in folder.snapshots()]
@@ -287,13 +287,13 @@ class DeviceLoader(QThread):
         try:
             import tensorflow as tf
 
-            from vaestudio.core.device import detect_device
+            from vaestudio.core.tf.device import detect_device
 
             info = detect_device(cpu_only=self.cpu_only)
             # Import what training needs now, not when Start is pressed: an import holds the
             # interpreter for long stretches, which would freeze the window mid-run.
-            import vaestudio.core.objective  # noqa: F401  (tensorflow-probability)
-            import vaestudio.core.trainer  # noqa: F401
+            import vaestudio.core.tf.objective  # noqa: F401  (tensorflow-probability)
+            import vaestudio.core.tf.trainer  # noqa: F401
             self.ready.emit(info, str(tf.__version__))
         except Exception as exc:
             self.failed.emit(describe_error(exc))

@@ -15,7 +15,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vaestudio.core.atomic import atomic_path
+from vaestudio.core.store.atomic import atomic_path
 from vaestudio.core.errors import ExportError
 
 _BAND_GRAY = 40  # background of the caption strip

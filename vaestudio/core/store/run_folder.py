@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from vaestudio.core.checkpoint import Checkpoint
+    from vaestudio.core.store.checkpoint import Checkpoint
 
 from vaestudio import __version__
-from vaestudio.core.atomic import write_text_atomic
+from vaestudio.core.store.atomic import write_text_atomic
 from vaestudio.core.config import TrainConfig, read_json_object
 from vaestudio.core.errors import RunFolderError, VaeStudioError
 from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, StepMetrics
-from vaestudio.core.metrics_log import MetricsLog
+from vaestudio.core.store.metrics_log import MetricsLog
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -113,7 +113,7 @@ class RunFolder:
     def prepare_resume(self) -> tuple[TrainConfig, "Checkpoint"]:
         """Read the config and the last checkpoint, and cut metrics and snapshots back to that checkpoint,
         so the continued run has no duplicate or missing rows."""
-        from vaestudio.core.checkpoint import load_checkpoint
+        from vaestudio.core.store.checkpoint import load_checkpoint
 
         if not self.path.is_dir():
             raise RunFolderError(f"{self.path}: no such run folder")
@@ -173,13 +173,13 @@ class RunRecorder:
             self.save_checkpoint()
 
     def save_checkpoint(self) -> None:
-        from vaestudio.core.checkpoint import save_checkpoint
+        from vaestudio.core.store.checkpoint import save_checkpoint
 
         if self.trainer is not None:
             save_checkpoint(self.folder.file(CHECKPOINT), self.trainer.checkpoint())
 
     def _save_snapshot(self, snapshot: Snapshot) -> None:
-        from vaestudio.core.export import save_png
+        from vaestudio.core.store.images import save_png
 
         frame = self._frames
         save_png(snapshot.mosaic, self.folder.snapshot_dir / f"frame-{frame:05d}.png")
@@ -193,8 +193,8 @@ class RunRecorder:
 
     def finish(self, model, frame_seconds: float = 0.15) -> list[Path]:
         """Save the model, the final grid and the animation; returns the files written."""
-        from vaestudio.core.export import save_gif, save_png
-        from vaestudio.core.model import save_model
+        from vaestudio.core.store.images import save_gif, save_png
+        from vaestudio.core.tf.model import save_model
 
         written = [save_model(model, self.folder.file(MODEL))]
         frames, labels = self.folder.load_frames()

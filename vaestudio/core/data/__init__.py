@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from vaestudio.core.errors import ConfigError, DataError
-from vaestudio.core.idx import read_idx
+from vaestudio.core.data.idx import read_idx
 
 __all__ = ["CLASS_NAMES", "Dataset", "load_dataset", "read_idx", "preprocess", "synthetic_dataset",
            "search_places", "DEBIAN_ROOTS", "ENV_VAR"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaestudio.core.atomic import atomic_path
+from vaestudio.core.store.atomic import atomic_path
 from vaestudio.core.errors import ExportError, RunFolderError
 
 FORMAT = 1

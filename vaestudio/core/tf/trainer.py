@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vaestudio.core.checkpoint import Checkpoint
+from vaestudio.core.store.checkpoint import Checkpoint
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.data import Dataset, preprocess
@@ -199,8 +199,8 @@ class _Graph:
         import keras
         import tensorflow as tf
 
-        from vaestudio.core.model import build_cvae
-        from vaestudio.core.objective import elbo_parts
+        from vaestudio.core.tf.model import build_cvae
+        from vaestudio.core.tf.objective import elbo_parts
 
         self.tf = tf
         cfg = trainer.config
@@ -331,7 +331,7 @@ def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
 def _wants_bfloat16(precision: str, tf) -> bool:
     if precision != "auto":
         return precision == "mixed_bfloat16"
-    from vaestudio.core.device import bfloat16_is_fast
+    from vaestudio.core.tf.device import bfloat16_is_fast
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:

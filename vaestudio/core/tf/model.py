@@ -83,7 +83,7 @@ def build_cvae(latent_dim: int = 2) -> CVAE:
 
 def save_model(model: CVAE, path: str | Path) -> Path:
     """Save as `.keras`, atomically (a failed save leaves any previous file untouched)."""
-    from vaestudio.core.atomic import atomic_path
+    from vaestudio.core.store.atomic import atomic_path
 
     path = Path(path)
     if path.suffix != ".keras":

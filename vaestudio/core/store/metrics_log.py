@@ -12,7 +12,7 @@ import io
 import threading
 from pathlib import Path
 
-from vaestudio.core.atomic import write_bytes_atomic
+from vaestudio.core.store.atomic import write_bytes_atomic
 from vaestudio.core.errors import ExportError, RunFolderError
 
 COLUMNS: tuple[str, ...] = (

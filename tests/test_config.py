@@ -25,7 +25,7 @@ def test_explicit_values_override_the_preset_and_none_does_not():
     ("latent_dim", 0, "latent_dim must be between 1 and 64"),
     ("batch_size", 100_000, "batch_size must be between"),
     ("epochs", 2.5, "epochs must be a whole number"),
-    ("learning_rate", float("nan"), "learning_rate must be between"),
+    ("learning_rate", float("nan"), "learning_rate must be a finite number"),
     ("seed", "seven", "seed must be a number"),
 ])
 def test_out_of_range_values_are_refused_with_their_name(name, value, words):

@@ -1,18 +1,25 @@
-"""Training settings: presets, validation and JSON round trip."""
+"""Training settings: presets, validation and JSON round trip.
+
+Every value is checked by name (type, finiteness, range) before anything uses it, so a hand-edited or
+hostile `config.json` is refused with one line instead of failing later inside TensorFlow.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vaestudio.core.architecture import CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, Architecture
 from vaestudio.core.errors import ConfigError
 
-DATASETS = ("fashion_mnist", "mnist")
-# "auto": mixed bfloat16 where the hardware has native bfloat16 (see device.bfloat16_is_fast), else float32.
+DATASETS = ("fashion_mnist", "mnist", "image_folder")
+# "auto": mixed bfloat16 where the hardware has native bfloat16 (see tf.device.bfloat16_is_fast), else float32.
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+LR_SCHEDULES = ("constant", "cosine")
 
 # Each preset fills the hyperparameters; explicit values override it.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -24,11 +31,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": dict(epochs=10, latent_dim=2, batch_size=128, learning_rate=2e-3,
                  steps_per_call=16, precision="auto"),
 }
+# The values a preset fixes: changing one of them by hand makes the run "custom".
+PRESET_FIELDS = ("epochs", "latent_dim", "batch_size", "learning_rate")
 
 # name: (low, high, type) -- inclusive bounds; None means unbounded.
 LIMITS: dict[str, tuple[float | None, float | None, type]] = {
     "epochs": (1, 10_000, int),
-    "latent_dim": (1, 64, int),
+    "latent_dim": (1, MAX_LATENT_DIM, int),
     "batch_size": (1, 8192, int),
     "learning_rate": (1e-8, 100.0, float),
     "grid_size": (2, 40, int),
@@ -36,8 +45,15 @@ LIMITS: dict[str, tuple[float | None, float | None, type]] = {
     "limit": (1, None, int),
     "metrics_every": (1, 100_000, int),
     "snapshot_every": (0, 100_000, int),
+    "snapshot_every_later": (0, 10_000_000, int),
     "steps_per_call": (1, 1000, int),
+    "beta": (0.0, 100.0, float),
+    "kl_warmup_steps": (0, 100_000_000, int),
+    "lr_warmup_steps": (0, 100_000_000, int),
+    "test_fraction": (0.01, 0.5, float),
 }
+# Settings a resumed run may change; the others are fixed by its checkpoint and its data order.
+RESUMABLE = ("epochs", "learning_rate", "beta")
 
 
 @dataclass
@@ -57,9 +73,22 @@ class TrainConfig:
     metrics_every: int = 25
     # Grid snapshots every N batches during epoch 1 (0: none), plus before training and after each epoch.
     snapshot_every: int = 75
+    # Every N steps in later epochs too (0: only at the end of each epoch, the tutorial's schedule).
+    snapshot_every_later: int = 0
     steps_per_call: int = 1
     precision: str = "float32"
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The objective: ELBO = log-likelihood - KL; training maximises log-likelihood - beta_t * KL, with
+    # beta_t rising linearly from 0 to beta over the first kl_warmup_steps steps.
+    beta: float = 1.0
+    kl_warmup_steps: int = 0
+    # Learning rate: linear warm-up over lr_warmup_steps, then constant or a cosine decay to 0 at the end.
+    lr_schedule: str = "constant"
+    lr_warmup_steps: int = 0
+    # The model's shape (see architecture.py) and, for image folders, the share of images held out.
+    image_size: int = 28
+    channels: int = 1
+    likelihood: str = "bernoulli"
+    test_fraction: float = 0.1
 
     @classmethod
     def from_preset(cls, preset: str = "tutorial", **overrides: Any) -> "TrainConfig":
@@ -67,30 +96,44 @@ class TrainConfig:
         if preset not in PRESETS and preset != "custom":
             raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} or custom")
         values: dict[str, Any] = dict(PRESETS.get(preset, PRESETS["tutorial"]))
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("dataset") == "image_folder" and "likelihood" not in given:
+            values["likelihood"] = "continuous_bernoulli"  # grey levels carry the picture
+        values.update(given)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
         config = cls(preset=preset, **values)
         config.validate()
         return config
 
     def validate(self) -> "TrainConfig":
-        """Raise ConfigError naming the first value that is out of range."""
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"dataset {self.dataset!r} is not one of {', '.join(DATASETS)}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        """Raise ConfigError naming the first value that is out of range or of the wrong type."""
+        for name, choices in (("dataset", DATASETS), ("precision", PRECISIONS), ("lr_schedule", LR_SCHEDULES),
+                              ("likelihood", LIKELIHOODS)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in choices:
+                raise ConfigError(f"{name} {value!r} is not one of {', '.join(choices)}")
+        if not isinstance(self.preset, str) or (self.preset not in PRESETS and self.preset != "custom"):
+            raise ConfigError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}, custom")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ConfigError(f"data_dir must be a folder path (text) or null, got {self.data_dir!r}")
+        if self.dataset == "image_folder" and not self.data_dir:
+            raise ConfigError("dataset image_folder needs data_dir, the folder of images")
         for name, (low, high, kind) in LIMITS.items():
             value = getattr(self, name)
             if value is None and name == "limit":
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{name} must be a number, got {value!r}")
-            if kind is int and int(value) != value:
-                raise ConfigError(f"{name} must be a whole number, got {value!r}")
-            if value != value or (low is not None and value < low) or (high is not None and value > high):
-                bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-                raise ConfigError(f"{name} must be {bounds}, got {value!r}")
-            setattr(self, name, kind(value))
+            setattr(self, name, _checked_number(name, value, low, high, kind))
+        for name, choices in (("image_size", IMAGE_SIZES), ("channels", CHANNELS)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
         return self
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture.of(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -102,10 +145,7 @@ class TrainConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-        try:
-            config = cls(**values)
-        except TypeError as exc:  # pragma: no cover - dataclass signature errors
-            raise ConfigError(f"{source}: {exc}") from None
+        config = cls(**values)
         try:
             return config.validate()
         except ConfigError as exc:
@@ -125,15 +165,53 @@ class TrainConfig:
         return cls.from_dict(values, source=str(path))
 
 
+def _checked_number(name: str, value: Any, low: float | None, high: float | None, kind: type) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if kind is int and int(value) != value:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{name} must be {range_phrase(low, high, kind)}, got {value!r}")
+    return kind(value)
+
+
+def range_phrase(low: float | None, high: float | None, kind: type = float) -> str:
+    """'between 1 and 64', 'at least 1': whole numbers printed in full (2147483647, not 2.14748e+09)."""
+    def text(x: float | None) -> str:
+        return str(int(x)) if kind is int and x is not None else f"{x:g}"
+
+    return f"between {text(low)} and {text(high)}" if high is not None else f"at least {text(low)}"
+
+
+# Largest config or side-car file read; real ones are under 2 KB.
+MAX_JSON_BYTES = 1 << 20
+
+
 def read_json_object(path: str | Path, error: type[Exception]) -> dict[str, Any]:
-    """A JSON file's top-level object; a missing, unreadable or non-object file raises `error` naming it."""
+    """A JSON file's top-level object; a missing, unreadable, oversized or non-object file raises `error`
+    naming it. NaN and Infinity (which Python's reader would accept) are refused by name."""
     path = Path(path)
+
+    def refuse_constant(name: str) -> None:
+        raise ValueError(f"{name} is not a valid number")
+
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise error(f"{path}: larger than {MAX_JSON_BYTES} bytes, not a settings file")
+        values = json.loads(data.decode("utf-8"), parse_constant=refuse_constant)
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise error(f"{path}: not a readable JSON file ({exc})") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a settings file") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, error):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise error(f"{path}: not a readable JSON file ({reason})") from None
     if not isinstance(values, dict):
         raise error(f"{path}: expected a JSON object")
     return values

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from vaestudio.core.errors import ExportError
+from vaestudio.core.store.faults import crash_point
 
 
 @contextlib.contextmanager
@@ -28,6 +29,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        crash_point("atomic", path.name)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(path))

@@ -34,7 +34,7 @@ def test_events_follow_the_tutorials_schedule(data):
                                             "epoch 1, batch 7", "epoch 1", "epoch 2"]
     assert all(s.mosaic.shape == (112, 112) and s.mosaic.dtype == np.uint8 for s in snapshots)
     assert snapshots[-1].latent_means.shape == (64, 2) and snapshots[-1].latent_labels.shape == (64,)
-    assert len(snapshots[-1].decoder_weights) == 8
+    assert len(snapshots[-1].weights.decoder) == 8 and len(snapshots[-1].weights.encoder) == 6
     metrics = [e for e in events if isinstance(e, StepMetrics)]
     assert [m.step for m in metrics] == [2, 4, 6, 8, 10, 12, 14, 16]
     assert all(np.isfinite(m.elbo) and m.elbo < 0 and m.kl > -1 and m.images_per_second > 0 for m in metrics)

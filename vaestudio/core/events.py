@@ -1,54 +1,78 @@
-"""What a Trainer yields. Plain dataclasses: the CLI prints them, the window turns them into signals."""
+"""What a run yields, live or replayed from its folder. Plain dataclasses: the CLI prints them, the window
+relays them as signals, the run folder records them.
+
+Order of a run: Status* Started Snapshot(step 0) (StepMetrics | Snapshot | HyperChanged)* per epoch
+[Snapshot EpochEnd] ... Finished [Saved]. Metrics are nats per image; higher ELBO is better.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vaestudio.core.weights import VaeWeights
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the run is doing before training starts or after it ends ("Loading data…")."""
+
+    text: str
 
 
 @dataclass(frozen=True)
 class Started:
-    """Training is about to take its first step."""
+    """Training is about to take its first step (of a new run, or of a resumed one)."""
 
     total_epochs: int
     steps_per_epoch: int
     start_epoch: int  # 1 for a new run, later when resuming
     device: str
     precision: str = "float32"  # or "mixed_bfloat16"
+    start_step: int = 0  # global step already done (resumed runs)
+    replicas: int = 1  # devices the batch is split across
 
 
 @dataclass(frozen=True)
 class StepMetrics:
-    """Train-batch ELBO (nats per image, higher is better), averaged since the last report."""
+    """Train-batch ELBO terms averaged since the last report, and the hyper-parameters in force."""
 
     epoch: int
     step: int  # global step, 1-based, counts optimizer updates
     epoch_step: int  # steps done in this epoch
     steps_per_epoch: int
-    elbo: float
+    elbo: float  # the true bound (beta = 1), always
     log_likelihood: float
     kl: float
     images_per_second: float
+    objective: float | None = None  # log_likelihood - beta_t * kl when that differs from the ELBO
+    learning_rate: float | None = None  # in force at this step (after schedule and warm-up)
+    beta: float | None = None  # beta_t in force at this step (after KL warm-up)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The decoded latent grid at one moment, and the decoder weights that produced it."""
+    """The model at one moment: its weights, and the decoded latent grid they give."""
 
     epoch: int
     step: int
     label: str  # e.g. "epoch 1, batch 75"
-    mosaic: np.ndarray  # uint8, (n*28, n*28); as the plane shows it: top tiles = highest z2, left = lowest z1
-    decoder_weights: list[np.ndarray] = field(default_factory=list, repr=False)
-    # Encoder means of a fixed probe of test images (for the class-coloured overlay), and their labels.
+    mosaic: np.ndarray = field(repr=False)  # uint8 grid as the plane shows it: top row = highest z2
+    weights: "VaeWeights | None" = field(default=None, repr=False)  # None: recorded by 0.1.0 without weights
+    frame: int = -1  # its number in the run folder, once recorded
+    # Transitional, until the window encodes test images itself from `weights`: encoder means of the
+    # trainer's fixed probe of test images, and their labels.
     latent_means: np.ndarray | None = field(default=None, repr=False)
     latent_labels: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class EpochEnd:
-    """An epoch finished; the test ELBO is the mean over the whole test set."""
+    """An epoch finished; the test terms are means over the whole test set."""
 
     epoch: int
     step: int
@@ -56,6 +80,16 @@ class EpochEnd:
     test_log_likelihood: float
     test_kl: float
     seconds: float  # training time of the epoch, without the test pass
+    kl_per_dimension: tuple[float, ...] = ()  # analytic KL(q(z|x) || N(0, I)) per latent dimension, test mean
+
+
+@dataclass(frozen=True)
+class HyperChanged:
+    """The user changed the learning rate or beta; in force from `step` on."""
+
+    step: int
+    learning_rate: float
+    beta: float
 
 
 @dataclass(frozen=True)
@@ -68,4 +102,11 @@ class Finished:
     message: str = ""
 
 
-Event = Started | StepMetrics | Snapshot | EpochEnd | Finished
+@dataclass(frozen=True)
+class Saved:
+    """The run's final files (model, final grid, animation) are written."""
+
+    paths: tuple[Path, ...]
+
+
+Event = Status | Started | StepMetrics | Snapshot | EpochEnd | HyperChanged | Finished | Saved

@@ -159,9 +159,9 @@ class LatentPlane(QWidget):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """A training snapshot: new decoder weights, grid and overlay."""
         self._snapshot = snapshot
-        if snapshot.decoder_weights:
-            self.decoder.set_weights(snapshot.decoder_weights)
-            self._weights = list(snapshot.decoder_weights)
+        if snapshot.weights is not None:
+            self.decoder.set_weights(snapshot.weights.decoder)
+            self._weights = list(snapshot.weights.decoder)
             self.weightsChanged.emit()
         self.status.setText(snapshot.label)
         if self.axes == (0, 1) or self.latent_dim < 2:

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from vaestudio.core.architecture import Architecture
 from vaestudio.core.errors import ModelFileError
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -50,6 +51,7 @@ class CVAE(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         self.encoder = build_encoder(self.latent_dim)
+        self.architecture = Architecture(latent_dim=self.latent_dim)
         self.decoder = build_decoder(self.latent_dim)
 
     def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -307,10 +307,11 @@ class _Graph:
 
     def snapshot(self, epoch: int, step: int, label: str) -> Snapshot:
         from vaestudio.core.decoding import to_mosaic
+        from vaestudio.core.weights import VaeWeights
 
         grid, means = self._picture()
         return Snapshot(epoch, step, label, to_mosaic(grid.numpy(), self.config.grid_size),
-                        decoder_weights=self.model.decoder.get_weights(),
+                        weights=VaeWeights.from_model(self.model),
                         latent_means=means.numpy(), latent_labels=self.probe_labels)
 
 

@@ -35,7 +35,8 @@ def test_round_trip_with_header_and_empty_cells(tmp_path):
     step, epoch = MetricsLog(path).rows()  # a fresh reader sees what was appended
     assert step == {"kind": "step", "epoch": 1, "step": 5, "elbo": -201.25, "log_likelihood": -180.5,
                     "kl": 20.75, "test_elbo": None, "test_log_likelihood": None, "test_kl": None,
-                    "seconds": None, "images_per_second": 1234.5}
+                    "seconds": None, "images_per_second": 1234.5, "objective": None, "learning_rate": None,
+                    "beta": None, "kl_per_dimension": ()}
     assert epoch["kind"] == "epoch" and epoch["test_kl"] == 1 / 3 and epoch["seconds"] == 12.25
     assert epoch["elbo"] is None and epoch["images_per_second"] is None
 
@@ -69,14 +70,14 @@ def test_torn_last_line_is_ignored_then_dropped_by_the_next_append(tmp_path):
     assert "-19\n" not in path.read_text() and "-19step" not in path.read_text()
 
 
-def test_truncate_after_epoch_keeps_earlier_epochs_only(tmp_path):
+def test_truncate_after_step_keeps_what_the_checkpoint_had_seen(tmp_path):
     path = tmp_path / "metrics.csv"
     log = MetricsLog(path)
     _fill(log, epochs=3)
     log.append_step(4, 7, elbo=-1.0, log_likelihood=-1.0, kl=0.0)  # epoch 4 was interrupted
     with open(path, "a") as handle:
         handle.write("step,4,8,-")  # and a torn line
-    log.truncate_after_epoch(2)
+    log.truncate_after_step(4)  # the checkpoint closing epoch 2 (two steps per epoch)
     assert _epochs(log, "epoch") == [1, 2]
     assert _epochs(log, "step") == [1, 1, 2, 2]
     assert path.read_text().endswith("\n")
@@ -90,7 +91,7 @@ def test_truncate_to_zero_keeps_the_header(tmp_path):
     path = tmp_path / "metrics.csv"
     log = MetricsLog(path)
     _fill(log, epochs=2)
-    log.truncate_after_epoch(0)
+    log.truncate_after_step(0)
     assert log.rows() == []
     assert path.read_text() == ",".join(COLUMNS) + "\n"
 
@@ -122,3 +123,30 @@ def test_unwritable_location_is_a_run_folder_error(tmp_path):
     with pytest.raises(RunFolderError, match="metrics.csv"):
         log.append_step(1, 1, elbo=-1.0, log_likelihood=-1.0, kl=0.0)
     assert not (tmp_path / "deleted_run").exists()
+
+
+def test_hyper_rows_record_changes_and_are_cut_with_the_rest(tmp_path):
+    path = tmp_path / "metrics.csv"
+    log = MetricsLog(path)
+    _fill(log, epochs=1)
+    log.append_hyper(2, 2, learning_rate=5e-4, beta=0.5)
+    log.append_step(2, 3, elbo=-1.0, log_likelihood=-0.5, kl=0.5, objective=-0.75, learning_rate=5e-4, beta=0.5)
+    hyper = [row for row in MetricsLog(path).rows() if row["kind"] == "hyper"]
+    assert [(r["step"], r["learning_rate"], r["beta"]) for r in hyper] == [(2, 5e-4, 0.5)]
+    assert MetricsLog(path).rows()[-1]["objective"] == -0.75
+    log.truncate_after_step(2)
+    assert [row["kind"] for row in log.rows()][-1] == "hyper"
+    log.truncate_after_step(1)
+    assert "hyper" not in [row["kind"] for row in log.rows()]
+
+
+def test_a_file_written_by_0_1_0_is_read_and_upgraded_on_the_next_append(tmp_path):
+    path = tmp_path / "metrics.csv"
+    old = ",".join(COLUMNS[:11]) + "\n" + "step,1,1,-200.0,-180.0,20.0,,,,,1000.0\n"
+    path.write_text(old)
+    log = MetricsLog(path)
+    (row,) = log.rows()
+    assert row["elbo"] == -200.0 and row["learning_rate"] is None
+    log.append_step(1, 2, elbo=-199.0, log_likelihood=-179.0, kl=20.0, learning_rate=1e-3)
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
+    assert [r["step"] for r in MetricsLog(path).rows()] == [1, 2]

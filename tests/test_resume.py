@@ -19,7 +19,7 @@ from vaestudio.core.config import TrainConfig
 from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Finished, StepMetrics
-from vaestudio.core.store.run_folder import RunFolder, RunRecorder
+from vaestudio.core.runs import Run, replay
 from vaestudio.core.tf.trainer import Trainer
 
 COMMON = ["--batch-size", "32", "--lr", "2e-3", "--grid", "4", "--seed", "3"]
@@ -59,29 +59,25 @@ def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path, stop_at):
                                      metrics_every=1, steps_per_call=1, seed=4)
     reference = [e.test_elbo for e in Trainer(config, data).events() if isinstance(e, EpochEnd)]
 
-    folder = RunFolder(tmp_path / "run").create(config)
-    trainer = Trainer(config, data)
-    recorder = RunRecorder(folder, trainer)
-    for event in trainer.events():
-        recorder.record(event)
+    run = Run.new(tmp_path / "run", config, load_dataset=lambda _config: data)
+    for event in run.events():
         if isinstance(event, StepMetrics) and event.step == stop_at:
-            trainer.stop()
-    assert isinstance(event, Finished) and event.reason == "stopped"
-    saved = load_checkpoint(folder.file("checkpoint.npz"))
+            run.stop()
+    finished = [e for e in RunFolderEvents(run.path) if isinstance(e, Finished)]
+    assert finished and finished[-1].reason == "stopped"
+    saved = load_checkpoint(run.path / "checkpoint.npz")
     assert (saved.epoch, saved.step, saved.epoch_step) == (0, stop_at, stop_at)
 
-    config, checkpoint = folder.prepare_resume()
-    resumed = Trainer(config, data, resume_from=checkpoint)
-    recorder = RunRecorder(folder, resumed)
-    test = []
-    for event in resumed.events():
-        recorder.record(event)
-        if isinstance(event, EpochEnd):
-            test.append(event.test_elbo)
+    resumed = Run.resuming(run.path, load_dataset=lambda _config: data)
+    test = [e.test_elbo for e in resumed.events() if isinstance(e, EpochEnd)]
     assert test == reference
-    assert [r["epoch"] for r in _epoch_rows(folder.path)] == ["1", "2"]
-    steps = [int(r["step"]) for r in csv.DictReader(open(folder.file("metrics.csv"))) if r["kind"] == "step"]
+    assert [r["epoch"] for r in _epoch_rows(run.path)] == ["1", "2"]
+    steps = [int(r["step"]) for r in csv.DictReader(open(run.path / "metrics.csv")) if r["kind"] == "step"]
     assert steps == sorted(set(steps)) and steps[:6] == [1, 2, 3, 4, 5, 6]
+
+
+def RunFolderEvents(path):
+    return list(replay(path))
 
 
 def test_kill_9_loses_at_most_the_epoch_in_progress(idx_folder, tmp_path):
@@ -114,7 +110,7 @@ def test_divergence_is_reported_and_good_weights_are_saved(idx_folder, tmp_path,
                  "--out", str(run)])
     err = capsys.readouterr().err
     assert code == 2
-    assert "diverged" in err and "lower learning rate than 100" in err
+    assert "diverged" in err and f"vaestudio train --resume {run} --lr 10" in err
     from vaestudio.core.tf.model import load_model
 
     model = load_model(run / "model.keras")
@@ -139,7 +135,7 @@ def test_damaged_or_foreign_run_folders_are_refused_by_name(idx_folder, tmp_path
     assert main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
     assert "no such run folder" in capsys.readouterr().err
     with pytest.raises(RunFolderError, match="config.json is missing"):
-        RunFolder(idx_folder).prepare_resume()
+        Run.resuming(idx_folder)
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_everything(idx_folder, tmp_path):

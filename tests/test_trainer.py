@@ -9,7 +9,8 @@ import pytest
 pytest.importorskip("tensorflow")
 from vaestudio.core.config import TrainConfig  # noqa: E402
 from vaestudio.core.data import synthetic_dataset  # noqa: E402
-from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics  # noqa: E402
+from vaestudio.core.errors import ConfigError  # noqa: E402
+from vaestudio.core.events import EpochEnd, Finished, HyperChanged, Snapshot, Started, StepMetrics  # noqa: E402
 from vaestudio.core.tf.trainer import Trainer  # noqa: E402
 
 
@@ -33,8 +34,11 @@ def test_events_follow_the_tutorials_schedule(data):
     assert [s.label for s in snapshots] == ["before training", "epoch 1, batch 1", "epoch 1, batch 4",
                                             "epoch 1, batch 7", "epoch 1", "epoch 2"]
     assert all(s.mosaic.shape == (112, 112) and s.mosaic.dtype == np.uint8 for s in snapshots)
-    assert snapshots[-1].latent_means.shape == (64, 2) and snapshots[-1].latent_labels.shape == (64,)
     assert len(snapshots[-1].weights.decoder) == 8 and len(snapshots[-1].weights.encoder) == 6
+    # Each epoch's snapshot comes just before its EpochEnd, at the same step.
+    for index, event in enumerate(events):
+        if isinstance(event, EpochEnd):
+            assert isinstance(events[index - 1], Snapshot) and events[index - 1].step == event.step
     metrics = [e for e in events if isinstance(e, StepMetrics)]
     assert [m.step for m in metrics] == [2, 4, 6, 8, 10, 12, 14, 16]
     assert all(np.isfinite(m.elbo) and m.elbo < 0 and m.kl > -1 and m.images_per_second > 0 for m in metrics)
@@ -112,7 +116,7 @@ def test_divergence_stops_restores_good_weights_and_suggests_a_lower_rate(data):
     events = list(trainer.events())
     last = events[-1]
     assert isinstance(last, Finished) and last.reason == "diverged"
-    assert "lower learning rate than 100" in last.message
+    assert "at learning rate 100" in last.message and "good weights were restored" in last.message
     assert all(np.all(np.isfinite(w)) for w in trainer.model.get_weights())
 
 
@@ -122,3 +126,48 @@ def test_mixed_bfloat16_trains_and_says_so(data):
     epoch = next(e for e in events if isinstance(e, EpochEnd))
     assert np.isfinite(epoch.test_elbo) and epoch.test_elbo < 0
     assert next(e for e in events if isinstance(e, Snapshot)).mosaic.dtype == np.uint8
+
+
+def test_later_epochs_snapshot_on_their_own_schedule(data):
+    events = list(Trainer(tiny(epochs=3, snapshot_every=0, snapshot_every_later=3), data).events())
+    labels = [e.label for e in events if isinstance(e, Snapshot)]
+    assert labels == ["before training", "epoch 1", "epoch 2, batch 3", "epoch 2, batch 6", "epoch 2",
+                      "epoch 3, batch 3", "epoch 3, batch 6", "epoch 3"]
+
+
+def test_beta_and_kl_warm_up_change_the_objective_not_the_reported_elbo(data):
+    events = list(Trainer(tiny(epochs=1, beta=0.25, kl_warmup_steps=4, metrics_every=1, steps_per_call=1),
+                          data).events())
+    metrics = [e for e in events if isinstance(e, StepMetrics)]
+    assert [round(m.beta, 4) for m in metrics[:5]] == [0.0625, 0.125, 0.1875, 0.25, 0.25]
+    for m in metrics:
+        assert m.elbo == pytest.approx(m.log_likelihood - m.kl, abs=1e-3)
+        assert m.objective == pytest.approx(m.log_likelihood - m.beta * m.kl, abs=1e-2)
+
+
+def test_learning_rate_and_beta_change_while_training_without_retracing(data):
+    trainer = Trainer(tiny(epochs=2, metrics_every=1, steps_per_call=1, lr_warmup_steps=0), data)
+    seen = []
+    for event in trainer.events():
+        seen.append(event)
+        if isinstance(event, StepMetrics) and event.step == 3:
+            trainer.set_learning_rate(5e-4)
+            trainer.set_beta(2.0)
+    changes = [e for e in seen if isinstance(e, HyperChanged)]
+    assert changes == [HyperChanged(3, 5e-4, 2.0)]
+    after = [e for e in seen if isinstance(e, StepMetrics) and e.step > 3]
+    assert all(m.learning_rate == pytest.approx(5e-4) and m.beta == 2.0 for m in after)
+    assert trainer._steps._train_chunk.experimental_get_tracing_count() == 1
+    assert trainer.checkpoint().learning_rate == 5e-4 and trainer.checkpoint().beta == 2.0
+    with pytest.raises(ConfigError, match="learning_rate must be"):
+        trainer.set_learning_rate(-1)
+
+
+def test_cosine_schedule_with_warm_up_reaches_zero_at_the_end(data):
+    events = list(Trainer(tiny(epochs=2, lr_schedule="cosine", lr_warmup_steps=4, metrics_every=1,
+                               steps_per_call=1), data).events())
+    rates = [e.learning_rate for e in events if isinstance(e, StepMetrics)]
+    base = 3e-3
+    assert rates[0] == pytest.approx(base / 4) and max(rates) == pytest.approx(base, rel=0.05)
+    assert rates[-1] < base * 0.02
+    assert all(b <= a + 1e-12 for a, b in zip(rates[4:], rates[5:]))  # decays after the warm-up

@@ -1,4 +1,8 @@
-"""The `vaestudio` command: `vaestudio train ...` runs headless; bare `vaestudio` opens the window."""
+"""The `vaestudio` command: `vaestudio train ...` runs headless; bare `vaestudio` opens the window.
+
+Exit status: 0 done, 2 bad arguments or input (one line on stderr), 130 stopped (Ctrl+C, SIGTERM, SIGHUP),
+1 anything unexpected.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,22 @@ import argparse
 import os
 import signal
 import sys
-import time
+import threading
 from typing import Sequence, TextIO
 
 from vaestudio import __version__
-from vaestudio.core.config import DATASETS, PRECISIONS, PRESETS
+from vaestudio.core.config import DATASETS, LR_SCHEDULES, PRECISIONS, PRESETS, TrainConfig
+from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# What `--resume` may change; every other training option is fixed by the run's checkpoint.
+RESUME_OPTIONS = {"epochs": "--epochs", "lr": "--lr", "beta": "--beta"}
+FIXED_ON_RESUME = {"dataset": "--dataset", "data": "--data", "preset": "--preset", "latent_dim": "--latent-dim",
+                   "batch_size": "--batch-size", "grid": "--grid", "seed": "--seed", "limit": "--limit",
+                   "precision": "--precision", "kl_warmup": "--kl-warmup", "lr_schedule": "--lr-schedule",
+                   "lr_warmup": "--lr-warmup", "snapshots_every": "--snapshots-every", "image_size": "--image-size",
+                   "channels": "--channels", "likelihood": "--likelihood", "test_fraction": "--test-fraction"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,6 +35,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _preset_text() -> str:
+    lines = []
+    for name, values in PRESETS.items():
+        shown = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                          for k, v in values.items())
+        lines.append(f"  {name:9s} {shown}")
+    return ("presets (explicit options override them):\n" + "\n".join(lines) +
+            "\n  tutorial  is the article's settings; fast keeps the architecture and reaches the same test\n"
+            "            ELBO sooner; custom starts from the tutorial's values.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaestudio", description="Train a convolutional VAE and watch it learn. "
                      "Without a command, opens the window.")
@@ -29,28 +53,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true", help="open the window, train briefly, check it, exit")
     parser.add_argument("--screenshot", metavar="PATH", help="with --self-test: save a screenshot of the window")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-    train = commands.add_parser("train", help="train headless and write the results into --out",
-                                description="Train headless; writes model.keras, config.json, metrics.csv, "
-                                "grid_final.png and training.gif into --out.")
-    train.add_argument("--dataset", choices=DATASETS, default="fashion_mnist")
-    train.add_argument("--data", metavar="DIR", help="folder with the four IDX files (or a .npz)")
-    train.add_argument("--preset", choices=[*PRESETS, "custom"], default="tutorial")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--latent-dim", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="learning rate")
-    train.add_argument("--grid", type=int, help="grid size n (n x n decoded images)")
-    train.add_argument("--seed", type=int)
+    train = commands.add_parser(
+        "train", help="train headless and write the results into --out (or continue a run with --resume)",
+        description="Train headless. The run folder (--out) receives config.json, metrics.csv, checkpoint.npz, "
+        "snapshots/, tensorboard/, and at the end model.keras, grid_final.png and training.gif.",
+        epilog=_preset_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("--out", metavar="DIR", help="run folder to create (must not exist, or be empty)")
+    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; only "
+                       "--epochs, --lr and --beta may change")
+    train.add_argument("--dataset", choices=DATASETS, help="default: fashion_mnist")
+    train.add_argument("--data", metavar="DIR", help="folder with the four IDX files or a .npz; for "
+                       "--dataset image_folder, a folder of images (classes in subfolders)")
+    train.add_argument("--preset", choices=[*PRESETS, "custom"], help="default: tutorial (see below)")
+    train.add_argument("--epochs", type=int, help="default: the preset's (10)")
+    train.add_argument("--latent-dim", type=int, help="default: 2")
+    train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 128)")
+    train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 2e-3)")
+    train.add_argument("--beta", type=float, help="weight of the KL term in the objective (default 1: the ELBO)")
+    train.add_argument("--kl-warmup", type=int, metavar="STEPS", help="raise beta linearly from 0 over STEPS "
+                       "steps (default 0)")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="default: constant")
+    train.add_argument("--lr-warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up (default 0)")
+    train.add_argument("--grid", type=int, help="grid size n, n x n decoded images (default 20)")
+    train.add_argument("--snapshots-every", type=int, metavar="STEPS", help="also snapshot every STEPS steps "
+                       "after epoch 1 (default 0: at the end of each epoch, the tutorial's schedule)")
+    train.add_argument("--seed", type=int, help="default: 0")
     train.add_argument("--limit", type=int, help="use only the first N train and N test images")
-    train.add_argument("--precision", choices=PRECISIONS,
-                       help="auto: mixed bfloat16 where the hardware has it natively (fast preset's default)")
-    train.add_argument("--out", metavar="DIR", help="run folder to create")
-    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint "
-                       "(--epochs may raise its epoch count)")
+    train.add_argument("--precision", choices=PRECISIONS, help="auto: mixed bfloat16 where the hardware has it "
+                       "natively (fast preset's default); tutorial: float32")
+    train.add_argument("--image-size", type=int, choices=IMAGE_SIZES, help="image folders: 28 (default) or 64")
+    train.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 grey (default) or 3 colour")
+    train.add_argument("--likelihood", choices=LIKELIHOODS, help="bernoulli: binarized pixels (default for "
+                       "Fashion-MNIST/MNIST); continuous_bernoulli: grey levels (default for image folders)")
+    train.add_argument("--test-fraction", type=float, help="image folders: share held out for testing "
+                       "(default 0.1)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_output()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -75,6 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vaestudio.gui.app import run as run_window
 
     return run_window(argv)
+
+
+def _tolerant_output() -> None:
+    """Paths that are not valid UTF-8 (or not valid in the terminal's encoding) print escaped, never crash."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
 
 
 def no_display() -> bool:
@@ -103,112 +153,150 @@ def _run_guarded(command) -> int:
         return EXIT_UNEXPECTED
 
 
-def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """`vaestudio train`: everything is validated before TensorFlow is loaded."""
-    from vaestudio.core.config import TrainConfig
-    from vaestudio.core.data import load_dataset
-    from vaestudio.core.store.run_folder import RunFolder, RunRecorder
-
+def make_run(args: argparse.Namespace):
+    """The Run the arguments ask for; everything is checked before anything is written."""
     from vaestudio.core.errors import ConfigError
+    from vaestudio.core.runs import ResumeChanges, Run
 
-    out = out or sys.stdout
-    checkpoint = None
     if args.resume:
         if args.out:
             raise ConfigError("--resume continues the run in its own folder; leave out --out")
-        folder = RunFolder(args.resume)
-        config, checkpoint = folder.prepare_resume()
-        if args.epochs is not None:
-            config.epochs = args.epochs
-            config.validate()
-        dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
-        folder.write_config(config)
-        _say(out, f"Resuming {folder.path} after epoch {checkpoint.epoch} (step {checkpoint.step}) "
-                  f"of {config.epochs}")
-    else:
-        if not args.out:
-            raise ConfigError("--out DIR is required (the run folder to create)")
-        config = TrainConfig.from_preset(
-            args.preset, dataset=args.dataset, data_dir=args.data, epochs=args.epochs, latent_dim=args.latent_dim,
-            batch_size=args.batch_size, learning_rate=args.lr, grid_size=args.grid, seed=args.seed,
-            limit=args.limit, precision=args.precision)
-        dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
-        folder = RunFolder(args.out).create(config)
-    _say(out, f"Data: {dataset.describe()}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from vaestudio.core.tf.device import detect_device
-    from vaestudio.core.tf.trainer import Trainer
+        fixed = [option for name, option in FIXED_ON_RESUME.items() if getattr(args, name) is not None]
+        if fixed:
+            raise ConfigError(f"{fixed[0]} cannot change when resuming (the checkpoint and the data order depend "
+                              f"on it); a resumed run may change only {', '.join(RESUME_OPTIONS.values())}")
+        return Run.resuming(args.resume, ResumeChanges(epochs=args.epochs, learning_rate=args.lr, beta=args.beta))
+    if not args.out:
+        raise ConfigError("--out DIR is required (the run folder to create)")
+    config = TrainConfig.from_preset(
+        args.preset or "tutorial", dataset=args.dataset, data_dir=args.data, epochs=args.epochs,
+        latent_dim=args.latent_dim, batch_size=args.batch_size, learning_rate=args.lr, grid_size=args.grid,
+        seed=args.seed, limit=args.limit, precision=args.precision, beta=args.beta,
+        kl_warmup_steps=args.kl_warmup, lr_schedule=args.lr_schedule, lr_warmup_steps=args.lr_warmup,
+        snapshot_every_later=args.snapshots_every, image_size=args.image_size, channels=args.channels,
+        likelihood=args.likelihood, test_fraction=args.test_fraction)
+    return Run.new(args.out, config)
 
-    device = detect_device()
-    _say(out, f"Device: {device}")
-    trainer = Trainer(config, dataset, device=str(device), resume_from=checkpoint)
-    recorder = RunRecorder(folder, trainer)
-    progress = _Progress(out, config.batch_size) if out.isatty() else None
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop()) if _main_thread() else None
-    try:
-        finished = None
-        for event in trainer.events():
-            recorder.record(event)
-            finished = _report(event, out, progress) or finished
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    written = recorder.finish(trainer.model)
-    _say(out, f"Wrote {', '.join(p.name for p in written)} to {folder.path}")
+
+def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """`vaestudio train`: prints the run's events; Ctrl+C, SIGTERM and SIGHUP stop it after the current steps."""
+    from vaestudio.core.events import EpochEnd, Finished, Saved, Started, Status, StepMetrics
+
+    out = out or sys.stdout
+    run = make_run(args)
+    if not run.is_new:
+        state = run.state
+        where = (f"after epoch {state.epochs_done} (step {state.step})" if state.checkpoint is not None
+                 else "from the start (it stopped before its first checkpoint)")
+        _say(out, f"Resuming {run.path} {where}, to {run.config.epochs} epochs")
+    progress = _Progress(out) if out.isatty() else None
+    finished = saved = None
+    with _stopping_on_signals(run):
+        for event in run.events():
+            if isinstance(event, Status):
+                if event.text.startswith("Building"):
+                    _say(out, f"Data: {run.dataset.describe()}")
+                    _load_tensorflow_quietly()
+            elif isinstance(event, Started):
+                _say(out, f"Device: {event.device}" + ("" if event.precision == "float32"
+                                                      else f", precision {event.precision}"))
+                if progress:
+                    progress.start(event)
+            elif isinstance(event, StepMetrics):
+                if progress:
+                    progress.update(event)
+            elif isinstance(event, EpochEnd):
+                if progress:
+                    progress.clear()
+                # The tutorial's line, so runs can be compared with the article's output.
+                _say(out, f"Epoch: {event.epoch}, Test set ELBO: {event.test_elbo:.2f}, "
+                          f"time elapse for current epoch: {event.seconds:.2f}")
+                if progress:
+                    progress.on_epoch_end(event)
+            elif isinstance(event, Finished):
+                if progress:
+                    progress.clear()
+                finished = event
+            elif isinstance(event, Saved):
+                saved = event
+    if saved is not None:
+        _say(out, f"Wrote {', '.join(p.name for p in saved.paths)} to {run.path}")
     if finished is not None and finished.reason == "diverged":
-        print(f"vaestudio: training diverged: {finished.message}", file=sys.stderr)
+        lower = (run.trainer.state.learning_rate if run.trainer else run.config.learning_rate) / 10
+        print(f"vaestudio: training diverged: {finished.message}. Continue from the last checkpoint with a lower "
+              f"learning rate: vaestudio train --resume {run.path} --lr {lower:g}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if finished is not None and finished.reason == "stopped":
-        _say(out, f"Stopped at step {finished.step}; continue with: vaestudio train --resume {folder.path}")
+        if run.path.exists():
+            _say(out, f"Stopped at step {finished.step}; continue with: vaestudio train --resume {run.path}")
+        else:
+            _say(out, "Stopped before training began; nothing was written")
         return EXIT_INTERRUPTED
     return EXIT_OK
 
 
-def _report(event, out: TextIO, progress: "_Progress | None"):
-    from vaestudio.core.events import EpochEnd, Finished, Started, StepMetrics
+def _load_tensorflow_quietly() -> None:
+    from vaestudio.core.tf.quiet import import_tensorflow
 
-    if isinstance(event, Started):
-        if event.precision != "float32":
-            _say(out, f"Precision: {event.precision}")
-        if progress:
-            progress.start(event)
-    elif isinstance(event, StepMetrics):
-        if progress:
-            progress.update(event)
-    elif isinstance(event, EpochEnd):
-        if progress:
-            progress.clear()
-        # The tutorial's line, so runs can be compared with the article's output.
-        _say(out, f"Epoch: {event.epoch}, Test set ELBO: {event.test_elbo:.2f}, "
-                  f"time elapse for current epoch: {event.seconds:.2f}")
-    elif isinstance(event, Finished):
-        if progress:
-            progress.clear()
-        return event
-    return None
+    import_tensorflow()
+
+
+class _stopping_on_signals:
+    """While training: the first Ctrl+C, SIGTERM or SIGHUP asks the run to stop (it checkpoints and saves);
+    a second Ctrl+C interrupts at once."""
+
+    def __init__(self, run):
+        self.run = run
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in STOP_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None:
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number, _frame) -> None:
+        if self.run.stop_requested and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        if not self.run.stop_requested:
+            print(f"\nvaestudio: {signal.Signals(number).name}: stopping after the current steps "
+                  "(press Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
+        self.run.stop()
+
+    def __exit__(self, *exc_info):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        return False
 
 
 class _Progress:
     """A one-line progress bar with the run's ETA, for terminals."""
 
-    def __init__(self, out: TextIO, batch_size: int):
+    def __init__(self, out: TextIO):
+        from vaestudio.core.progress import ProgressTracker
+
         self.out = out
-        self.batch_size = batch_size
-        self.total_epochs = 1
+        self.tracker = ProgressTracker()
 
     def start(self, event) -> None:
-        self.total_epochs = event.total_epochs
+        self.tracker.on_started(event)
+
+    def on_epoch_end(self, event) -> None:
+        self.tracker.on_epoch_end(event)
 
     def update(self, event) -> None:
-        done = event.epoch_step / event.steps_per_epoch
+        from vaestudio.core.progress import format_duration
+
+        self.tracker.on_metrics(event)
+        progress = self.tracker.progress()
         width = 30
-        filled = int(done * width)
-        steps_left = (event.steps_per_epoch - event.epoch_step
-                      + (self.total_epochs - event.epoch) * event.steps_per_epoch)
-        eta = steps_left * self.batch_size / max(event.images_per_second, 1e-9)
-        self.out.write(f"\rEpoch {event.epoch}/{self.total_epochs} [{'#' * filled}{'-' * (width - filled)}] "
+        filled = int(progress.epoch_fraction * width)
+        self.out.write(f"\rEpoch {event.epoch}/{progress.total_epochs} [{'#' * filled}{'-' * (width - filled)}] "
                        f"{event.epoch_step}/{event.steps_per_epoch}  ELBO {event.elbo:8.2f}  "
-                       f"{event.images_per_second:6.0f} img/s  ETA {_clock(eta)} ")
+                       f"{event.images_per_second:6.0f} img/s  ETA {format_duration(progress.eta_seconds)} ")
         self.out.flush()
 
     def clear(self) -> None:
@@ -216,17 +304,7 @@ class _Progress:
         self.out.flush()
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def _say(out: TextIO, line: str) -> None:
     out.write(line + "\n")
     out.flush()
 
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

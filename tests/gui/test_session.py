@@ -81,9 +81,9 @@ def test_history_from_a_run_folder_refills_the_curves_like_live_events():
     assert replayed.last_epoch_end.epoch == 1
     assert replayed.frame_labels == ["before training", "epoch 1"]
     # a resumed run then goes on from there
-    replayed.on_started(Started(total_epochs=3, steps_per_epoch=2, start_epoch=2, device="CPU"))
+    replayed.on_started(Started(total_epochs=3, steps_per_epoch=2, start_epoch=2, device="CPU", start_step=2))
     progress = replayed.progress()
-    assert progress.epoch == 1 and progress.run_fraction == pytest.approx(1 / 3)
+    assert progress.epoch == 2 and progress.epoch_fraction == 0 and progress.run_fraction == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "…"), (35.4, "35 s"), (252, "4 min 12 s"), (3720, "1 h 02 min")])

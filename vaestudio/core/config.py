@@ -124,7 +124,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None and name == "limit":
                 continue
-            setattr(self, name, _checked_number(name, value, low, high, kind))
+            setattr(self, name, checked_number(name, value, low, high, kind))
         for name, choices in (("image_size", IMAGE_SIZES), ("channels", CHANNELS)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
@@ -165,7 +165,8 @@ class TrainConfig:
         return cls.from_dict(values, source=str(path))
 
 
-def _checked_number(name: str, value: Any, low: float | None, high: float | None, kind: type) -> int | float:
+def checked_number(name: str, value: Any, low: float | None, high: float | None, kind: type) -> int | float:
+    """`value` as `kind` if it is a finite number within [low, high]; ConfigError naming `name` else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):

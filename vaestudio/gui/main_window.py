@@ -296,6 +296,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _launch(self, worker: TrainingWorker) -> None:
+        worker.device = str(self.device_info) if self.device_info is not None else None
         training = TrainingThread(worker)
         worker.status.connect(self._on_worker_status)
         worker.datasetReady.connect(self._on_dataset_ready)
@@ -452,6 +453,7 @@ class MainWindow(QMainWindow):
             text, self._divergence = self._divergence, None
             if self.run_folder is not None and (self.run_folder / "model.keras").is_file():
                 text += f"\n\nThe model with the last good weights is saved in {self.run_folder}."
+            text += "\n\nTry a lower learning rate (a tenth of it, say)."
             self.report_error("Training diverged", text)
 
     def _redraw(self, force: bool = False) -> None:

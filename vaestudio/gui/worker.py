@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from vaestudio.core.config import TrainConfig
-from vaestudio.core.errors import RunFolderError, VaeStudioError
+from vaestudio.core.errors import VaeStudioError
 from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics
 
 DatasetProvider = Callable[[TrainConfig], Any]
@@ -46,9 +47,9 @@ def yield_cpu_to_the_window() -> None:
 
 def load_configured_dataset(config: TrainConfig):
     """The dataset a config names (runs in the worker thread)."""
-    from vaestudio.core.data import load_dataset
+    from vaestudio.core.runs import default_dataset_loader
 
-    return load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+    return default_dataset_loader(config)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -71,10 +72,11 @@ class ResumeHistory:
 
 
 class TrainingWorker(QObject):
-    """Loads the data, builds the Trainer, records every event into a run folder and relays it.
+    """Runs one `core.runs.Run` (new or resumed) in its own QThread and relays its events as signals.
 
-    Lives in its own QThread. With a `config` it starts a new run in a fresh folder under `runs_dir`;
-    with `resume_dir` it continues the run saved there (to `epochs` if that is more than it was set for).
+    The run records every event into its folder before it arrives here (the same pipeline as
+    `vaestudio train`). With a `config` it starts a new run in a fresh folder under `runs_dir`; with
+    `resume_dir` it continues the run saved there (to `epochs` if given).
     """
 
     status = Signal(str)  # what it is doing before training starts
@@ -102,33 +104,34 @@ class TrainingWorker(QObject):
         self.epochs = epochs
         self._provider = dataset_provider or load_configured_dataset
         self._lock = threading.Lock()
-        self._trainer = None
+        self._run = None
         self._stop_requested = False
         self._paused = False
-        self.folder = None  # the RunFolder, once created or opened
+        self.folder = None  # the run folder's path, once known
         self.model = None  # the trained model, readable once `done` has fired
+        self.device: str | None = None  # what the window's device loader found (set before the thread starts)
 
     # -- thread-safe controls, called from the UI thread ------------------------------------------
     def stop(self) -> None:
         with self._lock:
             self._stop_requested = True
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.stop()
+            run = self._run
+        if run is not None:
+            run.stop()
 
     def pause(self) -> None:
         with self._lock:
             self._paused = True
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.pause()
+            run = self._run
+        if run is not None:
+            run.pause()
 
     def resume(self) -> None:
         with self._lock:
             self._paused = False
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.resume()
+            run = self._run
+        if run is not None:
+            run.resume()
 
     @property
     def is_paused(self) -> bool:
@@ -154,96 +157,79 @@ class TrainingWorker(QObject):
             message = f"{self.resume_dir}: {message}"
         return message
 
-    def _train(self) -> None:
-        from vaestudio.core.store.run_folder import RunFolder, RunRecorder
+    def _make_run(self):
+        from vaestudio.core.runs import ResumeChanges, Run
 
-        checkpoint = None
         if self.resume_dir is not None:
             self.status.emit(f"Reading {self.resume_dir}…")
-            folder, config, checkpoint = self._open_for_resume()
-        else:
-            folder, config = None, self.config
-        self.status.emit("Loading data…")
-        dataset = self._provider(config)
-        self.datasetReady.emit(dataset)
-        if folder is not None:
-            self._announce_history(folder, config, checkpoint)
-        if self._stop_requested:
-            self.finished.emit(Finished("stopped", 0, 0, "stopped before training began"))
-            return
-        if folder is None:
-            from vaestudio.gui.run_paths import new_run_dir
+            return Run.resuming(self.resume_dir, ResumeChanges(epochs=self.epochs), load_dataset=self._provider,
+                                device=self.device)
+        from vaestudio.gui.run_paths import new_run_dir
 
-            folder = RunFolder(new_run_dir(self.runs_dir, config.dataset)).create(config)
-        self.folder = folder
-        self.folderReady.emit(str(folder.path))
-        self.status.emit("Building the model…")
-        from vaestudio.core.tf.trainer import Trainer
+        return Run.new(new_run_dir(self.runs_dir, self.config.dataset), self.config, load_dataset=self._provider,
+                       device=self.device)
 
-        trainer = Trainer(config, dataset, resume_from=checkpoint)
-        recorder = RunRecorder(folder, trainer)
+    def _train(self) -> None:
+        from vaestudio.core.events import HyperChanged, Saved, Status
+
+        run = self._make_run()
         with self._lock:
-            self._trainer = trainer
+            self._run = run
             stop, paused = self._stop_requested, self._paused
         if stop:
-            trainer.stop()
+            run.stop()
         if paused:
-            trainer.pause()
-        self._record(trainer, recorder, checkpoint)
-
-    def _open_for_resume(self):
-        from vaestudio.core.store.run_folder import RunFolder
-
-        folder = RunFolder(self.resume_dir)
-        config, checkpoint = folder.prepare_resume()
-        if self.epochs is not None and self.epochs > config.epochs:
-            config.epochs = self.epochs
-            config.validate()
-            folder.write_config(config)
-        if checkpoint.epoch >= config.epochs:
-            raise RunFolderError(f"{folder.path}: this run has already trained all its {config.epochs} epochs; "
-                                 f"set Epochs above {config.epochs} to continue it")
-        return folder, config, checkpoint
-
-    def _announce_history(self, folder, config: TrainConfig, checkpoint) -> None:
-        from vaestudio.core.store.metrics_log import MetricsLog
-        from vaestudio.core.store.run_folder import METRICS
-
-        rows = MetricsLog(folder.file(METRICS)).rows()
-        labels = [record.label for record in folder.snapshots()]
-        self.resumed.emit(ResumeHistory(folder.path, config, rows, labels, checkpoint.epoch, checkpoint.step))
-
-    def _record(self, trainer, recorder, checkpoint) -> None:
-        """Run the trainer, recording each event before relaying it; then save model, grid and animation."""
+            run.pause()
         relay = {Started: self.started, StepMetrics: self.metrics, Snapshot: self.snapshot,
                  EpochEnd: self.epochEnded, Finished: self.finished}
-        started, failure = False, None
-        try:
-            for event in trainer.events():
-                recorder.record(event)
-                if isinstance(event, Started):
-                    started = True
-                    if checkpoint is not None:
-                        self.restored.emit(trainer.model.decoder.get_weights(),
-                                           f"resumed after epoch {checkpoint.epoch}, step {checkpoint.step}")
-                signal = relay.get(type(event))
-                if signal is not None:
-                    signal.emit(event)
-        except Exception as exc:
-            failure = exc
-        self.model = trainer.model
-        # Only a run that got going has a model worth saving: never overwrite a saved one with fresh weights.
-        if started and trainer.model is not None:
-            self.status.emit(f"Saving the run in {recorder.folder.path}…")
-            try:
-                self.saved.emit(recorder.finish(trainer.model))
-            except Exception as exc:
-                if failure is None:
-                    failure = exc
-                else:
-                    traceback.print_exc()
-        if failure is not None:
-            raise failure
+        overlay = None
+        for event in run.events():
+            if isinstance(event, Status):
+                self.status.emit(event.text)
+                if event.text.startswith("Building"):
+                    self.folder = run.path
+                    self.datasetReady.emit(run.dataset)
+                    overlay = _Overlay(run.dataset)
+                    if not run.is_new:
+                        self._announce_history(run)
+                    self.folderReady.emit(str(run.path))
+            elif isinstance(event, Saved):
+                self.saved.emit(list(event.paths))
+            elif not isinstance(event, HyperChanged):
+                if isinstance(event, Started) and not run.is_new and run.trainer is not None:
+                    state = run.state
+                    self.restored.emit(run.trainer.model.decoder.get_weights(),
+                                       f"resumed after epoch {state.epochs_done}, step {state.step}")
+                if isinstance(event, Snapshot) and overlay is not None and run.trainer is not None:
+                    event = overlay.add_to(event, run.trainer.model)
+                relay[type(event)].emit(event)
+        self.model = run.trainer.model if run.trainer is not None else None
+
+    def _announce_history(self, run) -> None:
+        folder = run.folder
+        rows = folder.metrics().rows()
+        labels = [record.label for record in folder.snapshots.records()]
+        state = run.state
+        self.resumed.emit(ResumeHistory(folder.path, run.config, rows, labels, state.epochs_done, state.step))
+
+
+class _Overlay:
+    """Transitional, until the explorer encodes test images itself from each snapshot's weights: the
+    encoder means of a fixed probe of test images, computed in the training thread."""
+
+    SIZE = 1000
+
+    def __init__(self, dataset):
+        from vaestudio.core.data import preprocess
+
+        self.inputs = preprocess(dataset.test_images[: self.SIZE])
+        self.labels = np.asarray(dataset.test_labels[: self.SIZE]).copy()
+
+    def add_to(self, snapshot: Snapshot, model) -> Snapshot:
+        import dataclasses
+
+        means = np.asarray(model.encode(self.inputs)[0], dtype=np.float32)
+        return dataclasses.replace(snapshot, latent_means=means, latent_labels=self.labels)
 
 
 class TrainingThread:
@@ -285,9 +271,10 @@ class DeviceLoader(QThread):
     def run(self) -> None:
         yield_cpu_to_the_window()  # TensorFlow's thread pools start here and inherit it
         try:
-            import tensorflow as tf
-
             from vaestudio.core.tf.device import detect_device
+            from vaestudio.core.tf.quiet import import_tensorflow
+
+            tf = import_tensorflow()
 
             info = detect_device(cpu_only=self.cpu_only)
             # Import what training needs now, not when Start is pressed: an import holds the

@@ -1,18 +1,24 @@
-"""The run folder's metrics.csv: one row per reported train step and one per finished epoch.
+"""The run folder's metrics.csv: one row per reported train step, one per finished epoch, and one per
+change of the learning rate or beta made while training ("hyper" rows).
 
 Rows are appended and flushed one line at a time, so a crash loses at most the line being
 written; such a torn last line (no newline) is ignored when reading and dropped before the
-next append. On resume, `truncate_after_epoch` cuts the file back to the resumed checkpoint.
+next append. On resume, `truncate_after_step` cuts the file back to the resumed checkpoint.
+Files written by vaestudio 0.1.0 (without the objective, learning_rate and beta columns) are read
+too, and rewritten with today's header when a resumed run first appends to them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import threading
 from pathlib import Path
 
 from vaestudio.core.store.atomic import write_bytes_atomic
+from vaestudio.core.store.faults import VARIABLE as FAULTS_VARIABLE
+from vaestudio.core.store.faults import crash_point
 from vaestudio.core.errors import ExportError, RunFolderError
 
 COLUMNS: tuple[str, ...] = (
@@ -27,10 +33,16 @@ COLUMNS: tuple[str, ...] = (
     "test_kl",
     "seconds",
     "images_per_second",
+    "objective",
+    "learning_rate",
+    "beta",
+    "kl_per_dimension",  # epoch rows: test KL of each latent dimension, space-separated
 )
 _INT_COLUMNS = ("epoch", "step")
-_KINDS = ("step", "epoch")
+_KINDS = ("step", "epoch", "hyper")
 _HEADER_LINE = ",".join(COLUMNS) + "\n"
+_OLD_COLUMNS = COLUMNS[:11]  # vaestudio 0.1.0
+_OLD_HEADER_LINE = ",".join(_OLD_COLUMNS) + "\n"
 
 Row = dict[str, "str | int | float | None"]
 
@@ -46,6 +58,7 @@ class MetricsLog:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._tail_checked = False
+        self._old_header = False
         self._read_lines()  # fails now, not at the first append, on a foreign or unreadable file
 
     def append_step(
@@ -56,12 +69,20 @@ class MetricsLog:
         log_likelihood: float,
         kl: float,
         images_per_second: float | None = None,
+        *,
+        objective: float | None = None,
+        learning_rate: float | None = None,
+        beta: float | None = None,
     ) -> None:
-        """Record the train ELBO terms reported at global `step`."""
+        """Record the train ELBO terms reported at global `step` and the hyper-parameters in force."""
         self._append(
             kind="step", epoch=epoch, step=step, elbo=elbo, log_likelihood=log_likelihood, kl=kl,
-            images_per_second=images_per_second,
+            images_per_second=images_per_second, objective=objective, learning_rate=learning_rate, beta=beta,
         )
+
+    def append_hyper(self, epoch: int, step: int, learning_rate: float, beta: float) -> None:
+        """Record a change of the learning rate or beta, in force from `step` on."""
+        self._append(kind="hyper", epoch=epoch, step=step, learning_rate=learning_rate, beta=beta)
 
     def append_epoch(
         self,
@@ -76,22 +97,19 @@ class MetricsLog:
         log_likelihood: float | None = None,
         kl: float | None = None,
         images_per_second: float | None = None,
+        kl_per_dimension: tuple[float, ...] = (),
     ) -> None:
         """Record the end of `epoch`: its test ELBO terms, training seconds and optional train averages."""
         self._append(
             kind="epoch", epoch=epoch, step=step, elbo=elbo, log_likelihood=log_likelihood, kl=kl,
             test_elbo=test_elbo, test_log_likelihood=test_log_likelihood, test_kl=test_kl,
-            seconds=seconds, images_per_second=images_per_second,
+            seconds=seconds, images_per_second=images_per_second, kl_per_dimension=tuple(kl_per_dimension),
         )
 
     def rows(self) -> list[Row]:
         """All complete rows in file order; [] if the file does not exist yet."""
         with self._lock:
             return [row for _, row in self._parsed()]
-
-    def truncate_after_epoch(self, epoch: int) -> None:
-        """Keep only rows of epochs <= `epoch` (and drop a torn last line), rewriting the file atomically."""
-        self._keep_rows(lambda row: row["epoch"] <= epoch)
 
     def truncate_after_step(self, step: int) -> None:
         """Keep only rows up to global `step`: what a checkpoint taken at that step had seen."""
@@ -102,7 +120,7 @@ class MetricsLog:
             lines = self._read_lines()
             if lines is None:
                 return
-            kept = [line for line, row in self._parsed(lines) if keep(row)]
+            kept = [_as_line(row) for _, row in self._parsed(lines) if keep(row)]
             try:
                 write_bytes_atomic(self.path, (_HEADER_LINE + "".join(kept)).encode("utf-8"))
             except ExportError as exc:
@@ -122,13 +140,27 @@ class MetricsLog:
                 if not self._tail_checked:
                     if self._read_lines() is None:  # new or empty file: start it with the header
                         line, mode = _HEADER_LINE + line, "w"
+                    elif self._old_header:
+                        self._migrate()
                     else:
                         self._drop_torn_tail()
                 with open(self.path, mode, encoding="utf-8", newline="") as handle:
-                    handle.write(line)  # one write per line, flushed on close
+                    if os.environ.get(FAULTS_VARIABLE):
+                        handle.write(line[: len(line) // 2])
+                        handle.flush()
+                        crash_point("append", self.path.name)
+                        handle.write(line[len(line) // 2:])
+                    else:
+                        handle.write(line)  # one write per line, flushed on close
             except OSError as exc:
                 raise RunFolderError(f"cannot write {self.path}: {exc.strerror or exc}") from None
             self._tail_checked = True
+
+    def _migrate(self) -> None:
+        """Rewrite a 0.1.0 file with today's header (atomically), keeping every complete row."""
+        rows = [_as_line(row) for _, row in self._parsed()]
+        write_bytes_atomic(self.path, (_HEADER_LINE + "".join(rows)).encode("utf-8"))
+        self._old_header = False
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line that a crash left without its newline, so the next row starts cleanly."""
@@ -148,7 +180,8 @@ class MetricsLog:
         if not text or (_HEADER_LINE.startswith(text) and not text.endswith("\n")):
             return None  # empty, or a header torn while being written
         lines = text.splitlines(keepends=True)
-        if lines[0] != _HEADER_LINE:
+        self._old_header = lines[0] == _OLD_HEADER_LINE
+        if lines[0] != _HEADER_LINE and not self._old_header:
             raise RunFolderError(
                 f"{self.path} is not a vaestudio metrics file: header {lines[0].strip()!r}, "
                 f"expected {_HEADER_LINE.strip()!r}"
@@ -162,8 +195,9 @@ class MetricsLog:
         if lines is None:
             lines = self._read_lines()
         parsed = []
+        columns = _OLD_COLUMNS if self._old_header else COLUMNS
         for number, line in enumerate(lines or [], start=2):
-            parsed.append((line, _parse_line(line, self.path, number)))
+            parsed.append((line, _parse_line(line, self.path, number, columns)))
         return parsed
 
 
@@ -176,29 +210,41 @@ def _format_cell(name: str, value: object) -> str:
         return str(value)
     if name in _INT_COLUMNS:
         return str(int(value))
+    if name == "kl_per_dimension":
+        return " ".join(repr(float(v)) for v in value)  # type: ignore[union-attr]
     return repr(float(value))  # repr round-trips exactly; nan/inf stay readable
 
 
-def _parse_line(line: str, path: Path, number: int) -> Row:
+def _as_line(row: Row) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_format_cell(name, row.get(name)) for name in COLUMNS])
+    return buffer.getvalue()
+
+
+def _parse_line(line: str, path: Path, number: int, columns: tuple[str, ...] = COLUMNS) -> Row:
     cells = next(csv.reader([line]))
     problem = None
-    if len(cells) != len(COLUMNS):
-        problem = f"{len(cells)} cells, expected {len(COLUMNS)}"
+    if len(cells) != len(columns):
+        problem = f"{len(cells)} cells, expected {len(columns)}"
     elif cells[0] not in _KINDS:
         problem = f"kind {cells[0]!r} is not one of {_KINDS}"
     row: Row = {}
     if problem is None:
         try:
-            for name, cell in zip(COLUMNS, cells):
+            for name, cell in zip(columns, cells):
                 if name == "kind":
                     row[name] = cell
                 elif name in _INT_COLUMNS:
                     row[name] = int(cell)
+                elif name == "kl_per_dimension":
+                    row[name] = tuple(float(v) for v in cell.split())
                 else:
                     row[name] = float(cell) if cell != "" else None
         except ValueError:
             problem = f"{name} {cell!r} is not a number"
     if problem is not None:
         raise RunFolderError(f"{path} line {number} is damaged: {problem}")
+    for name in COLUMNS[len(columns):]:
+        row[name] = None
     return row
 

@@ -1,29 +1,28 @@
-"""A run folder on disk: config, metrics, snapshots, final model, grid and animation.
+"""A run folder on disk: its files, how to create one, and how to read what it holds.
 
-`RunRecorder` consumes a Trainer's events and keeps the folder current as they arrive, so whatever
-happens to the process, what was recorded stays readable. Snapshots are spilled to small PNG files
-instead of piling up in memory.
+    config.json        the TrainConfig (format version 2; 0.1.0 wrote version 1)
+    metrics.csv        step, epoch and hyper-parameter rows (metrics_log.py)
+    checkpoint.npz     the last checkpoint (checkpoint.py)
+    snapshots/         grid PNG + weights per snapshot, and index.csv (snapshots.py)
+    tensorboard/       TensorBoard event files, derived from the above (tensorboard.py)
+    model.keras, grid_final.png, training.gif   written when a run ends
+    .lock              the writer's lock (lock.py)
+
+Only the process holding the folder's lock writes to it; anyone may read it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
-
-if TYPE_CHECKING:
-    from vaestudio.core.store.checkpoint import Checkpoint
 
 from vaestudio import __version__
-from vaestudio.core.store.atomic import write_text_atomic
 from vaestudio.core.config import TrainConfig, read_json_object
 from vaestudio.core.errors import RunFolderError, VaeStudioError
-from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, StepMetrics
+from vaestudio.core.store.lock import LOCK_NAME
 from vaestudio.core.store.metrics_log import MetricsLog
+from vaestudio.core.store.snapshots import SnapshotStore
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -31,25 +30,34 @@ MODEL = "model.keras"
 GRID = "grid_final.png"
 ANIMATION = "training.gif"
 SNAPSHOTS = "snapshots"
-SNAPSHOT_INDEX = "index.csv"
 CHECKPOINT = "checkpoint.npz"
-FORMAT_VERSION = 1
+TENSORBOARD = "tensorboard"
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+FINAL_FILES = (MODEL, GRID, ANIMATION)
 
 
 @dataclass(frozen=True)
-class SnapshotRecord:
-    frame: int
-    epoch: int
+class RunState:
+    """What a run folder says about its run, read without changing anything."""
+
+    config: TrainConfig
+    checkpoint: object | None  # the Checkpoint, or None when the run stopped before its first one
+    epochs_done: int
     step: int
-    label: str
-    path: Path
+    final_files_missing: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return self.epochs_done >= self.config.epochs
 
 
 class RunFolder:
-    """Paths and reading/writing of one run's folder."""
+    """Paths, creation and reading of one run's folder."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._snapshots: SnapshotStore | None = None
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -58,21 +66,51 @@ class RunFolder:
     def snapshot_dir(self) -> Path:
         return self.path / SNAPSHOTS
 
-    def create(self, config: TrainConfig) -> "RunFolder":
-        """Start a new run here; refuses a folder that already holds one, so nothing saved is overwritten."""
-        if self.path.exists() and not self.path.is_dir():
-            raise RunFolderError(f"{self.path}: exists and is not a folder")
-        if self.file(CONFIG).exists() or self.file(MODEL).exists() or self.file(METRICS).exists():
-            raise RunFolderError(f"{self.path}: already holds a run; choose another --out folder "
-                                 "(or --resume it)")
+    @property
+    def snapshots(self) -> SnapshotStore:
+        if self._snapshots is None:
+            self._snapshots = SnapshotStore(self.snapshot_dir)
+        return self._snapshots
+
+    def metrics(self) -> MetricsLog:
+        return MetricsLog(self.file(METRICS))
+
+    def holds_run(self) -> bool:
+        return self.file(CONFIG).is_file()
+
+    # -- a new run -----------------------------------------------------------------------------------
+    def check_can_create(self) -> None:
+        """A new run goes only into a folder that does not exist or is empty; raise RunFolderError else."""
+        path = self.path
+        if not path.exists():
+            if path.is_symlink():
+                raise RunFolderError(f"{path}: is a dangling symbolic link; choose another folder")
+            return
+        if not path.is_dir():
+            raise RunFolderError(f"{path}: exists and is not a folder")
+        if self.holds_run():
+            raise RunFolderError(f"{path}: already holds a run; continue it with --resume, or choose an "
+                                 "empty or new folder")
         try:
-            self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+            entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME)
+        except OSError as exc:
+            raise RunFolderError(f"{path}: cannot read the folder ({exc.strerror or exc})") from None
+        if entries:
+            shown = ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
+            raise RunFolderError(f"{path}: is not empty ({len(entries)} entries: {shown}); a new run needs "
+                                 "a new or empty folder, so nothing in it is overwritten")
+
+    def make(self) -> None:
+        """Create the folder (and its parents) for a new run."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunFolderError(f"{self.path}: cannot create the run folder ({exc.strerror or exc})") from None
-        self.write_config(config)
-        return self
 
+    # -- config --------------------------------------------------------------------------------------
     def write_config(self, config: TrainConfig) -> None:
+        from vaestudio.core.store.atomic import write_text_atomic
+
         payload = {"version": FORMAT_VERSION, "vaestudio": __version__, **config.to_dict()}
         try:
             write_text_atomic(self.file(CONFIG), json.dumps(payload, indent=2, sort_keys=True) + "\n")
@@ -81,133 +119,64 @@ class RunFolder:
 
     def read_config(self) -> TrainConfig:
         path = self.file(CONFIG)
+        if not self.path.is_dir():
+            raise RunFolderError(f"{self.path}: no such run folder")
         if not path.exists():
             raise RunFolderError(f"{self.path}: not a vaestudio run folder ({CONFIG} is missing)")
         values = read_json_object(path, RunFolderError)
         version = values.pop("version", None)
         values.pop("vaestudio", None)
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise RunFolderError(f"{path}: run folder format {version!r} is not supported "
-                                 f"(this vaestudio reads format {FORMAT_VERSION})")
-        return TrainConfig.from_dict(values, source=str(path))
+                                 f"(this vaestudio reads formats {', '.join(map(str, READABLE_VERSIONS))})")
+        try:
+            return TrainConfig.from_dict(values, source=str(path))
+        except VaeStudioError as exc:
+            raise RunFolderError(str(exc)) from None
 
-    def snapshots(self) -> list[SnapshotRecord]:
-        """The snapshots recorded so far, in order; a torn last index line is ignored."""
-        index = self.snapshot_dir / SNAPSHOT_INDEX
-        if not index.exists():
-            return []
-        records = []
-        with open(index, newline="", encoding="utf-8") as handle:
-            for row in csv.reader(handle):
-                if len(row) != 4 or row[0] == "frame":
-                    continue
-                try:
-                    frame, epoch, step = int(row[0]), int(row[1]), int(row[2])
-                except ValueError:
-                    continue
-                path = self.snapshot_dir / f"frame-{frame:05d}.png"
-                if path.exists():
-                    records.append(SnapshotRecord(frame, epoch, step, row[3], path))
-        return records
-
-    def prepare_resume(self) -> tuple[TrainConfig, "Checkpoint"]:
-        """Read the config and the last checkpoint, and cut metrics and snapshots back to that checkpoint,
-        so the continued run has no duplicate or missing rows."""
+    # -- reading the whole state ----------------------------------------------------------------------
+    def read_state(self) -> RunState:
+        """Config, checkpoint and progress, all checked; raises RunFolderError naming the file at fault."""
         from vaestudio.core.store.checkpoint import load_checkpoint
 
-        if not self.path.is_dir():
-            raise RunFolderError(f"{self.path}: no such run folder")
         config = self.read_config()
-        checkpoint = load_checkpoint(self.file(CHECKPOINT))
-        MetricsLog(self.file(METRICS)).truncate_after_step(checkpoint.step)
-        self._truncate_snapshots(checkpoint.step)
-        return config, checkpoint
+        checkpoint = None
+        if self.file(CHECKPOINT).exists():
+            checkpoint = load_checkpoint(self.file(CHECKPOINT))
+            if checkpoint.architecture != config.architecture:
+                raise RunFolderError(f"{self.file(CHECKPOINT)}: the checkpoint is of a model of "
+                                     f"{checkpoint.architecture.describe()}, but {self.file(CONFIG)} asks for "
+                                     f"{config.architecture.describe()}")
+        self.metrics()  # a damaged metrics file is named now, not halfway through a resume
+        self.snapshots.records()  # likewise the snapshot index
+        epochs_done = checkpoint.epoch if checkpoint else 0
+        if epochs_done > config.epochs:
+            raise RunFolderError(f"{self.file(CHECKPOINT)}: has {epochs_done} epochs done, more than the "
+                                 f"{config.epochs} of {self.file(CONFIG)}")
+        missing = tuple(name for name in FINAL_FILES if not self.file(name).is_file())
+        return RunState(config, checkpoint, epochs_done, checkpoint.step if checkpoint else 0, missing)
 
-    def _truncate_snapshots(self, step: int) -> None:
-        records = self.snapshots()
-        kept = [r for r in records if r.step <= step]
-        lines = ["frame,epoch,step,label"] + [_index_line(r.frame, r.epoch, r.step, r.label) for r in kept]
-        write_text_atomic(self.snapshot_dir / SNAPSHOT_INDEX, "\n".join(lines) + "\n")
-        kept_paths = {r.path for r in kept}
-        for orphan in self.snapshot_dir.glob("frame-*.png"):
-            if orphan not in kept_paths:
-                orphan.unlink(missing_ok=True)
-
-    def load_frames(self) -> tuple[list[np.ndarray], list[str]]:
-        from PIL import Image
-
-        frames, labels = [], []
-        for record in self.snapshots():
+    # -- leftovers --------------------------------------------------------------------------------------
+    def leftovers(self) -> list[Path]:
+        """Hidden temporary files a killed writer left behind (`.<name>.*.part*`)."""
+        found: list[Path] = []
+        for folder in (self.path, self.snapshot_dir):
             try:
-                with Image.open(record.path) as image:
-                    frames.append(np.asarray(image.convert("L")))
-            except OSError as exc:
-                raise RunFolderError(f"{record.path}: unreadable snapshot ({exc})") from None
-            labels.append(record.label)
-        return frames, labels
+                found += [p for p in folder.glob(".*.part*") if p.is_file()]
+            except OSError:
+                pass
+        return sorted(found)
 
+    def remove_leftovers(self) -> int:
+        """Delete them (only the lock holder may: nobody else is writing); returns how many."""
+        count = 0
+        for path in self.leftovers():
+            try:
+                path.unlink()
+                count += 1
+            except OSError:
+                pass
+        return count
 
-class RunRecorder:
-    """Writes a Trainer's events into a RunFolder as they arrive, with a checkpoint after every epoch
-    and when the run is stopped (call `record` in the thread that iterates the trainer)."""
-
-    def __init__(self, folder: RunFolder, trainer=None):
-        self.folder = folder
-        self.trainer = trainer
-        self.metrics = MetricsLog(folder.file(METRICS))
-        records = folder.snapshots()
-        self._frames = records[-1].frame + 1 if records else 0
-        self.last_snapshot: Snapshot | None = None
-
-    def record(self, event: Event) -> None:
-        if isinstance(event, StepMetrics):
-            self.metrics.append_step(event.epoch, event.step, event.elbo, event.log_likelihood, event.kl,
-                                     event.images_per_second)
-        elif isinstance(event, EpochEnd):
-            self.metrics.append_epoch(event.epoch, event.step, event.test_elbo, event.test_log_likelihood,
-                                      event.test_kl, event.seconds)
-            self.save_checkpoint()
-        elif isinstance(event, Snapshot):
-            self._save_snapshot(event)
-        elif isinstance(event, Finished) and event.reason == "stopped":
-            self.save_checkpoint()
-
-    def save_checkpoint(self) -> None:
-        from vaestudio.core.store.checkpoint import save_checkpoint
-
-        if self.trainer is not None:
-            save_checkpoint(self.folder.file(CHECKPOINT), self.trainer.checkpoint())
-
-    def _save_snapshot(self, snapshot: Snapshot) -> None:
-        from vaestudio.core.store.images import save_png
-
-        frame = self._frames
-        save_png(snapshot.mosaic, self.folder.snapshot_dir / f"frame-{frame:05d}.png")
-        index = self.folder.snapshot_dir / SNAPSHOT_INDEX
-        new = not index.exists()
-        with open(index, "a", encoding="utf-8") as handle:
-            handle.write(("frame,epoch,step,label\n" if new else "")
-                         + _index_line(frame, snapshot.epoch, snapshot.step, snapshot.label) + "\n")
-        self._frames += 1
-        self.last_snapshot = snapshot
-
-    def finish(self, model, frame_seconds: float = 0.15) -> list[Path]:
-        """Save the model, the final grid and the animation; returns the files written."""
-        from vaestudio.core.store.images import save_gif, save_png
-        from vaestudio.core.tf.model import save_model
-
-        written = [save_model(model, self.folder.file(MODEL))]
-        frames, labels = self.folder.load_frames()
-        if frames:
-            written.append(save_png(frames[-1], self.folder.file(GRID)))
-            written.append(save_gif(frames, self.folder.file(ANIMATION), frame_seconds=frame_seconds,
-                                    captions=labels))
-        return written
-
-
-def _index_line(frame: int, epoch: int, step: int, label: str) -> str:
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([frame, epoch, step, label])
-    return buffer.getvalue()
+    def load_frames(self):
+        return self.snapshots.load_frames()

@@ -94,3 +94,17 @@ def bfloat16_is_fast(device: DeviceInfo | None = None, cpu_flags: str | None = N
             return False
     flags = set(cpu_flags.split())
     return bool(flags & {"avx512_bf16", "amx_bf16"}) and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"
+
+
+def use_bfloat16(precision: str, device: DeviceInfo | None = None) -> bool:
+    """The one rule for mixed bfloat16: asked for explicitly, or "auto" where the device has it natively."""
+    if precision != "auto":
+        return precision == "mixed_bfloat16"
+    if device is None:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            name, capability = _gpu_details(tf, gpus[0])
+            device = DeviceInfo(f"GPU: {name}", True, "", capability)
+    return bfloat16_is_fast(device)

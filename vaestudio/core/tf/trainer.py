@@ -1,8 +1,8 @@
-"""The training loop as a plain object: it yields events and can be paused, resumed and stopped.
+"""The training loop as a plain object: it yields events and can be paused, stopped and re-tuned.
 
 `Trainer.events()` runs in whichever thread iterates it (the CLI's main thread, the window's worker
-thread). `pause()`, `resume()` and `stop()` may be called from any other thread; they take effect
-between graph calls, which last at most `steps_per_call` steps.
+thread). `pause()`, `resume()`, `stop()`, `set_learning_rate()` and `set_beta()` may be called from any
+other thread; they take effect between graph calls, which last at most `steps_per_call` steps.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from typing import Iterator
 
 import numpy as np
 
-from vaestudio.core.store.checkpoint import Checkpoint
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.data import Dataset, preprocess
-from vaestudio.core.events import EpochEnd, Event, Finished, Snapshot, Started, StepMetrics
+from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
+from vaestudio.core.store.checkpoint import Checkpoint
 
-PROBE_SIZE = 1000  # test images encoded for the latent-means overlay
-TEST_BATCH = 1000
 POLL_SECONDS = 0.05
 
 
@@ -33,27 +30,38 @@ class TrainerState:
     epoch: int = 0  # last completed epoch
     step: int = 0  # optimizer updates so far
     epoch_step: int = 0  # steps taken in the epoch under way
+    learning_rate: float = 0.0  # base learning rate in force
+    beta: float = 1.0  # beta in force
     last_good_weights: list[np.ndarray] | None = field(default=None, repr=False)
 
 
 class Trainer:
-    """Trains a CVAE on a Dataset, yielding Started, StepMetrics, Snapshot, EpochEnd and Finished events."""
+    """Trains a CVAE on a Dataset, yielding Started, StepMetrics, Snapshot, HyperChanged, EpochEnd, Finished."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, *, model=None,
-                 resume_from: Checkpoint | None = None, device: str | None = None):
+    def __init__(self, config: TrainConfig, dataset, *, resume_from: Checkpoint | None = None,
+                 device: str | None = None, learning_rate: float | None = None, beta: float | None = None):
         self.config = config.validate()
         self.dataset = dataset
-        self.model = model
-        self.optimizer = None
-        self.state = TrainerState()
+        self.architecture = config.architecture
         self.resume_from = resume_from
-        if resume_from is not None:
-            if resume_from.latent_dim != self.config.latent_dim:
-                raise RunFolderError(f"the checkpoint is of a {resume_from.latent_dim}-d model, the config asks for "
-                                     f"latent_dim {self.config.latent_dim}")
-            self.state = TrainerState(resume_from.epoch, resume_from.step, resume_from.epoch_step)
         self.device = device
-        self._graph: _Graph | None = None
+        state = TrainerState(learning_rate=config.learning_rate, beta=config.beta)
+        if resume_from is not None:
+            if resume_from.architecture != self.architecture:
+                raise RunFolderError(f"the checkpoint is of a model of {resume_from.architecture.describe()}, the "
+                                     f"config asks for {self.architecture.describe()}")
+            state.epoch, state.step, state.epoch_step = resume_from.epoch, resume_from.step, resume_from.epoch_step
+            state.learning_rate = resume_from.learning_rate or state.learning_rate
+            state.beta = resume_from.beta if resume_from.beta is not None else state.beta
+        self._requested_lr = learning_rate  # overrides for the start (a resume that changes them)
+        self._requested_beta = beta
+        self.state = state
+        self.model = None
+        self.optimizer = None
+        self._steps = None
+        self._noise = None
+        self._pending: dict[str, float] = {}
+        self._lock = threading.Lock()
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -73,71 +81,129 @@ class Trainer:
     def is_paused(self) -> bool:
         return not self._running.is_set()
 
+    def set_learning_rate(self, value: float) -> None:
+        """Change the base learning rate from the next graph call on (recorded as HyperChanged)."""
+        self._set_pending("learning_rate", value)
+
+    def set_beta(self, value: float) -> None:
+        """Change beta (the KL weight) from the next graph call on (recorded as HyperChanged)."""
+        self._set_pending("beta", value)
+
+    def _set_pending(self, name: str, value: float) -> None:
+        from vaestudio.core.config import LIMITS, checked_number
+
+        low, high, kind = LIMITS[name]
+        checked = checked_number(name, value, low, high, kind)
+        with self._lock:
+            self._pending[name] = checked
+
     @property
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.dataset.train_images) / self.config.batch_size)
 
     def checkpoint(self) -> Checkpoint:
         """Everything needed to continue exactly from here; call between events, in the training thread."""
-        if self._graph is None:
+        if self._steps is None:
             raise RuntimeError("the trainer has not started")
-        return Checkpoint(self.state.epoch, self.state.step, self.state.epoch_step, self.config.latent_dim,
+        return Checkpoint(self.state.epoch, self.state.step, self.state.epoch_step, self.architecture,
                           self.model.get_weights(), [v.numpy() for v in self.optimizer.variables],
-                          self._graph.noise.state.numpy())
+                          self._noise.state.numpy(), learning_rate=self.state.learning_rate, beta=self.state.beta)
 
     # -- the loop ----------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
         """Run training to the end (or until stopped), yielding events as they happen."""
-        graph = self._graph = _Graph(self)
-        cfg, state = self.config, self.state
+        precision = self._build()
+        cfg, state, steps = self.config, self.state, self._steps
         steps_per_epoch = self.steps_per_epoch
-        start_epoch = state.epoch + 1
-        yield Started(cfg.epochs, steps_per_epoch, start_epoch, self.device or graph.device_name(), graph.precision)
-        if state.step == 0:
-            yield graph.snapshot(0, 0, "before training")
+        yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, self.device or _device_name(), precision,
+                      start_step=state.step)
+        if self.resume_from is None:
+            yield self._snapshot(0, "before training")
+        changed = self._apply_pending(initial=True)
+        if changed is not None:
+            yield changed
         state.last_good_weights = self.model.get_weights()
 
-        for epoch in range(start_epoch, cfg.epochs + 1):
+        for epoch in range(state.epoch + 1, cfg.epochs + 1):
             epoch_step, busy = state.epoch_step, 0.0
-            batches = graph.epoch_iterator(epoch, skip=epoch_step)
+            batches = self._inputs.epoch_iterator(epoch, skip=epoch_step)
             window = _Window()
             while epoch_step < steps_per_epoch:
                 if not self._wait_while_paused():
                     yield Finished("stopped", state.epoch, state.step, "stopped by the user")
                     return
+                changed = self._apply_pending()
+                if changed is not None:
+                    yield changed
                 chunk = min(cfg.steps_per_call, self._next_boundary(epoch, epoch_step) - epoch_step)
                 started = time.perf_counter()
-                sums = graph.train_chunk(batches, chunk)
+                sums = steps.train_chunk(batches, chunk)
                 seconds = time.perf_counter() - started
                 busy += seconds
                 epoch_step += chunk
                 state.step += chunk
                 state.epoch_step = epoch_step
-                if not np.all(np.isfinite(sums)):
+                if not all(math.isfinite(v) for v in sums.values()):
                     yield self._diverged(epoch)
                     return
                 window.add(sums, chunk, seconds)
                 if epoch_step % cfg.metrics_every == 0 or epoch_step == steps_per_epoch:
                     self._remember_good_weights()
-                    yield window.report(epoch, state.step, epoch_step, steps_per_epoch)
+                    yield window.report(epoch, state.step, epoch_step, steps_per_epoch, self._in_force())
                     window = _Window()
-                if epoch == 1 and cfg.snapshot_every and (epoch_step - 1) % cfg.snapshot_every == 0:
-                    yield graph.snapshot(epoch, state.step, f"epoch 1, batch {epoch_step}")
-            test = graph.test_elbo(epoch, self._stop)
+                label = self._snapshot_label(epoch, epoch_step, steps_per_epoch)
+                if label:
+                    yield self._snapshot(epoch, label)
+            test = self._test_pass(epoch)
             if test is None:  # stopped during the test pass: a resumed run repeats just the test pass
                 yield Finished("stopped", state.epoch, state.step, "stopped by the user")
                 return
-            if not np.all(np.isfinite(test)):
+            if not all(np.all(np.isfinite(v)) for v in test.values()):
                 yield self._diverged(epoch)
                 return
             state.epoch, state.epoch_step = epoch, 0
             self._remember_good_weights()
-            yield EpochEnd(epoch, state.step, *map(float, test), seconds=busy)
-            yield graph.snapshot(epoch, state.step, f"epoch {epoch}")
+            yield self._snapshot(epoch, f"epoch {epoch}")
+            yield EpochEnd(epoch, state.step, test["elbo"], test["log_likelihood"], test["kl"], seconds=busy,
+                           kl_per_dimension=tuple(float(v) for v in test["kl_dims"]))
             if self._stop.is_set() and epoch < cfg.epochs:
                 yield Finished("stopped", epoch, state.step, "stopped by the user")
                 return
         yield Finished("completed", state.epoch, state.step, f"trained {cfg.epochs} epochs")
+
+    # -- building ------------------------------------------------------------------------------
+    def _build(self) -> str:
+        """Model, optimizer, noise, input pipeline and compiled steps; returns the precision used."""
+        import keras
+        import tensorflow as tf
+
+        from vaestudio.core.decoding import grid_axis_values, grid_latents as grid_points
+        from vaestudio.core.tf.device import use_bfloat16
+        from vaestudio.core.tf.inputs import InputPipeline
+        from vaestudio.core.tf.model import build_cvae
+        from vaestudio.core.tf.steps import Schedule, TrainingSteps
+
+        cfg = self.config
+        keras.utils.set_random_seed(cfg.seed)
+        precision = "mixed_bfloat16" if use_bfloat16(cfg.precision) else "float32"
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(precision)
+        try:
+            self.model = build_cvae(self.architecture.latent_dim)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        self.optimizer.build(self.model.trainable_variables)
+        self._noise = tf.random.Generator.from_seed(cfg.seed)
+        if self.resume_from is not None:
+            _restore(self.resume_from, self.model, self.optimizer, self._noise)
+        self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed)
+        n = cfg.grid_size
+        points = grid_points(n, self.architecture.latent_dim, values=grid_axis_values(n))
+        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, self._noise,
+                                    Schedule.of(cfg, self.steps_per_epoch), self.state.learning_rate,
+                                    self.state.beta, points)
+        return precision
 
     # -- helpers -------------------------------------------------------------------------------
     def _wait_while_paused(self) -> bool:
@@ -145,6 +211,28 @@ class Trainer:
         while not self._running.wait(POLL_SECONDS):
             pass
         return not self._stop.is_set()
+
+    def _apply_pending(self, initial: bool = False) -> HyperChanged | None:
+        """Put requested hyper-parameter changes in force; the event to record, or None."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if initial:
+            if self._requested_lr is not None:
+                pending.setdefault("learning_rate", self._requested_lr)
+            if self._requested_beta is not None:
+                pending.setdefault("beta", self._requested_beta)
+        state = self.state
+        lr, beta = pending.get("learning_rate", state.learning_rate), pending.get("beta", state.beta)
+        if (lr, beta) == (state.learning_rate, state.beta):
+            return None
+        state.learning_rate, state.beta = lr, beta
+        self._steps.set_hyper(lr, beta)
+        return HyperChanged(state.step, lr, beta)
+
+    def _in_force(self) -> tuple[float, float]:
+        """(learning rate, beta) the last step used, after schedules."""
+        schedule, step = self._steps.schedule, max(self.state.step - 1, 0)
+        return (self.state.learning_rate * schedule.lr_factor(step), self.state.beta * schedule.beta_factor(step))
 
     def _next_boundary(self, epoch: int, epoch_step: int) -> int:
         """The next epoch step after which something is reported."""
@@ -155,7 +243,40 @@ class Trainer:
             # the tutorial snapshots after batch indices 0, 75, 150, ... i.e. after steps 1, 76, 151, ...
             k = cfg.snapshot_every
             candidates.append(((epoch_step - 1) // k + 1) * k + 1 if epoch_step >= 1 else 1)
+        elif epoch > 1 and cfg.snapshot_every_later:
+            k = cfg.snapshot_every_later
+            candidates.append((epoch_step // k + 1) * k)
         return min(c for c in candidates if c > epoch_step)
+
+    def _snapshot_label(self, epoch: int, epoch_step: int, steps_per_epoch: int) -> str | None:
+        """The label of a snapshot due after this step inside an epoch (epoch ends have their own)."""
+        cfg = self.config
+        if epoch == 1 and cfg.snapshot_every and (epoch_step - 1) % cfg.snapshot_every == 0:
+            return f"epoch 1, batch {epoch_step}"
+        if (epoch > 1 and cfg.snapshot_every_later and epoch_step % cfg.snapshot_every_later == 0
+                and epoch_step < steps_per_epoch):
+            return f"epoch {epoch}, batch {epoch_step}"
+        return None
+
+    def _snapshot(self, epoch: int, label: str) -> Snapshot:
+        from vaestudio.core.decoding import to_mosaic as mosaic
+        from vaestudio.core.weights import VaeWeights
+
+        return Snapshot(epoch, self.state.step, label, mosaic(self._steps.grid(), self.config.grid_size),
+                        weights=VaeWeights.from_model(self.model))
+
+    def _test_pass(self, epoch: int) -> dict[str, np.ndarray] | None:
+        """Means over the whole test set, batch by batch so that a stop is honoured within one batch
+        (None then). The noise depends only on (seed, epoch, batch)."""
+        sums: dict[str, np.ndarray] = {}
+        for index, batch in enumerate(self._inputs.test):
+            if self._stop.is_set():
+                return None
+            batch_sums = self._steps.test_batch(batch, (self.config.seed * 7919 + epoch, index))
+            for name, value in batch_sums.items():
+                sums[name] = sums.get(name, 0.0) + value
+        count = max(float(sums.pop("count")), 1.0)
+        return {name: (float(value) if np.ndim(value) == 0 else value) / count for name, value in sums.items()}
 
     def _remember_good_weights(self) -> None:
         weights = self.model.get_weights()
@@ -165,161 +286,45 @@ class Trainer:
     def _diverged(self, epoch: int) -> Finished:
         if self.state.last_good_weights is not None:
             self.model.set_weights(self.state.last_good_weights)
-        lr = self.config.learning_rate
-        return Finished(
-            "diverged", self.state.epoch, self.state.step,
-            f"the loss became NaN or infinite in epoch {epoch} (step {self.state.step}); the last good weights "
-            f"were restored. Try a lower learning rate than {lr:g} (e.g. {lr / 10:g}).")
+        return Finished("diverged", self.state.epoch, self.state.step,
+                        f"the loss became NaN or infinite in epoch {epoch} (step {self.state.step}) at learning "
+                        f"rate {self.state.learning_rate:g}; the last good weights were restored")
 
 
 class _Window:
     """Sums of the train metrics since the last report."""
 
     def __init__(self) -> None:
-        self.sums = np.zeros(4)
-        self.steps = 0
+        self.sums: dict[str, float] = {}
         self.seconds = 0.0
 
-    def add(self, sums: np.ndarray, steps: int, seconds: float) -> None:
-        self.sums += sums
-        self.steps += steps
+    def add(self, sums: dict[str, float], steps: int, seconds: float) -> None:
+        for name, value in sums.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
         self.seconds += seconds
 
-    def report(self, epoch: int, step: int, epoch_step: int, steps_per_epoch: int) -> StepMetrics:
-        elbo, log_likelihood, kl, images = self.sums
-        images = max(images, 1.0)
-        return StepMetrics(epoch, step, epoch_step, steps_per_epoch, elbo / images, log_likelihood / images,
-                           kl / images, images / max(self.seconds, 1e-9))
+    def report(self, epoch: int, step: int, epoch_step: int, steps_per_epoch: int,
+               in_force: tuple[float, float]) -> StepMetrics:
+        images = max(self.sums.get("count", 0.0), 1.0)
+        mean = {name: value / images for name, value in self.sums.items()}
+        learning_rate, beta = in_force
+        objective = mean["objective"] if not math.isclose(mean["objective"], mean["elbo"], abs_tol=1e-9) else None
+        return StepMetrics(epoch, step, epoch_step, steps_per_epoch, mean["elbo"], mean["log_likelihood"],
+                           mean["kl"], images / max(self.seconds, 1e-9), objective=objective,
+                           learning_rate=learning_rate, beta=beta)
 
 
-class _Graph:
-    """The TensorFlow side of a Trainer: model, optimizer, input pipelines and compiled functions."""
+def _device_name() -> str:
+    import tensorflow as tf
 
-    def __init__(self, trainer: Trainer):
-        import keras
-        import tensorflow as tf
-
-        from vaestudio.core.tf.model import build_cvae
-        from vaestudio.core.tf.objective import elbo_parts
-
-        self.tf = tf
-        cfg = trainer.config
-        data = trainer.dataset
-        keras.utils.set_random_seed(cfg.seed)
-        self.precision = "mixed_bfloat16" if _wants_bfloat16(cfg.precision, tf) else "float32"
-        if trainer.model is None:
-            if self.precision == "mixed_bfloat16":
-                previous = keras.config.dtype_policy()
-                keras.config.set_dtype_policy("mixed_bfloat16")
-                try:
-                    trainer.model = build_cvae(cfg.latent_dim)
-                finally:
-                    keras.config.set_dtype_policy(previous)
-            else:
-                trainer.model = build_cvae(cfg.latent_dim)
-        if trainer.optimizer is None:
-            trainer.optimizer = keras.optimizers.Adam(cfg.learning_rate)
-        model, optimizer = trainer.model, trainer.optimizer
-        optimizer.build(model.trainable_variables)
-        self.model, self.config = model, cfg
-        self.latent_dim = model.latent_dim
-        self.noise = tf.random.Generator.from_seed(cfg.seed)
-        if trainer.resume_from is not None:
-            _restore(trainer.resume_from, model, optimizer, self.noise)
-
-        train = tf.constant((data.train_images > 127).astype(np.uint8)[..., None])
-        self.train = tf.data.Dataset.from_tensor_slices(train)
-        self.test = (tf.data.Dataset.from_tensor_slices(preprocess(data.test_images))
-                     .batch(TEST_BATCH).prefetch(tf.data.AUTOTUNE))
-        probe = data.test_images[:PROBE_SIZE]
-        self.probe = tf.constant(preprocess(probe))
-        self.probe_labels = np.asarray(data.test_labels[:PROBE_SIZE]).copy()
-
-        from vaestudio.core.decoding import grid_latents
-        import tensorflow_probability as tfp
-
-        n = cfg.grid_size
-        quantiles = tfp.distributions.Normal(0.0, 1.0).quantile(np.linspace(0.05, 0.95, n).astype(np.float32))
-        self.grid_points = tf.constant(grid_latents(n, self.latent_dim, values=quantiles.numpy()))
-        variables = model.trainable_variables
-        latent_dim = self.latent_dim
-        noise = self.noise
-
-        def one_step(x):
-            eps = noise.normal([tf.shape(x)[0], latent_dim])
-            with tf.GradientTape() as tape:
-                elbo, log_likelihood, kl = elbo_parts(model, x, eps)
-                loss = -tf.reduce_mean(elbo)
-            gradients = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(gradients, variables))
-            count = tf.cast(tf.shape(x)[0], tf.float32)
-            return tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(log_likelihood), tf.reduce_sum(kl), count])
-
-        @tf.function
-        def train_chunk(iterator, steps):
-            sums = tf.zeros([4], tf.float32)
-            for _ in tf.range(steps):
-                x = tf.cast(next(iterator), tf.float32)
-                sums += one_step(x)
-            return sums
-
-        @tf.function
-        def test_sums(x, seed):
-            eps = tf.random.stateless_normal([tf.shape(x)[0], latent_dim], seed=seed)
-            elbo, log_likelihood, kl = elbo_parts(model, x, eps)
-            count = tf.cast(tf.shape(x)[0], tf.float32)
-            return tf.stack([tf.reduce_sum(elbo), tf.reduce_sum(log_likelihood), tf.reduce_sum(kl), count])
-
-        @tf.function
-        def picture():
-            grid = tf.sigmoid(tf.cast(model.decoder(self.grid_points, training=False), tf.float32))
-            means = tf.cast(model.encoder(self.probe, training=False)[:, :latent_dim], tf.float32)
-            return grid, means
-
-        self._train_chunk, self._test_sums, self._picture = train_chunk, test_sums, picture
-
-    def device_name(self) -> str:
-        gpus = self.tf.config.list_logical_devices("GPU")
-        return f"GPU: {gpus[0].name}" if gpus else "CPU"
-
-    def epoch_iterator(self, epoch: int, skip: int = 0):
-        """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order;
-        `skip` batches already trained on before an interruption."""
-        tf, cfg = self.tf, self.config
-        shuffled = self.train.shuffle(len(self.train), seed=cfg.seed * 10_007 + epoch, reshuffle_each_iteration=False)
-        return iter(shuffled.batch(cfg.batch_size).skip(skip).prefetch(tf.data.AUTOTUNE))
-
-    def train_chunk(self, iterator, steps: int) -> np.ndarray:
-        return self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32)).numpy().astype(np.float64)
-
-    def test_elbo(self, epoch: int, stop: threading.Event) -> np.ndarray | None:
-        """Mean (elbo, log_likelihood, kl) over the whole test set, batch by batch so that a stop is
-        honoured within one batch (None then). The noise depends only on (seed, epoch, batch)."""
-        tf = self.tf
-        sums = np.zeros(4)
-        for index, x in enumerate(self.test):
-            if stop.is_set():
-                return None
-            seed = tf.constant([self.config.seed * 7919 + epoch, index], tf.int64)
-            sums += self._test_sums(x, seed).numpy()
-        elbo, log_likelihood, kl, count = sums
-        return np.array([elbo, log_likelihood, kl]) / max(count, 1.0)
-
-    def snapshot(self, epoch: int, step: int, label: str) -> Snapshot:
-        from vaestudio.core.decoding import to_mosaic
-        from vaestudio.core.weights import VaeWeights
-
-        grid, means = self._picture()
-        return Snapshot(epoch, step, label, to_mosaic(grid.numpy(), self.config.grid_size),
-                        weights=VaeWeights.from_model(self.model),
-                        latent_means=means.numpy(), latent_labels=self.probe_labels)
+    gpus = tf.config.list_logical_devices("GPU")
+    return f"GPU: {gpus[0].name}" if gpus else "CPU"
 
 
 def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
     """Put a checkpoint's arrays back into a freshly built model, optimizer and noise generator."""
     variables = list(optimizer.variables)
-    saved_shapes = [tuple(w.shape) for w in checkpoint.model_weights]
-    if saved_shapes != [tuple(w.shape) for w in model.get_weights()]:
+    if [tuple(w.shape) for w in checkpoint.model_weights] != [tuple(w.shape) for w in model.get_weights()]:
         raise RunFolderError("the checkpoint's weights do not fit this model's architecture")
     if [tuple(v.shape) for v in checkpoint.optimizer_variables] != [tuple(v.shape) for v in variables]:
         raise RunFolderError("the checkpoint's optimizer state does not fit this model")
@@ -328,17 +333,3 @@ def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
         variable.assign(value)
     noise.reset(checkpoint.noise_state)
 
-
-def _wants_bfloat16(precision: str, tf) -> bool:
-    if precision != "auto":
-        return precision == "mixed_bfloat16"
-    from vaestudio.core.tf.device import bfloat16_is_fast
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        try:
-            capability = tuple(tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0)))
-        except Exception:
-            return False
-        return capability >= (8, 0)
-    return bfloat16_is_fast()

@@ -1,0 +1,100 @@
+"""Record a run's events into its folder as they arrive (in the thread that trains).
+
+Order of writes at the end of an epoch: the epoch's snapshot, then the checkpoint (which also carries the
+epoch's test metrics), then the metrics row. Whatever moment a process dies, the folder is consistent
+with its checkpoint: a resume drops what came after it and restores what it carries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
+from vaestudio.core.store.checkpoint import Checkpoint, save_checkpoint
+from vaestudio.core.store.run_folder import ANIMATION, CHECKPOINT, GRID, MODEL, RunFolder
+
+CHECKPOINT_SECONDS = 120.0  # also checkpoint inside long epochs, so a crash loses at most this much
+
+
+class RunRecorder:
+    """Keeps a run folder current with the events of its run; only the lock holder uses one."""
+
+    def __init__(self, folder: RunFolder, take_checkpoint: Callable[[], Checkpoint] | None = None,
+                 tensorboard=None, clock: Callable[[], float] = time.monotonic):
+        self.folder = folder
+        self.take_checkpoint = take_checkpoint
+        self.metrics = folder.metrics()
+        self.tensorboard = tensorboard  # a TensorBoardLog, or None
+        self._clock = clock
+        self._last_checkpoint = clock()
+        self._epoch = 1
+
+    def record(self, event: Event) -> Event:
+        """Write what `event` adds to the folder; returns the event to pass on (snapshots get their frame)."""
+        if isinstance(event, Started):
+            self._epoch = event.start_epoch
+        elif isinstance(event, StepMetrics):
+            self._epoch = event.epoch
+            self.metrics.append_step(event.epoch, event.step, event.elbo, event.log_likelihood, event.kl,
+                                     event.images_per_second, objective=event.objective,
+                                     learning_rate=event.learning_rate, beta=event.beta)
+            if self.tensorboard is not None:
+                self.tensorboard.step_row(event.step, event.elbo, event.log_likelihood, event.kl, event.objective,
+                                          event.learning_rate, event.beta)
+            if self._clock() - self._last_checkpoint > CHECKPOINT_SECONDS:
+                self.save_checkpoint()
+        elif isinstance(event, HyperChanged):
+            self.metrics.append_hyper(self._epoch, event.step, event.learning_rate, event.beta)
+            if self.tensorboard is not None:
+                self.tensorboard.scalar("hparams/learning_rate", event.learning_rate, event.step)
+                self.tensorboard.scalar("hparams/beta", event.beta, event.step)
+        elif isinstance(event, Snapshot):
+            record = self.folder.snapshots.add(event)
+            if self.tensorboard is not None:
+                self.tensorboard.image("grid", event.mosaic, event.step)
+            return dataclasses.replace(event, frame=record.frame)
+        elif isinstance(event, EpochEnd):
+            self.save_checkpoint(epoch_metrics=dict(test_elbo=event.test_elbo,
+                                                    test_log_likelihood=event.test_log_likelihood,
+                                                    test_kl=event.test_kl, seconds=event.seconds))
+            self.metrics.append_epoch(event.epoch, event.step, event.test_elbo, event.test_log_likelihood,
+                                      event.test_kl, event.seconds, kl_per_dimension=event.kl_per_dimension)
+            if self.tensorboard is not None:
+                self.tensorboard.epoch_row(event.step, event.test_elbo, event.test_log_likelihood, event.test_kl,
+                                           event.kl_per_dimension)
+                self.tensorboard.flush()
+        elif isinstance(event, Finished) and event.reason == "stopped":
+            self.save_checkpoint()
+        return event
+
+    def save_checkpoint(self, epoch_metrics: dict[str, float] | None = None) -> None:
+        if self.take_checkpoint is None:
+            return
+        checkpoint = self.take_checkpoint()
+        if epoch_metrics is not None:
+            checkpoint.epoch_metrics = epoch_metrics
+        save_checkpoint(self.folder.file(CHECKPOINT), checkpoint)
+        self._last_checkpoint = self._clock()
+
+    def finish(self, model, frame_seconds: float = 0.15) -> list[Path]:
+        """Save the model, the final grid and the animation; returns the files written."""
+        from vaestudio.core.store.images import save_gif, save_png
+        from vaestudio.core.tf.model import save_model
+
+        written = [save_model(model, self.folder.file(MODEL))]
+        frames, labels = self.folder.load_frames()
+        if frames:
+            written.append(save_png(frames[-1], self.folder.file(GRID)))
+            written.append(save_gif(frames, self.folder.file(ANIMATION), frame_seconds=frame_seconds,
+                                    captions=labels))
+        if self.tensorboard is not None:
+            self.tensorboard.flush()
+        return written
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None

@@ -1,0 +1,57 @@
+"""The tf.data input pipelines: a seeded shuffle per epoch for training, fixed batches for the test pass.
+
+Training images stay uint8 in memory (binarized first for the Bernoulli likelihood) and become float32
+model inputs inside the compiled step, which keeps the pipeline light.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaestudio.core.architecture import Architecture
+
+TEST_BATCH = 1000
+
+
+class InputPipeline:
+    """Train and test batches of a Dataset for one architecture and batch size."""
+
+    def __init__(self, dataset, architecture: Architecture, batch_size: int, seed: int):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.architecture = architecture
+        self.batch_size = batch_size
+        self.seed = seed
+        train = _model_bytes(dataset.train_images, architecture)
+        self.train_count = len(train)
+        self.train = tf.data.Dataset.from_tensor_slices(train)
+        self.test = (tf.data.Dataset.from_tensor_slices(_model_bytes(dataset.test_images, architecture))
+                     .batch(TEST_BATCH).prefetch(tf.data.AUTOTUNE))
+
+    def epoch_iterator(self, epoch: int, skip: int = 0):
+        """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order;
+        `skip` batches already trained on before an interruption."""
+        tf = self.tf
+        shuffled = self.train.shuffle(self.train_count, seed=self.seed * 10_007 + epoch,
+                                      reshuffle_each_iteration=False)
+        return iter(shuffled.batch(self.batch_size).skip(skip).prefetch(tf.data.AUTOTUNE))
+
+    def to_inputs(self, batch):
+        """uint8 batch -> float32 model inputs in [0, 1] (inside a compiled function)."""
+        tf = self.tf
+        x = tf.cast(batch, tf.float32)
+        return x if self.architecture.binarized else x / 255.0
+
+
+def _model_bytes(images: np.ndarray, architecture: Architecture) -> np.ndarray:
+    """uint8 (N, H, W, C): binarized to 0/1 for the Bernoulli likelihood, grey levels 0..255 otherwise."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    expected = architecture.image_shape
+    if images.shape[1:] != expected:
+        raise ValueError(f"images of shape {images.shape[1:]} do not fit a model of {architecture.describe()}")
+    if architecture.binarized:
+        return (images > 127).astype(np.uint8)
+    return np.ascontiguousarray(images, dtype=np.uint8)

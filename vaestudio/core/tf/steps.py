@@ -1,0 +1,142 @@
+"""The compiled TensorFlow functions of training: a chunk of optimizer steps, a test batch, the grid.
+
+The learning rate and beta live in variables, so changing them while a run trains (or following their
+schedules) never retraces a function. Metric sums come back by name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.tf.inputs import InputPipeline
+
+TRAIN_SUMS = ("elbo", "log_likelihood", "kl", "objective", "count")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Learning-rate warm-up and decay, and the KL warm-up, as functions of the global step."""
+
+    lr_schedule: str
+    lr_warmup_steps: int
+    kl_warmup_steps: int
+    total_steps: int
+
+    @classmethod
+    def of(cls, config: TrainConfig, steps_per_epoch: int) -> "Schedule":
+        return cls(config.lr_schedule, config.lr_warmup_steps, config.kl_warmup_steps,
+                   max(config.epochs * steps_per_epoch, 1))
+
+    def lr_factor(self, step: float) -> float:
+        """Multiplier of the base learning rate for the update that makes step `step + 1`."""
+        factor = 1.0
+        if self.lr_warmup_steps:
+            factor = min(1.0, (step + 1) / self.lr_warmup_steps)
+        if self.lr_schedule == "cosine":
+            progress = min(max(step - self.lr_warmup_steps, 0) / max(self.total_steps - self.lr_warmup_steps, 1), 1.0)
+            factor *= 0.5 * (1.0 + math.cos(math.pi * progress))
+        return factor
+
+    def beta_factor(self, step: float) -> float:
+        return min(1.0, (step + 1) / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
+
+
+class TrainingSteps:
+    """Builds the compiled functions over a model, its optimizer and an input pipeline."""
+
+    def __init__(self, model, optimizer, inputs: InputPipeline, noise, schedule: Schedule,
+                 learning_rate: float, beta: float, grid_points: np.ndarray):
+        import tensorflow as tf
+
+        from vaestudio.core.tf.objective import elbo_parts
+
+        self.tf = tf
+        self.model, self.optimizer, self.inputs, self.noise = model, optimizer, inputs, noise
+        self.schedule = schedule
+        self.base_lr = tf.Variable(float(learning_rate), trainable=False, dtype=tf.float32, name="base_lr")
+        self.base_beta = tf.Variable(float(beta), trainable=False, dtype=tf.float32, name="base_beta")
+        self.total_steps = tf.Variable(float(schedule.total_steps), trainable=False, dtype=tf.float32)
+        self.grid_points = tf.constant(grid_points)
+        latent_dim = model.architecture.latent_dim
+        variables = model.trainable_variables
+        pi = tf.constant(math.pi, tf.float32)
+        lr_warmup = float(schedule.lr_warmup_steps)
+        kl_warmup = float(schedule.kl_warmup_steps)
+        cosine = schedule.lr_schedule == "cosine"
+
+        def factors(step):
+            lr = tf.constant(1.0)
+            if lr_warmup:
+                lr = tf.minimum(1.0, (step + 1.0) / lr_warmup)
+            if cosine:
+                span = tf.maximum(self.total_steps - lr_warmup, 1.0)
+                progress = tf.clip_by_value((step - lr_warmup) / span, 0.0, 1.0)
+                lr = lr * 0.5 * (1.0 + tf.cos(pi * progress))
+            beta = tf.minimum(1.0, (step + 1.0) / kl_warmup) if kl_warmup else tf.constant(1.0)
+            return lr, beta
+
+        def one_step(batch):
+            x = inputs.to_inputs(batch)
+            step = tf.cast(optimizer.iterations, tf.float32)
+            lr_factor, beta_factor = factors(step)
+            optimizer.learning_rate.assign(self.base_lr * lr_factor)
+            beta = self.base_beta * beta_factor
+            eps = noise.normal([tf.shape(x)[0], latent_dim])
+            with tf.GradientTape() as tape:
+                elbo, log_likelihood, kl = elbo_parts(model, x, eps)
+                objective = log_likelihood - beta * kl
+                loss = -tf.reduce_mean(objective)
+            gradients = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(gradients, variables))
+            return {"elbo": tf.reduce_sum(elbo), "log_likelihood": tf.reduce_sum(log_likelihood),
+                    "kl": tf.reduce_sum(kl), "objective": tf.reduce_sum(objective),
+                    "count": tf.cast(tf.shape(x)[0], tf.float32)}
+
+        @tf.function
+        def train_chunk(iterator, steps):
+            sums = {name: tf.constant(0.0) for name in TRAIN_SUMS}
+            for _ in tf.range(steps):
+                step_sums = one_step(next(iterator))
+                sums = {name: sums[name] + step_sums[name] for name in TRAIN_SUMS}
+            return sums
+
+        @tf.function
+        def test_sums(batch, seed):
+            x = inputs.to_inputs(batch)
+            eps = tf.random.stateless_normal([tf.shape(x)[0], latent_dim], seed=seed)
+            elbo, log_likelihood, kl = elbo_parts(model, x, eps)
+            mean, logvar = model.encode(x)
+            mean, logvar = tf.cast(mean, tf.float32), tf.cast(logvar, tf.float32)
+            kl_dims = 0.5 * (tf.square(mean) + tf.exp(logvar) - 1.0 - logvar)
+            return {"elbo": tf.reduce_sum(elbo), "log_likelihood": tf.reduce_sum(log_likelihood),
+                    "kl": tf.reduce_sum(kl), "kl_dims": tf.reduce_sum(kl_dims, axis=0),
+                    "count": tf.cast(tf.shape(x)[0], tf.float32)}
+
+        @tf.function
+        def grid():
+            return tf.sigmoid(tf.cast(model.decoder(self.grid_points, training=False), tf.float32))
+
+        self._train_chunk, self._test_sums, self._grid = train_chunk, test_sums, grid
+
+    def set_hyper(self, learning_rate: float, beta: float) -> None:
+        self.base_lr.assign(float(learning_rate))
+        self.base_beta.assign(float(beta))
+
+    def set_total_steps(self, total_steps: int) -> None:
+        self.total_steps.assign(float(max(total_steps, 1)))
+
+    def train_chunk(self, iterator, steps: int) -> dict[str, float]:
+        sums = self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32))
+        return {name: float(value) for name, value in sums.items()}
+
+    def test_batch(self, batch, seed: tuple[int, int]) -> dict[str, np.ndarray]:
+        sums = self._test_sums(batch, self.tf.constant(seed, self.tf.int64))
+        return {name: value.numpy().astype(np.float64) for name, value in sums.items()}
+
+    def grid(self) -> np.ndarray:
+        """Decoded grid probabilities (n*n, H, W, C) in latent.grid_points order."""
+        return self._grid().numpy()

@@ -133,32 +133,36 @@ def _leftovers(folder, keep):
     return sorted(p.name for p in folder.iterdir() if p.name != keep)
 
 
-def test_disk_full_midway_leaves_existing_gif_unchanged(tmp_path, monkeypatch):
+def _write_with_file_size_limit(tmp_path, limit: int, code: str):
+    """Run `code` in a subprocess whose writes beyond `limit` bytes per file fail for real (EFBIG)."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          preexec_fn=limit_files, timeout=120)
+
+
+def test_a_full_disk_midway_leaves_the_existing_gif_unchanged_and_says_so_once(tmp_path):
     target, before = _existing_gif(tmp_path)
-
-    def half_write_then_full(tmp, *args, **kwargs):
-        with open(tmp, "wb") as handle:
-            handle.write(b"GIF89a" + b"\0" * 100)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(export.iio, "imwrite", half_write_then_full)
-    with pytest.raises(ExportError, match=r"anim\.gif.*No space left"):
-        export.save_gif([_binary_mosaic(1), _binary_mosaic(2)], target)
-    assert target.read_bytes() == before
-    assert _leftovers(tmp_path, "anim.gif") == []
-
-
-def test_encoder_error_midway_is_wrapped_and_leaves_existing_gif_unchanged(tmp_path, monkeypatch):
-    target, before = _existing_gif(tmp_path)
-
-    def broken_encoder(tmp, *args, **kwargs):
-        with open(tmp, "wb") as handle:
-            handle.write(b"GIF89a partial")
-        raise ValueError("encoder exploded")
-
-    monkeypatch.setattr(export.iio, "imwrite", broken_encoder)
-    with pytest.raises(ExportError, match=r"anim\.gif.*encoder exploded"):
-        export.save_gif([_binary_mosaic(1)], target)
+    code = ("import numpy as np, sys\n"
+            "from vaestudio.core.store.images import save_gif\n"
+            "from vaestudio.core.errors import ExportError\n"
+            "frames = [(np.random.default_rng(i).random((280, 280)) * 255).astype(np.uint8) for i in range(20)]\n"
+            "try:\n"
+            "    save_gif(frames, 'anim.gif')\n"
+            "except ExportError as exc:\n"
+            "    print(exc)\n"
+            "    sys.exit(2)\n")
+    result = _write_with_file_size_limit(tmp_path, 200_000, code)
+    assert result.returncode == 2, result.stderr
+    assert "anim.gif" in result.stdout and "too large" in result.stdout.lower()
+    assert result.stderr == ""  # no "Exception ignored" or traceback noise
     assert target.read_bytes() == before
     assert _leftovers(tmp_path, "anim.gif") == []
 
@@ -178,3 +182,32 @@ def test_read_only_folder_is_an_export_error_and_keeps_existing_file(tmp_path, m
     monkeypatch.undo()
     assert target.read_bytes() == before
     assert _leftovers(tmp_path, "anim.gif") == []
+
+
+def test_fewer_grey_levels_make_a_smaller_gif_of_the_same_frames(tmp_path):
+    # Decoded grids are soft blobs: smooth fields pushed through a sigmoid, like the decoder's output.
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(10):
+        field = rng.normal(size=(14, 14)).repeat(8, axis=0).repeat(8, axis=1)
+        for axis in (0, 1):
+            field = (np.roll(field, 2, axis) + field + np.roll(field, -2, axis)) / 3
+        frames.append((255 / (1 + np.exp(-4 * field))).astype(np.uint8))
+    full = export.save_gif(frames, tmp_path / "full.gif")
+    small = export.save_gif(frames, tmp_path / "small.gif", levels=16)
+    assert small.stat().st_size < full.stat().st_size * 0.7
+    decoded, _, _ = _gif_frames(small)
+    assert len(decoded) == len(frames) and len(np.unique(np.concatenate(decoded))) <= 16
+    assert np.abs(decoded[3].astype(int) - frames[3]).max() <= 9  # within half a step of 17 levels
+
+
+def test_colour_mosaics_export_as_png_and_gif(tmp_path):
+    rgb = np.zeros((56, 56, 3), np.uint8)
+    rgb[:28, :, 0] = 255
+    rgb[28:, :, 2] = 200
+    export.save_png(rgb, tmp_path / "c.png", caption="epoch 1")
+    with Image.open(tmp_path / "c.png") as image:
+        assert image.mode == "RGB" and image.getpixel((5, 5)) == (255, 0, 0)
+    export.save_gif([rgb, rgb[::-1]], tmp_path / "c.gif")
+    frames, _, _ = _gif_frames(tmp_path / "c.gif")
+    assert len(frames) == 2

@@ -1,8 +1,10 @@
 """Save decoded latent mosaics as PNG images and looping GIF animations.
 
-Frames are written as 8-bit grayscale, so every gray level of a mosaic survives the round trip
-(a GIF of a binary mosaic holds exactly 0 and 255, no dithering). Files are written atomically:
-on any failure the file already at the target is left as it was.
+Grey mosaics are written as 8-bit greyscale, so every grey level survives the round trip (a GIF of a
+binary mosaic holds exactly 0 and 255, no dithering); colour mosaics as RGB PNGs and palette GIFs.
+GIFs may use fewer grey levels (`levels`) to be much smaller. Files are written atomically through
+file handles this module owns, so a full disk or an encoder error leaves the file already at the
+target as it was, and no half-closed writer complains later.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -25,9 +26,9 @@ _MIN_FONT_PX = 6
 
 
 def to_rgb_frame(mosaic: np.ndarray, caption: str | None = None, scale: int = 1) -> np.ndarray:
-    """Return `mosaic` (uint8, 2-D) as an RGB uint8 frame, upscaled by `scale`, captioned below."""
-    gray = _compose(mosaic, caption, scale)
-    return np.repeat(gray[:, :, None], 3, axis=2)
+    """Return `mosaic` (uint8, grey or RGB) as an RGB uint8 frame, upscaled by `scale`, captioned below."""
+    image = _compose(mosaic, caption, scale)
+    return image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
 
 
 def save_png(mosaic: np.ndarray, path: str | Path, caption: str | None = None, scale: int = 1) -> Path:
@@ -37,7 +38,7 @@ def save_png(mosaic: np.ndarray, path: str | Path, caption: str | None = None, s
         gray = _compose(mosaic, caption, scale)
     except ExportError as exc:
         raise ExportError(f"cannot export {path}: {exc}") from None
-    _write(path, lambda tmp: iio.imwrite(tmp, gray, plugin="pillow", extension=".png"))
+    _write(path, lambda handle: Image.fromarray(gray).save(handle, format="PNG", compress_level=6))
     return path
 
 
@@ -48,11 +49,14 @@ def save_gif(
     captions: Sequence[str | None] | None = None,
     scale: int = 1,
     loop: int = 0,
+    levels: int = 256,
 ) -> Path:
     """Write the mosaics `frames` as an animated GIF at `path` (atomically) and return the path.
 
     Each frame shows for `frame_seconds` (GIF timing has 0.01 s resolution); `loop=0` repeats
     forever, `loop=n` plays n extra times. `captions`, if given, has one entry (or None) per frame.
+    `levels` (2..256) grey levels per frame: 256 keeps every level; 16 roughly halves a training GIF
+    and still reads well.
     """
     path = Path(path)
     frames = list(frames)
@@ -61,28 +65,47 @@ def save_gif(
         duration_ms = _duration_ms(frame_seconds)
         if isinstance(loop, bool) or not isinstance(loop, int) or not 0 <= loop <= 65535:
             raise ExportError(f"loop must be an integer from 0 (forever) to 65535, got {loop!r}")
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 2 <= levels <= 256:
+            raise ExportError(f"levels must be an integer from 2 to 256, got {levels!r}")
     except ExportError as exc:
         raise ExportError(f"cannot export {path}: {exc}") from None
+    pictures = [_gif_frame(frame, levels) for frame in stack]
 
-    def write(tmp: Path) -> None:
-        # imageio's pillow plugin hands `duration` (milliseconds per frame) and `loop` to Pillow.
-        iio.imwrite(
-            tmp, stack, plugin="pillow", extension=".gif", is_batch=True, duration=duration_ms, loop=loop
-        )
+    def write(handle) -> None:
+        pictures[0].save(handle, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms,
+                         loop=loop, optimize=False, disposal=1)
 
     _write(path, write)
     return path
 
 
+def _gif_frame(frame: np.ndarray, levels: int) -> Image.Image:
+    """A grey frame with `levels` evenly spaced greys, or a palette image for a colour frame."""
+    if frame.ndim == 3:
+        return Image.fromarray(frame).quantize(colors=min(levels, 256), method=Image.Quantize.MEDIANCUT)
+    if levels < 256:
+        step = 255.0 / (levels - 1)
+        frame = (np.rint(np.rint(frame / step) * step)).astype(np.uint8)
+    return Image.fromarray(frame, mode="L")
+
+
 def _write(path: Path, writer) -> None:
-    """Run `writer(tmp)` inside an atomic write; any failure becomes ExportError naming `path`."""
+    """Run `writer(handle)` on a temporary file inside an atomic write; any failure becomes ExportError
+    naming `path`. The handle is closed here whatever happens (no writer left to fail at exit)."""
     try:
         with atomic_path(path) as tmp:
-            writer(tmp)
+            handle = open(tmp, "wb")
+            try:
+                writer(handle)
+            finally:
+                try:
+                    handle.close()
+                except OSError:
+                    pass  # the write already failed and says why
     except ExportError:
         raise
-    except Exception as exc:  # Pillow/imageio raise ValueError, KeyError, ... for encoder trouble
-        raise ExportError(f"cannot write {path}: {exc}") from exc
+    except Exception as exc:  # Pillow raises OSError, ValueError, KeyError, ... for encoder trouble
+        raise ExportError(f"cannot write {path}: {exc}") from None
 
 
 def _gif_stack(frames: list[np.ndarray], captions: Sequence[str | None] | None, scale: int) -> np.ndarray:
@@ -119,8 +142,10 @@ def _duration_ms(frame_seconds: float) -> int:
 def _compose(mosaic: np.ndarray, caption: str | None, scale: int) -> np.ndarray:
     """Upscale a uint8 2-D mosaic and add the caption strip; returns uint8 2-D grayscale."""
     image = np.asarray(mosaic)
-    if image.dtype != np.uint8 or image.ndim != 2 or image.size == 0:
-        raise ExportError(f"expected a non-empty 2-D uint8 mosaic, got {image.dtype} array of shape {image.shape}")
+    colour = image.ndim == 3 and image.shape[2] == 3
+    if image.dtype != np.uint8 or not (image.ndim == 2 or colour) or image.size == 0:
+        raise ExportError(f"expected a non-empty uint8 mosaic (grey or RGB), got {image.dtype} array of shape "
+                          f"{image.shape}")
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
         raise ExportError(f"scale must be an integer from 1 to 64, got {scale!r}")
     scale = int(scale)
@@ -128,7 +153,10 @@ def _compose(mosaic: np.ndarray, caption: str | None, scale: int) -> np.ndarray:
         image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
     if caption is None:
         return np.ascontiguousarray(image)
-    return np.concatenate([image, _caption_band(str(caption), image.shape[1], scale)], axis=0)
+    band = _caption_band(str(caption), image.shape[1], scale)
+    if colour:
+        band = np.repeat(band[:, :, None], 3, axis=2)
+    return np.concatenate([image, band], axis=0)
 
 
 def _caption_band(text: str, width: int, scale: int) -> np.ndarray:

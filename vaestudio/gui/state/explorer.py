@@ -1,0 +1,298 @@
+"""The pictures of the moment being looked at, recomputed in the background when the moment or the view changes.
+
+Every picture is a plain function of (the snapshot's weights, some images), computed with the NumPy VAE,
+never with the model in training: the grid for the chosen axes, the test images' encodings (overlay,
+per-dimension KL, active units), the reconstruction strip, the own images' encodings, the interpolation
+strip. Each part is its own task on the executor, so a cheap part (the grid) shows before a dearer one;
+a result that arrives after the moment or the view moved on is dropped. Qt-free: the window hands in an
+executor that runs tasks on a thread pool and calls back on the UI thread; tests use `InlineExecutor`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+from psygnal import Signal
+
+from vaestudio.gui.state.latent_view import Endpoint, LatentView
+from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
+
+PROBE_SIZE = 1000  # test images encoded for the overlay and the KL bars
+PARTS = ("grid", "encodings", "reconstructions", "own", "interpolation")
+
+
+class Executor(Protocol):
+    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[str], None] | None = None, key: str | None = None) -> Any: ...
+
+
+class InlineExecutor:
+    """Runs each task at once in the calling thread (tests, and the self-test's checks)."""
+
+    def submit(self, fn, on_done, on_error=None, key=None) -> None:
+        try:
+            value = fn()
+        except Exception as exc:  # noqa: BLE001 - reported like the threaded executor does
+            if on_error is not None:
+                on_error(f"{type(exc).__name__}: {exc}")
+            return
+        on_done(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Probe:
+    """The test images the window explores with: a fixed, seeded sample of the run's test set."""
+
+    images: np.ndarray  # uint8 (N, H, W[, C])
+    labels: np.ndarray  # int (N,)
+    class_names: tuple[str, ...]
+
+    @classmethod
+    def from_dataset(cls, dataset, size: int = PROBE_SIZE, seed: int = 0) -> "Probe":
+        count = len(dataset.test_images)
+        order = np.random.default_rng(seed).permutation(count)[:size] if count > size else np.arange(count)
+        order = np.sort(order)
+        return cls(np.asarray(dataset.test_images)[order], np.asarray(dataset.test_labels)[order].astype(int),
+                   tuple(dataset.class_names))
+
+    def first_of_each_class(self, limit: int = 10) -> tuple[int, ...]:
+        """One test image per class (the reconstruction strip's fixed images)."""
+        chosen: dict[int, int] = {}
+        for index, label in enumerate(self.labels):
+            chosen.setdefault(int(label), index)
+            if len(chosen) >= limit:
+                break
+        return tuple(sorted(chosen.values(), key=lambda i: self.labels[i]))
+
+    def class_name(self, index: int) -> str:
+        label = int(self.labels[index])
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
+
+
+@dataclass(frozen=True, eq=False)
+class OwnEncoding:
+    mean: np.ndarray  # (d,)
+    logvar: np.ndarray  # (d,)
+    reconstruction: np.ndarray  # uint8 image
+
+
+@dataclass(frozen=True, eq=False)
+class Pictures:
+    """Everything shown of one moment; parts not computed yet (or impossible) are None."""
+
+    info: SnapshotInfo | None = None
+    vae: Any = None  # NumpyVAE, or None when the snapshot was recorded without weights
+    note: str = ""  # why some pictures are missing
+    grid: np.ndarray | None = None  # uint8 mosaic for the view's axes and held coordinates
+    grid_axes: tuple[int, int] = (0, 1)
+    means: np.ndarray | None = None  # (N, d) encoder means of the probe
+    logvars: np.ndarray | None = None
+    kl_per_dimension: np.ndarray | None = None  # (d,)
+    active_variances: np.ndarray | None = None  # (d,) Cov_x(E_q[z_d])
+    active_count: int | None = None
+    reconstruction_indices: tuple[int, ...] = ()
+    reconstructions: Any = None  # probes.Reconstructions
+    own: tuple[OwnEncoding, ...] | None = None
+    interpolation: Any = None  # probes.Interpolation
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Explorer:
+    """Keeps `pictures` current for the active run's moment and the latent view."""
+
+    pictures_changed = Signal(object)  # Pictures (a part was added or replaced)
+    failed = Signal(str)
+
+    def __init__(self, view: LatentView, executor: Executor):
+        self.view = view
+        self.executor = executor
+        self.history: RunHistory | None = None
+        self.probe: Probe | None = None
+        self.pictures = Pictures()
+        self._generation = 0  # bumped when the moment changes: older results are dropped
+        self._part_generation = {part: 0 for part in PARTS}
+        view.events.axes.connect(self._on_axes_or_held)
+        view.events.held.connect(self._on_axes_or_held)
+        view.events.endpoint_a.connect(self._on_interpolation_changed)
+        view.events.endpoint_b.connect(self._on_interpolation_changed)
+        view.events.interpolation_method.connect(self._on_interpolation_changed)
+        view.events.interpolation_frames.connect(self._on_interpolation_changed)
+        view.events.own_images.connect(self._on_own_images)
+        view.events.reconstruction_extra.connect(self._on_reconstructions_changed)
+
+    # -- what to show ------------------------------------------------------------------------------------
+    def show(self, history: RunHistory | None, probe: Probe | None = None) -> None:
+        """Explore `history` (following its moments) with the test images of `probe`."""
+        if self.history is not None:
+            self.history.moment_changed.disconnect(self._on_moment)
+        self.history = history
+        self.probe = probe
+        if history is not None:
+            history.moment_changed.connect(self._on_moment)
+        self._on_moment(history.current if history is not None else None)
+
+    def set_probe(self, probe: Probe | None) -> None:
+        self.probe = probe
+        self._on_moment(self.history.current if self.history is not None else None)
+
+    @property
+    def vae(self):
+        """The NumPy VAE of the moment shown (for the cursor preview, synchronous and cheap)."""
+        return self.pictures.vae
+
+    # -- reacting ------------------------------------------------------------------------------------------
+    def _on_moment(self, info: SnapshotInfo | None) -> None:
+        self._generation += 1
+        generation = self._generation
+        if info is None or self.history is None:
+            self._publish(Pictures())
+            return
+        history = self.history
+
+        def load():
+            from vaestudio.core.numpy_vae import NumpyVAE
+
+            started = time.perf_counter()
+            weights = history.weights_at(info)
+            vae = NumpyVAE(weights) if weights is not None else None
+            mosaic = history.mosaic_at(info)
+            return vae, mosaic, time.perf_counter() - started
+
+        def loaded(result) -> None:
+            if generation != self._generation:
+                return
+            vae, mosaic, seconds = result
+            note = "" if vae is not None else ("this run was recorded without model weights (vaestudio 0.1.0): "
+                                               "only its grids can be shown")
+            pictures = Pictures(info=info, vae=vae, note=note, seconds={"load": seconds})
+            if vae is None or (self.view.axes == (0, 1) and not any(self._held_off_plane())):
+                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1))
+            self._publish(pictures)
+            if vae is not None:
+                if pictures.grid is None:
+                    self._compute("grid")
+                for part in ("encodings", "reconstructions", "own", "interpolation"):
+                    self._compute(part)
+
+        self.executor.submit(load, loaded, self._report, key="moment")
+
+    def _held_off_plane(self) -> list[float]:
+        return [v for i, v in enumerate(self.view.held) if i not in self.view.axes]
+
+    def _on_axes_or_held(self, *_args) -> None:
+        if self.pictures.vae is not None:
+            self._compute("grid")
+        elif self.pictures.info is not None and self.view.axes != (0, 1):
+            self._report("this run was recorded without model weights: other axes cannot be decoded")
+
+    def _on_interpolation_changed(self, *_args) -> None:
+        if self.pictures.vae is not None:
+            self._compute("interpolation")
+
+    def _on_own_images(self, *_args) -> None:
+        if self.pictures.vae is not None:
+            self._compute("own")
+            self._compute("interpolation")
+
+    def _on_reconstructions_changed(self, *_args) -> None:
+        if self.pictures.vae is not None:
+            self._compute("reconstructions")
+
+    # -- computing ---------------------------------------------------------------------------------------
+    def _compute(self, part: str) -> None:
+        task = self._task(part)
+        if task is None:
+            return
+        self._part_generation[part] += 1
+        generation, part_generation = self._generation, self._part_generation[part]
+
+        def timed():
+            started = time.perf_counter()
+            value = task()
+            return value, time.perf_counter() - started
+
+        def done(result) -> None:
+            if generation != self._generation or part_generation != self._part_generation[part]:
+                return
+            values, seconds = result
+            self._publish(dataclasses.replace(self.pictures, **values,
+                                              seconds={**self.pictures.seconds, part: seconds}))
+
+        self.executor.submit(timed, done, self._report, key=part)
+
+    def _task(self, part: str) -> Callable[[], dict[str, Any]] | None:
+        """A function computing one part from copies of what it needs (it runs on another thread)."""
+        from vaestudio.core import probes
+
+        vae, probe, view = self.pictures.vae, self.probe, self.view
+        if vae is None:
+            return None
+        if part == "grid":
+            n = self.history.config.grid_size if self.history and self.history.config else 20
+            axes, held = view.axes, np.asarray(view.held, np.float32)
+            return lambda: {"grid": vae.grid(n, axes if vae.architecture.latent_dim > 1 else (0, 0), held),
+                            "grid_axes": axes}
+        if part == "encodings":
+            if probe is None:
+                return None
+
+            def encodings():
+                posterior = probes.encode(vae, probe.images)
+                active = probes.active_units(posterior.mean)
+                return {"means": posterior.mean, "logvars": posterior.logvar,
+                        "kl_per_dimension": probes.kl_per_dimension(posterior.mean, posterior.logvar),
+                        "active_variances": active.variances, "active_count": active.count}
+
+            return encodings
+        if part == "reconstructions":
+            if probe is None:
+                return None
+            indices = probe.first_of_each_class() + tuple(i for i in view.reconstruction_extra
+                                                          if 0 <= i < len(probe.images))
+            images = probe.images[list(indices)]
+            return lambda: {"reconstructions": probes.reconstruct(vae, images), "reconstruction_indices": indices}
+        if part == "own":
+            own = view.own_images
+            if not own:
+                return lambda: {"own": ()}
+
+            def encode_own():
+                inputs = np.stack([image.inputs for image in own])
+                mean, logvar = vae.encode(inputs)
+                recon = vae.decode_uint8(mean)
+                return {"own": tuple(OwnEncoding(mean[i], logvar[i], recon[i]) for i in range(len(own)))}
+
+            return encode_own
+        if part == "interpolation":
+            ends = [self._endpoint_z(view.endpoint_a), self._endpoint_z(view.endpoint_b)]
+            if any(z is None for z in ends):
+                return lambda: {"interpolation": None}
+            method, frames = view.interpolation_method, view.interpolation_frames
+            return lambda: {"interpolation": probes.interpolate(vae, ends[0], ends[1], frames, method)}
+        raise ValueError(f"unknown part {part!r}")
+
+    def _endpoint_z(self, endpoint: Endpoint | None) -> np.ndarray | None:
+        """An endpoint's latent point at this moment (test and own images are encoded now)."""
+        if endpoint is None:
+            return None
+        vae = self.pictures.vae
+        if endpoint.kind == "point":
+            return np.asarray(endpoint.z, np.float32)
+        if endpoint.kind == "test" and self.probe is not None and 0 <= endpoint.index < len(self.probe.images):
+            from vaestudio.core import probes
+
+            return probes.encode(vae, self.probe.images[endpoint.index:endpoint.index + 1]).mean[0]
+        if endpoint.kind == "own" and 0 <= endpoint.index < len(self.view.own_images):
+            return vae.encode(self.view.own_images[endpoint.index].inputs[None])[0][0]
+        return None
+
+    def _publish(self, pictures: Pictures) -> None:
+        self.pictures = pictures
+        self.pictures_changed.emit(pictures)
+
+    def _report(self, message: str) -> None:
+        self.failed.emit(message)

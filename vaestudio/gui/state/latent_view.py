@@ -1,0 +1,205 @@
+"""How the latent space is being looked at: axes, held coordinates, cursor, interpolation endpoints, own images.
+
+Qt-free and evented (psygnal): every field emits `view.events.<field>(new_value)` when it changes, so
+panels subscribe to what they show and send user actions back through the methods here, which check
+them. Endpoints and own images are described by what they are (a test image, an own image, a point),
+not by a latent vector, so they follow the model when the moment of training changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from psygnal import evented
+
+SCALES = ("linear", "probit")
+METHODS = ("linear", "spherical")
+MAX_FRAMES = 64
+Z_LIMIT = 6.0  # the cursor and held coordinates stay within ±6 (the prior puts 1e-9 of its mass beyond)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One end of an interpolation: a test image or an own image (encoded at the current moment), or a
+    fixed latent point (picked on the plane)."""
+
+    kind: str  # "test", "own" or "point"
+    index: int = -1  # test image index, or own image position
+    z: tuple[float, ...] = ()  # for "point"
+    label: str = ""
+
+    @classmethod
+    def test_image(cls, index: int, label: str = "") -> "Endpoint":
+        return cls("test", int(index), (), label or f"test image {index}")
+
+    @classmethod
+    def own_image(cls, index: int, label: str = "") -> "Endpoint":
+        return cls("own", int(index), (), label or f"own image {index + 1}")
+
+    @classmethod
+    def point(cls, z) -> "Endpoint":
+        z = tuple(float(v) for v in np.asarray(z, dtype=float).ravel())
+        return cls("point", -1, z, "(" + ", ".join(f"{v:+.2f}" for v in z[:4]) + (", …)" if len(z) > 4 else ")"))
+
+
+@dataclass(frozen=True, eq=False)
+class OwnImage:
+    """An image of the user's (a file or a drawing), prepared as the model sees it."""
+
+    name: str
+    inputs: np.ndarray  # float32 (H, W, C): the model's input
+    preview: np.ndarray  # uint8 (H, W) or (H, W, 3): exactly what the model sees
+    source: str = ""  # a file path, or "drawing"
+
+
+@evented
+@dataclass
+class LatentView:
+    """The view of the latent space shared by the plane, the preview and the explorer panels."""
+
+    latent_dim: int = 2
+    axes: tuple[int, int] = (0, 1)
+    held: tuple[float, ...] = (0.0, 0.0)  # every coordinate's value off the plane (those on it are ignored)
+    cursor: tuple[float, ...] = (0.0, 0.0)  # the full latent point under the cursor
+    scale: str = "linear"  # the plane's axes: linear in z, or probit (the grid's quantiles evenly spaced)
+    overlay_visible: bool = True
+    endpoint_a: Endpoint | None = None
+    endpoint_b: Endpoint | None = None
+    interpolation_method: str = "linear"
+    interpolation_frames: int = 10
+    own_images: tuple[OwnImage, ...] = ()
+    reconstruction_extra: tuple[int, ...] = ()  # test images the user added to the reconstruction strip
+    inspected_test_image: int | None = None  # the test image last clicked on the overlay
+    dimension_order: tuple[int, ...] = field(default=(0, 1))  # dimensions by KL, most informative first
+
+    # -- changes, checked ---------------------------------------------------------------------------------
+    def reset(self, latent_dim: int) -> None:
+        """A model of `latent_dim` dimensions: axes z1/z2, everything at the origin, endpoints cleared."""
+        d = int(latent_dim)
+        if not 1 <= d <= 64:
+            raise ValueError(f"latent_dim must be between 1 and 64, got {latent_dim!r}")
+        with self.events.paused():
+            self.latent_dim = d
+            self.axes = (0, 1 if d > 1 else 0)
+            self.held = (0.0,) * d
+            self.cursor = (0.0,) * d
+            self.endpoint_a = None
+            self.endpoint_b = None
+            self.inspected_test_image = None
+            self.dimension_order = tuple(range(d))
+
+    def set_axes(self, x_axis: int, y_axis: int) -> None:
+        """Show z[x_axis] horizontally and z[y_axis] vertically; the cursor keeps its full position."""
+        d = self.latent_dim
+        x_axis, y_axis = int(x_axis), int(y_axis)
+        if not (0 <= x_axis < d and 0 <= y_axis < d) or (x_axis == y_axis and d > 1):
+            raise ValueError(f"axes ({x_axis}, {y_axis}) are not two different coordinates of a {d}-d space")
+        self.axes = (x_axis, y_axis)
+
+    def set_held(self, dimension: int, value: float) -> None:
+        """The value of a coordinate off the plane (a held-coordinate slider); the cursor follows it."""
+        if not 0 <= dimension < self.latent_dim:
+            raise ValueError(f"no latent dimension {dimension}")
+        value = _clamped(value)
+        held = list(self.held)
+        held[dimension] = value
+        cursor = list(self.cursor)
+        if dimension not in self.axes:
+            cursor[dimension] = value
+        with self.events.paused():  # one event each, after both are consistent
+            self.held = tuple(held)
+            self.cursor = tuple(cursor)
+
+    def move_cursor_on_plane(self, x: float, y: float) -> None:
+        """The cursor moved to (x, y) on the plane: the two shown coordinates change, the rest are held."""
+        cursor = list(self.held)
+        x_axis, y_axis = self.axes
+        cursor[x_axis] = _clamped(x)
+        if self.latent_dim > 1:
+            cursor[y_axis] = _clamped(y)
+        self.cursor = tuple(cursor)
+
+    def move_cursor(self, z) -> None:
+        """Put the cursor at a full latent point (e.g. an encoded image)."""
+        z = np.asarray(z, dtype=float).ravel()
+        if z.size != self.latent_dim:
+            raise ValueError(f"a point of {z.size} coordinates in a {self.latent_dim}-d latent space")
+        self.cursor = tuple(_clamped(v) for v in z)
+
+    def set_endpoint(self, which: str, endpoint: Endpoint | None) -> None:
+        if which not in ("a", "b"):
+            raise ValueError(f"endpoint {which!r} is not 'a' or 'b'")
+        if endpoint is not None and endpoint.kind == "point" and len(endpoint.z) != self.latent_dim:
+            raise ValueError(f"an endpoint of {len(endpoint.z)} coordinates in a {self.latent_dim}-d space")
+        setattr(self, f"endpoint_{which}", endpoint)
+
+    def pick_endpoint(self, endpoint: Endpoint) -> str:
+        """Fill A first, then B, then replace A and B in turn (clicking two points picks a pair)."""
+        if self.endpoint_a is None or (self.endpoint_b is not None):
+            if self.endpoint_b is not None:
+                self.set_endpoint("b", None)
+            self.set_endpoint("a", endpoint)
+            return "a"
+        self.set_endpoint("b", endpoint)
+        return "b"
+
+    def set_interpolation(self, method: str | None = None, frames: int | None = None) -> None:
+        if method is not None:
+            if method not in METHODS:
+                raise ValueError(f"interpolation {method!r} is not one of {', '.join(METHODS)}")
+            self.interpolation_method = method
+        if frames is not None:
+            if isinstance(frames, bool) or not 2 <= int(frames) <= MAX_FRAMES:
+                raise ValueError(f"frames must be between 2 and {MAX_FRAMES}, got {frames!r}")
+            self.interpolation_frames = int(frames)
+
+    def set_scale(self, scale: str) -> None:
+        if scale not in SCALES:
+            raise ValueError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
+        self.scale = scale
+
+    def add_own_image(self, image: OwnImage) -> int:
+        self.own_images = self.own_images + (image,)
+        return len(self.own_images) - 1
+
+    def replace_own_image(self, index: int, image: OwnImage) -> None:
+        """Update one own image in place (the drawing pad, as the user draws)."""
+        images = list(self.own_images)
+        images[index] = image
+        self.own_images = tuple(images)
+
+    def remove_own_image(self, index: int) -> None:
+        images = list(self.own_images)
+        del images[index]
+        with self.events.paused():
+            self.own_images = tuple(images)
+            for which in ("a", "b"):
+                endpoint = getattr(self, f"endpoint_{which}")
+                if endpoint is not None and endpoint.kind == "own":
+                    if endpoint.index == index:
+                        setattr(self, f"endpoint_{which}", None)
+                    elif endpoint.index > index:
+                        setattr(self, f"endpoint_{which}", Endpoint.own_image(endpoint.index - 1, endpoint.label))
+
+    def add_reconstruction(self, test_index: int) -> None:
+        if test_index not in self.reconstruction_extra:
+            self.reconstruction_extra = self.reconstruction_extra + (int(test_index),)
+
+    def set_dimension_order(self, order) -> None:
+        order = tuple(int(i) for i in order)
+        if sorted(order) != list(range(self.latent_dim)):
+            raise ValueError(f"{order} is not an order of the {self.latent_dim} latent dimensions")
+        self.dimension_order = order
+
+    @property
+    def cursor_array(self) -> np.ndarray:
+        return np.asarray(self.cursor, dtype=np.float32)
+
+
+def _clamped(value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"a latent coordinate must be a finite number, got {value!r}")
+    return min(max(value, -Z_LIMIT), Z_LIMIT)

@@ -595,3 +595,14 @@ def test_unreadable_subfolder_is_skipped_and_unreadable_folder_is_a_data_error(t
     assert "(28x28 colour, 2 classes)" in first
     assert first.endswith("skipped 1 file: green/ (cannot read folder (Permission denied))")
     assert second == f"DataError: {folder}/green: cannot read folder (Permission denied)"
+
+
+def test_a_killed_cache_write_leaves_nothing_behind_for_long(tmp_path, cache_dir):
+    folder = colour_folder(tmp_path / "c", per_class=2)
+    parts = cache_dir / "image-folders"
+    parts.mkdir(parents=True)
+    old, fresh = parts / ".abc-28px-3ch.bin.x1.part.bin", parts / ".abc-28px-3ch.bin.x2.part.bin"
+    old.write_bytes(b"half"), fresh.write_bytes(b"half")
+    os.utime(old, (1, 1))
+    _load(folder)
+    assert not old.exists() and fresh.exists()  # a fresh one may belong to a write still going on

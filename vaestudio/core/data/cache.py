@@ -7,7 +7,8 @@ skipped; a file whose size or time changed is decoded again, the rest is taken f
 
 Layout: MAGIC, the JSON header's length (8 bytes, little-endian), the JSON header, then the pixels
 (count x H x W [x 3] bytes, CRC-32 in the header). A file that is truncated, damaged, of another format,
-resize rule, size or folder is ignored (and later replaced); cache files are written atomically.
+resize rule, size or folder is ignored (and later replaced); cache files are written atomically, and the
+temporary files of writes that were killed are removed at the next write (once an hour old).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ MAGIC = b"vaestudio image cache\n"
 FORMAT = 1
 CACHE_ENV = "VAESTUDIO_CACHE_DIR"
 MAX_HEADER_BYTES = 512 << 20
+STALE_PART_SECONDS = 3600  # a temporary file this old belongs to a write that was killed
 
 
 def cache_root() -> Path:
@@ -99,6 +102,7 @@ def write_cache(path: Path, folder: Path, image_size: int, channels: int,
               "channels": channels, "count": len(pixels), "crc32": zlib.crc32(pixels),
               "entries": [[name, e.size, e.mtime_ns, e.row, e.reason] for name, e in entries.items()]}
     data = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    remove_stale_parts(path.parent)
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
@@ -107,6 +111,23 @@ def write_cache(path: Path, folder: Path, image_size: int, channels: int,
     except ExportError:
         return False
     return True
+
+
+def remove_stale_parts(folder: Path, older_than: float = STALE_PART_SECONDS) -> None:
+    """Delete temporary files that a write killed midway left in the cache folder (never a fresh one, which
+    another process may still be writing)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if entry.name.startswith(".") and ".part" in entry.name:
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _identity(folder: Path) -> str:

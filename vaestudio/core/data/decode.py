@@ -129,7 +129,10 @@ def to_pixels(image: Any, image_size: int, channels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     _check_pixels(image.size)
-    orientation = image.getexif().get(0x0112)
+    try:
+        orientation = image.getexif().get(0x0112)
+    except Exception:  # a damaged EXIF block: the pixels are still good, only the orientation is unknown
+        orientation = None
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         image = ImageOps.exif_transpose(image)
     flat = _eight_bit(image)

@@ -47,7 +47,7 @@ def search_places(name: str, data_dir: str | os.PathLike | None = None, *,
     """Folders (or .npz files) that may hold dataset `name`, in the order they are tried."""
     _check_name(name)
     places: list[Path] = []
-    if data_dir is not None and os.fspath(data_dir) != "":
+    if data_dir is not None and os.fsdecode(data_dir) != "":
         places.append(Path(os.fsdecode(data_dir)).expanduser())
     env = os.environ.get(ENV_VAR)
     if env:
@@ -183,7 +183,7 @@ def load_dataset(name: str = "fashion_mnist", data_dir: str | os.PathLike | None
     _check_name(name)
     check_limit(limit)
     places = search_places(name, data_dir, debian_roots=debian_roots, keras_cache=keras_cache)
-    explicit = data_dir is not None and os.fspath(data_dir) != ""
+    explicit = data_dir is not None and os.fsdecode(data_dir) != ""
     found = None
     for index, place in enumerate(places):
         found = _load_place(place, name, explicit=explicit and index == 0)

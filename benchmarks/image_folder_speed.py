@@ -6,10 +6,11 @@
 A folder of real-world-like files is generated once: JPEG photos of 200 to 1600 pixels (colour and grey),
 PNG in RGB, palette, RGBA and 16-bit grey, WebP, GIF and BMP, in three classes. Each round runs every
 contender once, interleaved, so that load from other processes falls on all alike: the first start with
-1, 2 and 3 decoding threads (an empty cache folder each time: decoding plus writing the cache), and the
+1, 2, 3 and 4 decoding threads (an empty cache folder each time: decoding plus writing the cache), and the
 second start (the cache written by the previous contender). The files are in the OS page cache for all
 contenders (a first start from a cold disk is slower by however long the disk takes to read them).
-Printed: the machine, and the median images/s of each contender with its ratio to one thread.
+Printed: the machine, and the median images/s of each contender with its ratio to one thread and the CPU
+seconds it used per second (above 1: more than one core busy; below its thread count: waiting or contended).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def write_file(path: Path, kind: str, rng: np.random.Generator) -> Path:
         Image.fromarray(rgb).quantize(128).save(buffer, "GIF")
     else:
         Image.fromarray(rgb).save(buffer, "BMP")
-    suffix = {"jpeg photo": ".jpg", "grey jpeg": ".jpeg", "webp": ".webp", "gif": ".gif", "bmp": ".bmp"}.get(kind, ".png")
+    suffixes = {"jpeg photo": ".jpg", "grey jpeg": ".jpeg", "webp": ".webp", "gif": ".gif", "bmp": ".bmp"}
+    suffix = suffixes.get(kind, ".png")
     path = path.with_suffix(suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
@@ -115,11 +117,12 @@ def make_folder(root: Path, count: int, seed: int = 0) -> dict[str, int]:
     return tally
 
 
-def timed(**kwargs) -> tuple[float, int]:
-    started = time.perf_counter()
+def timed(**kwargs) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds of this process (all threads), and images loaded."""
+    started, cpu = time.perf_counter(), time.process_time()
     dataset = load_image_folder(**kwargs)
-    seconds = time.perf_counter() - started
-    return seconds, len(dataset.train_images) + len(dataset.test_images)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return seconds, cpu, len(dataset.train_images) + len(dataset.test_images)
 
 
 def main() -> None:
@@ -143,25 +146,32 @@ def main() -> None:
         print(f"Folder: {args.count} files, {megabytes:.0f} MB ({', '.join(f'{n} {k}' for k, n in tally.items())}), "
               f"made in {time.perf_counter() - started:.0f} s; target {args.size}x{args.size}x{args.channels}")
         common = dict(folder=folder, image_size=args.size, channels=args.channels)
+        load_before = f"{os.getloadavg()[0]:.1f}"
         rates: dict[str, list[float]] = {}
+        busy: dict[str, list[float]] = {}
+
+        def record(name: str, seconds: float, cpu: float, images: int) -> None:
+            rates.setdefault(name, []).append(images / seconds)
+            busy.setdefault(name, []).append(cpu / seconds)
+
         for round_ in range(args.rounds):
-            for workers in (1, 2, 3):
+            for workers in (1, 2, 3, 4):
                 cache = work / f"cache-{round_}-{workers}"
-                seconds, images = timed(**common, workers=workers, cache_root=cache)
-                rates.setdefault(f"first start, {workers} thread{'s' if workers > 1 else ''}", []).append(
-                    images / seconds)
+                record(f"first start, {workers} thread{'s' if workers > 1 else ''}",
+                       *timed(**common, workers=workers, cache_root=cache))
                 if workers == 2:
-                    seconds, images = timed(**common, workers=workers, cache_root=cache)
-                    rates.setdefault("second start (cache)", []).append(images / seconds)
+                    record("second start (cache)", *timed(**common, workers=workers, cache_root=cache))
                 shutil.rmtree(cache)
             print(f"round {round_ + 1}: " + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
                   flush=True)
         reference = statistics.median(rates["first start, 1 thread"])
-        print(f"\nMedian of {args.rounds} rounds ({images} images loaded):")
+        print(f"\nMedian of {args.rounds} rounds ({len(list(folder.rglob('*.*')))} files; load average before and "
+              f"after: {load_before}, {os.getloadavg()[0]:.1f}):")
         for name, values in rates.items():
             median = statistics.median(values)
             print(f"  {name:<28} {median:8.0f} images/s  x{median / reference:.2f} of one thread "
-                  f"(range {min(values):.0f}-{max(values):.0f})")
+                  f"(range {min(values):.0f}-{max(values):.0f}); CPU busy {statistics.median(busy[name]):.2f} "
+                  f"s per s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -3,7 +3,6 @@ data, the entry the run pipeline calls, and the data defects of issue 9 (permiss
 
 import dataclasses
 import gzip
-import io
 import os
 import subprocess
 import sys
@@ -475,7 +474,7 @@ def test_real_debian_fashion_mnist(monkeypatch):
 
 
 
-# ---------------------------------------------------------------------------------------------- the run pipeline's entry
+# ---------------------------------------------------------------------------------------------- load_for_config
 
 
 def _folder_of_images(root, count=40):

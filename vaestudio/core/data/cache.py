@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import time
 import zlib
@@ -46,7 +47,8 @@ def cache_root() -> Path:
 def cache_file(folder: Path, image_size: int, channels: int, root: Path | None = None) -> Path:
     """The cache file of `folder` at this size and channel count."""
     digest = hashlib.blake2b(os.fsencode(_identity(folder)), digest_size=12).hexdigest()
-    return (cache_root() if root is None else Path(root)) / "image-folders" / f"{digest}-{image_size}px-{channels}ch.bin"
+    folder_of_caches = (cache_root() if root is None else Path(root)) / "image-folders"
+    return folder_of_caches / f"{digest}-{image_size}px-{channels}ch.bin"
 
 
 @dataclass(frozen=True)
@@ -78,17 +80,28 @@ def read_cache(path: Path, folder: Path, image_size: int, channels: int) -> Fold
             if shape is None:
                 return None
             expected = int(np.prod(shape, dtype=np.int64))
-            if total != len(MAGIC) + 8 + header_len + expected:
+            start = len(MAGIC) + 8 + header_len
+            if total != start + expected:
                 return None
-            pixels = np.fromfile(handle, dtype=np.uint8, count=expected)
+            pixels = _mapped(handle, start, expected)
     except (OSError, ValueError, RecursionError, UnicodeDecodeError, MemoryError):
         return None
-    if pixels.size != expected or zlib.crc32(pixels) != header.get("crc32"):
+    if zlib.crc32(pixels) != header.get("crc32"):
         return None
     entries = _entries(header.get("entries"), shape[0])
     if entries is None:
         return None
     return FolderCache(entries, pixels.reshape(shape))
+
+
+def _mapped(handle, start: int, count: int) -> np.ndarray:
+    """`count` bytes from `start` as a read-only array mapped from the file (no copy, no fresh memory:
+    the pages are the OS's file cache). Cache files are only ever replaced by renaming, never rewritten in
+    place, so the mapping stays valid while a Dataset uses it."""
+    if count == 0:
+        return np.zeros(0, np.uint8)
+    mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    return np.frombuffer(mapping, dtype=np.uint8, count=count, offset=start)
 
 
 def write_cache(path: Path, folder: Path, image_size: int, channels: int,

@@ -29,7 +29,7 @@ import numpy as np
 # The formats decoded, and the file name endings that mark an image file in a folder.
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 FORMAT_NAMES = "PNG, JPEG, BMP, GIF or WebP"
-EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".gif", ".webp"})
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".gif", ".webp")
 # Part of every cache key: change it whenever the pixels this module produces change.
 RESIZE_RULE = "centre-crop bicubic v2"
 MAX_FILE_BYTES = 256 << 20
@@ -45,7 +45,7 @@ class ImageDecodeError(Exception):
 
 def is_image_name(name: str) -> bool:
     """Whether a file name ends like an image this module decodes (case-insensitive)."""
-    return os.path.splitext(name)[1].lower() in EXTENSIONS
+    return name.lower().endswith(EXTENSIONS) and not name.startswith(".")
 
 
 def read_image_file(path: str | os.PathLike) -> tuple[bytes, os.stat_result]:
@@ -54,12 +54,15 @@ def read_image_file(path: str | os.PathLike) -> tuple[bytes, os.stat_result]:
     ImageDecodeError for special files, empty or oversized files and read errors.
     """
     try:
+        mode = os.stat(path).st_mode  # never open a device: opening some has effects (a tape rewinds)
+        if not stat.S_ISREG(mode):
+            raise ImageDecodeError(f"{file_kind(mode)}, not a regular file")
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise ImageDecodeError(_os_reason(exc)) from None
     try:
         status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
+        if not stat.S_ISREG(status.st_mode):  # replaced between the two looks
             raise ImageDecodeError(f"{file_kind(status.st_mode)}, not a regular file")
         if status.st_size == 0:
             raise ImageDecodeError("empty file")

@@ -41,7 +41,7 @@ def load_image_folder(folder: str | os.PathLike, image_size: int = 28, channels:
     `progress(done, total)` is called from this thread every PROGRESS_INTERVAL seconds or so while images
     are decoded or taken from the cache, and once at the end; an exception it raises stops the loading.
     `cache` False neither reads nor writes the cache; `cache_root` replaces the user's cache folder;
-    `workers` is the number of decoding threads (default: one per CPU available to this process).
+    `workers` is the number of decoding threads (default: default_workers()).
     """
     if image_size not in (28, 64) or channels not in (1, 3):
         raise ConfigError(f"image size {image_size!r} and channels {channels!r}: expected 28 or 64, and 1 or 3")
@@ -171,8 +171,7 @@ def _in_threads(work: Callable[[int], tuple], items: list[int], workers: int | N
     """Yield work(item) for every item (in any order), at most a few items ahead of what is consumed."""
     if not items:
         return
-    workers = workers or min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                             else os.cpu_count() or 1)
+    workers = workers or default_workers()
     if workers <= 1:
         for item in items:
             yield work(item)
@@ -197,6 +196,14 @@ def _in_threads(work: Callable[[int], tuple], items: list[int], workers: int | N
         finally:
             for future in pending:
                 future.cancel()
+
+
+def default_workers() -> int:
+    """Decoding threads: one more than the CPUs this process may use (at most MAX_WORKERS). Measured on 2
+    cores (benchmarks/image_folder_speed.py): 3 threads were never slower than 2, and faster whenever other
+    processes competed for the CPUs or a thread waited on the GIL or the disk."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_WORKERS, cpus + 1))
 
 
 class _Reporter:

@@ -606,3 +606,14 @@ def test_a_killed_cache_write_leaves_nothing_behind_for_long(tmp_path, cache_dir
     os.utime(old, (1, 1))
     _load(folder)
     assert not old.exists() and fresh.exists()  # a fresh one may belong to a write still going on
+
+
+def test_names_with_line_breaks_stay_on_one_line(tmp_path):
+    folder = colour_folder(tmp_path / "c", per_class=2)
+    (folder / "red" / "two\nlines.png").write_text("x")
+    (folder / "red\u2028class").mkdir()
+    save_image(folder / "red\u2028class" / "ok.png", ("RGB", (9, 9), (255, 0, 0)))
+    dataset = _load(folder)
+    assert "red\\u2028class" in dataset.class_names
+    line = dataset.describe()
+    assert "red/two\\nlines.png (not a PNG" in line and line.isprintable()

@@ -14,9 +14,12 @@ NAMED_SKIPS = 3
 
 
 def shown(path: str | os.PathLike | bytes) -> str:
-    """A path as text that can always be printed: undecodable bytes (e.g. b'\\xff') appear as '\\xff'."""
-    text = os.fsdecode(path)
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A path as one line of text that can always be printed: undecodable bytes (b'\\xff') appear as
+    '\\xff', control and line-separating characters as escapes ('\\n', '\\u2028')."""
+    text = os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def frozen(array: np.ndarray, dtype: type | None = np.uint8) -> np.ndarray:

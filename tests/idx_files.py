@@ -1,11 +1,21 @@
-"""Write synthetic IDX files (raw or gzipped) and Keras-style .npz files for the data tests."""
+"""Files for the data tests: synthetic IDX files (raw or gzipped), Keras-style .npz files, image files
+(including a hand-made 16-bit PNG), and running Python where file permissions apply, even as root."""
 
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -40,3 +50,60 @@ def write_npz(path: Path, arrays) -> Path:
     x_train, y_train, x_test, y_test = arrays
     np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return path
+
+
+# ---------------------------------------------------------------------------------------------- images
+
+
+def save_image(path: Path | bytes, pixels, fmt: str = "PNG", mode: str | None = None, **options) -> Path | bytes:
+    """Write `pixels` (an array, or an (mode, size, colour) tuple for a solid image) as an image file."""
+    from PIL import Image
+
+    if isinstance(pixels, tuple):
+        image = Image.new(*pixels)
+    else:
+        image = Image.fromarray(np.asarray(pixels), mode) if mode else Image.fromarray(np.asarray(pixels))
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return path
+
+
+def png_16bit(width: int, height: int, colour_type: int, sample: tuple[int, ...]) -> bytes:
+    """A PNG of 16 bits per sample (colour type 0 grey, 2 RGB, 4 grey+alpha, 6 RGBA) filled with `sample`."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\0" + struct.pack(f">{len(sample)}H", *sample) * width
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+            + chunk(b"IEND", b""))
+
+
+# ---------------------------------------------------------------------------------------------- permissions
+
+
+def run_unprivileged(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run `args` so that file permissions apply: as root (which reads any file whatever its mode) without
+    the capabilities that bypass them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, dropped by util-linux's
+    setpriv); skip when that is impossible. Output is captured as text."""
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make file permissions apply")
+        args = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--", *args]
+        locked = Path(tempfile.mkdtemp(prefix="vaestudio-perm-"))
+        try:
+            locked.chmod(0)
+            probe = subprocess.run([*args[:3], sys.executable, "-c", f"import os; os.listdir({str(locked)!r})"],
+                                   capture_output=True, text=True)
+        finally:
+            locked.chmod(0o700)
+            locked.rmdir()
+        if "PermissionError" not in probe.stderr:
+            pytest.skip(f"file permissions do not apply even without capabilities: {probe.stderr.strip()[-200:]}")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **kwargs.pop("env", {})}
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, **kwargs)

@@ -1,15 +1,23 @@
-"""Dataset layer: finding, parsing and validating IDX/.npz files, the offline message, preprocessing, synthetic data."""
+"""Dataset layer: finding, parsing and validating IDX/.npz files, the offline message, preprocessing, synthetic
+data, the entry the run pipeline calls, and the data defects of issue 9 (permissions, non-UTF-8 paths, .npz)."""
 
 import dataclasses
 import gzip
+import os
+import subprocess
+import sys
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from idx_files import NAMES, idx_bytes, write_idx, write_idx_folder, write_npz
+from idx_files import NAMES, idx_bytes, run_unprivileged, save_image, write_idx, write_idx_folder, write_npz
 
-from vaestudio.core.data import CLASS_NAMES, load_dataset, preprocess, read_idx, synthetic_dataset
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.data import (CLASS_NAMES, Dataset, load_dataset, load_for_config, preprocess, read_idx,
+                                 synthetic_dataset)
 from vaestudio.core.errors import ConfigError, DataError
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
@@ -277,8 +285,39 @@ def test_npz_missing_a_key_or_not_a_zip(tmp_path, isolated):
     with pytest.raises(DataError, match=f"^{bad}: .*missing y_train"):
         load_dataset("mnist", data_dir=bad, **isolated)
     bad.write_bytes(b"this is not a zip file")
-    with pytest.raises(DataError, match=f"^{bad}: unreadable"):
+    with pytest.raises(DataError, match=f"^{bad}: not a .npz \\(zip\\) file$"):
         load_dataset("mnist", data_dir=bad, **isolated)
+
+
+def test_npy_named_npz_and_pickled_objects_are_called_what_they_are(tmp_path, isolated):
+    single = tmp_path / "one.npz"
+    with open(single, "wb") as handle:
+        np.save(handle, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(DataError, match=f"^{single}: a single .npy array, not a .npz \\(zip\\) file"):
+        load_dataset("mnist", data_dir=single, **isolated)
+    pickled = tmp_path / "pickled.npz"
+    arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), _arrays()))
+    arrays["y_train"] = np.array([object()] * 20, dtype=object)
+    np.savez(pickled, **arrays)
+    with pytest.raises(DataError, match=r"pickled\.npz\[y_train\]: holds object values.*never loaded"):
+        load_dataset("mnist", data_dir=pickled, **isolated)
+
+
+def test_npz_whose_array_header_lies_about_its_size_is_refused_before_allocating(tmp_path):
+    npz = write_npz(tmp_path / "mnist.npz", _arrays())
+    with zipfile.ZipFile(npz) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = members["x_train.npy"]
+    members["x_train.npy"] = header.replace(b"(20, 28, 28)", b"(99, 28, 28)", 1)  # same length, 5x the data
+    lying = tmp_path / "lying" / "mnist.npz"
+    lying.parent.mkdir()
+    with zipfile.ZipFile(lying, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    peak, message = _peak_bytes(lambda: load_dataset("mnist", data_dir=lying, debian_roots={},
+                                                     keras_cache=tmp_path / "none", downloader=FakeDownloader()))
+    assert peak < 5_000_000
+    assert message.startswith(f"{lying}[x_train]: header says (99, 28, 28)")
 
 
 def _peak_bytes(action):
@@ -357,6 +396,42 @@ def test_preprocess_accepts_nhwc_and_rejects_other_sizes():
         preprocess(np.zeros((2, 32, 32), np.uint8))
 
 
+def test_preprocess_keeps_grey_levels_for_the_continuous_bernoulli():
+    images = np.resize(np.arange(256, dtype=np.uint8), (4, 28, 28))
+    got = preprocess(images, Architecture(likelihood="continuous_bernoulli"))
+    assert got.dtype == np.float32 and got.shape == (4, 28, 28, 1)
+    np.testing.assert_array_equal(got[..., 0], images.astype(np.float32) / np.float32(255))
+    floats = preprocess(images.astype(np.float64) * 2, Architecture(likelihood="continuous_bernoulli"))
+    assert floats.max() == 1.0 and floats.dtype == np.float32
+
+
+def test_preprocess_for_64_pixels_and_colour():
+    rng = np.random.default_rng(1)
+    colour = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    binary = preprocess(colour, Architecture(image_size=64, channels=3))
+    assert binary.shape == (3, 64, 64, 3)
+    np.testing.assert_array_equal(binary, (colour > 127).astype(np.float32))
+    grey = rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    assert preprocess(grey, Architecture(image_size=64)).shape == (3, 64, 64, 1)
+    with pytest.raises(ValueError, match=r"\(N, 64, 64, 3\), got \(3, 64, 64\)"):
+        preprocess(grey, Architecture(image_size=64, channels=3))
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        preprocess(grey)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous_bernoulli"])
+def test_preprocess_makes_no_float64_copy(likelihood):
+    images = np.zeros((500, 64, 64, 3), np.uint8)
+    output_bytes = images.size * 4
+    tracemalloc.start()
+    try:
+        preprocess(images, Architecture(image_size=64, channels=3, likelihood=likelihood))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < output_bytes * 1.5  # the float32 result, a byte mask at most, never 8 bytes per pixel
+
+
 # ---------------------------------------------------------------------------------------------- synthetic
 
 
@@ -397,3 +472,113 @@ def test_real_debian_fashion_mnist(monkeypatch):
     assert dataset.source == str(DEBIAN)
     assert dataset.describe() == f"Fashion-MNIST, 60000 train / 10000 test images from {DEBIAN}"
 
+
+
+# ---------------------------------------------------------------------------------------------- load_for_config
+
+
+def _folder_of_images(root, count=40):
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        save_image(root / ("a" if i % 2 else "b") / f"{i}.png", rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    return root
+
+
+def test_load_for_config_dispatches_and_checks_the_fit(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAESTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _folder_of_images(tmp_path / "images")
+    config = TrainConfig.from_preset("tutorial", dataset="image_folder", data_dir=str(folder), image_size=64,
+                                     channels=3, batch_size=8, test_fraction=0.2)
+    dataset = load_for_config(config)
+    assert dataset.train_images.shape == (32, 64, 64, 3) and len(dataset.test_images) == 8
+    assert dataset.class_names == ("a", "b")
+    config.batch_size = 17
+    with pytest.raises(DataError, match=r"32 training images, but two batches of 17 need at least 34"):
+        load_for_config(config)
+    config.batch_size, config.limit = 4, 8
+    limited = load_for_config(config)
+    assert len(limited.train_images) == 8 and len(limited.test_images) == 8
+    config.limit = 5
+    with pytest.raises(DataError, match=r"5 training images, but two batches of 4 need at least 8"):
+        load_for_config(config)
+
+
+def test_published_data_with_another_shape_needs_an_image_folder(tmp_path):
+    folder = write_idx_folder(tmp_path / "idx", _arrays(n_train=64))
+    config = TrainConfig.from_preset("tutorial", dataset="fashion_mnist", data_dir=str(folder), batch_size=8)
+    assert len(load_for_config(config).train_images) == 64
+    for change in ({"image_size": 64}, {"channels": 3}):
+        bad = dataclasses.replace(config, **change)
+        with pytest.raises(ConfigError, match=r"fashion_mnist is 28x28 grey; .* need an image folder "
+                                              r"\(--dataset image_folder --data DIR\)"):
+            load_for_config(bad)
+
+
+def test_dataset_checks_its_arrays_and_describes_an_image_folder():
+    images = np.zeros((3, 8, 8, 3), np.uint8)
+    labels = np.zeros(3, np.int32)
+    with pytest.raises(ValueError, match="labels must be integers of shape"):
+        Dataset("x", images, labels[:2], images, labels, "s", ("a",))
+    with pytest.raises(ValueError, match="uint8"):
+        Dataset("x", images.astype(np.float32), labels, images, labels, "s", ("a",))
+    from vaestudio.core.data import Skipped
+
+    dataset = Dataset("image_folder", images, labels, images[:1], labels[:1], "/pics", ("a",),
+                      (Skipped("x.png", "truncated image file"),))
+    assert dataset.describe() == ("Image folder, 3 train / 1 test images (8x8 colour, 1 class) from /pics; "
+                                  "skipped 1 file: x.png (truncated image file)")
+    assert dataset.image_size == 8 and dataset.channels == 3 and dataset.background() == "dark"
+
+
+def test_public_names_stay_importable():
+    import vaestudio.core.data as data
+
+    for name in ("Dataset", "load_dataset", "preprocess", "synthetic_dataset", "CLASS_NAMES", "read_idx",
+                 "search_places", "DEBIAN_ROOTS", "ENV_VAR", "load_for_config", "load_image_folder",
+                 "prepare_own_image", "OwnImage"):
+        assert hasattr(data, name), name
+
+
+# ---------------------------------------------------------------------------------------------- issue 9: data defects
+
+
+def test_a_data_folder_without_search_permission_is_a_data_error_exit_2(tmp_path):
+    """#11: a PermissionError used to escape as exit 1; the CLI fails before TensorFlow or the run folder."""
+    folder = write_idx_folder(tmp_path / "idx", _arrays())
+    images = _folder_of_images(tmp_path / "images", count=4)
+    out = tmp_path / "run"
+    code = ("import sys; from vaestudio.core.data import load_image_folder\n"
+            "try: load_image_folder(sys.argv[1])\n"
+            "except Exception as e: print(type(e).__name__, e)")
+    for locked in (folder, images):
+        locked.chmod(0o600)  # readable, but no search permission
+    try:
+        cli = run_unprivileged([sys.executable, "-m", "vaestudio", "train", "--data", str(folder), "--out", str(out)])
+        direct = run_unprivileged([sys.executable, "-c", code, str(images)])
+    finally:
+        for locked in (folder, images):
+            locked.chmod(0o755)
+    assert cli.returncode == 2, cli.stderr
+    assert cli.stderr.strip().splitlines() == [f"vaestudio: error: {folder}/train-images-idx3-ubyte.gz: "
+                                               "cannot read (Permission denied)"]
+    assert not out.exists()
+    assert direct.stdout.strip() == f"DataError {images}: cannot read folder (Permission denied)"
+
+
+def test_non_utf8_data_paths_load_and_errors_print(tmp_path, isolated):
+    """#12: a --data path holding the byte 0xff."""
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9-\xff")
+    arrays = _arrays()
+    write_idx_folder(Path(odd), arrays)
+    _assert_same(load_dataset(data_dir=odd, **isolated), arrays)
+    with pytest.raises(DataError) as caught:
+        load_dataset(data_dir=odd + "-missing", **isolated)
+    message = str(caught.value)
+    assert message.encode("utf-8") and "caf\\xe9-\\xff-missing: no such folder" in message
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    missing = os.fsencode(odd) + b"-missing"
+    result = subprocess.run([sys.executable, "-m", "vaestudio", "train", "--data", missing,
+                             "--out", os.fsencode(tmp_path) + b"/run-\xff"], capture_output=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.decode("utf-8").strip().endswith("caf\\xe9-\\xff-missing: no such folder")
+    assert not os.path.exists(os.fsencode(tmp_path) + b"/run-\xff")

@@ -1,0 +1,77 @@
+"""Read a Keras-style dataset `.npz` (x_train, y_train, x_test, y_test) without trusting it.
+
+The file must be a zip archive (checked by its first bytes, so a text file named `.npz` is called what it
+is); each member's `.npy` header must describe a plain numeric array whose size agrees with the member's
+size before anything is allocated, and pickles are never loaded.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from vaestudio.core.data.dataset import shown
+from vaestudio.core.errors import DataError
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive's end record
+NPY_MAGIC = b"\x93NUMPY"
+# Fashion-MNIST unpacks to 55 MB; a dataset file asking for more than this is not one vaestudio can train on.
+MAX_NPZ_BYTES = 4 << 30
+
+
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four arrays of a Keras-style `.npz`; DataError naming the file if it is anything else."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+    except OSError as exc:
+        raise DataError(f"{shown(path)}: cannot read ({exc.strerror or exc})") from None
+    if head[:4] not in ZIP_SIGNATURES:
+        if head == NPY_MAGIC:
+            raise DataError(f"{shown(path)}: a single .npy array, not a .npz (zip) file of {', '.join(KEYS)}")
+        raise DataError(f"{shown(path)}: not a .npz (zip) file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            missing = [k for k in KEYS if k + ".npy" not in members]
+            if missing:
+                raise DataError(f"{shown(path)}: not a Keras-style dataset file (missing {', '.join(missing)})")
+            total = sum(members[k + ".npy"].file_size for k in KEYS)
+            if total > MAX_NPZ_BYTES:
+                raise DataError(f"{shown(path)}: its arrays unpack to {total} bytes, more than {MAX_NPZ_BYTES}")
+            arrays = tuple(_read_member(path, archive, members[k + ".npy"], k) for k in KEYS)
+    except DataError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, ...
+        raise DataError(f"{shown(path)}: unreadable .npz file ({type(exc).__name__}: {exc})") from None
+    return arrays  # type: ignore[return-value]
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray:
+    """One member's array, after checking that its header describes a numeric array of the member's size."""
+    with archive.open(info) as member:
+        if member.read(6) != NPY_MAGIC:
+            raise DataError(f"{shown(path)}[{key}]: not a .npy array")
+        major, _minor = member.read(2)
+        if major == 1:
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif major in (2, 3):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise DataError(f"{shown(path)}[{key}]: unknown .npy format version {major}")
+        if dtype.hasobject or dtype.kind not in "uib":
+            raise DataError(f"{shown(path)}[{key}]: holds {dtype} values, expected unsigned bytes"
+                            + (" (pickled objects are never loaded)" if dtype.hasobject else ""))
+        count = 1
+        for dim in shape:
+            count *= dim
+        header_len = member.tell()
+        if count * dtype.itemsize != info.file_size - header_len:
+            raise DataError(f"{shown(path)}[{key}]: header says {shape} of {dtype} "
+                            f"({count * dtype.itemsize} bytes), the archive holds {info.file_size - header_len}")
+        data = np.frombuffer(member.read(count * dtype.itemsize), dtype=dtype, count=count)
+    order = "F" if fortran else "C"
+    return data.reshape(shape, order=order)

@@ -235,12 +235,9 @@ class _Graph:
         self.probe = tf.constant(preprocess(probe))
         self.probe_labels = np.asarray(data.test_labels[:PROBE_SIZE]).copy()
 
-        from vaestudio.core.decoding import grid_latents
-        import tensorflow_probability as tfp
+        from vaestudio.core.latent import grid_points
 
-        n = cfg.grid_size
-        quantiles = tfp.distributions.Normal(0.0, 1.0).quantile(np.linspace(0.05, 0.95, n).astype(np.float32))
-        self.grid_points = tf.constant(grid_latents(n, self.latent_dim, values=quantiles.numpy()))
+        self.grid_points = tf.constant(grid_points(cfg.grid_size, self.latent_dim))
         variables = model.trainable_variables
         latent_dim = self.latent_dim
         noise = self.noise
@@ -306,7 +303,7 @@ class _Graph:
         return np.array([elbo, log_likelihood, kl]) / max(count, 1.0)
 
     def snapshot(self, epoch: int, step: int, label: str) -> Snapshot:
-        from vaestudio.core.decoding import to_mosaic
+        from vaestudio.core.latent import mosaic as to_mosaic
         from vaestudio.core.weights import VaeWeights
 
         grid, means = self._picture()

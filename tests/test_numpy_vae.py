@@ -13,22 +13,7 @@ from vaestudio.core.decoding import LatentDecoder
 from vaestudio.core.latent import grid_axis_values, grid_points, mosaic
 from vaestudio.core.numpy_vae import NumpyDecoder, NumpyVAE, continuous_bernoulli_mean, sigmoid
 from vaestudio.core.weights import VaeWeights
-
-
-def random_weights(architecture: Architecture, seed: int = 0, scale: float = 0.15) -> VaeWeights:
-    """Weights of the right shapes with logits of a few units, as a trained model has."""
-    rng = np.random.default_rng(seed)
-
-    def arrays(shapes):
-        out = []
-        for shape in shapes:
-            fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-            spread = scale if len(shape) == 1 else 1.5 / np.sqrt(fan_in)
-            out.append(rng.normal(0.0, spread, shape).astype(np.float32))
-        return out
-
-    return VaeWeights(architecture, tuple(arrays(architecture.encoder_shapes())),
-                      tuple(arrays(architecture.decoder_shapes())))
+from random_weights import random_weights
 
 
 def test_light_modules_load_neither_tensorflow_nor_qt():

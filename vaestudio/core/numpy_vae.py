@@ -94,7 +94,8 @@ class NumpyDecoder:
         self._biases = [_frozen(b) for b in arrays[3::2]]
         self._levels = len(self._kernels) - 1
         self._up_moves = [_upsample_moves(level, base) for level in range(self._levels)]
-        self._final_moves = _final_moves(self._levels, base)
+        self._column_moves = {step: _final_moves(self._levels, base, 0, step) for step in (-1, 1)}
+        self._row_moves = {step: _final_moves(self._levels, base, step, 0) for step in (-1, 1)}
         # Floats per image of the largest intermediate arrays, to size chunks.
         per_image, size, channels_in = 0, base, channels
         for kernel in self._kernels[:-1]:
@@ -168,12 +169,20 @@ class NumpyDecoder:
         return _relu(out)
 
     def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
-        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N):
-        output pixel r + a - 1 gets tap a of input pixel r (and likewise for columns)."""
+        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N): output pixel
+        (r + a - 1, c + b - 1) gets tap (a, b) of input pixel (r, c). Separable: for each kernel row a the
+        three column taps are added into the middle one, then the three rows into the middle row."""
         taps = taps.reshape(3, 3, out_channels, *taps.shape[1:])
-        out = taps[1, 1] + self._biases[-1].reshape(out_channels, *(1,) * (taps.ndim - 3))
-        for a, b, target, source in self._final_moves:
-            out[target] += taps[a, b][source]
+        for a in range(3):
+            middle = taps[a, 1]
+            for b, moves in ((0, self._column_moves[-1]), (2, self._column_moves[1])):
+                for target, source in moves:
+                    middle[target] += taps[a, b][source]
+        out = taps[1, 1]
+        for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])):
+            for target, source in moves:
+                out[target] += taps[a, 1][source]
+        out += self._biases[-1].reshape(out_channels, *(1,) * (out.ndim - 1))
         return out
 
 
@@ -354,16 +363,10 @@ def _upsample_moves(level: int, size0: int) -> list[tuple[int, int, tuple, tuple
     return moves
 
 
-def _final_moves(levels: int, size0: int) -> list[tuple[int, int, tuple, tuple]]:
-    """(a, b, target index, source index) for the 8 off-centre taps of the stride-1 layer, over
-    (C, B, *storage, N) arrays."""
-    moves = []
-    for a in range(3):
-        for b in range(3):
-            if (a, b) != (1, 1):
-                for source, target in _moves(levels, size0, a - 1, b - 1):
-                    moves.append((a, b, (slice(None), slice(None)) + target, (slice(None), slice(None)) + source))
-    return moves
+def _final_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
+    """(target, source) indexes over (C, B, *storage) arrays for moving by (row_step, col_step)."""
+    return [((slice(None), slice(None)) + target, (slice(None), slice(None)) + source)
+            for source, target in _moves(levels, size0, row_step, col_step)]
 
 
 def _interleave(rows: tuple, cols: tuple) -> tuple:

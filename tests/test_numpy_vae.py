@@ -75,8 +75,8 @@ def test_results_do_not_depend_on_how_the_work_is_split(monkeypatch):
     monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 1)
     single = NumpyVAE(weights)
     np.testing.assert_allclose(single.decode_logits(z), logits, atol=1e-5)
-    monkeypatch.setattr(numpy_vae, "CHUNK_FLOATS", 4 * 14 * 14 * (9 * 32 + 64 + 4 * 32))  # blocks of 4 images
-    monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 3))  # 2 blocks per final pass
+    monkeypatch.setattr(numpy_vae, "CHUNK_FLOATS", 4 * 14 * 14 * (9 * 32 + 64 + 1))  # blocks of 4 images
+    monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 1))  # 2 blocks per final pass
     split = NumpyVAE(weights)
     assert (split.decoder._chunk, split.decoder._final_chunk) == (4, 8)  # 45 = 11 blocks + 1 padded
     np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
@@ -116,7 +116,7 @@ def test_the_vae_and_its_weights_cannot_be_changed():
     with pytest.raises(AttributeError):
         vae.extra = 1
     with pytest.raises(ValueError):
-        vae.decoder._kernels[0][0, 0] = 1.0  # read-only arrays
+        vae.decoder._fill[0][0, 0] = 1.0  # read-only arrays
 
 
 def test_bad_input_is_named():

@@ -74,7 +74,10 @@ class NumpyEncoder:
 
 class NumpyDecoder:
     """Latent points -> logits: a dense layer, stride-2 'same' transposed convolutions with ReLU, and a
-    stride-1 'same' transposed convolution to the image channels. Matches Keras's Conv2DTranspose."""
+    stride-1 'same' transposed convolution to the image channels. Matches Keras's Conv2DTranspose.
+
+    Feature maps carry one extra channel of ones after their real channels, so that each layer's bias
+    is a column of its matrix (channel-first storage makes that channel free to keep)."""
 
     def __init__(self, architecture: Architecture, arrays: Sequence[np.ndarray]):
         shapes = architecture.decoder_shapes()
@@ -89,21 +92,35 @@ class NumpyDecoder:
         # Dense columns are in (row, column, channel) order: one (base*base, latent) matrix per channel.
         self._dense_w = _frozen(dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0))
         self._dense_b = _frozen(dense_b.reshape(base * base, channels).T[:, :, None])
-        # Transposed convolutions: (kernel row a, kernel column b, out, in) -> (9 * out, in), and biases.
-        self._kernels = [_frozen(k.reshape(-1, k.shape[-1])) for k in arrays[2::2]]
-        self._biases = [_frozen(b) for b in arrays[3::2]]
-        self._levels = len(self._kernels) - 1
-        self._up_moves = [_upsample_moves(level, base) for level in range(self._levels)]
+        kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
+        self._levels = len(kernels) - 1
+        # Stride-2 layers: one matrix for the taps (a, b < 2) that fill the four output phases of their
+        # own pixel, rows (channel, a, b), with the bias; one for the five taps that reach a neighbour.
+        self._fill = []
+        self._reach = []
+        self._moves = []
+        for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
+            out_channels = kernel.shape[2]
+            fill = kernel[:2, :2].transpose(2, 0, 1, 3).reshape(4 * out_channels, -1)
+            self._fill.append(_frozen(np.concatenate([fill, np.repeat(bias, 4)[:, None]], axis=1)))
+            reach = np.stack([kernel[a, b] for a, b in _REACHING]).reshape(5 * out_channels, -1)
+            self._reach.append(_frozen(np.concatenate([reach, np.zeros((5 * out_channels, 1))], axis=1)))
+            self._moves.append(_upsample_moves(level, base, out_channels))
+        # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
+        last, last_bias = kernels[-1], biases[-1]
+        taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)
+        taps.reshape(3, 3, last.shape[2], -1)[1, 1, :, -1] = last_bias
+        self._last = _frozen(taps)
         self._column_moves = {step: _final_moves(self._levels, base, 0, step) for step in (-1, 1)}
         self._row_moves = {step: _final_moves(self._levels, base, step, 0) for step in (-1, 1)}
         # Floats per image of the largest intermediate arrays, to size chunks.
         per_image, size, channels_in = 0, base, channels
-        for kernel in self._kernels[:-1]:
-            out_channels = kernel.shape[0] // 9
-            per_image = max(per_image, size * size * (kernel.shape[0] + channels_in + 4 * out_channels))
+        for fill in self._fill:
+            out_channels = fill.shape[0] // 4
+            per_image = max(per_image, size * size * (9 * out_channels + channels_in + 1))
             size, channels_in = 2 * size, out_channels
         self._chunk = max(1, CHUNK_FLOATS // per_image)
-        self._final_chunk = max(1, FINAL_CHUNK_FLOATS // (size * size * (self._kernels[-1].shape[0] + 3)))
+        self._final_chunk = max(1, FINAL_CHUNK_FLOATS // (size * size * (self._last.shape[0] + 1)))
 
     @property
     def latent_dim(self) -> int:
@@ -113,9 +130,8 @@ class NumpyDecoder:
         """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them."""
         z = check_latents(z, self.latent_dim)
         count = len(z)
-        final = self._kernels[-1]
         side = self._base << self._levels
-        out_channels = final.shape[0] // 9
+        out_channels = self._last.shape[0] // 9
         storage = (2, 2) * self._levels + (self._base, self._base)
         result = np.empty((count, side, side, out_channels), np.float32)
         block = min(self._chunk, count)  # images per pass through the hidden layers
@@ -124,54 +140,56 @@ class NumpyDecoder:
             stop = min(start + block * blocks_per_final, count)
             blocks = -(-(stop - start) // block)
             # The last layer's 9 tap planes for `blocks` blocks of `block` images: (9 * out, B, storage, block).
-            taps = np.empty((final.shape[0], blocks, *storage, block), np.float32)
+            taps = np.empty((self._last.shape[0], blocks, *storage, block), np.float32)
             for index in range(blocks):
                 part = z[start + index * block:min(start + (index + 1) * block, stop)]
                 if len(part) < block:
                     part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
                 hidden = self._hidden(part)
-                np.matmul(final, hidden.reshape(hidden.shape[0], -1),
-                          out=taps[:, index].reshape(final.shape[0], -1))
+                np.matmul(self._last, hidden.reshape(hidden.shape[0], -1),
+                          out=taps[:, index].reshape(self._last.shape[0], -1))
             logits = self._last_layer(taps, out_channels)
             _to_natural_order(logits, result[start:stop], self._levels, self._base)
         return result
 
     # -- layers ---------------------------------------------------------------------------------------
     def _hidden(self, z: np.ndarray) -> np.ndarray:
-        """Dense and stride-2 layers (with ReLU) for a block of points: (C, *storage, N) phase planes."""
-        h = np.matmul(self._dense_w, z.T)  # (C, base*base, N)
-        h += self._dense_b
-        _relu(h)
-        h = h.reshape(h.shape[0], self._base, self._base, len(z))
-        for kernel, bias, moves in zip(self._kernels[:-1], self._biases[:-1], self._up_moves):
-            h = self._upsample(h, kernel, bias, moves)
+        """Dense and stride-2 layers (with ReLU) for a block of points: (C + 1, *storage, N) phase planes,
+        the last channel all ones."""
+        channels = self._dense_w.shape[0]
+        h = np.empty((channels + 1, self._base * self._base, len(z)), np.float32)
+        np.matmul(self._dense_w, z.T, out=h[:channels])
+        h[:channels] += self._dense_b
+        _relu(h[:channels])
+        h[channels] = 1.0
+        h = h.reshape(channels + 1, self._base, self._base, len(z))
+        for fill, reach, moves in zip(self._fill, self._reach, self._moves):
+            h = self._upsample(h, fill, reach, moves)
         return h
 
     @staticmethod
-    def _upsample(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, moves: list) -> np.ndarray:
-        """Conv2DTranspose(3, stride 2, 'same') + ReLU: (Cin, *storage, N) -> (C, 2, 2, *storage, N).
+    def _upsample(x: np.ndarray, fill: np.ndarray, reach: np.ndarray, moves: list) -> np.ndarray:
+        """Conv2DTranspose(3, stride 2, 'same') + ReLU: (Cin + 1, *storage, N) -> (C + 1, 2, 2, *storage, N).
 
-        Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): taps with a, b < 2
-        fill phase (a, b) of the same pixel (each output gets exactly one of those, plus the bias);
+        Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): the taps with a, b < 2
+        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias);
         a == 2 adds to phase 0 of row I + 1, b == 2 to phase 0 of column J + 1.
         """
-        out_channels = kernel.shape[0] // 9
-        taps = np.matmul(kernel, x.reshape(x.shape[0], -1)).reshape(3, 3, out_channels, -1)
-        out = np.empty((out_channels, 2, 2, *x.shape[1:]), np.float32)
-        planes = out.reshape(out_channels, 2, 2, -1)
-        column = bias[:, None]
-        for a in (0, 1):
-            for b in (0, 1):
-                np.add(taps[a, b], column, out=planes[:, a, b])
-        taps = taps.reshape(3, 3, out_channels, *x.shape[1:])
-        for a, b, target, source in moves:
-            out[target] += taps[a, b][source]
-        return _relu(out)
+        channels = fill.shape[0] // 4
+        inputs = x.reshape(x.shape[0], -1)
+        out = np.empty((channels + 1, 2, 2, *x.shape[1:]), np.float32)
+        np.matmul(fill, inputs, out=out[:channels].reshape(4 * channels, -1))
+        reached = np.matmul(reach, inputs).reshape(5, channels, *x.shape[1:])
+        for tap, target, source in moves:
+            out[target] += reached[tap][source]
+        _relu(out[:channels])
+        out[channels] = 1.0
+        return out
 
     def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
-        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N): output pixel
-        (r + a - 1, c + b - 1) gets tap (a, b) of input pixel (r, c). Separable: for each kernel row a the
-        three column taps are added into the middle one, then the three rows into the middle row."""
+        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N), the bias
+        already in the centre tap: output pixel (r + a - 1, c + b - 1) gets tap (a, b) of input pixel
+        (r, c). Separable: each kernel row's three column taps go into its middle one, then the rows."""
         taps = taps.reshape(3, 3, out_channels, *taps.shape[1:])
         for a in range(3):
             middle = taps[a, 1]
@@ -182,7 +200,6 @@ class NumpyDecoder:
         for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])):
             for target, source in moves:
                 out[target] += taps[a, 1][source]
-        out += self._biases[-1].reshape(out_channels, *(1,) * (out.ndim - 1))
         return out
 
 
@@ -353,13 +370,17 @@ def _moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[
     return moves
 
 
-def _upsample_moves(level: int, size0: int) -> list[tuple[int, int, tuple, tuple]]:
-    """(a, b, target index, source index) for the taps of a stride-2 layer that move to a neighbour."""
+_REACHING = ((2, 0), (2, 1), (0, 2), (1, 2), (2, 2))  # taps that land on a neighbouring pixel
+
+
+def _upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
+    """(tap number in _REACHING, target index, source index) for the taps of a stride-2 layer that land
+    on a neighbouring pixel: tap 2 of a row (column) lands on phase 0 of the next row (column)."""
     moves = []
-    for a, b in ((2, 0), (2, 1), (0, 2), (1, 2), (2, 2)):
-        phase = (a % 2, b % 2)  # tap 2 lands on phase 0 of the next pixel
+    for tap, (a, b) in enumerate(_REACHING):
+        phase = (a % 2, b % 2)
         for source, target in _moves(level, size0, int(a == 2), int(b == 2)):
-            moves.append((a, b, (slice(None), *phase) + target, (slice(None),) + source))
+            moves.append((tap, (slice(0, channels), *phase) + target, (slice(None),) + source))
     return moves
 
 

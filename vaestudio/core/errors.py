@@ -27,3 +27,8 @@ class ExportError(VaeStudioError):
 
 class DivergenceError(VaeStudioError):
     """The loss became NaN or Inf."""
+
+
+class Cancelled(Exception):
+    """A long computation (an IWAE estimate, ...) was cancelled by its caller. Not the input's fault, so
+    not a VaeStudioError: whoever asked for the cancellation expects it."""

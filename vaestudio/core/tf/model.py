@@ -1,44 +1,66 @@
-"""The tutorial's convolutional VAE as a Keras 3 model that saves to and loads from `.keras`."""
+"""The tutorial's convolutional VAE as a Keras 3 model, for any `Architecture`, saved as `.keras`.
+
+28x28x1 is the tutorial's model, layer for layer; 64x64 images add one stride-2 stage on each side (see
+architecture.py). A `.keras` file is checked before Keras reads any of it: its members and their sizes,
+its config (read here, with a size cap, and validated as an `Architecture`), and the declared sizes of the
+weights inside, so that a crafted or foreign file is refused in milliseconds with little memory.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import math
 import zipfile
 from pathlib import Path
+from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from vaestudio.core.architecture import Architecture
-from vaestudio.core.errors import ModelFileError
+from vaestudio.core.errors import ConfigError, ModelFileError
+from vaestudio.core.weights import VaeWeights
 
-IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = (28, 28, 1)  # the tutorial's images
+
+CONFIG_MEMBER = "config.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+METADATA_MEMBER = "metadata.json"
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest supported model with an optimizer is ~15 MB
+MAX_JSON_BYTES = 64 * 1024  # ours are ~300 bytes
+MAX_H5_OBJECTS = 512
+# The weights member may hold at most this many times the model's parameter bytes (an optimizer's
+# state, should a compiled model be saved, is 2-3x), plus room for HDF5's own structures.
+WEIGHTS_FACTOR = 4
+WEIGHTS_SLACK_BYTES = 1024 * 1024
+_CVAE_CONFIG_KEYS = {"latent_dim", "image_size", "channels", "likelihood"}
+_KERAS_CONFIG_KEYS = {"name", "trainable", "dtype"}
 
 
-def build_encoder(latent_dim: int) -> keras.Sequential:
+def build_encoder(architecture: Architecture | int) -> keras.Sequential:
     """Image -> concatenated (mean, log-variance) of the diagonal Gaussian posterior."""
+    arch = _architecture(architecture)
     return keras.Sequential(
-        [
-            keras.Input(shape=IMAGE_SHAPE),
-            keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
-            keras.layers.Conv2D(64, 3, strides=2, activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(2 * latent_dim),  # no activation
-        ],
+        [keras.Input(shape=arch.image_shape)]
+        + [keras.layers.Conv2D(filters, 3, strides=2, activation="relu") for filters in arch.encoder_filters]
+        + [keras.layers.Flatten(), keras.layers.Dense(2 * arch.latent_dim)],  # no activation
         name="encoder",
     )
 
 
-def build_decoder(latent_dim: int) -> keras.Sequential:
-    """Latent point -> Bernoulli logits of a 28x28 image."""
+def build_decoder(architecture: Architecture | int) -> keras.Sequential:
+    """Latent point -> logits of an image (Bernoulli or continuous-Bernoulli parameters per pixel)."""
+    arch = _architecture(architecture)
+    base = arch.decoder_base_size
     return keras.Sequential(
-        [
-            keras.Input(shape=(latent_dim,)),
-            keras.layers.Dense(7 * 7 * 32, activation="relu"),
-            keras.layers.Reshape((7, 7, 32)),
-            keras.layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
-            keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
-            keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same"),  # logits
-        ],
+        [keras.Input(shape=(arch.latent_dim,)),
+         keras.layers.Dense(base * base * 32, activation="relu"),
+         keras.layers.Reshape((base, base, 32))]
+        + [keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")
+           for filters in arch.decoder_filters]
+        + [keras.layers.Conv2DTranspose(arch.channels, 3, strides=1, padding="same")],  # logits
         name="decoder",
     )
 
@@ -47,12 +69,13 @@ def build_decoder(latent_dim: int) -> keras.Sequential:
 class CVAE(keras.Model):
     """Convolutional variational autoencoder: `encode` gives (mean, logvar), `decode` gives logits."""
 
-    def __init__(self, latent_dim: int = 2, **kwargs):
+    def __init__(self, latent_dim: int = 2, image_size: int = 28, channels: int = 1,
+                 likelihood: str = "bernoulli", **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = int(latent_dim)
-        self.encoder = build_encoder(self.latent_dim)
-        self.architecture = Architecture(latent_dim=self.latent_dim)
-        self.decoder = build_decoder(self.latent_dim)
+        self.architecture = Architecture(latent_dim, image_size, channels, likelihood)
+        self.latent_dim = self.architecture.latent_dim
+        self.encoder = build_encoder(self.architecture)
+        self.decoder = build_decoder(self.architecture)
 
     def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         mean, logvar = tf.split(self.encoder(x), num_or_size_splits=2, axis=1)
@@ -68,21 +91,47 @@ class CVAE(keras.Model):
         return self.decode(mean)
 
     def build(self, input_shape=None) -> None:
-        self.encoder.build((None, *IMAGE_SHAPE))
+        self.encoder.build((None, *self.architecture.image_shape))
         self.decoder.build((None, self.latent_dim))
-        super().build((None, *IMAGE_SHAPE))
+        super().build((None, *self.architecture.image_shape))
 
     def get_config(self) -> dict:
-        return {"latent_dim": self.latent_dim, "name": self.name}
+        return {**self.architecture.to_dict(), "name": self.name}
 
 
-def build_cvae(latent_dim: int = 2) -> CVAE:
-    """A freshly initialised, built CVAE."""
-    model = CVAE(latent_dim, name="cvae")
+def build_cvae(architecture_or_latent_dim: Architecture | int = 2) -> CVAE:
+    """A freshly initialised, built CVAE (an int is the latent size of the tutorial's 28x28 model)."""
+    arch = _architecture(architecture_or_latent_dim)
+    model = CVAE(**arch.to_dict(), name="cvae")
     model.build()
     return model
 
 
+def model_from_weights(weights: VaeWeights) -> CVAE:
+    """A float32 Keras CVAE holding a snapshot's weights."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = build_cvae(weights.architecture)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.encoder.set_weights(list(weights.encoder))
+    model.decoder.set_weights(list(weights.decoder))
+    return model
+
+
+def decode_grid(model: CVAE, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[float] | None = None) -> np.ndarray:
+    """The latent grid from a Keras CVAE in one batched decoder call, as a uint8 mosaic (latent.mosaic)."""
+    from vaestudio.core.latent import grid_points, mosaic
+    from vaestudio.core.numpy_vae import display_values
+
+    arch = getattr(model, "architecture", None) or Architecture(model.latent_dim)
+    points = grid_points(n, arch.latent_dim, axes, held)
+    logits = tf.cast(model.decoder(points, training=False), tf.float32).numpy()
+    return mosaic(display_values(logits, arch.likelihood), n)
+
+
+# -- files --------------------------------------------------------------------------------------------------
 def save_model(model: CVAE, path: str | Path) -> Path:
     """Save as `.keras`, atomically (a failed save leaves any previous file untouched)."""
     from vaestudio.core.store.atomic import atomic_path
@@ -100,13 +149,13 @@ def save_model(model: CVAE, path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path) -> CVAE:
-    """Load a `.keras` file saved by vaestudio; anything else raises ModelFileError naming the file."""
+def load_model(path: str | Path, expected: Architecture | None = None) -> CVAE:
+    """Load a `.keras` file saved by vaestudio (0.1.0's too); anything else raises ModelFileError naming
+    the file. `expected`: refuse a model of another architecture than this one."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path}: not a .keras model file (it is not a zip archive)")
+    architecture = check_model_file(path)
+    if expected is not None and architecture != expected:
+        raise ModelFileError(f"{path}: a model of {architecture.describe()}, not of {expected.describe()}")
     try:
         model = keras.saving.load_model(path, custom_objects={"CVAE": CVAE}, compile=False, safe_mode=True)
     except Exception as exc:  # keras raises many types for foreign or damaged files
@@ -114,4 +163,129 @@ def load_model(path: str | Path) -> CVAE:
         raise ModelFileError(f"{path}: not a vaestudio model ({reason[:200]})") from None
     if not isinstance(model, CVAE):
         raise ModelFileError(f"{path}: a Keras model of another architecture ({type(model).__name__}), not a vaestudio CVAE")
+    if model.architecture != architecture:
+        raise ModelFileError(f"{path}: the model built is not the one its config describes")
     return model
+
+
+def check_model_file(path: str | Path) -> Architecture:
+    """The architecture a `.keras` file holds, checked without letting Keras read it: ModelFileError
+    (naming the file) for anything that is not a vaestudio model or asks for more than one can hold."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise ModelFileError(f"{path}: not a file")
+    if size > MAX_FILE_BYTES:
+        raise ModelFileError(f"{path}: {size} bytes, larger than any vaestudio model file")
+    try:
+        with open(path, "rb") as handle:
+            if not zipfile.is_zipfile(handle):
+                raise ModelFileError(f"{path}: not a .keras model file (it is not a zip archive)")
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                return _check_archive(path, archive)
+    except ModelFileError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: damaged model file ({type(exc).__name__}: {exc})") from None
+
+
+def _check_archive(path: Path, archive: zipfile.ZipFile) -> Architecture:
+    members = {info.filename: info for info in archive.infolist()}
+    unexpected = sorted(set(members) - {CONFIG_MEMBER, WEIGHTS_MEMBER, METADATA_MEMBER})
+    if unexpected:
+        raise ModelFileError(f"{path}: not a vaestudio model (unexpected member {unexpected[0][:100]!r})")
+    if len(archive.infolist()) != len(members):
+        raise ModelFileError(f"{path}: damaged model file (a member appears twice)")
+    for name in (CONFIG_MEMBER, WEIGHTS_MEMBER):
+        if name not in members:
+            raise ModelFileError(f"{path}: not a .keras model file (no {name})")
+    for name in (CONFIG_MEMBER, METADATA_MEMBER):
+        if name in members and members[name].file_size > MAX_JSON_BYTES:
+            raise ModelFileError(f"{path}: its {name} unpacks to {members[name].file_size} bytes, far more than "
+                                 f"a vaestudio model's")
+    architecture = _architecture_from_config(path, archive.read(members[CONFIG_MEMBER]))
+    limit = WEIGHTS_FACTOR * 4 * architecture.parameter_count() + WEIGHTS_SLACK_BYTES
+    weights = members[WEIGHTS_MEMBER]
+    if weights.file_size > limit:
+        raise ModelFileError(f"{path}: its weights unpack to {weights.file_size} bytes, more than a model of "
+                             f"{architecture.describe()} holds")
+    _check_weights(path, archive.read(weights), limit)
+    return architecture
+
+
+def _architecture_from_config(path: Path, raw: bytes) -> Architecture:
+    def refuse_constant(name: str):
+        raise ModelFileError(f"{path}: its config holds {name}, not a number")
+
+    try:
+        config = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelFileError(f"{path}: damaged model config ({type(exc).__name__})") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path}: not a Keras model config")
+    class_name = config.get("class_name")
+    ours = config.get("registered_name") == "vaestudio>CVAE" or (
+        class_name == "CVAE" and str(config.get("module", "")).startswith("vaestudio."))
+    if not ours:
+        raise ModelFileError(f"{path}: a Keras model of another architecture ({str(class_name)[:80]}), "
+                             f"not a vaestudio CVAE")
+    values = config.get("config")
+    if not isinstance(values, dict):
+        raise ModelFileError(f"{path}: its config has no model settings")
+    unknown = sorted(set(values) - _CVAE_CONFIG_KEYS - _KERAS_CONFIG_KEYS)
+    if unknown:
+        raise ModelFileError(f"{path}: unknown model setting {str(unknown[0])[:80]!r}")
+    try:  # 0.1.0 saved only latent_dim: the rest default to the tutorial's
+        return Architecture.from_dict({key: values[key] for key in _CVAE_CONFIG_KEYS if key in values},
+                                      source="model config")
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+
+
+def _check_weights(path: Path, raw: bytes, limit: int) -> None:
+    """Walk the HDF5 weights (already in memory, size-checked): refuse datasets whose unpacked size
+    exceeds `limit` in total (compressed HDF5 bombs), external or virtual storage, and too many objects."""
+    import h5py
+
+    total = 0
+    objects = 0
+    try:
+        with h5py.File(io.BytesIO(raw), "r") as h5:
+            pending = [h5]
+            while pending:
+                group = pending.pop()
+                for name in group:
+                    objects += 1
+                    if objects > MAX_H5_OBJECTS:
+                        raise ModelFileError(f"{path}: its weights file holds more than {MAX_H5_OBJECTS} objects")
+                    link = group.get(name, getlink=True)
+                    if isinstance(link, h5py.ExternalLink):
+                        raise ModelFileError(f"{path}: its weights refer to data outside the file")
+                    if not isinstance(link, h5py.HardLink):
+                        continue  # soft links name objects reached anyway
+                    item = group[name]
+                    if isinstance(item, h5py.Group):
+                        pending.append(item)
+                    elif isinstance(item, h5py.Dataset):
+                        if item.external or item.is_virtual:
+                            raise ModelFileError(f"{path}: its weights refer to data outside the file")
+                        total += math.prod(item.shape or ()) * item.dtype.itemsize
+                        if total > limit:
+                            raise ModelFileError(f"{path}: its weights unpack to more than a model of this "
+                                                 f"architecture holds")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, TypeError for damaged files
+        raise ModelFileError(f"{path}: damaged weights ({type(exc).__name__})") from None
+
+
+def _architecture(value: Architecture | int) -> Architecture:
+    if isinstance(value, Architecture):
+        return value
+    return Architecture(latent_dim=value)

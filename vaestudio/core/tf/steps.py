@@ -52,7 +52,7 @@ class TrainingSteps:
                  learning_rate: float, beta: float, grid_points: np.ndarray):
         import tensorflow as tf
 
-        from vaestudio.core.tf.objective import elbo_parts
+        from vaestudio.core.tf.objective import elbo_parts, elbo_terms
 
         self.tf = tf
         self.model, self.optimizer, self.inputs, self.noise = model, optimizer, inputs, noise
@@ -108,17 +108,14 @@ class TrainingSteps:
         def test_sums(batch, seed):
             x = inputs.to_inputs(batch)
             eps = tf.random.stateless_normal([tf.shape(x)[0], latent_dim], seed=seed)
-            elbo, log_likelihood, kl = elbo_parts(model, x, eps)
-            mean, logvar = model.encode(x)
-            mean, logvar = tf.cast(mean, tf.float32), tf.cast(logvar, tf.float32)
-            kl_dims = 0.5 * (tf.square(mean) + tf.exp(logvar) - 1.0 - logvar)
-            return {"elbo": tf.reduce_sum(elbo), "log_likelihood": tf.reduce_sum(log_likelihood),
-                    "kl": tf.reduce_sum(kl), "kl_dims": tf.reduce_sum(kl_dims, axis=0),
+            terms = elbo_terms(model, x, eps)
+            return {"elbo": tf.reduce_sum(terms.elbo), "log_likelihood": tf.reduce_sum(terms.log_likelihood),
+                    "kl": tf.reduce_sum(terms.kl), "kl_dims": tf.reduce_sum(terms.kl_per_dimension, axis=0),
                     "count": tf.cast(tf.shape(x)[0], tf.float32)}
 
         @tf.function
         def grid():
-            return tf.sigmoid(tf.cast(model.decoder(self.grid_points, training=False), tf.float32))
+            return tf.cast(model.decoder(self.grid_points, training=False), tf.float32)
 
         self._train_chunk, self._test_sums, self._grid = train_chunk, test_sums, grid
 
@@ -137,6 +134,6 @@ class TrainingSteps:
         sums = self._test_sums(batch, self.tf.constant(seed, self.tf.int64))
         return {name: value.numpy().astype(np.float64) for name, value in sums.items()}
 
-    def grid(self) -> np.ndarray:
-        """Decoded grid probabilities (n*n, H, W, C) in latent.grid_points order."""
+    def grid_logits(self) -> np.ndarray:
+        """Decoder logits of the grid (n*n, H, W, C) in latent.grid_points order."""
         return self._grid().numpy()

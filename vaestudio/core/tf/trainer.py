@@ -177,7 +177,7 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        from vaestudio.core.decoding import grid_axis_values, grid_latents as grid_points
+        from vaestudio.core.latent import grid_points
         from vaestudio.core.tf.device import use_bfloat16
         from vaestudio.core.tf.inputs import InputPipeline
         from vaestudio.core.tf.model import build_cvae
@@ -189,7 +189,7 @@ class Trainer:
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(precision)
         try:
-            self.model = build_cvae(self.architecture.latent_dim)
+            self.model = build_cvae(self.architecture)
         finally:
             keras.config.set_dtype_policy(previous)
         self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
@@ -199,7 +199,7 @@ class Trainer:
             _restore(self.resume_from, self.model, self.optimizer, self._noise)
         self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed)
         n = cfg.grid_size
-        points = grid_points(n, self.architecture.latent_dim, values=grid_axis_values(n))
+        points = grid_points(n, self.architecture.latent_dim)
         self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, self._noise,
                                     Schedule.of(cfg, self.steps_per_epoch), self.state.learning_rate,
                                     self.state.beta, points)
@@ -259,10 +259,12 @@ class Trainer:
         return None
 
     def _snapshot(self, epoch: int, label: str) -> Snapshot:
-        from vaestudio.core.decoding import to_mosaic as mosaic
+        from vaestudio.core.latent import mosaic
+        from vaestudio.core.numpy_vae import display_values
         from vaestudio.core.weights import VaeWeights
 
-        return Snapshot(epoch, self.state.step, label, mosaic(self._steps.grid(), self.config.grid_size),
+        grid = display_values(self._steps.grid_logits(), self.architecture.likelihood)
+        return Snapshot(epoch, self.state.step, label, mosaic(grid, self.config.grid_size),
                         weights=VaeWeights.from_model(self.model))
 
     def _test_pass(self, epoch: int) -> dict[str, np.ndarray] | None:

@@ -1,0 +1,410 @@
+"""The VAE in NumPy, built from a snapshot's weights: encode images, decode latent points, draw the grid.
+
+It never touches TensorFlow or the model in training, so the window can explore any snapshot while a
+run trains, before TensorFlow has loaded, and from several threads at once (instances are immutable).
+
+How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8 GFLOP):
+- Each layer is ONE matrix product. Encoder convolutions gather their 3x3 patches (im2col, through a
+  strided view) and multiply by the kernel with the bias as an extra row. Decoder transposed
+  convolutions multiply first (all 9 taps at once, "col2im"), then add each tap's plane into place.
+- The decoder keeps feature maps channel-first, (C, N, ..., h0, w0), and never interleaves the two
+  output phases of a stride-2 layer: a feature map after L stride-2 layers is stored with axes
+  (p_L, q_L, ..., p_1, q_1, i, j), where the natural row is i*2^L + p_1*2^(L-1) + ... + p_L (and
+  likewise for columns). Every tap then lands on a whole phase plane, or on a few contiguous slices
+  of one when it shifts by a pixel, so the additions run over long contiguous runs. The logits are put
+  back into natural order once, at the end.
+- Work is split into chunks of images so that the intermediate arrays stay in the CPU's caches.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from vaestudio.core.architecture import KERNEL, Architecture
+from vaestudio.core.latent import grid_points, mosaic, to_uint8
+from vaestudio.core.weights import VaeWeights
+
+# Floats of intermediate results per chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
+CHUNK_FLOATS = 2_000_000
+# The last decoder layer's taps are added for many images at once (fewer, larger operations).
+FINAL_CHUNK_FLOATS = 8_000_000
+_ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster than np.maximum(x, 0)
+_ZEROS.setflags(write=False)
+
+
+class NumpyEncoder:
+    """Images -> (mean, log-variance): valid 3x3 stride-2 convolutions with ReLU, then a dense layer."""
+
+    def __init__(self, architecture: Architecture, arrays: Sequence[np.ndarray]):
+        shapes = architecture.encoder_shapes()
+        arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+        if [a.shape for a in arrays] != shapes:
+            raise ValueError(f"encoder weights of shapes {[a.shape for a in arrays]} do not fit a model of "
+                             f"{architecture.describe()} (expected {shapes})")
+        self.architecture = architecture
+        # Each convolution as one matrix: rows (kernel row, kernel column, channel in) and a bias row.
+        self._convs = [_frozen(np.concatenate([kernel.reshape(-1, kernel.shape[-1]), bias[None]]))
+                       for kernel, bias in zip(arrays[0:-2:2], arrays[1:-2:2])]
+        self._dense = _frozen(np.concatenate([arrays[-2], arrays[-1][None]]))
+        size = architecture.image_size
+        self._per_image = 0
+        channels = architecture.channels
+        for matrix in self._convs:
+            size = (size - KERNEL) // 2 + 1
+            self._per_image = max(self._per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
+            channels = matrix.shape[1]
+
+    def __call__(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = check_inputs(inputs, self.architecture)
+        d = self.architecture.latent_dim
+        out = np.empty((len(x), 2 * d), np.float32)
+        chunk = max(1, CHUNK_FLOATS // self._per_image)
+        for start in range(0, len(x), chunk):
+            h = x[start:start + chunk]
+            for matrix in self._convs:
+                h = _conv_valid_stride2(h, matrix)
+            flat = h.reshape(len(h), -1)
+            np.matmul(flat, self._dense[:-1], out=out[start:start + chunk])
+        out += self._dense[-1]
+        return out[:, :d].copy(), out[:, d:].copy()
+
+
+class NumpyDecoder:
+    """Latent points -> logits: a dense layer, stride-2 'same' transposed convolutions with ReLU, and a
+    stride-1 'same' transposed convolution to the image channels. Matches Keras's Conv2DTranspose.
+
+    Feature maps carry one extra channel of ones after their real channels, so that each layer's bias
+    is a column of its matrix (channel-first storage makes that channel free to keep)."""
+
+    def __init__(self, architecture: Architecture, arrays: Sequence[np.ndarray]):
+        shapes = architecture.decoder_shapes()
+        arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+        if [a.shape for a in arrays] != shapes:
+            raise ValueError(f"decoder weights of shapes {[a.shape for a in arrays]} do not fit a model of "
+                             f"{architecture.describe()} (expected {shapes})")
+        self.architecture = architecture
+        base = self._base = architecture.decoder_base_size
+        dense_w, dense_b = arrays[0], arrays[1]
+        channels = dense_b.size // (base * base)
+        # Dense columns are in (row, column, channel) order: one (base*base, latent) matrix per channel.
+        self._dense_w = _frozen(dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0))
+        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T[:, :, None])
+        kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
+        self._levels = len(kernels) - 1
+        # Stride-2 layers: one matrix for the taps (a, b < 2) that fill the four output phases of their
+        # own pixel, rows (channel, a, b), with the bias; one for the five taps that reach a neighbour.
+        self._fill = []
+        self._reach = []
+        self._moves = []
+        for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
+            out_channels = kernel.shape[2]
+            fill = kernel[:2, :2].transpose(2, 0, 1, 3).reshape(4 * out_channels, -1)
+            self._fill.append(_frozen(np.concatenate([fill, np.repeat(bias, 4)[:, None]], axis=1)))
+            reach = np.stack([kernel[a, b] for a, b in _REACHING]).reshape(5 * out_channels, -1)
+            self._reach.append(_frozen(np.concatenate([reach, np.zeros((5 * out_channels, 1))], axis=1)))
+            self._moves.append(_upsample_moves(level, base, out_channels))
+        # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
+        last, last_bias = kernels[-1], biases[-1]
+        taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)
+        taps.reshape(3, 3, last.shape[2], -1)[1, 1, :, -1] = last_bias
+        self._last = _frozen(taps)
+        self._column_moves = {step: _final_moves(self._levels, base, 0, step) for step in (-1, 1)}
+        self._row_moves = {step: _final_moves(self._levels, base, step, 0) for step in (-1, 1)}
+        # Floats per image of the largest intermediate arrays, to size chunks.
+        per_image, size, channels_in = 0, base, channels
+        for fill in self._fill:
+            out_channels = fill.shape[0] // 4
+            per_image = max(per_image, size * size * (9 * out_channels + channels_in + 1))
+            size, channels_in = 2 * size, out_channels
+        self._chunk = max(1, CHUNK_FLOATS // per_image)
+        self._final_chunk = max(1, FINAL_CHUNK_FLOATS // (size * size * (self._last.shape[0] + 1)))
+
+    @property
+    def latent_dim(self) -> int:
+        return self.architecture.latent_dim
+
+    def logits(self, z: np.ndarray) -> np.ndarray:
+        """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them."""
+        z = check_latents(z, self.latent_dim)
+        count = len(z)
+        side = self._base << self._levels
+        out_channels = self._last.shape[0] // 9
+        storage = (2, 2) * self._levels + (self._base, self._base)
+        result = np.empty((count, side, side, out_channels), np.float32)
+        block = min(self._chunk, count)  # images per pass through the hidden layers
+        blocks_per_final = max(1, self._final_chunk // block)
+        for start in range(0, count, block * blocks_per_final):
+            stop = min(start + block * blocks_per_final, count)
+            blocks = -(-(stop - start) // block)
+            # The last layer's 9 tap planes for `blocks` blocks of `block` images: (9 * out, B, storage, block).
+            taps = np.empty((self._last.shape[0], blocks, *storage, block), np.float32)
+            for index in range(blocks):
+                part = z[start + index * block:min(start + (index + 1) * block, stop)]
+                if len(part) < block:
+                    part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
+                hidden = self._hidden(part)
+                np.matmul(self._last, hidden.reshape(hidden.shape[0], -1),
+                          out=taps[:, index].reshape(self._last.shape[0], -1))
+            logits = self._last_layer(taps, out_channels)
+            _to_natural_order(logits, result[start:stop], self._levels, self._base)
+        return result
+
+    # -- layers ---------------------------------------------------------------------------------------
+    def _hidden(self, z: np.ndarray) -> np.ndarray:
+        """Dense and stride-2 layers (with ReLU) for a block of points: (C + 1, *storage, N) phase planes,
+        the last channel all ones."""
+        channels = self._dense_w.shape[0]
+        h = np.empty((channels + 1, self._base * self._base, len(z)), np.float32)
+        np.matmul(self._dense_w, z.T, out=h[:channels])
+        h[:channels] += self._dense_b
+        _relu(h[:channels])
+        h[channels] = 1.0
+        h = h.reshape(channels + 1, self._base, self._base, len(z))
+        for fill, reach, moves in zip(self._fill, self._reach, self._moves):
+            h = self._upsample(h, fill, reach, moves)
+        return h
+
+    @staticmethod
+    def _upsample(x: np.ndarray, fill: np.ndarray, reach: np.ndarray, moves: list) -> np.ndarray:
+        """Conv2DTranspose(3, stride 2, 'same') + ReLU: (Cin + 1, *storage, N) -> (C + 1, 2, 2, *storage, N).
+
+        Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): the taps with a, b < 2
+        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias);
+        a == 2 adds to phase 0 of row I + 1, b == 2 to phase 0 of column J + 1.
+        """
+        channels = fill.shape[0] // 4
+        inputs = x.reshape(x.shape[0], -1)
+        out = np.empty((channels + 1, 2, 2, *x.shape[1:]), np.float32)
+        np.matmul(fill, inputs, out=out[:channels].reshape(4 * channels, -1))
+        reached = np.matmul(reach, inputs).reshape(5, channels, *x.shape[1:])
+        for tap, target, source in moves:
+            out[target] += reached[tap][source]
+        _relu(out[:channels])
+        out[channels] = 1.0
+        return out
+
+    def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
+        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N), the bias
+        already in the centre tap: output pixel (r + a - 1, c + b - 1) gets tap (a, b) of input pixel
+        (r, c). Separable: each kernel row's three column taps go into its middle one, then the rows."""
+        taps = taps.reshape(3, 3, out_channels, *taps.shape[1:])
+        for a in range(3):
+            middle = taps[a, 1]
+            for b, moves in ((0, self._column_moves[-1]), (2, self._column_moves[1])):
+                for target, source in moves:
+                    middle[target] += taps[a, b][source]
+        out = taps[1, 1]
+        for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])):
+            for target, source in moves:
+                out[target] += taps[a, 1][source]
+        return out
+
+
+class NumpyVAE:
+    """Encoder and decoder of one snapshot in NumPy. Immutable; safe to share between threads."""
+
+    __slots__ = ("_weights", "_encoder", "_decoder")
+
+    def __init__(self, weights: VaeWeights):
+        if not isinstance(weights, VaeWeights):
+            raise TypeError(f"NumpyVAE needs VaeWeights, got {type(weights).__name__}")
+        object.__setattr__(self, "_weights", weights)
+        object.__setattr__(self, "_encoder", NumpyEncoder(weights.architecture, weights.encoder))
+        object.__setattr__(self, "_decoder", NumpyDecoder(weights.architecture, weights.decoder))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("NumpyVAE is immutable")
+
+    @property
+    def architecture(self) -> Architecture:
+        return self._weights.architecture
+
+    @property
+    def weights(self) -> VaeWeights:
+        return self._weights
+
+    @property
+    def decoder(self) -> NumpyDecoder:
+        return self._decoder
+
+    def encode(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model inputs float32 (N, H, W, C) in [0, 1] -> (mean, log-variance), each float32 (N, latent_dim)."""
+        return self._encoder(inputs)
+
+    def decode_logits(self, z: np.ndarray) -> np.ndarray:
+        """(N, latent_dim) -> float32 logits (N, H, W, C)."""
+        return self._decoder.logits(z)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """(N, latent_dim) -> display values float32 (N, H, W, C) in [0, 1]: the Bernoulli's probability
+        (sigmoid of the logits) or the continuous Bernoulli's mean."""
+        return display_values(self.decode_logits(z), self.architecture.likelihood)
+
+    def decode_uint8(self, z: np.ndarray) -> np.ndarray:
+        """(N, latent_dim) -> uint8 images (N, H, W) for grey models, (N, H, W, 3) for colour."""
+        images = to_uint8(self.decode(z))
+        return images[..., 0] if images.shape[-1] == 1 else images
+
+    def grid(self, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[float] | None = None) -> np.ndarray:
+        """The n x n grid (a 1 x n strip for a 1-d latent space) as one uint8 picture, see latent.mosaic."""
+        points = grid_points(n, self.architecture.latent_dim, axes, held)
+        return mosaic(self.decode_uint8(points), n)
+
+
+# -- display values ---------------------------------------------------------------------------------------
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function without overflow, float32."""
+    x = np.asarray(x, dtype=np.float32)
+    out = np.multiply(x, np.float32(0.5))
+    np.tanh(out, out=out)
+    out += np.float32(1.0)
+    out *= np.float32(0.5)
+    return out
+
+
+def continuous_bernoulli_mean(logits: np.ndarray) -> np.ndarray:
+    """Mean of the continuous Bernoulli with natural parameter eta (the logit): 1/(1 - exp(-eta)) - 1/eta,
+    and its series 1/2 + eta/12 - eta^3/720 near eta = 0 where the two terms cancel. float32 in [0, 1]."""
+    eta = np.asarray(logits, dtype=np.float64)
+    small = np.abs(eta) < 1e-2
+    safe = np.where(small, 1.0, eta)
+    with np.errstate(over="ignore", divide="ignore"):
+        mean = -1.0 / np.expm1(-safe) - 1.0 / safe
+    series = 0.5 + eta / 12.0 - eta ** 3 / 720.0
+    return np.clip(np.where(small, series, mean), 0.0, 1.0).astype(np.float32)
+
+
+def display_values(logits: np.ndarray, likelihood: str) -> np.ndarray:
+    """What a pixel shows for these logits: probability (Bernoulli) or mean (continuous Bernoulli)."""
+    if likelihood == "continuous_bernoulli":
+        return continuous_bernoulli_mean(logits)
+    return sigmoid(logits)
+
+
+# -- input checks -------------------------------------------------------------------------------------------
+def check_inputs(inputs: np.ndarray, architecture: Architecture) -> np.ndarray:
+    """Model inputs as a C-contiguous float32 (N, H, W, C) array; ValueError naming the shape otherwise."""
+    x = np.asarray(inputs)
+    shape = architecture.image_shape
+    if x.ndim == 3 and shape[-1] == 1:
+        x = x[..., None]
+    if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+        raise ValueError(f"model inputs of shape {tuple(np.shape(inputs))} do not fit a model of "
+                         f"{architecture.describe()} (expected (N, {', '.join(map(str, shape))}))")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
+    """Latent points as a float32 (N, latent_dim) array; a single point may be given as (latent_dim,)."""
+    points = np.asarray(z, dtype=np.float32)
+    if points.ndim == 1 and points.size == latent_dim:
+        points = points[None]
+    if points.ndim != 2 or points.shape[1] != latent_dim:
+        raise ValueError(f"latent points of shape {np.shape(z)} do not fit a {latent_dim}-d latent space")
+    return np.ascontiguousarray(points)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array, dtype=np.float32).copy()
+    array.setflags(write=False)
+    return array
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    flat = x.reshape(-1)
+    for start in range(0, flat.size, _ZEROS.size):
+        part = flat[start:start + _ZEROS.size]
+        np.maximum(part, _ZEROS[:part.size], out=part)
+    return x
+
+
+def _conv_valid_stride2(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Conv2D(3x3, stride 2, 'valid') + bias + ReLU, NHWC -> NHWC, as one matrix product on gathered patches."""
+    count, height, width, channels = x.shape
+    out_h, out_w = (height - KERNEL) // 2 + 1, (width - KERNEL) // 2 + 1
+    s_n, s_h, s_w, s_c = x.strides
+    view = as_strided(x, (count, out_h, out_w, KERNEL, KERNEL, channels),
+                      (s_n, 2 * s_h, 2 * s_w, s_h, s_w, s_c), writeable=False)
+    patches = np.empty((count * out_h * out_w, KERNEL * KERNEL * channels + 1), np.float32)
+    patches[:, -1] = 1.0
+    patches[:, :-1].reshape(count, out_h, out_w, KERNEL, KERNEL, channels)[...] = view
+    out = patches @ matrix
+    return _relu(out).reshape(count, out_h, out_w, -1)
+
+
+def _shift_cases(levels: int, size0: int, step: int) -> list[tuple[tuple, tuple]]:
+    """Moving every pixel one step (+1, -1; 0 is no move) along one axis of phase-plane storage.
+
+    The axis is stored as digits (d_L, ..., d_1, i): natural index i*2^L + d_1*2^(L-1) + ... + d_L.
+    Returns (source, target) index tuples over (d_L, ..., d_1, i); each pair is one block move, L + 1
+    of them (like adding 1 to a binary number: trailing ones become zeros, then one digit carries).
+    """
+    if step == 0:
+        everything = (slice(None),) * (levels + 1)
+        return [(everything, everything)]
+    wrap_from, wrap_to = (1, 0) if step > 0 else (0, 1)
+    cases = []
+    for carried in range(levels + 1):  # how many low digits wrap around
+        source: list = [wrap_from] * carried
+        target: list = [wrap_to] * carried
+        if carried < levels:
+            source += [1 - wrap_from] + [slice(None)] * (levels - carried)
+            target += [1 - wrap_to] + [slice(None)] * (levels - carried)
+        else:
+            source.append(slice(0, size0 - 1) if step > 0 else slice(1, size0))
+            target.append(slice(1, size0) if step > 0 else slice(0, size0 - 1))
+        cases.append((tuple(source), tuple(target)))
+    return cases
+
+
+def _moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
+    """(source, target) indexes over storage axes (p_L, q_L, ..., p_1, q_1, i, j) for a 2-d move."""
+    moves = []
+    for source_rows, target_rows in _shift_cases(levels, size0, row_step):
+        for source_cols, target_cols in _shift_cases(levels, size0, col_step):
+            moves.append((_interleave(source_rows, source_cols), _interleave(target_rows, target_cols)))
+    return moves
+
+
+_REACHING = ((2, 0), (2, 1), (0, 2), (1, 2), (2, 2))  # taps that land on a neighbouring pixel
+
+
+def _upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
+    """(tap number in _REACHING, target index, source index) for the taps of a stride-2 layer that land
+    on a neighbouring pixel: tap 2 of a row (column) lands on phase 0 of the next row (column)."""
+    moves = []
+    for tap, (a, b) in enumerate(_REACHING):
+        phase = (a % 2, b % 2)
+        for source, target in _moves(level, size0, int(a == 2), int(b == 2)):
+            moves.append((tap, (slice(0, channels), *phase) + target, (slice(None),) + source))
+    return moves
+
+
+def _final_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
+    """(target, source) indexes over (C, B, *storage) arrays for moving by (row_step, col_step)."""
+    return [((slice(None), slice(None)) + target, (slice(None), slice(None)) + source)
+            for source, target in _moves(levels, size0, row_step, col_step)]
+
+
+def _interleave(rows: tuple, cols: tuple) -> tuple:
+    """Index over storage axes (p_L, q_L, ..., p_1, q_1, i, j) from per-axis (d_L, ..., d_1, base) indexes."""
+    index: list = []
+    for row, col in zip(rows, cols):
+        index += [row, col]
+    return tuple(index)
+
+
+def _to_natural_order(x: np.ndarray, out: np.ndarray, levels: int, base: int) -> None:
+    """Copy (C, B, p_L, q_L, ..., p_1, q_1, i, j, N) storage into NHWC `out` (images B*N, first
+    len(out) of them), whose natural row has digits (i, p_1, ..., p_L), most significant first."""
+    rows = [2 + 2 * (levels - 1 - k) for k in range(levels)]  # axes of p_1 ... p_L
+    cols = [r + 1 for r in rows]
+    i_axis, j_axis, n_axis = 2 + 2 * levels, 3 + 2 * levels, 4 + 2 * levels
+    ordered = x.transpose([1, n_axis, i_axis, *rows, j_axis, *cols, 0])
+    side = base << levels
+    ordered = ordered.reshape(-1, side, side, x.shape[0])  # a copy: the transpose is not contiguous
+    out[...] = ordered[:len(out)]

@@ -1,0 +1,230 @@
+"""What people look at to judge a VAE, as plain functions of (a snapshot's weights, some images).
+
+Every function takes a `NumpyVAE` (or the `VaeWeights` to build one) and NumPy arrays, needs neither Qt
+nor TensorFlow, and returns plain arrays or small frozen records. Images are either model inputs
+(float32 (N, H, W, C) in [0, 1]) or uint8 pictures (N, H, W[, C]), which are prepared the way training
+prepares them (binarized at 0.5 for the Bernoulli likelihood, grey levels for the continuous one).
+Log-likelihoods are in nats per image. The importance-weighted log p(x) needs TensorFlow and lives in
+core/tf/iwae.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from vaestudio.core import latent
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.errors import DataError
+from vaestudio.core.numpy_vae import NumpyVAE
+from vaestudio.core.weights import VaeWeights
+
+RECONSTRUCTION_SAMPLES = 16
+ACTIVE_THRESHOLD = 0.01  # Burda et al. (2016)
+_DECODES_PER_CALL = 2048  # bounds the memory of Monte Carlo decodes
+_SERIES_BELOW = 1e-3  # |logit| under which the continuous Bernoulli's normaliser uses its series
+
+
+class Posterior(NamedTuple):
+    """q(z|x) of each image: float32 (N, latent_dim) means and log-variances."""
+
+    mean: np.ndarray
+    logvar: np.ndarray
+
+
+@dataclass(frozen=True)
+class Reconstructions:
+    """Posterior-mean reconstructions and each image's ELBO terms (float64 nats, (N,))."""
+
+    images: np.ndarray = field(repr=False)  # uint8 (N, H, W) grey or (N, H, W, 3) colour
+    elbo: np.ndarray = field(repr=False)
+    log_likelihood: np.ndarray = field(repr=False)  # Monte Carlo estimate of E_q[log p(x|z)]
+    kl: np.ndarray = field(repr=False)  # analytic KL(q(z|x) || N(0, I))
+    samples: int = RECONSTRUCTION_SAMPLES
+    seed: int = 0
+
+
+class Interpolation(NamedTuple):
+    """A latent path (float32 (n, latent_dim)) and its decoded frames (uint8)."""
+
+    path: np.ndarray
+    frames: np.ndarray
+
+
+class ActiveUnits(NamedTuple):
+    """How many latent dimensions are active, and Cov_x(E_q[z_d]) of each (float64 (d,))."""
+
+    count: int
+    variances: np.ndarray
+
+
+class PriorSamples(NamedTuple):
+    """Points drawn from N(0, I) (float32 (n, latent_dim)) and their decoded images (uint8)."""
+
+    z: np.ndarray
+    images: np.ndarray
+
+
+# -- the probes ---------------------------------------------------------------------------------------------
+def as_vae(model: NumpyVAE | VaeWeights) -> NumpyVAE:
+    """A NumpyVAE for `model` (built from weights when needed)."""
+    if isinstance(model, NumpyVAE):
+        return model
+    if isinstance(model, VaeWeights):
+        return NumpyVAE(model)
+    raise TypeError(f"expected a NumpyVAE or VaeWeights, got {type(model).__name__}")
+
+
+def encode(model: NumpyVAE | VaeWeights, images: np.ndarray) -> Posterior:
+    """Means and log-variances of q(z|x) for each image."""
+    vae = as_vae(model)
+    return Posterior(*vae.encode(model_inputs(images, vae.architecture)))
+
+
+def reconstruct(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: int = RECONSTRUCTION_SAMPLES,
+                seed: int = 0) -> Reconstructions:
+    """Decode each image's posterior mean, and score the image with its ELBO.
+
+    ELBO = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)). The KL term is exact (analytic); the likelihood
+    term is a Monte Carlo average over `samples` draws z = mean + std * eps with eps from a generator
+    seeded by `seed`, so the same call gives the same numbers.
+    """
+    vae = as_vae(model)
+    x = model_inputs(images, vae.architecture)
+    samples = _positive(samples, "samples")
+    mean, logvar = vae.encode(x)
+    kl = analytic_kl(mean, logvar).sum(axis=1)
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal((samples, *mean.shape), dtype=np.float32)
+    std = np.exp(0.5 * logvar)
+    log_likelihood = np.zeros(len(x))
+    per_call = max(1, _DECODES_PER_CALL // samples)
+    for start in range(0, len(x), per_call):
+        stop = min(start + per_call, len(x))
+        z = mean[None, start:stop] + eps[:, start:stop] * std[None, start:stop]  # (S, B, d)
+        logits = vae.decode_logits(z.reshape(-1, z.shape[-1])).reshape(samples, stop - start, *x.shape[1:])
+        values = log_likelihood_of(vae.architecture.likelihood, x[None, start:stop], logits)
+        log_likelihood[start:stop] = values.mean(axis=0)
+    images_out = vae.decode_uint8(mean)
+    return Reconstructions(images_out, log_likelihood - kl, log_likelihood, kl, samples, seed)
+
+
+def interpolate(model: NumpyVAE | VaeWeights, z_a: Sequence[float], z_b: Sequence[float], n: int,
+                method: str = "linear") -> Interpolation:
+    """n points from z_a to z_b (latent.interpolate: linear or spherical) and their decoded frames."""
+    vae = as_vae(model)
+    path = latent.interpolate(z_a, z_b, n, method)
+    if path.shape[1] != vae.architecture.latent_dim:
+        raise ValueError(f"endpoints of size {path.shape[1]} do not fit a {vae.architecture.latent_dim}-d latent space")
+    return Interpolation(path, vae.decode_uint8(path))
+
+
+def sample_prior(model: NumpyVAE | VaeWeights, n: int, seed: int = 0) -> PriorSamples:
+    """n points from the prior N(0, I) (a generator seeded by `seed`) and their decoded images."""
+    vae = as_vae(model)
+    z = np.random.default_rng(seed).standard_normal((_positive(n, "n"), vae.architecture.latent_dim),
+                                                    dtype=np.float32)
+    return PriorSamples(z, vae.decode_uint8(z))
+
+
+def analytic_kl(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) per image and dimension, float64 (N, d)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    logvar = np.asarray(logvar, dtype=np.float64)
+    if mean.shape != logvar.shape or mean.ndim != 2:
+        raise ValueError(f"means {mean.shape} and log-variances {logvar.shape} must both be (N, d)")
+    return 0.5 * (mean ** 2 + np.exp(logvar) - 1.0 - logvar)
+
+
+def kl_per_dimension(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """KL(q(z|x) || N(0, I)) of each latent dimension, averaged over the images: float64 (d,)."""
+    return analytic_kl(mean, logvar).mean(axis=0)
+
+
+def active_units(means: np.ndarray, threshold: float = ACTIVE_THRESHOLD) -> ActiveUnits:
+    """Burda et al. (2016): dimension d is active when Cov_x(E_q[z_d]) > threshold; the covariance is
+    the variance of the posterior means over the images (population variance)."""
+    means = np.asarray(means, dtype=np.float64)
+    if means.ndim != 2 or len(means) == 0:
+        raise ValueError(f"expected posterior means of shape (N, d) with N >= 1, got {means.shape}")
+    variances = means.var(axis=0)
+    return ActiveUnits(int((variances > threshold).sum()), variances)
+
+
+# -- likelihoods --------------------------------------------------------------------------------------------
+def log_likelihood_of(likelihood: str, x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """log p(x | logits) summed over each image's pixels and channels (the last three axes), float64."""
+    if likelihood == "bernoulli":
+        return bernoulli_log_likelihood(x, logits)
+    if likelihood == "continuous_bernoulli":
+        return continuous_bernoulli_log_likelihood(x, logits)
+    raise ValueError(f"unknown likelihood {likelihood!r}")
+
+
+def bernoulli_log_likelihood(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """sum of x * eta - log(1 + exp(eta)) over the last three axes: log p(x) for Bernoulli pixels
+    with logits eta (x may also be grey levels, as in cross-entropy)."""
+    eta = np.asarray(logits, dtype=np.float64)
+    values = np.asarray(x, dtype=np.float64) * eta - np.logaddexp(0.0, eta)
+    return values.sum(axis=(-3, -2, -1))
+
+
+def continuous_bernoulli_log_likelihood(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Continuous Bernoulli log-density (Loaiza-Ganem & Cunningham 2019) of x in [0, 1], summed over the
+    last three axes: x * eta - log(1 + exp(eta)) + log C(eta)."""
+    eta = np.asarray(logits, dtype=np.float64)
+    values = np.asarray(x, dtype=np.float64) * eta - np.logaddexp(0.0, eta) + continuous_bernoulli_log_normalizer(eta)
+    return values.sum(axis=(-3, -2, -1))
+
+
+def continuous_bernoulli_log_normalizer(logits: np.ndarray) -> np.ndarray:
+    """log C(eta), C = 2 artanh(1 - 2 lambda) / (1 - 2 lambda) with lambda = sigmoid(eta), = eta / tanh(eta / 2).
+
+    Stable everywhere: log|eta| + log(1 + e^-|eta|) - log(1 - e^-|eta|) (with expm1) away from
+    eta = 0 (lambda = 0.5), where the two logarithms cancel, and the series
+    log 2 + eta^2 / 12 - 7 eta^4 / 1440 within |eta| < 1e-3. float64, elementwise.
+    """
+    eta = np.asarray(logits, dtype=np.float64)
+    magnitude = np.abs(eta)
+    small = magnitude < _SERIES_BELOW
+    safe = np.where(small, 1.0, magnitude)
+    direct = np.log(safe) + np.log1p(np.exp(-safe)) - np.log(-np.expm1(-safe))
+    square = eta * eta
+    series = np.log(2.0) + square / 12.0 - 7.0 * square * square / 1440.0
+    return np.where(small, series, direct)
+
+
+# -- inputs -------------------------------------------------------------------------------------------------
+def model_inputs(images: np.ndarray, architecture: Architecture) -> np.ndarray:
+    """Model inputs float32 (N, H, W, C) for `architecture` from uint8 pictures or from inputs already.
+
+    uint8 (N, H, W) or (N, H, W, C) pictures are scaled to [0, 1] and, for the Bernoulli likelihood,
+    binarized at 0.5 (x > 127), as training does. Floating-point inputs must already be in [0, 1].
+    DataError names the shape or values that do not fit.
+    """
+    # Until vaestudio.core.data.preprocess(images, architecture) exists, this is its equivalent.
+    array = np.asarray(images)
+    shape = architecture.image_shape
+    if array.ndim == 3 and shape[-1] == 1:
+        array = array[..., None]
+    if array.ndim != 4 or tuple(array.shape[1:]) != shape or len(array) == 0:
+        raise DataError(f"images of shape {tuple(np.shape(images))} do not fit a model of {architecture.describe()} "
+                        f"(expected N >= 1 images of {shape[0]}x{shape[1]}x{shape[2]})")
+    if array.dtype == np.uint8:
+        if architecture.binarized:
+            return (array > 127).astype(np.float32)
+        return array.astype(np.float32) / np.float32(255.0)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"images of type {array.dtype}: expected uint8 pictures or float inputs in [0, 1]")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0:
+        raise DataError("model inputs must be finite values in [0, 1]")
+    return array
+
+
+def _positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)

@@ -27,7 +27,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -340,7 +340,3 @@ def replace_npz_member(path: Path, member: str, data: bytes) -> None:
 def non_utf8(folder: Path, name: bytes) -> Path:
     """A path inside `folder` whose last part is the bytes `name` (e.g. b'run-\\xff'): not valid UTF-8."""
     return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
-
-
-def files_named(folder: Path, names: Iterable[str]) -> list[str]:
-    return [n for n in names if (Path(folder) / n).exists()]

@@ -29,30 +29,29 @@ def _edit(text: str, key: str, raw_value: str) -> str:
     return json.dumps(values, indent=2).replace('"__HOSTILE__"', raw_value)
 
 
-CONFIG_VALUES = [  # (key, raw JSON, words the message must contain: the key, or the value)
-    ("learning_rate", "NaN", ["NaN"]),
-    ("epochs", "Infinity", ["Infinity"]),
-    ("beta", "-Infinity", ["Infinity"]),
-    ("batch_size", "1e999", ["batch_size"]),
-    ("grid_size", "-1e999", ["grid_size"]),
-    ("data_dir", "5", ["data_dir"]),  # #11: was a TypeError, exit 1
-    ("data_dir", '["a", "b"]', ["data_dir"]),
-    ("latent_dim", "400000", ["latent_dim"]),
-    ("latent_dim", "2.5", ["latent_dim"]),
-    ("epochs", "true", ["epochs"]),
-    ("epochs", '"10"', ["epochs"]),
-    ("seed", "-1", ["seed"]),
-    ("seed", "99999999999999999999999", ["seed"]),
-    ("limit", "0", ["limit"]),
-    ("dataset", "null", ["dataset"]),
-    ("precision", '"float64"', ["precision"]),
-    ("image_size", "29", ["image_size"]),
+CONFIG_VALUES = [  # (key, raw JSON token); the message must name the key or the value
+    ("learning_rate", "NaN"),
+    ("epochs", "Infinity"),
+    ("beta", "-Infinity"),
+    ("batch_size", "1e999"),
+    ("grid_size", "-1e999"),
+    ("data_dir", "5"),  # #11: was a TypeError, exit 1
+    ("data_dir", '["a", "b"]'),
+    ("latent_dim", "400000"),
+    ("latent_dim", "2.5"),
+    ("epochs", "true"),
+    ("epochs", '"10"'),
+    ("seed", "-1"),
+    ("seed", "99999999999999999999999"),
+    ("limit", "0"),
+    ("dataset", "null"),
+    ("precision", '"float64"'),
+    ("image_size", "29"),
 ]
 
 
-@pytest.mark.parametrize("key, raw, words", CONFIG_VALUES, ids=[f"{k}={r}" for k, r, _ in CONFIG_VALUES])
-def test_a_hostile_config_value_is_refused_by_name_with_nothing_changed(key, raw, words, trained_runs, tmp_path,
-                                                                        capsys):
+@pytest.mark.parametrize("key, raw", CONFIG_VALUES, ids=[f"{k}={r}" for k, r in CONFIG_VALUES])
+def test_a_hostile_config_value_is_refused_by_name_with_nothing_changed(key, raw, trained_runs, tmp_path, capsys):
     run = copy_run(trained_runs.stale, tmp_path / "run")
     config = run / "config.json"
     config.write_text(_edit(config.read_text(), key, raw))
@@ -60,7 +59,7 @@ def test_a_hostile_config_value_is_refused_by_name_with_nothing_changed(key, raw
     code = main(["train", "--resume", str(run)])
     err = capsys.readouterr().err
     assert code == 2, f"exit {code}: {err}"
-    assert "config.json" in err and all(w in err for w in words), err
+    assert "config.json" in err and (key in err or raw.strip('"') in err), err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert_unchanged(before, run)
 

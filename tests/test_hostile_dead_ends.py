@@ -1,0 +1,76 @@
+"""Issue 9 #4: a run that stops before its first checkpoint leaves a folder that resumes.
+
+Today such a folder is a dead end: `--resume` says "no checkpoint" and `--out` says "already holds a
+run". Each case stops a real `vaestudio train` process at that moment (SIGKILL at a crash point,
+SIGINT during start-up, a divergence in epoch 1), then resumes the folder and expects a complete run:
+every epoch once, snapshots 0..n-1 without a second "before training", model.keras and training.gif.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from hostile_helpers import (assert_run_complete, kill_at, recover, run_cli, start_cli, stop_process,
+                             stderr_problems, tiny_idx, train_args, wait_for)
+from vaestudio.cli import main
+
+__all__ = ["tiny_idx"]  # fixture
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 #4: killed before the first checkpoint, --resume says 'no checkpoint'")
+@pytest.mark.parametrize("crash_point", [
+    "atomic:frame-00001.png",  # in epoch 1, at its first snapshot after batch 1
+    "atomic:checkpoint.npz",  # while the first checkpoint is written: epoch 1 was complete
+])
+def test_a_run_killed_before_its_first_checkpoint_resumes(crash_point, tiny_idx, tmp_path, capsys):
+    run = tmp_path / "run"
+    killed = run_cli(train_args(tiny_idx, run, 2), env=kill_at(crash_point))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    code = main(["train", "--resume", str(run)])
+    assert code == 0, capsys.readouterr().err
+    assert_run_complete(run, 2, crash_point)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 #4: Ctrl+C during start-up leaves config.json without a checkpoint; "
+                   "--resume says 'no checkpoint'")
+def test_ctrl_c_during_start_up_leaves_a_folder_that_resumes(tiny_idx, tmp_path, capsys):
+    run = tmp_path / "run"
+    process = start_cli(train_args(tiny_idx, run, 2))
+    try:
+        wait_for(lambda: (run / "config.json").exists(), process, what="config.json")
+    finally:
+        out, err = stop_process(process, signal.SIGINT)
+    assert process.returncode == 130, err
+    assert stderr_problems(err) == [], err
+    code = main(["train", "--resume", str(run)])
+    assert code == 0, capsys.readouterr().err
+    assert_run_complete(run, 2)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 #4 (and #13): a run that diverges in epoch 1 has no checkpoint, so "
+                   "the advice 'try a lower learning rate' cannot be followed in that folder")
+def test_a_run_that_diverged_in_epoch_1_resumes_with_a_lower_learning_rate(tiny_idx, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(tiny_idx), "--epochs", "2", "--batch-size", "32", "--lr", "100",
+                 "--grid", "4", "--seed", "3", "--out", str(run)])
+    err = capsys.readouterr().err
+    assert code == 2 and "diverged" in err, err
+    code = main(["train", "--resume", str(run), "--lr", "1e-3"])
+    assert code == 0, capsys.readouterr().err
+    assert_run_complete(run, 2)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 #5: the same command works today, but the .config.json.*.part.json "
+                   "the kill left stays in the folder")
+def test_a_run_killed_while_writing_its_first_config_can_be_started_again(tiny_idx, tmp_path, capsys):
+    """The folder has no config.json, only what a kill left (snapshots/, a temporary file): the same command
+    must still work, or --resume must; an 'only empty folders' rule or a lock file must not make it a dead end."""
+    run = tmp_path / "run"
+    args = train_args(tiny_idx, run, 2)
+    killed = run_cli(args, env=kill_at("atomic:config.json"))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    codes = recover(run, args)
+    assert codes[-1] == 0, (codes, capsys.readouterr().err)
+    assert_run_complete(run, 2)

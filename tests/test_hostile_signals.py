@@ -1,0 +1,71 @@
+"""Issue 9 #17: SIGTERM and SIGHUP (logout, shutdown, a service manager) stop a run like Ctrl+C does:
+checkpoint, outputs, exit 130, and `--resume` continues exactly as if nothing had happened."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from hostile_helpers import (assert_run_complete, epoch_rows, start_cli, stderr_problems, stop_process, tiny_idx,
+                             train_args, wait_for)
+from vaestudio.cli import main
+
+__all__ = ["tiny_idx"]  # fixture
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 #17: SIGTERM/SIGHUP kill the run like kill -9 (no checkpoint of the "
+                   "epoch in progress, no model.keras, exit -15/-1)")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume_exactly(sig, tiny_idx, tmp_path, capsys):
+    run = tmp_path / "run"
+    process = start_cli(train_args(tiny_idx, run, 400))
+    try:
+        wait_for(lambda: len(epoch_rows(run)) >= 1, process, what="the first epoch")
+    finally:
+        out, err = stop_process(process, sig)
+    assert process.returncode == 130, (process.returncode, err[-2000:])
+    assert f"--resume {run}" in out
+    assert stderr_problems(err, lines=0) == [] or stderr_problems(err, lines=1) == [], err
+    assert (run / "checkpoint.npz").exists() and (run / "model.keras").exists() and (run / "training.gif").exists()
+
+    epochs = len(epoch_rows(run)) + 1
+    assert main(["train", "--resume", str(run), "--epochs", str(epochs)]) == 0, capsys.readouterr().err
+    assert_run_complete(run, epochs)
+    straight = tmp_path / "straight"
+    assert main(train_args(tiny_idx, straight, epochs)) == 0
+    assert [r["test_elbo"] for r in epoch_rows(run)] == [r["test_elbo"] for r in epoch_rows(straight)]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 #17 and #4: SIGTERM during start-up kills the process and leaves "
+                   "a folder without a checkpoint that --resume refuses")
+def test_sigterm_during_start_up_leaves_a_folder_that_resumes(tiny_idx, tmp_path, capsys):
+    run = tmp_path / "run"
+    process = start_cli(train_args(tiny_idx, run, 2))
+    try:
+        wait_for(lambda: (run / "config.json").exists(), process, what="config.json")
+    finally:
+        out, err = stop_process(process, signal.SIGTERM)
+    assert process.returncode == 130, (process.returncode, err[-2000:])
+    assert main(["train", "--resume", str(run)]) == 0, capsys.readouterr().err
+    assert_run_complete(run, 2)
+
+
+def test_an_impatient_second_ctrl_c_still_leaves_a_folder_that_resumes(tiny_idx, tmp_path, capsys):
+    """Ctrl+C, then Ctrl+C again while the checkpoint and outputs are being written."""
+    import time
+
+    run = tmp_path / "run"
+    process = start_cli(train_args(tiny_idx, run, 400))
+    try:
+        wait_for(lambda: len(epoch_rows(run)) >= 1, process, what="the first epoch")
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.15)
+    finally:
+        out, err = stop_process(process, signal.SIGINT)
+    # 130, or death by the second SIGINT while the interpreter shuts down (a shell shows both as 130)
+    assert process.returncode in (130, -signal.SIGINT), (process.returncode, err[-2000:])
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    epochs = len(epoch_rows(run)) + 1
+    assert main(["train", "--resume", str(run), "--epochs", str(epochs)]) == 0, capsys.readouterr().err
+    assert_run_complete(run, epochs)

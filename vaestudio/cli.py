@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "Fashion-MNIST/MNIST); continuous_bernoulli: grey levels (default for image folders)")
     train.add_argument("--test-fraction", type=float, help="image folders: share held out for testing "
                        "(default 0.1)")
+    from vaestudio.reports import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -99,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "train":
         return _run_guarded(lambda: train_command(args))
+    if args.command in ("inspect", "render"):
+        from vaestudio import reports
+
+        command = reports.inspect_command if args.command == "inspect" else reports.render_command
+        return _run_guarded(lambda: command(args))
     if args.self_test:
         from vaestudio.gui.selftest import run as run_self_test
 

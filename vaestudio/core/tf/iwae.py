@@ -39,6 +39,9 @@ class IwaeResult:
     samples: int  # k
     seconds: float
     per_image: np.ndarray = field(repr=False)  # float64 (count,)
+    # The same samples give the ELBO too: the mean of the k log-weights, E_q[log p(x, z) - log q(z|x)].
+    elbo: float = float("nan")
+    elbo_standard_error: float = float("nan")
 
 
 def iwae_noise(seed: int, image_index: int, k: int, latent_dim: int) -> np.ndarray:
@@ -79,6 +82,7 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
     model = model_from_weights(weights)
     log_weights = _log_weight_function(model, tf)
     per_image = np.empty(len(x_all))
+    elbo_per_image = np.empty(len(x_all))
     done = 0
     d = architecture.latent_dim
     for batch in range(image_batches):
@@ -94,11 +98,16 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
             done += 1
             if progress is not None:
                 progress(done, total)
+        elbo_per_image[first:first + len(x)] = values.mean(axis=1)
         peak = values.max(axis=1, keepdims=True)
         per_image[first:first + len(x)] = (peak[:, 0] + np.log(np.exp(values - peak).sum(axis=1)) - math.log(k))
     count = len(per_image)
-    error = float(per_image.std(ddof=1) / math.sqrt(count)) if count > 1 else float("nan")
-    return IwaeResult(float(per_image.mean()), error, count, k, time.perf_counter() - started, per_image)
+    return IwaeResult(float(per_image.mean()), _standard_error(per_image), count, k, time.perf_counter() - started,
+                      per_image, float(elbo_per_image.mean()), _standard_error(elbo_per_image))
+
+
+def _standard_error(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 def _log_weight_function(model, tf):

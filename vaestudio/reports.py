@@ -1,0 +1,296 @@
+"""`vaestudio inspect` and `vaestudio render`: what a run (or a model file) learned, from the command line.
+
+inspect: the test ELBO and its parts, the importance-weighted log-likelihood (IWAE) with its standard
+error, the KL of each latent dimension and the active units, for one snapshot of a run or a `.keras` file.
+render: reconstructions, an interpolation or the grid of a snapshot as a PNG or GIF.
+Every number is a function of (the snapshot's weights, the run's test images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.errors import ConfigError, RunFolderError
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The model a report is about: its weights, what they are, and the config that names its data."""
+
+    weights: object  # VaeWeights
+    config: TrainConfig
+    source: str  # e.g. "runs/x, snapshot 'epoch 10' (step 18750)"
+    epoch: int | None
+    step: int | None
+
+
+def add_commands(commands) -> None:
+    """Add `inspect` and `render` to the CLI's sub-commands."""
+    inspect = commands.add_parser(
+        "inspect", help="report the test ELBO, IWAE log-likelihood, per-dimension KL and active units",
+        description="Report on one snapshot of a run folder (default: the last) or on a .keras model file: "
+        "test ELBO and its parts, the importance-weighted estimate of log p(x) with its standard error, "
+        "the KL of each latent dimension and the number of active units.")
+    inspect.add_argument("target", metavar="RUN_FOLDER_OR_MODEL")
+    _add_at(inspect)
+    inspect.add_argument("--iwae-k", type=int, default=1000, metavar="K",
+                         help="importance samples per image (default 1000; 0 skips the estimate)")
+    inspect.add_argument("--images", type=int, metavar="N", help="use only the first N test images "
+                         "(default: the whole test set)")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    render = commands.add_parser(
+        "render", help="draw reconstructions, an interpolation or the grid of a snapshot into a PNG or GIF",
+        description="Draw a picture of one snapshot of a run folder (or a .keras model file): the file type "
+        "follows --out's suffix (.png or .gif).")
+    render.add_argument("target", metavar="RUN_FOLDER_OR_MODEL")
+    _add_at(render)
+    what = render.add_mutually_exclusive_group(required=True)
+    what.add_argument("--reconstructions", action="store_true", help="one test image per class above its "
+                      "reconstruction")
+    what.add_argument("--interpolate", nargs=2, type=int, metavar=("I", "J"), help="morph test image I into "
+                      "test image J")
+    what.add_argument("--grid", action="store_true", help="the decoded latent grid")
+    render.add_argument("--frames", type=int, default=10, help="frames of an interpolation (default 10)")
+    render.add_argument("--spherical", action="store_true", help="interpolate along a great circle")
+    render.add_argument("--scale", type=int, default=4, help="pixels per image pixel (default 4)")
+    render.add_argument("--out", required=True, metavar="FILE", help="a .png or .gif to write")
+
+
+def _add_at(parser) -> None:
+    parser.add_argument("--at", metavar="EPOCH|step:STEP", help="the snapshot: the end of epoch EPOCH, or the "
+                        "last one taken at or before step STEP (default: the last snapshot)")
+
+
+# -- finding the model --------------------------------------------------------------------------------------
+def load_subject(target: str, at: str | None) -> Subject:
+    path = Path(target)
+    if path.is_dir():
+        return _from_run(path, at)
+    if path.suffix == ".keras" or path.is_file():
+        if at is not None:
+            raise ConfigError("--at picks a snapshot of a run folder; a model file has only one moment")
+        return _from_model(path)
+    raise RunFolderError(f"{path}: no such run folder or model file")
+
+
+def _from_run(path: Path, at: str | None) -> Subject:
+    from vaestudio.core.store.run_folder import RunFolder
+
+    folder = RunFolder(path)
+    config = folder.read_config()
+    records = folder.snapshots.records()
+    if not records:
+        raise RunFolderError(f"{path}: the run has no snapshots yet")
+    record = _pick(records, at, path)
+    weights = folder.snapshots.load_weights(record)
+    if weights is None:
+        raise RunFolderError(f"{record.png}: this run was recorded without model weights (vaestudio 0.1.0); "
+                             "only its grids can be shown")
+    return Subject(weights, config, f"{path}, snapshot '{record.label}' (step {record.step})", record.epoch,
+                   record.step)
+
+
+def _pick(records, at: str | None, path: Path):
+    if at is None:
+        return records[-1]
+    text = at.strip().lower()
+    try:
+        if text.startswith("step:") or text.startswith("step="):
+            step = int(text[5:])
+            chosen = [r for r in records if r.step <= step]
+            if not chosen:
+                raise ConfigError(f"--at {at}: the run's first snapshot is at step {records[0].step}")
+            return chosen[-1]
+        epoch = int(text.removeprefix("epoch:").removeprefix("epoch="))
+    except ValueError:
+        raise ConfigError(f"--at {at!r}: expected an epoch number or step:N") from None
+    ends = [r for r in records if r.label == f"epoch {epoch}" or (epoch == 0 and r.step == 0)]
+    if not ends:
+        done = sorted({r.epoch for r in records if r.label.startswith("epoch ") and "," not in r.label})
+        raise ConfigError(f"--at {at}: {path} has no snapshot at the end of epoch {epoch} "
+                          f"(epochs with one: {', '.join(map(str, done)) or 'none'})")
+    return ends[-1]
+
+
+def _from_model(path: Path) -> Subject:
+    from vaestudio.core.tf.quiet import import_tensorflow
+
+    import_tensorflow()
+    from vaestudio.core.tf.model import load_model
+    from vaestudio.core.weights import VaeWeights
+
+    model = load_model(path)
+    weights = VaeWeights.from_model(model)
+    config = _side_car_config(path, weights.architecture)
+    return Subject(weights, config, str(path), None, None)
+
+
+def _side_car_config(path: Path, architecture) -> TrainConfig:
+    """The model's `.json` beside it when it is valid and fits; else Fashion-MNIST with the model's shape."""
+    side_car = path.with_suffix(".json")
+    if side_car.is_file():
+        try:
+            config = TrainConfig.load(side_car)
+            if config.architecture == architecture:
+                return config
+        except Exception:  # a bad side-car never blocks a good model
+            pass
+    return TrainConfig(latent_dim=architecture.latent_dim, image_size=architecture.image_size,
+                       channels=architecture.channels, likelihood=architecture.likelihood,
+                       dataset="fashion_mnist" if architecture.image_size == 28 and architecture.channels == 1
+                       else "image_folder")
+
+
+def _test_images(config: TrainConfig, limit: int | None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
+    from vaestudio.core.runs import default_dataset_loader
+
+    dataset = default_dataset_loader(config)
+    images, labels = dataset.test_images, dataset.test_labels
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError(f"--images must be at least 1, got {limit}")
+        images, labels = images[:limit], labels[:limit]
+    return np.asarray(images), np.asarray(labels), tuple(dataset.class_names), dataset.describe()
+
+
+# -- inspect -----------------------------------------------------------------------------------------------
+def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from vaestudio.core import probes
+
+    out = out or sys.stdout
+    if args.iwae_k < 0:
+        raise ConfigError(f"--iwae-k must be 0 (skip) or more, got {args.iwae_k}")
+    subject = load_subject(args.target, args.at)
+    images, _labels, _names, data = _test_images(subject.config, args.images)
+    architecture = subject.weights.architecture
+    inputs = probes.model_inputs(images, architecture)
+    posterior = probes.encode(subject.weights, inputs)
+    kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)
+    active = probes.active_units(posterior.mean)
+    report: dict = {"subject": subject.source, "data": data, "images": int(len(images)),
+                    "architecture": architecture.describe(), "epoch": subject.epoch, "step": subject.step,
+                    "kl_per_dimension": [float(v) for v in kl_dims], "kl": float(kl_dims.sum()),
+                    "active_units": int(active.count), "active_variances": [float(v) for v in active.variances]}
+    k = args.iwae_k or 1
+    started = time.perf_counter()
+    progress = _Progress(out, "estimating log p(x)" if args.iwae_k else "estimating the ELBO")
+    from vaestudio.core.tf.quiet import import_tensorflow
+
+    import_tensorflow()
+    from vaestudio.core.tf.iwae import iwae_log_likelihood
+
+    result = iwae_log_likelihood(subject.weights, inputs, k=k, progress=progress.update if out.isatty() else None)
+    progress.clear()
+    report["elbo"] = float(result.elbo)
+    report["elbo_standard_error"] = float(result.elbo_standard_error)
+    report["log_likelihood_term"] = float(result.elbo + kl_dims.sum())
+    if args.iwae_k:
+        report["iwae"] = {"log_px": float(result.mean), "standard_error": float(result.standard_error),
+                          "k": int(result.samples), "seconds": round(time.perf_counter() - started, 1)}
+    if args.json:
+        out.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    _print_report(report, out)
+    return 0
+
+
+def _print_report(report: dict, out: TextIO) -> None:
+    lines = [f"Model: {report['subject']}", f"       {report['architecture']}",
+             f"Data:  {report['data']}", f"       {report['images']} test images used", ""]
+    lines.append(f"Test ELBO           {report['elbo']:10.2f} nats ± {report['elbo_standard_error']:.2f}  "
+                 f"= reconstruction {report['log_likelihood_term']:.2f} − KL {report['kl']:.2f}")
+    if "iwae" in report:
+        iwae = report["iwae"]
+        lines.append(f"log p(x) (IWAE)     {iwae['log_px']:10.2f} nats ± {iwae['standard_error']:.2f}  "
+                     f"(k = {iwae['k']}, {iwae['seconds']:.0f} s)")
+    kl = report["kl_per_dimension"]
+    order = sorted(range(len(kl)), key=lambda d: -kl[d])
+    shown = ", ".join(f"z{d + 1} {kl[d]:.2f}" for d in order[:16]) + (", …" if len(kl) > 16 else "")
+    lines.append(f"KL per dimension    {shown}")
+    lines.append(f"Active units        {report['active_units']} of {len(kl)} (Cov_x E[z_d] > 0.01, Burda et al. 2016)")
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+class _Progress:
+    def __init__(self, out: TextIO, what: str):
+        self.out, self.what, self.started = out, what, time.perf_counter()
+        self.shown = False
+
+    def update(self, done: int, total: int) -> None:
+        from vaestudio.core.progress import format_duration
+
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (total - done) if done else None
+        self.out.write(f"\r{self.what}: {done}/{total} batches, ETA {format_duration(eta)}   ")
+        self.out.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.out.write("\r" + " " * 70 + "\r")
+            self.out.flush()
+
+
+# -- render ------------------------------------------------------------------------------------------------
+def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from vaestudio.core import latent, probes
+    from vaestudio.core.numpy_vae import NumpyVAE
+    from vaestudio.core.store.images import save_gif, save_png
+
+    out = out or sys.stdout
+    target = Path(args.out)
+    if target.suffix.lower() not in (".png", ".gif"):
+        raise ConfigError(f"--out {args.out}: the file must end in .png or .gif")
+    if not 1 <= args.scale <= 16:
+        raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
+    subject = load_subject(args.target, args.at)
+    vae = NumpyVAE(subject.weights)
+    gif = target.suffix.lower() == ".gif"
+    if args.grid:
+        picture = vae.grid(subject.config.grid_size)
+        frames = [picture]
+    else:
+        images, labels, names, _data = _test_images(subject.config, None)
+        if args.reconstructions:
+            chosen = _first_of_each_class(labels)
+            result = probes.reconstruct(vae, images[chosen])
+            originals = probes.model_inputs(images[chosen], vae.architecture)
+            top = latent.strip(latent.to_uint8(originals))
+            frames = [np.concatenate([top, latent.strip(result.images)], axis=0)]
+        else:
+            i, j = args.interpolate
+            for index in (i, j):
+                if not 0 <= index < len(images):
+                    raise ConfigError(f"--interpolate: test image {index} does not exist (0..{len(images) - 1})")
+            if not 2 <= args.frames <= 256:
+                raise ConfigError(f"--frames must be between 2 and 256, got {args.frames}")
+            means = probes.encode(vae, images[[i, j]]).mean
+            path = probes.interpolate(vae, means[0], means[1], args.frames,
+                                      "spherical" if args.spherical else "linear")
+            frames = list(path.frames) if gif else [latent.strip(path.frames)]
+    if gif:
+        save_gif(frames, target, frame_seconds=0.12 if len(frames) > 1 else 1.0, scale=args.scale)
+    else:
+        save_png(frames[0], target, scale=args.scale)
+    out.write(f"Wrote {target} ({subject.source})\n")
+    return 0
+
+
+def _first_of_each_class(labels: np.ndarray, limit: int = 10) -> list[int]:
+    chosen: dict[int, int] = {}
+    for index, label in enumerate(labels):
+        chosen.setdefault(int(label), index)
+        if len(chosen) >= limit:
+            break
+    return [chosen[label] for label in sorted(chosen)]
+

@@ -289,6 +289,9 @@ def recover(folder: Path, new_run_args: Sequence[str], epochs: int | None = None
     existed, start the same run again) until it completes. Returns the exit codes seen."""
     codes = []
     for _ in range(tries):
+        if _already_complete(folder, epochs):
+            codes.append(0)  # the crash came after everything was saved: `--resume` would say it is complete
+            break
         if (folder / "config.json").exists():
             code = main(["train", "--resume", str(folder), *(["--epochs", str(epochs)] if epochs else [])])
         else:
@@ -297,6 +300,17 @@ def recover(folder: Path, new_run_args: Sequence[str], epochs: int | None = None
         if code == 0:
             break
     return codes
+
+
+def _already_complete(folder: Path, epochs: int | None) -> bool:
+    from vaestudio.core.errors import VaeStudioError
+    from vaestudio.core.store.run_folder import RunFolder
+
+    try:
+        state = RunFolder(folder).read_state()
+    except VaeStudioError:
+        return False
+    return state.complete and not state.final_files_missing and (epochs is None or state.config.epochs == epochs)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

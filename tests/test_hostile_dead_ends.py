@@ -19,7 +19,6 @@ from vaestudio.cli import main
 __all__ = ["tiny_idx"]  # fixture
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #4: killed before the first checkpoint, --resume says 'no checkpoint'")
 @pytest.mark.parametrize("crash_point", [
     "atomic:frame-00001.png",  # in epoch 1, at its first snapshot after batch 1
     "atomic:checkpoint.npz",  # while the first checkpoint is written: epoch 1 was complete
@@ -33,8 +32,6 @@ def test_a_run_killed_before_its_first_checkpoint_resumes(crash_point, tiny_idx,
     assert_run_complete(run, 2, crash_point)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #4: Ctrl+C during start-up leaves config.json without a checkpoint; "
-                   "--resume says 'no checkpoint'")
 def test_ctrl_c_during_start_up_leaves_a_folder_that_resumes(tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
     process = start_cli(train_args(tiny_idx, run, 2))
@@ -49,8 +46,6 @@ def test_ctrl_c_during_start_up_leaves_a_folder_that_resumes(tiny_idx, tmp_path,
     assert_run_complete(run, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #4 (and #13): a run that diverges in epoch 1 has no checkpoint, so "
-                   "the advice 'try a lower learning rate' cannot be followed in that folder")
 def test_a_run_that_diverged_in_epoch_1_resumes_with_a_lower_learning_rate(tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
     code = main(["train", "--data", str(tiny_idx), "--epochs", "2", "--batch-size", "32", "--lr", "100",
@@ -62,8 +57,6 @@ def test_a_run_that_diverged_in_epoch_1_resumes_with_a_lower_learning_rate(tiny_
     assert_run_complete(run, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #5: the same command works today, but the .config.json.*.part.json "
-                   "the kill left stays in the folder")
 def test_a_run_killed_while_writing_its_first_config_can_be_started_again(tiny_idx, tmp_path, capsys):
     """The folder has no config.json, only what a kill left (snapshots/, a temporary file): the same command
     must still work, or --resume must; an 'only empty folders' rule or a lock file must not make it a dead end."""

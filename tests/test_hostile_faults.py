@@ -48,7 +48,7 @@ def _crash_and_recover(phase: str, spec: str, tiny_idx, trained_runs, run) -> No
 
 
 def _param(phase, spec, xfail=None):
-    marks = [pytest.mark.xfail(strict=True, reason=f"issue 9: {xfail}")] if xfail else []
+    marks = []  # every crash point recovers now (the issue 9 defects these once marked are fixed)
     return pytest.param(phase, spec, id=f"{phase}-{spec}", marks=marks)
 
 
@@ -130,11 +130,7 @@ def _random_kills(rng: random.Random, run, tiny_idx, kills: int, max_delay: floa
 # Failures that are defects already reported (issue 9 #4, #5 and the lost epoch snapshot), recognised by their
 # message. A random kill cannot be a strict xfail (it may land where all works today), so a round failing with
 # one of these is an expected failure and anything else fails the test. Empty this when they are fixed.
-KNOWN = {
-    "no checkpoint": "issue 9 #4 (dead end before the first checkpoint)",
-    "temporary files left": "issue 9 #5 (temporary files stay)",
-    "snapshots for": "the lost epoch snapshot (kill between checkpoint and snapshot)",
-}
+KNOWN: dict[str, str] = {}  # was: issue 9 #4, #5 and the lost epoch snapshot, all fixed
 
 
 def _rounds(tiny_idx, tmp_path, capsys, rounds: int, kills_per_round) -> None:

@@ -19,8 +19,6 @@ from vaestudio.cli import main
 __all__ = ["tiny_idx"]  # fixture
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #5: temporary files of interrupted atomic writes stay forever, "
-                   "even after a successful resume")
 @pytest.mark.parametrize("crash_point, leftover", [
     ("atomic:checkpoint.npz:2", ".checkpoint.npz."),  # the epoch-2 checkpoint: 852 KB left behind
     ("atomic:model.keras", ".model.keras."),
@@ -44,9 +42,6 @@ def test_temporary_files_left_by_a_kill_are_gone_after_the_resume(crash_point, l
     assert_snapshots_consistent(run, crash_point)  # (whether every snapshot survived is the next test's)
 
 
-@pytest.mark.xfail(strict=True, reason="new (relative of issue 9 #4): the epoch's snapshot is written after the "
-                   "epoch's checkpoint, so a kill between them loses the 'epoch 1' grid for good: the resume starts "
-                   "after epoch 1 and never draws it again (index: before training, batch 1, epoch 2)")
 def test_a_kill_between_the_checkpoint_and_the_epoch_snapshot_loses_no_snapshot(tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
     killed = run_cli(train_args(tiny_idx, run, 2), env=kill_at("atomic:frame-00002.png"))

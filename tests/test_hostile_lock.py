@@ -18,8 +18,6 @@ from vaestudio.cli import main
 __all__ = ["tiny_idx"]  # fixture
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #1: no lock: a second --resume trains into the same folder (exit 0), "
-                   "duplicating metrics rows and snapshot frames")
 def test_a_folder_being_trained_is_refused_to_others_and_free_after_a_kill(tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
     holder = start_cli(train_args(tiny_idx, run, 400))
@@ -41,8 +39,6 @@ def test_a_folder_being_trained_is_refused_to_others_and_free_after_a_kill(tiny_
     assert_run_complete(run, epochs)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #1: no lock during start-up either (refused today only because there "
-                   "is no checkpoint yet, without naming the holder)")
 def test_the_lock_is_held_from_the_start_up_on(tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
     holder = start_cli(train_args(tiny_idx, run, 400))

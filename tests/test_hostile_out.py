@@ -27,7 +27,6 @@ USER_FILES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #2: --out writes into a folder holding other files, replacing them")
 @pytest.mark.parametrize("content", list(USER_FILES.values()), ids=list(USER_FILES))
 def test_out_refuses_a_folder_that_is_not_empty_and_touches_nothing(content, tiny_idx, tmp_path, capsys):
     out = tmp_path / "mine"
@@ -55,7 +54,6 @@ def test_out_refuses_a_folder_that_already_holds_a_run(tiny_idx, tmp_path, capsy
     assert_unchanged(before, out)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #2: a symlink to a folder of the user's files is written into")
 def test_out_through_a_symlink_to_a_full_folder_is_refused(tiny_idx, tmp_path, capsys):
     real = tmp_path / "real"
     real.mkdir()

@@ -37,8 +37,6 @@ def strict_console(monkeypatch):
     return install
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #12: training finishes, then the final 'Wrote ... to' line raises "
-                   "UnicodeEncodeError (exit 1)")
 def test_a_run_into_a_non_utf8_folder_finishes_and_says_where(tiny_idx, tmp_path):
     run = non_utf8(tmp_path, b"run-\xff")
     result = run_cli(train_args(tiny_idx, run, 1), env=cli_env(**STRICT_UTF8))
@@ -47,8 +45,6 @@ def test_a_run_into_a_non_utf8_folder_finishes_and_says_where(tiny_idx, tmp_path
     assert (run / "model.keras").exists() and (run / "training.gif").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #12: the 'Resuming <folder>' line raises UnicodeEncodeError (exit 1), "
-                   "after metrics.csv and snapshots/ were already cut back")
 def test_a_non_utf8_run_folder_resumes(trained_runs, tmp_path, strict_console):
     run = copy_run(trained_runs.stale, non_utf8(tmp_path, b"run-\xff"))
     read = strict_console()
@@ -58,8 +54,6 @@ def test_a_non_utf8_run_folder_resumes(trained_runs, tmp_path, strict_console):
     assert_run_complete(run, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #12: a non-UTF-8 --data path fails on the 'Data: ... from' line "
-                   "(exit 1) after the run folder was made")
 def test_a_non_utf8_data_path_works_or_fails_before_a_run_folder_exists(tiny_idx, tmp_path, strict_console):
     data = shutil.copytree(tiny_idx, non_utf8(tmp_path, b"data-\xff"))
     run = tmp_path / "run"
@@ -77,8 +71,6 @@ def test_a_missing_non_utf8_data_path_is_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #12 relative: a console that cannot encode the folder's name "
-                   "(cp1252, a Chinese folder name) crashes on the final 'Wrote ... to' line (exit 1)")
 def test_a_console_that_cannot_show_the_folder_name_does_not_fail_the_run(tiny_idx, tmp_path, strict_console):
     run = tmp_path / "运行"
     read = strict_console("cp1252")

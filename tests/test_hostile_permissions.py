@@ -49,8 +49,6 @@ def private_idx(tiny_idx, tmp_path):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #11: a data folder without search permission is a PermissionError, "
-                   "exit 1")
 def test_a_data_folder_without_search_permission_is_refused_before_a_run_folder_exists(private_idx, tmp_path,
                                                                                       drop_dac):
     os.chmod(private_idx, 0o644)  # readable listing, no search: the files inside cannot be opened or stat'ed
@@ -86,13 +84,9 @@ def _restore_modes(run):
 @pytest.mark.parametrize("target, mode, words", [
     pytest.param("config.json", 0o000, ["config.json"], id="unreadable_config"),
     pytest.param("checkpoint.npz", 0o000, ["checkpoint.npz"], id="unreadable_checkpoint"),
-    pytest.param("snapshots/index.csv", 0o000, ["index.csv"], id="unreadable_snapshot_index",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #11 relative: PermissionError on index.csv is "
-                                         "'unexpected error', exit 1, after metrics.csv was cut")),
+    pytest.param("snapshots/index.csv", 0o000, ["index.csv"], id="unreadable_snapshot_index"),
     pytest.param(".", 0o555, [], id="read_only_run_folder"),
-    pytest.param("snapshots", 0o555, ["snapshots"], id="read_only_snapshots_folder",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #3 relative: metrics.csv is cut back before "
-                                         "the snapshot index turns out not to be writable")),
+    pytest.param("snapshots", 0o555, ["snapshots"], id="read_only_snapshots_folder"),
 ])
 def test_a_run_folder_it_may_not_read_or_write_is_refused_with_nothing_changed(target, mode, words, trained_runs,
                                                                               tmp_path, drop_dac):
@@ -108,8 +102,6 @@ def test_a_run_folder_it_may_not_read_or_write_is_refused_with_nothing_changed(t
         _restore_modes(run)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #3 relative: a read-only metrics.csv is found only at the first "
-                   "append, after training started and the history was cut (exit 2, folder changed)")
 def test_a_read_only_metrics_file_is_refused_untouched_or_the_run_completes(trained_runs, tmp_path, drop_dac):
     run = copy_run(trained_runs.stale, tmp_path / "run")
     os.chmod(run / "metrics.csv", 0o444)

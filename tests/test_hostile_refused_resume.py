@@ -120,7 +120,7 @@ CASES = {
 
 def _case(name):
     damage, words, xfail = CASES[name]
-    marks = [pytest.mark.xfail(strict=True, reason=f"issue 9 {xfail}")] if xfail else []
+    marks = []  # every case is refused untouched now (the issue 9 defects these once marked are fixed)
     return pytest.param(name, damage, words, id=name, marks=marks)
 
 
@@ -168,16 +168,11 @@ def _damaged_frame_png(run):
 
 
 @pytest.mark.parametrize("damage", [
-    pytest.param(_non_utf8_index, id="non_utf8_index",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #11: UnicodeDecodeError, exit 1")),
-    pytest.param(_duplicate_index_rows, id="duplicate_index_rows",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #1/#11 relative: duplicated frames are "
-                                         "accepted and end up twice in training.gif")),
+    pytest.param(_non_utf8_index, id="non_utf8_index"),
+    pytest.param(_duplicate_index_rows, id="duplicate_index_rows"),
     pytest.param(_huge_frame_number, id="huge_frame_number"),
     pytest.param(_listed_frame_missing, id="listed_frame_missing"),
-    pytest.param(_damaged_frame_png, id="damaged_frame_png",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #3 relative: the damaged PNG is found only "
-                                         "after training, at the final GIF: exit 2 with the folder changed")),
+    pytest.param(_damaged_frame_png, id="damaged_frame_png"),
 ])
 def test_a_hostile_snapshot_index_is_refused_untouched_or_repaired(damage, trained_runs, tmp_path, capsys):
     """Either exit 2 naming the file with nothing changed, or a resume that repairs it and completes cleanly;

@@ -39,7 +39,6 @@ FIXED_BY_THE_RUN = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #13: --resume silently ignores the option and trains on")
 @pytest.mark.parametrize("option, value", FIXED_BY_THE_RUN, ids=[o for o, _ in FIXED_BY_THE_RUN])
 def test_resume_refuses_options_it_cannot_apply_by_name(option, value, trained_runs, tiny_idx, tmp_path, capsys):
     run = copy_run(trained_runs.stale, tmp_path / "run")
@@ -47,8 +46,6 @@ def test_resume_refuses_options_it_cannot_apply_by_name(option, value, trained_r
     assert option in err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #13: an explicit --dataset (equal to argparse's default) is "
-                   "silently ignored by --resume")
 def test_resume_refuses_an_explicit_option_even_when_it_equals_the_default(trained_runs, tmp_path, capsys):
     """`--dataset fashion_mnist` is argparse's default: the refusal must come from the user typing it."""
     run = copy_run(trained_runs.stale, tmp_path / "run")
@@ -74,7 +71,6 @@ def _recorded(run, name: str) -> list[float]:
     return [float(json.loads((run / "config.json").read_text())[name])]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #13: --lr is ignored by --resume (config keeps 0.002, same ELBO)")
 def test_resume_with_a_new_learning_rate_uses_and_records_it(trained_runs, tmp_path, capsys):
     plain = copy_run(trained_runs.stale, tmp_path / "plain")
     changed = copy_run(trained_runs.stale, tmp_path / "changed")
@@ -86,7 +82,6 @@ def test_resume_with_a_new_learning_rate_uses_and_records_it(trained_runs, tmp_p
     assert_run_complete(changed, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #13: the CLI has no --beta (usage error, exit 2)")
 def test_resume_with_a_new_beta_uses_and_records_it(trained_runs, tmp_path, capsys):
     plain = copy_run(trained_runs.stale, tmp_path / "plain")
     changed = copy_run(trained_runs.stale, tmp_path / "changed")
@@ -104,22 +99,12 @@ def test_resume_with_more_epochs_trains_them_once(trained_runs, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    pytest.param(["--lr", "nan"], "learning_rate", id="lr_nan",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #13: --lr is ignored on resume, so NaN is "
-                                         "not even checked; the run trains on")),
-    pytest.param(["--lr", "-1"], "learning_rate", id="lr_negative",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #13: --lr is ignored on resume")),
-    pytest.param(["--lr", "1e999"], "learning_rate", id="lr_infinite",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #13: --lr is ignored on resume")),
-    pytest.param(["--epochs", "0"], "epochs", id="epochs_0",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #3/#15: refused only after metrics.csv "
-                                         "and snapshots/ were cut back")),
-    pytest.param(["--epochs", "-3"], "epochs", id="epochs_negative",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #3/#15: refused only after metrics.csv "
-                                         "and snapshots/ were cut back")),
-    pytest.param(["--epochs", "1"], "epochs", id="epochs_below_the_checkpoint_of_a_stale_run",
-                 marks=pytest.mark.xfail(strict=True, reason="issue 9 #15: accepted; config.json rewritten to 1 "
-                                         "epoch and the epoch-2 history cut")),
+    pytest.param(["--lr", "nan"], "learning_rate", id="lr_nan"),
+    pytest.param(["--lr", "-1"], "learning_rate", id="lr_negative"),
+    pytest.param(["--lr", "1e999"], "learning_rate", id="lr_infinite"),
+    pytest.param(["--epochs", "0"], "epochs", id="epochs_0"),
+    pytest.param(["--epochs", "-3"], "epochs", id="epochs_negative"),
+    pytest.param(["--epochs", "1"], "epochs", id="epochs_below_the_checkpoint_of_a_stale_run"),
 ])
 def test_resume_refuses_bad_values_with_nothing_changed(args, words, trained_runs, tmp_path, capsys):
     run = copy_run(trained_runs.stale, tmp_path / "run")
@@ -127,8 +112,6 @@ def test_resume_refuses_bad_values_with_nothing_changed(args, words, trained_run
     assert words in err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #13: --lr is ignored on resume, so the run does not diverge and "
-                   "the advice to lower the learning rate cannot be followed by a resume")
 def test_divergence_after_a_resume_gives_advice_a_resume_can_follow(trained_runs, tmp_path, capsys):
     run = copy_run(trained_runs.stale, tmp_path / "run")
     code = main(["train", "--resume", str(run), "--epochs", "3", "--lr", "100"])
@@ -144,15 +127,12 @@ def test_divergence_after_a_resume_gives_advice_a_resume_can_follow(trained_runs
 # -- #15: a finished run -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #15: the CLI 'resumes' a finished run: rewrites its outputs, exit 0")
 def test_resuming_a_finished_run_says_so_and_how_to_continue(trained_runs, tmp_path, capsys):
     run = copy_run(trained_runs.finished, tmp_path / "run")
     err = _refused(run, capsys)
     assert "2" in err and "--epochs" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #15: --epochs at or below the completed epochs rewrites config.json "
-                   "and the outputs, exit 0")
 @pytest.mark.parametrize("epochs", ["1", "2"])
 def test_resuming_a_finished_run_with_no_more_epochs_is_refused(epochs, trained_runs, tmp_path, capsys):
     run = copy_run(trained_runs.finished, tmp_path / "run")

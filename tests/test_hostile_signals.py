@@ -14,8 +14,6 @@ from vaestudio.cli import main
 __all__ = ["tiny_idx"]  # fixture
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #17: SIGTERM/SIGHUP kill the run like kill -9 (no checkpoint of the "
-                   "epoch in progress, no model.keras, exit -15/-1)")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume_exactly(sig, tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
@@ -37,8 +35,6 @@ def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume_exactly(sig, tiny_idx, t
     assert [r["test_elbo"] for r in epoch_rows(run)] == [r["test_elbo"] for r in epoch_rows(straight)]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #17 and #4: SIGTERM during start-up kills the process and leaves "
-                   "a folder without a checkpoint that --resume refuses")
 def test_sigterm_during_start_up_leaves_a_folder_that_resumes(tiny_idx, tmp_path, capsys):
     run = tmp_path / "run"
     process = start_cli(train_args(tiny_idx, run, 2))

@@ -88,8 +88,6 @@ def test_a_hostile_config_file_is_refused_by_name_with_nothing_changed(data, tra
     assert_unchanged(before, run)
 
 
-@pytest.mark.xfail(strict=True, reason="new (relative of issue 9 #11): config.json as a FIFO blocks the resume "
-                   "forever in open(); run-folder files should be checked to be regular files before reading")
 def test_a_config_that_is_a_fifo_does_not_hang_the_resume(trained_runs, tmp_path, capsys):
     import os
     import threading
@@ -113,8 +111,6 @@ def test_a_config_that_is_a_fifo_does_not_hang_the_resume(trained_runs, tmp_path
 # -- #7: a one-dimensional latent space ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #7: --latent-dim 1 passes validation, then the grid crashes "
-                   "(exit 1: 'axes (0, 1) do not name two different coordinates of a 1-d latent space')")
 def test_latent_dim_1_trains_and_draws_its_grid_as_a_strip(tiny_idx, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(train_args(tiny_idx, out, 2, "--latent-dim", "1"))
@@ -129,7 +125,6 @@ def test_latent_dim_1_trains_and_draws_its_grid_as_a_strip(tiny_idx, tmp_path, c
 # -- #16 ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 #16: a text file named .npz is reported as 'pickled (object) data'")
 def test_a_text_file_named_npz_is_called_not_a_zip_file(tmp_path, capsys):
     fake = tmp_path / "x.npz"
     fake.write_text("x_train,y_train\n1,2\n")

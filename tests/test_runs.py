@@ -88,7 +88,7 @@ def test_a_new_run_needs_a_new_or_empty_folder_and_changes_nothing_else(tmp_path
 def test_resume_may_change_epochs_learning_rate_and_beta_and_records_them(tmp_path, data):
     run = Run.new(tmp_path / "run", config(epochs=1), load_dataset=lambda _: data)
     list(run.events())
-    with pytest.raises(RunFolderError, match="already trained all its 1 epochs"):
+    with pytest.raises(RunFolderError, match="complete: it has trained all its 1 epochs"):
         Run.resuming(run.path, load_dataset=lambda _: data)
     with pytest.raises(RunFolderError, match="already trained 1 epochs"):
         Run.resuming(run.path, ResumeChanges(epochs=1), load_dataset=lambda _: data)
@@ -114,7 +114,7 @@ def test_a_folder_without_checkpoint_resumes_from_step_0(tmp_path, data):
             break  # abandoning the run checkpoints it; remove that to stand for a kill before the first one
     (run.path / "checkpoint.npz").unlink()
     assert (run.path / "metrics.csv").exists()
-    (run.path / ".checkpoint.npz.abc.part.npz").write_bytes(b"half")  # what a kill mid-write leaves
+    (run.path / ".checkpoint.npz.k3x9_q2a.part.npz").write_bytes(b"half")  # what a kill mid-write leaves
     resumed = Run.resuming(run.path, load_dataset=lambda _: data)
     assert resumed.state.checkpoint is None
     events = live_events(resumed)

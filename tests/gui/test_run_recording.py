@@ -111,7 +111,7 @@ def test_a_damaged_or_finished_run_folder_is_reported_and_the_window_keeps_worki
     window.resume_run(folder)  # all its epochs are done
     qtbot.waitUntil(lambda: window.last_error is not None, timeout=30_000)
     wait_until_idle(qtbot, window)
-    assert str(folder) in window.last_error and "already trained all its 1 epochs" in window.last_error
+    assert str(folder) in window.last_error and "trained all its 1 epochs" in window.last_error
 
     window.last_error = None
     (folder / "checkpoint.npz").write_bytes(b"PK\x03\x04 torn")

@@ -199,6 +199,9 @@ def read_json_object(path: str | Path, error: type[Exception]) -> dict[str, Any]
         raise ValueError(f"{name} is not a valid number")
 
     try:
+        if path.exists() and not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file"
+            raise error(f"{path}: is {kind}, not a settings file")
         with open(path, "rb") as handle:
             data = handle.read(MAX_JSON_BYTES + 1)
         if len(data) > MAX_JSON_BYTES:
@@ -206,8 +209,6 @@ def read_json_object(path: str | Path, error: type[Exception]) -> dict[str, Any]
         values = json.loads(data.decode("utf-8"), parse_constant=refuse_constant)
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a folder, not a settings file") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         if isinstance(exc, error):
             raise

@@ -95,6 +95,7 @@ class Run:
         """Continue the run in `folder`; every file is read and checked, nothing is written yet."""
         run_folder = RunFolder(folder)
         state = run_folder.read_state()
+        run_folder.check_writable()
         changes = changes.checked()
         config = dataclasses.replace(state.config)
         if changes.epochs is not None:
@@ -103,8 +104,9 @@ class Run:
                                      f"more than {state.epochs_done} to continue it (asked for {changes.epochs})")
             config.epochs = changes.epochs
         elif state.complete and not state.final_files_missing:
-            raise RunFolderError(f"{run_folder.path}: this run has already trained all its {config.epochs} epochs; "
-                                 f"to continue it, ask for more than {config.epochs} epochs")
+            raise RunFolderError(f"{run_folder.path}: this run is complete: it has trained all its {config.epochs} "
+                                 f"epochs and saved its model; to train it further, ask for more epochs "
+                                 f"(--epochs {config.epochs + 1} or more; in the window, Continue run…)")
         return cls(run_folder, config.validate(), state, changes, load_dataset, device)
 
     @property
@@ -215,9 +217,26 @@ class Run:
                 metrics.append_epoch(checkpoint.epoch, checkpoint.step, m["test_elbo"], m["test_log_likelihood"],
                                      m["test_kl"], m["seconds"])
         # Without a checkpoint the run starts again from step 0 and re-takes its first snapshot.
-        self.folder.snapshots.keep_until(state.step if checkpoint is not None else -1)
+        store = self.folder.snapshots
+        store.keep_until(state.step if checkpoint is not None else -1)
+        for record in store.unreadable():  # a damaged grid image is drawn again from the snapshot's weights
+            weights = store.load_weights(record)
+            mosaic = None
+            if weights is not None:
+                from vaestudio.core.numpy_vae import NumpyVAE
+
+                mosaic = NumpyVAE(weights).grid(self.config.grid_size)
+            store.repair(record, mosaic)
         if self.config.to_dict() != state.config.to_dict():
             self.folder.write_config(self.config)
+
+    def _first_snapshot(self, checkpoint) -> str | None:
+        """The snapshot to take before the first step: the start of a run, or an epoch's end that was lost."""
+        if checkpoint is None:
+            return "before training"
+        if _missing_epoch_snapshot(self.folder, checkpoint):
+            return f"epoch {checkpoint.epoch}"
+        return None
 
     def _train(self, dataset, steps_per_epoch: int):
         from vaestudio.core.store.recorder import RunRecorder
@@ -231,6 +250,7 @@ class Run:
 
             self.device = str(detect_device())
         trainer = Trainer(self.config, dataset, resume_from=checkpoint, device=self.device,
+                          first_snapshot=self._first_snapshot(checkpoint),
                           learning_rate=pending.get("learning_rate", self.changes.learning_rate),
                           beta=pending.get("beta", self.changes.beta))
         with self._lock_guard:
@@ -260,6 +280,13 @@ class Run:
         if started and trainer.model is not None:
             yield Status(f"Saving the run in {self.folder.path}…")
             yield Saved(tuple(recorder.finish(trainer.model)))
+
+
+def _missing_epoch_snapshot(folder: RunFolder, checkpoint) -> bool:
+    """A checkpoint at the end of an epoch whose snapshot was never recorded (the run died in between)."""
+    if checkpoint is None or checkpoint.epoch_step != 0 or checkpoint.epoch == 0:
+        return False
+    return not any(r.step == checkpoint.step for r in folder.snapshots.records())
 
 
 def _check_data_fits(folder: RunFolder, state: RunState, steps_per_epoch: int) -> None:

@@ -8,7 +8,6 @@ that carries its architecture, written atomically; reading one checks every size
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,30 +75,27 @@ class VaeWeights:
     @classmethod
     def load(cls, path: str | Path, error: type[Exception] = RunFolderError) -> "VaeWeights":
         """Read a weights file; anything damaged, foreign or oversized raises `error` naming the file."""
+        from vaestudio.core.store.npz import read_npz
+
         path = Path(path)
+        arrays = read_npz(path, error, MAX_WEIGHTS_BYTES, "weights file")
         try:
-            with zipfile.ZipFile(path) as archive:
-                _check_sizes(archive)
-            with np.load(path, allow_pickle=False) as npz:
-                meta = json.loads(str(npz[_META]))
-                if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                    raise error(f"{path}: weights format {meta.get('format') if isinstance(meta, dict) else meta!r} "
-                                f"is not supported (this vaestudio reads format {FORMAT})")
-                architecture = Architecture.from_dict(meta["architecture"], source=str(path))
-                counts = int(meta["encoder"]), int(meta["decoder"])
-                if counts != (len(architecture.encoder_shapes()), len(architecture.decoder_shapes())):
-                    raise error(f"{path}: holds {counts[0]} encoder and {counts[1]} decoder arrays, "
-                                f"which does not fit a model of {architecture.describe()}")
-                encoder = tuple(npz[f"encoder_{i}"] for i in range(counts[0]))
-                decoder = tuple(npz[f"decoder_{i}"] for i in range(counts[1]))
+            meta = json.loads(str(arrays[_META]))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise error(f"{path}: weights format {meta.get('format') if isinstance(meta, dict) else meta!r} "
+                            f"is not supported (this vaestudio reads format {FORMAT})")
+            architecture = Architecture.from_dict(meta["architecture"], source=str(path))
+            counts = int(meta["encoder"]), int(meta["decoder"])
+            if counts != (len(architecture.encoder_shapes()), len(architecture.decoder_shapes())):
+                raise error(f"{path}: holds {counts[0]} encoder and {counts[1]} decoder arrays, "
+                            f"which does not fit a model of {architecture.describe()}")
+            encoder = tuple(arrays[f"encoder_{i}"] for i in range(counts[0]))
+            decoder = tuple(arrays[f"decoder_{i}"] for i in range(counts[1]))
             for array in encoder + decoder:
                 if not np.issubdtype(array.dtype, np.floating):
                     raise error(f"{path}: weights of type {array.dtype}, expected floating point")
             return cls(architecture, encoder, decoder)
-        except FileNotFoundError:
-            raise error(f"{path}: no such weights file") from None
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, ConfigError,
-                json.JSONDecodeError) as exc:
+        except (ValueError, KeyError, TypeError, ConfigError, json.JSONDecodeError) as exc:
             if isinstance(exc, error):
                 raise
             raise error(f"{path}: damaged weights file ({type(exc).__name__}: {exc})") from None
@@ -107,11 +103,3 @@ class VaeWeights:
 
 # A weights file of the largest supported model stays far below this; anything bigger is not ours.
 MAX_WEIGHTS_BYTES = 256 * 1024 * 1024
-
-
-def _check_sizes(archive: zipfile.ZipFile) -> None:
-    """Refuse archives that would unpack to more than a model can hold (zip bombs), before reading any."""
-    total = sum(info.file_size for info in archive.infolist())
-    if total > MAX_WEIGHTS_BYTES or len(archive.infolist()) > 64:
-        raise ValueError(f"{len(archive.infolist())} members unpacking to {total} bytes, more than any vaestudio "
-                         f"model holds")

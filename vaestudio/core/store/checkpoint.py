@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,33 +71,33 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise RunFolderError(f"{path}: no checkpoint")
+    from vaestudio.core.store.npz import read_npz
+
+    archive = read_npz(path, RunFolderError, MAX_CHECKPOINT_BYTES, "checkpoint")
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if sum(m.file_size for m in members) > MAX_CHECKPOINT_BYTES or len(members) > 10_000:
-                raise RunFolderError(f"{path}: unpacks to more than any vaestudio checkpoint holds")
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"]), parse_constant=_refuse_constant)
-            if not isinstance(meta, dict):
-                raise RunFolderError(f"{path}: damaged checkpoint (no metadata)")
-            version = meta.get("format")
-            if version not in (1, FORMAT):
-                raise RunFolderError(f"{path}: checkpoint format {version!r} is not supported "
-                                     f"(this vaestudio reads formats 1 and {FORMAT})")
-            checkpoint = Checkpoint(
-                epoch=_whole(meta, "epoch", path), step=_whole(meta, "step", path),
-                epoch_step=_whole(meta, "epoch_step", path),
-                architecture=_architecture(meta, path),
-                model_weights=[archive[f"model_{i}"] for i in range(_whole(meta, "model_weights", path))],
-                optimizer_variables=[archive[f"optimizer_{i}"]
-                                     for i in range(_whole(meta, "optimizer_variables", path))],
-                noise_state=archive["noise_state"],
-                learning_rate=_optional_positive(meta, "learning_rate", path),
-                beta=_optional_positive(meta, "beta", path, allow_zero=True),
-                epoch_metrics=_epoch_metrics(meta, path))
+        meta = json.loads(str(archive["meta"]), parse_constant=_refuse_constant)
+        if not isinstance(meta, dict):
+            raise RunFolderError(f"{path}: damaged checkpoint (no metadata)")
+        version = meta.get("format")
+        if version not in (1, FORMAT):
+            raise RunFolderError(f"{path}: checkpoint format {version!r} is not supported "
+                                 f"(this vaestudio reads formats 1 and {FORMAT})")
+        architecture = _architecture(meta, path)
+        if "latent_dim" in meta and meta["latent_dim"] != architecture.latent_dim:
+            raise RunFolderError(f"{path}: damaged checkpoint (latent_dim {meta['latent_dim']!r} disagrees with "
+                                 f"its architecture's {architecture.latent_dim})")
+        checkpoint = Checkpoint(
+            epoch=_whole(meta, "epoch", path), step=_whole(meta, "step", path),
+            epoch_step=_whole(meta, "epoch_step", path), architecture=architecture,
+            model_weights=[archive[f"model_{i}"] for i in range(_whole(meta, "model_weights", path))],
+            optimizer_variables=[archive[f"optimizer_{i}"] for i in range(_whole(meta, "optimizer_variables", path))],
+            noise_state=archive["noise_state"],
+            learning_rate=_optional_positive(meta, "learning_rate", path),
+            beta=_optional_positive(meta, "beta", path, allow_zero=True),
+            epoch_metrics=_epoch_metrics(meta, path))
     except RunFolderError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, ConfigError) as exc:
+    except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise RunFolderError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
     problem = _problem(checkpoint)
     if problem:

@@ -27,10 +27,37 @@ class RunRecorder:
         self.folder = folder
         self.take_checkpoint = take_checkpoint
         self.metrics = folder.metrics()
-        self.tensorboard = tensorboard  # a TensorBoardLog, or None
+        self._tensorboard = tensorboard  # a TensorBoardLog, or None
         self._clock = clock
         self._last_checkpoint = clock()
         self._epoch = 1
+        self.tensorboard_failed = False
+
+    @property
+    def tensorboard(self):
+        return self._tensorboard
+
+    def _tb(self, method: str, *args) -> None:
+        """Write to the TensorBoard files; they are a convenience, so a failure (a full disk) only stops them."""
+        if self._tensorboard is None:
+            return
+        try:
+            getattr(self._tensorboard, method)(*args)
+        except Exception:  # noqa: BLE001
+            self.tensorboard_failed = True
+            self._drop_tensorboard()
+
+    def _drop_tensorboard(self) -> None:
+        """Close the TensorBoard file and remove it (a resume rebuilds it from the folder)."""
+        log, self._tensorboard = self._tensorboard, None
+        try:
+            log.close()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            log.path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def record(self, event: Event) -> Event:
         """Write what `event` adds to the folder; returns the event to pass on (snapshots get their frame)."""
@@ -41,20 +68,17 @@ class RunRecorder:
             self.metrics.append_step(event.epoch, event.step, event.elbo, event.log_likelihood, event.kl,
                                      event.images_per_second, objective=event.objective,
                                      learning_rate=event.learning_rate, beta=event.beta)
-            if self.tensorboard is not None:
-                self.tensorboard.step_row(event.step, event.elbo, event.log_likelihood, event.kl, event.objective,
-                                          event.learning_rate, event.beta)
+            self._tb("step_row", event.step, event.elbo, event.log_likelihood, event.kl, event.objective,
+                     event.learning_rate, event.beta)
             if self._clock() - self._last_checkpoint > CHECKPOINT_SECONDS:
                 self.save_checkpoint()
         elif isinstance(event, HyperChanged):
             self.metrics.append_hyper(self._epoch, event.step, event.learning_rate, event.beta)
-            if self.tensorboard is not None:
-                self.tensorboard.scalar("hparams/learning_rate", event.learning_rate, event.step)
-                self.tensorboard.scalar("hparams/beta", event.beta, event.step)
+            self._tb("scalar", "hparams/learning_rate", event.learning_rate, event.step)
+            self._tb("scalar", "hparams/beta", event.beta, event.step)
         elif isinstance(event, Snapshot):
             record = self.folder.snapshots.add(event)
-            if self.tensorboard is not None:
-                self.tensorboard.image("grid", event.mosaic, event.step)
+            self._tb("image", "grid", event.mosaic, event.step)
             return dataclasses.replace(event, frame=record.frame)
         elif isinstance(event, EpochEnd):
             self.save_checkpoint(epoch_metrics=dict(test_elbo=event.test_elbo,
@@ -62,10 +86,9 @@ class RunRecorder:
                                                     test_kl=event.test_kl, seconds=event.seconds))
             self.metrics.append_epoch(event.epoch, event.step, event.test_elbo, event.test_log_likelihood,
                                       event.test_kl, event.seconds, kl_per_dimension=event.kl_per_dimension)
-            if self.tensorboard is not None:
-                self.tensorboard.epoch_row(event.step, event.test_elbo, event.test_log_likelihood, event.test_kl,
-                                           event.kl_per_dimension)
-                self.tensorboard.flush()
+            self._tb("epoch_row", event.step, event.test_elbo, event.test_log_likelihood, event.test_kl,
+                     event.kl_per_dimension)
+            self._tb("flush")
         elif isinstance(event, Finished) and event.reason == "stopped":
             self.save_checkpoint()
         return event
@@ -90,11 +113,16 @@ class RunRecorder:
             written.append(save_png(frames[-1], self.folder.file(GRID)))
             written.append(save_gif(frames, self.folder.file(ANIMATION), frame_seconds=frame_seconds,
                                     captions=labels))
-        if self.tensorboard is not None:
-            self.tensorboard.flush()
+        self._tb("flush")
         return written
 
     def close(self) -> None:
-        if self.tensorboard is not None:
-            self.tensorboard.close()
-            self.tensorboard = None
+        log = self._tensorboard
+        self._tb("close")
+        if log is not None and self._tensorboard is not None:
+            self._tensorboard = None
+            try:
+                if log.path.stat().st_size == 0:  # nothing reached it (a full disk): leave no empty file
+                    log.path.unlink()
+            except OSError:
+                pass

@@ -14,6 +14,7 @@ Only the process holding the folder's lock writes to it; anyone may read it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,13 @@ TENSORBOARD = "tensorboard"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 FINAL_FILES = (MODEL, GRID, ANIMATION)
+
+
+_LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$")  # store/atomic.py's temporary names
+
+
+def is_leftover(name: str) -> bool:
+    return bool(_LEFTOVER.match(name))
 
 
 @dataclass(frozen=True)
@@ -88,11 +96,19 @@ class RunFolder:
             return
         if not path.is_dir():
             raise RunFolderError(f"{path}: exists and is not a folder")
+        from vaestudio.core.store.lock import holder_pid
+
+        holder = holder_pid(path)
+        if holder is not None:
+            raise RunFolderError(f"{path}: another vaestudio process (PID {holder if holder > 0 else 'unknown'}) "
+                                 "is writing a run here")
         if self.holds_run():
             raise RunFolderError(f"{path}: already holds a run; continue it with --resume, or choose an "
                                  "empty or new folder")
         try:
-            entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME)
+            # Our own lock and the temporary files of a write that was killed do not count: a run that died
+            # while writing its first config can be started again in the same folder.
+            entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME and not is_leftover(p.name))
         except OSError as exc:
             raise RunFolderError(f"{path}: cannot read the folder ({exc.strerror or exc})") from None
         if entries:
@@ -101,9 +117,10 @@ class RunFolder:
                                  "a new or empty folder, so nothing in it is overwritten")
 
     def make(self) -> None:
-        """Create the folder (and its parents) for a new run."""
+        """Create the folder (and its parents) for a new run, clearing what a killed first attempt left."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
+            self.remove_leftovers()
         except OSError as exc:
             raise RunFolderError(f"{self.path}: cannot create the run folder ({exc.strerror or exc})") from None
 
@@ -147,7 +164,7 @@ class RunFolder:
                 raise RunFolderError(f"{self.file(CHECKPOINT)}: the checkpoint is of a model of "
                                      f"{checkpoint.architecture.describe()}, but {self.file(CONFIG)} asks for "
                                      f"{config.architecture.describe()}")
-        self.metrics()  # a damaged metrics file is named now, not halfway through a resume
+        self.metrics().rows()  # a damaged metrics file is named now, not halfway through a resume
         self.snapshots.records()  # likewise the snapshot index
         epochs_done = checkpoint.epoch if checkpoint else 0
         if epochs_done > config.epochs:
@@ -156,13 +173,28 @@ class RunFolder:
         missing = tuple(name for name in FINAL_FILES if not self.file(name).is_file())
         return RunState(config, checkpoint, epochs_done, checkpoint.step if checkpoint else 0, missing)
 
+    def check_writable(self) -> None:
+        """Refuse, naming the place, a run folder that this process could not write to (before changing it)."""
+        import os
+
+        for folder in (self.path, self.snapshot_dir):
+            if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+                raise RunFolderError(f"{folder}: cannot write here (read-only or no permission)")
+        for name in (METRICS, LOCK_NAME):
+            path = self.file(name)
+            if path.exists() and not os.access(path, os.W_OK):
+                raise RunFolderError(f"{path}: cannot write to this file (read-only or no permission)")
+        index = self.snapshot_dir / "index.csv"
+        if index.exists() and not os.access(index, os.R_OK):
+            raise RunFolderError(f"{index}: cannot read the snapshot index (no permission)")
+
     # -- leftovers --------------------------------------------------------------------------------------
     def leftovers(self) -> list[Path]:
-        """Hidden temporary files a killed writer left behind (`.<name>.*.part*`)."""
+        """Hidden temporary files a killed writer left behind (`.<name>.<random>.part<suffix>`)."""
         found: list[Path] = []
         for folder in (self.path, self.snapshot_dir):
             try:
-                found += [p for p in folder.glob(".*.part*") if p.is_file()]
+                found += [p for p in folder.iterdir() if is_leftover(p.name) and p.is_file()]
             except OSError:
                 pass
         return sorted(found)

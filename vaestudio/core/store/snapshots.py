@@ -158,6 +158,32 @@ class SnapshotStore:
             if orphan not in keep:
                 orphan.unlink(missing_ok=True)
 
+    def unreadable(self) -> list[SnapshotRecord]:
+        """The snapshots whose grid image cannot be read (damaged or truncated PNG files)."""
+        damaged = []
+        for record in self.records():
+            try:
+                self.load_mosaic(record)
+            except RunFolderError:
+                damaged.append(record)
+        return damaged
+
+    def repair(self, record: SnapshotRecord, mosaic: np.ndarray | None) -> None:
+        """Rewrite a damaged snapshot's grid image (from its weights), or drop the snapshot when it has none."""
+        from vaestudio.core.store.images import save_png
+
+        if mosaic is not None:
+            try:
+                save_png(mosaic, record.png)
+            except VaeStudioError as exc:
+                raise RunFolderError(str(exc)) from None
+            return
+        kept = [r for r in self.records() if r.frame != record.frame]
+        self._write_index(kept)
+        self._records = kept
+        record.png.unlink(missing_ok=True)
+        record.weights_path.unlink(missing_ok=True)
+
     def _write_index(self, records: list[SnapshotRecord]) -> None:
         from vaestudio.core.store.atomic import write_text_atomic
 

@@ -32,6 +32,7 @@ class TrainerState:
     epoch_step: int = 0  # steps taken in the epoch under way
     learning_rate: float = 0.0  # base learning rate in force
     beta: float = 1.0  # beta in force
+    epoch_metrics: dict[str, float] | None = None  # test metrics of the last completed epoch
     last_good_weights: list[np.ndarray] | None = field(default=None, repr=False)
 
 
@@ -39,7 +40,8 @@ class Trainer:
     """Trains a CVAE on a Dataset, yielding Started, StepMetrics, Snapshot, HyperChanged, EpochEnd, Finished."""
 
     def __init__(self, config: TrainConfig, dataset, *, resume_from: Checkpoint | None = None,
-                 device: str | None = None, learning_rate: float | None = None, beta: float | None = None):
+                 device: str | None = None, learning_rate: float | None = None, beta: float | None = None,
+                 first_snapshot: str | None = "before training"):
         self.config = config.validate()
         self.dataset = dataset
         self.architecture = config.architecture
@@ -53,6 +55,9 @@ class Trainer:
             state.epoch, state.step, state.epoch_step = resume_from.epoch, resume_from.step, resume_from.epoch_step
             state.learning_rate = resume_from.learning_rate or state.learning_rate
             state.beta = resume_from.beta if resume_from.beta is not None else state.beta
+        # The snapshot taken before the first step: "before training" for a new run; a resume passes the
+        # label of an epoch-end snapshot that was lost, or None.
+        self.first_snapshot = first_snapshot if resume_from is None or first_snapshot != "before training" else None
         self._requested_lr = learning_rate  # overrides for the start (a resume that changes them)
         self._requested_beta = beta
         self.state = state
@@ -107,7 +112,8 @@ class Trainer:
             raise RuntimeError("the trainer has not started")
         return Checkpoint(self.state.epoch, self.state.step, self.state.epoch_step, self.architecture,
                           self.model.get_weights(), [v.numpy() for v in self.optimizer.variables],
-                          self._noise.state.numpy(), learning_rate=self.state.learning_rate, beta=self.state.beta)
+                          self._noise.state.numpy(), learning_rate=self.state.learning_rate, beta=self.state.beta,
+                          epoch_metrics=self.state.epoch_metrics if self.state.epoch_step == 0 else None)
 
     # -- the loop ----------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -117,8 +123,8 @@ class Trainer:
         steps_per_epoch = self.steps_per_epoch
         yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, self.device or _device_name(), precision,
                       start_step=state.step)
-        if self.resume_from is None:
-            yield self._snapshot(0, "before training")
+        if self.first_snapshot:
+            yield self._snapshot(state.epoch, self.first_snapshot)
         changed = self._apply_pending(initial=True)
         if changed is not None:
             yield changed
@@ -162,6 +168,8 @@ class Trainer:
                 yield self._diverged(epoch)
                 return
             state.epoch, state.epoch_step = epoch, 0
+            state.epoch_metrics = dict(test_elbo=test["elbo"], test_log_likelihood=test["log_likelihood"],
+                                       test_kl=test["kl"], seconds=busy)
             self._remember_good_weights()
             yield self._snapshot(epoch, f"epoch {epoch}")
             yield EpochEnd(epoch, state.step, test["elbo"], test["log_likelihood"], test["kl"], seconds=busy,

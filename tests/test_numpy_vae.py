@@ -79,6 +79,10 @@ def test_results_do_not_depend_on_how_the_work_is_split(monkeypatch):
     monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 1))  # 2 blocks per final pass
     split = NumpyVAE(weights)
     assert (split.decoder._chunk, split.decoder._final_chunk) == (4, 8)  # 45 = 11 blocks + 1 padded
+    monkeypatch.setattr(numpy_vae, "WORKERS", 3)  # blocks on three threads
+    np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
+    np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
+    monkeypatch.setattr(numpy_vae, "WORKERS", 1)
     np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[1], logvar, atol=1e-5)

@@ -4,20 +4,23 @@ It never touches TensorFlow or the model in training, so the window can explore 
 run trains, before TensorFlow has loaded, and from several threads at once (instances are immutable).
 
 How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8 GFLOP):
-- Each layer is ONE matrix product. Encoder convolutions gather their 3x3 patches (im2col, through a
-  strided view) and multiply by the kernel with the bias as an extra row. Decoder transposed
-  convolutions multiply first (all 9 taps at once, "col2im"), then add each tap's plane into place.
-- The decoder keeps feature maps channel-first, (C, N, ..., h0, w0), and never interleaves the two
-  output phases of a stride-2 layer: a feature map after L stride-2 layers is stored with axes
-  (p_L, q_L, ..., p_1, q_1, i, j), where the natural row is i*2^L + p_1*2^(L-1) + ... + p_L (and
-  likewise for columns). Every tap then lands on a whole phase plane, or on a few contiguous slices
-  of one when it shifts by a pixel, so the additions run over long contiguous runs. The logits are put
-  back into natural order once, at the end.
-- Work is split into chunks of images so that the intermediate arrays stay in the CPU's caches.
+- Each layer is one or two matrix products. Encoder convolutions gather their 3x3 patches (im2col,
+  through a strided view) and multiply them by the kernel, the bias an extra row. Decoder transposed
+  convolutions multiply first ("col2im"), then add the taps that reach a neighbouring pixel into place.
+- The decoder keeps feature maps channel-first, (C + 1, ..., i, j, N) with a last channel of ones that
+  carries each bias into the next matrix product, and never interleaves the output phases of a
+  stride-2 layer: after L stride-2 layers the pixel axes are (p_L, q_L, ..., p_1, q_1, i, j), the
+  natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise for columns). So the taps that stay in
+  their pixel are written straight into their phase planes by the matrix product, and the others are
+  added in a few blocks with long contiguous runs. The logits are put in natural order once, at the end.
+- Images go through in blocks small enough for the CPU's caches; with WORKERS > 1, blocks run on
+  that many threads (NumPy releases the GIL), which pays off when BLAS itself is single-threaded.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -31,6 +34,8 @@ from vaestudio.core.weights import VaeWeights
 CHUNK_FLOATS = 2_000_000
 # The last decoder layer's taps are added for many images at once (fewer, larger operations).
 FINAL_CHUNK_FLOATS = 8_000_000
+# Threads that decode blocks of images at once (NumPy releases the GIL in its loops and in BLAS).
+WORKERS = 1
 _ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster than np.maximum(x, 0)
 _ZEROS.setflags(write=False)
 
@@ -49,25 +54,25 @@ class NumpyEncoder:
         self._convs = [_frozen(np.concatenate([kernel.reshape(-1, kernel.shape[-1]), bias[None]]))
                        for kernel, bias in zip(arrays[0:-2:2], arrays[1:-2:2])]
         self._dense = _frozen(np.concatenate([arrays[-2], arrays[-1][None]]))
-        size = architecture.image_size
-        self._per_image = 0
-        channels = architecture.channels
+        per_image, size = 0, architecture.image_size
         for matrix in self._convs:
             size = (size - KERNEL) // 2 + 1
-            self._per_image = max(self._per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
-            channels = matrix.shape[1]
+            per_image = max(per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
+        self._chunk = max(1, CHUNK_FLOATS // per_image)
 
     def __call__(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = check_inputs(inputs, self.architecture)
         d = self.architecture.latent_dim
         out = np.empty((len(x), 2 * d), np.float32)
-        chunk = max(1, CHUNK_FLOATS // self._per_image)
-        for start in range(0, len(x), chunk):
-            h = x[start:start + chunk]
+        chunk = self._chunk
+
+        def encode(index: int) -> None:
+            h = x[index * chunk:(index + 1) * chunk]
             for matrix in self._convs:
                 h = _conv_valid_stride2(h, matrix)
-            flat = h.reshape(len(h), -1)
-            np.matmul(flat, self._dense[:-1], out=out[start:start + chunk])
+            np.matmul(h.reshape(len(h), -1), self._dense[:-1], out=out[index * chunk:(index + 1) * chunk])
+
+        _run_all(encode, -(-len(x) // chunk))
         out += self._dense[-1]
         return out[:, :d].copy(), out[:, d:].copy()
 
@@ -141,13 +146,16 @@ class NumpyDecoder:
             blocks = -(-(stop - start) // block)
             # The last layer's 9 tap planes for `blocks` blocks of `block` images: (9 * out, B, storage, block).
             taps = np.empty((self._last.shape[0], blocks, *storage, block), np.float32)
-            for index in range(blocks):
+
+            def fill(index: int, start=start, stop=stop, taps=taps) -> None:
                 part = z[start + index * block:min(start + (index + 1) * block, stop)]
                 if len(part) < block:
                     part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
                 hidden = self._hidden(part)
                 np.matmul(self._last, hidden.reshape(hidden.shape[0], -1),
                           out=taps[:, index].reshape(self._last.shape[0], -1))
+
+            _run_all(fill, blocks)
             logits = self._last_layer(taps, out_channels)
             _to_natural_order(logits, result[start:stop], self._levels, self._base)
         return result
@@ -308,6 +316,25 @@ def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _run_all(work, count: int) -> None:
+    """work(0) ... work(count - 1), spread over WORKERS threads when there is more than one piece."""
+    global _pool
+    if WORKERS <= 1 or count <= 1:
+        for index in range(count):
+            work(index)
+        return
+    with _pool_lock:
+        if _pool is None or _pool._max_workers != WORKERS:
+            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-vae")
+        pool = _pool
+    for future in [pool.submit(work, index) for index in range(count)]:
+        future.result()
+
+
 def _frozen(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array, dtype=np.float32).copy()
     array.setflags(write=False)

@@ -120,7 +120,7 @@ def test_the_vae_and_its_weights_cannot_be_changed():
     with pytest.raises(AttributeError):
         vae.extra = 1
     with pytest.raises(ValueError):
-        vae.decoder._fill[0][0, 0] = 1.0  # read-only arrays
+        vae.decoder._stages[0][0][0, 0] = 1.0  # read-only arrays
 
 
 def test_bad_input_is_named():

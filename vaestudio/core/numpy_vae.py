@@ -99,18 +99,12 @@ class NumpyDecoder:
         self._dense_b = _frozen(dense_b.reshape(base * base, channels).T[:, :, None])
         kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
         self._levels = len(kernels) - 1
-        # Stride-2 layers: one matrix for the taps (a, b < 2) that fill the four output phases of their
-        # own pixel, rows (channel, a, b), with the bias; one for the five taps that reach a neighbour.
-        self._fill = []
-        self._reach = []
-        self._moves = []
+        # Stride-2 layers: one matrix whose rows give, in order, the four output phases (a, b < 2) of each
+        # pixel with the bias, the ones channel again (for the next layer), and the taps that land on a
+        # neighbouring pixel (see _upsample).
+        self._stages = []
         for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
-            out_channels = kernel.shape[2]
-            fill = kernel[:2, :2].transpose(2, 0, 1, 3).reshape(4 * out_channels, -1)
-            self._fill.append(_frozen(np.concatenate([fill, np.repeat(bias, 4)[:, None]], axis=1)))
-            reach = np.stack([kernel[a, b] for a, b in _REACHING]).reshape(5 * out_channels, -1)
-            self._reach.append(_frozen(np.concatenate([reach, np.zeros((5 * out_channels, 1))], axis=1)))
-            self._moves.append(_upsample_moves(level, base, out_channels))
+            self._stages.append((_frozen(_upsample_matrix(kernel, bias)), _upsample_moves(level, base, kernel.shape[2])))
         # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
         last, last_bias = kernels[-1], biases[-1]
         taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)
@@ -120,8 +114,8 @@ class NumpyDecoder:
         self._row_moves = {step: _final_moves(self._levels, base, step, 0) for step in (-1, 1)}
         # Floats per image of the largest intermediate arrays, to size chunks.
         per_image, size, channels_in = 0, base, channels
-        for fill in self._fill:
-            out_channels = fill.shape[0] // 4
+        for matrix, _ in self._stages:
+            out_channels = (matrix.shape[0] - 4) // 9
             per_image = max(per_image, size * size * (9 * out_channels + channels_in + 1))
             size, channels_in = 2 * size, out_channels
         self._chunk = max(1, CHUNK_FLOATS // per_image)
@@ -171,28 +165,29 @@ class NumpyDecoder:
         _relu(h[:channels])
         h[channels] = 1.0
         h = h.reshape(channels + 1, self._base, self._base, len(z))
-        for fill, reach, moves in zip(self._fill, self._reach, self._moves):
-            h = self._upsample(h, fill, reach, moves)
+        for matrix, moves in self._stages:
+            h = self._upsample(h, matrix, moves)
         return h
 
     @staticmethod
-    def _upsample(x: np.ndarray, fill: np.ndarray, reach: np.ndarray, moves: list) -> np.ndarray:
+    def _upsample(x: np.ndarray, matrix: np.ndarray, moves: list) -> np.ndarray:
         """Conv2DTranspose(3, stride 2, 'same') + ReLU: (Cin + 1, *storage, N) -> (C + 1, 2, 2, *storage, N).
 
         Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): the taps with a, b < 2
-        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias);
-        a == 2 adds to phase 0 of row I + 1, b == 2 to phase 0 of column J + 1.
+        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias), and
+        are written in place by the matrix product; tap a == 2 adds to phase 0 of row I + 1, b == 2 to
+        phase 0 of column J + 1.
         """
-        channels = fill.shape[0] // 4
-        inputs = x.reshape(x.shape[0], -1)
-        out = np.empty((channels + 1, 2, 2, *x.shape[1:]), np.float32)
-        np.matmul(fill, inputs, out=out[:channels].reshape(4 * channels, -1))
-        reached = np.matmul(reach, inputs).reshape(5, channels, *x.shape[1:])
-        for tap, target, source in moves:
-            out[target] += reached[tap][source]
-        _relu(out[:channels])
-        out[channels] = 1.0
-        return out
+        channels = (matrix.shape[0] - 4) // 9
+        products = np.matmul(matrix, x.reshape(x.shape[0], -1))
+        out = products[:4 * channels + 4].reshape(channels + 1, 2, 2, *x.shape[1:])
+        reached = products[4 * channels + 4:]
+        rows = reached[:2 * channels].reshape(channels, 2, *x.shape[1:])  # taps (2, 0), (2, 1)
+        columns = reached[2 * channels:4 * channels].reshape(channels, 2, *x.shape[1:])  # taps (0, 2), (1, 2)
+        corner = reached[4 * channels:].reshape(channels, *x.shape[1:])  # tap (2, 2)
+        for group, target, source in moves:
+            out[target] += (rows, columns, corner)[group][source]
+        return _relu(out)  # the ones stay ones
 
     def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
         """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N), the bias
@@ -397,17 +392,33 @@ def _moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[
     return moves
 
 
-_REACHING = ((2, 0), (2, 1), (0, 2), (1, 2), (2, 2))  # taps that land on a neighbouring pixel
+def _upsample_matrix(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The matrix of a stride-2 layer, for inputs with a last channel of ones: rows (channel, a, b) for
+    the taps a, b < 2 with the bias; 4 rows that reproduce the ones channel; rows (channel, b) of taps
+    (2, b); rows (channel, a) of taps (a, 2); rows (channel) of tap (2, 2)."""
+    out_channels, in_channels = kernel.shape[2], kernel.shape[3]
+    ones = np.concatenate([np.zeros((4, in_channels)), np.ones((4, 1))], axis=1)
+
+    def rows(taps: np.ndarray, with_bias: bool) -> np.ndarray:  # (..., out, in) -> (out * ..., in + 1)
+        taps = np.moveaxis(taps, -2, 0).reshape(-1, in_channels)
+        extra = np.repeat(bias, len(taps) // out_channels)[:, None] if with_bias else np.zeros((len(taps), 1))
+        return np.concatenate([taps, extra], axis=1)
+
+    return np.concatenate([rows(kernel[:2, :2], True), ones, rows(kernel[2, :2], False),
+                           rows(kernel[:2, 2], False), rows(kernel[2, 2], False)])
 
 
 def _upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
-    """(tap number in _REACHING, target index, source index) for the taps of a stride-2 layer that land
-    on a neighbouring pixel: tap 2 of a row (column) lands on phase 0 of the next row (column)."""
+    """(group, target index, source index) for the taps of a stride-2 layer that land on a neighbouring
+    pixel: group 0 (taps (2, b)) moves one row down into phase a = 0, group 1 (taps (a, 2)) one column
+    right into phase b = 0, group 2 (tap (2, 2)) both."""
     moves = []
-    for tap, (a, b) in enumerate(_REACHING):
-        phase = (a % 2, b % 2)
-        for source, target in _moves(level, size0, int(a == 2), int(b == 2)):
-            moves.append((tap, (slice(0, channels), *phase) + target, (slice(None),) + source))
+    everything = slice(None)
+    for group, (row_step, col_step), phase in ((0, (1, 0), (0, everything)), (1, (0, 1), (everything, 0)),
+                                               (2, (1, 1), (0, 0))):
+        lead = (everything,) * (1 if group == 2 else 2)
+        for source, target in _moves(level, size0, row_step, col_step):
+            moves.append((group, (slice(0, channels), *phase) + target, lead + source))
     return moves
 
 

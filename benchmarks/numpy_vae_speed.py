@@ -10,11 +10,12 @@ Prints the CPU and its flags, NumPy and its BLAS with the thread count, the load
 and best times; FAILED when the median 20x20 grid of the tutorial model takes over 50 ms.
 
     python benchmarks/numpy_vae_speed.py [--rounds 15] [--workers N]
-    OPENBLAS_NUM_THREADS=1 python benchmarks/numpy_vae_speed.py --workers 2
+    OPENBLAS_NUM_THREADS=2 python benchmarks/numpy_vae_speed.py --workers 1
 
---workers sets numpy_vae.WORKERS (threads that decode blocks of images at once); BLAS's own thread count
-is fixed when NumPy loads, by OPENBLAS_NUM_THREADS. A multi-threaded BLAS spins while it waits for its
-threads, so when another process (training) keeps a core busy, single-threaded BLAS is far faster.
+--workers sets numpy_vae.WORKERS (threads that run blocks of images at once). BLAS's own thread count is
+fixed when NumPy loads, by OPENBLAS_NUM_THREADS, which importing vaestudio sets to 1 unless it is set
+already: a multi-threaded BLAS spins while it waits for its threads, so when another process (training)
+keeps a core busy it is many times slower.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import vaestudio  # noqa: E402,F401  (first: it chooses NumPy's BLAS threads before NumPy loads)
+import numpy as np  # noqa: E402
 
 from vaestudio.core.architecture import Architecture  # noqa: E402
 from vaestudio.core.latent import grid_points, mosaic, to_uint8  # noqa: E402

@@ -19,6 +19,7 @@ How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
@@ -34,8 +35,9 @@ from vaestudio.core.weights import VaeWeights
 CHUNK_FLOATS = 2_000_000
 # The last decoder layer's taps are added for many images at once (fewer, larger operations).
 FINAL_CHUNK_FLOATS = 8_000_000
-# Threads that decode blocks of images at once (NumPy releases the GIL in its loops and in BLAS).
-WORKERS = 1
+# Threads that run blocks of images at once (NumPy releases the GIL in its loops and in BLAS). Meant for
+# a single-threaded BLAS, which vaestudio/__init__.py asks for.
+WORKERS = min(2, os.cpu_count() or 1)
 _ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster than np.maximum(x, 0)
 _ZEROS.setflags(write=False)
 
@@ -104,7 +106,8 @@ class NumpyDecoder:
         # neighbouring pixel (see _upsample).
         self._stages = []
         for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
-            self._stages.append((_frozen(_upsample_matrix(kernel, bias)), _upsample_moves(level, base, kernel.shape[2])))
+            moves = _upsample_moves(level, base, kernel.shape[2])
+            self._stages.append((_frozen(_upsample_matrix(kernel, bias)), moves))
         # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
         last, last_bias = kernels[-1], biases[-1]
         taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)

@@ -96,9 +96,11 @@ class NumpyDecoder:
         base = self._base = architecture.decoder_base_size
         dense_w, dense_b = arrays[0], arrays[1]
         channels = dense_b.size // (base * base)
-        # Dense columns are in (row, column, channel) order: one (base*base, latent) matrix per channel.
-        self._dense_w = _frozen(dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0))
-        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T[:, :, None])
+        # Dense columns are in (row, column, channel) order: rows (channel, row, column) here.
+        by_channel = dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0)
+        self._dense_w = _frozen(by_channel.reshape(-1, dense_w.shape[0]))
+        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T.reshape(-1, 1))
+        self._dense_channels = channels
         kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
         self._levels = len(kernels) - 1
         # Stride-2 layers: one matrix whose rows give, in order, the four output phases (a, b < 2) of each
@@ -161,12 +163,12 @@ class NumpyDecoder:
     def _hidden(self, z: np.ndarray) -> np.ndarray:
         """Dense and stride-2 layers (with ReLU) for a block of points: (C + 1, *storage, N) phase planes,
         the last channel all ones."""
-        channels = self._dense_w.shape[0]
-        h = np.empty((channels + 1, self._base * self._base, len(z)), np.float32)
-        np.matmul(self._dense_w, z.T, out=h[:channels])
-        h[:channels] += self._dense_b
-        _relu(h[:channels])
-        h[channels] = 1.0
+        channels, pixels = self._dense_channels, self._base * self._base
+        h = np.empty(((channels + 1) * pixels, len(z)), np.float32)
+        np.matmul(self._dense_w, z.T, out=h[:channels * pixels])
+        h[:channels * pixels] += self._dense_b
+        _relu(h[:channels * pixels])
+        h[channels * pixels:] = 1.0
         h = h.reshape(channels + 1, self._base, self._base, len(z))
         for matrix, moves in self._stages:
             h = self._upsample(h, matrix, moves)

@@ -133,6 +133,12 @@ def test_bad_input_is_named():
         NumpyDecoder(Architecture(3), random_weights(Architecture(2)).decoder)
     with pytest.raises(TypeError, match="VaeWeights"):
         NumpyVAE([np.zeros(3)])
+    with pytest.raises(ValueError, match="latent points hold NaN"):
+        vae.decode_uint8(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="inputs hold NaN"):
+        vae.encode(np.full((1, 28, 28, 1), np.inf, np.float32))
+    assert vae.decode_logits(np.zeros((0, 2))).shape == (0, 28, 28, 1)
+    assert vae.encode(np.zeros((0, 28, 28, 1)))[0].shape == (0, 2)
 
 
 def test_compatibility_decoder_for_the_window():

@@ -138,6 +138,8 @@ class NumpyDecoder:
         out_channels = self._last.shape[0] // 9
         storage = (2, 2) * self._levels + (self._base, self._base)
         result = np.empty((count, side, side, out_channels), np.float32)
+        if count == 0:
+            return result
         block = min(self._chunk, count)  # images per pass through the hidden layers
         blocks_per_final = max(1, self._final_chunk // block)
         for start in range(0, count, block * blocks_per_final):
@@ -302,7 +304,10 @@ def check_inputs(inputs: np.ndarray, architecture: Architecture) -> np.ndarray:
     if x.ndim != 4 or tuple(x.shape[1:]) != shape:
         raise ValueError(f"model inputs of shape {tuple(np.shape(inputs))} do not fit a model of "
                          f"{architecture.describe()} (expected (N, {', '.join(map(str, shape))}))")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError("model inputs hold NaN or infinite values")
+    return x
 
 
 def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
@@ -312,6 +317,8 @@ def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
         points = points[None]
     if points.ndim != 2 or points.shape[1] != latent_dim:
         raise ValueError(f"latent points of shape {np.shape(z)} do not fit a {latent_dim}-d latent space")
+    if not np.isfinite(points).all():
+        raise ValueError("latent points hold NaN or infinite values")
     return np.ascontiguousarray(points)
 
 

@@ -323,21 +323,22 @@ def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
 def _run_all(work, count: int) -> None:
-    """work(0) ... work(count - 1), spread over WORKERS threads when there is more than one piece."""
-    global _pool
-    if WORKERS <= 1 or count <= 1:
+    """work(0) ... work(count - 1), spread over WORKERS threads when there is more than one piece.
+    Never call it from inside `work` (the pool's threads would wait on themselves)."""
+    workers = min(WORKERS, count)
+    if workers <= 1:
         for index in range(count):
             work(index)
         return
-    with _pool_lock:
-        if _pool is None or _pool._max_workers != WORKERS:
-            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-vae")
-        pool = _pool
+    with _pools_lock:
+        pool = _pools.get(WORKERS)
+        if pool is None:
+            pool = _pools[WORKERS] = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-vae")
     for future in [pool.submit(work, index) for index in range(count)]:
         future.result()
 

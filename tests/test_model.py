@@ -194,6 +194,15 @@ def test_oversized_and_unexpected_members_are_refused_unread(tmp_path):
         load_model(extra)
 
 
+def test_an_archive_of_many_members_is_refused_before_it_is_listed(tmp_path):
+    many = tmp_path / "many.keras"
+    with zipfile.ZipFile(many, "w") as archive:
+        for index in range(5000):
+            archive.writestr(f"m{index}", b"")
+    with pytest.raises(ModelFileError, match="many.keras: not a vaestudio model \\(5000 archive members\\)"):
+        load_model(many)
+
+
 def test_a_compressed_hdf5_bomb_in_the_weights_is_refused(tmp_path):
     import h5py
 

@@ -79,6 +79,10 @@ def test_results_do_not_depend_on_how_the_work_is_split(monkeypatch):
     monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 1))  # 2 blocks per final pass
     split = NumpyVAE(weights)
     assert (split.decoder._chunk, split.decoder._final_chunk) == (4, 8)  # 45 = 11 blocks + 1 padded
+    monkeypatch.setattr(numpy_vae, "WORKERS", 3)  # blocks on three threads
+    np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
+    np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
+    monkeypatch.setattr(numpy_vae, "WORKERS", 1)
     np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[1], logvar, atol=1e-5)
@@ -116,7 +120,7 @@ def test_the_vae_and_its_weights_cannot_be_changed():
     with pytest.raises(AttributeError):
         vae.extra = 1
     with pytest.raises(ValueError):
-        vae.decoder._fill[0][0, 0] = 1.0  # read-only arrays
+        vae.decoder._stages[0][0][0, 0] = 1.0  # read-only arrays
 
 
 def test_bad_input_is_named():
@@ -129,6 +133,12 @@ def test_bad_input_is_named():
         NumpyDecoder(Architecture(3), random_weights(Architecture(2)).decoder)
     with pytest.raises(TypeError, match="VaeWeights"):
         NumpyVAE([np.zeros(3)])
+    with pytest.raises(ValueError, match="latent points hold NaN"):
+        vae.decode_uint8(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="inputs hold NaN"):
+        vae.encode(np.full((1, 28, 28, 1), np.inf, np.float32))
+    assert vae.decode_logits(np.zeros((0, 2))).shape == (0, 28, 28, 1)
+    assert vae.encode(np.zeros((0, 28, 28, 1)))[0].shape == (0, 2)
 
 
 def test_compatibility_decoder_for_the_window():

@@ -4,20 +4,24 @@ It never touches TensorFlow or the model in training, so the window can explore 
 run trains, before TensorFlow has loaded, and from several threads at once (instances are immutable).
 
 How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8 GFLOP):
-- Each layer is ONE matrix product. Encoder convolutions gather their 3x3 patches (im2col, through a
-  strided view) and multiply by the kernel with the bias as an extra row. Decoder transposed
-  convolutions multiply first (all 9 taps at once, "col2im"), then add each tap's plane into place.
-- The decoder keeps feature maps channel-first, (C, N, ..., h0, w0), and never interleaves the two
-  output phases of a stride-2 layer: a feature map after L stride-2 layers is stored with axes
-  (p_L, q_L, ..., p_1, q_1, i, j), where the natural row is i*2^L + p_1*2^(L-1) + ... + p_L (and
-  likewise for columns). Every tap then lands on a whole phase plane, or on a few contiguous slices
-  of one when it shifts by a pixel, so the additions run over long contiguous runs. The logits are put
-  back into natural order once, at the end.
-- Work is split into chunks of images so that the intermediate arrays stay in the CPU's caches.
+- Each layer is one or two matrix products. Encoder convolutions gather their 3x3 patches (im2col,
+  through a strided view) and multiply them by the kernel, the bias an extra row. Decoder transposed
+  convolutions multiply first ("col2im"), then add the taps that reach a neighbouring pixel into place.
+- The decoder keeps feature maps channel-first, (C + 1, ..., i, j, N) with a last channel of ones that
+  carries each bias into the next matrix product, and never interleaves the output phases of a
+  stride-2 layer: after L stride-2 layers the pixel axes are (p_L, q_L, ..., p_1, q_1, i, j), the
+  natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise for columns). So the taps that stay in
+  their pixel are written straight into their phase planes by the matrix product, and the others are
+  added in a few blocks with long contiguous runs. The logits are put in natural order once, at the end.
+- Images go through in blocks small enough for the CPU's caches; with WORKERS > 1, blocks run on
+  that many threads (NumPy releases the GIL), which pays off when BLAS itself is single-threaded.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -31,6 +35,9 @@ from vaestudio.core.weights import VaeWeights
 CHUNK_FLOATS = 2_000_000
 # The last decoder layer's taps are added for many images at once (fewer, larger operations).
 FINAL_CHUNK_FLOATS = 8_000_000
+# Threads that run blocks of images at once (NumPy releases the GIL in its loops and in BLAS). Meant for
+# a single-threaded BLAS, which vaestudio/__init__.py asks for.
+WORKERS = min(2, os.cpu_count() or 1)
 _ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster than np.maximum(x, 0)
 _ZEROS.setflags(write=False)
 
@@ -49,25 +56,25 @@ class NumpyEncoder:
         self._convs = [_frozen(np.concatenate([kernel.reshape(-1, kernel.shape[-1]), bias[None]]))
                        for kernel, bias in zip(arrays[0:-2:2], arrays[1:-2:2])]
         self._dense = _frozen(np.concatenate([arrays[-2], arrays[-1][None]]))
-        size = architecture.image_size
-        self._per_image = 0
-        channels = architecture.channels
+        per_image, size = 0, architecture.image_size
         for matrix in self._convs:
             size = (size - KERNEL) // 2 + 1
-            self._per_image = max(self._per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
-            channels = matrix.shape[1]
+            per_image = max(per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
+        self._chunk = max(1, CHUNK_FLOATS // per_image)
 
     def __call__(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = check_inputs(inputs, self.architecture)
         d = self.architecture.latent_dim
         out = np.empty((len(x), 2 * d), np.float32)
-        chunk = max(1, CHUNK_FLOATS // self._per_image)
-        for start in range(0, len(x), chunk):
-            h = x[start:start + chunk]
+        chunk = self._chunk
+
+        def encode(index: int) -> None:
+            h = x[index * chunk:(index + 1) * chunk]
             for matrix in self._convs:
                 h = _conv_valid_stride2(h, matrix)
-            flat = h.reshape(len(h), -1)
-            np.matmul(flat, self._dense[:-1], out=out[start:start + chunk])
+            np.matmul(h.reshape(len(h), -1), self._dense[:-1], out=out[index * chunk:(index + 1) * chunk])
+
+        _run_all(encode, -(-len(x) // chunk))
         out += self._dense[-1]
         return out[:, :d].copy(), out[:, d:].copy()
 
@@ -89,23 +96,20 @@ class NumpyDecoder:
         base = self._base = architecture.decoder_base_size
         dense_w, dense_b = arrays[0], arrays[1]
         channels = dense_b.size // (base * base)
-        # Dense columns are in (row, column, channel) order: one (base*base, latent) matrix per channel.
-        self._dense_w = _frozen(dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0))
-        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T[:, :, None])
+        # Dense columns are in (row, column, channel) order: rows (channel, row, column) here.
+        by_channel = dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0)
+        self._dense_w = _frozen(by_channel.reshape(-1, dense_w.shape[0]))
+        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T.reshape(-1, 1))
+        self._dense_channels = channels
         kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
         self._levels = len(kernels) - 1
-        # Stride-2 layers: one matrix for the taps (a, b < 2) that fill the four output phases of their
-        # own pixel, rows (channel, a, b), with the bias; one for the five taps that reach a neighbour.
-        self._fill = []
-        self._reach = []
-        self._moves = []
+        # Stride-2 layers: one matrix whose rows give, in order, the four output phases (a, b < 2) of each
+        # pixel with the bias, the ones channel again (for the next layer), and the taps that land on a
+        # neighbouring pixel (see _upsample).
+        self._stages = []
         for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
-            out_channels = kernel.shape[2]
-            fill = kernel[:2, :2].transpose(2, 0, 1, 3).reshape(4 * out_channels, -1)
-            self._fill.append(_frozen(np.concatenate([fill, np.repeat(bias, 4)[:, None]], axis=1)))
-            reach = np.stack([kernel[a, b] for a, b in _REACHING]).reshape(5 * out_channels, -1)
-            self._reach.append(_frozen(np.concatenate([reach, np.zeros((5 * out_channels, 1))], axis=1)))
-            self._moves.append(_upsample_moves(level, base, out_channels))
+            moves = _upsample_moves(level, base, kernel.shape[2])
+            self._stages.append((_frozen(_upsample_matrix(kernel, bias)), moves))
         # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
         last, last_bias = kernels[-1], biases[-1]
         taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)
@@ -115,8 +119,8 @@ class NumpyDecoder:
         self._row_moves = {step: _final_moves(self._levels, base, step, 0) for step in (-1, 1)}
         # Floats per image of the largest intermediate arrays, to size chunks.
         per_image, size, channels_in = 0, base, channels
-        for fill in self._fill:
-            out_channels = fill.shape[0] // 4
+        for matrix, _ in self._stages:
+            out_channels = (matrix.shape[0] - 4) // 9
             per_image = max(per_image, size * size * (9 * out_channels + channels_in + 1))
             size, channels_in = 2 * size, out_channels
         self._chunk = max(1, CHUNK_FLOATS // per_image)
@@ -134,6 +138,8 @@ class NumpyDecoder:
         out_channels = self._last.shape[0] // 9
         storage = (2, 2) * self._levels + (self._base, self._base)
         result = np.empty((count, side, side, out_channels), np.float32)
+        if count == 0:
+            return result
         block = min(self._chunk, count)  # images per pass through the hidden layers
         blocks_per_final = max(1, self._final_chunk // block)
         for start in range(0, count, block * blocks_per_final):
@@ -141,13 +147,16 @@ class NumpyDecoder:
             blocks = -(-(stop - start) // block)
             # The last layer's 9 tap planes for `blocks` blocks of `block` images: (9 * out, B, storage, block).
             taps = np.empty((self._last.shape[0], blocks, *storage, block), np.float32)
-            for index in range(blocks):
+
+            def fill(index: int, start=start, stop=stop, taps=taps) -> None:
                 part = z[start + index * block:min(start + (index + 1) * block, stop)]
                 if len(part) < block:
                     part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
                 hidden = self._hidden(part)
                 np.matmul(self._last, hidden.reshape(hidden.shape[0], -1),
                           out=taps[:, index].reshape(self._last.shape[0], -1))
+
+            _run_all(fill, blocks)
             logits = self._last_layer(taps, out_channels)
             _to_natural_order(logits, result[start:stop], self._levels, self._base)
         return result
@@ -156,35 +165,36 @@ class NumpyDecoder:
     def _hidden(self, z: np.ndarray) -> np.ndarray:
         """Dense and stride-2 layers (with ReLU) for a block of points: (C + 1, *storage, N) phase planes,
         the last channel all ones."""
-        channels = self._dense_w.shape[0]
-        h = np.empty((channels + 1, self._base * self._base, len(z)), np.float32)
-        np.matmul(self._dense_w, z.T, out=h[:channels])
-        h[:channels] += self._dense_b
-        _relu(h[:channels])
-        h[channels] = 1.0
+        channels, pixels = self._dense_channels, self._base * self._base
+        h = np.empty(((channels + 1) * pixels, len(z)), np.float32)
+        np.matmul(self._dense_w, z.T, out=h[:channels * pixels])
+        h[:channels * pixels] += self._dense_b
+        _relu(h[:channels * pixels])
+        h[channels * pixels:] = 1.0
         h = h.reshape(channels + 1, self._base, self._base, len(z))
-        for fill, reach, moves in zip(self._fill, self._reach, self._moves):
-            h = self._upsample(h, fill, reach, moves)
+        for matrix, moves in self._stages:
+            h = self._upsample(h, matrix, moves)
         return h
 
     @staticmethod
-    def _upsample(x: np.ndarray, fill: np.ndarray, reach: np.ndarray, moves: list) -> np.ndarray:
+    def _upsample(x: np.ndarray, matrix: np.ndarray, moves: list) -> np.ndarray:
         """Conv2DTranspose(3, stride 2, 'same') + ReLU: (Cin + 1, *storage, N) -> (C + 1, 2, 2, *storage, N).
 
         Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): the taps with a, b < 2
-        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias);
-        a == 2 adds to phase 0 of row I + 1, b == 2 to phase 0 of column J + 1.
+        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias), and
+        are written in place by the matrix product; tap a == 2 adds to phase 0 of row I + 1, b == 2 to
+        phase 0 of column J + 1.
         """
-        channels = fill.shape[0] // 4
-        inputs = x.reshape(x.shape[0], -1)
-        out = np.empty((channels + 1, 2, 2, *x.shape[1:]), np.float32)
-        np.matmul(fill, inputs, out=out[:channels].reshape(4 * channels, -1))
-        reached = np.matmul(reach, inputs).reshape(5, channels, *x.shape[1:])
-        for tap, target, source in moves:
-            out[target] += reached[tap][source]
-        _relu(out[:channels])
-        out[channels] = 1.0
-        return out
+        channels = (matrix.shape[0] - 4) // 9
+        products = np.matmul(matrix, x.reshape(x.shape[0], -1))
+        out = products[:4 * channels + 4].reshape(channels + 1, 2, 2, *x.shape[1:])
+        reached = products[4 * channels + 4:]
+        rows = reached[:2 * channels].reshape(channels, 2, *x.shape[1:])  # taps (2, 0), (2, 1)
+        columns = reached[2 * channels:4 * channels].reshape(channels, 2, *x.shape[1:])  # taps (0, 2), (1, 2)
+        corner = reached[4 * channels:].reshape(channels, *x.shape[1:])  # tap (2, 2)
+        for group, target, source in moves:
+            out[target] += (rows, columns, corner)[group][source]
+        return _relu(out)  # the ones stay ones
 
     def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
         """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N), the bias
@@ -294,7 +304,10 @@ def check_inputs(inputs: np.ndarray, architecture: Architecture) -> np.ndarray:
     if x.ndim != 4 or tuple(x.shape[1:]) != shape:
         raise ValueError(f"model inputs of shape {tuple(np.shape(inputs))} do not fit a model of "
                          f"{architecture.describe()} (expected (N, {', '.join(map(str, shape))}))")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError("model inputs hold NaN or infinite values")
+    return x
 
 
 def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
@@ -304,10 +317,32 @@ def check_latents(z: np.ndarray, latent_dim: int) -> np.ndarray:
         points = points[None]
     if points.ndim != 2 or points.shape[1] != latent_dim:
         raise ValueError(f"latent points of shape {np.shape(z)} do not fit a {latent_dim}-d latent space")
+    if not np.isfinite(points).all():
+        raise ValueError("latent points hold NaN or infinite values")
     return np.ascontiguousarray(points)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _run_all(work, count: int) -> None:
+    """work(0) ... work(count - 1), spread over WORKERS threads when there is more than one piece.
+    Never call it from inside `work` (the pool's threads would wait on themselves)."""
+    workers = min(WORKERS, count)
+    if workers <= 1:
+        for index in range(count):
+            work(index)
+        return
+    with _pools_lock:
+        pool = _pools.get(WORKERS)
+        if pool is None:
+            pool = _pools[WORKERS] = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-vae")
+    for future in [pool.submit(work, index) for index in range(count)]:
+        future.result()
+
+
 def _frozen(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array, dtype=np.float32).copy()
     array.setflags(write=False)
@@ -370,17 +405,33 @@ def _moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[
     return moves
 
 
-_REACHING = ((2, 0), (2, 1), (0, 2), (1, 2), (2, 2))  # taps that land on a neighbouring pixel
+def _upsample_matrix(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The matrix of a stride-2 layer, for inputs with a last channel of ones: rows (channel, a, b) for
+    the taps a, b < 2 with the bias; 4 rows that reproduce the ones channel; rows (channel, b) of taps
+    (2, b); rows (channel, a) of taps (a, 2); rows (channel) of tap (2, 2)."""
+    out_channels, in_channels = kernel.shape[2], kernel.shape[3]
+    ones = np.concatenate([np.zeros((4, in_channels)), np.ones((4, 1))], axis=1)
+
+    def rows(taps: np.ndarray, with_bias: bool) -> np.ndarray:  # (..., out, in) -> (out * ..., in + 1)
+        taps = np.moveaxis(taps, -2, 0).reshape(-1, in_channels)
+        extra = np.repeat(bias, len(taps) // out_channels)[:, None] if with_bias else np.zeros((len(taps), 1))
+        return np.concatenate([taps, extra], axis=1)
+
+    return np.concatenate([rows(kernel[:2, :2], True), ones, rows(kernel[2, :2], False),
+                           rows(kernel[:2, 2], False), rows(kernel[2, 2], False)])
 
 
 def _upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
-    """(tap number in _REACHING, target index, source index) for the taps of a stride-2 layer that land
-    on a neighbouring pixel: tap 2 of a row (column) lands on phase 0 of the next row (column)."""
+    """(group, target index, source index) for the taps of a stride-2 layer that land on a neighbouring
+    pixel: group 0 (taps (2, b)) moves one row down into phase a = 0, group 1 (taps (a, 2)) one column
+    right into phase b = 0, group 2 (tap (2, 2)) both."""
     moves = []
-    for tap, (a, b) in enumerate(_REACHING):
-        phase = (a % 2, b % 2)
-        for source, target in _moves(level, size0, int(a == 2), int(b == 2)):
-            moves.append((tap, (slice(0, channels), *phase) + target, (slice(None),) + source))
+    everything = slice(None)
+    for group, (row_step, col_step), phase in ((0, (1, 0), (0, everything)), (1, (0, 1), (everything, 0)),
+                                               (2, (1, 1), (0, 0))):
+        lead = (everything,) * (1 if group == 2 else 2)
+        for source, target in _moves(level, size0, row_step, col_step):
+            moves.append((group, (slice(0, channels), *phase) + target, lead + source))
     return moves
 
 

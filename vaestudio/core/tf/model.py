@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import struct
 import zipfile
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +32,10 @@ METADATA_MEMBER = "metadata.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest supported model with an optimizer is ~15 MB
 MAX_JSON_BYTES = 64 * 1024  # ours are ~300 bytes
 MAX_H5_OBJECTS = 512
+MAX_MEMBERS = 16  # a .keras file of ours has 3 (0xFFFF, a ZIP64 archive, is refused too)
+MAX_DIRECTORY_BYTES = 64 * 1024
+MAX_ZIP_COMMENT = 0xFFFF
+_END_RECORD = struct.Struct("<4s4H2LH")  # the zip format's end of central directory record
 # The weights member may hold at most this many times the model's parameter bytes (an optimizer's
 # state, should a compiled model be saved, is 2-3x), plus room for HDF5's own structures.
 WEIGHTS_FACTOR = 4
@@ -186,6 +191,7 @@ def check_model_file(path: str | Path) -> Architecture:
         with open(path, "rb") as handle:
             if not zipfile.is_zipfile(handle):
                 raise ModelFileError(f"{path}: not a .keras model file (it is not a zip archive)")
+            _check_directory(path, handle, size)
             handle.seek(0)
             with zipfile.ZipFile(handle) as archive:
                 return _check_archive(path, archive)
@@ -193,6 +199,21 @@ def check_model_file(path: str | Path) -> Architecture:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError) as exc:
         raise ModelFileError(f"{path}: damaged model file ({type(exc).__name__}: {exc})") from None
+
+
+def _check_directory(path: Path, handle, size: int) -> None:
+    """Refuse archives whose central directory lists more members than a model has, before zipfile
+    reads it (a directory of a million empty members costs ZipFile hundreds of megabytes)."""
+    tail_size = min(size, MAX_ZIP_COMMENT + _END_RECORD.size)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _END_RECORD.size > len(tail):
+        raise ModelFileError(f"{path}: damaged model file (no zip directory)")
+    fields = _END_RECORD.unpack_from(tail, at)
+    members, directory_bytes = fields[4], fields[5]
+    if members > MAX_MEMBERS or directory_bytes > MAX_DIRECTORY_BYTES:
+        raise ModelFileError(f"{path}: not a vaestudio model ({members} archive members)")
 
 
 def _check_archive(path: Path, archive: zipfile.ZipFile) -> Architecture:

@@ -64,10 +64,18 @@ def to_latent(p: float, scale: str) -> float:
 
 
 def plane_limits(scale: str) -> tuple[float, float]:
-    """How far the view may pan or zoom out, in plot coordinates (the cursor's whole range, a margin)."""
+    """How far the view may pan or zoom out, in plot coordinates: the cursor's whole range, and room for
+    a widget much taller or wider than it is square (the plane keeps its aspect)."""
     if check_scale(scale) == LINEAR:
-        return -Z_LIMIT - 0.5, Z_LIMIT + 0.5
-    return -0.02, 1.02
+        return -2 * Z_LIMIT, 2 * Z_LIMIT
+    return -0.75, 1.75
+
+
+def cursor_limits(scale: str) -> tuple[float, float]:
+    """Where the cursor can go, in plot coordinates (z within ±Z_LIMIT)."""
+    if check_scale(scale) == LINEAR:
+        return -Z_LIMIT, Z_LIMIT
+    return float(to_plot(-Z_LIMIT, PROBIT)), float(to_plot(Z_LIMIT, PROBIT))
 
 
 def origin(scale: str) -> float:

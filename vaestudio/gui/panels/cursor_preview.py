@@ -132,6 +132,7 @@ class CursorPreviewPanel(QWidget):
             signal.connect(slot)
         subscriptions = self._subscriptions
         self.destroyed.connect(lambda *_: [signal.disconnect(slot) for signal, slot in subscriptions])
+        self.prior_button.setEnabled(False)
         self._on_pictures(self.explorer.pictures)
         self.request(self.view.cursor, measure=False)
 
@@ -243,11 +244,11 @@ class CursorPreviewPanel(QWidget):
         self.caption.setText(text)
 
     def _on_pictures(self, pictures) -> None:
+        if pictures.vae is None:
+            self.image_view.set_message(self._empty_message(pictures))
         if pictures.vae is self._vae:
             return
         self._vae = pictures.vae
-        if self._vae is None:
-            self.image_view.set_message(self._empty_message(pictures))
         self.prior_button.setEnabled(self._vae is not None)
         self.refresh()
         self._redecode_prior()

@@ -64,6 +64,10 @@ class LatentPlanePanel(QWidget):
                                                                  "left": self.y_axis_item})
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
+        # Fixed axis sizes: with the aspect locked, tick labels that change width would resize the view,
+        # change its range and so the labels again (a feedback loop that relays out every frame).
+        self.y_axis_item.setWidth(46)
+        self.x_axis_item.setHeight(36)
         self.viewbox.setAspectLocked(True)
         self.graphics.addItem(self.plot, row=0, col=0)
         self.legend = pg.LegendItem(colCount=5, labelTextColor="k", labelTextSize="8pt", verSpacing=-6,
@@ -300,7 +304,7 @@ class LatentPlanePanel(QWidget):
         (x0, x1), _ = self.viewbox.viewRange()
         step = (x1 - x0) * NUDGE_FRACTION * (5 if big else 1)
         x, y = self.plot_position(self.view.cursor)
-        low, high = axes.plane_limits(self.scale)
+        low, high = axes.cursor_limits(self.scale)
         self._move_cursor_to(min(max(x + dx * step, low), high), min(max(y + dy * step, low), high))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
@@ -540,7 +544,8 @@ class LatentPlanePanel(QWidget):
     def _draw_interpolation(self, pictures) -> None:
         interpolation = pictures.interpolation if pictures.vae is not None else None
         key = (interpolation, self.view.endpoint_a, self.view.endpoint_b)
-        if self._drawn.get("interpolation") == key:
+        drawn = self._drawn.get("interpolation")
+        if drawn is not None and all(new is old for new, old in zip(key, drawn)):
             return
         self._drawn["interpolation"] = key
         ends = {"a": self._endpoint_z(self.view.endpoint_a), "b": self._endpoint_z(self.view.endpoint_b)}

@@ -17,8 +17,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QScrollArea, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGraphicsItem, QGraphicsScene, QGridLayout, QHBoxLayout,
+                               QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from vaestudio.gui import axes
 from vaestudio.gui.commands import Commands
@@ -87,10 +88,28 @@ class LatentPlanePanel(QWidget):
         self.cursor_label = items.CursorLabel()
         for item in (self.grid_item, self.overlay_item, self.inspected_item, self.ellipses_item, self.own_item,
                      self.path_item, self.frames_item, self.drag_item, *self.endpoint_items.values(),
-                     self.crosshair, self.cursor_label):
+                     self.crosshair):
             self.plot.addItem(item)
+        self.cursor_label.setParentItem(self.crosshair)  # moves with it: one item to move per frame
         for item in self.endpoint_items.values():
             item.hide()
+        # Per drag frame only the cross-hair and its label move (measured in benchmarks/plane_frame_cost.py):
+        # the cross-hair is drawn once and blitted; a scene this small is searched faster without a BSP
+        # index, which would be rebuilt for every move.
+        self.crosshair.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.grid_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.overlay_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        scene = self.graphics.scene()
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        # pyqtgraph looks for items under the mouse on every move to send hover events; during a drag
+        # nothing here needs them, and the search was a third of a drag frame's work.
+        send_hover_events = scene.sendHoverEvents
+
+        def hover_unless_dragging(event, exitOnly=False):  # noqa: N803 (pyqtgraph's name)
+            if not scene.dragButtons:
+                send_hover_events(event, exitOnly)
+
+        scene.sendHoverEvents = hover_unless_dragging
 
         # -- the bar above the plane
         self.scale_box = QComboBox()
@@ -279,7 +298,6 @@ class LatentPlanePanel(QWidget):
     def _on_cursor(self, cursor) -> None:
         x, y = self.plot_position(cursor)
         self.crosshair.setPos(x, y)
-        self.cursor_label.setPos(x, y)
         x_axis, y_axis = self.view.axes
         text = f"z{x_axis + 1} {cursor[x_axis]:+.2f}"
         if not self.one_d:
@@ -364,7 +382,7 @@ class LatentPlanePanel(QWidget):
             self.overlay_box.setChecked(visible)
             self.overlay_box.blockSignals(False)
         for item in (self.overlay_item, self.inspected_item):
-            item.setVisible(visible)
+            item.show_points(visible)
         self.legend.setVisible(visible and len(self.legend.items) > 0)
 
     def _on_dimension_order(self, *_args) -> None:

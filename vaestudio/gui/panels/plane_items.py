@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from vaestudio.gui import axes
@@ -230,11 +230,42 @@ class EndpointMarker(pg.GraphicsObject):
 
 
 # -- points and paths in plot coordinates --------------------------------------------------------------------
-class OverlayPoints(pg.ScatterPlotItem):
+class CachedBounds:
+    """pyqtgraph's ScatterPlotItem works its bounding rectangle out afresh (data and pixel sizes) each time
+    Qt asks, several times a frame while the cursor moves; it changes only with a geometry change."""
+
+    _bounds = None
+
+    def prepareGeometryChange(self):  # noqa: N802 (Qt API)
+        self._bounds = None
+        super().prepareGeometryChange()
+
+    def boundingRect(self):  # noqa: N802
+        if self._bounds is None:
+            self._bounds = super().boundingRect()
+        return self._bounds
+
+
+class Points(CachedBounds, pg.ScatterPlotItem):
+    """A ScatterPlotItem that is hidden while it has no points (Qt then skips it when painting)."""
+
+    def setData(self, *args, **kwargs):  # noqa: N802 (pyqtgraph API)
+        super().setData(*args, **kwargs)
+        self.setVisible(self.data.size > 0 and self._shown)
+
+    _shown = True
+
+    def show_points(self, shown: bool) -> None:
+        """Show or hide the points whether or not there are any."""
+        self._shown = bool(shown)
+        self.setVisible(self._shown and self.data.size > 0)
+
+
+class OverlayPoints(Points):
     """The test images' encoder means, coloured by class; each point's data is its test-image index."""
 
     def __init__(self):
-        super().__init__(size=6, pen=None, hoverable=True, tip=None)
+        super().__init__(size=6, pen=None)
         self.setZValue(5)
         self._brushes = [pg.mkBrush(*color, 200) for color in CLASS_COLORS]
 
@@ -244,7 +275,7 @@ class OverlayPoints(pg.ScatterPlotItem):
                      data=np.arange(len(labels)))
 
 
-class InspectedRing(pg.ScatterPlotItem):
+class InspectedRing(Points):
     """A ring around the test point last clicked."""
 
     def __init__(self):
@@ -273,7 +304,7 @@ class PathLine(pg.PlotCurveItem):
             self.setData(np.asarray(x, float), np.asarray(y, float))
 
 
-class PathFrames(pg.ScatterPlotItem):
+class PathFrames(Points):
     """Dots where the interpolation's frames are decoded."""
 
     def __init__(self):
@@ -281,12 +312,12 @@ class PathFrames(pg.ScatterPlotItem):
         self.setZValue(13)
 
 
-class OwnMarkers(pg.ScatterPlotItem):
+class OwnMarkers(Points):
     """The user's own images, at their encoder means (stars)."""
 
     def __init__(self):
         super().__init__(size=15, symbol="star", pen=pg.mkPen((0, 60, 30), width=1),
-                         brush=pg.mkBrush(*OWN_COLOR), hoverable=True, tip=None)
+                         brush=pg.mkBrush(*OWN_COLOR))
         self.setZValue(14)
 
 
@@ -310,17 +341,3 @@ class PosteriorEllipses(pg.PlotCurveItem):
             xs.extend(axes.to_plot(cx + sx * np.cos(angle), scale).tolist() + [np.nan])
             ys.extend(axes.to_plot(cy + sy * np.sin(angle), scale).tolist() + [np.nan])
         self.setData(np.asarray(xs), np.asarray(ys))
-
-
-def letter_path(letter: str) -> QPainterPath:
-    """A symbol for ScatterPlotItem shaped like `letter` (unit size, centred)."""
-    path = QPainterPath()
-    font = QFont()
-    font.setBold(True)
-    path.addText(0, 0, font, letter)
-    box = path.boundingRect()
-    scale = 1.0 / max(box.width(), box.height())
-    transform = pg.QtGui.QTransform()
-    transform.scale(scale, scale)
-    transform.translate(-box.center().x(), -box.center().y())
-    return transform.map(path)

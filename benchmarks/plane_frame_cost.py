@@ -127,6 +127,7 @@ class Bench:
             self.main.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[panel.title] = dock
         self.main.resize(1400, 900)
+        self.main.resizeDocks(list(self.docks.values()), [420, 420], Qt.Orientation.Horizontal)
         self.main.show()
         self.settle(0.5)
 

@@ -370,9 +370,13 @@ def test_points_beyond_the_grid_are_drawn_where_they_are(qtbot, studio, data, wi
     studio.view.set_scale("probit")
     x, y = win.plane.overlay_item.getData()
     np.testing.assert_allclose(x, axes.to_plot(means[:, 0], "probit"))
-    assert len(win.plane.legend.items) == len(set(studio.explorer.probe.labels.tolist()))
+    probe = studio.explorer.probe
+    for label in set(probe.labels.tolist()):
+        assert probe.class_names[label] in win.plane.legend.text()
+    assert win.plane.legend.isVisible()
     qtbot.mouseClick(win.plane.overlay_box, Qt.MouseButton.LeftButton)
     assert not studio.view.overlay_visible and not win.plane.overlay_item.isVisible()
+    assert not win.plane.legend.isVisible()
 
 
 def test_shift_drag_picks_two_point_endpoints_and_the_path_is_drawn(qtbot, studio, data, window):

@@ -13,6 +13,8 @@ times further), Escape closes the inspected test image.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -71,9 +73,12 @@ class LatentPlanePanel(QWidget):
         self.x_axis_item.setHeight(36)
         self.viewbox.setAspectLocked(True)
         self.graphics.addItem(self.plot, row=0, col=0)
-        self.legend = pg.LegendItem(colCount=5, labelTextColor="k", labelTextSize="8pt", verSpacing=-6,
-                                    horSpacing=12)
-        self.graphics.addItem(self.legend, row=1, col=0)
+        for axis in (self.x_axis_item, self.y_axis_item):
+            axis.enableAutoSIPrefix(False)  # probit ticks sit in (0, 1) but read z: no "(x0.1)"
+        # The class legend wraps with the panel's width (a Qt label, not an item of the plane's scene).
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
 
         self.grid_item = items.GridImage()
         self.overlay_item = items.OverlayPoints()
@@ -172,22 +177,29 @@ class LatentPlanePanel(QWidget):
         self.inspect_image.setFixedSize(84, 84)
         self.inspect_text = QLabel()
         self.inspect_text.setWordWrap(True)
-        self.inspect_endpoint = QPushButton("Interpolation endpoint")
+        self.inspect_endpoint = QPushButton("Endpoint")
         self.inspect_endpoint.setToolTip("Use this image as an end of the interpolation (A, then B)")
-        self.inspect_reconstruct = QPushButton("Add to reconstructions")
-        self.inspect_cursor = QPushButton("Move cursor here")
+        self.inspect_reconstruct = QPushButton("Reconstruct")
+        self.inspect_reconstruct.setToolTip("Add this image to the reconstruction strip")
+        self.inspect_cursor = QPushButton("Cursor here")
+        self.inspect_cursor.setToolTip("Move the cursor to this image's encoding")
         self.inspect_close = QToolButton()
         self.inspect_close.setText("✕")
         self.inspect_close.setToolTip("Close (Esc)")
-        inspect_buttons = QVBoxLayout()
+        inspect_buttons = QHBoxLayout()
         for button in (self.inspect_endpoint, self.inspect_reconstruct, self.inspect_cursor):
             inspect_buttons.addWidget(button)
+        inspect_buttons.addStretch(1)
+        inspect_head = QHBoxLayout()
+        inspect_head.addWidget(self.inspect_text, 1)
+        inspect_head.addWidget(self.inspect_close, 0, Qt.AlignmentFlag.AlignTop)
+        inspect_right = QVBoxLayout()
+        inspect_right.addLayout(inspect_head, 1)
+        inspect_right.addLayout(inspect_buttons)
         inspect = QHBoxLayout(self.inspect_bar)
         inspect.setContentsMargins(4, 4, 4, 4)
         inspect.addWidget(self.inspect_image)
-        inspect.addWidget(self.inspect_text, 1)
-        inspect.addLayout(inspect_buttons)
-        inspect.addWidget(self.inspect_close, 0, Qt.AlignmentFlag.AlignTop)
+        inspect.addLayout(inspect_right, 1)
         self.inspect_bar.hide()
 
         # -- the bar below: z under the mouse, the moment
@@ -212,6 +224,7 @@ class LatentPlanePanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.notice)
         layout.addLayout(middle, 1)
+        layout.addWidget(self.legend)
         layout.addWidget(self.inspect_bar)
         layout.addLayout(bottom)
         self.setMinimumSize(320, 320)
@@ -338,6 +351,8 @@ class LatentPlanePanel(QWidget):
         return super().eventFilter(watched, event)
 
     def _on_hover(self, scene_pos) -> None:
+        if self.graphics.scene().dragButtons:
+            return  # dragging: the cursor's own label says where the mouse is
         if not self.viewbox.sceneBoundingRect().contains(scene_pos):
             self.hover_label.setText(" ")
             return
@@ -383,7 +398,7 @@ class LatentPlanePanel(QWidget):
             self.overlay_box.blockSignals(False)
         for item in (self.overlay_item, self.inspected_item):
             item.show_points(visible)
-        self.legend.setVisible(visible and len(self.legend.items) > 0)
+        self.legend.setVisible(visible and bool(self.legend.text()))
 
     def _on_dimension_order(self, *_args) -> None:
         self._fill_axis_boxes()
@@ -614,13 +629,13 @@ class LatentPlanePanel(QWidget):
 
     # -- the test-set overlay --------------------------------------------------------------------------------
     def _on_probe(self, probe) -> None:
-        self.legend.clear()
+        entries = []
         if probe is not None:
-            present = sorted({int(label) for label in probe.labels})
-            for label in present:
-                sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(*items.class_color(label)))
+            for label in sorted({int(label) for label in probe.labels}):
                 name = probe.class_names[label] if 0 <= label < len(probe.class_names) else str(label)
-                self.legend.addItem(sample, name)
+                red, green, blue = items.class_color(label)
+                entries.append(f'<span style="color: rgb({red},{green},{blue});">●</span>&nbsp;{html.escape(name)}')
+        self.legend.setText(" &nbsp; ".join(entries))
         self.overlay_box.setEnabled(probe is not None)
         self.overlay_box.setToolTip(
             "Overlay the encoder means of the fixed test images, coloured by class; click one to see it"

@@ -552,3 +552,40 @@ def test_a_recorded_run_explored_with_background_workers(qtbot, recorded, data, 
     qtbot.waitUntil(lambda: win.plane.grid_item.shown[0] is studio.explorer.pictures.grid, timeout=2000)
     assert win.plane.moment_label.text() == history.snapshots[0].label
     executor.wait(5000)
+
+
+# -- the coordinate helpers and the view's checked setters ------------------------------------------------------------
+def test_the_scales_map_latent_values_and_back():
+    from statistics import NormalDist
+
+    z = np.array([-6.0, -1.645, 0.0, 0.3, 2.5, 6.0])
+    np.testing.assert_allclose(axes.to_plot(z, "linear"), z)
+    u = axes.to_plot(z, "probit")
+    np.testing.assert_allclose(u, [NormalDist().cdf(v) for v in z], atol=1e-12)
+    for value in z:
+        assert axes.to_latent(float(axes.to_plot(value, "probit")), "probit") == pytest.approx(value, abs=1e-6)
+    assert axes.to_latent(1.5, "probit") == pytest.approx(6.0)  # beyond the plane: clipped, not an error
+    with pytest.raises(ValueError):
+        axes.to_plot(0.0, "log")
+    # Resampling puts every picture pixel in the tile whose cell holds it.
+    source, start, size = axes.resample_indices(GRID, 28, "linear")
+    edges = axes.tile_edges(GRID, "linear")
+    centres = start + (np.arange(len(source)) + 0.5) * size / len(source)
+    np.testing.assert_array_equal(source // 28, np.clip(np.searchsorted(edges, centres, side="right") - 1, 0, GRID - 1))
+    assert np.all(np.diff(source) >= 0) and source[0] == 0 and source[-1] == GRID * 28 - 1
+
+
+def test_inspecting_and_the_overlay_switch_are_checked():
+    from vaestudio.gui.state.latent_view import LatentView
+
+    view = LatentView()
+    seen = []
+    view.events.inspected_test_image.connect(seen.append)
+    view.inspect_test_image(np.int64(4))
+    view.inspect_test_image(None)
+    assert seen == [4, None]
+    for bad in (-1, True, "3", 2.5):
+        with pytest.raises(ValueError):
+            view.inspect_test_image(bad)
+    view.show_overlay(0)
+    assert view.overlay_visible is False

@@ -17,6 +17,16 @@ the preview's size, the hover readout.
 
 By default the run is fed random weights (no TensorFlow: the UI cost is the same); --record trains a
 tiny run with TensorFlow and replays its folder, as the window opens runs.
+
+Measured 2026-11-26 on a 2-CPU AMD EPYC shared with other jobs (load average 6-12, so absolute figures
+are inflated; ratios are what to read): kept because they helped -- the grid and overlay drawn from
+cached pictures (without: x1.05-1.19 UI time), no hover search while dragging (without: x1.17-1.20), a
+32-bit preview image (8-bit grey: x1.10-1.12), minimal viewport updates (full: x1.26-1.80), fixed axis
+sizes (a relayout loop on every frame before). Not taken: OpenGL for the plane (x1.87 under Xvfb's
+software GL), antialiasing, a BSP scene index, a smaller preview (within noise). By far the largest
+lever is outside the panels: OPENBLAS_NUM_THREADS=1 (--compare-blas) took the UI time per frame from
+9.5-12.4 ms to 4.7-5.0 ms and the move-to-preview latency p95 from 150 ms to 17-19 ms, because
+OpenBLAS's threads wait for a core on a busy machine for every small product of a one-point decode.
 """
 
 from __future__ import annotations

@@ -160,6 +160,18 @@ class LatentView:
             raise ValueError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
         self.scale = scale
 
+    def show_overlay(self, visible: bool) -> None:
+        """Show or hide the test-set overlay on the plane."""
+        self.overlay_visible = bool(visible)
+
+    def inspect_test_image(self, index: int | None) -> None:
+        """The test image clicked on the overlay (None: nothing inspected)."""
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+                raise ValueError(f"a test image index must be a whole number of at least 0, got {index!r}")
+            index = int(index)
+        self.inspected_test_image = index
+
     def add_own_image(self, image: OwnImage) -> int:
         self.own_images = self.own_images + (image,)
         return len(self.own_images) - 1

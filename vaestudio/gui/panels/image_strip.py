@@ -59,8 +59,8 @@ class _Canvas(QWidget):
         self.setMouseTracking(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
 
-    def paintEvent(self, _event) -> None:
-        self.strip._paint(self)
+    def paintEvent(self, event) -> None:
+        self.strip._paint(self, event.rect())
 
     def mousePressEvent(self, event) -> None:
         column = self.strip.column_at(event.position().toPoint())
@@ -225,7 +225,7 @@ class ImageStrip(QScrollArea):
             self.canvas.update()
 
     # -- painting -------------------------------------------------------------------------------------------
-    def _paint(self, canvas: QWidget) -> None:
+    def _paint(self, canvas: QWidget, visible: QRect) -> None:
         painter = QPainter(canvas)
         palette = canvas.palette()
         painter.fillRect(canvas.rect(), palette.window())
@@ -240,7 +240,6 @@ class ImageStrip(QScrollArea):
         painter.setFont(self.caption_font)
         line = self._line_height()
         metrics = painter.fontMetrics()
-        visible = canvas.visibleRegion().boundingRect()
         for column, (tile, pixmaps) in enumerate(zip(self.tiles, self._pixmaps)):
             outline = self.column_rect(column)
             if not outline.intersects(visible):

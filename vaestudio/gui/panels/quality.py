@@ -95,7 +95,7 @@ class QualityPanel(QWidget):
                                         "background")
         self.estimate_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(lambda: self.cancel())
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.result = QLabel()

@@ -48,9 +48,9 @@ def probe():
     return Probe.from_dataset(synthetic_dataset(n_train=16, n_test=40, seed=5))
 
 
-def make_history(latent_dim: int = 2) -> RunHistory:
+def make_history(latent_dim: int = 2, **shape) -> RunHistory:
     """A run of three snapshots (steps 0, 4, 8), each with its own random weights, and two epoch ends."""
-    config = TrainConfig.from_preset("custom", epochs=2, latent_dim=latent_dim, grid_size=4)
+    config = TrainConfig.from_preset("custom", epochs=2, latent_dim=latent_dim, grid_size=4, **shape)
     history = RunHistory(name="tiny", config=config)
     history.feed(Started(2, 4, 1, "CPU"))
     architecture = config.architecture
@@ -362,6 +362,33 @@ def test_drops_of_things_that_are_not_files_are_refused(qtbot, studio, commands)
                        Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(panel, event)
     assert not studio.view.own_images and not panel.error.isVisible()
+
+
+def test_a_colour_model_shows_colour_pictures_and_images_follow_the_model_shown(qtbot, studio, commands, probe,
+                                                                               tmp_path):
+    panel = shown(qtbot, OwnImagesPanel(studio, commands))
+    panel.encode_files([photo(tmp_path / "bar.png")])
+    assert studio.view.own_images[0].inputs.shape == (28, 28, 1)
+    rng = np.random.default_rng(0)
+    colour = Probe(rng.integers(0, 256, (12, 64, 64, 3), dtype=np.uint8), np.arange(12) % 3, ("r", "g", "b"))
+    history = make_history(image_size=64, channels=3, likelihood="continuous_bernoulli")
+    studio.add_run(history)
+    studio.set_probe(history, colour)
+    (image,) = studio.view.own_images  # prepared again, from its file, for the 64 x 64 colour model
+    assert image.name == "bar.png" and image.inputs.shape == (64, 64, 3) and image.preview.shape == (64, 64, 3)
+    (encoding,) = studio.explorer.pictures.own
+    assert encoding.reconstruction.shape == (64, 64, 3)
+    recon = shown(qtbot, ReconstructionsPanel(studio, commands))
+    assert len(recon.strip.tiles) == 3
+    picture = recon.strip.canvas.grab().toImage()
+    rect = recon.strip.tile_rect(1, 0)
+    assert rect.width() >= 64  # every pixel of the test image shows
+    x = rect.left() + int(10.5 * rect.width() / 64)
+    y = rect.top() + int(32.5 * rect.height() / 64)
+    shown_colour = QColor(picture.pixel(x, y))
+    assert (shown_colour.red(), shown_colour.green(), shown_colour.blue()) == tuple(colour.images[1][32, 10])
+    studio.activate(studio.runs[0])  # back to the grey model: the image follows again
+    assert studio.view.own_images[0].inputs.shape == (28, 28, 1)
 
 
 # -- drawing pad ------------------------------------------------------------------------------------------

@@ -212,8 +212,13 @@ class DrawingPadPanel(QWidget):
     def position(self) -> int | None:
         """Where the pad's drawing is among the view's own images (None until something is drawn, or after
         it was removed)."""
-        for index, image in enumerate(self.view.own_images):
+        own = self.view.own_images
+        for index, image in enumerate(own):
             if image is self.own:
+                return index
+        for index, image in enumerate(own):  # prepared again for another model (own_images.refit_own_images)
+            if self.own is not None and image.name == DRAWING and image.source == DRAWING:
+                self.own = image
                 return index
         return None
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolTip, QWidget
 
 GAP = 6  # pixels between columns and around the strip
@@ -48,6 +48,12 @@ def to_qimage(image: np.ndarray) -> QImage:
     else:
         raise ValueError(f"an image must be (H, W) or (H, W, 3) uint8, got shape {array.shape}")
     return picture.copy()  # detach from the NumPy buffer
+
+
+def _identity(image: np.ndarray) -> tuple:
+    """Where an array's pixels live and how they are laid out (views of the same pixels are equal)."""
+    array = np.asarray(image)
+    return (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
 
 
 class _Canvas(QWidget):
@@ -122,6 +128,12 @@ class ImageStrip(QScrollArea):
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.9))
         self.caption_font = small
+        self._line = QFontMetrics(small).height()
+        self._metrics = QFontMetrics(small)
+        self._elided: list[list[list[str]]] = []  # per tile, row: caption lines elided to the cell's width
+        self._elided_for = -1  # the cell size they were elided for
+        self._elide_cache: dict[str, str] = {}
+        self._elided_for_width = -1
         self.setMinimumHeight(self._height_for(MIN_CELL) + 4)
 
     # -- content ---------------------------------------------------------------------------------------------
@@ -131,9 +143,14 @@ class ImageStrip(QScrollArea):
         for tile in tiles:
             if len(tile.images) != self.rows:
                 raise ValueError(f"a tile of {len(tile.images)} images in a strip of {self.rows} rows")
-        self.tiles = tiles
-        self._pixmaps = [[QPixmap.fromImage(to_qimage(image)) if image is not None else None
+        # Pictures already shown (the same memory: only a badge or a caption changed) keep their pixmaps. The
+        # old tiles keep that memory alive while this runs, so no new array can sit at the same address.
+        known = {_identity(image): pixmap for tile, pixmaps in zip(self.tiles, self._pixmaps)
+                 for image, pixmap in zip(tile.images, pixmaps) if image is not None}
+        self._pixmaps = [[None if image is None else known.get(_identity(image)) or QPixmap.fromImage(to_qimage(image))
                           for image in tile.images] for tile in tiles]
+        self.tiles = tiles
+        self._elided_for = -1
         self._caption_lines = [max((len(tile.captions[row].splitlines())
                                     for tile in tiles if row < len(tile.captions) and tile.captions[row]),
                                    default=0) for row in range(self.rows)]
@@ -162,18 +179,11 @@ class ImageStrip(QScrollArea):
             self.canvas.update()
 
     # -- geometry --------------------------------------------------------------------------------------------
-    def _line_height(self) -> int:
-        from PySide6.QtGui import QFontMetrics
-
-        return QFontMetrics(self.caption_font).height()
-
     def _height_for(self, cell: int) -> int:
-        captions = sum(self._caption_lines) * self._line_height() if hasattr(self, "_caption_lines") else 0
-        return GAP + self.rows * (cell + 2) + captions + GAP
+        return GAP + self.rows * (cell + 2) + sum(self._caption_lines) * self._line + GAP
 
     def _cell_for_height(self, height: int) -> int:
-        captions = sum(self._caption_lines) * self._line_height()
-        return (height - 2 * GAP - captions) // self.rows - 2
+        return (height - 2 * GAP - sum(self._caption_lines) * self._line) // self.rows - 2
 
     def _layout(self) -> None:
         viewport = self.viewport().size()
@@ -204,7 +214,7 @@ class ImageStrip(QScrollArea):
         """Where the image of (column, row) is painted, in canvas coordinates."""
         top = GAP
         for r in range(row):
-            top += self.cell + 2 + self._caption_lines[r] * self._line_height()
+            top += self.cell + 2 + self._caption_lines[r] * self._line
         return QRect(GAP + column * (self.cell + GAP), top + 1, self.cell, self.cell)
 
     def column_rect(self, column: int) -> QRect:
@@ -225,10 +235,26 @@ class ImageStrip(QScrollArea):
             self.canvas.update()
 
     # -- painting -------------------------------------------------------------------------------------------
+    def _elide_captions(self) -> None:
+        """Caption lines cut to the cell's width, once per layout (not per paint)."""
+        width = self.cell + GAP - 2
+        if self._elided_for_width != width:
+            self._elide_cache.clear()
+            self._elided_for_width = width
+
+        def elided(text: str) -> str:
+            if text not in self._elide_cache:
+                self._elide_cache[text] = self._metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            return self._elide_cache[text]
+
+        self._elided = [[[elided(text) for text in (tile.captions[row].splitlines() if row < len(tile.captions) else ())]
+                         for row in range(self.rows)] for tile in self.tiles]
+        self._elided_for = self.cell
+
     def _paint(self, canvas: QWidget, visible: QRect) -> None:
         painter = QPainter(canvas)
         palette = canvas.palette()
-        painter.fillRect(canvas.rect(), palette.window())
+        painter.fillRect(visible, palette.window())
         if not self.tiles:
             if self.placeholder:
                 painter.setPen(palette.placeholderText().color())
@@ -236,18 +262,20 @@ class ImageStrip(QScrollArea):
                                  Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             painter.end()
             return
+        if self._elided_for != self.cell:
+            self._elide_captions()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.setFont(self.caption_font)
-        line = self._line_height()
-        metrics = painter.fontMetrics()
-        for column, (tile, pixmaps) in enumerate(zip(self.tiles, self._pixmaps)):
-            outline = self.column_rect(column)
-            if not outline.intersects(visible):
-                continue
+        painter.setPen(palette.text().color())
+        line, centred = self._line, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        first = max(0, (visible.left() - GAP) // (self.cell + GAP))
+        last = min(len(self.tiles), visible.right() // (self.cell + GAP) + 1)
+        for column in range(first, last):
+            tile, pixmaps = self.tiles[column], self._pixmaps[column]
             if column == self.selected:
-                painter.fillRect(outline, palette.highlight().color().lighter(160))
+                painter.fillRect(self.column_rect(column), palette.highlight().color().lighter(160))
             elif column == self.hover:
-                painter.fillRect(outline, palette.alternateBase())
+                painter.fillRect(self.column_rect(column), palette.alternateBase())
             for row, pixmap in enumerate(pixmaps):
                 rect = self.tile_rect(column, row)
                 if pixmap is not None:
@@ -256,13 +284,9 @@ class ImageStrip(QScrollArea):
                         painter.fillRect(rect, QColor(128, 128, 128, 150))
                 else:
                     painter.fillRect(rect, palette.mid())
-                if row < len(tile.captions) and tile.captions[row]:
-                    painter.setPen(palette.text().color())
-                    for n, text in enumerate(tile.captions[row].splitlines()):
-                        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, self.cell + GAP - 2)
-                        painter.drawText(QRect(rect.left() - GAP // 2 + 1, rect.bottom() + 1 + n * line,
-                                               self.cell + GAP - 2, line),
-                                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, shown)
+                for n, text in enumerate(self._elided[column][row]):
+                    painter.drawText(QRect(rect.left() - GAP // 2 + 1, rect.bottom() + 1 + n * line,
+                                           self.cell + GAP - 2, line), centred, text)
             if tile.badge:
                 self._paint_badge(painter, self.tile_rect(column, 0), tile.badge)
         painter.end()

@@ -76,19 +76,58 @@ def encode_image_files(studio: Studio, paths: Iterable[str | Path],
     for path in paths:
         def prepare(path=path):
             prepared = prepare_own_image(path, architecture, background=background)
-            return OwnImage(path.name or str(path), prepared.model_input[0], prepared.preview, str(path))
+            return OwnImage(path.name or str(path), prepared.model_input[0], prepared.preview, str(path)), \
+                prepared.inverted
 
-        def added(image: OwnImage) -> None:
+        def added(result) -> None:
+            image, inverted = result
             if image.inputs.shape != active_architecture(studio).image_shape:
-                report(f"{image.source}: prepared for another model; drop it again")
-                return
+                image = refitted(image, studio)  # another run became active meanwhile
+                if image is None:
+                    return
             position = studio.view.add_own_image(image)
-            studio.say(f"Encoded {image.source}", 5000)
+            studio.say(f"Encoded {image.name}" + (" (its light background inverted, as the training images are "
+                                                   "dark)" if inverted else ""), 6000)
             if on_added is not None:
                 on_added(position, image.name)
 
         studio.explorer.executor.submit(prepare, added, report)
     return len(paths)
+
+
+def refitted(image: OwnImage, studio: Studio) -> OwnImage | None:
+    """`image` prepared again for the model now shown (another image size or colour): from its file, or from
+    what the model saw for a drawing. None (and one line said) when its file cannot be read any more."""
+    from vaestudio.core.data.own_image import prepare_own_image
+    from vaestudio.core.errors import VaeStudioError
+
+    architecture = active_architecture(studio)
+    try:
+        if image.source and image.source != "drawing" and Path(image.source).is_file():
+            prepared = prepare_own_image(image.source, architecture,
+                                         background=training_background(studio.explorer.probe))
+        else:
+            prepared = prepare_own_image(np.asarray(image.preview), architecture, invert=False)
+    except (VaeStudioError, ValueError, OSError) as exc:
+        studio.say(f"{image.name} cannot be shown to this model: {exc}", 8000)
+        return None
+    return OwnImage(image.name, prepared.model_input[0], prepared.preview, image.source)
+
+
+def refit_own_images(studio: Studio) -> None:
+    """Prepare the own images again when the run shown has another image size or colour than they were made
+    for (the ones that cannot be prepared again are removed)."""
+    shape = active_architecture(studio).image_shape
+    view = studio.view
+    for index in reversed(range(len(view.own_images))):
+        image = view.own_images[index]
+        if image.inputs.shape == shape:
+            continue
+        again = refitted(image, studio)
+        if again is None:
+            view.remove_own_image(index)
+        else:
+            view.replace_own_image(index, again)
 
 
 class OwnImagesPanel(QWidget):
@@ -137,9 +176,13 @@ class OwnImagesPanel(QWidget):
         layout.addLayout(buttons)
 
         studio.explorer.pictures_changed.connect(self._on_pictures)
-        studio.active_changed.connect(self._refresh)
+        studio.active_changed.connect(self._on_active)
         for name in ("own_images", "endpoint_a", "endpoint_b", "axes"):
             getattr(self.view.events, name).connect(self._refresh)
+        self._refresh()
+
+    def _on_active(self, _history) -> None:
+        refit_own_images(self.studio)
         self._refresh()
 
     # -- adding ---------------------------------------------------------------------------------------------

@@ -77,6 +77,24 @@ def commands(studio, tmp_path):
     return Commands(studio, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
 
 
+class Deferred:
+    """An executor that runs tasks only when told (as a busy thread pool would, later)."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def submit(self, fn, on_done, on_error=None, key=None):
+        self.tasks.append((fn, on_done))
+
+    def run_one(self):
+        fn, on_done = self.tasks.pop(0)
+        on_done(fn())
+
+    def run_all(self):
+        while self.tasks:
+            self.run_one()
+
+
 def shown(qtbot, panel, width=900, height=420):
     qtbot.addWidget(panel)
     panel.resize(width, height)
@@ -147,6 +165,25 @@ def test_reconstructions_follow_the_timeline(qtbot, studio, commands, probe):
     now = painted(panel.strip, 2, 1)
     np.testing.assert_array_equal(now, earlier.images[2])
     assert not np.array_equal(now, latest)
+
+
+def test_while_a_new_moment_is_reconstructed_the_old_pictures_stay_greyed(qtbot, probe, tmp_path):
+    executor = Deferred()
+    studio = Studio(executor)
+    history = make_history()
+    studio.add_run(history)
+    studio.set_probe(history, probe)
+    executor.run_all()
+    panel = shown(qtbot, ReconstructionsPanel(studio, Commands(studio, QSettings(str(tmp_path / "s.ini"),
+                                                                                  QSettings.Format.IniFormat))))
+    latest = painted(panel.strip, 3, 1)
+    history.select(0)
+    executor.run_one()  # the snapshot's weights are loaded; its reconstructions are not computed yet
+    assert panel.strip.dimmed and "reconstructing" in panel.header.text()
+    assert panel.strip.tiles[3].images[1] is not None  # the old reconstruction, not a blank
+    executor.run_all()
+    assert not panel.strip.dimmed and "before training" in panel.header.text()
+    assert not np.array_equal(painted(panel.strip, 3, 1), latest)
 
 
 def test_clicking_two_reconstructions_picks_the_interpolation_endpoints(qtbot, studio, commands, probe):
@@ -538,3 +575,24 @@ def test_a_snapshot_without_weights_cannot_be_estimated(qtbot, commands):
     panel = shown(qtbot, QualityPanel(studio, Commands(studio, commands.settings)), 800, 300)
     assert not panel.estimate_button.isEnabled()
     assert panel.start() is False and "without model weights" in panel.status.text()
+
+
+def test_interpolation_frames_of_a_superseded_request_are_greyed_until_the_new_ones_arrive(qtbot, probe, tmp_path):
+    executor = Deferred()
+    studio = Studio(executor)
+    history = make_history()
+    studio.add_run(history)
+    studio.set_probe(history, probe)
+    executor.run_all()
+    commands = Commands(studio, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    panel = shown(qtbot, InterpolationPanel(studio, commands))
+    studio.view.pick_endpoint(Endpoint.test_image(0))
+    studio.view.pick_endpoint(Endpoint.test_image(5))
+    assert "Decoding the path" in panel.strip.placeholder
+    executor.run_all()
+    assert len(panel.strip.tiles) == 10 and not panel.strip.dimmed and panel.gif_button.isEnabled()
+    studio.view.set_endpoint("b", Endpoint.point((2.0, 2.0)))
+    assert panel.strip.dimmed and not panel.gif_button.isEnabled()  # the old morph, greyed: not exportable
+    executor.run_all()
+    assert not panel.strip.dimmed and panel.gif_button.isEnabled()
+    np.testing.assert_allclose(panel.path[-1], (2.0, 2.0))

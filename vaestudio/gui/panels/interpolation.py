@@ -36,6 +36,8 @@ class InterpolationPanel(QWidget):
         self.frames: np.ndarray | None = None  # the frames shown (uint8 (n, H, W[, 3]))
         self.path: np.ndarray | None = None
         self._shown: tuple | None = None
+        self._interpolation = None  # the explorer's result shown, and what it was computed for
+        self._computed_for: tuple | None = None
 
         self.thumbs = {which: QLabel() for which in "ab"}
         self.names = {which: QLabel() for which in "ab"}
@@ -148,14 +150,16 @@ class InterpolationPanel(QWidget):
         self.clear_button.setEnabled(self.swap_button.isEnabled())
 
         interpolation = pictures.interpolation
-        stale = False
-        if interpolation is None and both and pictures.vae is not None and self.frames is not None \
-                and len(self.frames) == view.interpolation_frames:
-            stale = True  # being recomputed for a new moment or endpoint: keep the old frames, greyed
-        elif interpolation is None:
-            self.frames = self.path = None
-        else:
+        asked = (view.endpoint_a, view.endpoint_b, view.interpolation_method, view.interpolation_frames,
+                 pictures.info, view.own_images)
+        if interpolation is not None and interpolation is not self._interpolation:
+            self._interpolation, self._computed_for = interpolation, asked  # a new result: for what is asked now
+        if not both or pictures.vae is None:
+            self.frames = self.path = self._interpolation = None
+        elif interpolation is not None:
             self.frames, self.path = interpolation.frames, interpolation.path
+        # Frames of other endpoints, settings or moment stay, greyed, until the new ones arrive.
+        stale = self.frames is not None and self._computed_for != asked
         if self.frames is None:
             self.strip.set_tiles(())
             if self.studio.active is None:

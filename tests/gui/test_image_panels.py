@@ -118,6 +118,15 @@ def painted(strip, column: int, row: int = 0) -> np.ndarray:
     return values
 
 
+def caption_darkest(strip, column: int, row: int) -> int:
+    """The darkest grey in the caption under a cell (text in the palette's dark text colour is near 0)."""
+    picture = strip.canvas.grab().toImage()
+    rect = strip.tile_rect(column, row)
+    line = strip._line
+    return min(QColor(picture.pixel(x, y)).red() for x in range(rect.left(), rect.right())
+               for y in range(rect.bottom() + 2, rect.bottom() + line))
+
+
 def click_tile(strip, column: int, row: int = 0, button=Qt.MouseButton.LeftButton) -> None:
     strip.ensureVisible(strip.tile_rect(column, row).center().x(), 0)
     QTest.mouseClick(strip.canvas, button, pos=strip.tile_rect(column, row).center())
@@ -196,6 +205,7 @@ def test_clicking_two_reconstructions_picks_the_interpolation_endpoints(qtbot, s
     assert studio.view.endpoint_a == Endpoint("test", fixed[1], (), studio.view.endpoint_a.label)
     assert studio.view.endpoint_b.index == fixed[4]
     assert panel.strip.tiles[1].badge == "A" and panel.strip.tiles[4].badge == "B"
+    assert all(caption_darkest(panel.strip, column, 1) < 90 for column in (0, 2, 5))  # readable after a badge
     assert messages[-1].startswith("Interpolation endpoint B: test image")
     assert studio.explorer.pictures.interpolation is not None
 

@@ -292,6 +292,7 @@ class ImageStrip(QScrollArea):
         painter.end()
 
     def _paint_badge(self, painter: QPainter, rect: QRect, text: str) -> None:
+        painter.save()
         size = max(14, min(22, self.cell // 3))
         box = QRect(rect.left() + 2, rect.top() + 2, size + 4 * (len(text) - 1), size)
         colour = BADGE_COLOURS.get(text[:1], QColor(90, 90, 90))
@@ -304,4 +305,4 @@ class ImageStrip(QScrollArea):
         bold.setBold(True)
         painter.setFont(bold)
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        painter.setFont(self.caption_font)
+        painter.restore()

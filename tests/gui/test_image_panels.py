@@ -27,7 +27,7 @@ from vaestudio.core.config import TrainConfig  # noqa: E402
 from vaestudio.core.events import EpochEnd, Snapshot, Started  # noqa: E402
 from vaestudio.core.numpy_vae import NumpyVAE  # noqa: E402
 from vaestudio.gui.commands import Commands  # noqa: E402
-from vaestudio.gui.panels.drawing_pad import DrawingPadPanel  # noqa: E402
+from vaestudio.gui.panels.drawing_pad import MIN_UPDATE_MS, DrawingPadPanel  # noqa: E402
 from vaestudio.gui.panels.interpolation import InterpolationPanel  # noqa: E402
 from vaestudio.gui.panels.own_images import OwnImagesPanel  # noqa: E402
 from vaestudio.gui.panels.quality import QualityPanel  # noqa: E402
@@ -464,11 +464,12 @@ def test_drawing_on_the_pad_encodes_the_drawing_as_it_is_drawn(qtbot, studio, co
     canvas = panel.canvas
     assert "Draw on the left" in panel.result.placeholder
     points = [cell_centre(canvas, 14, y) for y in np.linspace(4, 23, 60)]
-    stroke(canvas, points, wait=lambda: qtbot.wait(2))
+    stroke(canvas, points)  # a quick stroke: 60 mouse moves
     ink = canvas.image()
     assert ink[4:24, 14].min() == 255 and ink[14, 3] == 0 and ink[14, 25] == 0  # a vertical line, nothing else
-    qtbot.waitUntil(lambda: not panel._timer.isActive(), timeout=1000)
-    assert 1 <= panel.updates < len(points)  # throttled: fewer encodes than mouse moves
+    qtbot.waitUntil(lambda: panel.updates == 1, timeout=2000)  # one encode for the whole burst
+    qtbot.wait(MIN_UPDATE_MS + 20)
+    assert panel.updates == 1
     (drawing,) = studio.view.own_images
     assert drawing.name == "drawing"
     np.testing.assert_array_equal(drawing.preview, np.where(ink > 127, 255, 0))  # binarized, every stroke in
@@ -476,10 +477,13 @@ def test_drawing_on_the_pad_encodes_the_drawing_as_it_is_drawn(qtbot, studio, co
     np.testing.assert_array_equal(painted(panel.result, 1), encoding.reconstruction)
     assert "Posterior: z1 =" in panel.posterior.text()
 
+    # A slow stroke is encoded while it is drawn, not only at its end.
     before = encoding.mean
-    stroke(canvas, [cell_centre(canvas, 14, y) for y in range(4, 24)], button=Qt.MouseButton.RightButton)
+    stroke(canvas, [cell_centre(canvas, 14, y) for y in range(4, 24, 4)], button=Qt.MouseButton.RightButton,
+           wait=lambda: qtbot.wait(MIN_UPDATE_MS + 25))
+    assert panel.updates >= 1 + 4
     qtbot.waitUntil(lambda: not panel._timer.isActive(), timeout=1000)
-    assert canvas.image()[4:24, 14].max() < 128  # erased
+    assert canvas.image()[4:21, 14].max() < 128  # erased
     assert len(studio.view.own_images) == 1  # the same own image, replaced
     assert not np.array_equal(studio.explorer.pictures.own[0].mean, before)
 

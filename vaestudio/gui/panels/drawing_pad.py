@@ -25,6 +25,7 @@ from vaestudio.gui.state.studio import Studio
 SIZE = 28
 MIN_UPDATE_MS = 40  # the drawing reaches the model at most 25 times a second while you draw
 DRAWING = "drawing"
+GRID_GREY = 34  # the faint lines between the canvas's pixels
 
 
 def stamp(ink: np.ndarray, centre: tuple[float, float], radius: float, erase: bool = False) -> None:
@@ -73,9 +74,10 @@ class DrawingCanvas(QWidget):
         return width
 
     def square(self) -> QRectF:
-        """Where the canvas is painted: the largest centred square."""
-        side = min(self.width(), self.height())
-        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        """Where the canvas is painted: the largest centred square of whole screen pixels per canvas pixel."""
+        cell = max(1, min(self.width(), self.height()) // SIZE)
+        side = cell * SIZE
+        return QRectF((self.width() - side) // 2, (self.height() - side) // 2, side, side)
 
     def to_canvas(self, position: QPointF) -> tuple[float, float]:
         """A widget position as canvas pixel coordinates (x, y)."""
@@ -119,28 +121,34 @@ class DrawingCanvas(QWidget):
         steps = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) * 2)))
         for t in np.linspace(0.0, 1.0, steps + 1):
             stamp(self.ink, (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t), self.brush, self._erasing)
-        self.update()
+        square, reach = self.square(), self.brush + 1.5  # repaint only the cells the brush can have touched
+        cell = square.width() / SIZE
+        left, right = (min(x0, x1) - reach) * cell + square.left(), (max(x0, x1) + reach) * cell + square.left()
+        top, bottom = (min(y0, y1) - reach) * cell + square.top(), (max(y0, y1) + reach) * cell + square.top()
+        self.update(QRectF(left, top, right - left, bottom - top).toAlignedRect().adjusted(-1, -1, 1, 1))
         self.changed.emit()
 
-    def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().window())
-        square = self.square()
-        pixels = np.ascontiguousarray(self.image())
-        picture = QImage(pixels.data, SIZE, SIZE, SIZE, QImage.Format.Format_Grayscale8)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        painter.drawImage(square, picture)
-        painter.setPen(QPen(QColor(255, 255, 255, 22), 0))  # a faint pixel grid
-        cell = square.width() / SIZE
+    def picture(self) -> np.ndarray:
+        """What the canvas shows, one screen pixel per array element: each canvas pixel as a cell of whole
+        screen pixels, with a faint grid between the cells (cells of 6 screen pixels or more)."""
+        cell = int(self.square().width()) // SIZE
+        pixels = self.image()
+        picture = np.repeat(np.repeat(pixels, cell, axis=0), cell, axis=1)
         if cell >= 6:
-            for i in range(1, SIZE):
-                offset = i * cell
-                painter.drawLine(QPointF(square.left() + offset, square.top()),
-                                 QPointF(square.left() + offset, square.bottom()))
-                painter.drawLine(QPointF(square.left(), square.top() + offset),
-                                 QPointF(square.right(), square.top() + offset))
+            np.maximum(picture[::cell], GRID_GREY, out=picture[::cell])
+            np.maximum(picture[:, ::cell], GRID_GREY, out=picture[:, ::cell])
+        return picture
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(event.rect(), self.palette().window())
+        square = self.square()
+        picture = np.ascontiguousarray(self.picture())
+        side = picture.shape[0]
+        image = QImage(picture.data, side, side, side, QImage.Format.Format_Grayscale8)
+        painter.drawImage(square.topLeft(), image)  # unscaled: the cells are already whole pixels
         painter.setPen(QPen(QColor(128, 128, 128), 1))
-        painter.drawRect(square)
+        painter.drawRect(square.adjusted(-1, -1, 0, 0))
         painter.end()
 
 

@@ -117,6 +117,7 @@ class ImageStrip(QScrollArea):
         self.hover: int | None = None
         self.cell = MIN_FIT
         self._pixmaps: list[list[QPixmap | None]] = []
+        self._keys: list[list[tuple | None]] = []  # where each shown picture's pixels live (see _identity)
         self._caption_lines = [0] * rows
         self.canvas = _Canvas(self)
         self.setWidget(self.canvas)
@@ -145,10 +146,11 @@ class ImageStrip(QScrollArea):
                 raise ValueError(f"a tile of {len(tile.images)} images in a strip of {self.rows} rows")
         # Pictures already shown (the same memory: only a badge or a caption changed) keep their pixmaps. The
         # old tiles keep that memory alive while this runs, so no new array can sit at the same address.
-        known = {_identity(image): pixmap for tile, pixmaps in zip(self.tiles, self._pixmaps)
-                 for image, pixmap in zip(tile.images, pixmaps) if image is not None}
-        self._pixmaps = [[None if image is None else known.get(_identity(image)) or QPixmap.fromImage(to_qimage(image))
-                          for image in tile.images] for tile in tiles]
+        known = {key: pixmap for keys, pixmaps in zip(self._keys, self._pixmaps)
+                 for key, pixmap in zip(keys, pixmaps) if key is not None}
+        self._keys = [[None if image is None else _identity(image) for image in tile.images] for tile in tiles]
+        self._pixmaps = [[None if key is None else known.get(key) or QPixmap.fromImage(to_qimage(image))
+                          for key, image in zip(keys, tile.images)] for keys, tile in zip(self._keys, tiles)]
         self.tiles = tiles
         self._elided_for = -1
         self._caption_lines = [max((len(tile.captions[row].splitlines())
@@ -158,7 +160,9 @@ class ImageStrip(QScrollArea):
             self.selected = None
         if self.hover is not None and self.hover >= len(tiles):
             self.hover = None
-        self.setMinimumHeight(self._height_for(MIN_CELL) + self.horizontalScrollBar().sizeHint().height())
+        minimum = self._height_for(MIN_CELL) + self.horizontalScrollBar().sizeHint().height()
+        if minimum != self.minimumHeight():
+            self.setMinimumHeight(minimum)
         self._layout()
 
     def set_placeholder(self, text: str) -> None:
@@ -197,7 +201,9 @@ class ImageStrip(QScrollArea):
             cell = min(max(MIN_FIT, by_width), self._cell_for_height(height - bar), self.max_cell)
         self.cell = max(MIN_CELL, cell)
         width = GAP + len(self.tiles) * (self.cell + GAP) if self.tiles else viewport.width()
-        self.canvas.resize(max(width, viewport.width()), max(self._height_for(self.cell), viewport.height()))
+        size = QSize(max(width, viewport.width()), max(self._height_for(self.cell), viewport.height()))
+        if size != self.canvas.size():
+            self.canvas.resize(size)
         self.canvas.update()
 
     def resizeEvent(self, event) -> None:

@@ -469,7 +469,7 @@ def test_drawing_on_the_pad_encodes_the_drawing_as_it_is_drawn(qtbot, studio, co
     assert ink[4:24, 14].min() == 255 and ink[14, 3] == 0 and ink[14, 25] == 0  # a vertical line, nothing else
     qtbot.waitUntil(lambda: panel.updates == 1, timeout=2000)  # one encode for the whole burst
     qtbot.wait(MIN_UPDATE_MS + 20)
-    assert panel.updates == 1
+    assert panel.updates == 1 and len(panel.latencies_ms) == 1
     (drawing,) = studio.view.own_images
     assert drawing.name == "drawing"
     np.testing.assert_array_equal(drawing.preview, np.where(ink > 127, 255, 0))  # binarized, every stroke in
@@ -509,6 +509,14 @@ def test_the_brush_size_keep_and_clear(qtbot, studio, commands):
     stroke(canvas, [cell_centre(canvas, 5, 5), cell_centre(canvas, 20, 5)])
     panel.push()
     assert [image.name for image in studio.view.own_images] == ["drawing 1", "drawing"]
+
+
+def test_the_pad_can_be_drawn_on_by_program_and_times_its_updates(qtbot, studio, commands):
+    panel = shown(qtbot, DrawingPadPanel(studio, commands), 700, 400)
+    panel.canvas.draw_line((4.0, 14.0), (24.0, 14.0))
+    qtbot.waitUntil(lambda: panel.updates == 1, timeout=2000)
+    assert panel.canvas.image()[14, 4:24].min() == 255
+    assert len(panel.latencies_ms) == 1 and panel.latencies_ms[0] > 0
 
 
 def test_removing_the_drawing_elsewhere_starts_a_new_one_on_the_next_stroke(qtbot, studio, commands):

@@ -10,6 +10,7 @@ new own image and starts a fresh one.
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
@@ -115,12 +116,15 @@ class DrawingCanvas(QWidget):
         self._last = None
 
     def _stroke(self, start: QPointF, end: QPointF) -> None:
-        """Brush stamps every half pixel from start to end, so fast strokes leave no gaps."""
-        x0, y0 = self.to_canvas(start)
-        x1, y1 = self.to_canvas(end)
+        self.draw_line(self.to_canvas(start), self.to_canvas(end), self._erasing)
+
+    def draw_line(self, start: tuple[float, float], end: tuple[float, float], erase: bool = False) -> None:
+        """Brush stamps every half pixel from start to end (canvas pixel coordinates x, y), so fast strokes
+        leave no gaps; what a mouse stroke does, also for the self-test."""
+        (x0, y0), (x1, y1) = start, end
         steps = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) * 2)))
         for t in np.linspace(0.0, 1.0, steps + 1):
-            stamp(self.ink, (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t), self.brush, self._erasing)
+            stamp(self.ink, (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t), self.brush, erase)
         square, reach = self.square(), self.brush + 1.5  # repaint only the cells the brush can have touched
         cell = square.width() / SIZE
         left, right = (min(x0, x1) - reach) * cell + square.left(), (max(x0, x1) + reach) * cell + square.left()
@@ -162,6 +166,11 @@ class DrawingPadPanel(QWidget):
         self.studio, self.commands, self.view = studio, commands, studio.view
         self.own: OwnImage | None = None  # the own image this pad keeps up to date
         self.updates = 0  # drawings sent to the view (the self-test counts them)
+        # ms from the first stroke not yet sent to its reconstruction on screen, per update (the self-test)
+        self.latencies_ms: deque[float] = deque(maxlen=500)
+        self._drawn_since: float | None = None  # the first stroke not yet sent
+        self._sent_since: float | None = None  # the first stroke of the update being encoded
+        self._own_before = None
         self._last_update = 0.0
         self._kept = 0
         self._shown: tuple | None = None
@@ -213,6 +222,8 @@ class DrawingPadPanel(QWidget):
 
     # -- sending the drawing to the model ---------------------------------------------------------------
     def _on_drawn(self) -> None:
+        if self._drawn_since is None:
+            self._drawn_since = time.perf_counter()
         if not self._timer.isActive():
             since_ms = (time.perf_counter() - self._last_update) * 1000.0
             self._timer.start(int(max(0.0, MIN_UPDATE_MS - since_ms)))
@@ -243,6 +254,8 @@ class DrawingPadPanel(QWidget):
             return
         self.own = image
         self.updates += 1
+        self._sent_since, self._drawn_since = self._drawn_since or time.perf_counter(), None
+        self._own_before = self.studio.explorer.pictures.own  # encodings from before this update
         if index is None:
             self.view.add_own_image(image)
         else:
@@ -309,6 +322,9 @@ class DrawingPadPanel(QWidget):
         recon = encoding.reconstruction if encoding is not None else None
         self.result.set_tiles([Tile((self.own.preview,), ("model sees",), "The drawing as the model's input"),
                                Tile((recon,), ("reconstruction",), "The model's reconstruction of the drawing")])
+        if encoding is not None and self._sent_since is not None and own is not self._own_before:
+            self.latencies_ms.append((time.perf_counter() - self._sent_since) * 1000.0)
+            self._sent_since = None
         if pictures.info is not None and pictures.vae is None:
             self.posterior.setText(pictures.note or "No model weights at this moment.")
         elif encoding is not None:

@@ -12,9 +12,10 @@ Defaults are cheap (k = 100 samples on 500 test images); `vaestudio inspect` giv
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -48,6 +49,17 @@ class _Job:
     @property
     def key(self) -> tuple:
         return (id(self.history), self.info.index, self.k, self.images)
+
+
+def _stop(panel_ref, timeout: float = 2.0) -> None:
+    """Cancel the panel's running estimate and wait (up to `timeout` s) for its thread; no Qt calls, so it
+    is safe while the window is being torn down."""
+    panel = panel_ref()
+    job = getattr(panel, "job", None) if panel is not None else None
+    if job is not None:
+        job.cancel.set()
+        if job.thread is not None:
+            job.thread.join(timeout)
 
 
 class _Relay(QObject):
@@ -130,6 +142,10 @@ class QualityPanel(QWidget):
         layout.addWidget(note)
         layout.addStretch(1)
 
+        application = QCoreApplication.instance()
+        if application is not None:  # quitting ends a running estimate within one batch
+            panel_ref = weakref.ref(self)
+            application.aboutToQuit.connect(lambda: _stop(panel_ref))
         studio.active_changed.connect(self._on_active)
         studio.probe_changed.connect(self._on_probe)
         studio.device_changed.connect(self._on_device)

@@ -379,6 +379,30 @@ def test_a_file_that_is_not_an_image_is_one_line_and_the_panel_keeps_working(qtb
     assert not panel.error.isVisible() and len(panel.strip.tiles) == 2
 
 
+def test_hostile_file_names_show_on_one_line_and_broken_files_are_named(qtbot, studio, commands, tmp_path):
+    import os
+
+    panel = shown(qtbot, OwnImagesPanel(studio, commands))
+    undecodable = photo(Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfe-photo.png")))
+    newline = photo(tmp_path / "two\nlines.png")
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(photo(tmp_path / "whole.png").read_bytes()[:300])
+    panel.encode_files([undecodable, newline, folder, empty, truncated])
+    names = [tile.captions[0] for tile in panel.strip.tiles]
+    assert names == ["\\xff\\xfe-photo.png", "two\\nlines.png"]  # escaped, each on its one caption line
+    shown_errors = panel.error.text().splitlines()
+    assert len(shown_errors) == 3
+    for line, name in zip(shown_errors, ("folder.png", "empty.jpg", "truncated.png")):
+        assert name in line
+    interpolation = shown(qtbot, InterpolationPanel(studio, commands))
+    studio.view.pick_endpoint(Endpoint.own_image(1))
+    assert "two\\nlines.png" in interpolation.names["a"].text()
+
+
 def test_own_images_become_endpoints_and_can_be_removed(qtbot, studio, commands, tmp_path):
     panel = shown(qtbot, OwnImagesPanel(studio, commands))
     panel.encode_files([photo(tmp_path / "one.png"), photo(tmp_path / "two.png")])

@@ -14,6 +14,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile, to_qimage
 from vaestudio.gui.state.explorer import Pictures
@@ -225,7 +226,7 @@ class InterpolationPanel(QWidget):
         if endpoint.kind == "own":
             own = self.view.own_images
             if 0 <= endpoint.index < len(own):
-                return f"your image “{own[endpoint.index].name}”"
+                return f"your image “{shown(own[endpoint.index].name)}”"
             return endpoint.label
         return "the point " + endpoint.label + " of the latent space"
 

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPoint
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
+from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.explorer import Pictures, Probe
@@ -76,7 +77,7 @@ def encode_image_files(studio: Studio, paths: Iterable[str | Path],
     for path in paths:
         def prepare(path=path):
             prepared = prepare_own_image(path, architecture, background=background)
-            return OwnImage(path.name or str(path), prepared.model_input[0], prepared.preview, str(path)), \
+            return OwnImage(shown(path.name or path), prepared.model_input[0], prepared.preview, str(path)), \
                 prepared.inverted
 
         def added(result) -> None:
@@ -86,7 +87,7 @@ def encode_image_files(studio: Studio, paths: Iterable[str | Path],
                 if image is None:
                     return
             position = studio.view.add_own_image(image)
-            studio.say(f"Encoded {image.name}" + (" (its light background inverted, as the training images are "
+            studio.say(f"Encoded {shown(image.name)}" + (" (its light background inverted, as the training images are "
                                                    "dark)" if inverted else ""), 6000)
             if on_added is not None:
                 on_added(position, image.name)
@@ -109,7 +110,7 @@ def refitted(image: OwnImage, studio: Studio) -> OwnImage | None:
         else:
             prepared = prepare_own_image(np.asarray(image.preview), architecture, invert=False)
     except (VaeStudioError, ValueError, OSError) as exc:
-        studio.say(f"{image.name} cannot be shown to this model: {exc}", 8000)
+        studio.say(f"{shown(image.name)} cannot be shown to this model: {exc}", 8000)
         return None
     return OwnImage(image.name, prepared.model_input[0], prepared.preview, image.source)
 
@@ -245,17 +246,18 @@ class OwnImagesPanel(QWidget):
                             if end is not None and end.kind == "own" and end.index == index)
             encoding = encodings[index] if encodings is not None else None
             if encoding is None:
-                tiles.append(Tile((image.preview, None), (image.name, "…"), f"{image.source}\nnot encoded yet", badge))
+                tiles.append(Tile((image.preview, None), (shown(image.name), "…"), f"{shown(image.source)}\nnot encoded yet",
+                                  badge))
                 continue
             sigma = np.exp(0.5 * np.asarray(encoding.logvar, dtype=np.float64))
             mean = np.asarray(encoding.mean, dtype=np.float64)
             axes = (x,) if self.view.latent_dim == 1 else (x, y)
             caption = "\n".join(f"z{d + 1} {mean[d]:+.2f}±{sigma[d]:.2f}" for d in axes)
             every = "\n".join(f"  z{d + 1} = {mean[d]:+.3f} ± {sigma[d]:.3f}" for d in range(len(mean))[:16])
-            tip = (f"{image.source}\nTop: what the model sees; bottom: its reconstruction.\n"
+            tip = (f"{shown(image.source)}\nTop: what the model sees; bottom: its reconstruction.\n"
                    f"Posterior q(z|x), mean ± σ:\n{every}" + ("\n  …" if len(mean) > 16 else "")
                    + "\nClick to select; right-click for more.")
-            tiles.append(Tile((image.preview, encoding.reconstruction), (image.name, caption), tip, badge))
+            tiles.append(Tile((image.preview, encoding.reconstruction), (shown(image.name), caption), tip, badge))
         self.strip.set_tiles(tiles)
         self.strip.set_selected(self.selected)
         self.strip.set_dimmed(False)
@@ -283,7 +285,7 @@ class OwnImagesPanel(QWidget):
         self._refresh()
 
     def _endpoint(self, index: int) -> Endpoint:
-        return Endpoint.own_image(index, f"your image “{self.view.own_images[index].name}”")
+        return Endpoint.own_image(index, f"your image “{shown(self.view.own_images[index].name)}”")
 
     def use_as_endpoint(self, index: int | None, which: str | None = None) -> None:
         if index is None or not 0 <= index < len(self.view.own_images):

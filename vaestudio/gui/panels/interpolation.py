@@ -42,23 +42,22 @@ class InterpolationPanel(QWidget):
 
         self.thumbs = {which: QLabel() for which in "ab"}
         self.names = {which: QLabel() for which in "ab"}
-        ends = QGridLayout()
-        for row, which in enumerate("ab"):
+        ends = QGridLayout()  # A and B side by side: the strip keeps the height
+        for column, which in enumerate("ab"):
             self.thumbs[which].setFixedSize(THUMB, THUMB)
             self.thumbs[which].setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.thumbs[which].setStyleSheet("background: #202020; border: 1px solid #888;")
+            self.thumbs[which].setStyleSheet("background: #202020; color: #bbbbbb; border: 1px solid #888;")
             self.names[which].setWordWrap(True)
-            ends.addWidget(self.thumbs[which], row, 0)
-            ends.addWidget(self.names[which], row, 1)
+            self.names[which].setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            ends.addWidget(self.thumbs[which], 0, 2 * column)
+            ends.addWidget(self.names[which], 0, 2 * column + 1)
+            ends.setColumnStretch(2 * column + 1, 1)
         self.swap_button = QPushButton("Swap")
         self.swap_button.setToolTip("Exchange endpoints A and B (the morph runs the other way)")
         self.swap_button.clicked.connect(self.swap)
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Forget both endpoints")
         self.clear_button.clicked.connect(self.clear)
-        ends.addWidget(self.swap_button, 0, 2)
-        ends.addWidget(self.clear_button, 1, 2)
-        ends.setColumnStretch(1, 1)
 
         self.method = QComboBox()
         self.method.addItems(METHODS)
@@ -76,6 +75,8 @@ class InterpolationPanel(QWidget):
         options.addWidget(QLabel("Frames"))
         options.addWidget(self.frame_count)
         options.addStretch(1)
+        options.addWidget(self.swap_button)
+        options.addWidget(self.clear_button)
 
         self.strip = ImageStrip(rows=1, max_cell=112)
         self.strip.clicked.connect(self._on_frame_clicked)
@@ -102,14 +103,17 @@ class InterpolationPanel(QWidget):
         self.scale.setValue(4)
         self.scale.setSuffix("×")
         self.scale.setToolTip("Each pixel of the model's image becomes scale × scale pixels in the file")
+        gif_options = QHBoxLayout()
+        gif_options.addWidget(QLabel("GIF"))
+        gif_options.addWidget(self.playback)
+        gif_options.addWidget(self.frame_seconds)
+        gif_options.addWidget(QLabel("per frame; scale"))
+        gif_options.addWidget(self.scale)
+        gif_options.addStretch(1)
         export = QHBoxLayout()
         export.addWidget(self.gif_button)
-        export.addWidget(self.playback)
-        export.addWidget(self.frame_seconds)
-        export.addWidget(QLabel("Scale"))
-        export.addWidget(self.scale)
-        export.addStretch(1)
         export.addWidget(self.png_button)
+        export.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -117,6 +121,7 @@ class InterpolationPanel(QWidget):
         layout.addLayout(options)
         layout.addWidget(self.strip, 1)
         layout.addWidget(self.note)
+        layout.addLayout(gif_options)
         layout.addLayout(export)
 
         studio.explorer.pictures_changed.connect(self._on_pictures)

@@ -226,6 +226,8 @@ def test_an_inspected_test_image_can_be_added_to_the_strip_and_removed_again(qtb
     remove = next(a for a in menu.actions() if a.text() == "Remove from the strip")
     remove.trigger()
     assert extra not in panel.indices and len(panel.strip.tiles) == 10
+    with pytest.raises(ValueError):  # a fixed image (or one never added) cannot be removed
+        studio.view.remove_reconstruction(probe.first_of_each_class()[0])
 
 
 def test_reconstructions_say_what_is_missing(qtbot, commands):

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def act_and_shoot(app, window, studio, panels, history, shots: Path) -> int:
     """Drive the panels as a user would, saving a screenshot after each step; print UI-thread timings."""
-    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtTest import QTest
     from PIL import Image

@@ -199,6 +199,12 @@ class LatentView:
         if test_index not in self.reconstruction_extra:
             self.reconstruction_extra = self.reconstruction_extra + (int(test_index),)
 
+    def remove_reconstruction(self, test_index: int) -> None:
+        """Take a test image the user added back out of the reconstruction strip (the fixed ones stay)."""
+        if test_index not in self.reconstruction_extra:
+            raise ValueError(f"test image {test_index} was not added to the reconstructions")
+        self.reconstruction_extra = tuple(i for i in self.reconstruction_extra if i != test_index)
+
     def set_dimension_order(self, order) -> None:
         order = tuple(int(i) for i in order)
         if sorted(order) != list(range(self.latent_dim)):

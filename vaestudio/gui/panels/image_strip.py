@@ -1,0 +1,314 @@
+"""A row of small images in columns, shown large and sharp, with captions, badges and a context menu.
+
+The explorer's image panels (reconstructions, interpolation, own images) show their pictures with it.
+Each column ("tile") holds one image per row (e.g. a test image above its reconstruction) and a short
+caption under each row. Everything is painted by one widget from pixmaps made once per `set_tiles`, so
+a repaint costs a few `drawPixmap` calls. Tiles grow with the height available, shrink to fit the width
+down to a readable size, and scroll sideways beyond that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolTip, QWidget
+
+GAP = 6  # pixels between columns and around the strip
+MIN_FIT = 44  # tiles shrink to fit the width down to this side, then the strip scrolls
+MIN_CELL = 28
+MAX_CELL = 168
+BADGE_COLOURS = {"A": QColor(220, 60, 40), "B": QColor(40, 110, 220)}
+
+
+@dataclass(frozen=True, eq=False)
+class Tile:
+    """One column: an image per row (None leaves the cell empty), a caption per row, a tooltip and a
+    badge letter drawn in the corner (e.g. "A"/"B" for interpolation endpoints)."""
+
+    images: tuple[np.ndarray | None, ...]
+    captions: tuple[str, ...] = ()
+    tooltip: str = ""
+    badge: str = ""
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """A uint8 grey (H, W) or colour (H, W, 3) array as a QImage that owns a copy of the pixels."""
+    array = np.ascontiguousarray(image, dtype=np.uint8)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = np.ascontiguousarray(array[..., 0])
+    height, width = array.shape[:2]
+    if array.ndim == 2:
+        picture = QImage(array.data, width, height, width, QImage.Format.Format_Grayscale8)
+    elif array.ndim == 3 and array.shape[2] == 3:
+        picture = QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+    else:
+        raise ValueError(f"an image must be (H, W) or (H, W, 3) uint8, got shape {array.shape}")
+    return picture.copy()  # detach from the NumPy buffer
+
+
+def _identity(image: np.ndarray) -> tuple:
+    """Where an array's pixels live and how they are laid out (views of the same pixels are equal)."""
+    array = np.asarray(image)
+    return (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
+
+
+class _Canvas(QWidget):
+    """Paints the tiles; the scroll area around it decides its size."""
+
+    def __init__(self, strip: "ImageStrip"):
+        super().__init__()
+        self.strip = strip
+        self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+
+    def paintEvent(self, event) -> None:
+        self.strip._paint(self, event.rect())
+
+    def mousePressEvent(self, event) -> None:
+        column = self.strip.column_at(event.position().toPoint())
+        if column is None:
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.strip.clicked.emit(column)
+        elif event.button() == Qt.MouseButton.RightButton:
+            self.strip.menu_requested.emit(column, event.globalPosition().toPoint())
+
+    def mouseMoveEvent(self, event) -> None:
+        self.strip._set_hover(self.strip.column_at(event.position().toPoint()))
+
+    def leaveEvent(self, _event) -> None:
+        self.strip._set_hover(None)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            column = self.strip.column_at(event.pos())
+            text = self.strip.tiles[column].tooltip if column is not None else ""
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+
+class ImageStrip(QScrollArea):
+    """Columns of images with captions. Left click emits `clicked(column)`, right click
+    `menu_requested(column, global position)`; hovering a column shows its tooltip."""
+
+    clicked = Signal(int)
+    menu_requested = Signal(int, QPoint)
+    hovered = Signal(object)  # int | None
+
+    def __init__(self, rows: int = 1, parent: QWidget | None = None, max_cell: int = MAX_CELL):
+        super().__init__(parent)
+        if rows < 1:
+            raise ValueError("an image strip needs at least one row")
+        self.rows = rows
+        self.max_cell = max_cell
+        self.tiles: tuple[Tile, ...] = ()
+        self.placeholder = ""
+        self.selected: int | None = None
+        self.dimmed = False
+        self.hover: int | None = None
+        self.cell = MIN_FIT
+        self._pixmaps: list[list[QPixmap | None]] = []
+        self._keys: list[list[tuple | None]] = []  # where each shown picture's pixels live (see _identity)
+        self._caption_lines = [0] * rows
+        self.canvas = _Canvas(self)
+        self.setWidget(self.canvas)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.9))
+        self.caption_font = small
+        self._line = QFontMetrics(small).height()
+        self._metrics = QFontMetrics(small)
+        self._elided: list[list[list[str]]] = []  # per tile, row: caption lines elided to the cell's width
+        self._elided_for = -1  # the cell size they were elided for
+        self._elide_cache: dict[str, str] = {}
+        self._elided_for_width = -1
+        self.setMinimumHeight(self._height_for(MIN_CELL) + 4)
+
+    # -- content ---------------------------------------------------------------------------------------------
+    def set_tiles(self, tiles: Sequence[Tile]) -> None:
+        """Show these columns (replacing the old ones); images are converted once, here."""
+        tiles = tuple(tiles)
+        for tile in tiles:
+            if len(tile.images) != self.rows:
+                raise ValueError(f"a tile of {len(tile.images)} images in a strip of {self.rows} rows")
+        # Pictures already shown (the same memory: only a badge or a caption changed) keep their pixmaps. The
+        # old tiles keep that memory alive while this runs, so no new array can sit at the same address.
+        known = {key: pixmap for keys, pixmaps in zip(self._keys, self._pixmaps)
+                 for key, pixmap in zip(keys, pixmaps) if key is not None}
+        self._keys = [[None if image is None else _identity(image) for image in tile.images] for tile in tiles]
+        self._pixmaps = [[None if key is None else known.get(key) or QPixmap.fromImage(to_qimage(image))
+                          for key, image in zip(keys, tile.images)] for keys, tile in zip(self._keys, tiles)]
+        self.tiles = tiles
+        self._elided_for = -1
+        self._caption_lines = [max((len(tile.captions[row].splitlines())
+                                    for tile in tiles if row < len(tile.captions) and tile.captions[row]),
+                                   default=0) for row in range(self.rows)]
+        if self.selected is not None and self.selected >= len(tiles):
+            self.selected = None
+        if self.hover is not None and self.hover >= len(tiles):
+            self.hover = None
+        minimum = self._height_for(MIN_CELL) + self.horizontalScrollBar().sizeHint().height()
+        if minimum != self.minimumHeight():
+            self.setMinimumHeight(minimum)
+        self._layout()
+
+    def set_placeholder(self, text: str) -> None:
+        """What the strip says when it has no tiles (how to get some)."""
+        if text != self.placeholder:
+            self.placeholder = text
+            self.canvas.update()
+
+    def set_selected(self, column: int | None) -> None:
+        if column != self.selected:
+            self.selected = column
+            self.canvas.update()
+
+    def set_dimmed(self, dimmed: bool) -> None:
+        """Grey the pictures out (they belong to a moment that is being replaced)."""
+        if dimmed != self.dimmed:
+            self.dimmed = dimmed
+            self.canvas.update()
+
+    # -- geometry --------------------------------------------------------------------------------------------
+    def _height_for(self, cell: int) -> int:
+        return GAP + self.rows * (cell + 2) + sum(self._caption_lines) * self._line + GAP
+
+    def _cell_for_height(self, height: int) -> int:
+        return (height - 2 * GAP - sum(self._caption_lines) * self._line) // self.rows - 2
+
+    def _layout(self) -> None:
+        viewport = self.viewport().size()
+        height = self.height()  # the viewport loses the scroll bar's height when one shows
+        count = max(1, len(self.tiles))
+        by_height = self._cell_for_height(height)
+        by_width = (viewport.width() - GAP) // count - GAP
+        cell = min(by_height, by_width, self.max_cell)
+        if cell < MIN_FIT and by_width < by_height:  # too many to fit: keep them readable and scroll
+            bar = self.horizontalScrollBar().sizeHint().height()
+            cell = min(max(MIN_FIT, by_width), self._cell_for_height(height - bar), self.max_cell)
+        self.cell = max(MIN_CELL, cell)
+        width = GAP + len(self.tiles) * (self.cell + GAP) if self.tiles else viewport.width()
+        size = QSize(max(width, viewport.width()), max(self._height_for(self.cell), viewport.height()))
+        if size != self.canvas.size():
+            self.canvas.resize(size)
+        self.canvas.update()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._layout()
+
+    def sizeHint(self) -> QSize:
+        return QSize(GAP + max(4, len(self.tiles)) * (72 + GAP), self._height_for(72))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(3 * (MIN_CELL + GAP), self._height_for(MIN_CELL))
+
+    def tile_rect(self, column: int, row: int = 0) -> QRect:
+        """Where the image of (column, row) is painted, in canvas coordinates."""
+        top = GAP
+        for r in range(row):
+            top += self.cell + 2 + self._caption_lines[r] * self._line
+        return QRect(GAP + column * (self.cell + GAP), top + 1, self.cell, self.cell)
+
+    def column_rect(self, column: int) -> QRect:
+        left = GAP + column * (self.cell + GAP)
+        return QRect(left - GAP // 2, 0, self.cell + GAP, self.canvas.height())
+
+    def column_at(self, pos: QPoint) -> int | None:
+        """The column under a canvas position, or None."""
+        if not self.tiles:
+            return None
+        column = (pos.x() - GAP // 2) // (self.cell + GAP)
+        return int(column) if 0 <= column < len(self.tiles) else None
+
+    def _set_hover(self, column: int | None) -> None:
+        if column != self.hover:
+            self.hover = column
+            self.hovered.emit(column)
+            self.canvas.update()
+
+    # -- painting -------------------------------------------------------------------------------------------
+    def _elide_captions(self) -> None:
+        """Caption lines cut to the cell's width, once per layout (not per paint)."""
+        width = self.cell + GAP - 2
+        if self._elided_for_width != width:
+            self._elide_cache.clear()
+            self._elided_for_width = width
+
+        def elided(text: str) -> str:
+            if text not in self._elide_cache:
+                self._elide_cache[text] = self._metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            return self._elide_cache[text]
+
+        self._elided = [[[elided(text) for text in (tile.captions[row].splitlines() if row < len(tile.captions) else ())]
+                         for row in range(self.rows)] for tile in self.tiles]
+        self._elided_for = self.cell
+
+    def _paint(self, canvas: QWidget, visible: QRect) -> None:
+        painter = QPainter(canvas)
+        palette = canvas.palette()
+        painter.fillRect(visible, palette.window())
+        if not self.tiles:
+            if self.placeholder:
+                painter.setPen(palette.placeholderText().color())
+                painter.drawText(self.viewport().rect().adjusted(8, 4, -8, -4),
+                                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.end()
+            return
+        if self._elided_for != self.cell:
+            self._elide_captions()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.setFont(self.caption_font)
+        painter.setPen(palette.text().color())
+        line, centred = self._line, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        first = max(0, (visible.left() - GAP) // (self.cell + GAP))
+        last = min(len(self.tiles), visible.right() // (self.cell + GAP) + 1)
+        for column in range(first, last):
+            tile, pixmaps = self.tiles[column], self._pixmaps[column]
+            if column == self.selected:
+                painter.fillRect(self.column_rect(column), palette.highlight().color().lighter(160))
+            elif column == self.hover:
+                painter.fillRect(self.column_rect(column), palette.alternateBase())
+            for row, pixmap in enumerate(pixmaps):
+                rect = self.tile_rect(column, row)
+                if pixmap is not None:
+                    painter.drawPixmap(rect, pixmap)
+                    if self.dimmed:
+                        painter.fillRect(rect, QColor(128, 128, 128, 150))
+                else:
+                    painter.fillRect(rect, palette.mid())
+                for n, text in enumerate(self._elided[column][row]):
+                    painter.drawText(QRect(rect.left() - GAP // 2 + 1, rect.bottom() + 1 + n * line,
+                                           self.cell + GAP - 2, line), centred, text)
+            if tile.badge:
+                self._paint_badge(painter, self.tile_rect(column, 0), tile.badge)
+        painter.end()
+
+    def _paint_badge(self, painter: QPainter, rect: QRect, text: str) -> None:
+        painter.save()
+        size = max(14, min(22, self.cell // 3))
+        box = QRect(rect.left() + 2, rect.top() + 2, size + 4 * (len(text) - 1), size)
+        colour = BADGE_COLOURS.get(text[:1], QColor(90, 90, 90))
+        painter.setPen(QPen(QColor(255, 255, 255), 1))
+        painter.setBrush(colour)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.drawRoundedRect(box, size / 2, size / 2)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        bold = QFont(self.caption_font)
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()

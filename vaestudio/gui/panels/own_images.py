@@ -1,0 +1,327 @@
+"""Your own images: files encoded by the model of the moment shown, each as what the model sees next to
+its reconstruction and its posterior (mean ± σ on the plane's two axes).
+
+Images arrive through File → Encode image… (the shell calls `OwnImagesPanel.ask_encode()`), by dropping
+files on the panel, or by dropping them anywhere on the window (the shell calls `encode_image_files`).
+Any Pillow format, size and colour is brought to the model's input by `core.data.prepare_own_image`
+(light backgrounds inverted when the training images are dark, binarized like the training data); the
+decoding runs off the UI thread. A file that is not an image gives one line; the others still arrive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
+
+from vaestudio.core.data.dataset import shown
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.image_strip import ImageStrip, Tile
+from vaestudio.gui.state.explorer import Pictures, Probe
+from vaestudio.gui.state.latent_view import Endpoint, OwnImage
+from vaestudio.gui.state.studio import Studio
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm *.pgm);;All files (*)"
+MAX_FILES_PER_DROP = 64
+
+
+# -- preparing images (also used by the shell for drops on the window) -------------------------------------
+def active_architecture(studio: Studio):
+    """The architecture own images are prepared for: the model shown, else the active run's config."""
+    from vaestudio.core.architecture import Architecture
+
+    if studio.explorer.vae is not None:
+        return studio.explorer.vae.architecture
+    if studio.active is not None and studio.active.config is not None:
+        return studio.active.config.architecture
+    return Architecture()
+
+
+def training_background(probe: Probe | None) -> str:
+    """'dark' or 'light': the background of the run's test images (dark when unknown, as Fashion-MNIST)."""
+    if probe is None or len(probe.images) == 0:
+        return "dark"
+    from vaestudio.core.data.dataset import border_mean
+
+    return "light" if border_mean(probe.images[:200]) > 127.5 else "dark"
+
+
+def dropped_image_paths(mime: QMimeData) -> list[Path]:
+    """The local files of a drag (what a drop on the panel or the window would encode)."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
+def encode_image_files(studio: Studio, paths: Iterable[str | Path],
+                       on_added: Callable[[int, str], None] | None = None,
+                       on_error: Callable[[str], None] | None = None) -> int:
+    """Prepare each file off the UI thread and add it to the view's own images (in the order given).
+
+    on_added(position, name) after each image arrives; on_error(one line) for each file that cannot be
+    used (default: `studio.report`). Returns how many files were submitted.
+    """
+    from vaestudio.core.data.own_image import prepare_own_image
+
+    paths = [Path(p) for p in paths]
+    report = on_error or (lambda text: studio.report("Cannot encode image", text))
+    if len(paths) > MAX_FILES_PER_DROP:
+        report(f"{len(paths)} files dropped: only the first {MAX_FILES_PER_DROP} are encoded")
+        paths = paths[:MAX_FILES_PER_DROP]
+    architecture = active_architecture(studio)
+    background = training_background(studio.explorer.probe)
+
+    for path in paths:
+        def prepare(path=path):
+            prepared = prepare_own_image(path, architecture, background=background)
+            return OwnImage(shown(path.name or path), prepared.model_input[0], prepared.preview, str(path)), \
+                prepared.inverted
+
+        def added(result) -> None:
+            image, inverted = result
+            if image.inputs.shape != active_architecture(studio).image_shape:
+                image = refitted(image, studio)  # another run became active meanwhile
+                if image is None:
+                    return
+            position = studio.view.add_own_image(image)
+            studio.say(f"Encoded {shown(image.name)}" + (" (its light background inverted, as the training images are "
+                                                   "dark)" if inverted else ""), 6000)
+            if on_added is not None:
+                on_added(position, image.name)
+
+        studio.explorer.executor.submit(prepare, added, report)
+    return len(paths)
+
+
+def refitted(image: OwnImage, studio: Studio) -> OwnImage | None:
+    """`image` prepared again for the model now shown (another image size or colour): from its file, or from
+    what the model saw for a drawing. None (and one line said) when its file cannot be read any more."""
+    from vaestudio.core.data.own_image import prepare_own_image
+    from vaestudio.core.errors import VaeStudioError
+
+    architecture = active_architecture(studio)
+    try:
+        if image.source and image.source != "drawing" and Path(image.source).is_file():
+            prepared = prepare_own_image(image.source, architecture,
+                                         background=training_background(studio.explorer.probe))
+        else:
+            prepared = prepare_own_image(np.asarray(image.preview), architecture, invert=False)
+    except (VaeStudioError, ValueError, OSError) as exc:
+        studio.say(f"{shown(image.name)} cannot be shown to this model: {exc}", 8000)
+        return None
+    return OwnImage(image.name, prepared.model_input[0], prepared.preview, image.source)
+
+
+def refit_own_images(studio: Studio) -> None:
+    """Prepare the own images again when the run shown has another image size or colour than they were made
+    for (the ones that cannot be prepared again are removed)."""
+    shape = active_architecture(studio).image_shape
+    view = studio.view
+    for index in reversed(range(len(view.own_images))):
+        image = view.own_images[index]
+        if image.inputs.shape == shape:
+            continue
+        again = refitted(image, studio)
+        if again is None:
+            view.remove_own_image(index)
+        else:
+            view.replace_own_image(index, again)
+
+
+class OwnImagesPanel(QWidget):
+    """Your images: what the model sees, its reconstruction and posterior; remove, endpoint, cursor."""
+
+    title = "Your images"
+
+    def __init__(self, studio: Studio, commands: Commands, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.commands, self.view = studio, commands, studio.view
+        self.selected: int | None = None
+        self._shown: tuple | None = None
+        self._errors: list[str] = []
+        self.setAcceptDrops(True)
+
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        self.strip = ImageStrip(rows=2, max_cell=112)
+        self.strip.clicked.connect(self.select)
+        self.strip.menu_requested.connect(self._on_menu)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c0392b;")
+        self.error.hide()
+        self.encode_button = QPushButton("Encode image…")
+        self.encode_button.setToolTip("Choose an image file (PNG, JPEG, …) to see where the model puts it")
+        self.encode_button.clicked.connect(self.ask_encode)
+        self.endpoint_button = QPushButton("Use as endpoint")
+        self.endpoint_button.setToolTip("Make the selected image an interpolation endpoint (A, then B)")
+        self.endpoint_button.clicked.connect(lambda: self.use_as_endpoint(self.selected))
+        self.cursor_button = QPushButton("Cursor to it")
+        self.cursor_button.setToolTip("Put the plane's cursor on the selected image's encoding (its posterior mean)")
+        self.cursor_button.clicked.connect(lambda: self.cursor_to(self.selected))
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(lambda: self.remove(self.selected))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.encode_button)
+        buttons.addStretch(1)
+        for button in (self.endpoint_button, self.cursor_button, self.remove_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self.strip, 1)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+
+        studio.explorer.pictures_changed.connect(self._on_pictures)
+        studio.active_changed.connect(self._on_active)
+        for name in ("own_images", "endpoint_a", "endpoint_b", "axes"):
+            getattr(self.view.events, name).connect(self._refresh)
+        self._refresh()
+
+    def _on_active(self, _history) -> None:
+        refit_own_images(self.studio)
+        self._refresh()
+
+    # -- adding ---------------------------------------------------------------------------------------------
+    def ask_encode(self) -> None:
+        """File → Encode image…: choose a file and add it."""
+        path = self.commands.ask_open_path("images", "Encode image", IMAGE_FILTER)
+        if path is not None:
+            self.encode_files([path])
+
+    def encode_files(self, paths: Iterable[str | Path]) -> int:
+        """Encode image files (errors are shown in the panel, one line each). Returns how many were submitted."""
+        self._errors = []
+        self.error.hide()
+        return encode_image_files(self.studio, paths, on_added=lambda position, _name: self.select(position),
+                                  on_error=self._show_error)
+
+    def _show_error(self, text: str) -> None:
+        self._errors.append(text)
+        shown = self._errors[-3:]
+        more = len(self._errors) - len(shown)
+        self.error.setText("\n".join(shown) + (f"\n(and {more} more)" if more else ""))
+        self.error.show()
+        self.studio.say(text, 8000)
+
+    def dragEnterEvent(self, event) -> None:
+        if dropped_image_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = dropped_image_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.encode_files(paths)
+        else:
+            event.ignore()
+
+    # -- what is shown ------------------------------------------------------------------------------------
+    def _on_pictures(self, pictures: Pictures) -> None:
+        key = (pictures.info, pictures.own, pictures.vae is None)
+        if self._shown is None or any(a is not b for a, b in zip(key, self._shown)):
+            self._refresh()
+
+    def _refresh(self, *_args) -> None:
+        pictures = self.studio.explorer.pictures
+        self._shown = (pictures.info, pictures.own, pictures.vae is None)
+        own = self.view.own_images
+        if self.selected is not None and self.selected >= len(own):
+            self.selected = len(own) - 1 if own else None
+        encodings = pictures.own if pictures.own is not None and len(pictures.own) == len(own) else None
+        x, y = self.view.axes
+        ends = {"A": self.view.endpoint_a, "B": self.view.endpoint_b}
+        tiles = []
+        for index, image in enumerate(own):
+            badge = "".join(letter for letter, end in ends.items()
+                            if end is not None and end.kind == "own" and end.index == index)
+            encoding = encodings[index] if encodings is not None else None
+            if encoding is None:
+                tiles.append(Tile((image.preview, None), (shown(image.name), "…"), f"{shown(image.source)}\nnot encoded yet",
+                                  badge))
+                continue
+            sigma = np.exp(0.5 * np.asarray(encoding.logvar, dtype=np.float64))
+            mean = np.asarray(encoding.mean, dtype=np.float64)
+            axes = (x,) if self.view.latent_dim == 1 else (x, y)
+            caption = "\n".join(f"z{d + 1} {mean[d]:+.2f}±{sigma[d]:.2f}" for d in axes)
+            every = "\n".join(f"  z{d + 1} = {mean[d]:+.3f} ± {sigma[d]:.3f}" for d in range(len(mean))[:16])
+            tip = (f"{shown(image.source)}\nTop: what the model sees; bottom: its reconstruction.\n"
+                   f"Posterior q(z|x), mean ± σ:\n{every}" + ("\n  …" if len(mean) > 16 else "")
+                   + "\nClick to select; right-click for more.")
+            tiles.append(Tile((image.preview, encoding.reconstruction), (shown(image.name), caption), tip, badge))
+        self.strip.set_tiles(tiles)
+        self.strip.set_selected(self.selected)
+        self.strip.set_dimmed(False)
+        if not own:
+            self.strip.set_placeholder("Drop image files here (PNG, JPEG, any size or colour), use File → Encode "
+                                       "image…, or draw on the drawing pad. Each is shown as the model sees it, "
+                                       "with its reconstruction and its place on the plane.")
+        if pictures.info is not None and pictures.vae is None:
+            self.header.setText(f"<b>Your images</b> — {pictures.note or 'no model weights at this moment'}")
+        elif own:
+            moment = pictures.info.label if pictures.info is not None else "—"
+            self.header.setText(f"<b>Your images</b> as the model sees them (top) and their reconstructions at "
+                                f"{moment} (bottom), with the posterior mean ± σ")
+        else:
+            self.header.setText("<b>Your images</b>")
+        chosen = self.selected is not None
+        self.endpoint_button.setEnabled(chosen)
+        self.remove_button.setEnabled(chosen)
+        self.cursor_button.setEnabled(chosen and encodings is not None)
+
+    # -- user actions ------------------------------------------------------------------------------------
+    def select(self, index: int | None) -> None:
+        own = self.view.own_images
+        self.selected = index if index is not None and 0 <= index < len(own) else None
+        self._refresh()
+
+    def _endpoint(self, index: int) -> Endpoint:
+        return Endpoint.own_image(index, f"your image “{shown(self.view.own_images[index].name)}”")
+
+    def use_as_endpoint(self, index: int | None, which: str | None = None) -> None:
+        if index is None or not 0 <= index < len(self.view.own_images):
+            return
+        endpoint = self._endpoint(index)
+        if which is None:
+            which = self.view.pick_endpoint(endpoint)
+        else:
+            self.view.set_endpoint(which, endpoint)
+        self.studio.say(f"Interpolation endpoint {which.upper()}: {endpoint.label}", 4000)
+
+    def cursor_to(self, index: int | None) -> None:
+        """Put the cursor on an image's posterior mean at the moment shown."""
+        own = self.studio.explorer.pictures.own
+        if index is not None and own is not None and len(own) == len(self.view.own_images) and 0 <= index < len(own):
+            self.view.move_cursor(own[index].mean)
+
+    def remove(self, index: int | None) -> None:
+        if index is not None and 0 <= index < len(self.view.own_images):
+            self.view.remove_own_image(index)
+
+    def _on_menu(self, column: int, where: QPoint) -> None:
+        self.select(column)
+        menu = self.context_menu(column)
+        if menu is not None:
+            menu.exec(where)
+
+    def context_menu(self, column: int) -> QMenu | None:
+        """The actions offered for one image (also what a right-click shows)."""
+        if not 0 <= column < len(self.view.own_images):
+            return None
+        menu = QMenu(self)
+        menu.addAction("Use as endpoint A", lambda: self.use_as_endpoint(column, "a"))
+        menu.addAction("Use as endpoint B", lambda: self.use_as_endpoint(column, "b"))
+        cursor = menu.addAction("Put the cursor on it", lambda: self.cursor_to(column))
+        cursor.setEnabled(self.studio.explorer.pictures.own is not None)
+        menu.addSeparator()
+        menu.addAction("Remove", lambda: self.remove(column))
+        return menu

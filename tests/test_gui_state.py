@@ -85,6 +85,11 @@ def test_view_changes_recompute_only_what_they_affect(recorded, data):
     studio.add_run(history)
     studio.set_probe(history, Probe.from_dataset(data))
     view = studio.view
+    # The linear scale shows a grid evenly spaced in z; the probit scale shows the tutorial's recorded one.
+    assert view.scale == "linear" and studio.explorer.pictures.grid_spacing == "linear"
+    view.set_scale("probit")
+    assert studio.explorer.pictures.grid_spacing == "quantile"
+    view.set_scale("linear")
     grid = studio.explorer.pictures.grid
     view.set_axes(0, 2)
     assert studio.explorer.pictures.grid_axes == (0, 2) and not np.array_equal(studio.explorer.pictures.grid, grid)

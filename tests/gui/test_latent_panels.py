@@ -331,7 +331,8 @@ def test_the_wheel_zooms_and_reset_view_brings_the_grid_back(qtbot, studio, data
     assert p0 == pytest.approx(z0 + 0.3, abs=0.02) and studio.view.cursor == cursor  # panned, cursor stays
     qtbot.mouseClick(win.plane.reset_button, Qt.MouseButton.LeftButton)
     (r0, r1), _ = win.plane.viewbox.viewRange()
-    edges = axes.tile_edges(GRID, "linear")
+    edges = axes.tile_edges(GRID, "linear", studio.explorer.pictures.grid_spacing)
+    assert studio.explorer.pictures.grid_spacing == "linear"  # the linear scale shows an evenly spaced grid
     assert r0 <= edges[0] and r1 >= edges[-1]
 
 
@@ -483,7 +484,7 @@ def test_a_one_dimensional_space_shows_a_strip_and_says_so(qtbot, studio, data, 
     win = window()
     assert "strip" in win.plane.notice.text() and win.plane.notice.isVisible()
     rect = win.plane.grid_item.mapRectToParent(win.plane.grid_item.boundingRect())
-    edges = axes.tile_edges(GRID, "linear")
+    edges = axes.tile_edges(GRID, "linear", studio.explorer.pictures.grid_spacing)
     assert rect.left() == pytest.approx(edges[0]) and rect.height() < rect.width() / 3
     drag(qtbot, win.viewport, win.pixel_of(0, 0), win.plot_pixel(1.2, 0.05))
     assert studio.view.cursor == pytest.approx((1.2,), abs=0.05)
@@ -538,7 +539,8 @@ def test_a_recorded_run_explored_with_background_workers(qtbot, recorded, data, 
     studio.set_probe(history, small_probe(data))
     qtbot.waitUntil(lambda: studio.explorer.pictures.kl_per_dimension is not None, timeout=10000)
     qtbot.waitUntil(lambda: win.preview.image is not None, timeout=2000)
-    assert win.plane.grid_item.image is not None and len(win.plane.overlay_item.getData()[0]) == len(studio.explorer.probe.images)
+    qtbot.waitUntil(lambda: win.plane.grid_item.image is not None, timeout=5000)
+    assert len(win.plane.overlay_item.getData()[0]) == len(studio.explorer.probe.images)
     np.testing.assert_allclose(win.kl.bars.opts["height"], studio.explorer.pictures.kl_per_dimension)
     drag(qtbot, win.viewport, win.pixel_of(0, 0), win.pixel_of(-0.9, 0.4))
     qtbot.waitUntil(lambda: win.preview._z is None, timeout=2000)

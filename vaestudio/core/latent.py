@@ -16,26 +16,36 @@ import numpy as np
 
 GRID_PROBABILITIES = (0.05, 0.95)
 INTERPOLATIONS = ("linear", "spherical")
+SPACINGS = ("quantile", "linear")
 _PARALLEL = 1e-6  # |sin(angle)| below this counts as (anti)parallel
 
 
-def grid_axis_values(n: int) -> np.ndarray:
-    """The latent value of each of the n grid rows/columns: normal quantiles, float32 (n,), ascending."""
+def grid_axis_values(n: int, spacing: str = "quantile") -> np.ndarray:
+    """The latent value of each of the n grid rows/columns, float32 (n,), ascending.
+
+    "quantile" (the tutorial's): standard-normal quantiles of linspace(0.05, 0.95, n), evenly spaced in
+    probability. "linear": n evenly spaced values over the same range, so on a linear axis every tile has
+    the same width and sits exactly on its latent value.
+    """
     n = _count(n, "grid size", minimum=2)
     unit = NormalDist()
     low, high = GRID_PROBABILITIES
+    if spacing == "linear":
+        return np.linspace(unit.inv_cdf(low), unit.inv_cdf(high), n).astype(np.float32)
+    if spacing != "quantile":
+        raise ValueError(f"grid spacing {spacing!r} is not one of {', '.join(SPACINGS)}")
     return np.array([unit.inv_cdf(float(p)) for p in np.linspace(low, high, n)], dtype=np.float32)
 
 
 def grid_points(n: int, latent_dim: int, axes: tuple[int, int] = (0, 1),
-                held: Sequence[float] | None = None) -> np.ndarray:
+                held: Sequence[float] | None = None, spacing: str = "quantile") -> np.ndarray:
     """float32 latent points of the grid: (n*n, latent_dim), or (n, latent_dim) for a 1-d latent space.
 
     Point r*n + c has z[axes[1]] = values[r] and z[axes[0]] = values[c]; every other coordinate comes
     from `held` (default 0). For latent_dim 1 the second axis is ignored and point c has z = values[c].
     """
     latent_dim = _count(latent_dim, "latent_dim")
-    values = grid_axis_values(n)
+    values = grid_axis_values(n, spacing)
     base = held_coordinates(latent_dim, held)
     if latent_dim == 1:
         if axes[0] != 0:

@@ -258,9 +258,11 @@ class NumpyVAE:
         images = to_uint8(self.decode(z))
         return images[..., 0] if images.shape[-1] == 1 else images
 
-    def grid(self, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[float] | None = None) -> np.ndarray:
-        """The n x n grid (a 1 x n strip for a 1-d latent space) as one uint8 picture, see latent.mosaic."""
-        points = grid_points(n, self.architecture.latent_dim, axes, held)
+    def grid(self, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[float] | None = None,
+             spacing: str = "quantile") -> np.ndarray:
+        """The n x n grid (a 1 x n strip for a 1-d latent space) as one uint8 picture, see latent.mosaic;
+        `spacing` as in latent.grid_axis_values."""
+        points = grid_points(n, self.architecture.latent_dim, axes, held, spacing)
         return mosaic(self.decode_uint8(points), n)
 
 

@@ -83,12 +83,17 @@ def origin(scale: str) -> float:
     return 0.0 if check_scale(scale) == LINEAR else 0.5
 
 
-def tile_edges(n: int, scale: str) -> np.ndarray:
+def tile_edges(n: int, scale: str, spacing: str = "quantile") -> np.ndarray:
     """The n + 1 boundaries (plot coordinates, ascending) of the n grid tiles along one axis.
 
-    probit: the tile centres are evenly spaced, each tile as wide as the spacing. linear: each tile
-    reaches halfway to its neighbours; the outer tiles reach as far out as they do in.
+    probit: the tile centres are evenly spaced, each tile as wide as the spacing. linear with a linear
+    grid (the window's): evenly spaced too. linear with the tutorial's quantile grid (a run recorded
+    without weights): each tile reaches halfway to its neighbours; the outer tiles reach as far out as in.
     """
+    if check_scale(scale) == LINEAR and spacing == "linear":
+        centres = grid_axis_values(n, "linear").astype(np.float64)
+        step = centres[1] - centres[0]
+        return np.linspace(centres[0] - step / 2, centres[-1] + step / 2, n + 1)
     if check_scale(scale) == PROBIT:
         low, high = GRID_PROBABILITIES
         step = (high - low) / (n - 1)
@@ -100,22 +105,22 @@ def tile_edges(n: int, scale: str) -> np.ndarray:
     return np.concatenate([[first], middles, [last]])
 
 
-def strip_height(n: int, scale: str) -> tuple[float, float]:
+def strip_height(n: int, scale: str, spacing: str = "quantile") -> tuple[float, float]:
     """(bottom, height) of a 1-d latent space's strip: as tall as its central tile is wide, around z2 = 0."""
-    edges = tile_edges(n, scale)
+    edges = tile_edges(n, scale, spacing)
     height = float(np.min(np.diff(edges)))
     return origin(scale) - height / 2, height
 
 
-def resample_indices(n: int, tile: int, scale: str) -> tuple[np.ndarray, float, float]:
+def resample_indices(n: int, tile: int, scale: str, spacing: str = "quantile") -> tuple[np.ndarray, float, float]:
     """Source pixel index of each picture pixel along one axis, and the picture's (start, size) in plot units.
 
     probit: the mosaic as it is. linear: the narrowest tile keeps its pixels and wider tiles repeat
     theirs, so every tile fills its cell between `tile_edges`.
     """
-    edges = tile_edges(n, scale)
+    edges = tile_edges(n, scale, spacing)
     start, size = float(edges[0]), float(edges[-1] - edges[0])
-    if scale == PROBIT:
+    if scale == PROBIT or spacing == "linear":  # evenly spaced tiles: the mosaic as it is
         return np.arange(n * tile), start, size
     pixel = max(float(np.min(np.diff(edges))) / tile, size / MAX_RESAMPLED_PIXELS)
     count = int(math.ceil(size / pixel))

@@ -521,7 +521,7 @@ class LatentPlanePanel(QWidget):
         if self._drawn.get("grid") is grid:
             return
         n = self._tiles_per_side(grid)
-        self.grid_item.show_grid(grid, n, self.scale, self.one_d)
+        self.grid_item.show_grid(grid, n, self.scale, self.one_d, pictures.grid_spacing)
         self._drawn["grid"] = grid
         framing = (id(self.studio.active), self.scale, n, self.one_d)
         if framing != self._framed:  # a new run, scale or grid size: show the whole grid
@@ -700,10 +700,11 @@ class LatentPlanePanel(QWidget):
     def reset_range(self) -> None:
         """Show the whole grid (and, on the linear scale, most test points beyond it)."""
         n = self._grid_count()
-        edges = axes.tile_edges(max(n, 2), self.scale)
+        spacing = self.explorer.pictures.grid_spacing
+        edges = axes.tile_edges(max(n, 2), self.scale, spacing)
         low, high = float(edges[0]), float(edges[-1])
         if self.one_d:
-            bottom, height = axes.strip_height(max(n, 2), self.scale)
+            bottom, height = axes.strip_height(max(n, 2), self.scale, spacing)
             self.viewbox.setRange(xRange=(low, high), yRange=(bottom - height, bottom + 2 * height), padding=0.02)
         else:
             means = self.explorer.pictures.means

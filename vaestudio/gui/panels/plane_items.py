@@ -79,14 +79,14 @@ class GridImage(pg.ImageItem):
         self._indices: dict[tuple[int, int, str], tuple[np.ndarray, float, float]] = {}
         self.shown: tuple | None = None  # (mosaic, n, scale, one_d) last drawn
 
-    def show_grid(self, mosaic: np.ndarray, n: int, scale: str, one_d: bool) -> None:
+    def show_grid(self, mosaic: np.ndarray, n: int, scale: str, one_d: bool, spacing: str = "quantile") -> None:
         """`mosaic`: core orientation (top tile row = highest z2), n tiles a side (a 1 x n strip if one_d)."""
         tile = mosaic.shape[1] // n
         picture = mosaic[::-1]  # a y-up plot draws row 0 at the bottom
-        cols, x0, width = self._resampling(n, tile, scale)
+        cols, x0, width = self._resampling(n, tile, scale, spacing)
         if one_d:
             rows = np.arange(picture.shape[0])
-            y0, height = axes.strip_height(n, scale)
+            y0, height = axes.strip_height(n, scale, spacing)
         else:
             rows, y0, height = cols, x0, width
         if len(cols) != picture.shape[1] or len(rows) != picture.shape[0]:
@@ -95,10 +95,10 @@ class GridImage(pg.ImageItem):
         self.setRect(QRectF(x0, y0, width, height))
         self.shown = (mosaic, n, scale, one_d)
 
-    def _resampling(self, n: int, tile: int, scale: str):
-        key = (n, tile, scale)
+    def _resampling(self, n: int, tile: int, scale: str, spacing: str):
+        key = (n, tile, scale, spacing)
         if key not in self._indices:
-            self._indices[key] = axes.resample_indices(n, tile, scale)
+            self._indices[key] = axes.resample_indices(n, tile, scale, spacing)
         return self._indices[key]
 
     def clear_grid(self) -> None:

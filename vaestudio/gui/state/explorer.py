@@ -89,6 +89,7 @@ class Pictures:
     note: str = ""  # why some pictures are missing
     grid: np.ndarray | None = None  # uint8 mosaic for the view's axes and held coordinates
     grid_axes: tuple[int, int] = (0, 1)
+    grid_spacing: str = "quantile"  # "linear": evenly spaced in z (the linear scale); "quantile": the tutorial's
     means: np.ndarray | None = None  # (N, d) encoder means of the probe
     logvars: np.ndarray | None = None
     kl_per_dimension: np.ndarray | None = None  # (d,)
@@ -117,6 +118,7 @@ class Explorer:
         self._part_generation = {part: 0 for part in PARTS}
         view.events.axes.connect(self._on_axes_or_held)
         view.events.held.connect(self._on_axes_or_held)
+        view.events.scale.connect(self._on_axes_or_held)
         view.events.endpoint_a.connect(self._on_interpolation_changed)
         view.events.endpoint_b.connect(self._on_interpolation_changed)
         view.events.interpolation_method.connect(self._on_interpolation_changed)
@@ -169,8 +171,10 @@ class Explorer:
             note = "" if vae is not None else ("this run was recorded without model weights (vaestudio 0.1.0): "
                                                "only its grids can be shown")
             pictures = Pictures(info=info, vae=vae, note=note, seconds={"load": seconds})
-            if vae is None or (self.view.axes == (0, 1) and not any(self._held_off_plane())):
-                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1))
+            recorded_fits = self.view.axes == (0, 1) and not any(self._held_off_plane())
+            if vae is None or (recorded_fits and self._spacing() == "quantile"):
+                # The snapshot's recorded grid is the tutorial's (quantile spacing), for axes z1 x z2.
+                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1), grid_spacing="quantile")
             self._publish(pictures)
             if vae is not None:
                 if pictures.grid is None:
@@ -179,6 +183,10 @@ class Explorer:
                     self._compute(part)
 
         self.executor.submit(load, loaded, self._report, key="moment")
+
+    def _spacing(self) -> str:
+        """Grids are evenly spaced in z on the linear scale, and the tutorial's quantiles on the probit one."""
+        return "linear" if self.view.scale == "linear" else "quantile"
 
     def _held_off_plane(self) -> list[float]:
         return [v for i, v in enumerate(self.view.held) if i not in self.view.axes]
@@ -233,9 +241,9 @@ class Explorer:
             return None
         if part == "grid":
             n = self.history.config.grid_size if self.history and self.history.config else 20
-            axes, held = view.axes, np.asarray(view.held, np.float32)
-            return lambda: {"grid": vae.grid(n, axes if vae.architecture.latent_dim > 1 else (0, 0), held),
-                            "grid_axes": axes}
+            axes, held, spacing = view.axes, np.asarray(view.held, np.float32), self._spacing()
+            return lambda: {"grid": vae.grid(n, axes if vae.architecture.latent_dim > 1 else (0, 0), held, spacing),
+                            "grid_axes": axes, "grid_spacing": spacing}
         if part == "encodings":
             if probe is None:
                 return None
@@ -268,27 +276,19 @@ class Explorer:
 
             return encode_own
         if part == "interpolation":
-            ends = [self._endpoint_z(view.endpoint_a), self._endpoint_z(view.endpoint_b)]
-            if any(z is None for z in ends):
+            ends = (view.endpoint_a, view.endpoint_b)
+            if any(end is None for end in ends):
                 return lambda: {"interpolation": None}
-            method, frames = view.interpolation_method, view.interpolation_frames
-            return lambda: {"interpolation": probes.interpolate(vae, ends[0], ends[1], frames, method)}
+            method, frames, own = view.interpolation_method, view.interpolation_frames, view.own_images
+
+            def interpolation():  # endpoints are encoded here, off the UI thread (a drawing updates often)
+                z = [_endpoint_z(vae, end, probe, own) for end in ends]
+                if any(v is None for v in z):
+                    return {"interpolation": None}
+                return {"interpolation": probes.interpolate(vae, z[0], z[1], frames, method)}
+
+            return interpolation
         raise ValueError(f"unknown part {part!r}")
-
-    def _endpoint_z(self, endpoint: Endpoint | None) -> np.ndarray | None:
-        """An endpoint's latent point at this moment (test and own images are encoded now)."""
-        if endpoint is None:
-            return None
-        vae = self.pictures.vae
-        if endpoint.kind == "point":
-            return np.asarray(endpoint.z, np.float32)
-        if endpoint.kind == "test" and self.probe is not None and 0 <= endpoint.index < len(self.probe.images):
-            from vaestudio.core import probes
-
-            return probes.encode(vae, self.probe.images[endpoint.index:endpoint.index + 1]).mean[0]
-        if endpoint.kind == "own" and 0 <= endpoint.index < len(self.view.own_images):
-            return vae.encode(self.view.own_images[endpoint.index].inputs[None])[0][0]
-        return None
 
     def _publish(self, pictures: Pictures) -> None:
         self.pictures = pictures
@@ -296,3 +296,16 @@ class Explorer:
 
     def _report(self, message: str) -> None:
         self.failed.emit(message)
+
+
+def _endpoint_z(vae, endpoint: Endpoint, probe: Probe | None, own_images) -> np.ndarray | None:
+    """An endpoint's latent point at this moment: test and own images are encoded by this moment's model."""
+    from vaestudio.core import probes
+
+    if endpoint.kind == "point":
+        return np.asarray(endpoint.z, np.float32)
+    if endpoint.kind == "test" and probe is not None and 0 <= endpoint.index < len(probe.images):
+        return probes.encode(vae, probe.images[endpoint.index:endpoint.index + 1]).mean[0]
+    if endpoint.kind == "own" and 0 <= endpoint.index < len(own_images):
+        return vae.encode(own_images[endpoint.index].inputs[None])[0][0]
+    return None

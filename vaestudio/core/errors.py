@@ -23,12 +23,6 @@ class RunFolderError(VaeStudioError):
 
 class ExportError(VaeStudioError):
     """An export target cannot be written (read-only folder, full disk, ...)."""
-
-
-class DivergenceError(VaeStudioError):
-    """The loss became NaN or Inf."""
-
-
 class Cancelled(Exception):
     """A long computation (an IWAE estimate, ...) was cancelled by its caller. Not the input's fault, so
     not a VaeStudioError: whoever asked for the cancellation expects it."""

@@ -23,6 +23,8 @@ class RunFolderError(VaeStudioError):
 
 class ExportError(VaeStudioError):
     """An export target cannot be written (read-only folder, full disk, ...)."""
+
+
 class Cancelled(Exception):
     """A long computation (an IWAE estimate, ...) was cancelled by its caller. Not the input's fault, so
     not a VaeStudioError: whoever asked for the cancellation expects it."""

@@ -78,7 +78,7 @@ EVERY_POINT = [
     _param("new", "atomic:training.gif", LEFTOVER),
     _param("new", "append:metrics.csv", NO_APPEND_POINT),
     _param("new", "append:metrics.csv:3", NO_APPEND_POINT),
-    _param("new", "append:index.csv:2", NO_APPEND_POINT),
+    _param("new", "atomic:index.csv:2", LEFTOVER),
     _param("resume", "atomic:config.json", LEFTOVER),
     _param("resume", "atomic:metrics.csv", LEFTOVER),
     _param("resume", "atomic:index.csv", LEFTOVER),

@@ -26,9 +26,8 @@ from vaestudio.core.config import LIMITS, TrainConfig, checked_number, read_json
 from vaestudio.core.errors import RunFolderError, VaeStudioError
 from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Saved, Snapshot, Started, Status,
                                    StepMetrics)
-from vaestudio.core.store.run_folder import RunFolder, RunState
+from vaestudio.core.store.run_folder import RUN_FACTS, RunFolder, RunState
 
-RUN_FACTS = "run.json"  # what the run's start found: steps per epoch, data, device; and how it ended
 
 DatasetLoader = Callable[[TrainConfig], Any]
 
@@ -98,7 +97,8 @@ class Run:
         run_folder.check_writable()
         changes = changes.checked()
         config = dataclasses.replace(state.config)
-        if changes.epochs is not None:
+        finishing = changes.epochs == config.epochs and bool(state.final_files_missing)  # the same command again
+        if changes.epochs is not None and not finishing:
             if changes.epochs <= state.epochs_done:
                 raise RunFolderError(f"{run_folder.path}: has already trained {state.epochs_done} epochs; ask for "
                                      f"more than {state.epochs_done} to continue it (asked for {changes.epochs})")
@@ -279,7 +279,10 @@ class Run:
             raise
         if started and trainer.model is not None:
             yield Status(f"Saving the run in {self.folder.path}…")
-            yield Saved(tuple(recorder.finish(trainer.model)))
+            saved = tuple(recorder.finish(trainer.model))
+            checkpoint_step = recorder.checkpoint_step if recorder.checkpoint_step is not None else self._step
+            _write_facts(self.folder, None, None, saved_step=checkpoint_step)
+            yield Saved(saved)
 
 
 def _missing_epoch_snapshot(folder: RunFolder, checkpoint) -> bool:
@@ -312,8 +315,10 @@ def _open_tensorboard(folder: RunFolder, new: bool):
         return None
 
 
-def _write_facts(folder: RunFolder, started: Started | None, dataset, finished: Finished | None = None) -> None:
-    """run.json: what the start found (steps per epoch, data, device) and how the run last ended."""
+def _write_facts(folder: RunFolder, started: Started | None, dataset, finished: Finished | None = None,
+                 saved_step: int | None = None) -> None:
+    """run.json: what the start found (steps per epoch, data, device), how the run last ended, and the
+    checkpoint step its final files were saved at (None from its start until they are saved again)."""
     from vaestudio.core.store.atomic import write_text_atomic
 
     path = folder.file(RUN_FACTS)
@@ -326,7 +331,9 @@ def _write_facts(folder: RunFolder, started: Started | None, dataset, finished: 
     if started is not None:
         facts.update(steps_per_epoch=started.steps_per_epoch, device=started.device, precision=started.precision,
                      replicas=started.replicas, data=dataset.describe() if dataset is not None else None,
-                     ended=None, message=None)
+                     ended=None, message=None, saved_step=None)
+    if saved_step is not None:
+        facts.update(saved_step=saved_step)
     if finished is not None:
         facts.update(ended=finished.reason, message=finished.message)
     try:

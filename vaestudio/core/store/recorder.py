@@ -16,10 +16,10 @@ from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snaps
 from vaestudio.core.store.checkpoint import Checkpoint, save_checkpoint
 from vaestudio.core.store.run_folder import ANIMATION, CHECKPOINT, GRID, MODEL, RunFolder
 
-CHECKPOINT_SECONDS = 120.0
+CHECKPOINT_SECONDS = 120.0  # also checkpoint inside long epochs, so a crash loses at most this much
 # Grey levels of the run's training.gif: 32 keeps the pictures and makes the 10-epoch tutorial run's GIF
 # 4.2 MB instead of 9.6 MB at 256 (measured); exports from the window offer every choice.
-ANIMATION_LEVELS = 32  # also checkpoint inside long epochs, so a crash loses at most this much
+ANIMATION_LEVELS = 32
 
 
 class RunRecorder:
@@ -35,6 +35,7 @@ class RunRecorder:
         self._last_checkpoint = clock()
         self._epoch = 1
         self.tensorboard_failed = False
+        self.checkpoint_step: int | None = None  # the step of the last checkpoint this recorder saved
 
     @property
     def tensorboard(self):
@@ -104,6 +105,7 @@ class RunRecorder:
             checkpoint.epoch_metrics = epoch_metrics
         save_checkpoint(self.folder.file(CHECKPOINT), checkpoint)
         self._last_checkpoint = self._clock()
+        self.checkpoint_step = checkpoint.step
 
     def finish(self, model, frame_seconds: float = 0.15, levels: int = ANIMATION_LEVELS) -> list[Path]:
         """Save the model, the final grid and the animation; returns the files written."""

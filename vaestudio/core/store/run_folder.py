@@ -36,6 +36,8 @@ TENSORBOARD = "tensorboard"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 FINAL_FILES = (MODEL, GRID, ANIMATION)
+RUN_FACTS = "run.json"  # what the run's start found: steps per epoch, data, device; how it ended; saved_step
+_NOT_RECORDED = object()
 
 
 _LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$")  # store/atomic.py's temporary names
@@ -170,8 +172,26 @@ class RunFolder:
         if epochs_done > config.epochs:
             raise RunFolderError(f"{self.file(CHECKPOINT)}: has {epochs_done} epochs done, more than the "
                                  f"{config.epochs} of {self.file(CONFIG)}")
-        missing = tuple(name for name in FINAL_FILES if not self.file(name).is_file())
+        step = checkpoint.step if checkpoint else 0
+        if self.saved_step() not in (step, _NOT_RECORDED):
+            missing = FINAL_FILES  # those on disk were saved at another step: a later resume never finished
+        else:
+            missing = tuple(name for name in FINAL_FILES if not self.file(name).is_file())
         return RunState(config, checkpoint, epochs_done, checkpoint.step if checkpoint else 0, missing)
+
+    def saved_step(self) -> int | None | object:
+        """The checkpoint step the final files (model, grid, animation) were saved at, per run.json: None
+        while a run trains, _NOT_RECORDED for folders that do not record it (0.1.0, or an unreadable run.json)."""
+        import json
+
+        try:
+            facts = json.loads(self.file(RUN_FACTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return _NOT_RECORDED
+        if not isinstance(facts, dict) or "saved_step" not in facts:
+            return _NOT_RECORDED
+        value = facts["saved_step"]
+        return value if value is None or (isinstance(value, int) and not isinstance(value, bool)) else _NOT_RECORDED
 
     def check_writable(self) -> None:
         """Refuse, naming the place, a run folder that this process could not write to (before changing it)."""

@@ -3,6 +3,9 @@
 `Trainer.events()` runs in whichever thread iterates it (the CLI's main thread, the window's worker
 thread). `pause()`, `resume()`, `stop()`, `set_learning_rate()` and `set_beta()` may be called from any
 other thread; they take effect between graph calls, which last at most `steps_per_call` steps.
+
+`devices` (a `device.DevicePlan`, or a request such as 2 or "all") trains on several devices with a
+MirroredStrategy; the default is one device without any strategy, as always.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
 from vaestudio.core.store.checkpoint import Checkpoint
+from vaestudio.core.tf.steps import noise_state
 
 POLL_SECONDS = 0.05
 
@@ -39,12 +43,16 @@ class Trainer:
     """Trains a CVAE on a Dataset, yielding Started, StepMetrics, Snapshot, HyperChanged, EpochEnd, Finished."""
 
     def __init__(self, config: TrainConfig, dataset, *, resume_from: Checkpoint | None = None,
-                 device: str | None = None, learning_rate: float | None = None, beta: float | None = None):
+                 device: str | None = None, devices=None, learning_rate: float | None = None,
+                 beta: float | None = None):
         self.config = config.validate()
         self.dataset = dataset
         self.architecture = config.architecture
         self.resume_from = resume_from
         self.device = device
+        self.devices = devices  # None: one device, no strategy
+        self.plan = None  # the DevicePlan in force, once built
+        self.strategy = None
         state = TrainerState(learning_rate=config.learning_rate, beta=config.beta)
         if resume_from is not None:
             if resume_from.architecture != self.architecture:
@@ -59,7 +67,6 @@ class Trainer:
         self.model = None
         self.optimizer = None
         self._steps = None
-        self._noise = None
         self._pending: dict[str, float] = {}
         self._lock = threading.Lock()
         self._running = threading.Event()
@@ -107,7 +114,8 @@ class Trainer:
             raise RuntimeError("the trainer has not started")
         return Checkpoint(self.state.epoch, self.state.step, self.state.epoch_step, self.architecture,
                           self.model.get_weights(), [v.numpy() for v in self.optimizer.variables],
-                          self._noise.state.numpy(), learning_rate=self.state.learning_rate, beta=self.state.beta)
+                          noise_state(self.config.seed, self.state.step), learning_rate=self.state.learning_rate,
+                          beta=self.state.beta)
 
     # -- the loop ----------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -115,8 +123,10 @@ class Trainer:
         precision = self._build()
         cfg, state, steps = self.config, self.state, self._steps
         steps_per_epoch = self.steps_per_epoch
-        yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, self.device or _device_name(), precision,
-                      start_step=state.step)
+        plan = self.plan
+        device = plan.label if plan is not None and plan.distributed else self.device or _device_name()
+        yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, device, precision, start_step=state.step,
+                      replicas=plan.replicas if plan is not None else 1)
         if self.resume_from is None:
             yield self._snapshot(0, "before training")
         changed = self._apply_pending(initial=True)
@@ -173,36 +183,40 @@ class Trainer:
 
     # -- building ------------------------------------------------------------------------------
     def _build(self) -> str:
-        """Model, optimizer, noise, input pipeline and compiled steps; returns the precision used."""
+        """Devices, model, optimizer, input pipeline and compiled steps; returns the precision used."""
+        import contextlib
+
         import keras
-        import tensorflow as tf
 
         from vaestudio.core.latent import grid_points
-        from vaestudio.core.tf.device import use_bfloat16
+        from vaestudio.core.tf.device import DevicePlan, plan_devices, use_bfloat16
         from vaestudio.core.tf.inputs import InputPipeline
         from vaestudio.core.tf.model import build_cvae
         from vaestudio.core.tf.steps import Schedule, TrainingSteps
 
         cfg = self.config
+        if self.devices is not None:  # first: splitting the CPU must precede TensorFlow's first operation
+            self.plan = self.devices if isinstance(self.devices, DevicePlan) else plan_devices(self.devices)
+            self.strategy = self.plan.strategy()
         keras.utils.set_random_seed(cfg.seed)
         precision = "mixed_bfloat16" if use_bfloat16(cfg.precision) else "float32"
-        previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(precision)
-        try:
-            self.model = build_cvae(self.architecture)
-        finally:
-            keras.config.set_dtype_policy(previous)
-        self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
-        self.optimizer.build(self.model.trainable_variables)
-        self._noise = tf.random.Generator.from_seed(cfg.seed)
-        if self.resume_from is not None:
-            _restore(self.resume_from, self.model, self.optimizer, self._noise)
-        self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed)
+        with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy(precision)
+            try:
+                self.model = build_cvae(self.architecture)
+            finally:
+                keras.config.set_dtype_policy(previous)
+            self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+            if self.resume_from is not None:
+                _restore(self.resume_from, self.model, self.optimizer)
+        self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
         n = cfg.grid_size
         points = grid_points(n, self.architecture.latent_dim)
-        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, self._noise,
+        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, cfg.seed,
                                     Schedule.of(cfg, self.steps_per_epoch), self.state.learning_rate,
-                                    self.state.beta, points)
+                                    self.state.beta, points, strategy=self.strategy)
         return precision
 
     # -- helpers -------------------------------------------------------------------------------
@@ -323,8 +337,10 @@ def _device_name() -> str:
     return f"GPU: {gpus[0].name}" if gpus else "CPU"
 
 
-def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
-    """Put a checkpoint's arrays back into a freshly built model, optimizer and noise generator."""
+def _restore(checkpoint: Checkpoint, model, optimizer) -> None:
+    """Put a checkpoint's arrays back into a freshly built model and optimizer. Its noise_state is not
+    needed: the training noise is a function of the seed and the step (steps.noise_state); checkpoints
+    of earlier versions (noise from a stateful generator) continue with the stateless noise from their step."""
     variables = list(optimizer.variables)
     if [tuple(w.shape) for w in checkpoint.model_weights] != [tuple(w.shape) for w in model.get_weights()]:
         raise RunFolderError("the checkpoint's weights do not fit this model's architecture")
@@ -333,5 +349,4 @@ def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
     model.set_weights(checkpoint.model_weights)
     for variable, value in zip(variables, checkpoint.optimizer_variables):
         variable.assign(value)
-    noise.reset(checkpoint.noise_state)
 

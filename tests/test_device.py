@@ -51,7 +51,8 @@ def _gpus(count):
     return [SimpleNamespace(name=f"/physical_device:GPU:{i}", device_type="GPU") for i in range(count)]
 
 
-@pytest.mark.parametrize("value, expected", [(None, None), ("all", ALL), (" ALL ", ALL), ("2", 2), (3, 3)])
+@pytest.mark.parametrize("value, expected", [(None, None), ("all", ALL), (" ALL ", ALL), ("2", 2), (3, 3),
+                                             ("workers", "workers")])
 def test_a_device_request_is_all_or_a_count(value, expected):
     assert parse_devices(value) == expected
 
@@ -109,3 +110,36 @@ def test_the_windows_device_choices():
     assert all("CPU (logical)" in label for _, label in choices[1:])
     for value, _ in choices:  # every choice is a valid request
         parse_devices(value)
+
+
+# -- several machines: TF_CONFIG --------------------------------------------------------------------------------
+from vaestudio.core.tf.workers import WorkerRole, worker_role  # noqa: E402
+
+
+def _tf_config(cluster, task):
+    import json
+
+    return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": task})}
+
+
+def test_the_workers_role_comes_from_tf_config():
+    cluster = {"worker": ["10.0.0.1:2222", "10.0.0.2:2222", "10.0.0.3:2222"]}
+    assert worker_role(_tf_config(cluster, {"type": "worker", "index": 2})) == WorkerRole(2, 3, "worker 2")
+    with_chief = {"chief": ["10.0.0.9:2222"], **cluster}
+    assert worker_role(_tf_config(with_chief, {"type": "chief", "index": 0})).rank == 0
+    assert worker_role(_tf_config(with_chief, {"type": "worker", "index": 0})) == WorkerRole(1, 4, "worker 0")
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({}, "TF_CONFIG is not set"),
+    ({"TF_CONFIG": "{not json"}, "not valid JSON"),
+    ({"TF_CONFIG": "[1, 2]"}, "expected"),
+    (_tf_config({"worker": ["a:1"], "ps": ["b:2"]}, {"type": "worker", "index": 0}), "'ps' is not supported"),
+    (_tf_config({"worker": ["no-port"]}, {"type": "worker", "index": 0}), "host:port"),
+    (_tf_config({"worker": ["a:1", "b:2"]}, {"type": "worker", "index": 2}), "not in the cluster"),
+    (_tf_config({"worker": ["a:1"]}, {"type": "chief", "index": 0}), "not in the cluster"),
+    (_tf_config({"worker": ["a:1"], "chief": ["b:1", "c:1"]}, {"type": "worker", "index": 0}), "one 'chief'"),
+])
+def test_a_bad_tf_config_is_refused_by_name(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        worker_role(environ)

@@ -1,8 +1,11 @@
-"""Training on several devices (issue 12 §3): 2 logical CPU replicas train like one device, checkpoints
-move between device counts, and the gradient is that of the global batch's mean.
+"""Training on several devices (issue 12 §3, §4): 2 logical CPU replicas, and 2 worker processes on
+127.0.0.1 (MultiWorkerMirroredStrategy through TF_CONFIG), train like one device; checkpoints move
+between device counts; the gradient is that of the global batch's mean; a stop asked of one worker
+stops all of them at the same step.
 
-The CPU can be split into logical devices only before TensorFlow starts, so the two-replica half runs
-in a fresh interpreter: this file run as a script (`python tests/test_distributed.py two-replicas OUT`).
+The CPU can be split into logical devices, and workers can join, only before TensorFlow starts, so
+those halves run in fresh interpreters: this file run as a script (`python tests/test_distributed.py
+two-replicas OUT`, or `worker OUT` with TF_CONFIG set).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +44,7 @@ def _config():
 
 
 def _train(folder: Path, devices=None, stop_at: int | None = None, resume: bool = False):
-    """A run into (or resumed in) `folder`; stopped after step `stop_at` when given."""
+    """A run into (or resumed in) `folder`, stopped after step `stop_at` when given; its events."""
     from vaestudio.core.events import StepMetrics
     from vaestudio.core.runs import Run
 
@@ -111,19 +115,69 @@ def _sgd_steps_agree() -> float:
     return float(np.linalg.norm(flat[2] - flat[1]) / np.linalg.norm(flat[1] - flat[0]))
 
 
+# -- the half that runs in each of two worker processes ------------------------------------------------------
+def _worker_half(out: Path) -> None:
+    from vaestudio.core.events import Finished
+    from vaestudio.core.tf.workers import worker_role
+
+    rank = worker_role().rank
+    report = {}
+    for name, stop_at in (("workers", None), ("workers_stopped", STOP_AT if rank == 1 else None)):
+        finished = [e for e in _train(out / name, devices="workers", stop_at=stop_at) if isinstance(e, Finished)]
+        report[name] = [finished[-1].reason, finished[-1].step]
+    (out / f"worker{rank}.json").write_text(json.dumps(report))
+
+
 # -- the tests ---------------------------------------------------------------------------------------------------
+def _script(mode: str, out: Path, **env) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **env}
+    return subprocess.Popen([sys.executable, __file__, mode, str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 900) -> None:
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+    assert process.returncode == 0, stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def one_device(tmp_path_factory):
+    """The reference: 50 steps on one device, and a run stopped after 25 (in this process)."""
     pytest.importorskip("tensorflow")
     out = tmp_path_factory.mktemp("distributed")
     _train(out / "one")
     _train(out / "one_stopped", stop_at=STOP_AT)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, __file__, "two-replicas", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(one_device):
+    out = one_device
+    _finish(_script("two-replicas", out))
     _train(out / "two_stopped", resume=True)  # a checkpoint of two replicas, resumed on one device
     return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def workers(one_device):
+    out = one_device
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = [_script("worker", out, TF_CONFIG=json.dumps({"cluster": cluster,
+                                                              "task": {"type": "worker", "index": i}}))
+                 for i in range(2)]
+    for process in processes:
+        _finish(process)
+    _train(out / "workers_stopped", resume=True)  # a checkpoint of two workers, resumed on one device
+    return out, [json.loads((out / f"worker{i}.json").read_text()) for i in range(2)]
 
 
 def _final_weights(folder: Path) -> list[np.ndarray]:
@@ -192,8 +246,61 @@ def test_splitting_the_cpu_again_once_tensorflow_runs_asks_for_a_restart(runs):
     assert "--devices 3" in report["late_split"] and "restart" in report["late_split"]
 
 
+def test_two_workers_on_this_machine_train_like_one_device(workers):
+    out, _ = workers
+    facts = json.loads((out / "workers" / "run.json").read_text())
+    assert (facts["device"], facts["replicas"]) == ("2 workers × CPU", 2)
+    assert _relative_gap(out / "workers", out / "one") < 1e-2
+    assert _test_elbo(out / "workers") == pytest.approx(_test_elbo(out / "one"), abs=0.05)
+
+
+def test_a_stop_asked_of_one_worker_stops_all_at_the_same_step(workers):
+    out, reports = workers
+    assert [r["workers"] for r in reports] == [["completed", STEPS]] * 2
+    assert [r["workers_stopped"] for r in reports] == [["stopped", STOP_AT]] * 2  # worker 1 was asked, 0 followed
+    # ... and the chief's checkpoint of that step resumed on one device (in the fixture) and trained on.
+    assert _relative_gap(out / "workers_stopped", out / "one") < 1e-2
+    with open(out / "workers_stopped" / "metrics.csv", newline="") as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle) if r["kind"] == "step"]
+    assert steps == list(range(5, STEPS + 1, 5))
+
+
+# -- the command line -------------------------------------------------------------------------------------------
+def test_a_bad_devices_option_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from vaestudio.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--devices", "several"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--devices 'several'" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_devices_that_the_machine_lacks_are_refused_before_the_folder_is_made(tmp_path, capsys):
+    from vaestudio.cli import main
+    from vaestudio.core.tf.device import max_devices
+
+    folder = tmp_path / "idx"
+    data = _data()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from idx_files import write_idx_folder
+
+    write_idx_folder(folder, (data.train_images[:64], data.train_labels[:64], data.test_images, data.test_labels))
+    code = main(["train", "--data", str(folder), "--out", str(tmp_path / "run"), "--devices", str(max_devices())])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"--devices {max_devices()}" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_devices_may_change_on_resume_since_they_are_not_part_of_the_run(one_device):
+    from vaestudio.cli import build_parser, make_run
+
+    run = make_run(build_parser().parse_args(["train", "--resume", str(one_device / "one"), "--epochs", "2",
+                                              "--devices", "all"]))
+    assert run.devices == "all" and run.config.epochs == 2
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["two-replicas"]:
-        _two_replica_half(Path(sys.argv[2]))
-    else:
-        sys.exit(f"usage: {sys.argv[0]} two-replicas OUT")
+    modes = {"two-replicas": _two_replica_half, "worker": _worker_half}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
+        sys.exit(f"usage: {sys.argv[0]} two-replicas|worker OUT")
+    modes[sys.argv[1]](Path(sys.argv[2]))

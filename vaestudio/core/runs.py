@@ -90,9 +90,12 @@ class Run:
     def new(cls, folder: str | Path, config: TrainConfig, *, load_dataset: DatasetLoader | None = None,
             device: str | None = None, devices: "DevicesRequest | None" = None) -> "Run":
         """A new run into `folder` (which must not exist or be empty); nothing is written yet."""
+        from vaestudio.core.tf.device import writes_run
+
         config = dataclasses.replace(config).validate()
         run_folder = RunFolder(folder)
-        run_folder.check_can_create()
+        if writes_run(devices):  # a worker other than the chief (--devices workers) writes nothing
+            run_folder.check_can_create()
         return cls(run_folder, config, None, ResumeChanges(), load_dataset, device, devices)
 
     @classmethod
@@ -187,6 +190,13 @@ class Run:
                 from vaestudio.core.tf.device import plan_devices
 
                 self.device_plan = plan_devices(self.devices)
+                if self.device_plan.workers > 1:  # the same data, settings and step on every worker
+                    from vaestudio.core.tf.workers import check_workers_agree
+
+                    check_workers_agree(self.config, dataset, self._step, self.changes)
+                if not self.device_plan.writes_run:
+                    yield from self._follow(dataset)
+                    return
             if self.is_new:
                 self.folder.check_can_create()  # again: the folder may have changed while the data loaded
                 self.folder.make()
@@ -229,6 +239,20 @@ class Run:
         self.folder.snapshots.keep_until(state.step if checkpoint is not None else -1)
         if self.config.to_dict() != state.config.to_dict():
             self.folder.write_config(self.config)
+
+    def _follow(self, dataset) -> Iterator[Event]:
+        """A worker other than the chief (--devices workers): trains in step with the others, records nothing."""
+        from vaestudio.core.tf.trainer import Trainer
+
+        trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
+                          devices=self.device_plan, learning_rate=self.changes.learning_rate, beta=self.changes.beta)
+        with self._lock_guard:
+            self.trainer = trainer
+            stop = self._stop_requested
+        if stop:
+            trainer.stop()
+        yield Status("Building the model…")
+        yield from trainer.events()
 
     def _train(self, dataset, steps_per_epoch: int):
         from vaestudio.core.store.recorder import RunRecorder

@@ -15,12 +15,15 @@ from typing import Any, Callable, Sequence, Union
 
 from vaestudio.core.errors import ConfigError
 
-# What `--devices` (and the window's setting) may say: "all", or a number of devices.
+# What `--devices` (and the window's setting) may say: "all", a number of devices, or "workers".
 DevicesRequest = Union[int, str]
 ALL = "all"
+WORKERS = "workers"  # the machines TF_CONFIG names (core/tf/workers.py); not offered in the window
 DEVICES_HELP = ("devices to train on: 1 (default) is one device, the GPU if there is one, else the CPU; N splits "
                 "each batch across N GPUs with TensorFlow's MirroredStrategy, all across every GPU. Without a GPU, "
-                "N > 1 splits the CPU into N logical devices: the same results, not faster (they share the cores)")
+                "N > 1 splits the CPU into N logical devices: the same results, not faster (they share the cores). "
+                "workers: across the machines TF_CONFIG names (MultiWorkerMirroredStrategy; run the same command "
+                "on each, worker 0 writes the run folder)")
 
 
 @dataclass(frozen=True)
@@ -131,17 +134,29 @@ def use_bfloat16(precision: str, device: DeviceInfo | None = None) -> bool:
 class DevicePlan:
     """The devices one run trains on, and how to say so."""
 
-    replicas: int  # devices each batch is split across (1: no distribution)
-    device_names: tuple[str, ...]  # TensorFlow's names of those devices ("/device:GPU:0", ...)
-    label: str  # "2 × GPU: NVIDIA A100", "2 × CPU (logical)", or the one device as detect_device names it
+    replicas: int  # devices each batch is split across, on all workers (1: no distribution)
+    device_names: tuple[str, ...]  # TensorFlow's names of this machine's devices ("/device:GPU:0", ...)
+    label: str  # "2 × GPU: NVIDIA A100", "2 × CPU (logical)", "2 workers × CPU", or the one device
     note: str = ""  # what was done and why, for a status line ("the CPU split into 2 logical devices: ...")
+    workers: int = 1  # processes training together (--devices workers), this one included
+    rank: int = 0  # this process among them; 0 writes the run folder
 
     @property
     def distributed(self) -> bool:
-        return self.replicas > 1
+        return self.replicas > 1 or self.workers > 1
+
+    @property
+    def writes_run(self) -> bool:
+        """Whether this process records the run (every single-machine plan; the chief of several workers)."""
+        return self.rank == 0
 
     def strategy(self):
-        """A MirroredStrategy over the devices, or None for one device (the plain, undistributed path)."""
+        """The tf.distribute strategy over the devices (MultiWorkerMirroredStrategy for workers), or None
+        for one device (the plain, undistributed path)."""
+        if self.workers > 1:
+            from vaestudio.core.tf.workers import multi_worker_strategy
+
+            return multi_worker_strategy()
         if not self.distributed:
             return None
         import tensorflow as tf
@@ -150,22 +165,33 @@ class DevicePlan:
 
 
 def parse_devices(value: DevicesRequest | None) -> DevicesRequest | None:
-    """Check a device request without TensorFlow: None (the default: one device), "all", or a whole
-    number from 1 to `max_devices()`. ConfigError names the value otherwise."""
+    """Check a device request without TensorFlow: None (the default: one device), "all", "workers", or
+    a whole number from 1 to `max_devices()`. ConfigError names the value otherwise."""
     if value is None:
         return None
+    expected = "expected 'all', 'workers' or a number of devices"
     if isinstance(value, str):
         text = value.strip().lower()
-        if text == ALL:
-            return ALL
+        if text in (ALL, WORKERS):
+            return text
         if not text.isdigit():
-            raise ConfigError(f"--devices {value!r}: expected 'all' or a number of devices")
+            raise ConfigError(f"--devices {value!r}: {expected}")
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"--devices {value!r}: expected 'all' or a number of devices")
+        raise ConfigError(f"--devices {value!r}: {expected}")
     if not 1 <= value <= max_devices():
-        raise ConfigError(f"--devices {value}: expected 'all' or a number from 1 to {max_devices()}")
+        raise ConfigError(f"--devices {value}: expected 'all', 'workers' or a number from 1 to {max_devices()}")
     return value
+
+
+def writes_run(request: DevicesRequest | None) -> bool:
+    """Whether this process will record the run, known before TensorFlow starts: False only for a worker
+    of `--devices workers` other than the chief (TF_CONFIG is checked here)."""
+    if parse_devices(request) != WORKERS:
+        return True
+    from vaestudio.core.tf.workers import worker_role
+
+    return worker_role().rank == 0
 
 
 def max_devices() -> int:
@@ -184,13 +210,17 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
 
     GPUs: N of them (all: every one). Without GPUs, N > 1 splits the CPU into N logical devices, which
     TensorFlow allows only before it initialises its devices: asked for later in the same process with
-    another count, this raises ConfigError saying to restart. `list_gpus` replaces TensorFlow's GPU list
-    in tests.
+    another count, this raises ConfigError saying to restart. "workers": see core/tf/workers.py.
+    `list_gpus` replaces TensorFlow's GPU list in tests.
     """
     from vaestudio.core.tf.quiet import import_tensorflow
 
     request = parse_devices(request)
     tf = import_tensorflow()
+    if request == WORKERS:
+        from vaestudio.core.tf.workers import plan_workers
+
+        return plan_workers(list_gpus)
     info = detect_device(cpu_only=cpu_only, list_gpus=list_gpus)
     wanted = 1 if request is None else request
     if info.is_gpu:
@@ -200,9 +230,7 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
             raise ConfigError(f"--devices {count}: this machine has {gpus} GPU{'s' if gpus != 1 else ''}")
         if count == 1:
             return DevicePlan(1, ("/device:GPU:0",), str(info))
-        names = _gpu_names(tf, list_gpus, count)
-        shown = ", ".join(dict.fromkeys(names))
-        return DevicePlan(count, tuple(f"/device:GPU:{i}" for i in range(count)), f"{count} × GPU: {shown}",
+        return DevicePlan(count, tuple(f"/device:GPU:{i}" for i in range(count)), describe_gpus(count, list_gpus),
                           f"each batch split across {count} GPUs")
     if wanted == ALL or wanted == 1:
         note = "no GPU: training on the CPU as one device" if wanted == ALL else ""
@@ -255,6 +283,10 @@ def device_choices(info: DeviceInfo | None = None) -> list[tuple[str, str]]:
     return choices
 
 
-def _gpu_names(tf, list_gpus, count: int) -> list[str]:
+def describe_gpus(count: int, list_gpus: Callable[[], Sequence[Any]] | None = None) -> str:
+    """ "2 × GPU: NVIDIA A100" for the first `count` GPUs ("GPU: ..." for one; models joined when they differ)."""
+    import tensorflow as tf
+
     gpus = list(list_gpus() if list_gpus is not None else tf.config.list_physical_devices("GPU"))[:count]
-    return [_gpu_details(tf, gpu)[0] for gpu in gpus]
+    names = ", ".join(dict.fromkeys(_gpu_details(tf, gpu)[0] for gpu in gpus))
+    return f"{count} × GPU: {names}" if count > 1 else f"GPU: {names}"

@@ -5,7 +5,10 @@ thread). `pause()`, `resume()`, `stop()`, `set_learning_rate()` and `set_beta()`
 other thread; they take effect between graph calls, which last at most `steps_per_call` steps.
 
 `devices` (a `device.DevicePlan`, or a request such as 2 or "all") trains on several devices with a
-MirroredStrategy; the default is one device without any strategy, as always.
+MirroredStrategy; the default is one device without any strategy, as always. Across several workers
+(`--devices workers`) every worker runs this loop in step, and a stop asked of any of them is agreed
+before each graph call, so that all stop after the same step (a worker left alone would wait forever in
+the next all-reduce).
 """
 
 from __future__ import annotations
@@ -176,7 +179,7 @@ class Trainer:
             yield self._snapshot(epoch, f"epoch {epoch}")
             yield EpochEnd(epoch, state.step, test["elbo"], test["log_likelihood"], test["kl"], seconds=busy,
                            kl_per_dimension=tuple(float(v) for v in test["kl_dims"]))
-            if self._stop.is_set() and epoch < cfg.epochs:
+            if self._stop_asked() and epoch < cfg.epochs:
                 yield Finished("stopped", epoch, state.step, "stopped by the user")
                 return
         yield Finished("completed", state.epoch, state.step, f"trained {cfg.epochs} epochs")
@@ -221,10 +224,22 @@ class Trainer:
 
     # -- helpers -------------------------------------------------------------------------------
     def _wait_while_paused(self) -> bool:
-        """Block while paused; False when a stop was asked for."""
+        """Block while paused; False when a stop was asked for (of any worker: the point where they agree)."""
         while not self._running.wait(POLL_SECONDS):
             pass
+        if self._several_workers:
+            from vaestudio.core.tf.workers import gather_rows
+
+            return not gather_rows([int(self._stop.is_set())]).any()
         return not self._stop.is_set()
+
+    def _stop_asked(self) -> bool:
+        """A stop between the agreed points: only without other workers, which would not follow."""
+        return self._stop.is_set() and not self._several_workers
+
+    @property
+    def _several_workers(self) -> bool:
+        return self.plan is not None and self.plan.workers > 1
 
     def _apply_pending(self, initial: bool = False) -> HyperChanged | None:
         """Put requested hyper-parameter changes in force; the event to record, or None."""
@@ -286,7 +301,7 @@ class Trainer:
         (None then). The noise depends only on (seed, epoch, batch)."""
         sums: dict[str, np.ndarray] = {}
         for index, batch in enumerate(self._inputs.test):
-            if self._stop.is_set():
+            if self._stop_asked():
                 return None
             batch_sums = self._steps.test_batch(batch, (self.config.seed * 7919 + epoch, index))
             for name, value in batch_sums.items():

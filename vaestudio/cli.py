@@ -16,7 +16,7 @@ from typing import Sequence, TextIO
 from vaestudio import __version__
 from vaestudio.core.config import DATASETS, LR_SCHEDULES, PRECISIONS, PRESETS, TrainConfig
 from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS
-from vaestudio.core.tf.device import DEVICES_HELP
+from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "Fashion-MNIST/MNIST); continuous_bernoulli: grey levels (default for image folders)")
     train.add_argument("--test-fraction", type=float, help="image folders: share held out for testing "
                        "(default 0.1)")
-    train.add_argument("--devices", metavar="all|N", help=f"{DEVICES_HELP}. Not part of the run: --resume "
-                       "may use another number")
+    train.add_argument("--devices", metavar="all|N|workers", help=f"{DEVICES_HELP}; {WORKERS_HELP}. Not part of "
+                       "the run: --resume may use other devices")
     return parser
 
 

@@ -19,11 +19,12 @@ from vaestudio.core.errors import ConfigError
 DevicesRequest = Union[int, str]
 ALL = "all"
 WORKERS = "workers"  # the machines TF_CONFIG names (core/tf/workers.py); not offered in the window
+# The setting's description (the window's tooltip; the CLI adds WORKERS_HELP).
 DEVICES_HELP = ("devices to train on: 1 (default) is one device, the GPU if there is one, else the CPU; N splits "
                 "each batch across N GPUs with TensorFlow's MirroredStrategy, all across every GPU. Without a GPU, "
-                "N > 1 splits the CPU into N logical devices: the same results, not faster (they share the cores). "
-                "workers: across the machines TF_CONFIG names (MultiWorkerMirroredStrategy; run the same command "
-                "on each, worker 0 writes the run folder)")
+                "N > 1 splits the CPU into N logical devices: the same results, not faster (they share the cores)")
+WORKERS_HELP = ("workers: across the machines TF_CONFIG names (MultiWorkerMirroredStrategy); run the same command "
+                "on each, worker 0 writes the run folder")
 
 
 @dataclass(frozen=True)

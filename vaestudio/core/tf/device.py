@@ -1,9 +1,10 @@
 """The devices training runs on: one (a GPU when TensorFlow sees one, else the CPU, with the reason) or
 several, with `tf.distribute.MirroredStrategy` splitting each batch across them.
 
-Several devices are N GPUs, or, on a machine without GPUs, the CPU split into N logical devices. The
-split must happen before TensorFlow initialises its devices (its first operation), so `plan_devices` is
-called before anything else runs on TensorFlow; asked for later, it says that a restart is needed.
+Several devices are N GPUs, or, on a machine without GPUs, the CPU split into N logical devices (or the
+machines TF_CONFIG names: workers.py). The split must happen before TensorFlow initialises its devices
+(its first operation), so `plan_devices` is called before anything else runs on TensorFlow; asked for
+later, it says that a restart is needed.
 """
 
 from __future__ import annotations
@@ -196,12 +197,13 @@ def writes_run(request: DevicesRequest | None) -> bool:
 
 
 def max_devices() -> int:
-    """The most devices a request may name: GPUs are checked when they are known; the CPU is split into
-    at most as many logical devices as it has cores (at least 2, so that the path can be tried anywhere)."""
+    """The most devices a request may name before the machine is known (plan_devices then checks them)."""
     return max(64, os.cpu_count() or 1)
 
 
 def max_logical_cpus() -> int:
+    """The CPU is split into at most as many logical devices as it has cores (at least 2, so that the
+    distributed path can be tried anywhere)."""
     return max(2, os.cpu_count() or 1)
 
 

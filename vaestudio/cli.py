@@ -16,6 +16,7 @@ from typing import Sequence, TextIO
 from vaestudio import __version__
 from vaestudio.core.config import DATASETS, LR_SCHEDULES, PRECISIONS, PRESETS, TrainConfig
 from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS
+from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "Fashion-MNIST/MNIST); continuous_bernoulli: grey levels (default for image folders)")
     train.add_argument("--test-fraction", type=float, help="image folders: share held out for testing "
                        "(default 0.1)")
+    train.add_argument("--devices", metavar="all|N|workers", help=f"{DEVICES_HELP}; {WORKERS_HELP}. Not part of "
+                       "the run: --resume may use other devices")
+
     from vaestudio.reports import add_commands
 
     add_commands(commands)
@@ -173,7 +177,8 @@ def make_run(args: argparse.Namespace):
         if fixed:
             raise ConfigError(f"{fixed[0]} cannot change when resuming (the checkpoint and the data order depend "
                               f"on it); a resumed run may change only {', '.join(RESUME_OPTIONS.values())}")
-        return Run.resuming(args.resume, ResumeChanges(epochs=args.epochs, learning_rate=args.lr, beta=args.beta))
+        return Run.resuming(args.resume, ResumeChanges(epochs=args.epochs, learning_rate=args.lr, beta=args.beta),
+                            devices=args.devices)
     if not args.out:
         raise ConfigError("--out DIR is required (the run folder to create)")
     config = TrainConfig.from_preset(
@@ -183,7 +188,7 @@ def make_run(args: argparse.Namespace):
         kl_warmup_steps=args.kl_warmup, lr_schedule=args.lr_schedule, lr_warmup_steps=args.lr_warmup,
         snapshot_every_later=args.snapshots_every, image_size=args.image_size, channels=args.channels,
         likelihood=args.likelihood, test_fraction=args.test_fraction)
-    return Run.new(args.out, config)
+    return Run.new(args.out, config, devices=args.devices)
 
 
 def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -208,6 +213,8 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
             elif isinstance(event, Started):
                 _say(out, f"Device: {event.device}" + ("" if event.precision == "float32"
                                                       else f", precision {event.precision}"))
+                if run.device_plan is not None and run.device_plan.note:
+                    _say(out, f"Devices: {run.device_plan.note}")
                 if progress:
                     progress.start(event)
             elif isinstance(event, StepMetrics):

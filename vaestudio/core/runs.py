@@ -20,7 +20,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Union
 
 from vaestudio.core.config import LIMITS, TrainConfig, checked_number, read_json_object
 from vaestudio.core.errors import RunFolderError, VaeStudioError
@@ -30,6 +30,7 @@ from vaestudio.core.store.run_folder import RUN_FACTS, RunFolder, RunState
 
 
 DatasetLoader = Callable[[TrainConfig], Any]
+DevicesRequest = Union[int, str]  # see core.tf.device.parse_devices: a number of devices, or "all"
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,17 @@ class Run:
     """A training run bound to its folder. Create with `Run.new` or `Run.resuming`; iterate `events()` once."""
 
     def __init__(self, folder: RunFolder, config: TrainConfig, state: RunState | None,
-                 changes: ResumeChanges, load_dataset: DatasetLoader | None, device: str | None):
+                 changes: ResumeChanges, load_dataset: DatasetLoader | None, device: str | None,
+                 devices: "DevicesRequest | None" = None):
+        from vaestudio.core.tf.device import parse_devices
+
         self.folder = folder
         self.config = config
         self.state = state  # None for a new run
         self.changes = changes
         self.device = device
+        self.devices = parse_devices(devices)  # None: one device; else N or "all" (not part of the config)
+        self.device_plan = None  # the devices prepared for training, once events() has begun
         self._load_dataset = load_dataset or default_dataset_loader
         self._lock_guard = threading.Lock()
         self._stop_requested = False
@@ -81,16 +87,20 @@ class Run:
     # -- creating ------------------------------------------------------------------------------------
     @classmethod
     def new(cls, folder: str | Path, config: TrainConfig, *, load_dataset: DatasetLoader | None = None,
-            device: str | None = None) -> "Run":
+            device: str | None = None, devices: "DevicesRequest | None" = None) -> "Run":
         """A new run into `folder` (which must not exist or be empty); nothing is written yet."""
+        from vaestudio.core.tf.device import writes_run
+
         config = dataclasses.replace(config).validate()
         run_folder = RunFolder(folder)
-        run_folder.check_can_create()
-        return cls(run_folder, config, None, ResumeChanges(), load_dataset, device)
+        if writes_run(devices):  # a worker other than the chief (--devices workers) writes nothing
+            run_folder.check_can_create()
+        return cls(run_folder, config, None, ResumeChanges(), load_dataset, device, devices)
 
     @classmethod
     def resuming(cls, folder: str | Path, changes: ResumeChanges = ResumeChanges(), *,
-               load_dataset: DatasetLoader | None = None, device: str | None = None) -> "Run":
+               load_dataset: DatasetLoader | None = None, device: str | None = None,
+               devices: "DevicesRequest | None" = None) -> "Run":
         """Continue the run in `folder`; every file is read and checked, nothing is written yet."""
         run_folder = RunFolder(folder)
         state = run_folder.read_state()
@@ -107,7 +117,7 @@ class Run:
             raise RunFolderError(f"{run_folder.path}: this run is complete: it has trained all its {config.epochs} "
                                  f"epochs and saved its model; to train it further, ask for more epochs "
                                  f"(--epochs {config.epochs + 1} or more; in the window, Continue run…)")
-        return cls(run_folder, config.validate(), state, changes, load_dataset, device)
+        return cls(run_folder, config.validate(), state, changes, load_dataset, device, devices)
 
     @property
     def is_new(self) -> bool:
@@ -178,6 +188,17 @@ class Run:
             if self._stop_requested:
                 yield Finished("stopped", self._epochs_done, self._step, "stopped before training began")
                 return
+            if self.devices is not None:  # before the folder is written: the machine may not have them
+                from vaestudio.core.tf.device import plan_devices
+
+                self.device_plan = plan_devices(self.devices)
+                if self.device_plan.workers > 1:  # the same data, settings and step on every worker
+                    from vaestudio.core.tf.workers import check_workers_agree
+
+                    check_workers_agree(self.config, dataset, self._step, self.changes)
+                if not self.device_plan.writes_run:
+                    yield from self._follow(dataset)
+                    return
             if self.is_new:
                 self.folder.check_can_create()  # again: the folder may have changed while the data loaded
                 self.folder.make()
@@ -238,6 +259,20 @@ class Run:
             return f"epoch {checkpoint.epoch}"
         return None
 
+    def _follow(self, dataset) -> Iterator[Event]:
+        """A worker other than the chief (--devices workers): trains in step with the others, records nothing."""
+        from vaestudio.core.tf.trainer import Trainer
+
+        trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
+                          devices=self.device_plan, learning_rate=self.changes.learning_rate, beta=self.changes.beta)
+        with self._lock_guard:
+            self.trainer = trainer
+            stop = self._stop_requested
+        if stop:
+            trainer.stop()
+        yield Status("Building the model…")
+        yield from trainer.events()
+
     def _train(self, dataset, steps_per_epoch: int):
         from vaestudio.core.store.recorder import RunRecorder
         from vaestudio.core.tf.trainer import Trainer
@@ -245,11 +280,13 @@ class Run:
         checkpoint = self.state.checkpoint if self.state else None
         with self._lock_guard:
             pending = dict(self._pending)
+        if self.device is None and self.device_plan is not None:
+            self.device = self.device_plan.label
         if self.device is None:
             from vaestudio.core.tf.device import detect_device
 
             self.device = str(detect_device())
-        trainer = Trainer(self.config, dataset, resume_from=checkpoint, device=self.device,
+        trainer = Trainer(self.config, dataset, resume_from=checkpoint, device=self.device, devices=self.device_plan,
                           first_snapshot=self._first_snapshot(checkpoint),
                           learning_rate=pending.get("learning_rate", self.changes.learning_rate),
                           beta=pending.get("beta", self.changes.beta))

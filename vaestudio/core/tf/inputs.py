@@ -1,7 +1,10 @@
 """The tf.data input pipelines: a seeded shuffle per epoch for training, fixed batches for the test pass.
 
 Training images stay uint8 in memory (binarized first for the Bernoulli likelihood) and become float32
-model inputs inside the compiled step, which keeps the pipeline light.
+model inputs inside the compiled step, which keeps the pipeline light. On several devices the global
+batches are handed to `strategy.experimental_distribute_dataset`, which splits each one across the
+replicas; every image then carries its position in its global batch and that batch's size, so that its
+noise and the loss's divisor are those of one device, whatever the split.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ TEST_BATCH = 1000
 class InputPipeline:
     """Train and test batches of a Dataset for one architecture and batch size."""
 
-    def __init__(self, dataset, architecture: Architecture, batch_size: int, seed: int):
+    def __init__(self, dataset, architecture: Architecture, batch_size: int, seed: int, strategy=None):
         import tensorflow as tf
 
         self.tf = tf
+        self.strategy = strategy
         self.architecture = architecture
         self.batch_size = batch_size
         self.seed = seed
@@ -31,17 +35,30 @@ class InputPipeline:
 
     def epoch_iterator(self, epoch: int, skip: int = 0):
         """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order;
-        `skip` batches already trained on before an interruption."""
+        `skip` batches already trained on before an interruption. On several devices its elements are
+        (images, positions in the global batch, the global batch's size for each image), split across
+        the replicas."""
         tf = self.tf
         shuffled = self.train.shuffle(self.train_count, seed=self.seed * 10_007 + epoch,
                                       reshuffle_each_iteration=False)
-        return iter(shuffled.batch(self.batch_size).skip(skip).prefetch(tf.data.AUTOTUNE))
+        batches = shuffled.batch(self.batch_size).skip(skip)
+        if self.strategy is None:
+            return iter(batches.prefetch(tf.data.AUTOTUNE))
+        batches = batches.map(_with_positions).prefetch(tf.data.AUTOTUNE)
+        return iter(self.strategy.experimental_distribute_dataset(batches))
 
     def to_inputs(self, batch):
         """uint8 batch -> float32 model inputs in [0, 1] (inside a compiled function)."""
         tf = self.tf
         x = tf.cast(batch, tf.float32)
         return x if self.architecture.binarized else x / 255.0
+
+
+def _with_positions(batch):
+    import tensorflow as tf
+
+    size = tf.shape(batch)[0]
+    return batch, tf.range(size, dtype=tf.int32), tf.fill([size], size)
 
 
 def _model_bytes(images: np.ndarray, architecture: Architecture) -> np.ndarray:

@@ -2,10 +2,19 @@
 
 The learning rate and beta live in variables, so changing them while a run trains (or following their
 schedules) never retraces a function. Metric sums come back by name.
+
+On several devices (a `tf.distribute` strategy) each replica takes its share of the global batch; its
+loss is its images' objective summed and divided by the GLOBAL batch size, and Keras 3's TensorFlow
+optimizer sums the replicas' gradients (`TFOptimizer._all_reduce_sum_gradients`, an all-reduce with
+`ReduceOp.SUM` in replica context) before one update: the gradient of the global batch's mean, as on
+one device. The training noise is stateless, a function of (seed, global step, position in the global
+batch) only, so a run draws the same eps for the same image whatever the number of devices, and a
+resumed run continues exactly without any generator state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -45,23 +54,41 @@ class Schedule:
         return min(1.0, (step + 1) / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
 
 
-class TrainingSteps:
-    """Builds the compiled functions over a model, its optimizer and an input pipeline."""
+def noise_key(seed: int) -> int:
+    """The first word of the training noise's stateless seed (the second is the global step). Negative,
+    so it never meets the test pass's seeds (seed * 7919 + epoch, batch index), which are not."""
+    return -1 - int(seed)
 
-    def __init__(self, model, optimizer, inputs: InputPipeline, noise, schedule: Schedule,
-                 learning_rate: float, beta: float, grid_points: np.ndarray):
+
+def noise_state(seed: int, step: int) -> np.ndarray:
+    """What a checkpoint records as `noise_state` (three integers, the format's): the stateless noise of
+    global step `step` under `noise_key(seed)`, written as (step, 0, key) like Philox's (counter, key).
+    Nothing reads it back: the noise follows from the config's seed and the checkpoint's step."""
+    return np.array([step, 0, noise_key(seed)], dtype=np.int64)
+
+
+class TrainingSteps:
+    """Builds the compiled functions over a model, its optimizer and an input pipeline, on one device or,
+    with `strategy`, on each of its replicas (model and optimizer must then be built in its scope)."""
+
+    def __init__(self, model, optimizer, inputs: InputPipeline, seed: int, schedule: Schedule,
+                 learning_rate: float, beta: float, grid_points: np.ndarray, strategy=None):
         import tensorflow as tf
 
         from vaestudio.core.tf.objective import elbo_parts, elbo_terms
 
         self.tf = tf
-        self.model, self.optimizer, self.inputs, self.noise = model, optimizer, inputs, noise
+        self.model, self.optimizer, self.inputs = model, optimizer, inputs
+        self.strategy = strategy
         self.schedule = schedule
-        self.base_lr = tf.Variable(float(learning_rate), trainable=False, dtype=tf.float32, name="base_lr")
-        self.base_beta = tf.Variable(float(beta), trainable=False, dtype=tf.float32, name="base_beta")
-        self.total_steps = tf.Variable(float(schedule.total_steps), trainable=False, dtype=tf.float32)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            self.base_lr = tf.Variable(float(learning_rate), trainable=False, dtype=tf.float32, name="base_lr")
+            self.base_beta = tf.Variable(float(beta), trainable=False, dtype=tf.float32, name="base_beta")
+            self.total_steps = tf.Variable(float(schedule.total_steps), trainable=False, dtype=tf.float32)
         self.grid_points = tf.constant(grid_points)
         latent_dim = model.architecture.latent_dim
+        global_batch = inputs.batch_size
+        key = tf.constant(noise_key(seed), tf.int64)
         variables = model.trainable_variables
         pi = tf.constant(math.pi, tf.float32)
         lr_warmup = float(schedule.lr_warmup_steps)
@@ -79,22 +106,40 @@ class TrainingSteps:
             beta = tf.minimum(1.0, (step + 1.0) / kl_warmup) if kl_warmup else tf.constant(1.0)
             return lr, beta
 
-        def one_step(batch):
-            x = inputs.to_inputs(batch)
-            step = tf.cast(optimizer.iterations, tf.float32)
-            lr_factor, beta_factor = factors(step)
+        def prepare_step():
+            """Cross-replica: put this step's learning rate in force; (global step, beta) for the replicas."""
+            iterations = tf.cast(optimizer.iterations, tf.int64)
+            lr_factor, beta_factor = factors(tf.cast(iterations, tf.float32))
             optimizer.learning_rate.assign(self.base_lr * lr_factor)
-            beta = self.base_beta * beta_factor
-            eps = noise.normal([tf.shape(x)[0], latent_dim])
+            return iterations, self.base_beta * beta_factor
+
+        def replica_step(batch, positions, sizes, iterations, beta):
+            """One replica's share of a step: images `batch` at `positions` of a global batch whose size
+            each image carries in `sizes` (positions None: the whole global batch, on one device)."""
+            x = inputs.to_inputs(batch)
+            eps_all = tf.random.stateless_normal([global_batch, latent_dim], seed=tf.stack([key, iterations]))
+            if positions is None:
+                eps, global_count = eps_all[:tf.shape(x)[0]], tf.shape(x)[0]
+            else:  # a replica may get no image of a short last batch: its sums are then 0
+                eps, global_count = tf.gather(eps_all, positions), tf.reduce_max(tf.concat([sizes, [1]], 0))
             with tf.GradientTape() as tape:
                 elbo, log_likelihood, kl = elbo_parts(model, x, eps)
                 objective = log_likelihood - beta * kl
-                loss = -tf.reduce_mean(objective)
+                loss = -tf.reduce_sum(objective) / tf.cast(global_count, tf.float32)
             gradients = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(gradients, variables))
             return {"elbo": tf.reduce_sum(elbo), "log_likelihood": tf.reduce_sum(log_likelihood),
                     "kl": tf.reduce_sum(kl), "objective": tf.reduce_sum(objective),
                     "count": tf.cast(tf.shape(x)[0], tf.float32)}
+
+        def one_step(element):
+            iterations, beta = prepare_step()
+            if strategy is None:
+                return replica_step(element, None, None, iterations, beta)
+            batch, positions, sizes = element
+            per_replica = strategy.run(replica_step, args=(batch, positions, sizes, iterations, beta))
+            return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                    for name, value in per_replica.items()}
 
         @tf.function
         def train_chunk(iterator, steps):

@@ -3,6 +3,12 @@
 `Trainer.events()` runs in whichever thread iterates it (the CLI's main thread, the window's worker
 thread). `pause()`, `resume()`, `stop()`, `set_learning_rate()` and `set_beta()` may be called from any
 other thread; they take effect between graph calls, which last at most `steps_per_call` steps.
+
+`devices` (a `device.DevicePlan`, or a request such as 2 or "all") trains on several devices with a
+MirroredStrategy; the default is one device without any strategy, as always. Across several workers
+(`--devices workers`) every worker runs this loop in step, and a stop asked of any of them is agreed
+before each graph call, so that all stop after the same step (a worker left alone would wait forever in
+the next all-reduce).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
 from vaestudio.core.store.checkpoint import Checkpoint
+from vaestudio.core.tf.steps import noise_state
 
 POLL_SECONDS = 0.05
 
@@ -40,13 +47,16 @@ class Trainer:
     """Trains a CVAE on a Dataset, yielding Started, StepMetrics, Snapshot, HyperChanged, EpochEnd, Finished."""
 
     def __init__(self, config: TrainConfig, dataset, *, resume_from: Checkpoint | None = None,
-                 device: str | None = None, learning_rate: float | None = None, beta: float | None = None,
-                 first_snapshot: str | None = "before training"):
+                 device: str | None = None, devices=None, learning_rate: float | None = None,
+                 beta: float | None = None, first_snapshot: str | None = "before training"):
         self.config = config.validate()
         self.dataset = dataset
         self.architecture = config.architecture
         self.resume_from = resume_from
         self.device = device
+        self.devices = devices  # None: one device, no strategy
+        self.plan = None  # the DevicePlan in force, once built
+        self.strategy = None
         state = TrainerState(learning_rate=config.learning_rate, beta=config.beta)
         if resume_from is not None:
             if resume_from.architecture != self.architecture:
@@ -64,7 +74,6 @@ class Trainer:
         self.model = None
         self.optimizer = None
         self._steps = None
-        self._noise = None
         self._pending: dict[str, float] = {}
         self._lock = threading.Lock()
         self._running = threading.Event()
@@ -112,7 +121,8 @@ class Trainer:
             raise RuntimeError("the trainer has not started")
         return Checkpoint(self.state.epoch, self.state.step, self.state.epoch_step, self.architecture,
                           self.model.get_weights(), [v.numpy() for v in self.optimizer.variables],
-                          self._noise.state.numpy(), learning_rate=self.state.learning_rate, beta=self.state.beta,
+                          noise_state(self.config.seed, self.state.step), learning_rate=self.state.learning_rate,
+                          beta=self.state.beta,
                           epoch_metrics=self.state.epoch_metrics if self.state.epoch_step == 0 else None)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -121,8 +131,10 @@ class Trainer:
         precision = self._build()
         cfg, state, steps = self.config, self.state, self._steps
         steps_per_epoch = self.steps_per_epoch
-        yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, self.device or _device_name(), precision,
-                      start_step=state.step)
+        plan = self.plan
+        device = plan.label if plan is not None and plan.distributed else self.device or _device_name()
+        yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, device, precision, start_step=state.step,
+                      replicas=plan.replicas if plan is not None else 1)
         if self.first_snapshot:
             yield self._snapshot(state.epoch, self.first_snapshot)
         changed = self._apply_pending(initial=True)
@@ -174,51 +186,67 @@ class Trainer:
             yield self._snapshot(epoch, f"epoch {epoch}")
             yield EpochEnd(epoch, state.step, test["elbo"], test["log_likelihood"], test["kl"], seconds=busy,
                            kl_per_dimension=tuple(float(v) for v in test["kl_dims"]))
-            if self._stop.is_set() and epoch < cfg.epochs:
+            if self._stop_asked() and epoch < cfg.epochs:
                 yield Finished("stopped", epoch, state.step, "stopped by the user")
                 return
         yield Finished("completed", state.epoch, state.step, f"trained {cfg.epochs} epochs")
 
     # -- building ------------------------------------------------------------------------------
     def _build(self) -> str:
-        """Model, optimizer, noise, input pipeline and compiled steps; returns the precision used."""
+        """Devices, model, optimizer, input pipeline and compiled steps; returns the precision used."""
+        import contextlib
+
         import keras
-        import tensorflow as tf
 
         from vaestudio.core.latent import grid_points
-        from vaestudio.core.tf.device import use_bfloat16
+        from vaestudio.core.tf.device import DevicePlan, plan_devices, use_bfloat16
         from vaestudio.core.tf.inputs import InputPipeline
         from vaestudio.core.tf.model import build_cvae
         from vaestudio.core.tf.steps import Schedule, TrainingSteps
 
         cfg = self.config
+        if self.devices is not None:  # first: splitting the CPU must precede TensorFlow's first operation
+            self.plan = self.devices if isinstance(self.devices, DevicePlan) else plan_devices(self.devices)
+            self.strategy = self.plan.strategy()
         keras.utils.set_random_seed(cfg.seed)
         precision = "mixed_bfloat16" if use_bfloat16(cfg.precision) else "float32"
-        previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(precision)
-        try:
-            self.model = build_cvae(self.architecture)
-        finally:
-            keras.config.set_dtype_policy(previous)
-        self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
-        self.optimizer.build(self.model.trainable_variables)
-        self._noise = tf.random.Generator.from_seed(cfg.seed)
-        if self.resume_from is not None:
-            _restore(self.resume_from, self.model, self.optimizer, self._noise)
-        self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed)
+        with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy(precision)
+            try:
+                self.model = build_cvae(self.architecture)
+            finally:
+                keras.config.set_dtype_policy(previous)
+            self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+            if self.resume_from is not None:
+                _restore(self.resume_from, self.model, self.optimizer)
+        self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
         n = cfg.grid_size
         points = grid_points(n, self.architecture.latent_dim)
-        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, self._noise,
+        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, cfg.seed,
                                     Schedule.of(cfg, self.steps_per_epoch), self.state.learning_rate,
-                                    self.state.beta, points)
+                                    self.state.beta, points, strategy=self.strategy)
         return precision
 
     # -- helpers -------------------------------------------------------------------------------
     def _wait_while_paused(self) -> bool:
-        """Block while paused; False when a stop was asked for."""
+        """Block while paused; False when a stop was asked for (of any worker: the point where they agree)."""
         while not self._running.wait(POLL_SECONDS):
             pass
+        if self._several_workers:
+            from vaestudio.core.tf.workers import gather_rows
+
+            return not gather_rows([int(self._stop.is_set())]).any()
         return not self._stop.is_set()
+
+    def _stop_asked(self) -> bool:
+        """A stop between the agreed points: only without other workers, which would not follow."""
+        return self._stop.is_set() and not self._several_workers
+
+    @property
+    def _several_workers(self) -> bool:
+        return self.plan is not None and self.plan.workers > 1
 
     def _apply_pending(self, initial: bool = False) -> HyperChanged | None:
         """Put requested hyper-parameter changes in force; the event to record, or None."""
@@ -280,7 +308,7 @@ class Trainer:
         (None then). The noise depends only on (seed, epoch, batch)."""
         sums: dict[str, np.ndarray] = {}
         for index, batch in enumerate(self._inputs.test):
-            if self._stop.is_set():
+            if self._stop_asked():
                 return None
             batch_sums = self._steps.test_batch(batch, (self.config.seed * 7919 + epoch, index))
             for name, value in batch_sums.items():
@@ -331,8 +359,10 @@ def _device_name() -> str:
     return f"GPU: {gpus[0].name}" if gpus else "CPU"
 
 
-def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
-    """Put a checkpoint's arrays back into a freshly built model, optimizer and noise generator."""
+def _restore(checkpoint: Checkpoint, model, optimizer) -> None:
+    """Put a checkpoint's arrays back into a freshly built model and optimizer. Its noise_state is not
+    needed: the training noise is a function of the seed and the step (steps.noise_state); checkpoints
+    of earlier versions (noise from a stateful generator) continue with the stateless noise from their step."""
     variables = list(optimizer.variables)
     if [tuple(w.shape) for w in checkpoint.model_weights] != [tuple(w.shape) for w in model.get_weights()]:
         raise RunFolderError("the checkpoint's weights do not fit this model's architecture")
@@ -341,5 +371,4 @@ def _restore(checkpoint: Checkpoint, model, optimizer, noise) -> None:
     model.set_weights(checkpoint.model_weights)
     for variable, value in zip(variables, checkpoint.optimizer_variables):
         variable.assign(value)
-    noise.reset(checkpoint.noise_state)
 

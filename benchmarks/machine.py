@@ -76,7 +76,7 @@ def tensorflow_threads() -> str:
         return "TensorFlow not loaded"
     threading = tf.config.threading
     intra, inter = threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()
-    return f"intra-op {intra or 'default'}, inter-op {inter or 'default'}"
+    return f"TensorFlow intra-op {intra or 'default'}, inter-op {inter or 'default'}"
 
 
 def thread_variables() -> str:
@@ -108,7 +108,7 @@ def header(with_tensorflow: bool = False) -> str:
         f"  Python {platform.python_version()}, NumPy {version('numpy')}, TensorFlow {version('tensorflow')}, "
         f"Keras {version('keras')}, PySide6 {pyside_version()}, "
         f"pyqtgraph {version('pyqtgraph')}",
-        f"  threads: TensorFlow {tensorflow_threads()}; {thread_variables()}",
+        f"  threads: {tensorflow_threads()}; {thread_variables()}",
     ]
     return "\n".join(lines)
 

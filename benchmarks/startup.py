@@ -11,6 +11,7 @@ stderr (offscreen Qt when there is no display; run under `xvfb-run -a` for a rea
   qt+libs     the same after importing what the window's modules import (numpy, pyqtgraph)
   vaestudio   `python -m vaestudio` with VAESTUDIO_REPORT_STARTUP=1 (the window vaestudio shows)
   vaestudio-tf-later  the same with its TensorFlow loader started 2 s after the first show event
+  vaestudio-tf-not-niced  the loader started as now, without lowering its thread's priority
 Each round runs all of them (order alternating); printed: medians and vaestudio's excess over each floor.
 
 `first-step` times, in one process with TensorFlow already imported, what happens between Start and the
@@ -71,6 +72,16 @@ main_window.MainWindow.showEvent = show_event
 from vaestudio.cli import main
 sys.exit(main([]))
 """],
+    # vaestudio with its TensorFlow loader started at the first show event as it is, but not niced: a
+    # niced thread that holds the interpreter lock while importing TensorFlow starves the UI thread
+    # whenever other processes keep the cores busy (priority inversion).
+    "vaestudio-tf-not-niced": [sys.executable, "-c", """
+import sys
+from vaestudio.gui import worker
+worker.yield_cpu_to_the_window = lambda: None
+from vaestudio.cli import main
+sys.exit(main([]))
+"""],
 }
 
 
@@ -108,20 +119,23 @@ def spawn_to_marker(command: list[str], env: dict[str, str], extra: list[str] | 
             process.wait()
 
 
-def launch(runs: int) -> None:
-    times: dict[str, list[float]] = {name: [] for name in FLOORS}
+def launch(runs: int, only: list[str] | None = None) -> None:
+    chosen = {name: FLOORS[name] for name in (only or FLOORS)}
+    times: dict[str, list[float]] = {name: [] for name in chosen}
     with tempfile.TemporaryDirectory(prefix="vaestudio-startup-") as home:
         env = environment(home)
         spawn_to_marker(FLOORS["vaestudio"], env)  # warm the file cache
         for round_ in range(runs):
-            names = list(FLOORS) if round_ % 2 == 0 else list(FLOORS)[::-1]
+            names = list(chosen) if round_ % 2 == 0 else list(chosen)[::-1]
             for name in names:
-                times[name].append(spawn_to_marker(FLOORS[name], env)[0])
+                times[name].append(spawn_to_marker(chosen[name], env)[0])
     print(f"\nlaunch to window (median of {runs} interleaved rounds; offscreen unless DISPLAY is set):")
     for name, values in times.items():
         print(f"  {name:10s} {statistics.median(values) * 1000:6.0f} ms  (min {min(values) * 1000:.0f}, "
               f"max {max(values) * 1000:.0f})")
-    for floor in ("python", "qt", "qt+libs", "vaestudio-tf-later"):
+    for floor in [name for name in chosen if name != "vaestudio"]:
+        if "vaestudio" not in times:
+            break
         excess = [v - f for v, f in zip(times["vaestudio"], times[floor])]
         print(f"  vaestudio - {floor:8s} {statistics.median(excess) * 1000:6.0f} ms (median of per-round differences)")
 
@@ -233,10 +247,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("launch", "imports", "first-step"))
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--only", help=f"launch contenders, comma-separated, of {', '.join(FLOORS)}")
     args = parser.parse_args()
     print(header(), flush=True)
     if args.what == "launch":
-        launch(args.runs or 7)
+        launch(args.runs or 7, args.only.split(",") if args.only else None)
     elif args.what == "imports":
         imports()
     else:

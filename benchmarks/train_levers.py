@@ -1,9 +1,10 @@
 """Training throughput levers, measured interleaved: batch size, steps per graph call, XLA, the input
-pipeline, bfloat16, and (in fresh processes) TensorFlow's thread pools.
+pipeline, bfloat16, and (in fresh processes) oneDNN on or off and TensorFlow's thread pools.
 
     python benchmarks/train_levers.py                      # in-process levers, ~10 min on 2 shared cores
     python benchmarks/train_levers.py --only b128,b128-xla  # a subset
-    python benchmarks/train_levers.py --threads            # thread settings, alternating child processes
+    python benchmarks/train_levers.py --processes default,no-onednn,intra2-inter1 --rounds 3
+                                                           # oneDNN, thread pools: alternating fresh processes
 
 Every contender trains the tutorial's CVAE on the real Fashion-MNIST training set with vaestudio's
 objective (single-sample ELBO, tensorflow-probability). The contenders advance in turn, one slice of
@@ -192,52 +193,66 @@ def interleaved(names: list[str], rounds: int, data) -> None:
               f"(rounds {min(ratios):.2f}..{max(ratios):.2f})")
 
 
-def thread_child(intra: int, inter: int, steps: int) -> None:
+PROCESS_SETTINGS = {
+    # name: (environment, intra-op threads, inter-op threads); 0 = TensorFlow's default (one per core)
+    "default": ({}, 0, 0),
+    "no-onednn": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, 0, 0),  # oneDNN is on by default here (its log says so)
+    "intra2-inter1": ({}, 2, 1),
+    "intra1-inter1": ({}, 1, 1),
+}
+
+
+def process_child(name: str, batch: int, steps: int) -> None:
     import tensorflow as tf
 
+    _, intra, inter = PROCESS_SETTINGS[name]
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
     from vaestudio.core.data import load_dataset
 
-    contender = VaestudioSteps(load_dataset("fashion_mnist"), 128)
+    contender = VaestudioSteps(load_dataset("fashion_mnist"), batch)
     contender.train(32)
     started = time.perf_counter()
     images = contender.train(steps)
     print(f"RATE {images / (time.perf_counter() - started):.1f}")
 
 
-def threads(rounds: int) -> None:
-    settings = [(0, 0), (2, 1), (1, 1), (2, 2)]
-    rates: dict[tuple[int, int], list[float]] = {s: [] for s in settings}
+def processes(names: list[str], rounds: int, batch: int) -> None:
+    """Settings that must be in place before TensorFlow starts: each run in a fresh process, in turn."""
+    rates: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
-        for intra, inter in (settings if round_ % 2 == 0 else settings[::-1]):
-            out = subprocess.run([sys.executable, __file__, "--thread-child", f"{intra},{inter}"],
-                                 capture_output=True, text=True, check=True).stdout
-            rates[(intra, inter)].append(float(out.split("RATE")[1]))
-        print(f"  round {round_ + 1}: " + ", ".join(f"{s} {rates[s][-1]:.0f}" for s in settings), flush=True)
-    base = settings[0]
-    print("\nbatch 128, 16 steps/call, images/s by (intra-op, inter-op) threads (0 = TensorFlow's default), "
-          "fresh process each, ratio to the default in the same round:")
-    for s in settings:
-        ratios = [r / b for r, b in zip(rates[s], rates[base])]
-        print(f"  intra {s[0]}, inter {s[1]}: {statistics.median(rates[s]):6.0f} images/s   "
-              f"x{statistics.median(ratios):.2f} (rounds {min(ratios):.2f}..{max(ratios):.2f})")
+        for name in (names if round_ % 2 == 0 else names[::-1]):
+            env = dict(os.environ, **PROCESS_SETTINGS[name][0])
+            out = subprocess.run([sys.executable, __file__, "--process-child", name, "--batch", str(batch)],
+                                 capture_output=True, text=True, check=True, env=env).stdout
+            rates[name].append(float(out.split("RATE")[1]))
+        print(f"  round {round_ + 1}: " + ", ".join(f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
+    base = names[0]
+    print(f"\nbatch {batch}, 16 steps/call, train images/s per process setting (fresh process each, "
+          f"ratio to {base} in the same round):")
+    for name in names:
+        ratios = [r / b for r, b in zip(rates[name], rates[base])]
+        environment, intra, inter = PROCESS_SETTINGS[name]
+        print(f"  {name:14s} {statistics.median(rates[name]):6.0f} images/s   x{statistics.median(ratios):.2f} "
+              f"(rounds {min(ratios):.2f}..{max(ratios):.2f})   env {environment or '-'}, intra {intra or 'default'}, "
+              f"inter {inter or 'default'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=DEFAULT, help=f"contenders, comma-separated (default {DEFAULT})")
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--threads", action="store_true", help="compare TensorFlow thread settings")
-    parser.add_argument("--thread-child", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", help="compare settings made before TensorFlow starts, in fresh "
+                        f"processes, comma-separated, of {', '.join(PROCESS_SETTINGS)}")
+    parser.add_argument("--batch", type=int, default=64, help="batch for --processes")
+    parser.add_argument("--process-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.thread_child:
-        intra, inter = map(int, args.thread_child.split(","))
-        thread_child(intra, inter, 16 * 24)
+    if args.process_child:
+        process_child(args.process_child, args.batch, 16 * 16)
         return
     print(header(), flush=True)
-    if args.threads:
-        threads(args.rounds)
+    if args.processes:
+        processes(args.processes.split(","), args.rounds, args.batch)
         return
     from vaestudio.core.data import load_dataset
 

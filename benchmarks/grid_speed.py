@@ -3,6 +3,7 @@ XLA, and the NumPy grid, interleaved, against this machine's float32 peak.
 
     python benchmarks/grid_speed.py              # ~2 min on 2 shared cores
     python benchmarks/grid_speed.py --rounds 20
+    python benchmarks/grid_speed.py --blas --rounds 6   # NumPy grid: OpenBLAS default threads against one
 
 Contenders, each run once per round in turn (the order alternating), all float32, untrained weights (the
 work does not depend on the values):
@@ -56,12 +57,59 @@ def timed(function, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
+NUMPY_CHILD = """
+import sys, time
+import numpy as np
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.latent import grid_points
+from vaestudio.core.numpy_vae import NumpyVAE
+from vaestudio.core.weights import VaeWeights
+arch = Architecture(2)
+rng = np.random.default_rng(0)
+weights = VaeWeights(arch, [rng.standard_normal(s).astype(np.float32) * 0.1 for s in arch.encoder_shapes()],
+                     [rng.standard_normal(s).astype(np.float32) * 0.1 for s in arch.decoder_shapes()])
+vae, points = NumpyVAE(weights), grid_points({n}, 2)
+vae.decode_logits(points)
+times = []
+for _ in range(9):
+    started = time.perf_counter()
+    vae.decode_logits(points)
+    times.append(time.perf_counter() - started)
+print("SECONDS", float(np.median(times)))
+"""
+
+
+def numpy_blas_threads(rounds: int, n: int) -> None:
+    """The NumPy grid in fresh processes (no TensorFlow), OpenBLAS with its default threads against 1."""
+    import subprocess
+
+    settings = {"default": {}, "OPENBLAS_NUM_THREADS=1": {"OPENBLAS_NUM_THREADS": "1"}}
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    root = str(Path(__file__).parent.parent)
+    for round_ in range(rounds):
+        for name in (list(settings) if round_ % 2 == 0 else list(settings)[::-1]):
+            env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), **settings[name])
+            out = subprocess.run([sys.executable, "-c", NUMPY_CHILD.format(n=n)], capture_output=True, text=True,
+                                 check=True, env=env).stdout
+            times[name].append(float(out.split("SECONDS")[1]))
+    ratios = [a / b for a, b in zip(times["default"], times["OPENBLAS_NUM_THREADS=1"])]
+    print(f"\nNumPy {n}x{n} grid, fresh processes, median of 9 decodes each, {rounds} interleaved rounds:")
+    for name, values in times.items():
+        print(f"  OpenBLAS {name:24s} {statistics.median(values) * 1000:7.1f} ms")
+    print(f"  one thread is x{statistics.median(ratios):.2f} faster (rounds {min(ratios):.2f}..{max(ratios):.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--blas", action="store_true", help="only: the NumPy grid with OpenBLAS's default "
+                        "threads against one, in fresh processes")
     args = parser.parse_args()
     print(header(), flush=True)
+    if args.blas:
+        numpy_blas_threads(args.rounds, args.n)
+        return
 
     import tensorflow as tf
 

@@ -61,3 +61,49 @@ def test_precision_is_checked():
     assert TrainConfig.from_preset("fast").precision == "auto"
     with pytest.raises(ConfigError, match="precision 'half' is not one of"):
         TrainConfig.from_preset("tutorial", precision="half")
+
+
+def test_fast_preset_keeps_the_tutorials_model_and_objective():
+    """`fast` may only change how the model is trained, not what is trained or how it is scored."""
+    fast, tutorial = TrainConfig.from_preset("fast"), TrainConfig.from_preset("tutorial")
+    assert fast.architecture == tutorial.architecture
+    assert (fast.beta, fast.kl_warmup_steps) == (tutorial.beta, tutorial.kl_warmup_steps) == (1.0, 0)
+    assert fast.grid_size == tutorial.grid_size
+    assert fast.epochs < tutorial.epochs
+
+
+def test_fast_preset_warms_up_then_anneals_to_zero_at_its_last_step():
+    """The learning rate a `fast` run on Fashion-MNIST follows: a short linear warm-up to the preset's
+    peak, then a steady decay that ends near zero on the run's last step, not before."""
+    import math
+
+    from vaestudio.core.tf.steps import Schedule
+
+    config = TrainConfig.from_preset("fast")
+    steps_per_epoch = math.ceil(60_000 / config.batch_size)
+    total = config.epochs * steps_per_epoch
+    schedule = Schedule.of(config, steps_per_epoch)
+    rates = [config.learning_rate * schedule.lr_factor(step) for step in range(total)]
+    peak = max(rates)
+    assert peak == pytest.approx(config.learning_rate)
+    assert 0 < rates.index(peak) < steps_per_epoch // 2  # warm-up: a fraction of the first epoch
+    assert rates[0] < 0.05 * peak
+    assert all(later <= earlier for earlier, later in zip(rates[rates.index(peak):], rates[rates.index(peak) + 1:]))
+    assert rates[total // 2] > 0.3 * peak  # still learning halfway
+    assert rates[-1] < 1e-3 * peak
+
+
+def test_more_epochs_on_the_fast_preset_stretch_its_schedule():
+    """Asking `fast` for more epochs keeps its schedule, spread over the longer run."""
+    import math
+
+    from vaestudio.core.tf.steps import Schedule
+
+    config = TrainConfig.from_preset("fast", epochs=PRESETS["fast"]["epochs"] + 2)
+    assert (config.lr_schedule, config.lr_warmup_steps) == (PRESETS["fast"]["lr_schedule"],
+                                                           PRESETS["fast"]["lr_warmup_steps"])
+    steps_per_epoch = math.ceil(60_000 / config.batch_size)
+    schedule = Schedule.of(config, steps_per_epoch)
+    end_of_preset_length = PRESETS["fast"]["epochs"] * steps_per_epoch
+    assert schedule.lr_factor(end_of_preset_length) > 0.1
+    assert schedule.lr_factor(config.epochs * steps_per_epoch - 1) < 1e-3

@@ -1,0 +1,183 @@
+"""The 20x20 latent grid: the article's per-point loop against vaestudio's batched decode, with and without
+XLA, and the NumPy grid, interleaved, against this machine's float32 peak.
+
+    python benchmarks/grid_speed.py              # ~2 min on 2 shared cores
+    python benchmarks/grid_speed.py --rounds 20
+    python benchmarks/grid_speed.py --blas --rounds 6   # NumPy grid: OpenBLAS default threads against one
+
+Contenders, each run once per round in turn (the order alternating), all float32, untrained weights (the
+work does not depend on the values):
+  article   the article's `plot_latent_images`: 400 calls of its tf.function `sample`, one point each
+  batched   vaestudio's trainer grid (core/tf/steps.py): one tf.function decoding the 400 points, .numpy()
+  xla       the same function with jit_compile=True
+  numpy     vaestudio's NumPy VAE (core/numpy_vae.py): logits of the 400 points
+  sgemm     a 1024x1024x1024 float32 matrix product in NumPy (OpenBLAS): the GFLOP/s this machine gives
+            one process right now, so that the grid's share of it does not depend on the load
+Printed: the median time of each, the speed-up over the article's loop (median of per-round ratios),
+the grid's GFLOP/s against the nominal float32 peak and against sgemm's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+import numpy as np  # noqa: E402
+
+from machine import header, nominal_clock_ghz, peak_float32_gflops  # noqa: E402
+
+
+def decoder_flops(architecture) -> float:
+    """Multiply-adds x 2 of one decode: Dense, then transposed convolutions (each input pixel scatters k*k
+    taps into every output channel; with stride 1 and 'same' padding that is one tap set per output pixel)."""
+    from vaestudio.core.architecture import KERNEL
+
+    base = architecture.decoder_base_size
+    macs = architecture.latent_dim * base * base * 32
+    size, channels = base, 32
+    for filters in architecture.decoder_filters:
+        macs += size * size * channels * filters * KERNEL * KERNEL
+        size, channels = size * 2, filters
+    macs += size * size * channels * architecture.channels * KERNEL * KERNEL
+    return 2.0 * macs
+
+
+def timed(function, repeats: int) -> float:
+    started = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - started) / repeats
+
+
+NUMPY_CHILD = """
+import sys, time
+import numpy as np
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.latent import grid_points
+from vaestudio.core.numpy_vae import NumpyVAE
+from vaestudio.core.weights import VaeWeights
+arch = Architecture(2)
+rng = np.random.default_rng(0)
+weights = VaeWeights(arch, [rng.standard_normal(s).astype(np.float32) * 0.1 for s in arch.encoder_shapes()],
+                     [rng.standard_normal(s).astype(np.float32) * 0.1 for s in arch.decoder_shapes()])
+vae, points = NumpyVAE(weights), grid_points({n}, 2)
+vae.decode_logits(points)
+times = []
+for _ in range(9):
+    started = time.perf_counter()
+    vae.decode_logits(points)
+    times.append(time.perf_counter() - started)
+print("SECONDS", float(np.median(times)))
+"""
+
+
+def numpy_blas_threads(rounds: int, n: int) -> None:
+    """The NumPy grid in fresh processes (no TensorFlow), OpenBLAS with its default threads against 1."""
+    import subprocess
+
+    settings = {"default": {}, "OPENBLAS_NUM_THREADS=1": {"OPENBLAS_NUM_THREADS": "1"}}
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    root = str(Path(__file__).parent.parent)
+    for round_ in range(rounds):
+        for name in (list(settings) if round_ % 2 == 0 else list(settings)[::-1]):
+            env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), **settings[name])
+            out = subprocess.run([sys.executable, "-c", NUMPY_CHILD.format(n=n)], capture_output=True, text=True,
+                                 check=True, env=env).stdout
+            times[name].append(float(out.split("SECONDS")[1]))
+    ratios = [a / b for a, b in zip(times["default"], times["OPENBLAS_NUM_THREADS=1"])]
+    print(f"\nNumPy {n}x{n} grid, fresh processes, median of 9 decodes each, {rounds} interleaved rounds:")
+    for name, values in times.items():
+        print(f"  OpenBLAS {name:24s} {statistics.median(values) * 1000:7.1f} ms")
+    print(f"  one thread is x{statistics.median(ratios):.2f} faster (rounds {min(ratios):.2f}..{max(ratios):.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--blas", action="store_true", help="only: the NumPy grid with OpenBLAS's default "
+                        "threads against one, in fresh processes")
+    args = parser.parse_args()
+    print(header(), flush=True)
+    if args.blas:
+        numpy_blas_threads(args.rounds, args.n)
+        return
+
+    import tensorflow as tf
+
+    import tutorial_reference as article
+    from vaestudio.core.architecture import Architecture
+    from vaestudio.core.latent import grid_points
+    from vaestudio.core.numpy_vae import NumpyVAE
+    from vaestudio.core.tf.model import build_cvae
+    from vaestudio.core.weights import VaeWeights
+
+    n = args.n
+    arch = Architecture(2)
+    article_model = article.CVAE(2)
+    article_model.decoder.build((None, 2))
+    model = build_cvae(arch)
+    points = tf.constant(grid_points(n, 2))
+
+    def batched_function(xla: bool):
+        @tf.function(jit_compile=xla)
+        def grid():
+            return tf.cast(model.decoder(points, training=False), tf.float32)
+        return lambda: grid().numpy()
+
+    numpy_vae = NumpyVAE(VaeWeights.from_model(model))
+    numpy_points = grid_points(n, 2)
+    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((1024, 1024), dtype=np.float32)
+    contenders = {
+        "article": (lambda: article.plot_latent_images(article_model, n), 1),
+        "batched": (batched_function(False), 5),
+        "xla": (batched_function(True), 5),
+        "numpy": (lambda: numpy_vae.decode_logits(numpy_points), 5),
+        "sgemm": (lambda: a @ b, 5),
+    }
+    reference = contenders["batched"][0]()
+    for name in ("xla",):
+        difference = float(np.max(np.abs(contenders[name][0]() - reference)))
+        print(f"  {name} grid differs from the batched one by at most {difference:.2e}")
+    print(f"  numpy grid differs from the batched one by at most "
+          f"{float(np.max(np.abs(numpy_vae.decode_logits(numpy_points) - reference))):.2e}")
+    for function, _ in contenders.values():
+        function()  # trace / compile / warm up
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_ in range(args.rounds):
+        for name in (names if round_ % 2 == 0 else names[::-1]):
+            function, repeats = contenders[name]
+            times[name].append(timed(function, repeats))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    flops = decoder_flops(arch) * n * n
+    sgemm_gflops = [2 * 1024 ** 3 / t / 1e9 for t in times["sgemm"]]
+    clock = nominal_clock_ghz() or 0.0
+    peak = peak_float32_gflops(clock) if clock else float("nan")
+
+    print("\n" + header(with_tensorflow=True))
+    print(f"\n{n}x{n} grid ({n * n} decodes, {flops / 1e9:.2f} GFLOP float32); median of {args.rounds} "
+          f"interleaved rounds; speed-up = median over rounds of article / contender:")
+    for name in ("article", "batched", "xla", "numpy"):
+        ratios = [x / y for x, y in zip(times["article"], times[name])]
+        share = [flops / t / 1e9 / g for t, g in zip(times[name], sgemm_gflops)]
+        print(f"  {name:8s} {median[name] * 1000:7.1f} ms   x{statistics.median(ratios):5.1f} "
+              f"(rounds {min(ratios):.1f}..{max(ratios):.1f})   {flops / median[name] / 1e9:6.1f} GFLOP/s "
+              f"= {flops / median[name] / 1e9 / peak:.0%} of peak, {statistics.median(share):.0%} of sgemm's")
+    print(f"  sgemm    {statistics.median(sgemm_gflops):6.1f} GFLOP/s now (1024^3 float32, OpenBLAS)")
+    print(f"float32 peak at the reported {clock:.2f} GHz: {peak:.0f} GFLOP/s (2 cores x 2 FMA pipes x 8 lanes x 2); "
+          f"the grid at peak: {flops / peak / 1e6:.1f} ms; x30 over the article's loop here needs "
+          f"{median['article'] / 30 * 1000:.1f} ms = {flops / (median['article'] / 30) / 1e9:.0f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,10 @@ class _Task(QRunnable):
             if not isinstance(exc, VaeStudioError):
                 traceback.print_exc()
             value, error = None, describe_error(exc)
-        self.relay.result.emit(self.task_id, value, error)
+        try:
+            self.relay.result.emit(self.task_id, value, error)
+        except RuntimeError:  # the window closed while this task ran: nobody is left to tell
+            pass
 
 
 class QtExecutor(QObject):

@@ -209,7 +209,11 @@ class TrainingController(QObject):
         if thread is None:
             return True
         thread.cancel()
-        return thread.wait() if timeout_ms < 0 else thread.wait(timeout_ms)
+        ended = thread.wait() if timeout_ms < 0 else thread.wait(timeout_ms)
+        if ended:  # the event loop may not run again: take the results now
+            self.thread = None
+            self._end()
+        return ended
 
     # -- events from the training thread ---------------------------------------------------------------------
     def _on_items(self, items: list) -> None:
@@ -243,6 +247,8 @@ class TrainingController(QObject):
         self._error = message
 
     def _on_ended(self) -> None:
+        if self.run is None:  # already taken (shutdown)
+            return
         thread, self.thread = self.thread, None
         if thread is not None:
             thread.wait()

@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         self.studio.device_changed.connect(self._on_device_changed)
         self.studio.active_changed.connect(lambda _h: self._update_title())
         self.studio.training_changed.connect(self._on_training_changed)
-        self.studio.runs_changed.connect(self._update_actions)
+        self.studio.runs_changed.connect(self._update_title)
         self.studio.explorer.pictures_changed.connect(lambda _p: self._update_actions())
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)

@@ -51,6 +51,7 @@ class RunOpener(QObject):
         self._replays: dict[int, StreamThread] = {}  # id(history) -> its replay
         self.writers: dict[int, int] = {}  # id(history) -> PID of the process writing its folder
         self._followed: dict[int, RunHistory] = {}
+        self._probe_problems: dict[int, str] = {}  # id(history) -> why its test images could not be loaded
         self._follow_timer = QTimer(self)
         self._follow_timer.setInterval(FOLLOW_MS)
         self._follow_timer.timeout.connect(self._follow)
@@ -133,7 +134,9 @@ class RunOpener(QObject):
                             "following it", 8000)
         else:
             count = len(history.snapshots)
-            self.studio.say(f"Opened {history.folder} (read-only): {count} snapshot{'s' if count != 1 else ''}", 8000)
+            problem = self._probe_problems.get(id(history))
+            self.studio.say(f"Opened {history.folder} (read-only): {count} snapshot{'s' if count != 1 else ''}"
+                            + (f"; {problem}" if problem else ""), 0 if problem else 8000)
         self.runs_changed_later()
         self.opened.emit(history)
 
@@ -185,9 +188,13 @@ class RunOpener(QObject):
                 self.studio.set_probe(history, probe)
 
         def failed(message: str) -> None:
-            if history in self.studio.runs:
-                self.studio.say(f"The test images of this run could not be loaded ({message}): its grids and "
-                                "curves show, the overlay and reconstructions do not", 10000)
+            if history not in self.studio.runs:
+                return
+            problem = (f"the test images of this run could not be loaded ({message}): its grids and curves show, "
+                       "the overlay and reconstructions do not")
+            self._probe_problems[id(history)] = problem
+            if not self.is_replaying(history):
+                self.studio.say(problem[0].upper() + problem[1:])
 
         self.executor.submit(load, loaded, failed)
 

@@ -140,7 +140,7 @@ class ElboPanel(QWidget):
         else:
             self.moment_line.setValue(info.step)
             self.moment_line.show()
-        self._dirty = True
+        self.readout.setText(self.readout_text())
 
     def _on_compared(self) -> None:
         item = self.plot.getPlotItem()

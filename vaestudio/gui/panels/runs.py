@@ -141,21 +141,28 @@ class RunsPanel(QWidget):
         return f"{text} — {', '.join(words)}" if words else text
 
     def refresh(self) -> None:
+        """Show the open runs (updated in place while they are the same runs) and the recent ones."""
         self._filling = True
         try:
-            self.open_list.clear()
-            for history in self.studio.runs:
-                item = QListWidgetItem(self.describe(history))
-                item.setData(Qt.ItemDataRole.UserRole, history)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(Qt.CheckState.Checked if history in self.studio.compared
-                                   else Qt.CheckState.Unchecked)
+            shown = [self.open_list.item(row).data(Qt.ItemDataRole.UserRole) for row in range(self.open_list.count())]
+            if shown != self.studio.runs:
+                self.open_list.clear()
+                for history in self.studio.runs:
+                    item = QListWidgetItem()
+                    item.setData(Qt.ItemDataRole.UserRole, history)
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    self.open_list.addItem(item)
+            for row, history in enumerate(self.studio.runs):
+                item = self.open_list.item(row)
+                item.setText(self.describe(history))
+                checked = Qt.CheckState.Checked if history in self.studio.compared else Qt.CheckState.Unchecked
+                if item.checkState() != checked:
+                    item.setCheckState(checked)
                 item.setToolTip(str(history.folder) if history.folder is not None else history.title())
                 font = item.font()
                 font.setBold(history is self.studio.active)
                 item.setFont(font)
-                self.open_list.addItem(item)
-                if history is self.studio.active:
+                if history is self.studio.active and self.open_list.currentItem() is not item:
                     self.open_list.setCurrentItem(item)
             self.recent_list.clear()
             open_folders = {h.folder for h in self.studio.runs if h.folder is not None}

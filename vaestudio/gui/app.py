@@ -17,6 +17,11 @@ from typing import Sequence
 
 _T0 = time.perf_counter()
 CLOSE_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
+# How long a Python thread may hold the GIL while another waits (Python's default: 5 ms). The UI thread's
+# NumPy work (the cursor preview) is many short calls, each taking the GIL back: with training and the
+# explorer's background work holding it, each waited up to 5 ms. 0.5 ms keeps the wait short (measured in
+# benchmarks/window_responsiveness.py); VAESTUDIO_SWITCH_INTERVAL overrides it for measurements.
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def create_application(argv: Sequence[str] | None = None):
@@ -35,6 +40,11 @@ def create_application(argv: Sequence[str] | None = None):
     from vaestudio.resources import app_icon
 
     app.setWindowIcon(app_icon())
+    interval = os.environ.get("VAESTUDIO_SWITCH_INTERVAL")
+    try:
+        sys.setswitchinterval(float(interval) if interval else SWITCH_INTERVAL_SECONDS)
+    except ValueError:
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")

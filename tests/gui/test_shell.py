@@ -264,3 +264,25 @@ app_module.leave(0)
 
     assert load_checkpoint(folder / "checkpoint.npz").step >= 3
     assert not list(folder.glob(".*.part*"))
+
+
+def test_the_studio_compares_only_open_runs_and_forgets_closed_ones():
+    from vaestudio.gui.state.explorer import InlineExecutor
+    from vaestudio.gui.state.run_history import RunHistory
+    from vaestudio.gui.state.studio import Studio
+
+    studio = Studio(InlineExecutor())
+    a, b, stray = RunHistory("a", folder="/runs/a"), RunHistory("b", folder="/runs/b"), RunHistory("stray")
+    studio.add_run(a)
+    studio.add_run(b)
+    changes = []
+    studio.compared_changed.connect(lambda: changes.append(list(studio.compared)))
+    studio.set_compared(a, True)
+    studio.set_compared(a, True)  # already compared: no change
+    studio.set_compared(stray, True)  # not open: refused
+    assert studio.compared == [a] and changes == [[a]]
+    studio.close_run(a)
+    assert studio.compared == [] and changes[-1] == []
+    studio.set_compared(b, True)
+    studio.add_run(RunHistory("b again", folder="/runs/b"))  # the same folder opened again replaces b
+    assert studio.compared == []

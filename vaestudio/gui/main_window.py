@@ -32,6 +32,7 @@ from vaestudio.gui.recording import MorphRecorder
 from vaestudio.gui.settings import open_settings, read_bool
 from vaestudio.gui.state.studio import FAILED, IDLE, PAUSED, READY, STOPPING, TRAINING, WAITING, Studio
 from vaestudio.gui.tensorflow import TensorFlowLoader
+from vaestudio.gui.widgets import ElidedLabel
 from vaestudio.gui.threads import QtExecutor
 from vaestudio.gui.training import RunOutcome, TrainingController
 
@@ -62,33 +63,6 @@ SHORTCUTS = (
     ("Ctrl+L", "Show / hide the test images on the plane"),
     ("Ctrl+Q", "Quit"),
 )
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that elides what does not fit (the whole text is its tooltip)."""
-
-    def __init__(self, text: str = ""):
-        super().__init__()
-        self._full = ""
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setMinimumWidth(40)
-        self.set_full_text(text)
-
-    def set_full_text(self, text: str) -> None:
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def full_text(self) -> str:
-        return self._full
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        metrics = self.fontMetrics()
-        self.setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width() - 4, 20)))
 
 
 class FittedLabel(QLabel):

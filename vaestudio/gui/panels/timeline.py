@@ -8,11 +8,12 @@ moment: every picture then comes from that snapshot's own weights, never from th
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QSlider, QToolButton, QWidget
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import ElidedLabel
 
 
 class TimelinePanel(QWidget):
@@ -38,16 +39,18 @@ class TimelinePanel(QWidget):
         self.live_button = QToolButton(text="Live")
         self.live_button.setCheckable(True)
         self.live_button.setToolTip("Follow training: show each new snapshot as it comes")
-        self.label = QLabel()
-        self.label.setMinimumWidth(120)
-        self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.label = ElidedLabel()
+        self.label.setMinimumWidth(60)
+        self.slider.setMinimumWidth(100)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.back_button)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.forward_button)
         layout.addWidget(self.live_button)
-        layout.addWidget(self.label)
+        layout.addWidget(self.label, 0)
+        layout.setStretch(1, 3)
+        layout.setStretch(4, 2)
 
         self.slider.valueChanged.connect(self._on_slider)
         self.back_button.clicked.connect(lambda: self.step(-1))
@@ -114,15 +117,17 @@ class TimelinePanel(QWidget):
         self.live_button.setChecked(following and has)
         self.live_button.setEnabled(has and not following)
         if h is None:
-            self.label.setText("No run shown")
-            self.label.setToolTip("")
+            self._set_text("No run shown", "")
         elif current is None:
-            self.label.setText("No snapshot yet")
-            self.label.setToolTip("")
+            self._set_text("No snapshot yet", "")
         else:
-            self.label.setText(f"{current.label} · step {current.step} · {current.index + 1}/{count}")
-            self.label.setToolTip(f"Snapshot {current.index + 1} of {count} of {h.title()}"
-                                  + (" (following training)" if following and h.live else ""))
+            self._set_text(f"{current.label} · step {current.step} · {current.index + 1}/{count}",
+                           f"Snapshot {current.index + 1} of {count} of {h.title()}"
+                           + (" (following training)" if following and h.live else ""))
+
+    def _set_text(self, text: str, tooltip: str) -> None:
+        self.label.set_full_text(text, f"{text}\n{tooltip}" if tooltip else text)
 
     def moment_text(self) -> str:
-        return self.label.text()
+        """The whole label (it may be shown elided)."""
+        return self.label.full_text()

@@ -255,9 +255,7 @@ class TrainingController(QObject):
         self._end()
 
     def _finish_thread_less(self, text: str) -> None:
-        if self._finished is None and self._error is None:
-            self._error = None
-            self._finished = None
+        """The run ends before a training thread was started (stopped or refused while TensorFlow loaded)."""
         self._end(text)
 
     def _end(self, text: str | None = None) -> None:
@@ -315,18 +313,33 @@ class TrainingController(QObject):
 
 def _events(run):
     """The run's events (training thread), with its test images once the data is loaded and, for a
-    continued run, the history it already had (read after the folder was cut back to its checkpoint)."""
+    continued run, the history it already had (read after the folder was cut back to its checkpoint).
+
+    Whatever way it ends, the trainer, its model and its TensorFlow pipelines are released here, in the
+    training thread: a stopped trainer's suspended generator sits in a reference cycle, and collecting it
+    later on the UI thread, while another run trains, deadlocked TensorFlow (seen in the GUI tests)."""
+    import gc
+
     from vaestudio.core.runs import replay
 
     data_sent = False
-    for event in run.events():
-        if not data_sent and run.dataset is not None:
-            data_sent = True
-            dataset = run.dataset
-            describe = getattr(dataset, "describe", None)
-            yield DataReady(Probe.from_dataset(dataset), describe() if callable(describe) else str(run.config.dataset))
-            if not run.is_new:
-                for old in replay(run.path):
-                    if not isinstance(old, (Started, Finished)):
-                        yield old
-        yield event
+    events = run.events()
+    try:
+        for event in events:
+            if not data_sent and run.dataset is not None:
+                data_sent = True
+                dataset = run.dataset
+                describe = getattr(dataset, "describe", None)
+                yield DataReady(Probe.from_dataset(dataset),
+                                describe() if callable(describe) else str(run.config.dataset))
+                if not run.is_new:
+                    for old in replay(run.path):
+                        if not isinstance(old, (Started, Finished)):
+                            yield old
+            yield event
+    finally:
+        events.close()  # the run's own clean-up (checkpoint, lock, TensorBoard file) happens here, now
+        del events
+        run.trainer = None
+        run.dataset = None
+        gc.collect()

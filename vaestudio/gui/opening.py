@@ -240,6 +240,8 @@ class RunOpener(QObject):
             from vaestudio.core.numpy_vae import NumpyVAE
 
             grid = NumpyVAE(weights).grid(config.grid_size)
+            del model
+            _release_keras_objects()
             return weights, grid, config, known, note
 
         def loaded(result) -> None:
@@ -272,6 +274,7 @@ class RunOpener(QObject):
             if weights is None:
                 raise ExportError(f"{path}: this snapshot was recorded without model weights (vaestudio 0.1.0)")
             save_model(model_from_weights(weights), path)
+            _release_keras_objects()
             if history.config is not None:
                 history.config.save(path.with_suffix(".json"))
             return path
@@ -287,6 +290,14 @@ class RunOpener(QObject):
 
         self.studio.say(f"Saving {path}…")
         self.loader.when_ready(lambda: self.executor.submit(save, saved, failed), failed)
+
+
+def _release_keras_objects() -> None:
+    """Collect the Keras model just dropped here, in this worker thread: Keras objects live in reference
+    cycles, and collecting them on the UI thread while a run trains can deadlock TensorFlow."""
+    import gc
+
+    gc.collect()
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -1,4 +1,5 @@
-"""Fixtures for driving the real window: private settings and run folders, tiny synthetic training runs."""
+"""Fixtures for driving the real window: private settings and run folders, tiny synthetic training runs,
+and a tiny recorded run to open (no training needed)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def tiny_data():
     return synthetic_dataset(n_train=128, n_test=32, seed=0)
 
 
+@pytest.fixture(scope="session")
+def recorded_run(tmp_path_factory, tiny_data):
+    """A finished 2-epoch run folder (latent dim 2, 6x6 grid) recorded by the core pipeline: (path, config)."""
+    from vaestudio.core.config import TrainConfig
+    from vaestudio.core.runs import Run
+
+    config = TrainConfig.from_preset("custom", epochs=2, batch_size=32, learning_rate=3e-3, grid_size=6,
+                                     metrics_every=1, snapshot_every=2, seed=1)
+    run = Run.new(tmp_path_factory.mktemp("recorded") / "run-a", config, load_dataset=lambda _config: tiny_data)
+    list(run.events())
+    return run.path, config
+
+
 @pytest.fixture
 def make_window(qtbot, tiny_data):
     """Opens real windows that train on the tiny synthetic data, small grids and frequent events."""
@@ -54,3 +68,4 @@ def window(make_window):
     win = make_window()
     yield win
     win.close()
+

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from vaestudio.gui.worker import TRAINING_NICENESS, yield_cpu_to_the_window
+from vaestudio.gui.threads import TRAINING_NICENESS, yield_cpu_to_the_window
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 

@@ -1,7 +1,9 @@
-"""What menus and panels ask of the outside world: file dialogs that remember their folders, and writing
-files with errors reported in the window (never raised into Qt).
+"""What menus and panels ask of the outside world: file dialogs that remember their folders, questions,
+writing files with errors reported in the window (never raised into Qt), and the controllers that act on
+runs (`training`, `opening`), which the main window hands in.
 
 Panels get one `Commands` object; they never open dialogs on their own terms or talk to each other.
+Tests (and the self-test) answer every dialog and question through `answers[kind]`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,27 @@ class Commands:
         self.parent = parent
         # Tests (and the self-test) answer dialogs by setting these: kind -> path, or None to cancel.
         self.answers: dict[str, Any] = {}
+        self.asked: list[tuple[str, str]] = []  # (kind, text) of every question asked, for tests
+        # Set by the main window: the TrainingController and the RunOpener (None in panel tests).
+        self.training: Any = None
+        self.opening: Any = None
 
     # -- folders remembered per kind ("exports", "models", "runs", "images") ------------------------------
     def last_dir(self, kind: str, name: str = "") -> str:
-        folder = str(self.settings.value(f"paths/{kind}", "") or Path.home())
+        folder = str(self.settings.value(f"paths/{kind}", "") or self.default_dir(kind))
         return str(Path(folder) / name) if name else folder
+
+    @staticmethod
+    def default_dir(kind: str) -> Path:
+        """Where a dialog of `kind` starts the first time: models in the models folder, runs in the runs
+        folder, everything else in the home folder."""
+        from vaestudio.gui.run_paths import models_root, runs_root
+
+        if kind == "models":
+            return models_root()
+        if kind == "runs":
+            return runs_root()
+        return Path.home()
 
     def remember_dir(self, kind: str, folder: str | Path) -> None:
         self.settings.setValue(f"paths/{kind}", str(folder))
@@ -40,6 +58,10 @@ class Commands:
         if kind in self.answers:
             answer = self.answers[kind]
             return Path(answer) if answer else None
+        try:
+            Path(self.last_dir(kind)).mkdir(parents=True, exist_ok=True)  # the models folder, the first time
+        except OSError:
+            pass
         path, _ = QFileDialog.getSaveFileName(self.parent, title, self.last_dir(kind, default_name), filter_text)
         if not path:
             return None
@@ -67,6 +89,48 @@ class Commands:
             return None
         self.remember_dir(kind, Path(path).parent)
         return Path(path)
+
+    def ask_choice(self, kind: str, title: str, text: str, choices: tuple[str, ...], default: str | None = None
+                   ) -> str | None:
+        """One of `choices` (button texts), or None when the user cancels (Escape / closing the box)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        self.asked.append((kind, text))
+        if kind in self.answers:
+            answer = self.answers[kind]
+            return answer if answer in choices else None
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self.parent)
+        buttons = {box.addButton(choice, QMessageBox.ButtonRole.AcceptRole): choice for choice in choices}
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        for button, choice in buttons.items():
+            if choice == default:
+                box.setDefaultButton(button)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return buttons.get(box.clickedButton())
+
+    def ask_continue(self, folder: str | Path) -> dict | None:
+        """Epochs, learning rate and β for continuing the run in `folder` (the Continue dialog, which says where
+        the run stands); None when cancelled or when the folder is not a run that can be read (reported)."""
+        from vaestudio.core.store.run_folder import RunFolder
+
+        folder = Path(folder)
+        try:
+            state = RunFolder(folder).read_state()
+        except VaeStudioError as exc:
+            message = str(exc) if str(folder) in str(exc) else f"{folder}: {exc}"
+            self.studio.report("Cannot continue the run", message)
+            return None
+        from vaestudio.gui.continue_dialog import ContinueRunDialog, describe_state
+
+        self.asked.append(("continue", describe_state(state, folder.name)))
+        if "continue" in self.answers:
+            answer = self.answers["continue"]
+            return dict(answer) if answer else None
+        dialog = ContinueRunDialog(state, folder.name, self.parent)
+        if dialog.exec() != ContinueRunDialog.DialogCode.Accepted:
+            return None
+        return dialog.values()
 
     # -- writing ------------------------------------------------------------------------------------------
     def write(self, path: str | Path, write: Callable[[], Any], what: str) -> bool:

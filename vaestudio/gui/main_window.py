@@ -1,118 +1,267 @@
-"""The main window: wires the run controls, ELBO plot, latent plane and preview to the worker."""
+"""The main window: lays out the panels in docks, builds the menus and the status bar, and little else.
+
+The central area is the latent plane with the timeline under it; run controls and runs on the left; the
+cursor preview, own images and latent dimensions on the right; ELBO, reconstructions, interpolation and
+quality below (tabs where space is short). Panels built elsewhere are constructed by name from
+`vaestudio.gui.panels.<module>` when that module exists. Run actions go to the controllers
+(`TrainingController`, `RunOpener`), files to `Commands`; what is shown comes from the `Studio`.
+"""
 
 from __future__ import annotations
 
+import importlib
 import platform
+import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QSplitter, QWidget)
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QToolButton,
+                               QVBoxLayout, QWidget)
 
 import vaestudio
-from vaestudio.core.config import TrainConfig
-from vaestudio.core.errors import ConfigError, ExportError, VaeStudioError
-from vaestudio.core.events import EpochEnd, Finished, Snapshot, Started, StepMetrics
-from vaestudio.gui import run_controls as rc
-from vaestudio.gui.elbo_panel import ElboPanel
-from vaestudio.gui.export_dialog import AnimationExportDialog
-from vaestudio.gui.latent_panel import LatentPlane
-from vaestudio.gui.morph_preview import MorphPreview
-from vaestudio.gui.run_paths import runs_root
-from vaestudio.gui.run_controls import RunControls
-from vaestudio.gui.session import RunSession
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.opening import RunOpener
+from vaestudio.gui.panels.elbo import ElboPanel
+from vaestudio.gui.panels.run_controls import RunControlsPanel
+from vaestudio.gui.panels.runs import RunsPanel
+from vaestudio.gui.panels.timeline import TimelinePanel
+from vaestudio.gui.recording import MorphRecorder
 from vaestudio.gui.settings import open_settings, read_bool
-from vaestudio.gui.worker import DeviceLoader, ResumeHistory, TaskRunner, TrainingThread, TrainingWorker
+from vaestudio.gui.state.studio import FAILED, IDLE, PAUSED, READY, STOPPING, TRAINING, WAITING, Studio
+from vaestudio.gui.tensorflow import TensorFlowLoader
+from vaestudio.gui.widgets import ElidedLabel
+from vaestudio.gui.threads import QtExecutor
+from vaestudio.gui.training import RunOutcome, TrainingController
 
-STOP_WAIT_MS = 1000  # how long closing waits for training to stop before hiding the window
-REDRAW_MS = 100  # curves and progress are redrawn at most this often
+LAYOUT_VERSION = 3  # bump when docks change: an older saved layout is then ignored, not half-applied
+LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
+# (module in vaestudio.gui.panels, class, area, tab group): built when the module exists.
+OPTIONAL_PANELS = (
+    ("cursor_preview", "CursorPreviewPanel", RIGHT, "right-top"),
+    ("own_images", "OwnImagesPanel", RIGHT, "right"),
+    ("kl", "KlPanel", RIGHT, "right"),
+    ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
+    ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
+    ("quality", "QualityPanel", BOTTOM, "bottom"),
+)
+SHORTCUTS = (
+    ("Ctrl+Return", "Start training (or continue the stopped run)"),
+    ("Space", "Pause / resume training"),
+    ("Ctrl+.", "Stop training (the run is kept)"),
+    ("Alt+Left / Alt+Right", "Previous / next snapshot (Left / Right when the timeline has focus)"),
+    ("Alt+End", "Follow training again (Live)"),
+    ("Ctrl+O", "Open a run folder (read-only)"),
+    ("Ctrl+Shift+O", "Open a saved model"),
+    ("Ctrl+S", "Save the model of the moment shown"),
+    ("Ctrl+I", "Encode an image of your own"),
+    ("Ctrl+E", "Export the training animation"),
+    ("Ctrl+R", "Record the morph under the cursor"),
+    ("Ctrl+L", "Show / hide the test images on the plane"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+class FittedLabel(QLabel):
+    """A permanent status-bar label as wide as its text needs (never clipped), eliding only long run names."""
+
+    def __init__(self, text: str = "", max_chars: int = 48):
+        super().__init__()
+        self.max_chars = max_chars
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str, tooltip: str | None = None) -> None:
+        shown = text if len(text) <= self.max_chars else text[: self.max_chars // 2 - 1] + "…" + text[-self.max_chars // 2:]
+        self.setText(shown)
+        self.setToolTip(tooltip if tooltip is not None else text)
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance(shown) + 12)
 
 
 class MainWindow(QMainWindow):
-    """The vaestudio window. `dataset_provider`/`config_overrides` let tests and the self-test train small."""
+    """The vaestudio window."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("vaestudio: watch a VAE learn")
         self.settings = open_settings()
-        self.session = RunSession()
-        self.dataset_provider: Callable[[TrainConfig], Any] | None = None
-        self.config_overrides: dict[str, Any] = {}
-        self.config: TrainConfig | None = None  # of the current/last run or opened model
-        self.model = None  # trained or opened model; never touched while training runs
-        self.device_info = None
-        self.tf_version: str | None = None
+        self.executor = QtExecutor(self, threads=2)
+        self.studio = Studio(self.executor)
+        self.loader = TensorFlowLoader(self.studio, self)
+        self.training = TrainingController(self.studio, self.loader, self)
+        self.opening = RunOpener(self.studio, self.loader, self.executor, self.settings, self)
+        self.commands = Commands(self.studio, self.settings, self)
+        self.commands.training, self.commands.opening = self.training, self.opening
+        self.recorder = MorphRecorder(self.studio)
         self.last_error: str | None = None
-        self.training: TrainingThread | None = None
-        self.run_folder: Path | None = None  # where the current/last run is recorded
-        self._divergence: str | None = None  # shown once the diverged run has been saved
-        self._finish_text = "Training ended"  # how the last run ended, for the status bar
-        self._pending_start: TrainingWorker | None = None
-        self._device_loader: DeviceLoader | None = None
-        self._tasks = TaskRunner(self)
-        self._dirty = False
+        self.errors: list[tuple[str, str]] = []
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self._shut_down = False
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.show_message(""))
 
-        self.controls = RunControls()
-        self.elbo = ElboPanel(self.session)
-        self.plane = LatentPlane()
-        self.preview = MorphPreview()
-        self.preview.set_decoder(self.plane.decoder)
-        self._build_layout()
+        self._build_panels()
         self._build_menus()
         self._build_status_bar()
-
-        self.controls.startRequested.connect(self.start_training)
-        self.controls.pauseRequested.connect(self.pause_training)
-        self.controls.resumeRequested.connect(self.resume_training)
-        self.controls.stopRequested.connect(self.stop_training)
-        self.plane.cursorMoved.connect(self.preview.request)
-        self.plane.weightsChanged.connect(self._on_weights_changed)
-        self.preview.recordingChanged.connect(self._on_recording_changed)
-
-        self._redraw_timer = QTimer(self)
-        self._redraw_timer.setInterval(REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._redraw)
-        self._redraw_timer.start()
+        self.studio.message.connect(self.show_message)
+        self.studio.error.connect(self.report_error)
+        self.studio.device_changed.connect(self._on_device_changed)
+        self.studio.active_changed.connect(lambda _h: self._update_title())
+        self.studio.training_changed.connect(self._on_training_changed)
+        self.studio.runs_changed.connect(self._update_title)
+        self.studio.explorer.pictures_changed.connect(lambda _p: self._update_actions())
+        self.training.run_ended.connect(self._on_run_ended)
+        self.opening.recent_changed.connect(self._fill_recent_menu)
+        self.recorder.changed.connect(self._on_recording_changed)
+        self.recorder.stopped.connect(self._offer_morph_save)
+        self.resize(1400, 900)
+        self._size_docks()
+        self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_settings()
+        self._update_title()
         self._update_actions()
 
-    # -- layout ------------------------------------------------------------------------------------
-    def _build_layout(self) -> None:
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.plane)
-        top.addWidget(self.preview)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 1)
-        top.setSizes([620, 300])
-        main = QSplitter(Qt.Orientation.Vertical)
-        main.addWidget(top)
-        main.addWidget(self.elbo)
-        main.setStretchFactor(0, 3)
-        main.setStretchFactor(1, 1)
-        main.setSizes([560, 250])
-        self.splitter = main
-        self.setCentralWidget(main)
+    # -- test and self-test hooks --------------------------------------------------------------------------------
+    @property
+    def dataset_provider(self):
+        return self.training.dataset_provider
+
+    @dataset_provider.setter
+    def dataset_provider(self, provider) -> None:
+        self.training.dataset_provider = provider
+        self.opening.dataset_provider = provider
+
+    @property
+    def config_overrides(self) -> dict:
+        return self.training.config_overrides
+
+    @config_overrides.setter
+    def config_overrides(self, values: dict) -> None:
+        self.training.config_overrides = dict(values)
+
+    @property
+    def device_ready(self) -> bool:
+        return self.studio.tf_status == READY
+
+    def panel(self, module: str) -> QWidget | None:
+        """The panel built from `vaestudio.gui.panels.<module>` (or its stand-in), if any."""
+        return self.panels.get(module)
+
+    # -- layout -------------------------------------------------------------------------------------------------
+    def _build_panels(self) -> None:
+        self.controls = RunControlsPanel(self.studio, self.commands)
+        self.elbo = ElboPanel(self.studio, self.commands)
+        self.timeline = TimelinePanel(self.studio, self.commands)
+        self.runs_panel = RunsPanel(self.studio, self.commands)
+        self.panels.update(run_controls=self.controls, elbo=self.elbo, timeline=self.timeline, runs=self.runs_panel)
+
+        plane = self._optional_panel("latent_plane", "LatentPlanePanel")
+        if plane is None:
+            from vaestudio.gui.fallback_panels import FallbackPlanePanel
+
+            plane = FallbackPlanePanel(self.studio, self.commands)
+        self.panels["latent_plane"] = plane
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(plane, 1)
+        column.addWidget(self.timeline)
+        self.setCentralWidget(central)
+
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.controls_dock = QDockWidget("Run", self)
-        self.controls_dock.setObjectName("run-controls-dock")
-        self.controls_dock.setWidget(scroll)
-        self.controls_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                       | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.controls_dock.setMinimumWidth(270)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.controls_dock)
-        self.resize(1320, 860)
+        scroll.setMinimumWidth(280)
+        self._add_dock("run_controls", self.controls.title, scroll, LEFT)
+        self._add_dock("runs", self.runs_panel.title, self.runs_panel, LEFT, tab_with="run_controls")
+        self.docks["run_controls"].raise_()
+        self._add_dock("elbo", self.elbo.title, self.elbo, BOTTOM)
+        groups: dict[str, str] = {"bottom": "elbo"}
+        for module, class_name, area, group in OPTIONAL_PANELS:
+            panel = self._optional_panel(module, class_name)
+            if panel is None and module == "cursor_preview":
+                from vaestudio.gui.fallback_panels import FallbackPreviewPanel
 
-    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+                panel = FallbackPreviewPanel(self.studio, self.commands)
+            if panel is None:
+                continue
+            self.panels[module] = panel
+            title = getattr(panel, "title", module.replace("_", " ").capitalize())
+            self._add_dock(module, title, panel, area, tab_with=groups.get(group))
+            groups.setdefault(group, module)
+        self.docks["elbo"].raise_()
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+    def _size_docks(self) -> None:
+        """Start sizes: the plane gets the most room; side docks about a fifth of the width each."""
+        width, height = max(self.width(), 800), max(self.height(), 600)
+        left = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == LEFT][:1]
+        right = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == RIGHT][:1]
+        bottom = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == BOTTOM][:1]
+        if left:
+            wanted = max(int(width * 0.2), self.controls.sizeHint().width() + 24)
+            self.resizeDocks(left, [wanted], Qt.Orientation.Horizontal)
+        if right:
+            self.resizeDocks(right, [int(width * 0.22)], Qt.Orientation.Horizontal)
+        if bottom:
+            self.resizeDocks(bottom, [int(height * 0.32)], Qt.Orientation.Vertical)
+
+    def _optional_panel(self, module: str, class_name: str) -> QWidget | None:
+        """Build `vaestudio.gui.panels.<module>.<class_name>` if the module exists; a panel that fails to
+        build is replaced by a label saying why (the window still opens)."""
+        name = f"vaestudio.gui.panels.{module}"
+        try:
+            panel_class = getattr(importlib.import_module(name), class_name)
+            return panel_class(self.studio, self.commands)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                return None
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - one broken panel must not take the window down
+            failure = exc
+        traceback.print_exception(failure)
+        label = QLabel(f"The {module.replace('_', ' ')} panel could not be built: {type(failure).__name__}: {failure}")
+        label.setWordWrap(True)
+        label.title = module.replace("_", " ").capitalize()  # type: ignore[attr-defined]
+        return label
+
+    def _add_dock(self, key: str, title: str, widget: QWidget, area, tab_with: str | None = None) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        if tab_with is not None and tab_with in self.docks:
+            self.tabifyDockWidget(self.docks[tab_with], dock)
+        else:
+            self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: every dock back where it starts."""
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.show()
+
+    # -- menus --------------------------------------------------------------------------------------------------
+    def _action(self, menu, text: str, slot: Callable, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
         (action.toggled if checkable else action.triggered).connect(slot)
         menu.addAction(action)
         return action
@@ -120,550 +269,369 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open model…", self.ask_open_model, QKeySequence.StandardKey.Open)
-        self.resume_action = self._action(file_menu, "&Resume run…", self.ask_resume_run)
-        self.save_action = self._action(file_menu, "&Save model…", self.ask_save_model, QKeySequence.StandardKey.Save)
+        self.new_run_action = self._action(file_menu, "&New run / Start", self.controls.start)
+        self.open_run_action = self._action(file_menu, "&Open run… (read-only)", self.ask_open_run,
+                                            QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("&Recent runs")
+        self.continue_action = self._action(file_menu, "&Continue run…", self.ask_continue_run,
+                                            tip="Resume a run folder: more epochs, a new learning rate or β")
+        file_menu.addSeparator()
+        self.open_model_action = self._action(file_menu, "Open &model…", self.ask_open_model, "Ctrl+Shift+O")
+        self.save_action = self._action(file_menu, "&Save model…", self.ask_save_model, QKeySequence.StandardKey.Save,
+                                        tip="Save the model of the moment shown as .keras")
+        self.encode_action = self._action(file_menu, "&Encode image…", self.ask_encode_image, "Ctrl+I")
         file_menu.addSeparator()
         self.export_animation_action = self._action(file_menu, "&Export training animation…",
                                                     self.ask_export_animation, "Ctrl+E")
         self.export_png_action = self._action(file_menu, "Export grid as &PNG…", self.ask_export_png)
-        self.export_morph_action = self._action(file_menu, "Export &morph as GIF…", self.ask_export_morph)
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         run_menu = bar.addMenu("&Run")
-        self.start_action = self._action(run_menu, "&Start", self.start_training, "Ctrl+Return")
-        self.pause_action = self._action(run_menu, "&Pause / Resume", self.toggle_pause, "Space")
-        self.stop_action = self._action(run_menu, "S&top", self.stop_training, "Ctrl+.")
+        self.start_action = self._action(run_menu, "&Start", self.controls.start, "Ctrl+Return")
+        self.pause_action = self._action(run_menu, "&Pause / Resume", self.training.toggle_pause, "Space")
+        self.stop_action = self._action(run_menu, "S&top", self.training.stop, "Ctrl+.")
         run_menu.addSeparator()
-        self.record_action = self._action(run_menu, "&Record morph", self.preview.set_recording, "Ctrl+R",
+        self.back_action = self._action(run_menu, "Previous snapshot", lambda: self.timeline.step(-1), "Alt+Left")
+        self.forward_action = self._action(run_menu, "Next snapshot", lambda: self.timeline.step(+1), "Alt+Right")
+        self.live_action = self._action(run_menu, "Follow training (&Live)", self.timeline.follow, "Alt+End")
+        run_menu.addSeparator()
+        self.record_action = self._action(run_menu, "&Record morph", self.recorder.set_recording, "Ctrl+R",
                                           checkable=True)
 
-        view_menu = bar.addMenu("&View")
-        view_menu.addAction(self.controls_dock.toggleViewAction())
-        self.overlay_action = self._action(view_menu, "&Latent means overlay", self.plane.overlay_check.setChecked,
-                                           "Ctrl+L", checkable=True)
-        self.plane.overlay_check.toggled.connect(self.overlay_action.setChecked)
-        self.split_action = self._action(view_menu, "ELBO &split (log-likelihood / KL)",
+        self.view_menu = bar.addMenu("&View")
+        for dock in self.docks.values():
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.overlay_action = self._action(self.view_menu, "Test images on the &plane", self._set_overlay, "Ctrl+L",
+                                           checkable=True)
+        self.studio.view.events.overlay_visible.connect(self._on_overlay_changed)
+        self.split_action = self._action(self.view_menu, "ELBO &split (log-likelihood / KL)",
                                          self.elbo.split_check.setChecked, checkable=True)
         self.elbo.split_check.toggled.connect(self.split_action.setChecked)
+        self.view_menu.addSeparator()
+        self._action(self.view_menu, "Reset &layout", self.reset_layout)
 
         settings_menu = bar.addMenu("Se&ttings")
-        self.cpu_only_action = self._action(settings_menu, "Use &CPU only (applies on restart)",
-                                            self._on_cpu_only_toggled, checkable=True)
+        self.cpu_only_action = self._action(settings_menu, "Use &CPU only (applies on restart)", self._on_cpu_only,
+                                            checkable=True)
+        self._action(settings_menu, "&Devices…", self.show_devices)
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About vaestudio", self.show_about)
+        self._fill_recent_menu()
 
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.opening.recent()
+        for folder in recent:
+            action = self.recent_menu.addAction(folder.name)
+            action.setToolTip(str(folder))
+            action.triggered.connect(lambda _checked=False, f=folder: self.opening.open_run(f))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- status bar ------------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel("Loading TensorFlow…")
-        self.device_label.setToolTip("The device training runs on")
-        self.run_label = QLabel("")
-        self.run_label.setToolTip("Where the run is recorded")
-        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.statusBar().addPermanentWidget(self.run_label)
-        self.statusBar().addPermanentWidget(self.device_label)
+        bar = self.statusBar()
+        self.message_label = ElidedLabel("")
+        self.open_folder_button = QToolButton(text="Open run folder")
+        self.open_folder_button.setAutoRaise(True)
+        self.open_folder_button.hide()
+        self.open_folder_button.clicked.connect(self.open_run_folder)
+        self.run_label = FittedLabel("No run yet")
+        self.device_label = FittedLabel("Loading TensorFlow…", max_chars=60)
+        bar.addWidget(self.message_label, 1)
+        bar.addWidget(self.open_folder_button)
+        bar.addPermanentWidget(self.run_label)
+        bar.addPermanentWidget(self.device_label)
+        self._finished_folder: Path | None = None
 
-    # -- TensorFlow / device -------------------------------------------------------------------------
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
-        super().showEvent(event)
-        if self._device_loader is None:
-            QTimer.singleShot(0, self.load_tensorflow)
+    def show_message(self, text: str, milliseconds: int = 0) -> None:
+        """The status bar's message (elided to fit, whole in its tooltip); 0 ms: until replaced."""
+        self.message_label.set_full_text(text)
+        if text and self.open_folder_button.isVisible() and self._finished_folder is not None \
+                and str(self._finished_folder) not in text:
+            self.open_folder_button.hide()
+        self._message_timer.stop()
+        if text and milliseconds > 0:
+            self._message_timer.start(milliseconds)
 
-    def load_tensorflow(self) -> None:
-        """Import TensorFlow and pick the device on a background thread (once)."""
-        if self._device_loader is not None:
-            return
-        self._device_loader = DeviceLoader(cpu_only=self.cpu_only_action.isChecked(), parent=self)
-        self._device_loader.ready.connect(self._on_device_ready)
-        self._device_loader.failed.connect(self._on_device_failed)
-        self._device_loader.start()
+    def status_text(self) -> str:
+        return self.message_label.full_text()
 
-    @Slot(object, str)
-    def _on_device_ready(self, info, tf_version: str) -> None:
-        self.device_info, self.tf_version = info, tf_version
-        self.device_label.setText(f"Device: {info}")
-        self.device_label.setToolTip(f"TensorFlow {tf_version}")
-        if self._pending_start is not None:
-            worker, self._pending_start = self._pending_start, None
-            self._launch(worker)
+    def open_run_folder(self) -> None:
+        if self._finished_folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._finished_folder)))
 
-    @Slot(str)
-    def _on_device_failed(self, message: str) -> None:
-        self.device_label.setText("TensorFlow failed to load")
-        self.report_error("TensorFlow could not be loaded", message)
-        if self._pending_start is not None:
-            self._pending_start = None
-            self.controls.set_state(rc.IDLE)
+    def _on_device_changed(self, status: str) -> None:
+        if status == READY:
+            self.device_label.set_full_text(f"Device: {self.studio.device.name}",
+                                            f"Training runs on {self.studio.device} (TensorFlow {self.studio.tf_version})")
+        elif status == FAILED:
+            self.device_label.set_full_text("TensorFlow failed to load", self.studio.tf_error or "")
+            self.report_error("TensorFlow could not be loaded", self.studio.tf_error or "")
         self._update_actions()
 
-    @property
-    def device_ready(self) -> bool:
-        return self.device_info is not None
-
-    def _on_cpu_only_toggled(self, on: bool) -> None:
-        self.settings.setValue("device/cpu_only", on)
-        self.statusBar().showMessage(
-            f"'Use CPU only' is {'on' if on else 'off'}: it applies when vaestudio restarts", 8000)
-
-    # -- training ------------------------------------------------------------------------------------
-    def is_training(self) -> bool:
-        """True from Start until the run's thread has ended and the window has taken its results."""
-        return self._pending_start is not None or self.training is not None
-
-    def start_training(self) -> None:
-        if self.is_training() or self.controls.state != rc.IDLE:
-            return
-        try:
-            config = self.controls.config(**self.config_overrides)
-        except ConfigError as exc:
-            self.controls.message.setText(str(exc))
-            self.controls.message.show()
-            return
-        self._begin(config, TrainingWorker(config, self.dataset_provider, runs_dir=runs_root()))
-
-    def ask_resume_run(self) -> None:
-        """File → Resume run…: choose a run folder; offer to go on to more epochs than it was set for."""
-        if self.is_training():
-            return
-        path = QFileDialog.getExistingDirectory(self, "Resume a run: choose its folder",
-                                                str(self.settings.value("paths/runs", "") or runs_root()))
-        if not path:
-            return
-        self.settings.setValue("paths/runs", str(Path(path).parent))
-        epochs = None
-        wanted = self.controls.fields["epochs"].value()
-        saved = self._saved_epochs(Path(path))
-        if saved is None:
-            return
-        if wanted is not None and wanted > saved:
-            answer = QMessageBox.question(
-                self, "Resume run", f"This run was set for {saved} epochs. Continue it to {int(wanted)} epochs "
-                "(the Epochs field)?\n\nYes: train to the new count. No: keep its own count.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Yes)
-            if answer == QMessageBox.StandardButton.Cancel:
-                return
-            if answer == QMessageBox.StandardButton.Yes:
-                epochs = int(wanted)
-        self.resume_run(path, epochs)
-
-    def _saved_epochs(self, path: Path) -> int | None:
-        """The epoch count a run folder was set for; an unreadable folder is reported (None)."""
-        from vaestudio.core.store.run_folder import RunFolder
-
-        try:
-            return RunFolder(path).read_config().epochs
-        except VaeStudioError as exc:
-            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-            self.report_error("Cannot resume the run", message)
-            return None
-
-    def resume_run(self, path: str | Path, epochs: int | None = None) -> bool:
-        """Continue the run saved in `path` from its checkpoint (to `epochs` if more than it was set for).
-
-        The folder is read on the worker thread; its errors are shown and the window keeps working."""
-        if self.is_training() or self.controls.state != rc.IDLE:
-            return False
-        self.statusBar().showMessage(f"Resuming {path}…")
-        self._begin(None, TrainingWorker(None, self.dataset_provider, resume_dir=Path(path), epochs=epochs))
-        return True
-
-    def _begin(self, config: TrainConfig | None, worker: TrainingWorker) -> None:
-        """Clear the panels for a new or resumed run and launch its worker (once TensorFlow is loaded)."""
-        self.config = config
-        self.model = None
-        self.run_folder = None
-        self._divergence = None
-        self.run_label.setText("")
-        self.session.reset()
-        self.elbo.refresh()
-        self.controls.set_progress(None)
-        self.preview.set_recording(False)
-        self.preview.clear()
-        if config is not None:
-            self.plane.reset(config.latent_dim, config.grid_size)
-        else:  # a resumed run: its sizes come with its history
-            self.plane.reset(self.plane.latent_dim, self.plane.grid_size)
-        self.preview.set_decoder(self.plane.decoder)
-        self.plane.set_cursor_z(0.0, 0.0)
-        self.controls.set_state(rc.WAITING)
-        if self.device_ready:
-            self._launch(worker)
+    # -- title and actions ----------------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        history = self.studio.active
+        if history is None:
+            self.setWindowTitle("vaestudio: watch a VAE learn")
+            self.run_label.set_full_text("No run yet", "Press Start, or open a run (File → Open run…)")
         else:
-            self._pending_start = worker
-            self.statusBar().showMessage("Waiting for TensorFlow to load…")
-            self.load_tensorflow()
+            if history is self.studio.live:
+                state = {WAITING: "starting", TRAINING: "training", PAUSED: "paused",
+                         STOPPING: "stopping"}.get(self.studio.training, "")
+            elif history.folder is None:
+                state = "opened model"
+            elif history.finished_event is not None:
+                state = {"completed": "finished"}.get(history.finished_event.reason, history.finished_event.reason)
+            else:
+                state = "read-only"
+            self.setWindowTitle(f"vaestudio: {history.title()}" + (f" ({state})" if state else ""))
+            where = str(history.folder) if history.folder is not None else "a model file, without a run folder"
+            self.run_label.set_full_text(f"Run: {history.title()}", f"Shown: {where}")
         self._update_actions()
 
-    def _launch(self, worker: TrainingWorker) -> None:
-        worker.device = str(self.device_info) if self.device_info is not None else None
-        training = TrainingThread(worker)
-        worker.status.connect(self._on_worker_status)
-        worker.datasetReady.connect(self._on_dataset_ready)
-        worker.folderReady.connect(self._on_folder_ready)
-        worker.resumed.connect(self._on_resumed)
-        worker.restored.connect(self._on_restored)
-        worker.saved.connect(self._on_saved)
-        worker.started.connect(self._on_started)
-        worker.metrics.connect(self._on_metrics)
-        worker.snapshot.connect(self._on_snapshot)
-        worker.epochEnded.connect(self._on_epoch_end)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        training.thread.finished.connect(self._on_thread_finished)
-        self.training = training
-        if self.controls.state == rc.PAUSED:
-            worker.pause()
-        training.start()
+    def _on_training_changed(self, _state: str) -> None:
+        self._update_title()
 
-    def pause_training(self) -> None:
-        worker = self._current_worker()
-        if worker is not None and self.controls.state in (rc.TRAINING, rc.WAITING):
-            worker.pause()
-            self.controls.set_state(rc.PAUSED)
-            self.statusBar().showMessage("Paused: press Space or Resume to go on")
+    def _update_actions(self) -> None:
+        training = self.studio.training
+        busy = training != IDLE
+        history = self.studio.active
+        info = history.current if history is not None else None
+        self.start_action.setEnabled(not busy)
+        self.new_run_action.setEnabled(not busy)
+        self.pause_action.setEnabled(training in (WAITING, TRAINING, PAUSED))
+        self.stop_action.setEnabled(training in (WAITING, TRAINING, PAUSED))
+        self.continue_action.setEnabled(not busy)
+        self.save_action.setEnabled(info is not None and info.has_weights and training != WAITING)
+        self.export_animation_action.setEnabled(history is not None and history.folder is not None
+                                                and bool(history.snapshots))
+        self.export_png_action.setEnabled(self.studio.explorer.pictures.grid is not None)
+        self.encode_action.setEnabled(True)
+        self.open_model_action.setEnabled(self.studio.tf_status != FAILED)
 
-    def resume_training(self) -> None:
-        worker = self._current_worker()
-        if worker is not None and self.controls.state == rc.PAUSED:
-            worker.resume()
-            self.controls.set_state(rc.TRAINING if self.session.started else rc.WAITING)
-            self.statusBar().showMessage("Training…")
+    # -- run actions -----------------------------------------------------------------------------------------
+    def ask_open_run(self) -> None:
+        folder = self.commands.ask_folder("runs", "Open a run folder (read-only)")
+        if folder is not None:
+            self.opening.open_run(folder)
 
-    def toggle_pause(self) -> None:
-        if self.controls.state == rc.PAUSED:
-            self.resume_training()
-        else:
-            self.pause_training()
-
-    def stop_training(self) -> None:
-        if self._pending_start is not None:
-            self._pending_start = None
-            self.controls.set_state(rc.IDLE)
-            self.statusBar().showMessage("Stopped before training began")
-            self._update_actions()
+    def ask_continue_run(self) -> None:
+        """File → Continue run…: choose a run folder, then epochs, learning rate and β in one dialog."""
+        if self.studio.is_training:
             return
-        worker = self._current_worker()
-        if worker is not None and self.training is not None and self.training.is_running():
-            worker.stop()
-            self.controls.set_state(rc.STOPPING)
-            self.statusBar().showMessage("Stopping…")
-            self._update_actions()
+        folder = self.commands.ask_folder("runs", "Continue a run: choose its folder")
+        if folder is not None:
+            self.continue_run(folder)
 
-    def _current_worker(self) -> TrainingWorker | None:
-        if self._pending_start is not None:
-            return self._pending_start
-        return self.training.worker if self.training is not None else None
+    def continue_run(self, folder: str | Path) -> bool:
+        values = self.commands.ask_continue(folder)
+        return values is not None and self.training.continue_run(folder, **values)
 
-    @Slot(str)
-    def _on_worker_status(self, text: str) -> None:
-        self.statusBar().showMessage(text)
+    def _on_run_ended(self, outcome: RunOutcome) -> None:
+        self._finished_folder = outcome.folder
+        self.open_folder_button.setVisible(outcome.folder is not None and outcome.error is None)
+        self.show_message(outcome.text)
+        if outcome.folder is not None:
+            self.opening.remember(outcome.folder)
+        self._update_title()
 
-    @Slot(object)
-    def _on_dataset_ready(self, dataset) -> None:
-        self.plane.set_class_names(tuple(getattr(dataset, "class_names", ()) or ()))
-        self.statusBar().showMessage(f"Data: {getattr(dataset, 'source', getattr(dataset, 'name', ''))}", 5000)
-
-    @Slot(str)
-    def _on_folder_ready(self, path: str) -> None:
-        self.run_folder = Path(path)
-        self.run_label.setText(f"Run: {self.run_folder.name}")
-        self.run_label.setToolTip(f"This run is recorded in {path}")
-        self.statusBar().showMessage(f"Recording the run in {path}", 5000)
-
-    @Slot(object)
-    def _on_resumed(self, history: ResumeHistory) -> None:
-        """A resumed run's saved settings, curves and snapshot count, before training goes on."""
-        config = history.config
-        self.config = config
-        self.controls.show_config(config)
-        self.session.load_history(history.rows, history.frame_labels)
-        self.plane.reset(config.latent_dim, config.grid_size, self.plane.class_names)
-        self.preview.set_decoder(self.plane.decoder)
-        self.plane.set_cursor_z(0.0, 0.0)
-        self._dirty = True
-        self._redraw(force=True)
-        self._update_actions()
-
-    @Slot(object, str)
-    def _on_restored(self, weights, label: str) -> None:
-        self.plane.show_weights(weights, label)
-
-    @Slot(object)
-    def _on_saved(self, paths) -> None:
-        names = ", ".join(Path(p).name for p in paths)
-        self.statusBar().showMessage(f"{self._finish_text}. Saved {names} in {self.run_folder}")
-
-    @Slot(object)
-    def _on_started(self, event: Started) -> None:
-        self.session.on_started(event)
-        if self.controls.state == rc.WAITING:
-            self.controls.set_state(rc.TRAINING)
-        self.statusBar().showMessage(f"Training on {event.device}…")
-        self._dirty = True
-
-    @Slot(object)
-    def _on_metrics(self, event: StepMetrics) -> None:
-        self.session.on_metrics(event)
-        self._dirty = True
-
-    @Slot(object)
-    def _on_snapshot(self, event: Snapshot) -> None:
-        self.session.on_snapshot(event)
-        self.plane.show_snapshot(event)
-        self._update_actions()
-
-    @Slot(object)
-    def _on_epoch_end(self, event: EpochEnd) -> None:
-        self.session.on_epoch_end(event)
-        self._dirty = True
-        self.statusBar().showMessage(f"Epoch {event.epoch}: test ELBO {event.test_elbo:.2f} nats "
-                                     f"({event.seconds:.1f} s)", 8000)
-
-    @Slot(object)
-    def _on_finished(self, event: Finished) -> None:
-        self._dirty = True
-        words = {"completed": "Training completed", "stopped": "Training stopped",
-                 "diverged": "Training diverged"}
-        text = f"{words.get(event.reason, event.reason)} at epoch {event.epoch}, step {event.step}"
-        if event.message:
-            text += f": {event.message}"
-        self.statusBar().showMessage(text)
-        self._finish_text = text
-        if event.reason == "diverged":
-            self._divergence = text  # shown once the thread has saved the good weights
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.statusBar().showMessage(f"Training failed: {message}")
-        self.report_error("Training failed", message)
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        training = self.training
-        if training is None:
-            return
-        training.thread.wait()
-        self.model = training.worker.model
-        self.training = None
-        self.controls.set_state(rc.IDLE)
-        self._redraw(force=True)
-        self._update_actions()
-        if self._divergence is not None:
-            text, self._divergence = self._divergence, None
-            if self.run_folder is not None and (self.run_folder / "model.keras").is_file():
-                text += f"\n\nThe model with the last good weights is saved in {self.run_folder}."
-            text += "\n\nTry a lower learning rate (a tenth of it, say)."
-            self.report_error("Training diverged", text)
-
-    def _redraw(self, force: bool = False) -> None:
-        if not (self._dirty or force):
-            return
-        self._dirty = False
-        self.elbo.refresh()
-        self.controls.set_progress(self.session.progress(), self.session.steps_per_second)
-
-    @Slot()
-    def _on_weights_changed(self) -> None:
-        if self.preview.decoder is not self.plane.decoder:
-            self.preview.set_decoder(self.plane.decoder)
-        else:
-            self.preview.refresh()
-
-    # -- models --------------------------------------------------------------------------------------
+    # -- models -----------------------------------------------------------------------------------------------
     def ask_open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a saved model", self._last_dir("models"),
-                                              "Keras models (*.keras);;All files (*)")
-        if path:
-            self.open_model(path)
-
-    def open_model(self, path: str | Path) -> int:
-        """Load a model on a worker thread and show its latent plane; returns the task id."""
-        if self.is_training():
-            self.report_error("Cannot open a model", "Stop training first.")
-            return 0
-        path = Path(path)
-        self._remember_dir("models", path.parent)
-        self.statusBar().showMessage(f"Opening {path}…")
-        self._set_busy_actions(False)
-
-        def load():
-            from vaestudio.core.tf.model import load_model
-
-            model = load_model(path)
-            config, note = None, ""
-            config_path = path.with_suffix(".json")
-            if config_path.is_file():
-                try:
-                    config = TrainConfig.load(config_path)
-                except VaeStudioError as exc:
-                    note = f" (its settings file was not used: {exc})"
-            return model, model.decoder.get_weights(), config, note
-
-        return self._tasks.submit(load, lambda result: self._on_model_opened(path, *result),
-                                  lambda message: self._on_task_failed("Cannot open the model", message))
-
-    def _on_model_opened(self, path: Path, model, weights, config: TrainConfig | None, note: str) -> None:
-        self.model, self.config = model, config
-        self.run_folder = None
-        self.run_label.setText("")
-        names: tuple[str, ...] = ()
-        if config is not None:
-            names = _class_names(config.dataset)
-        self.session.reset()
-        self.elbo.refresh()
-        self.controls.set_progress(None)
-        self.preview.set_recording(False)
-        self.plane.reset(model.latent_dim, config.grid_size if config else 20, names)
-        self.plane.show_weights(weights, f"{path.name} (opened, latent dim {model.latent_dim})")
-        self.preview.set_decoder(self.plane.decoder)
-        self.plane.set_cursor_z(0.0, 0.0)
-        self.setWindowTitle(f"vaestudio: {path.name}")
-        self.statusBar().showMessage(f"Opened {path}{note}")
-        self._update_actions()
+        path = self.commands.ask_open_path("models", "Open a saved model", "Keras models (*.keras);;All files (*)")
+        if path is not None:
+            self.opening.open_model(path)
 
     def ask_save_model(self) -> None:
-        if self.model is None or self.is_training():
+        history = self.studio.active
+        info = history.current if history is not None else None
+        if info is None:
+            self.report_error("Nothing to save", "There is no model to save yet: start training or open a run.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the model", self._last_dir("models", "vae.keras"),
-                                              "Keras models (*.keras)")
-        if path:
-            if not path.endswith(".keras"):
-                path += ".keras"
-            self.save_model(path)
+        name = f"{history.title()}-step{info.step}.keras".replace("/", "-")
+        path = self.commands.ask_save_path("models", "Save the model of the moment shown", name,
+                                           "Keras models (*.keras)", ".keras")
+        if path is not None:
+            self.opening.save_model(path, history, info)
 
-    def save_model(self, path: str | Path) -> int:
-        """Save the model (.keras) and its config (.json beside it) on a worker thread."""
-        if self.model is None or self.is_training():
-            self.report_error("Nothing to save", "Train a model (and let it finish or stop it) first.")
-            return 0
-        path, model, config = Path(path), self.model, self.config
-        self._remember_dir("models", path.parent)
-        self._set_busy_actions(False)
+    def ask_encode_image(self) -> None:
+        path = self.commands.ask_open_path("images", "Encode an image of your own",
+                                           "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)")
+        if path is not None:
+            self.encode_image(path)
 
-        def save():
-            from vaestudio.core.tf.model import save_model
+    def encode_image(self, path: str | Path) -> bool:
+        """Prepare an image file as the model sees it and add it to the own images (the explorer encodes it)."""
+        from vaestudio.core.architecture import Architecture
+        from vaestudio.core.data.own_image import prepare_own_image
+        from vaestudio.core.errors import VaeStudioError
+        from vaestudio.gui.state.latent_view import OwnImage
 
-            save_model(model, path)
-            if config is not None:
-                config.save(path.with_suffix(".json"))
-            return path
+        path = Path(path)
+        history = self.studio.active
+        architecture = history.config.architecture if history is not None and history.config is not None \
+            else Architecture()
+        try:
+            prepared = prepare_own_image(path, architecture)
+        except (VaeStudioError, ValueError) as exc:
+            self.report_error("Cannot encode the image", str(exc) if str(path.name) in str(exc) else f"{path}: {exc}")
+            return False
+        self.studio.view.add_own_image(OwnImage(path.name, np.asarray(prepared.model_input[0]),
+                                                np.asarray(prepared.preview), str(path)))
+        inverted = " (light background inverted, as the training images are dark)" if prepared.inverted else ""
+        self.show_message(f"Encoded {path.name}{inverted}", 8000)
+        return True
 
-        return self._tasks.submit(save, self._on_model_saved,
-                                  lambda message: self._on_task_failed("Cannot save the model", message))
-
-    def _on_model_saved(self, path: Path) -> None:
-        self.statusBar().showMessage(f"Saved {path} and {path.with_suffix('.json').name}", 8000)
-        self._update_actions()
-
-    def _on_task_failed(self, title: str, message: str) -> None:
-        self.statusBar().showMessage(f"{title}: {message}")
-        self.report_error(title, message)
-        self._update_actions()
-
-    # -- exports -------------------------------------------------------------------------------------
+    # -- exports ------------------------------------------------------------------------------------------------
     def ask_export_animation(self) -> None:
-        if not self.session.frame_labels or self.run_folder is None:
-            self.report_error("Nothing to export", "There are no snapshots yet: start training first.")
-            return
-        seconds = float(self.settings.value("export/frame_seconds", 0.2))
-        dialog = AnimationExportDialog(len(self.session.frame_labels), seconds, self)
-        if dialog.exec() != AnimationExportDialog.DialogCode.Accepted:
-            return
-        self.settings.setValue("export/frame_seconds", dialog.seconds.value())
-        path, _ = QFileDialog.getSaveFileName(self, "Export training animation",
-                                              self._last_dir("exports", "training.gif"), "GIF images (*.gif)")
-        if path:
-            self.export_animation(_with_suffix(path, ".gif"), dialog.seconds.value(),
-                                  captions=dialog.captions.isChecked(), scale=dialog.scale.value())
+        from vaestudio.core.store.run_folder import RunFolder
+        from vaestudio.gui.export_dialog import AnimationExportDialog
 
-    def export_animation(self, path: str | Path, frame_seconds: float = 0.2, captions: bool = True,
-                         scale: int = 1) -> bool:
-        """GIF of every snapshot of the current run so far, read back from its run folder (the window keeps
-        none in memory); errors are shown, not raised."""
+        history = self.studio.active
+        if history is None or history.folder is None or not history.snapshots:
+            self.report_error("Nothing to export", "There are no snapshots yet: start training or open a run.")
+            return
+        records = RunFolder(history.folder).snapshots.records()
+        picks = sorted({0, len(records) // 2, len(records) - 1}) if records else []
+        sample = []
+        store = RunFolder(history.folder).snapshots
+        for index in picks:
+            try:
+                sample.append(store.load_mosaic(records[index]))
+            except Exception:  # noqa: BLE001 - the estimate only
+                pass
+        seconds = float(self.settings.value("export/frame_seconds", 0.2) or 0.2)
+        levels = int(self.settings.value("export/levels", 16) or 16)
+        dialog = AnimationExportDialog(len(records), sample, seconds, levels, self)
+        if "animation" in self.commands.answers:
+            options = self.commands.answers["animation"]
+        elif dialog.exec() == AnimationExportDialog.DialogCode.Accepted:
+            options = dialog.options()
+        else:
+            options = None
+        if not options:
+            return
+        self.settings.setValue("export/frame_seconds", options.get("frame_seconds", 0.2))
+        self.settings.setValue("export/levels", options.get("levels", 256))
+        path = self.commands.ask_save_path("exports", "Export training animation", "training.gif",
+                                           "GIF images (*.gif)", ".gif")
+        if path is not None:
+            self.export_animation(path, **options)
+
+    def export_animation(self, path: str | Path, frame_seconds: float = 0.2, captions: bool = True, scale: int = 1,
+                         levels: int = 256) -> bool:
+        """GIF of every snapshot of the run shown, read back from its run folder; errors are shown, not raised."""
+        from vaestudio.core.errors import ExportError
         from vaestudio.core.store.images import save_gif
         from vaestudio.core.store.run_folder import RunFolder
 
-        if self.run_folder is None:
-            self.report_error("Nothing to export", "There are no snapshots yet: start training first.")
+        history = self.studio.active
+        if history is None or history.folder is None:
+            self.report_error("Nothing to export", "There are no snapshots yet: start training or open a run.")
             return False
-        folder = RunFolder(self.run_folder)
+        folder = RunFolder(history.folder)
 
         def write():
             frames, labels = folder.load_frames()
             if not frames:
                 raise ExportError(f"{folder.path}: the run has no snapshots yet")
-            save_gif(frames, path, frame_seconds=frame_seconds, captions=labels if captions else None, scale=scale)
+            save_gif(frames, path, frame_seconds=frame_seconds, captions=labels if captions else None, scale=scale,
+                     levels=levels)
 
-        return self._export(path, write, "the training animation")
+        return self.commands.write(path, write, "the training animation")
 
     def ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export grid as PNG", self._last_dir("exports", "grid.png"),
-                                              "PNG images (*.png)")
-        if path:
-            self.export_png(_with_suffix(path, ".png"))
+        path = self.commands.ask_save_path("exports", "Export grid as PNG", "grid.png", "PNG images (*.png)", ".png")
+        if path is not None:
+            self.export_png(path)
 
     def export_png(self, path: str | Path) -> bool:
         from vaestudio.core.store.images import save_png
 
-        mosaic = self.plane.mosaic
-        if mosaic is None:
+        grid = self.studio.explorer.pictures.grid
+        if grid is None:
             self.report_error("Nothing to export", "The latent plane shows no grid yet.")
             return False
-        return self._export(path, lambda: save_png(mosaic, path), "grid")
-
-    def ask_export_morph(self) -> None:
-        if not self.preview.recorded:
-            self.report_error("Nothing to export", "Record a morph first: Run → Record morph, then drag the cursor.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export morph as GIF", self._last_dir("exports", "morph.gif"),
-                                              "GIF images (*.gif)")
-        if path:
-            self.export_morph(_with_suffix(path, ".gif"))
-
-    def export_morph(self, path: str | Path, frame_seconds: float = 0.05, scale: int = 8) -> bool:
-        from vaestudio.core.store.images import save_gif
-
-        frames = self.preview.recorded_frames()
-        if not frames:
-            self.report_error("Nothing to export", "The morph recording is empty.")
-            return False
-        return self._export(path, lambda: save_gif(frames, path, frame_seconds=frame_seconds, scale=scale),
-                            f"{len(frames)} frames")
-
-    def _export(self, path: str | Path, write: Callable[[], Any], what: str) -> bool:
-        self._remember_dir("exports", Path(path).parent)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            write()
-        except VaeStudioError as exc:
-            self.report_error("Export failed", str(exc))
-            return False
-        except Exception as exc:  # an unexpected writer error must not take the window down
-            self.report_error("Export failed", f"{path}: {type(exc).__name__}: {exc}")
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.statusBar().showMessage(f"Exported {what} to {path}", 8000)
-        return True
+        return self.commands.write(path, lambda: save_png(grid, path), "the grid")
 
     def _on_recording_changed(self, on: bool) -> None:
         if self.record_action.isChecked() != on:
             self.record_action.setChecked(on)
         if on:
-            self.statusBar().showMessage("Recording the morph: drag the cursor, then stop recording")
-        elif self.preview.recorded:
-            self.statusBar().showMessage(f"Recorded {len(self.preview.recorded)} frames: "
-                                         "File → Export morph as GIF…", 8000)
-        self._update_actions()
+            self.show_message("Recording the morph: drag the cursor, then Run → Record morph again to stop")
 
-    # -- misc ----------------------------------------------------------------------------------------
+    def _offer_morph_save(self, count: int) -> None:
+        if count == 0:
+            self.show_message("Nothing was recorded: drag the cursor while recording", 6000)
+            return
+        path = self.commands.ask_save_path("exports", f"Save the recorded morph ({count} frame"
+                                           f"{'s' if count != 1 else ''})", "morph.gif", "GIF images (*.gif)", ".gif")
+        if path is None:
+            self.show_message(f"Recorded {count} frame{'s' if count != 1 else ''}, not saved", 6000)
+            return
+        self.export_morph(path)
+
+    def export_morph(self, path: str | Path, frame_seconds: float = 1 / 30, scale: int = 4) -> bool:
+        from vaestudio.core.store.images import save_gif
+
+        frames = list(self.recorder.frames)
+        if not frames:
+            self.report_error("Nothing to export", "The morph recording is empty.")
+            return False
+        count = len(frames)
+        return self.commands.write(path, lambda: save_gif(frames, path, frame_seconds=frame_seconds, scale=scale),
+                                   f"the morph ({count} frame{'s' if count != 1 else ''})")
+
+    # -- view ---------------------------------------------------------------------------------------------------
+    def _set_overlay(self, on: bool) -> None:
+        if self.studio.view.overlay_visible != on:
+            self.studio.view.overlay_visible = bool(on)
+
+    def _on_overlay_changed(self, on: bool) -> None:
+        if self.overlay_action.isChecked() != bool(on):
+            self.overlay_action.setChecked(bool(on))
+
+    def _on_cpu_only(self, on: bool) -> None:
+        self.settings.setValue("device/cpu_only", on)
+        self.show_message(f"'Use CPU only' is {'on' if on else 'off'}: it applies when vaestudio restarts", 8000)
+
+    # -- messages and dialogs --------------------------------------------------------------------------------
     def report_error(self, title: str, message: str) -> None:
-        """Show an error without blocking (the app keeps running); remembered for tests."""
+        """Show an error without blocking (the window keeps working); remembered for tests."""
         self.last_error = message
+        self.errors.append((title, message))
+        self.show_message(f"{title}: {message}")
+        if self._shut_down:
+            return
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{what}</td></tr>" for keys, what in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def shortcuts_text(self) -> str:
+        return "\n".join(f"{keys}: {what}" for keys, what in SHORTCUTS)
+
+    def show_devices(self) -> None:
+        QMessageBox.information(self, "Devices", self.devices_text())
+
+    def devices_text(self) -> str:
+        from vaestudio.gui.selftest import cpu_summary
+
+        if self.studio.tf_status == READY:
+            device = f"Training runs on {self.studio.device} (TensorFlow {self.studio.tf_version})."
+        elif self.studio.tf_status == FAILED:
+            device = f"TensorFlow could not be loaded: {self.studio.tf_error}"
+        else:
+            device = "TensorFlow is still loading."
+        cpu_only = " 'Use CPU only' is on." if self.cpu_only_action.isChecked() else ""
+        return (f"{device}{cpu_only}\n\nCPU: {cpu_summary()}\n\nTraining across several devices is not offered "
+                "by this window yet; the command line says which devices TensorFlow sees.")
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About vaestudio", self.about_text())
@@ -675,93 +643,70 @@ class MainWindow(QMainWindow):
 
         rows = [("vaestudio", vaestudio.__version__), ("Python", platform.python_version()),
                 ("Qt", qVersion()), ("PySide6", PySide6.__version__), ("pyqtgraph", pyqtgraph.__version__),
-                ("NumPy", np.__version__), ("TensorFlow", self.tf_version or "loading…")]
+                ("NumPy", np.__version__), ("TensorFlow", self.studio.tf_version or "loading…")]
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;{version}</td></tr>" for name, version in rows)
-        device = f"<p>Device: {self.device_info}</p>" if self.device_info else ""
-        return ("<h3>vaestudio</h3><p>Train the convolutional VAE of the Keras/TensorFlow tutorial "
-                f"and watch it learn.</p><table>{table}</table>{device}")
+        device = f"<p>Device: {self.studio.device}</p>" if self.studio.device else ""
+        return ("<h3>vaestudio</h3><p>Train the convolutional VAE of the Keras/TensorFlow tutorial, "
+                f"watch it learn, and explore what it learned.</p><table>{table}</table>{device}")
 
-    def _set_busy_actions(self, enabled: bool) -> None:
-        for action in (self.open_action, self.save_action, self.resume_action):
-            action.setEnabled(enabled)
-
-    def _update_actions(self) -> None:
-        training = self.is_training()
-        busy = self._tasks.busy()
-        self.open_action.setEnabled(not training and not busy)
-        self.resume_action.setEnabled(not training and not busy)
-        self.save_action.setEnabled(not training and not busy and self.model is not None)
-        self.export_animation_action.setEnabled(bool(self.session.frame_labels) and self.run_folder is not None)
-        self.export_png_action.setEnabled(self.plane.mosaic is not None or bool(self.session.frame_labels))
-        self.export_morph_action.setEnabled(bool(self.preview.recorded) and not self.preview.recording)
-        self.start_action.setEnabled(not training)
-        self.stop_action.setEnabled(training)
-
-    def _last_dir(self, kind: str, name: str = "") -> str:
-        folder = str(self.settings.value(f"paths/{kind}", "") or Path.home())
-        return str(Path(folder) / name) if name else folder
-
-    def _remember_dir(self, kind: str, folder: Path) -> None:
-        self.settings.setValue(f"paths/{kind}", str(folder))
-
+    # -- settings ----------------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
         s = self.settings
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         state = s.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        if isinstance(state, QByteArray) and int(s.value("window/layout_version", 0) or 0) == LAYOUT_VERSION:
+            if not self.restoreState(state, LAYOUT_VERSION):
+                self.restoreState(self._default_state, LAYOUT_VERSION)
+        if self.size().width() < 400 or self.size().height() < 300:
+            self.resize(QSize(1400, 900))
         self.controls.restore_settings(s)
         self.cpu_only_action.blockSignals(True)
         self.cpu_only_action.setChecked(read_bool(s, "device/cpu_only", False))
         self.cpu_only_action.blockSignals(False)
-        self.plane.overlay_check.setChecked(read_bool(s, "view/overlay", False))
+        self._set_overlay(read_bool(s, "view/overlay", True))
+        self.overlay_action.setChecked(self.studio.view.overlay_visible)
         self.elbo.split_check.setChecked(read_bool(s, "view/split", False))
 
     def save_settings(self) -> None:
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
+        s.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        s.setValue("window/layout_version", LAYOUT_VERSION)
         self.controls.save_settings(s)
-        s.setValue("view/overlay", self.plane.overlay_check.isChecked())
+        s.setValue("view/overlay", self.studio.view.overlay_visible)
         s.setValue("view/split", self.elbo.split_check.isChecked())
         s.sync()
 
-    # -- shutdown ------------------------------------------------------------------------------------
-    def shutdown(self, stop_wait_ms: int = STOP_WAIT_MS) -> None:
-        """Stop training and join every thread this window started. A stopped run writes its checkpoint,
-        model and animation into its folder before its thread ends, so closing loses nothing."""
-        self._pending_start = None
-        training = self.training
-        if training is not None:
-            if not training.stop_and_join(stop_wait_ms):
-                # Still inside a step or saving the run: hide, then wait until it is done.
-                self.hide()
-                QApplication.processEvents()
-                training.thread.wait()
-            self.model = training.worker.model
-            self.training = None
-        self._redraw_timer.stop()
-        self._tasks.wait()
-        self.plane.wait_for_decodes(-1)
-        if self._device_loader is not None and self._device_loader.isRunning():
-            self.hide()  # importing TensorFlow cannot be interrupted
-            self._device_loader.wait()
+    # -- start-up and shutdown ------------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.loader.started:
+            QTimer.singleShot(0, self.load_tensorflow)
+
+    def load_tensorflow(self) -> None:
+        self.loader.start(cpu_only=self.cpu_only_action.isChecked())
+
+    def shutdown(self, wait_for_tensorflow: bool = True) -> None:
+        """Stop training (the checkpoint is saved, the final files are not written: the run continues later)
+        and end every thread this window started. The window hides first if that takes a moment."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self.recorder.recording:
+            self.recorder.set_recording(False)
+        if self.training.busy:
+            self.hide()
+            QApplication.processEvents()
+            self.training.shutdown()
+        self.opening.shutdown()
+        self.executor.wait(2000)
+        if wait_for_tensorflow and self.loader.loading:
+            self.hide()
+            self.loader.wait()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_settings()
-        self.shutdown()
+        self.shutdown(wait_for_tensorflow=not getattr(self, "exit_fast", False))
         event.accept()
-
-
-def _with_suffix(path: str, suffix: str) -> str:
-    return path if path.lower().endswith(suffix) else path + suffix
-
-
-def _class_names(dataset: str) -> tuple[str, ...]:
-    try:
-        from vaestudio.core.data import CLASS_NAMES
-    except ImportError:
-        return ()
-    return tuple(CLASS_NAMES.get(dataset, ()))

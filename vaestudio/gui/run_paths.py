@@ -1,4 +1,4 @@
-"""Where the window records its runs: one folder per run under the user's application data."""
+"""Where the window records its runs (one folder per run under the user's application data) and saves models."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def runs_root() -> Path:
         return Path(override).expanduser()
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base or Path.home() / ".vaestudio") / "runs"
+
+
+def models_root() -> Path:
+    """Where Save model… starts: `<runs folder>/../models` (created when first used)."""
+    return runs_root().parent / "models"
 
 
 def new_run_dir(root: Path, dataset: str, when: float | None = None) -> Path:

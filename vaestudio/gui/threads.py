@@ -11,7 +11,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from vaestudio.core.errors import VaeStudioError
 
@@ -40,7 +40,10 @@ class _Task(QRunnable):
             if not isinstance(exc, VaeStudioError):
                 traceback.print_exc()
             value, error = None, describe_error(exc)
-        self.relay.result.emit(self.task_id, value, error)
+        try:
+            self.relay.result.emit(self.task_id, value, error)
+        except RuntimeError:  # the window closed while this task ran: nobody is left to tell
+            pass
 
 
 class QtExecutor(QObject):
@@ -93,3 +96,91 @@ class QtExecutor(QObject):
             on_done(value)
         elif on_error is not None:
             on_error(error)
+
+
+# -- long-running producers -------------------------------------------------------------------------------
+
+TRAINING_NICENESS = 5  # how much lower than the UI thread training threads run
+
+
+def yield_cpu_to_the_window() -> None:
+    """Lower the calling thread's CPU priority, so the UI thread gets a core the moment it wakes.
+
+    Linux keeps a nice value per thread and new threads inherit it, so TensorFlow's thread pools,
+    started from a lowered thread, also give way. Elsewhere this does nothing.
+    """
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + TRAINING_NICENESS))
+    except OSError:
+        pass
+
+
+class StreamThread(QThread):
+    """Iterates `produce()` (a generator) in its own thread and hands its items to the UI thread in lists.
+
+    With `batch_seconds` = 0 every item is sent at once (training events); otherwise items are gathered
+    for that long (replaying a long run: the curves grow a few times a second, not per row). `cancel()`
+    closes the generator in its own thread after the item being handled (its `finally` blocks run there).
+    Signals: `items(list)`, `failed(str)`, and `ended()` always last.
+    """
+
+    items = Signal(object)
+    failed = Signal(str)
+    ended = Signal()
+
+    def __init__(self, produce: Callable[[], Any], name: str, batch_seconds: float = 0.0, lower_priority: bool = False,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.setObjectName(name)
+        self._produce = produce
+        self._batch_seconds = batch_seconds
+        self._lower_priority = lower_priority
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def run(self) -> None:
+        import time
+
+        if self._lower_priority:
+            yield_cpu_to_the_window()
+        batch: list = []
+        sent = time.monotonic()
+        generator = None
+        try:
+            generator = self._produce()
+            for item in generator:
+                batch.append(item)
+                now = time.monotonic()
+                if self._batch_seconds <= 0 or now - sent >= self._batch_seconds:
+                    self.items.emit(batch)
+                    batch, sent = [], now
+                if self._cancelled.is_set():
+                    break
+            if batch:
+                self.items.emit(batch)
+        except Exception as exc:  # noqa: BLE001 - a failure is reported in the window, never raised into Qt
+            if batch:
+                self.items.emit(batch)
+            if not isinstance(exc, VaeStudioError):
+                traceback.print_exc()
+            self.failed.emit(describe_error(exc))
+        finally:
+            if generator is not None and hasattr(generator, "close"):
+                try:
+                    generator.close()  # runs the producer's finally blocks (locks, files) in this thread
+                except Exception as exc:  # noqa: BLE001
+                    self.failed.emit(describe_error(exc))
+            self.ended.emit()

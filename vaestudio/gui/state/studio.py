@@ -27,6 +27,7 @@ class Studio:
     active_changed = Signal(object)  # RunHistory | None: the run the plane and the explorer show
     training_changed = Signal(str)  # one of TRAINING_STATES
     probe_changed = Signal(object)  # Probe | None: the test images of the active run
+    compared_changed = Signal()  # the runs whose curves the ELBO plot overlays changed
     message = Signal(str, int)  # status-bar text and how long to show it (ms; 0: until replaced)
     error = Signal(str, str)  # title, one-line message: the window shows it without blocking
 
@@ -42,6 +43,7 @@ class Studio:
         self.tf_version: str | None = None
         self.tf_error: str | None = None
         self.probes: dict[int, Probe] = {}  # id(history) -> its test images
+        self.compared: list[RunHistory] = []  # runs whose curves are overlaid on the active run's
 
     # -- TensorFlow and the device -------------------------------------------------------------------------
     def set_device(self, device, tf_version: str) -> None:
@@ -58,6 +60,9 @@ class Studio:
         for old in list(self.runs):
             if history.folder is not None and old.folder == history.folder and old is not history:
                 self.runs.remove(old)
+                self.probes.pop(id(old), None)
+                if old in self.compared:
+                    self.compared.remove(old)
         if history not in self.runs:
             self.runs.append(history)
         self.runs_changed.emit()
@@ -70,9 +75,22 @@ class Studio:
         if history in self.runs:
             self.runs.remove(history)
             self.probes.pop(id(history), None)
+            if history in self.compared:
+                self.compared.remove(history)
+                self.compared_changed.emit()
             self.runs_changed.emit()
             if self.active is history:
                 self.activate(self.runs[-1] if self.runs else None)
+
+    def set_compared(self, history: RunHistory, on: bool) -> None:
+        """Overlay (or not) the curves of an open run on the ELBO plot."""
+        if on and history in self.runs and history not in self.compared:
+            self.compared.append(history)
+        elif not on and history in self.compared:
+            self.compared.remove(history)
+        else:
+            return
+        self.compared_changed.emit()
 
     def activate(self, history: RunHistory | None) -> None:
         """Explore `history`: the plane, the preview and every explorer panel show it."""

@@ -1,0 +1,361 @@
+"""Files the window opens and saves: run folders (read-only), `.keras` models, recent runs.
+
+`RunOpener.open_run(folder)` checks the folder at once (a bad folder is reported and nothing changes),
+then replays it on a worker thread into a new `RunHistory`: curves appear progressively for long runs.
+A folder another process is writing (its lock is held) is shown as such and followed: new rows and
+snapshots are read every few seconds until the writer lets go. The run's test images (its dataset) are
+loaded in the background for the explorer; without them the grids and curves still show.
+
+Opening and saving `.keras` models wait for the one TensorFlow loader.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.errors import VaeStudioError
+from vaestudio.core.events import EpochEnd, Finished, HyperChanged, Snapshot, Started, StepMetrics
+from vaestudio.gui.state.explorer import Probe
+from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.tensorflow import TensorFlowLoader
+from vaestudio.gui.threads import QtExecutor, StreamThread
+
+RECENT_KEY = "runs/recent"
+RECENT_COUNT = 8
+FOLLOW_MS = 3000  # how often a run another process writes is read again
+REPLAY_BATCH_SECONDS = 0.15  # replayed events reach the panels in batches this often
+
+DatasetProvider = Callable[[TrainConfig], Any]
+
+
+class RunOpener(QObject):
+    """Opens run folders and models into the studio; saves models; remembers recent runs."""
+
+    recent_changed = Signal()
+    opened = Signal(object)  # RunHistory, once its replay has finished
+
+    def __init__(self, studio: Studio, loader: TensorFlowLoader, executor: QtExecutor, settings: QSettings,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.studio = studio
+        self.loader = loader
+        self.executor = executor
+        self.settings = settings
+        self.dataset_provider: DatasetProvider | None = None
+        self._replays: dict[int, StreamThread] = {}  # id(history) -> its replay
+        self.writers: dict[int, int] = {}  # id(history) -> PID of the process writing its folder
+        self._followed: dict[int, RunHistory] = {}
+        self._probe_problems: dict[int, str] = {}  # id(history) -> why its test images could not be loaded
+        self._follow_timer = QTimer(self)
+        self._follow_timer.setInterval(FOLLOW_MS)
+        self._follow_timer.timeout.connect(self._follow)
+        studio.runs_changed.connect(self._forget_closed)
+
+    # -- recent runs ------------------------------------------------------------------------------------
+    def recent(self) -> list[Path]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        paths = [Path(str(v)) for v in (value or []) if str(v)]
+        return [p for p in paths if p.is_dir()][:RECENT_COUNT]
+
+    def remember(self, folder: Path) -> None:
+        folder = Path(folder)
+        paths = [folder] + [p for p in self.recent() if p != folder]
+        self.settings.setValue(RECENT_KEY, [str(p) for p in paths[:RECENT_COUNT]])
+        self.recent_changed.emit()
+
+    # -- run folders --------------------------------------------------------------------------------------
+    def open_run(self, folder: str | Path, activate: bool = True) -> RunHistory | None:
+        """Open a run folder read-only; None (and the reason shown) when it is not a readable run."""
+        from vaestudio.core.store.lock import holder_pid
+        from vaestudio.core.store.run_folder import RunFolder
+
+        folder = Path(folder)
+        live = self.studio.live
+        if live is not None and live.folder is not None and _same(live.folder, folder):
+            self.studio.activate(live)  # the window is training this run: show it
+            return live
+        try:
+            config = RunFolder(folder).read_config()
+        except VaeStudioError as exc:
+            message = str(exc) if str(folder) in str(exc) else f"{folder}: {exc}"
+            self.studio.report("Cannot open the run", message)
+            return None
+        history = RunHistory(name=folder.name, folder=folder, config=config)
+        pid = holder_pid(folder)
+        if pid is not None:
+            self.writers[id(history)] = pid
+        self.studio.add_run(history, activate=activate)
+        self.remember(folder)
+        self.studio.say(f"Reading {folder}…")
+        self._start_replay(history, lambda: _replayed(folder))
+        self._load_probe(history, config)
+        return history
+
+    def _start_replay(self, history: RunHistory, produce: Callable[[], Iterator]) -> None:
+        thread = StreamThread(produce, "vaestudio-replay", batch_seconds=REPLAY_BATCH_SECONDS, parent=self)
+        key = id(history)
+        self._replays[key] = thread
+        thread.items.connect(lambda events: self._feed(history, events))
+        thread.failed.connect(lambda message: self._replay_failed(history, message))
+        thread.ended.connect(lambda: self._replay_ended(history, thread))
+        thread.start()
+
+    def _feed(self, history: RunHistory, events: list) -> None:
+        if history not in self.studio.runs:
+            return
+        for event in events:
+            history.feed(event)
+
+    def _replay_failed(self, history: RunHistory, message: str) -> None:
+        if history in self.studio.runs:
+            self.studio.report("Cannot read the whole run", message)
+
+    def _replay_ended(self, history: RunHistory, thread: StreamThread) -> None:
+        thread.wait()
+        if self._replays.get(id(history)) is thread:
+            del self._replays[id(history)]
+        thread.deleteLater()
+        if history not in self.studio.runs:
+            return
+        pid = self.writers.get(id(history))
+        if pid is not None:
+            self._followed[id(history)] = history
+            if not self._follow_timer.isActive():
+                self._follow_timer.start()
+            self.studio.say(f"{history.folder} is being written by another vaestudio process (PID {pid}): "
+                            "following it", 8000)
+        else:
+            count = len(history.snapshots)
+            problem = self._probe_problems.get(id(history))
+            self.studio.say(f"Opened {history.folder} (read-only): {count} snapshot{'s' if count != 1 else ''}"
+                            + (f"; {problem}" if problem else ""), 0 if problem else 8000)
+        self.runs_changed_later()
+        self.opened.emit(history)
+
+    def runs_changed_later(self) -> None:
+        self.studio.runs_changed.emit()
+
+    def is_replaying(self, history: RunHistory | None = None) -> bool:
+        if history is None:
+            return bool(self._replays)
+        return id(history) in self._replays
+
+    def _follow(self) -> None:
+        """Read what the writing process added since the last look; stop following once it has let go."""
+        from vaestudio.core.store.lock import holder_pid
+
+        for key, history in list(self._followed.items()):
+            if history not in self.studio.runs or id(history) in self._replays:
+                continue
+            pid = holder_pid(history.folder)
+            if pid is None:
+                del self._followed[key]
+                self.writers.pop(key, None)
+            self._start_replay(history, lambda h=history: _newer(h.folder, *_known(h)))
+        if not self._followed:
+            self._follow_timer.stop()
+
+    def _forget_closed(self) -> None:
+        open_ids = {id(h) for h in self.studio.runs}
+        for key in list(self._replays):
+            if key not in open_ids:
+                self._replays[key].cancel()
+        for key in list(self._followed):
+            if key not in open_ids:
+                del self._followed[key]
+                self.writers.pop(key, None)
+
+    def _load_probe(self, history: RunHistory, config: TrainConfig) -> None:
+        """The run's test images, for the overlay, reconstructions and KL bars (background)."""
+        provider = self.dataset_provider
+
+        def load() -> Probe:
+            from vaestudio.core.runs import default_dataset_loader
+
+            dataset = (provider or default_dataset_loader)(config)
+            return Probe.from_dataset(dataset)
+
+        def loaded(probe: Probe) -> None:
+            if history in self.studio.runs:
+                self.studio.set_probe(history, probe)
+
+        def failed(message: str) -> None:
+            if history not in self.studio.runs:
+                return
+            problem = (f"the test images of this run could not be loaded ({message}): its grids and curves show, "
+                       "the overlay and reconstructions do not")
+            self._probe_problems[id(history)] = problem
+            if not self.is_replaying(history):
+                self.studio.say(problem[0].upper() + problem[1:])
+
+        self.executor.submit(load, loaded, failed)
+
+    def shutdown(self, timeout_ms: int = 2000) -> None:
+        self._follow_timer.stop()
+        for thread in list(self._replays.values()):
+            thread.cancel()
+        for thread in list(self._replays.values()):
+            thread.wait(timeout_ms)
+
+    # -- models -------------------------------------------------------------------------------------------
+    def open_model(self, path: str | Path) -> None:
+        """Open a `.keras` model (once TensorFlow has loaded) as a run of one snapshot, with its test images
+        when its side-car settings (`.json` beside it) name a dataset. Errors are shown; nothing changes."""
+        path = Path(path)
+        self.studio.say(f"Opening {path}…" if self.loader.ready else f"Opening {path} once TensorFlow has loaded…")
+
+        def load():
+            from vaestudio.core.tf.model import load_model
+            from vaestudio.core.weights import VaeWeights
+
+            model = load_model(path)
+            weights = VaeWeights.from_model(model)
+            config, note = None, ""
+            side_car = path.with_suffix(".json")
+            if side_car.is_file():
+                try:
+                    config = TrainConfig.load(side_car)
+                except VaeStudioError as exc:
+                    note = f" (its settings file was not used: {exc})"
+                if config is not None and config.architecture != weights.architecture:
+                    note = f" (its settings file {side_car.name} describes another model and was not used)"
+                    config = None
+            if config is None:
+                arch = weights.architecture
+                config = TrainConfig(latent_dim=arch.latent_dim, image_size=arch.image_size, channels=arch.channels,
+                                     likelihood=arch.likelihood, preset="custom",
+                                     dataset="fashion_mnist" if (arch.image_size, arch.channels) == (28, 1)
+                                     else "image_folder")
+                known = False
+            else:
+                known = True
+            from vaestudio.core.numpy_vae import NumpyVAE
+
+            grid = NumpyVAE(weights).grid(config.grid_size)
+            del model
+            _release_keras_objects()
+            return weights, grid, config, known, note
+
+        def loaded(result) -> None:
+            weights, grid, config, known, note = result
+            history = RunHistory(name=path.name, folder=None, config=config)
+            history.feed(Started(config.epochs, 1, 1, "opened model"))
+            history.feed(Snapshot(0, 0, f"{path.name} (opened model)", grid, weights))
+            history.feed(Finished("completed", 0, 0, "opened from a model file"))
+            self.studio.add_run(history)
+            self.studio.say(f"Opened {path}{note}", 8000)
+            if known:
+                self._load_probe(history, config)
+
+        def failed(message: str) -> None:
+            self.studio.report("Cannot open the model", message if str(path) in message else f"{path}: {message}")
+
+        self.loader.when_ready(lambda: self.executor.submit(load, loaded, failed), failed)
+
+    def save_model(self, path: str | Path, history: RunHistory, info: SnapshotInfo,
+                   done: Callable[[Path], None] | None = None) -> None:
+        """Save the model of one moment of a run (its snapshot's weights) as `.keras`, with its settings as
+        `.json` beside it. Works while training runs: it never touches the model in training."""
+        path = Path(path)
+
+        def save():
+            from vaestudio.core.errors import ExportError
+            from vaestudio.core.tf.model import model_from_weights, save_model
+
+            weights = history.weights_at(info)
+            if weights is None:
+                raise ExportError(f"{path}: this snapshot was recorded without model weights (vaestudio 0.1.0)")
+            save_model(model_from_weights(weights), path)
+            _release_keras_objects()
+            if history.config is not None:
+                history.config.save(path.with_suffix(".json"))
+            return path
+
+        def saved(written: Path) -> None:
+            self.studio.say(f"Saved the model of {history.title()} at {info.label} to {written} "
+                            f"(settings in {written.with_suffix('.json').name})", 10000)
+            if done is not None:
+                done(written)
+
+        def failed(message: str) -> None:
+            self.studio.report("Cannot save the model", message)
+
+        self.studio.say(f"Saving {path}…")
+        self.loader.when_ready(lambda: self.executor.submit(save, saved, failed), failed)
+
+
+def _release_keras_objects() -> None:
+    """Collect the Keras model just dropped here, in this worker thread: Keras objects live in reference
+    cycles, and collecting them on the UI thread while a run trains can deadlock TensorFlow."""
+    import gc
+
+    gc.collect()
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
+
+
+def _replayed(folder: Path) -> Iterator:
+    from vaestudio.core.runs import replay
+
+    yield from replay(folder)
+
+
+def _known(history: RunHistory) -> tuple[int, int, int, int]:
+    """The last metrics step, snapshot frame, epoch end and hyper-parameter change a history holds."""
+    step = history.last_metrics.step if history.last_metrics is not None else 0
+    frame = max((info.frame for info in history.snapshots), default=-1)
+    epoch = history.epoch_ends[-1].epoch if history.epoch_ends else 0
+    hyper = history.hyper_changes[-1].step if history.hyper_changes else -1
+    return step, frame, epoch, hyper
+
+
+def _newer(folder: Path, step: int, frame: int, epoch: int, hyper: int) -> Iterator:
+    """What a run folder holds beyond what was read before (a run another process writes), in order."""
+    from vaestudio.core.runs import _recorded_steps_per_epoch, read_facts
+    from vaestudio.core.store.run_folder import RunFolder
+
+    run_folder = RunFolder(folder)
+    state = run_folder.read_state()
+    rows = run_folder.metrics().rows()
+    records = [r for r in run_folder.snapshots.refresh() if r.frame > frame]
+    per_epoch = _recorded_steps_per_epoch(read_facts(run_folder), rows, state)
+    store = run_folder.snapshots
+    pending = iter(records)
+    record = next(pending, None)
+
+    def snapshots_until(limit: float, inclusive: bool) -> Iterator:
+        nonlocal record
+        while record is not None and (record.step < limit or (inclusive and record.step == limit)):
+            yield Snapshot(record.epoch, record.step, record.label, store.load_mosaic(record),
+                           store.load_weights(record), frame=record.frame)
+            record = next(pending, None)
+
+    for row in rows:
+        kind, row_step = row["kind"], row["step"]
+        if kind == "step" and row_step > step:
+            yield from snapshots_until(row_step, False)
+            yield StepMetrics(row["epoch"], row_step, row_step - (row["epoch"] - 1) * per_epoch, per_epoch,
+                              row["elbo"], row["log_likelihood"], row["kl"], row["images_per_second"] or 0.0,
+                              objective=row["objective"], learning_rate=row["learning_rate"], beta=row["beta"])
+        elif kind == "hyper" and row_step > hyper:
+            yield from snapshots_until(row_step, False)
+            yield HyperChanged(row_step, row["learning_rate"], row["beta"])
+        elif kind == "epoch" and row["epoch"] > epoch:
+            yield from snapshots_until(row_step, True)
+            yield EpochEnd(row["epoch"], row_step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
+                           row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
+    yield from snapshots_until(math.inf, True)
+

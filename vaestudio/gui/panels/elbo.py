@@ -1,0 +1,262 @@
+"""The ELBO plot: the active run's smoothed train ELBO and per-epoch test ELBO, optionally split into
+log-likelihood and KL, other runs overlaid (the runs panel chooses which), a marker at the moment the
+timeline shows and one per live hyper-parameter change. Clicking the plot shows the snapshot at that step.
+
+Curves grow with every metrics event but are redrawn on a timer (a few times a second), never per event.
+The legend sits in the plot's lower right, where ELBO curves (rising from far below) never are; the view
+keeps the start of training and never shows negative steps.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.state.run_history import RunHistory
+from vaestudio.gui.state.studio import Studio
+
+TRAIN_COLOR = (31, 119, 180)
+TEST_COLOR = (214, 39, 40)
+LL_COLOR = (44, 160, 44)
+KL_COLOR = (148, 103, 189)
+MOMENT_COLOR = (90, 90, 90)
+HYPER_COLOR = (230, 140, 0)
+COMPARED_COLORS = [(255, 127, 14), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+REDRAW_MS = 200
+
+
+class ElboPanel(QWidget):
+    """ELBO curves of the active run and of the compared runs."""
+
+    title = "ELBO"
+
+    def __init__(self, studio: Studio, commands: Commands, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio = studio
+        self.commands = commands
+        self.history: RunHistory | None = None
+        self._dirty = True
+
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "ELBO (nats)")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setMenuEnabled(False)
+        item.layout.setContentsMargins(4, 4, 18, 4)  # room for the last tick's label on the right
+        item.vb.setLimits(xMin=0)  # no negative steps
+        self.legend = pg.LegendItem(offset=(-8, -8), labelTextColor="k", brush=(255, 255, 255, 210),
+                                    pen=(200, 200, 200), labelTextSize="8pt", verSpacing=-4)
+        self.legend.setParentItem(item.vb)
+        self.legend.anchor(itemPos=(1, 1), parentPos=(1, 1), offset=(-8, -8))
+        self.train_curve = pg.PlotDataItem(pen=pg.mkPen(TRAIN_COLOR, width=2))
+        self.test_curve = pg.PlotDataItem(pen=pg.mkPen(TEST_COLOR, width=2), symbol="o", symbolSize=7,
+                                          symbolBrush=TEST_COLOR, symbolPen="w")
+        self.ll_curve = pg.PlotDataItem(pen=pg.mkPen(LL_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
+        self.kl_curve = pg.PlotDataItem(pen=pg.mkPen(KL_COLOR, width=1.5))
+        for curve in (self.train_curve, self.test_curve):
+            item.addItem(curve)
+        self.legend.addItem(self.train_curve, "train ELBO (EMA)")
+        self.legend.addItem(self.test_curve, "test ELBO (per epoch)")
+        # KL is a few nats against an ELBO of -100s: it gets its own axis on the right.
+        self.kl_view = pg.ViewBox()
+        self.kl_view.setMouseEnabled(x=False, y=True)
+        item.scene().addItem(self.kl_view)
+        right = item.getAxis("right")
+        right.linkToView(self.kl_view)
+        right.setLabel("KL (nats)", color=KL_COLOR)
+        self.kl_view.setXLink(item)
+        self.kl_view.addItem(self.kl_curve)
+        item.vb.sigResized.connect(self._sync_kl_view)
+        self.kl_view.hide()
+        self.moment_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MOMENT_COLOR, width=1,
+                                                                                  style=Qt.PenStyle.DotLine))
+        self.moment_line.setZValue(-5)
+        item.addItem(self.moment_line, ignoreBounds=True)
+        self.moment_line.hide()
+        self.hyper_lines: list[pg.InfiniteLine] = []
+        self.compared_curves: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+
+        self.split_check = QCheckBox("Split: log-likelihood and KL")
+        self.split_check.setToolTip("ELBO = log-likelihood of the reconstruction − KL(q(z|x) ‖ p(z))")
+        self.split_check.toggled.connect(self.set_split_visible)
+        self.readout = QLabel("No run yet")
+        self.readout.setStyleSheet("color: palette(mid);")
+        self.readout.setWordWrap(True)
+        self.readout.setMinimumWidth(10)
+        bar = QHBoxLayout()
+        bar.addWidget(self.split_check)
+        bar.addWidget(self.readout, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(bar)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.start()
+        studio.active_changed.connect(self._on_active)
+        studio.compared_changed.connect(self._on_compared)
+        self._on_active(studio.active)
+
+    # -- following the state ----------------------------------------------------------------------------------
+    def _on_active(self, history: RunHistory | None) -> None:
+        if self.history is not None:
+            for signal, slot in self._connections():
+                signal.disconnect(slot)
+        self.history = history
+        if history is not None:
+            for signal, slot in self._connections():
+                signal.connect(slot)
+        self._on_compared()
+        self._rebuild_hyper_lines()
+        self._on_moment(history.current if history is not None else None)
+        self.refresh()
+        self.plot.getPlotItem().enableAutoRange()
+
+    def _connections(self):
+        h = self.history
+        return ((h.metrics_added, self._mark_dirty), (h.epoch_ended, self._mark_dirty),
+                (h.hyper_changed, self._on_hyper), (h.moment_changed, self._on_moment),
+                (h.cleared, self._on_cleared), (h.finished, self._mark_dirty))
+
+    def _mark_dirty(self, *_args) -> None:
+        self._dirty = True
+
+    def _on_cleared(self) -> None:
+        self._rebuild_hyper_lines()
+        self.refresh()
+
+    def _on_hyper(self, _event=None) -> None:
+        self._rebuild_hyper_lines()
+
+    def _on_moment(self, info) -> None:
+        if info is None:
+            self.moment_line.hide()
+        else:
+            self.moment_line.setValue(info.step)
+            self.moment_line.show()
+        self.readout.setText(self.readout_text())
+
+    def _on_compared(self) -> None:
+        item = self.plot.getPlotItem()
+        wanted = [h for h in self.studio.compared if h is not self.history]
+        for key in list(self.compared_curves):
+            if key not in {id(h) for h in wanted}:
+                for curve in self.compared_curves.pop(key):
+                    item.removeItem(curve)
+                    self.legend.removeItem(curve)
+        for index, history in enumerate(wanted):
+            if id(history) in self.compared_curves:
+                continue
+            color = COMPARED_COLORS[index % len(COMPARED_COLORS)]
+            train = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5))
+            test = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine), symbol="t",
+                                   symbolSize=7, symbolBrush=color, symbolPen="w")
+            for curve in (train, test):
+                curve.setZValue(-1)
+                item.addItem(curve)
+            self.legend.addItem(train, f"{history.title()}: train")
+            self.legend.addItem(test, f"{history.title()}: test")
+            self.compared_curves[id(history)] = (train, test)
+            history.metrics_added.connect(self._mark_dirty)
+        self.refresh()
+
+    def _rebuild_hyper_lines(self) -> None:
+        item = self.plot.getPlotItem()
+        for line in self.hyper_lines:
+            item.removeItem(line)
+        self.hyper_lines = []
+        if self.history is None:
+            return
+        for change in self.history.hyper_changes:
+            line = pg.InfiniteLine(pos=change.step, angle=90, movable=False,
+                                   pen=pg.mkPen(HYPER_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
+                                   label=f"lr {change.learning_rate:g}, β {change.beta:g}",
+                                   labelOpts={"position": 0.92, "color": HYPER_COLOR, "fill": (255, 255, 255, 200),
+                                              "anchors": [(0, 0.5), (0, 0.5)]})
+            line.setToolTip(f"From step {change.step}: learning rate {change.learning_rate:g}, β {change.beta:g}")
+            item.addItem(line, ignoreBounds=True)
+            self.hyper_lines.append(line)
+
+    # -- drawing -------------------------------------------------------------------------------------------------
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty and self.isVisible():
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw every curve from the histories (cheap: a few thousand points)."""
+        self._dirty = False
+        h = self.history
+        empty = ([], [])
+        self.train_curve.setData(*(h.curves["train_elbo"].arrays() if h else empty))
+        self.test_curve.setData(*(h.curves["test_elbo"].arrays() if h else empty))
+        if self.split_visible():
+            self.ll_curve.setData(*(h.curves["train_log_likelihood"].arrays() if h else empty))
+            self.kl_curve.setData(*(h.curves["train_kl"].arrays() if h else empty))
+        for history in self.studio.compared:
+            curves = self.compared_curves.get(id(history))
+            if curves is not None:
+                curves[0].setData(*history.curves["train_elbo"].arrays())
+                curves[1].setData(*history.curves["test_elbo"].arrays())
+        self.readout.setText(self.readout_text())
+
+    def readout_text(self) -> str:
+        h = self.history
+        if h is None:
+            return "No run yet: press Start, or open a run (File → Open run…)"
+        parts = []
+        if h.last_metrics is not None and h.curves["train_elbo"].y:
+            parts.append(f"step {h.last_metrics.step}: train {h.curves['train_elbo'].y[-1]:.1f}")
+        if h.epoch_ends:
+            last = h.epoch_ends[-1]
+            parts.append(f"test {last.test_elbo:.1f} (epoch {last.epoch})")
+        if h.current is not None and not h.following:
+            parts.append(f"shown: {h.current.label}")
+        return " · ".join(parts) if parts else "Waiting for the first steps…"
+
+    def set_split_visible(self, visible: bool) -> None:
+        item = self.plot.getPlotItem()
+        if visible and self.ll_curve.scene() is None:
+            item.addItem(self.ll_curve)
+            self.legend.addItem(self.ll_curve, "train log-likelihood")
+            self.legend.addItem(self.kl_curve, "train KL (right axis)")
+        elif not visible and self.ll_curve.scene() is not None:
+            item.removeItem(self.ll_curve)
+            self.legend.removeItem(self.ll_curve)
+            self.legend.removeItem(self.kl_curve)
+        item.showAxis("right", visible)
+        self.kl_view.setVisible(visible)
+        self._sync_kl_view()
+        self.refresh()
+        if visible:
+            self.kl_view.enableAutoRange()
+
+    def split_visible(self) -> bool:
+        return self.split_check.isChecked()
+
+    def _sync_kl_view(self) -> None:
+        item = self.plot.getPlotItem()
+        self.kl_view.setGeometry(item.vb.sceneBoundingRect())
+        self.kl_view.linkedViewChanged(item.vb, self.kl_view.XAxis)
+
+    # -- clicking ------------------------------------------------------------------------------------------------
+    def _on_click(self, event) -> None:
+        if self.history is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        vb = self.plot.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        self.show_step(vb.mapSceneToView(event.scenePos()).x())
+
+    def show_step(self, step: float) -> None:
+        """Show the last snapshot taken at or before `step` (what clicking the plot does)."""
+        if self.history is None:
+            return
+        index = self.history.index_at_step(step)
+        if index is not None:
+            self.history.select(index)

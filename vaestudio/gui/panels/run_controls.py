@@ -1,0 +1,584 @@
+"""Run controls: data, preset and hyper-parameters; Start / Pause / Stop; progress with ETA; the learning
+rate and β of the run under way, changed live.
+
+Values are checked where they are typed (a red field and one line saying why; Start is disabled). The
+panel builds a `TrainConfig`, and hands run actions to the `TrainingController` (`commands.training`);
+what it shows of the run comes from the studio (`training`, `live`), redrawn on a timer, never per event.
+
+Presets: `fast` and `tutorial` fill batch size, learning rate, epochs and latent size. Changing the
+latent size or the epochs keeps the preset (they say what to train, not how); changing the batch size or
+the learning rate makes the run `custom`, which keeps the precision and graph-call length of the preset
+it came from (so `fast`'s bfloat16 is not silently lost).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+
+from vaestudio.core.config import LIMITS, PRESETS, TrainConfig, range_phrase
+from vaestudio.core.errors import ConfigError
+from vaestudio.core.progress import format_duration
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.state.studio import IDLE, PAUSED, STOPPING, TRAINING, WAITING, Studio
+
+DATASET_CHOICES = (("Fashion-MNIST", "fashion_mnist"), ("MNIST", "mnist"), ("Image folder…", "image_folder"))
+PRESET_CHOICES = ("fast", "tutorial", "custom")
+FIELD_LABELS = {
+    "latent_dim": "Latent dim",
+    "epochs": "Epochs",
+    "batch_size": "Batch size",
+    "learning_rate": "Learning rate",
+    "beta": "β (KL weight)",
+    "kl_warmup_steps": "KL warm-up steps",
+    "snapshot_every_later": "Snapshot every",
+    "seed": "Seed",
+}
+TOOLTIPS = {
+    "beta": "Weight of the KL term in the objective; 1 is the ELBO (the tutorial). Can be changed while training.",
+    "kl_warmup_steps": "β rises linearly from 0 over this many steps (0: no warm-up)",
+    "snapshot_every_later": "After epoch 1, also take a snapshot (grid and model) every N steps; 0: only at the end "
+                            "of each epoch (the tutorial's schedule)",
+    "learning_rate": "Adam's learning rate. Can be changed while training.",
+}
+# Fields that make a preset "custom" when edited: how the model is trained.
+TUNING_FIELDS = ("batch_size", "learning_rate")
+# The window's snapshot schedule after epoch 1, per preset, so that the grid changes at least every ~5 s of
+# training on the README's 2-core machine: tutorial 1756 images/s = 55 steps/s of batch 32 (250 steps: 4.6 s);
+# fast ~1500 images/s = 12 steps/s of batch 128 (60 steps: 5 s). A snapshot (grid decode and weights) costs
+# ~0.1-0.2 s, so this spends 2-4 % of the training time on them.
+WINDOW_SNAPSHOT_EVERY = {"fast": 60, "tutorial": 250, "custom": 150}
+LIVE_FIELDS = ("learning_rate", "beta")
+_STYLE = 'QLineEdit[invalid="true"] { border: 2px solid #d9534f; background: #fff1f0; }'
+REDRAW_MS = 250
+
+
+class _NumberValidator(QValidator):
+    """Only characters that can be part of a number get in; range checks happen in the field."""
+
+    def __init__(self, integer: bool, parent=None):
+        super().__init__(parent)
+        self.allowed = set("0123456789") if integer else set("0123456789.eE-+")
+
+    def validate(self, text: str, pos: int):
+        if all(ch in self.allowed for ch in text.strip()):
+            return QValidator.State.Acceptable, text, pos
+        return QValidator.State.Invalid, text, pos
+
+
+class NumberField(QLineEdit):
+    """A line edit for one TrainConfig number; `value()` is None while the text is not valid, and `error`
+    says why (checked against `config.LIMITS` as the user types)."""
+
+    validityChanged = Signal()
+
+    def __init__(self, name: str, label: str, parent=None):
+        super().__init__(parent)
+        self.name = name
+        self.label = label
+        self.low, self.high, self.kind = LIMITS[name]
+        self.setValidator(_NumberValidator(self.kind is int, self))
+        bounds = range_phrase(self.low, self.high, self.kind)
+        self.setToolTip(TOOLTIPS.get(name, label) + f" ({bounds})")
+        self.setPlaceholderText(bounds)
+        self._error: str | None = None
+        self.setStyleSheet(_STYLE)
+        self.setProperty("invalid", False)
+        self.textChanged.connect(self._check)
+        self._check(self.text())
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def value(self) -> int | float | None:
+        return None if self._error else self._parse(self.text())[0]
+
+    def set_value(self, value: int | float) -> None:
+        self.setText(str(int(value)) if self.kind is int else f"{float(value):g}")
+
+    def _parse(self, text: str) -> tuple[int | float | None, str | None]:
+        text = text.strip()
+        bounds = range_phrase(self.low, self.high, self.kind)
+        if not text:
+            return None, f"{self.label} is empty: enter a number {bounds}"
+        try:
+            number = float(text) if self.kind is float else int(text)
+        except ValueError:
+            return None, f"{self.label}: {text!r} is not a {'whole ' if self.kind is int else ''}number"
+        if not math.isfinite(number):
+            return None, f"{self.label} must be a finite number"
+        if number < self.low or (self.high is not None and number > self.high):
+            return None, f"{self.label} must be {bounds}, not {text}"
+        return number, None
+
+    def _check(self, text: str) -> None:
+        _, error = self._parse(text)
+        changed = error != self._error
+        self._error = error
+        if bool(self.property("invalid")) != bool(error):
+            self.setProperty("invalid", bool(error))
+            self.style().unpolish(self)
+            self.style().polish(self)
+        if changed:
+            self.validityChanged.emit()
+
+
+class _ThinBar(QProgressBar):
+    """A progress bar a few pixels high with its text in a label above: never mistaken for a button."""
+
+    def __init__(self):
+        super().__init__()
+        self.setRange(0, 1000)
+        self.setTextVisible(False)
+        self.setFixedHeight(6)
+
+
+class RunControlsPanel(QWidget):
+    """Dataset, preset, hyper-parameters, Start / Pause / Stop, progress; live learning rate and β."""
+
+    title = "Run"
+
+    def __init__(self, studio: Studio, commands: Commands, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio = studio
+        self.commands = commands
+        self._filling = False
+        self._data_dir: str | None = None
+        self._image_folder: str | None = None
+        self._base_preset = "tutorial"  # the named preset a custom run keeps precision and call length from
+        self._shown = None  # the RunHistory whose progress is shown (the live run, then the last one)
+
+        # -- data --
+        self.dataset_combo = QComboBox()
+        for text, name in DATASET_CHOICES:
+            self.dataset_combo.addItem(text, name)
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setStyleSheet("color: palette(mid);")
+        self.folder_button = QToolButton(text="Choose folder…")
+        self.folder_clear = QToolButton(text="Standard location")
+        self.folder_clear.setToolTip("Look for the dataset in the standard places")
+        self.size_combo = QComboBox()
+        self.size_combo.addItem("28 × 28", 28)
+        self.size_combo.addItem("64 × 64", 64)
+        self.channels_combo = QComboBox()
+        self.channels_combo.addItem("grey", 1)
+        self.channels_combo.addItem("colour", 3)
+        folder_row = QHBoxLayout()
+        folder_row.setContentsMargins(0, 0, 0, 0)
+        folder_row.addWidget(self.folder_button)
+        folder_row.addWidget(self.folder_clear)
+        folder_row.addStretch(1)
+        shape_row = QHBoxLayout()
+        shape_row.setContentsMargins(0, 0, 0, 0)
+        shape_row.addWidget(self.size_combo)
+        shape_row.addWidget(self.channels_combo)
+        shape_row.addStretch(1)
+        self.shape_widget = QWidget()
+        self.shape_widget.setLayout(shape_row)
+
+        # -- training --
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(PRESET_CHOICES)
+        self.preset_combo.setToolTip("fast: tuned by measurement; tutorial: the article's settings; custom: your own")
+        self.preset_note = QLabel()
+        self.preset_note.setWordWrap(True)
+        self.preset_note.setStyleSheet("color: palette(mid);")
+        self.fields = {name: NumberField(name, label) for name, label in FIELD_LABELS.items()}
+        self.snapshot_row = QHBoxLayout()
+        self.snapshot_row.setContentsMargins(0, 0, 0, 0)
+        self.snapshot_row.addWidget(self.fields["snapshot_every_later"], 1)
+        self.snapshot_row.addWidget(QLabel("steps after epoch 1"))
+        self.apply_button = QPushButton("Apply to this run")
+        self.apply_button.setToolTip("Put the learning rate and β above in force from the run's next steps "
+                                     "(marked on the ELBO plot)")
+        self.apply_button.hide()
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Dataset", self.dataset_combo)
+        form.addRow("", self.folder_label)
+        form.addRow("", folder_row)
+        self.shape_label = QLabel("Images")
+        form.addRow(self.shape_label, self.shape_widget)
+        form.addRow("Preset", self.preset_combo)
+        form.addRow("", self.preset_note)
+        for name in ("latent_dim", "epochs", "batch_size", "learning_rate", "beta", "kl_warmup_steps"):
+            form.addRow(FIELD_LABELS[name], self.fields[name])
+        form.addRow(FIELD_LABELS["snapshot_every_later"], self.snapshot_row)
+        form.addRow(FIELD_LABELS["seed"], self.fields["seed"])
+        form.addRow("", self.apply_button)
+        settings_box = QGroupBox("Training")
+        settings_box.setLayout(form)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #c9302c;")
+        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.message.hide()
+
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.pause_button.setToolTip("Pause or resume training (Space)")
+        self.stop_button.setToolTip("Stop after the current steps; the run is kept and can be continued")
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+
+        self.epoch_label = QLabel("Epoch: not started")
+        self.epoch_bar = _ThinBar()
+        self.run_label = QLabel("Run: not started")
+        self.run_bar = _ThinBar()
+        self.eta_label = QLabel("")
+        self.eta_label.setStyleSheet("color: palette(mid);")
+        progress_box = QGroupBox("Progress")
+        progress_layout = QVBoxLayout(progress_box)
+        for widget in (self.epoch_label, self.epoch_bar, self.run_label, self.run_bar, self.eta_label):
+            progress_layout.addWidget(widget)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(settings_box)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+        layout.addWidget(progress_box)
+        layout.addStretch(1)
+
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_chosen)
+        self.folder_button.clicked.connect(self.choose_data_dir)
+        self.folder_clear.clicked.connect(lambda: self.set_data_dir(None))
+        self.size_combo.currentIndexChanged.connect(self._refresh)
+        self.channels_combo.currentIndexChanged.connect(self._refresh)
+        self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
+        for field in self.fields.values():
+            field.validityChanged.connect(self._refresh)
+            field.textEdited.connect(self._on_field_edited)
+        for name in LIVE_FIELDS:
+            self.fields[name].returnPressed.connect(self._apply_if_live)
+        self.apply_button.clicked.connect(self.apply_live_values)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.stop_button.clicked.connect(self.stop)
+
+        studio.training_changed.connect(self._on_training_changed)
+        studio.runs_changed.connect(self._on_runs_changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.show_progress)
+
+        self.apply_preset("tutorial")
+        self.fields["seed"].set_value(0)
+        self.fields["beta"].set_value(1.0)
+        self.fields["kl_warmup_steps"].set_value(0)
+        self._refresh()
+
+    # -- values -------------------------------------------------------------------------------------------
+    @property
+    def dataset(self) -> str:
+        return self.dataset_combo.currentData()
+
+    @property
+    def data_dir(self) -> str | None:
+        return self._image_folder if self.dataset == "image_folder" else self._data_dir
+
+    @property
+    def preset(self) -> str:
+        return self.preset_combo.currentText()
+
+    def errors(self) -> list[str]:
+        problems = [field.error for field in self.fields.values() if field.error]
+        if self.dataset == "image_folder" and not self._image_folder:
+            problems.append("Image folder: choose the folder of images (classes in subfolders)")
+        return problems
+
+    def config(self) -> TrainConfig:
+        """The config the fields describe; raises ConfigError when a value is invalid."""
+        problems = self.errors()
+        if problems:
+            raise ConfigError(problems[0])
+        values: dict[str, Any] = {name: field.value() for name, field in self.fields.items()}
+        values.update(dataset=self.dataset, data_dir=self.data_dir)
+        if self.dataset == "image_folder":
+            values.update(image_size=self.size_combo.currentData(), channels=self.channels_combo.currentData())
+        if self.preset == "custom":
+            base = PRESETS[self._base_preset]
+            values.update(precision=base["precision"], steps_per_call=base["steps_per_call"])
+        return TrainConfig.from_preset(self.preset, **values)
+
+    def apply_preset(self, preset: str) -> None:
+        """Fill the fields from a preset ('custom' keeps what is there)."""
+        self._filling = True
+        try:
+            if self.preset_combo.currentText() != preset:
+                self.preset_combo.setCurrentText(preset)
+            if preset in PRESETS:
+                self._base_preset = preset
+                for name in ("latent_dim", "epochs", "batch_size", "learning_rate"):
+                    self.fields[name].set_value(PRESETS[preset][name])
+                self.fields["snapshot_every_later"].set_value(WINDOW_SNAPSHOT_EVERY[preset])
+        finally:
+            self._filling = False
+        self._refresh()
+
+    def show_config(self, config: TrainConfig) -> None:
+        """Show a run's settings (the run being continued)."""
+        self._filling = True
+        try:
+            index = self.dataset_combo.findData(config.dataset)
+            if index >= 0:
+                self.dataset_combo.setCurrentIndex(index)
+            if config.dataset == "image_folder":
+                self._image_folder = config.data_dir
+            else:
+                self._data_dir = config.data_dir
+            preset = config.preset if config.preset in PRESET_CHOICES else "custom"
+            if preset in PRESETS and any(PRESETS[preset][n] != getattr(config, n) for n in TUNING_FIELDS):
+                preset = "custom"
+            self.preset_combo.setCurrentText(preset)
+            for name, field in self.fields.items():
+                field.set_value(getattr(config, name))
+        finally:
+            self._filling = False
+        self._refresh()
+
+    def set_data_dir(self, path: str | None) -> None:
+        if self.dataset == "image_folder":
+            self._image_folder = path or None
+        else:
+            self._data_dir = path or None
+        self._refresh()
+
+    def choose_data_dir(self) -> None:
+        image_folder = self.dataset == "image_folder"
+        title = "Folder of images (one subfolder per class)" if image_folder else "Folder with the dataset's IDX files"
+        path = self.commands.ask_folder("data", title)
+        if path is not None:
+            self.set_data_dir(str(path))
+
+    def _on_dataset_chosen(self, _index: int) -> None:
+        if self.dataset == "image_folder" and not self._image_folder and not self._filling:
+            self.choose_data_dir()
+        self._refresh()
+
+    def _on_preset_chosen(self, preset: str) -> None:
+        if not self._filling:
+            self.apply_preset(preset)
+
+    def _on_field_edited(self, _text: str) -> None:
+        if self._filling or self.preset == "custom" or self.studio.is_training:
+            return
+        if getattr(self.sender(), "name", None) in TUNING_FIELDS:
+            self._filling = True
+            self.preset_combo.setCurrentText("custom")
+            self._filling = False
+            self._refresh()
+
+    # -- run actions ----------------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start: a new run with these settings, or — after a run was stopped — continue it if the user says so."""
+        training = self.commands.training
+        if training is None or self.studio.is_training:
+            return False
+        try:
+            config = self.config()
+        except ConfigError as exc:
+            self._show_message(str(exc))
+            return False
+        outcome = training.last_outcome
+        if outcome is not None and outcome.can_continue and outcome.folder is not None and outcome.folder.is_dir():
+            finished = outcome.finished
+            choice = self.commands.ask_choice(
+                "continue_or_new", "Start",
+                f"The last run ({outcome.folder.name}) was stopped at step {finished.step} with "
+                f"{finished.epoch} epoch{'s' if finished.epoch != 1 else ''} complete.\n\n"
+                "Continue that run from where it stopped, or start a new run (step 0, a new folder) with the "
+                "settings shown?", ("Continue that run", "Start a new run"), default="Continue that run")
+            if choice is None:
+                return False
+            if choice == "Continue that run":
+                return training.continue_run(outcome.folder)
+        return training.start(config)
+
+    def stop(self) -> None:
+        if self.commands.training is not None:
+            self.commands.training.stop()
+
+    def _on_pause_clicked(self) -> None:
+        if self.commands.training is not None:
+            self.commands.training.toggle_pause()
+
+    def _apply_if_live(self) -> None:
+        if self.studio.training in (TRAINING, PAUSED, WAITING):
+            self.apply_live_values()
+
+    def apply_live_values(self) -> bool:
+        """Send the learning rate and β typed here to the run under way; True when both were accepted."""
+        training = self.commands.training
+        if training is None or training.run is None:
+            return False
+        problems = []
+        for name in LIVE_FIELDS:
+            field = self.fields[name]
+            if field.error:
+                problems.append(field.error)
+                continue
+            current = getattr(training.run.config, name)
+            in_force = self._in_force(name)
+            if in_force is not None:
+                current = in_force
+            if not math.isclose(field.value(), current, rel_tol=1e-9):
+                error = getattr(training, f"set_{name}")(field.value())
+                if error:
+                    problems.append(error)
+        if problems:
+            self._show_message(problems[0])
+            return False
+        self.studio.say("New values go in force from the run's next steps (marked on the ELBO plot)", 5000)
+        return True
+
+    def _in_force(self, name: str) -> float | None:
+        history = self.studio.live
+        if history is not None and history.hyper_changes:
+            return getattr(history.hyper_changes[-1], name)
+        return None
+
+    # -- state -----------------------------------------------------------------------------------------------
+    def _on_training_changed(self, state: str) -> None:
+        if self.studio.live is not None:
+            self._shown = self.studio.live
+        if state == IDLE:
+            self._timer.stop()
+        elif not self._timer.isActive():
+            self._timer.start()
+        self._refresh()
+        self.show_progress()
+
+    def _on_runs_changed(self) -> None:
+        if self.studio.live is not None and self._shown is not self.studio.live:
+            self._shown = self.studio.live
+            if self.studio.live.config is not None:
+                self.show_config(self.studio.live.config)
+            self.show_progress()
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _refresh(self) -> None:
+        state = self.studio.training
+        problems = self.errors()
+        self._show_message(problems[0] if problems else "")
+        idle = state == IDLE
+        running = state in (TRAINING, PAUSED, WAITING)
+        image_folder = self.dataset == "image_folder"
+        folder = self.data_dir
+        if image_folder:
+            self.folder_label.setText(folder or "no folder chosen")
+        else:
+            self.folder_label.setText(folder or "standard location (see the README)")
+        self.folder_label.setToolTip(folder or "")
+        self.folder_clear.setVisible(not image_folder)
+        self.shape_label.setVisible(image_folder)
+        self.shape_widget.setVisible(image_folder)
+        for widget in (self.dataset_combo, self.folder_button, self.folder_clear, self.preset_combo, self.size_combo,
+                       self.channels_combo):
+            widget.setEnabled(idle)
+        for name, field in self.fields.items():
+            field.setEnabled(idle or (running and name in LIVE_FIELDS))
+        self.apply_button.setVisible(running)
+        self.apply_button.setEnabled(running and not any(self.fields[n].error for n in LIVE_FIELDS))
+        self.start_button.setEnabled(idle and not problems)
+        self.start_button.setToolTip(problems[0] if problems else "Train with these settings (Ctrl+Return)")
+        self.pause_button.setEnabled(running)
+        self.pause_button.setText("Resume" if state == PAUSED else "Pause")
+        self.stop_button.setEnabled(running)
+        base = PRESETS.get(self.preset if self.preset in PRESETS else self._base_preset, {})
+        precision = {"auto": "bfloat16 where the CPU or GPU has it", "float32": "float32",
+                     "mixed_bfloat16": "bfloat16"}.get(base.get("precision", ""), "")
+        if self.preset == "custom":
+            self.preset_note.setText(f"your values; precision and steps per call as {self._base_preset} ({precision})")
+        else:
+            self.preset_note.setText(f"batch {base['batch_size']}, Adam {base['learning_rate']:g}, {precision}")
+
+    def show_progress(self) -> None:
+        """Progress bars, ETA and rate of the live run (or how the last one ended)."""
+        history = self._shown
+        progress = history.progress() if history is not None else None
+        state = self.studio.training
+        if progress is None:
+            waiting = state in (WAITING, PAUSED) and history is not None
+            self.epoch_label.setText("Epoch: starting…" if waiting else "Epoch: not started")
+            self.run_label.setText("Run: starting…" if waiting else "Run: not started")
+            self.epoch_bar.setValue(0)
+            self.run_bar.setValue(0)
+            self.eta_label.setText("")
+            return
+        self.epoch_bar.setValue(int(round(progress.epoch_fraction * 1000)))
+        self.run_bar.setValue(int(round(progress.run_fraction * 1000)))
+        self.epoch_label.setText(f"Epoch {progress.epoch} of {progress.total_epochs}: {progress.epoch_fraction:.0%}")
+        self.run_label.setText(f"Run: {progress.run_fraction:.0%}")
+        if state in (TRAINING, WAITING):
+            rate = f" · {progress.steps_per_second:.1f} steps/s" if progress.steps_per_second else ""
+            self.eta_label.setText(f"ETA {format_duration(progress.eta_seconds)}{rate}")
+        elif state == PAUSED:
+            self.eta_label.setText("Paused")
+        elif state == STOPPING:
+            self.eta_label.setText("Stopping…")
+        else:
+            finished = history.finished_event
+            ended = {"completed": "Completed", "stopped": "Stopped", "diverged": "Diverged"}
+            self.eta_label.setText(ended.get(finished.reason, finished.reason) if finished is not None else "")
+
+    # -- persistence ------------------------------------------------------------------------------------------
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("run/dataset", self.dataset)
+        settings.setValue("run/data_dir", self._data_dir or "")
+        settings.setValue("run/image_folder", self._image_folder or "")
+        settings.setValue("run/image_size", self.size_combo.currentData())
+        settings.setValue("run/channels", self.channels_combo.currentData())
+        settings.setValue("run/preset", self.preset)
+        settings.setValue("run/base_preset", self._base_preset)
+        for name, field in self.fields.items():
+            settings.setValue(f"run/{name}", field.text())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self._filling = True
+        try:
+            self._data_dir = str(settings.value("run/data_dir", "") or "") or None
+            self._image_folder = str(settings.value("run/image_folder", "") or "") or None
+            index = self.dataset_combo.findData(settings.value("run/dataset", ""))
+            if index >= 0:
+                self.dataset_combo.setCurrentIndex(index)
+            for combo, key in ((self.size_combo, "run/image_size"), (self.channels_combo, "run/channels")):
+                found = combo.findData(_as_int(settings.value(key)))
+                if found >= 0:
+                    combo.setCurrentIndex(found)
+        finally:
+            self._filling = False
+        preset = str(settings.value("run/preset", "tutorial"))
+        base = str(settings.value("run/base_preset", "tutorial"))
+        self.apply_preset(base if base in PRESETS else "tutorial")
+        self.apply_preset(preset if preset in PRESET_CHOICES else "tutorial")
+        self._filling = True
+        try:
+            for name, field in self.fields.items():
+                text = settings.value(f"run/{name}")
+                if text not in (None, ""):
+                    field.setText(str(text))
+        finally:
+            self._filling = False
+        self._refresh()
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+

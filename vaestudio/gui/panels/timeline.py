@@ -1,0 +1,133 @@
+"""The timeline: a slider over the active run's snapshots (live or opened) — the time machine.
+
+Dragging it (or Left/Right while it has focus, Alt+Left/Alt+Right anywhere) shows that moment in every
+panel; Live (or reaching the newest snapshot) follows training again. It only changes the run history's
+moment: every picture then comes from that snapshot's own weights, never from the model in training.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QSlider, QToolButton, QWidget
+
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import ElidedLabel
+
+
+class TimelinePanel(QWidget):
+    """A slider, a label naming the moment, step buttons and Live."""
+
+    title = "Timeline"
+
+    def __init__(self, studio: Studio, commands: Commands, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio = studio
+        self.commands = commands
+        self.history: RunHistory | None = None
+        self._updating = False
+
+        self.back_button = QToolButton(text="◀")
+        self.back_button.setToolTip("Previous snapshot (Left, or Alt+Left anywhere)")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Drag to go back in training; every panel shows that moment")
+        self.slider.setPageStep(1)
+        self.slider.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.forward_button = QToolButton(text="▶")
+        self.forward_button.setToolTip("Next snapshot (Right, or Alt+Right anywhere)")
+        self.live_button = QToolButton(text="Live")
+        self.live_button.setCheckable(True)
+        self.live_button.setToolTip("Follow training: show each new snapshot as it comes")
+        self.label = ElidedLabel()
+        self.label.setMinimumWidth(60)
+        self.slider.setMinimumWidth(100)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.back_button)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.forward_button)
+        layout.addWidget(self.live_button)
+        layout.addWidget(self.label, 0)
+        layout.setStretch(1, 3)
+        layout.setStretch(4, 2)
+
+        self.slider.valueChanged.connect(self._on_slider)
+        self.back_button.clicked.connect(lambda: self.step(-1))
+        self.forward_button.clicked.connect(lambda: self.step(+1))
+        self.live_button.clicked.connect(self.follow)
+        studio.active_changed.connect(self._on_active)
+        self._on_active(studio.active)
+
+    # -- user actions --------------------------------------------------------------------------------------------
+    def step(self, delta: int) -> None:
+        if self.history is not None:
+            self.history.step(delta)
+
+    def follow(self) -> None:
+        if self.history is not None:
+            self.history.follow()
+        self._refresh()
+
+    def _on_slider(self, value: int) -> None:
+        if not self._updating and self.history is not None:
+            self.history.select(value)
+
+    # -- state -----------------------------------------------------------------------------------------------------
+    def _on_active(self, history: RunHistory | None) -> None:
+        if self.history is not None:
+            for signal, slot in self._connections():
+                signal.disconnect(slot)
+        self.history = history
+        if history is not None:
+            for signal, slot in self._connections():
+                signal.connect(slot)
+        self._refresh()
+
+    def _connections(self):
+        h = self.history
+        return ((h.snapshot_added, self._on_snapshot), (h.moment_changed, self._on_moment),
+                (h.following_changed, self._on_following), (h.cleared, self._refresh))
+
+    def _on_snapshot(self, _info: SnapshotInfo) -> None:
+        self._refresh()
+
+    def _on_moment(self, _info) -> None:
+        self._refresh()
+
+    def _on_following(self, _following: bool) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        h = self.history
+        count = len(h.snapshots) if h is not None else 0
+        self._updating = True
+        try:
+            self.slider.setRange(0, max(count - 1, 0))
+            if h is not None and h.current is not None:
+                self.slider.setValue(h.current.index)
+        finally:
+            self._updating = False
+        has = count > 0
+        self.slider.setEnabled(count > 1)
+        current = h.current if h is not None else None
+        self.back_button.setEnabled(has and current is not None and current.index > 0)
+        self.forward_button.setEnabled(has and current is not None and current.index < count - 1)
+        following = h is not None and h.following
+        self.live_button.setChecked(following and has)
+        self.live_button.setEnabled(has and not following)
+        if h is None:
+            self._set_text("No run shown", "")
+        elif current is None:
+            self._set_text("No snapshot yet", "")
+        else:
+            self._set_text(f"{current.label} · step {current.step} · {current.index + 1}/{count}",
+                           f"Snapshot {current.index + 1} of {count} of {h.title()}"
+                           + (" (following training)" if following and h.live else ""))
+
+    def _set_text(self, text: str, tooltip: str) -> None:
+        self.label.set_full_text(text, f"{text}\n{tooltip}" if tooltip else text)
+
+    def moment_text(self) -> str:
+        """The whole label (it may be shown elided)."""
+        return self.label.full_text()

@@ -1,0 +1,114 @@
+"""The one TensorFlow loader of the window: everything that needs TensorFlow waits for it.
+
+TensorFlow is imported once, in a background thread started after the window shows (the window is up
+in well under a second; the import takes several). Anything that needs TensorFlow — training, opening or
+saving a `.keras` model, the IWAE estimate — asks `when_ready(action)`: the action runs on the UI thread
+as soon as the import has finished, or at once if it already has. Two imports racing each other broke
+TensorFlow for the whole session (issue 9 #6: "Registering two gradient … ReduceDataset"), so nothing
+else in the window imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from vaestudio.gui.state.studio import FAILED, READY, Studio
+from vaestudio.gui.threads import describe_error, yield_cpu_to_the_window
+
+
+class _ImportThread(QThread):
+    loaded = Signal(object, str)  # DeviceInfo, TensorFlow version
+    failed = Signal(str)
+
+    def __init__(self, cpu_only: bool, parent: QObject | None = None):
+        super().__init__(parent)
+        self.cpu_only = cpu_only
+        self.setObjectName("vaestudio-tensorflow-loader")
+
+    def run(self) -> None:
+        yield_cpu_to_the_window()  # TensorFlow's thread pools start here and inherit the lower priority
+        try:
+            from vaestudio.core.tf.quiet import import_tensorflow
+
+            tf = import_tensorflow()
+            from vaestudio.core.tf.device import detect_device
+
+            info = detect_device(cpu_only=self.cpu_only)
+            # Import what training and model files need now, not when Start is pressed: an import holds
+            # the interpreter for long stretches, which would freeze the window mid-run.
+            import vaestudio.core.tf.model  # noqa: F401
+            import vaestudio.core.tf.objective  # noqa: F401  (tensorflow-probability)
+            import vaestudio.core.tf.trainer  # noqa: F401
+            self.loaded.emit(info, str(tf.__version__))
+        except Exception as exc:  # noqa: BLE001 - reported in the window
+            self.failed.emit(describe_error(exc))
+
+
+class TensorFlowLoader(QObject):
+    """Loads TensorFlow once and runs what waits for it; the result goes into `studio` (device, version)."""
+
+    def __init__(self, studio: Studio, parent: QObject | None = None):
+        super().__init__(parent)
+        self.studio = studio
+        self._thread: _ImportThread | None = None
+        self._waiting: list[tuple[Callable[[], None], Callable[[str], None] | None]] = []
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def ready(self) -> bool:
+        return self.studio.tf_status == READY
+
+    @property
+    def loading(self) -> bool:
+        return self._thread is not None and self.studio.tf_status not in (READY, FAILED)
+
+    def start(self, cpu_only: bool = False) -> None:
+        """Begin the import (once; later calls do nothing)."""
+        if self._thread is not None:
+            return
+        self._thread = _ImportThread(cpu_only, self)
+        self._thread.loaded.connect(self._on_loaded)
+        self._thread.failed.connect(self._on_failed)
+        self._thread.start()
+
+    def when_ready(self, action: Callable[[], None], on_failed: Callable[[str], None] | None = None) -> bool:
+        """Run `action` once TensorFlow is loaded (now, if it is); `on_failed(message)` if it cannot load.
+        Returns True when the action ran at once."""
+        if self.studio.tf_status == READY:
+            action()
+            return True
+        if self.studio.tf_status == FAILED:
+            if on_failed is not None:
+                on_failed(self.studio.tf_error or "TensorFlow could not be loaded")
+            return False
+        self._waiting.append((action, on_failed))
+        self.start()
+        return False
+
+    def forget_waiting(self) -> None:
+        """Drop the actions still waiting (the window is closing, or the user cancelled)."""
+        self._waiting.clear()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Wait for the import thread to end (an import cannot be interrupted)."""
+        if self._thread is None:
+            return True
+        return self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
+
+    def _on_loaded(self, info, version: str) -> None:
+        self.studio.set_device(info, version)
+        waiting, self._waiting = self._waiting, []
+        for action, _ in waiting:
+            action()
+
+    def _on_failed(self, message: str) -> None:
+        self.studio.set_tensorflow_failed(message)
+        waiting, self._waiting = self._waiting, []
+        for _, on_failed in waiting:
+            if on_failed is not None:
+                on_failed(message)

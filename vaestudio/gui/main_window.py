@@ -43,6 +43,7 @@ LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.R
 OPTIONAL_PANELS = (
     ("cursor_preview", "CursorPreviewPanel", RIGHT, "right-top"),
     ("own_images", "OwnImagesPanel", RIGHT, "right"),
+    ("drawing_pad", "DrawingPadPanel", RIGHT, "right"),
     ("kl", "KlPanel", RIGHT, "right"),
     ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
     ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
@@ -159,10 +160,6 @@ class MainWindow(QMainWindow):
         self.panels.update(run_controls=self.controls, elbo=self.elbo, timeline=self.timeline, runs=self.runs_panel)
 
         plane = self._optional_panel("latent_plane", "LatentPlanePanel")
-        if plane is None:
-            from vaestudio.gui.fallback_panels import FallbackPlanePanel
-
-            plane = FallbackPlanePanel(self.studio, self.commands)
         self.panels["latent_plane"] = plane
         central = QWidget()
         column = QVBoxLayout(central)
@@ -184,12 +181,6 @@ class MainWindow(QMainWindow):
         groups: dict[str, str] = {"bottom": "elbo"}
         for module, class_name, area, group in OPTIONAL_PANELS:
             panel = self._optional_panel(module, class_name)
-            if panel is None and module == "cursor_preview":
-                from vaestudio.gui.fallback_panels import FallbackPreviewPanel
-
-                panel = FallbackPreviewPanel(self.studio, self.commands)
-            if panel is None:
-                continue
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
             self._add_dock(module, title, panel, area, tab_with=groups.get(group))
@@ -214,17 +205,13 @@ class MainWindow(QMainWindow):
         if bottom:
             self.resizeDocks(bottom, [int(height * 0.32)], Qt.Orientation.Vertical)
 
-    def _optional_panel(self, module: str, class_name: str) -> QWidget | None:
-        """Build `vaestudio.gui.panels.<module>.<class_name>` if the module exists; a panel that fails to
-        build is replaced by a label saying why (the window still opens)."""
+    def _optional_panel(self, module: str, class_name: str) -> QWidget:
+        """Build `vaestudio.gui.panels.<module>.<class_name>`; a panel that fails to build is replaced by a
+        label saying why (the window still opens)."""
         name = f"vaestudio.gui.panels.{module}"
         try:
             panel_class = getattr(importlib.import_module(name), class_name)
             return panel_class(self.studio, self.commands)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                return None
-            failure = exc
         except Exception as exc:  # noqa: BLE001 - one broken panel must not take the window down
             failure = exc
         traceback.print_exception(failure)

@@ -10,8 +10,9 @@ stderr (offscreen Qt when there is no display; run under `xvfb-run -a` for a rea
   qt          a QApplication and an empty QMainWindow shown: the floor of any Qt window
   qt+libs     the same after importing what the window's modules import (numpy, pyqtgraph)
   vaestudio   `python -m vaestudio` with VAESTUDIO_REPORT_STARTUP=1 (the window vaestudio shows)
-  vaestudio-tf-later  the same with its TensorFlow loader started 2 s after the first show event
-  vaestudio-tf-not-niced  the loader started as now, without lowering its thread's priority
+  vaestudio-tf-at-show  the same with its TensorFlow loader started at the first show event (vaestudio
+                       starts it 2 s later, main_window.LOADER_DELAY_MS)
+  vaestudio-tf-not-niced  the loader as now, without lowering its thread's priority
 Each round runs all of them (order alternating); printed: medians and vaestudio's excess over each floor.
 
 `first-step` times, in one process with TensorFlow already imported, what happens between Start and the
@@ -58,17 +59,12 @@ FLOORS = {
     "qt": [sys.executable, "-c", QT_WINDOW.format(imports="")],
     "qt+libs": [sys.executable, "-c", QT_WINDOW.format(imports="import numpy, pyqtgraph")],
     "vaestudio": [sys.executable, "-m", "vaestudio"],
-    # vaestudio with its TensorFlow loader started 2 s after the window instead of at its first show
-    # event: what importing TensorFlow in the background costs the window's first appearance.
-    "vaestudio-tf-later": [sys.executable, "-c", """
+    # vaestudio with its TensorFlow loader started at its first show event instead of 2 s later: what
+    # importing TensorFlow in the background costs the window's first appearance.
+    "vaestudio-tf-at-show": [sys.executable, "-c", """
 import sys
-from PySide6.QtCore import QTimer
 from vaestudio.gui import main_window
-def show_event(self, event):
-    super(main_window.MainWindow, self).showEvent(event)
-    if self._device_loader is None:
-        QTimer.singleShot(2000, self.load_tensorflow)
-main_window.MainWindow.showEvent = show_event
+main_window.LOADER_DELAY_MS = 0
 from vaestudio.cli import main
 sys.exit(main([]))
 """],
@@ -77,8 +73,8 @@ sys.exit(main([]))
     # whenever other processes keep the cores busy (priority inversion).
     "vaestudio-tf-not-niced": [sys.executable, "-c", """
 import sys
-from vaestudio.gui import worker
-worker.yield_cpu_to_the_window = lambda: None
+from vaestudio.gui import tensorflow
+tensorflow.yield_cpu_to_the_window = lambda: None
 from vaestudio.cli import main
 sys.exit(main([]))
 """],

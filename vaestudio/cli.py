@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=[*PRESETS, "custom"], help="default: tutorial (see below)")
     train.add_argument("--epochs", type=int, help="default: the preset's (10)")
     train.add_argument("--latent-dim", type=int, help="default: 2")
-    train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 128)")
+    train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 64)")
     train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 2e-3)")
     train.add_argument("--beta", type=float, help="weight of the KL term in the objective (default 1: the ELBO)")
     train.add_argument("--kl-warmup", type=int, metavar="STEPS", help="raise beta linearly from 0 over STEPS "

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -40,6 +40,10 @@ LAYOUT_VERSION = 3  # bump when docks change: an older saved layout is then igno
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                        Qt.DockWidgetArea.BottomDockWidgetArea)
 # (module in vaestudio.gui.panels, class, area, tab group): built when the module exists.
+# TensorFlow's import starts this long after the window first shows (at once if something needs it
+# sooner): started at the show event, it held the interpreter while the window was still being drawn and
+# the window took 33 s to appear on a loaded 2-core machine instead of 3 s (benchmarks/startup.py).
+LOADER_DELAY_MS = 2000
 OPTIONAL_PANELS = (
     ("cursor_preview", "CursorPreviewPanel", RIGHT, "right-top"),
     ("own_images", "OwnImagesPanel", RIGHT, "right"),
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)
         self.loader = TensorFlowLoader(self.studio, self)
+        self.loader.settings = self._loader_settings
         self.training = TrainingController(self.studio, self.loader, self)
         self.opening = RunOpener(self.studio, self.loader, self.executor, self.settings, self)
         self.commands = Commands(self.studio, self.settings, self)
@@ -302,6 +307,9 @@ class MainWindow(QMainWindow):
         settings_menu = bar.addMenu("Se&ttings")
         self.cpu_only_action = self._action(settings_menu, "Use &CPU only (applies on restart)", self._on_cpu_only,
                                             checkable=True)
+        self.devices_menu = settings_menu.addMenu("&Train on")
+        self.devices_group = QActionGroup(self)
+        self._fill_devices_menu()
         self._action(settings_menu, "&Devices…", self.show_devices)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
@@ -351,6 +359,7 @@ class MainWindow(QMainWindow):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._finished_folder)))
 
     def _on_device_changed(self, status: str) -> None:
+        self._fill_devices_menu()
         if status == READY:
             self.device_label.set_full_text(f"Device: {self.studio.device.name}",
                                             f"Training runs on {self.studio.device} (TensorFlow {self.studio.tf_version})")
@@ -617,8 +626,43 @@ class MainWindow(QMainWindow):
         else:
             device = "TensorFlow is still loading."
         cpu_only = " 'Use CPU only' is on." if self.cpu_only_action.isChecked() else ""
-        return (f"{device}{cpu_only}\n\nCPU: {cpu_summary()}\n\nTraining across several devices is not offered "
-                "by this window yet; the command line says which devices TensorFlow sees.")
+        chosen = self.training.devices or "1"
+        return (f"{device}{cpu_only}\n\nTrain on: {chosen} (Settings → Train on).\n\nCPU: {cpu_summary()}")
+
+    def _fill_devices_menu(self) -> None:
+        """Settings → Train on: one device, each number of GPUs and all of them, or the CPU split into
+        logical devices (which TensorFlow allows only before it starts: that choice applies on restart)."""
+        from vaestudio.core.tf.device import device_choices
+
+        wanted = str(self.settings.value("device/devices", "1") or "1")
+        info = self.studio.device if self.studio.tf_status == READY else None
+        choices = device_choices(info)
+        if info is None and wanted != "1":
+            choices.append((wanted, f"{wanted} devices"))
+        self.devices_menu.clear()
+        for action in self.devices_group.actions():
+            self.devices_group.removeAction(action)
+        values = [value for value, _ in choices]
+        if wanted not in values:
+            wanted = "1"
+        for value, label in choices:
+            restart = info is not None and not info.is_gpu and value != "1"
+            action = QAction(label + (" (applies on restart)" if restart and value != str(self._split_cpu) else ""),
+                             self)
+            action.setCheckable(True)
+            action.setChecked(value == wanted)
+            action.setData(value)
+            action.triggered.connect(lambda checked=False, v=value: self._on_devices(v))
+            self.devices_group.addAction(action)
+            self.devices_menu.addAction(action)
+        self.training.devices = None if wanted == "1" else wanted
+
+    def _on_devices(self, value: str) -> None:
+        self.settings.setValue("device/devices", value)
+        self.training.devices = None if value == "1" else value
+        info = self.studio.device if self.studio.tf_status == READY else None
+        if info is not None and not info.is_gpu and value != str(self._split_cpu) and value != "1":
+            self.studio.message.emit(f"Train on {value} logical CPU devices: applies when vaestudio next starts", 0)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About vaestudio", self.about_text())
@@ -670,10 +714,19 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
         if not self.loader.started:
-            QTimer.singleShot(0, self.load_tensorflow)
+            QTimer.singleShot(LOADER_DELAY_MS, self.load_tensorflow)
+
+    @property
+    def _split_cpu(self) -> int:
+        """The logical CPU devices TensorFlow is (or will be) started with: the device setting, if a number."""
+        value = str(self.settings.value("device/devices", "1") or "1")
+        return int(value) if value.isdigit() and int(value) > 1 else 1
 
     def load_tensorflow(self) -> None:
-        self.loader.start(cpu_only=self.cpu_only_action.isChecked())
+        self.loader.start()
+
+    def _loader_settings(self) -> tuple[bool, int]:
+        return self.cpu_only_action.isChecked(), self._split_cpu
 
     def shutdown(self, wait_for_tensorflow: bool = True) -> None:
         """Stop training (the checkpoint is saved, the final files are not written: the run continues later)

@@ -22,9 +22,10 @@ class _ImportThread(QThread):
     loaded = Signal(object, str)  # DeviceInfo, TensorFlow version
     failed = Signal(str)
 
-    def __init__(self, cpu_only: bool, parent: QObject | None = None):
+    def __init__(self, cpu_only: bool, split_cpu: int = 1, parent: QObject | None = None):
         super().__init__(parent)
         self.cpu_only = cpu_only
+        self.split_cpu = split_cpu
         self.setObjectName("vaestudio-tensorflow-loader")
 
     def run(self) -> None:
@@ -36,6 +37,10 @@ class _ImportThread(QThread):
             from vaestudio.core.tf.device import detect_device
 
             info = detect_device(cpu_only=self.cpu_only)
+            if not info.is_gpu and self.split_cpu > 1:  # only possible before TensorFlow starts its devices
+                from vaestudio.core.tf.device import split_cpu
+
+                split_cpu(self.split_cpu, tf)
             # Import what training and model files need now, not when Start is pressed: an import holds
             # the interpreter for long stretches, which would freeze the window mid-run.
             import vaestudio.core.tf.model  # noqa: F401
@@ -54,6 +59,7 @@ class TensorFlowLoader(QObject):
         self.studio = studio
         self._thread: _ImportThread | None = None
         self._waiting: list[tuple[Callable[[], None], Callable[[str], None] | None]] = []
+        self.settings: Callable[[], tuple[bool, int]] | None = None  # (cpu only, logical CPU devices)
 
     @property
     def started(self) -> bool:
@@ -67,11 +73,16 @@ class TensorFlowLoader(QObject):
     def loading(self) -> bool:
         return self._thread is not None and self.studio.tf_status not in (READY, FAILED)
 
-    def start(self, cpu_only: bool = False) -> None:
-        """Begin the import (once; later calls do nothing)."""
+    def start(self, cpu_only: bool | None = None, split_cpu: int | None = None) -> None:
+        """Begin the import (once; later calls do nothing). Without a GPU, `split_cpu` > 1 splits the CPU
+        into that many logical devices (the window's device setting, which TensorFlow allows only now).
+        Arguments left out come from `settings()`, which the window sets (also used when something that
+        needs TensorFlow starts the import early)."""
         if self._thread is not None:
             return
-        self._thread = _ImportThread(cpu_only, self)
+        default_cpu_only, default_split = self.settings() if self.settings is not None else (False, 1)
+        self._thread = _ImportThread(default_cpu_only if cpu_only is None else cpu_only,
+                                     default_split if split_cpu is None else split_cpu, self)
         self._thread.loaded.connect(self._on_loaded)
         self._thread.failed.connect(self._on_failed)
         self._thread.start()

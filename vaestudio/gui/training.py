@@ -65,6 +65,7 @@ class TrainingController(QObject):
         self.dataset_provider: DatasetProvider | None = None  # tests and the self-test train on small data
         self.config_overrides: dict[str, Any] = {}
         self.runs_root: Callable[[], Path] | None = None  # None: run_paths.runs_root()
+        self.devices: str | None = None  # the window's device setting (core.tf.device.plan_devices); None: one
         self.run = None  # core.runs.Run of the run under way
         self.history: RunHistory | None = None
         self.thread: StreamThread | None = None
@@ -93,7 +94,7 @@ class TrainingController(QObject):
             config = config.validate()
             root = self.runs_root() if self.runs_root is not None else runs_root()
             folder = new_run_dir(root, config.dataset)
-            run = Run.new(folder, config, load_dataset=self.dataset_provider)
+            run = Run.new(folder, config, load_dataset=self.dataset_provider, devices=self.devices)
         except VaeStudioError as exc:
             self.studio.report("Cannot start training", str(exc))
             return False
@@ -112,7 +113,7 @@ class TrainingController(QObject):
         folder = Path(folder)
         try:
             run = Run.resuming(folder, ResumeChanges(epochs=epochs, learning_rate=learning_rate, beta=beta),
-                               load_dataset=self.dataset_provider)
+                               load_dataset=self.dataset_provider, devices=self.devices)
         except VaeStudioError as exc:
             message = str(exc) if str(folder) in str(exc) else f"{folder}: {exc}"
             self.studio.report("Cannot continue the run", message)

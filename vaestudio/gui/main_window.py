@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabBar,
+                               QToolButton, QVBoxLayout, QWidget)
 
 import vaestudio
 from vaestudio.gui.commands import Commands
@@ -236,14 +236,39 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.docks[tab_with], dock)
         else:
             self.addDockWidget(area, dock)
+        dock.dockLocationChanged.connect(self._schedule_tab_bar_check)
+        dock.topLevelChanged.connect(self._schedule_tab_bar_check)
         self.docks[key] = dock
         return dock
+
+    def _schedule_tab_bar_check(self, *_args) -> None:
+        QTimer.singleShot(0, self.hide_stale_tab_bars)
+
+    def hide_stale_tab_bars(self) -> int:
+        """Hide the tab bars Qt leaves behind (Qt 6.11: tabifying docks in a second dock area, or restoring
+        a layout, leaves an earlier tab bar visible where it was, e.g. a stray "ELBO | Reconstructions" bar
+        under the Run dock). A live bar sits right under the dock of its current tab; returns how many
+        were hidden."""
+        by_title = {dock.windowTitle(): dock for dock in self.docks.values()}
+        hidden = 0
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is not self or not bar.isVisible():
+                continue
+            dock = by_title.get(bar.tabText(bar.currentIndex()))
+            placed, area = bar.geometry(), dock.geometry() if dock is not None else None
+            under_its_dock = (area is not None and dock.isVisible() and abs(area.bottom() + 1 - placed.top()) <= 3
+                              and area.left() < placed.right() and placed.left() < area.right())
+            if not under_its_dock:
+                bar.hide()
+                hidden += 1
+        return hidden
 
     def reset_layout(self) -> None:
         """View → Reset layout: every dock back where it starts."""
         self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks.values():
             dock.show()
+        self._schedule_tab_bar_check()
 
     # -- menus --------------------------------------------------------------------------------------------------
     def _action(self, menu, text: str, slot: Callable, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
@@ -713,6 +738,7 @@ class MainWindow(QMainWindow):
     # -- start-up and shutdown ------------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
+        self._schedule_tab_bar_check()
         if not self.loader.started:
             QTimer.singleShot(LOADER_DELAY_MS, self.load_tensorflow)
 

@@ -127,21 +127,24 @@ class KlPanel(QWidget):
             return
         d = len(kl)
         self.axis.count = d
-        self.bars.setOpts(x=np.arange(d), height=kl, width=0.7,
+        finite = np.isfinite(kl)  # a diverged moment: its non-finite bars are drawn at 0 and labelled
+        heights = np.where(finite, kl, 0.0)
+        self.bars.setOpts(x=np.arange(d), height=heights, width=0.7,
                           brushes=[pg.mkBrush(*(ACTIVE_BRUSH if a else INACTIVE_BRUSH)) for a in active])
         self._outline_axes()
-        top = float(max(kl.max(), 1e-3))
+        top = float(max(heights.max(), 1e-3))
         if d <= MAX_VALUE_LABELS:
-            for index, value in enumerate(kl):
+            for index, (value, height) in enumerate(zip(kl, heights)):
                 label = pg.TextItem(f"{value:.2f}", color=(40, 40, 40), anchor=(0.5, 1.0))
-                label.setPos(index, value)
+                label.setPos(index, height)
                 self.plot.addItem(label)
                 self._value_items.append(label)
         self.plot.setXRange(-0.6, d - 0.4, padding=0)
         self.plot.setYRange(0, top * 1.18, padding=0)
         count = int(active_count) if active_count is not None else int(np.count_nonzero(active))
         self.summary.setText(f"<b>{count} of {d} dimension{'s' if d != 1 else ''} active</b> "
-                             f"(variance of the mean > {ACTIVE_THRESHOLD:g}) · total KL {kl.sum():.2f} nats")
+                             f"(variance of the mean > {ACTIVE_THRESHOLD:g}) · total KL {kl.sum():.2f} nats"
+                             + ("" if finite.all() else " · not finite: this moment's model diverged"))
         self.plot_widget.setToolTip("\n".join(f"z{i + 1}: {v:.3f} nats{'' if a else ' (inactive)'}"
                                               for i, (v, a) in enumerate(zip(kl, active)))
                                     + "\nClick a bar to show that dimension horizontally on the plane")

@@ -110,6 +110,41 @@ def test_view_changes_recompute_only_what_they_affect(recorded, data):
     assert own.mean.shape == (3,) and own.reconstruction.shape == (28, 28)
 
 
+class CountingExecutor(InlineExecutor):
+    """Runs tasks at once and counts them by key."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+
+    def submit(self, fn, on_done, on_error=None, key=None) -> None:
+        self.keys.append(key)
+        super().submit(fn, on_done, on_error, key)
+
+
+def test_going_back_to_a_moment_already_seen_shows_it_without_computing_again(recorded, data):
+    """Scrubbing: a moment seen before (and the same view) comes back at once from what was kept."""
+    path, config = recorded
+    executor = CountingExecutor()
+    studio = Studio(executor)
+    history = opened(path, config)
+    studio.add_run(history)
+    studio.set_probe(history, Probe.from_dataset(data))
+    history.select(1)
+    first = studio.explorer.pictures
+    history.select(2)
+    executor.keys.clear()
+    history.select(1)
+    again = studio.explorer.pictures
+    dear = [key for key in executor.keys if key in ("moment", "grid", "encodings", "reconstructions")]
+    assert dear == [], executor.keys
+    assert again.info == first.info and again.grid is first.grid and again.means is first.means
+    assert again.reconstructions is first.reconstructions
+    # Another view of the same moment is computed (and is not the kept one).
+    studio.view.set_axes(0, 2)
+    assert "grid" in executor.keys and studio.explorer.pictures.grid_axes == (0, 2)
+    assert not np.array_equal(studio.explorer.pictures.grid, first.grid)
+
+
 def test_the_latent_view_refuses_what_makes_no_sense():
     view = LatentView()
     view.reset(3)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -23,6 +24,11 @@ from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 
 PROBE_SIZE = 1000  # test images encoded for the overlay and the KL bars
 PARTS = ("grid", "encodings", "reconstructions", "own", "interpolation")
+# Moments whose loaded model and dearer parts (grid, encodings, reconstructions) are kept, so that going
+# back to a moment already seen (scrubbing, Left/Right, a live run's earlier snapshots) shows it at once.
+# A moment costs ~1 MB here (a 20x20 grid, 1000 encodings, the weights).
+MOMENTS_KEPT = 48
+CACHED_PARTS = ("grid", "encodings", "reconstructions")
 
 
 class Executor(Protocol):
@@ -116,6 +122,8 @@ class Explorer:
         self.pictures = Pictures()
         self._generation = 0  # bumped when the moment changes: older results are dropped
         self._part_generation = {part: 0 for part in PARTS}
+        self._moments: OrderedDict[tuple, dict[str, Any]] = OrderedDict()  # see MOMENTS_KEPT
+        self._moment_key: tuple | None = None
         view.events.axes.connect(self._on_axes_or_held)
         view.events.held.connect(self._on_axes_or_held)
         view.events.scale.connect(self._on_axes_or_held)
@@ -147,13 +155,38 @@ class Explorer:
         return self.pictures.vae
 
     # -- reacting ------------------------------------------------------------------------------------------
+    def _kept(self, key: tuple | None) -> dict[str, Any] | None:
+        if key is None or key not in self._moments:
+            return None
+        self._moments.move_to_end(key)
+        return self._moments[key]
+
+    def _keep(self, key: tuple, name: str, value: Any) -> None:
+        entry = self._moments.setdefault(key, {})
+        entry[name] = value
+        self._moments.move_to_end(key)
+        while len(self._moments) > MOMENTS_KEPT:
+            self._moments.popitem(last=False)
+
+    def _signature(self, part: str) -> tuple:
+        """What a cached part depends on besides the moment."""
+        view, probe = self.view, self.probe
+        if part == "grid":
+            n = self.history.config.grid_size if self.history and self.history.config else 20
+            return (n, tuple(view.axes), tuple(float(v) for v in view.held), self._spacing())
+        if part == "encodings":
+            return (id(probe),)
+        return (id(probe), tuple(view.reconstruction_extra))
+
     def _on_moment(self, info: SnapshotInfo | None) -> None:
         self._generation += 1
         generation = self._generation
         if info is None or self.history is None:
+            self._moment_key = None
             self._publish(Pictures())
             return
         history = self.history
+        key = self._moment_key = (str(history.folder), id(history), info.index, info.step)
 
         def load():
             from vaestudio.core.numpy_vae import NumpyVAE
@@ -168,6 +201,7 @@ class Explorer:
             if generation != self._generation:
                 return
             vae, mosaic, seconds = result
+            self._keep(key, "load", (vae, mosaic, 0.0))
             note = "" if vae is not None else ("this run was recorded without model weights (vaestudio 0.1.0): "
                                                "only its grids can be shown")
             pictures = Pictures(info=info, vae=vae, note=note, seconds={"load": seconds})
@@ -182,6 +216,10 @@ class Explorer:
                 for part in ("encodings", "reconstructions", "own", "interpolation"):
                     self._compute(part)
 
+        kept = self._kept(key)
+        if kept is not None and "load" in kept:
+            loaded(kept["load"])  # seen before: at once
+            return
         self.executor.submit(load, loaded, self._report, key="moment")
 
     def _spacing(self) -> str:
@@ -217,6 +255,12 @@ class Explorer:
             return
         self._part_generation[part] += 1
         generation, part_generation = self._generation, self._part_generation[part]
+        moment, signature = self._moment_key, (self._signature(part) if part in CACHED_PARTS else None)
+        kept = self._kept(moment)
+        if signature is not None and kept is not None and kept.get(part, (None,))[0] == signature:
+            self._publish(dataclasses.replace(self.pictures, **kept[part][1], seconds={**self.pictures.seconds,
+                                                                                       part: 0.0}))
+            return
 
         def timed():
             started = time.perf_counter()
@@ -227,6 +271,8 @@ class Explorer:
             if generation != self._generation or part_generation != self._part_generation[part]:
                 return
             values, seconds = result
+            if signature is not None and moment is not None:
+                self._keep(moment, part, (signature, values))
             self._publish(dataclasses.replace(self.pictures, **values,
                                               seconds={**self.pictures.seconds, part: seconds}))
 

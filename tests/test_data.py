@@ -317,7 +317,7 @@ def test_npz_whose_array_header_lies_about_its_size_is_refused_before_allocating
     peak, message = _peak_bytes(lambda: load_dataset("mnist", data_dir=lying, debian_roots={},
                                                      keras_cache=tmp_path / "none", downloader=FakeDownloader()))
     assert peak < 5_000_000
-    assert message.startswith(f"{lying}[x_train]: header says (99, 28, 28)")
+    assert message.startswith(f"{lying}[x_train]: its header says (99, 28, 28)")
 
 
 def _peak_bytes(action):

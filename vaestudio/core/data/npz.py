@@ -14,10 +14,10 @@ import numpy as np
 
 from vaestudio.core.data.dataset import shown
 from vaestudio.core.errors import DataError
+from vaestudio.core.npy import NPY_MAGIC, NpyError, read_npy_member
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive's end record
-NPY_MAGIC = b"\x93NUMPY"
 # Fashion-MNIST unpacks to 55 MB; a dataset file asking for more than this is not one vaestudio can train on.
 MAX_NPZ_BYTES = 4 << 30
 
@@ -51,27 +51,9 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 
 
 def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray:
-    """One member's array, after checking that its header describes a numeric array of the member's size."""
-    with archive.open(info) as member:
-        if member.read(6) != NPY_MAGIC:
-            raise DataError(f"{shown(path)}[{key}]: not a .npy array")
-        major, _minor = member.read(2)
-        if major == 1:
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        elif major in (2, 3):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise DataError(f"{shown(path)}[{key}]: unknown .npy format version {major}")
-        if dtype.hasobject or dtype.kind not in "uib":
-            raise DataError(f"{shown(path)}[{key}]: holds {dtype} values, expected unsigned bytes"
-                            + (" (pickled objects are never loaded)" if dtype.hasobject else ""))
-        count = 1
-        for dim in shape:
-            count *= dim
-        header_len = member.tell()
-        if count * dtype.itemsize != info.file_size - header_len:
-            raise DataError(f"{shown(path)}[{key}]: header says {shape} of {dtype} "
-                            f"({count * dtype.itemsize} bytes), the archive holds {info.file_size - header_len}")
-        data = np.frombuffer(member.read(count * dtype.itemsize), dtype=dtype, count=count)
-    order = "F" if fortran else "C"
-    return data.reshape(shape, order=order)
+    """One member's array, after checking that its header describes an integer array of the member's size."""
+    try:
+        return read_npy_member(archive, info, "uib")
+    except NpyError as exc:
+        raise DataError(f"{shown(path)}[{key}]: {exc}") from None
+

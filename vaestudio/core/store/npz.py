@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-NPY_MAGIC = b"\x93NUMPY"
+from vaestudio.core.npy import NpyError, read_npy_member
+
 MAX_MEMBERS = 10_000
 
 
@@ -36,26 +37,7 @@ def read_npz(path: Path, error: type[Exception], max_bytes: int, what: str) -> d
 
 
 def _member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, error) -> np.ndarray:
-    name = info.filename
-    with archive.open(info) as member:
-        if member.read(6) != NPY_MAGIC:
-            raise error(f"{path}: damaged ({name} is not a .npy array)")
-        major, _minor = member.read(2)
-        if major == 1:
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        elif major in (2, 3):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise error(f"{path}: damaged ({name}: unknown .npy version {major})")
-        if dtype.hasobject or dtype.kind not in "fiubU":
-            raise error(f"{path}: damaged ({name} holds {dtype} values; pickled objects are never loaded)")
-        count = 1
-        for dim in shape:
-            count *= dim
-        size = info.file_size - member.tell()
-        if count * dtype.itemsize != size:
-            raise error(f"{path}: damaged ({name}: its header says {shape} of {dtype}, "
-                        f"{count * dtype.itemsize} bytes, but it holds {size})")
-        data = member.read(size)
-    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
-    return array.copy()
+    try:
+        return read_npy_member(archive, info, "fiubU").copy()  # writable
+    except NpyError as exc:
+        raise error(f"{path}: damaged ({info.filename}: {exc})") from None

@@ -241,7 +241,7 @@ def test_a_crafted_latent_dim_is_refused_fast_and_small(tmp_path):
                             timeout=300)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "latent_dim must be between 1 and 64, got 400000" in report["message"]
-    assert report["seconds"] < 0.5, report
+    assert report["seconds"] < 10, report  # refused before building anything (it took 54 s); not a speed check
     assert report["peak_growth_kb"] < 50_000, report  # the process's peak grew by less than 50 MB
 
 

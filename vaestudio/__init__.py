@@ -12,4 +12,4 @@ import os
 # does not touch TensorFlow's threads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -259,7 +259,7 @@ app_module.leave(0)
         if child.poll() is None:
             child.kill()
     assert child.returncode == 0, child.stderr.read()[-3000:]
-    assert seconds < 4.0, f"the process took {seconds:.2f} s to end"
+    assert seconds < 20, f"the process took {seconds:.2f} s to end"  # a hang, not a speed check (benchmarks)
     from vaestudio.core.store.checkpoint import load_checkpoint
 
     assert load_checkpoint(folder / "checkpoint.npz").step >= 3

@@ -326,10 +326,10 @@ def test_closing_mid_training_hides_at_once_and_keeps_the_checkpoint(qtbot, wind
     started = time.perf_counter()
     window.close()
     seconds = time.perf_counter() - started
-    assert not thread.isRunning() and not window.training.busy
-    # The target is 1 s; the bound leaves room for a busy shared machine (one graph call of 16 steps, the
-    # checkpoint's fsync and releasing TensorFlow's objects in the training thread).
-    assert seconds < 1.5, f"closing took {seconds:.2f} s"
+    assert not thread.isRunning() and not window.training.busy and not window.isVisible()
+    # Not a timing test (the 1 s target is measured by benchmarks/window_responsiveness.py): this bound
+    # only catches a close that waits for the epoch or the run to end instead of stopping after a step.
+    assert seconds < 15, f"closing took {seconds:.2f} s"
     checkpoint = load_checkpoint(folder / "checkpoint.npz")
     assert checkpoint.step >= 1
     assert not list(folder.glob(".*.part*"))  # nothing half-written

@@ -1,28 +1,29 @@
-"""The main window: lays out the panels in docks, builds the menus and the status bar, and little else.
+"""The main window: lays out the panels in docks and builds the menus, and little else.
 
 The central area is the latent plane with the timeline under it; run controls and runs on the left; the
-cursor preview, own images and latent dimensions on the right; ELBO, reconstructions, interpolation and
-quality below (tabs where space is short). Panels built elsewhere are constructed by name from
-`vaestudio.gui.panels.<module>` when that module exists. Run actions go to the controllers
-(`TrainingController`, `RunOpener`), files to `Commands`; what is shown comes from the `Studio`.
+cursor preview, own images, drawing pad and latent dimensions on the right; ELBO, reconstructions,
+interpolation and quality below (tabs where space is short). Menu actions go to the controllers
+(`TrainingController`, `RunOpener`), to `Commands` (dialogs and files), `Exports` and the status bar
+(status_bar.py); what is shown comes from the `Studio`.
 """
 
 from __future__ import annotations
 
 import importlib
-import platform
 import traceback
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabBar,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
-import vaestudio
+from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.devices_menu import DevicesMenu
+from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
 from vaestudio.gui.panels.run_controls import RunControlsPanel
@@ -31,19 +32,19 @@ from vaestudio.gui.panels.timeline import TimelinePanel
 from vaestudio.gui.recording import MorphRecorder
 from vaestudio.gui.settings import open_settings, read_bool
 from vaestudio.gui.state.studio import FAILED, IDLE, PAUSED, READY, STOPPING, TRAINING, WAITING, Studio
+from vaestudio.gui.status_bar import StatusBar
 from vaestudio.gui.tensorflow import TensorFlowLoader
-from vaestudio.gui.widgets import ElidedLabel
 from vaestudio.gui.threads import QtExecutor
 from vaestudio.gui.training import RunOutcome, TrainingController
 
 LAYOUT_VERSION = 3  # bump when docks change: an older saved layout is then ignored, not half-applied
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                        Qt.DockWidgetArea.BottomDockWidgetArea)
-# (module in vaestudio.gui.panels, class, area, tab group): built when the module exists.
 # TensorFlow's import starts this long after the window first shows (at once if something needs it
 # sooner): started at the show event, it held the interpreter while the window was still being drawn and
 # the window took 33 s to appear on a loaded 2-core machine instead of 3 s (benchmarks/startup.py).
 LOADER_DELAY_MS = 2000
+# (module in vaestudio.gui.panels, class, area, tab group); a panel that fails to build becomes a label.
 OPTIONAL_PANELS = (
     ("cursor_preview", "CursorPreviewPanel", RIGHT, "right-top"),
     ("own_images", "OwnImagesPanel", RIGHT, "right"),
@@ -53,38 +54,6 @@ OPTIONAL_PANELS = (
     ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
     ("quality", "QualityPanel", BOTTOM, "bottom"),
 )
-SHORTCUTS = (
-    ("Ctrl+Return", "Start training (or continue the stopped run)"),
-    ("Space", "Pause / resume training"),
-    ("Ctrl+.", "Stop training (the run is kept)"),
-    ("Alt+Left / Alt+Right", "Previous / next snapshot (Left / Right when the timeline has focus)"),
-    ("Alt+End", "Follow training again (Live)"),
-    ("Ctrl+O", "Open a run folder (read-only)"),
-    ("Ctrl+Shift+O", "Open a saved model"),
-    ("Ctrl+S", "Save the model of the moment shown"),
-    ("Ctrl+I", "Encode an image of your own"),
-    ("Ctrl+E", "Export the training animation"),
-    ("Ctrl+R", "Record the morph under the cursor"),
-    ("Ctrl+L", "Show / hide the test images on the plane"),
-    ("Ctrl+Q", "Quit"),
-)
-
-
-class FittedLabel(QLabel):
-    """A permanent status-bar label as wide as its text needs (never clipped), eliding only long run names."""
-
-    def __init__(self, text: str = "", max_chars: int = 48):
-        super().__init__()
-        self.max_chars = max_chars
-        self.set_full_text(text)
-
-    def set_full_text(self, text: str, tooltip: str | None = None) -> None:
-        shown = text if len(text) <= self.max_chars else text[: self.max_chars // 2 - 1] + "…" + text[-self.max_chars // 2:]
-        self.setText(shown)
-        self.setToolTip(tooltip if tooltip is not None else text)
-        self.setMinimumWidth(self.fontMetrics().horizontalAdvance(shown) + 12)
-
-
 class MainWindow(QMainWindow):
     """The vaestudio window."""
 
@@ -94,7 +63,7 @@ class MainWindow(QMainWindow):
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)
         self.loader = TensorFlowLoader(self.studio, self)
-        self.loader.settings = self._loader_settings
+        self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)
         self.opening = RunOpener(self.studio, self.loader, self.executor, self.settings, self)
         self.commands = Commands(self.studio, self.settings, self)
@@ -105,24 +74,27 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self._shut_down = False
-        self._message_timer = QTimer(self)
-        self._message_timer.setSingleShot(True)
-        self._message_timer.timeout.connect(lambda: self.show_message(""))
+        self.status = StatusBar(self.studio, self)
+        self.setStatusBar(self.status)
+        self.message_label, self.run_label = self.status.message_label, self.status.run_label
+        self.device_label, self.open_folder_button = self.status.device_label, self.status.open_folder_button
+        self.exports = Exports(self.studio, self.commands, self.settings, self.recorder, self.report_error,
+                               self.show_message, self)
+        self.export_animation, self.export_png, self.export_morph = (self.exports.animation, self.exports.png,
+                                                                     self.exports.morph)
 
         self._build_panels()
         self._build_menus()
-        self._build_status_bar()
-        self.studio.message.connect(self.show_message)
         self.studio.error.connect(self.report_error)
         self.studio.device_changed.connect(self._on_device_changed)
-        self.studio.active_changed.connect(lambda _h: self._update_title())
+        self.studio.active_changed.connect(self._on_active_changed)
         self.studio.training_changed.connect(self._on_training_changed)
         self.studio.runs_changed.connect(self._update_title)
-        self.studio.explorer.pictures_changed.connect(lambda _p: self._update_actions())
+        self.studio.explorer.pictures_changed.connect(self._on_pictures_changed)
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)
-        self.recorder.stopped.connect(self._offer_morph_save)
+        self.recorder.stopped.connect(self.exports.offer_morph_save)
         self.resize(1400, 900)
         self._size_docks()
         self._default_state = self.saveState(LAYOUT_VERSION)
@@ -153,7 +125,7 @@ class MainWindow(QMainWindow):
         return self.studio.tf_status == READY
 
     def panel(self, module: str) -> QWidget | None:
-        """The panel built from `vaestudio.gui.panels.<module>` (or its stand-in), if any."""
+        """The panel built from `vaestudio.gui.panels.<module>`, if any."""
         return self.panels.get(module)
 
     # -- layout -------------------------------------------------------------------------------------------------
@@ -299,8 +271,8 @@ class MainWindow(QMainWindow):
         self.encode_action = self._action(file_menu, "&Encode image…", self.ask_encode_image, "Ctrl+I")
         file_menu.addSeparator()
         self.export_animation_action = self._action(file_menu, "&Export training animation…",
-                                                    self.ask_export_animation, "Ctrl+E")
-        self.export_png_action = self._action(file_menu, "Export grid as &PNG…", self.ask_export_png)
+                                                    self.exports.ask_animation, "Ctrl+E")
+        self.export_png_action = self._action(file_menu, "Export grid as &PNG…", self.exports.ask_png)
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
@@ -332,9 +304,9 @@ class MainWindow(QMainWindow):
         settings_menu = bar.addMenu("Se&ttings")
         self.cpu_only_action = self._action(settings_menu, "Use &CPU only (applies on restart)", self._on_cpu_only,
                                             checkable=True)
-        self.devices_menu = settings_menu.addMenu("&Train on")
-        self.devices_group = QActionGroup(self)
-        self._fill_devices_menu()
+        self.devices_menu = DevicesMenu(self.studio, self.settings, self.training, self)
+        self.devices_group = self.devices_menu.group
+        settings_menu.addMenu(self.devices_menu)
         self._action(settings_menu, "&Devices…", self.show_devices)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
@@ -350,50 +322,18 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _checked=False, f=folder: self.opening.open_run(f))
         self.recent_menu.setEnabled(bool(recent))
 
-    # -- status bar ------------------------------------------------------------------------------------------
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.message_label = ElidedLabel("")
-        self.open_folder_button = QToolButton(text="Open run folder")
-        self.open_folder_button.setAutoRaise(True)
-        self.open_folder_button.hide()
-        self.open_folder_button.clicked.connect(self.open_run_folder)
-        self.run_label = FittedLabel("No run yet")
-        self.device_label = FittedLabel("Loading TensorFlow…", max_chars=60)
-        bar.addWidget(self.message_label, 1)
-        bar.addWidget(self.open_folder_button)
-        bar.addPermanentWidget(self.run_label)
-        bar.addPermanentWidget(self.device_label)
-        self._finished_folder: Path | None = None
-
+    # -- status bar and title ----------------------------------------------------------------------------------
     def show_message(self, text: str, milliseconds: int = 0) -> None:
-        """The status bar's message (elided to fit, whole in its tooltip); 0 ms: until replaced."""
-        self.message_label.set_full_text(text)
-        if text and self.open_folder_button.isVisible() and self._finished_folder is not None \
-                and str(self._finished_folder) not in text:
-            self.open_folder_button.hide()
-        self._message_timer.stop()
-        if text and milliseconds > 0:
-            self._message_timer.start(milliseconds)
+        self.status.show_message(text, milliseconds)
 
     def status_text(self) -> str:
-        return self.message_label.full_text()
-
-    def open_run_folder(self) -> None:
-        if self._finished_folder is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._finished_folder)))
+        return self.status.text()
 
     def _on_device_changed(self, status: str) -> None:
-        self._fill_devices_menu()
-        if status == READY:
-            self.device_label.set_full_text(f"Device: {self.studio.device.name}",
-                                            f"Training runs on {self.studio.device} (TensorFlow {self.studio.tf_version})")
-        elif status == FAILED:
-            self.device_label.set_full_text("TensorFlow failed to load", self.studio.tf_error or "")
+        if status == FAILED:
             self.report_error("TensorFlow could not be loaded", self.studio.tf_error or "")
         self._update_actions()
 
-    # -- title and actions ----------------------------------------------------------------------------------
     def _update_title(self) -> None:
         history = self.studio.active
         if history is None:
@@ -412,6 +352,15 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"vaestudio: {history.title()}" + (f" ({state})" if state else ""))
             where = str(history.folder) if history.folder is not None else "a model file, without a run folder"
             self.run_label.set_full_text(f"Run: {history.title()}", f"Shown: {where}")
+        self._update_actions()
+
+    # Bound methods, not lambdas: psygnal holds bound methods weakly, so the window and its studio form no
+    # reference cycle and are freed on the UI thread (a cycle is collected by whichever thread runs the
+    # collector, and destroying Qt widgets on a training thread deadlocked).
+    def _on_active_changed(self, _history) -> None:
+        self._update_title()
+
+    def _on_pictures_changed(self, _pictures) -> None:
         self._update_actions()
 
     def _on_training_changed(self, _state: str) -> None:
@@ -453,9 +402,7 @@ class MainWindow(QMainWindow):
         return values is not None and self.training.continue_run(folder, **values)
 
     def _on_run_ended(self, outcome: RunOutcome) -> None:
-        self._finished_folder = outcome.folder
-        self.open_folder_button.setVisible(outcome.folder is not None and outcome.error is None)
-        self.show_message(outcome.text)
+        self.status.show_run_ended(outcome.folder, outcome.error is None, outcome.text)
         if outcome.folder is not None:
             self.opening.remember(outcome.folder)
         self._update_title()
@@ -506,105 +453,11 @@ class MainWindow(QMainWindow):
         self.show_message(f"Encoded {path.name}{inverted}", 8000)
         return True
 
-    # -- exports ------------------------------------------------------------------------------------------------
-    def ask_export_animation(self) -> None:
-        from vaestudio.core.store.run_folder import RunFolder
-        from vaestudio.gui.export_dialog import AnimationExportDialog
-
-        history = self.studio.active
-        if history is None or history.folder is None or not history.snapshots:
-            self.report_error("Nothing to export", "There are no snapshots yet: start training or open a run.")
-            return
-        records = RunFolder(history.folder).snapshots.records()
-        picks = sorted({0, len(records) // 2, len(records) - 1}) if records else []
-        sample = []
-        store = RunFolder(history.folder).snapshots
-        for index in picks:
-            try:
-                sample.append(store.load_mosaic(records[index]))
-            except Exception:  # noqa: BLE001 - the estimate only
-                pass
-        seconds = float(self.settings.value("export/frame_seconds", 0.2) or 0.2)
-        levels = int(self.settings.value("export/levels", 16) or 16)
-        dialog = AnimationExportDialog(len(records), sample, seconds, levels, self)
-        if "animation" in self.commands.answers:
-            options = self.commands.answers["animation"]
-        elif dialog.exec() == AnimationExportDialog.DialogCode.Accepted:
-            options = dialog.options()
-        else:
-            options = None
-        if not options:
-            return
-        self.settings.setValue("export/frame_seconds", options.get("frame_seconds", 0.2))
-        self.settings.setValue("export/levels", options.get("levels", 256))
-        path = self.commands.ask_save_path("exports", "Export training animation", "training.gif",
-                                           "GIF images (*.gif)", ".gif")
-        if path is not None:
-            self.export_animation(path, **options)
-
-    def export_animation(self, path: str | Path, frame_seconds: float = 0.2, captions: bool = True, scale: int = 1,
-                         levels: int = 256) -> bool:
-        """GIF of every snapshot of the run shown, read back from its run folder; errors are shown, not raised."""
-        from vaestudio.core.errors import ExportError
-        from vaestudio.core.store.images import save_gif
-        from vaestudio.core.store.run_folder import RunFolder
-
-        history = self.studio.active
-        if history is None or history.folder is None:
-            self.report_error("Nothing to export", "There are no snapshots yet: start training or open a run.")
-            return False
-        folder = RunFolder(history.folder)
-
-        def write():
-            frames, labels = folder.load_frames()
-            if not frames:
-                raise ExportError(f"{folder.path}: the run has no snapshots yet")
-            save_gif(frames, path, frame_seconds=frame_seconds, captions=labels if captions else None, scale=scale,
-                     levels=levels)
-
-        return self.commands.write(path, write, "the training animation")
-
-    def ask_export_png(self) -> None:
-        path = self.commands.ask_save_path("exports", "Export grid as PNG", "grid.png", "PNG images (*.png)", ".png")
-        if path is not None:
-            self.export_png(path)
-
-    def export_png(self, path: str | Path) -> bool:
-        from vaestudio.core.store.images import save_png
-
-        grid = self.studio.explorer.pictures.grid
-        if grid is None:
-            self.report_error("Nothing to export", "The latent plane shows no grid yet.")
-            return False
-        return self.commands.write(path, lambda: save_png(grid, path), "the grid")
-
     def _on_recording_changed(self, on: bool) -> None:
         if self.record_action.isChecked() != on:
             self.record_action.setChecked(on)
         if on:
             self.show_message("Recording the morph: drag the cursor, then Run → Record morph again to stop")
-
-    def _offer_morph_save(self, count: int) -> None:
-        if count == 0:
-            self.show_message("Nothing was recorded: drag the cursor while recording", 6000)
-            return
-        path = self.commands.ask_save_path("exports", f"Save the recorded morph ({count} frame"
-                                           f"{'s' if count != 1 else ''})", "morph.gif", "GIF images (*.gif)", ".gif")
-        if path is None:
-            self.show_message(f"Recorded {count} frame{'s' if count != 1 else ''}, not saved", 6000)
-            return
-        self.export_morph(path)
-
-    def export_morph(self, path: str | Path, frame_seconds: float = 1 / 30, scale: int = 4) -> bool:
-        from vaestudio.core.store.images import save_gif
-
-        frames = list(self.recorder.frames)
-        if not frames:
-            self.report_error("Nothing to export", "The morph recording is empty.")
-            return False
-        count = len(frames)
-        return self.commands.write(path, lambda: save_gif(frames, path, frame_seconds=frame_seconds, scale=scale),
-                                   f"the morph ({count} frame{'s' if count != 1 else ''})")
 
     # -- view ---------------------------------------------------------------------------------------------------
     def _set_overlay(self, on: bool) -> None:
@@ -632,78 +485,22 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{what}</td></tr>" for keys, what in SHORTCUTS)
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+        QMessageBox.information(self, "Keyboard shortcuts", help_texts.shortcuts_html())
 
     def shortcuts_text(self) -> str:
-        return "\n".join(f"{keys}: {what}" for keys, what in SHORTCUTS)
+        return help_texts.shortcuts_text()
 
     def show_devices(self) -> None:
         QMessageBox.information(self, "Devices", self.devices_text())
 
     def devices_text(self) -> str:
-        from vaestudio.gui.selftest import cpu_summary
-
-        if self.studio.tf_status == READY:
-            device = f"Training runs on {self.studio.device} (TensorFlow {self.studio.tf_version})."
-        elif self.studio.tf_status == FAILED:
-            device = f"TensorFlow could not be loaded: {self.studio.tf_error}"
-        else:
-            device = "TensorFlow is still loading."
-        cpu_only = " 'Use CPU only' is on." if self.cpu_only_action.isChecked() else ""
-        chosen = self.training.devices or "1"
-        return (f"{device}{cpu_only}\n\nTrain on: {chosen} (Settings → Train on).\n\nCPU: {cpu_summary()}")
-
-    def _fill_devices_menu(self) -> None:
-        """Settings → Train on: one device, each number of GPUs and all of them, or the CPU split into
-        logical devices (which TensorFlow allows only before it starts: that choice applies on restart)."""
-        from vaestudio.core.tf.device import device_choices
-
-        wanted = str(self.settings.value("device/devices", "1") or "1")
-        info = self.studio.device if self.studio.tf_status == READY else None
-        choices = device_choices(info)
-        if info is None and wanted != "1":
-            choices.append((wanted, f"{wanted} devices"))
-        self.devices_menu.clear()
-        for action in self.devices_group.actions():
-            self.devices_group.removeAction(action)
-        values = [value for value, _ in choices]
-        if wanted not in values:
-            wanted = "1"
-        for value, label in choices:
-            restart = info is not None and not info.is_gpu and value != "1"
-            action = QAction(label + (" (applies on restart)" if restart and value != str(self._split_cpu) else ""),
-                             self)
-            action.setCheckable(True)
-            action.setChecked(value == wanted)
-            action.setData(value)
-            action.triggered.connect(lambda checked=False, v=value: self._on_devices(v))
-            self.devices_group.addAction(action)
-            self.devices_menu.addAction(action)
-        self.training.devices = None if wanted == "1" else wanted
-
-    def _on_devices(self, value: str) -> None:
-        self.settings.setValue("device/devices", value)
-        self.training.devices = None if value == "1" else value
-        info = self.studio.device if self.studio.tf_status == READY else None
-        if info is not None and not info.is_gpu and value != str(self._split_cpu) and value != "1":
-            self.studio.message.emit(f"Train on {value} logical CPU devices: applies when vaestudio next starts", 0)
+        return help_texts.devices_text(self.studio, self.cpu_only_action.isChecked(), self.training.devices)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About vaestudio", self.about_text())
 
     def about_text(self) -> str:
-        import PySide6
-        import pyqtgraph
-        from PySide6.QtCore import qVersion
-
-        rows = [("vaestudio", vaestudio.__version__), ("Python", platform.python_version()),
-                ("Qt", qVersion()), ("PySide6", PySide6.__version__), ("pyqtgraph", pyqtgraph.__version__),
-                ("NumPy", np.__version__), ("TensorFlow", self.studio.tf_version or "loading…")]
-        table = "".join(f"<tr><td>{name}</td><td>&nbsp;{version}</td></tr>" for name, version in rows)
-        device = f"<p>Device: {self.studio.device}</p>" if self.studio.device else ""
-        return ("<h3>vaestudio</h3><p>Train the convolutional VAE of the Keras/TensorFlow tutorial, "
-                f"watch it learn, and explore what it learned.</p><table>{table}</table>{device}")
+        return help_texts.about_html(self.studio)
 
     # -- settings ----------------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -742,17 +539,8 @@ class MainWindow(QMainWindow):
         if not self.loader.started:
             QTimer.singleShot(LOADER_DELAY_MS, self.load_tensorflow)
 
-    @property
-    def _split_cpu(self) -> int:
-        """The logical CPU devices TensorFlow is (or will be) started with: the device setting, if a number."""
-        value = str(self.settings.value("device/devices", "1") or "1")
-        return int(value) if value.isdigit() and int(value) > 1 else 1
-
     def load_tensorflow(self) -> None:
         self.loader.start()
-
-    def _loader_settings(self) -> tuple[bool, int]:
-        return self.cpu_only_action.isChecked(), self._split_cpu
 
     def shutdown(self, wait_for_tensorflow: bool = True) -> None:
         """Stop training (the checkpoint is saved, the final files are not written: the run continues later)

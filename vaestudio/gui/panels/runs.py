@@ -61,9 +61,9 @@ class RunsPanel(QWidget):
         self.close_button.clicked.connect(self.close_selected)
         self.continue_button.clicked.connect(self.continue_selected)
         studio.runs_changed.connect(self.refresh)
-        studio.active_changed.connect(lambda _h: self.refresh())
+        studio.active_changed.connect(self.refresh)
         studio.compared_changed.connect(self.refresh)
-        studio.training_changed.connect(lambda _s: self.refresh())
+        studio.training_changed.connect(self.refresh)
         if commands.opening is not None:
             commands.opening.recent_changed.connect(self.refresh)
         # Status words (epochs done, the newest snapshot) change as runs grow: refreshed now and then.

@@ -1,0 +1,130 @@
+"""File → Export: the training animation (with its options dialog), the grid as PNG, and recorded morphs.
+
+Every export reads what it writes from the state (the run folder's snapshots, the explorer's grid, the
+morph recorder), writes through `Commands.write` (atomic, one error line naming the file) and never
+raises: a failure is reported and the window keeps working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtWidgets import QWidget
+
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.recording import MorphRecorder
+from vaestudio.gui.state.studio import Studio
+
+Report = Callable[[str, str], None]  # (title, message)
+Message = Callable[[str, int], None]  # (text, milliseconds)
+
+
+class Exports:
+    """The window's exports; `report(title, message)` shows errors, `message(text, ms)` the status bar."""
+
+    def __init__(self, studio: Studio, commands: Commands, settings, recorder: MorphRecorder, report: Report,
+                 message: Message, parent: QWidget):
+        self.studio, self.commands, self.settings, self.recorder = studio, commands, settings, recorder
+        self.report, self.message, self.parent = report, message, parent
+
+    # -- the training animation -----------------------------------------------------------------------------
+    def ask_animation(self) -> None:
+        """Ask for the GIF's options (with an estimate of its size) and its path, then write it."""
+        from vaestudio.core.store.run_folder import RunFolder
+        from vaestudio.gui.export_dialog import AnimationExportDialog
+
+        history = self.studio.active
+        if history is None or history.folder is None or not history.snapshots:
+            self.report("Nothing to export", "There are no snapshots yet: start training or open a run.")
+            return
+        store = RunFolder(history.folder).snapshots
+        records = store.records()
+        picks = sorted({0, len(records) // 2, len(records) - 1}) if records else []
+        sample = []
+        for index in picks:
+            try:
+                sample.append(store.load_mosaic(records[index]))
+            except Exception:  # noqa: BLE001 - the estimate only
+                pass
+        seconds = float(self.settings.value("export/frame_seconds", 0.2) or 0.2)
+        levels = int(self.settings.value("export/levels", 16) or 16)
+        dialog = AnimationExportDialog(len(records), sample, seconds, levels, self.parent)
+        if "animation" in self.commands.answers:
+            options = self.commands.answers["animation"]
+        elif dialog.exec() == AnimationExportDialog.DialogCode.Accepted:
+            options = dialog.options()
+        else:
+            options = None
+        if not options:
+            return
+        self.settings.setValue("export/frame_seconds", options.get("frame_seconds", 0.2))
+        self.settings.setValue("export/levels", options.get("levels", 256))
+        path = self.commands.ask_save_path("exports", "Export training animation", "training.gif",
+                                           "GIF images (*.gif)", ".gif")
+        if path is not None:
+            self.animation(path, **options)
+
+    def animation(self, path: str | Path, frame_seconds: float = 0.2, captions: bool = True, scale: int = 1,
+                  levels: int = 256) -> bool:
+        """GIF of every snapshot of the run shown, read back from its run folder."""
+        from vaestudio.core.errors import ExportError
+        from vaestudio.core.store.images import save_gif
+        from vaestudio.core.store.run_folder import RunFolder
+
+        history = self.studio.active
+        if history is None or history.folder is None:
+            self.report("Nothing to export", "There are no snapshots yet: start training or open a run.")
+            return False
+        folder = RunFolder(history.folder)
+
+        def write():
+            frames, labels = folder.load_frames()
+            if not frames:
+                raise ExportError(f"{folder.path}: the run has no snapshots yet")
+            save_gif(frames, path, frame_seconds=frame_seconds, captions=labels if captions else None, scale=scale,
+                     levels=levels)
+
+        return self.commands.write(path, write, "the training animation")
+
+    # -- the grid -----------------------------------------------------------------------------------------------
+    def ask_png(self) -> None:
+        path = self.commands.ask_save_path("exports", "Export grid as PNG", "grid.png", "PNG images (*.png)", ".png")
+        if path is not None:
+            self.png(path)
+
+    def png(self, path: str | Path) -> bool:
+        """The grid the latent plane shows, as a PNG."""
+        from vaestudio.core.store.images import save_png
+
+        grid = self.studio.explorer.pictures.grid
+        if grid is None:
+            self.report("Nothing to export", "The latent plane shows no grid yet.")
+            return False
+        return self.commands.write(path, lambda: save_png(grid, path), "the grid")
+
+    # -- recorded morphs ----------------------------------------------------------------------------------------
+    def offer_morph_save(self, count: int) -> None:
+        """Recording stopped: ask where to save the morph (or say that nothing was recorded)."""
+        if count == 0:
+            self.message("Nothing was recorded: drag the cursor while recording", 6000)
+            return
+        frames = f"{count} frame{'s' if count != 1 else ''}"
+        path = self.commands.ask_save_path("exports", f"Save the recorded morph ({frames})", "morph.gif",
+                                           "GIF images (*.gif)", ".gif")
+        if path is None:
+            self.message(f"Recorded {frames}, not saved", 6000)
+            return
+        self.morph(path)
+
+    def morph(self, path: str | Path, frame_seconds: float = 1 / 30, scale: int = 4) -> bool:
+        """The recorded morph as a GIF."""
+        from vaestudio.core.store.images import save_gif
+
+        frames = list(self.recorder.frames)
+        if not frames:
+            self.report("Nothing to export", "The morph recording is empty.")
+            return False
+        count = len(frames)
+        return self.commands.write(path, lambda: save_gif(frames, path, frame_seconds=frame_seconds, scale=scale),
+                                   f"the morph ({count} frame{'s' if count != 1 else ''})")

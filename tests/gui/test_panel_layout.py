@@ -1,0 +1,131 @@
+"""The panels' layout at the sizes the window gives them: nothing overlaps, texts are whole and readable,
+pictures use the room they have, and the same things have the same colours everywhere.
+
+Each test shows one panel in a plain window sized as the shell's default layout sizes its dock (the
+window opens at 1400 x 900), and checks what a user sees: where the widgets are, the text they show,
+and the painted pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QRect, QSettings, Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
+
+from random_weights import random_weights
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.events import Snapshot
+from vaestudio.core.numpy_vae import NumpyVAE
+from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.kl import KlPanel
+from vaestudio.gui.state.explorer import InlineExecutor, Probe
+from vaestudio.gui.state.run_history import RunHistory
+from vaestudio.gui.state.studio import Studio
+
+GRID = 4
+
+
+# -- a tiny run, and a dock to show a panel in -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def data():
+    from vaestudio.core.data import synthetic_dataset
+
+    return synthetic_dataset(n_train=16, n_test=40, seed=5)
+
+
+@pytest.fixture
+def studio():
+    return Studio(InlineExecutor())
+
+
+@pytest.fixture
+def commands(studio, tmp_path):
+    return Commands(studio, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+def live_run(studio: Studio, data, latent_dim: int = 2, snapshots: int = 1) -> RunHistory:
+    """A live run of `snapshots` random models (a different one each) and its test images."""
+    config = TrainConfig.from_preset("custom", latent_dim=latent_dim, grid_size=GRID)
+    history = RunHistory(name="tiny", config=config, live=True)
+    studio.add_run(history)
+    studio.set_probe(history, Probe(np.asarray(data.test_images), np.asarray(data.test_labels).astype(int),
+                                    tuple(data.class_names)))
+    for index in range(snapshots):
+        model = random_weights(Architecture(latent_dim=latent_dim), seed=10 + index, scale=0.4)
+        grid = NumpyVAE(model).grid(GRID, (0, 1) if latent_dim > 1 else (0, 0))
+        history.feed(Snapshot(index, index * 10, f"epoch {index + 1}, step {index * 10}", grid, model, frame=-1))
+    return history
+
+
+def docked(qtbot, panel: QWidget, width: int, height: int) -> QMainWindow:
+    """`panel` in the only dock of a main window of `width` x `height` (the dock takes the whole height, as a
+    dock of a column of docks would take its share of the window's)."""
+    main = QMainWindow()
+    main.setCentralWidget(QWidget())
+    dock = QDockWidget(getattr(panel, "title", ""))
+    dock.setWidget(panel)
+    main.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    qtbot.addWidget(main)
+    main.resize(width + 200, height)
+    main.show()
+    qtbot.waitExposed(main)
+    main.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+    QApplication.processEvents()
+    return main
+
+
+def rect_in(widget: QWidget, ancestor: QWidget) -> QRect:
+    """Where `widget` is, in `ancestor`'s coordinates."""
+    return QRect(widget.mapTo(ancestor, widget.rect().topLeft()), widget.size())
+
+
+def luminance(colour: QColor) -> float:
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(colour.red()) + 0.7152 * linear(colour.green()) + 0.0722 * linear(colour.blue())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """The WCAG contrast ratio of two colours (1 to 21; body text wants at least 4.5)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def text_contrast(label: QLabel) -> float:
+    """The contrast of a label's painted text with its background: its darkest (or, on a dark background,
+    lightest) pixel against the background colour."""
+    picture: QImage = label.grab().toImage()
+    background = label.palette().color(label.backgroundRole())
+    pixels = [picture.pixelColor(x, y) for x in range(picture.width()) for y in range(picture.height())]
+    return max(contrast(pixel, background) for pixel in pixels)
+
+
+# -- latent dimensions -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("width, height", [(400, 262), (240, 190)])  # the default window's dock; a small one
+def test_the_latent_dimensions_text_never_covers_the_bar_chart_in_a_short_dock(qtbot, studio, commands, data,
+                                                                               width, height):
+    live_run(studio, data, latent_dim=2)
+    panel = KlPanel(studio, commands)
+    _main = docked(qtbot, panel, width, height)
+    assert panel.height() <= height - 12 and panel.kl is not None
+    plot = rect_in(panel.plot_widget, panel)
+    for text in (panel.summary, panel.note):
+        if text.isVisible():
+            assert not rect_in(text, panel).intersects(plot), f"{text.text()!r} covers the chart"
+    assert plot.height() >= 80  # bars, their values and the z1, z2 labels under them
+    assert panel.rect().contains(plot) and panel.rect().contains(rect_in(panel.note, panel))
+    # What the one line under the chart leaves out is in its tooltip.
+    assert "Burda" in panel.note.toolTip() and "0.01" in panel.note.toolTip()
+
+
+def test_the_latent_dimensions_hint_is_readable(qtbot, studio, commands, data):
+    live_run(studio, data, latent_dim=2)
+    panel = KlPanel(studio, commands)
+    _main = docked(qtbot, panel, 400, 300)
+    assert panel.note.isVisible() and panel.note.text()
+    assert text_contrast(panel.note) >= 4.5

@@ -21,6 +21,7 @@ from vaestudio.core.events import Snapshot
 from vaestudio.core.numpy_vae import NumpyVAE
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.kl import KlPanel
+from vaestudio.gui.panels.timeline import TimelinePanel
 from vaestudio.gui.state.explorer import InlineExecutor, Probe
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
@@ -129,3 +130,36 @@ def test_the_latent_dimensions_hint_is_readable(qtbot, studio, commands, data):
     _main = docked(qtbot, panel, 400, 300)
     assert panel.note.isVisible() and panel.note.text()
     assert text_contrast(panel.note) >= 4.5
+
+
+# -- timeline ------------------------------------------------------------------------------------------------
+def recorded_labels(epochs: int = 10, per_epoch: int = 1875) -> list[tuple[int, int, str]]:
+    """(epoch, step, label) of the snapshots of a finished 10-epoch run, as the trainer names them: before
+    training, every 250 steps of epoch 1, then one per epoch."""
+    moments = [(0, 0, "before training")]
+    moments += [(1, step, f"epoch 1, batch {step}") for step in range(250, per_epoch, 250)]
+    moments += [(epoch, epoch * per_epoch, f"epoch {epoch}") for epoch in range(1, epochs + 1)]
+    return moments
+
+
+def test_the_timeline_names_the_whole_moment_and_keeps_a_usable_slider(qtbot, studio, commands):
+    history = RunHistory(name="run", config=TrainConfig.from_preset("custom", grid_size=GRID))
+    for frame, (epoch, step, label) in enumerate(recorded_labels()):
+        history.feed(Snapshot(epoch, step, label, np.zeros((8, 8), np.uint8), None, frame=frame))
+    studio.add_run(history)
+    panel = TimelinePanel(studio, commands)
+    qtbot.addWidget(panel)
+    panel.resize(550, panel.sizeHint().height())  # its width under the plane in the default window
+    panel.show()
+    qtbot.waitExposed(panel)
+    count = len(history.snapshots)
+    history.select(count - 1)
+    assert panel.moment_text() == f"epoch 10 · step 18750 · {count}/{count}"
+    assert panel.label.text() == panel.moment_text()  # whole, not "epoch 10 · s…8750 · 18/18"
+    slider = panel.slider.geometry()
+    assert slider.width() >= 150
+    assert panel.rect().contains(panel.label.geometry())
+    # Scrubbing to the longest name shows it whole too, and the slider stays where it was under the mouse.
+    history.select(5)
+    assert panel.label.text() == panel.moment_text() == f"epoch 1, batch 1250 · step 1250 · 6/{count}"
+    assert panel.slider.geometry() == slider

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QRect, QSettings, Qt
-from PySide6.QtGui import QColor, QImage
+from collections import Counter
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSettings, Qt
+from PySide6.QtGui import QColor, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
 
 from random_weights import random_weights
@@ -19,10 +21,14 @@ from vaestudio.core.architecture import Architecture
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.events import Snapshot
 from vaestudio.core.numpy_vae import NumpyVAE
+from vaestudio.gui import axes
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.interpolation import InterpolationPanel
 from vaestudio.gui.panels.kl import KlPanel
+from vaestudio.gui.panels.latent_plane import LatentPlanePanel
 from vaestudio.gui.panels.timeline import TimelinePanel
 from vaestudio.gui.state.explorer import InlineExecutor, Probe
+from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
 
@@ -106,6 +112,19 @@ def text_contrast(label: QLabel) -> float:
     return max(contrast(pixel, background) for pixel in pixels)
 
 
+def main_colour(picture: QImage, centre: QPoint, radius: int) -> tuple[int, int, int]:
+    """The most common clearly coloured (not grey) pixel within `radius` of `centre`."""
+    found = Counter()
+    for x in range(centre.x() - radius, centre.x() + radius + 1):
+        for y in range(centre.y() - radius, centre.y() + radius + 1):
+            if (x - centre.x()) ** 2 + (y - centre.y()) ** 2 <= radius ** 2:
+                c = picture.pixelColor(x, y)
+                if max(c.red(), c.green(), c.blue()) - min(c.red(), c.green(), c.blue()) > 60:
+                    found[(c.red(), c.green(), c.blue())] += 1
+    assert found, "no colour there"
+    return found.most_common(1)[0][0]
+
+
 # -- latent dimensions -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("width, height", [(400, 262), (240, 190)])  # the default window's dock; a small one
 def test_the_latent_dimensions_text_never_covers_the_bar_chart_in_a_short_dock(qtbot, studio, commands, data,
@@ -163,3 +182,53 @@ def test_the_timeline_names_the_whole_moment_and_keeps_a_usable_slider(qtbot, st
     history.select(5)
     assert panel.label.text() == panel.moment_text() == f"epoch 1, batch 1250 · step 1250 · 6/{count}"
     assert panel.slider.geometry() == slider
+
+
+# -- the latent plane --------------------------------------------------------------------------------------
+class PlaneAndStrip:
+    """The latent plane with the interpolation panel docked under it."""
+
+    def __init__(self, qtbot, studio: Studio, commands: Commands):
+        self.studio = studio
+        self.main = QMainWindow()
+        self.plane = LatentPlanePanel(studio, commands)
+        self.interpolation = InterpolationPanel(studio, commands)
+        self.main.setCentralWidget(self.plane)
+        dock = QDockWidget(self.interpolation.title)
+        dock.setWidget(self.interpolation)
+        self.main.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        qtbot.addWidget(self.main)
+        self.main.resize(1000, 800)
+        self.main.show()
+        qtbot.waitExposed(self.main)
+        QApplication.processEvents()
+
+    def pixel_of(self, z_x: float, z_y: float) -> QPoint:
+        """The plane's viewport pixel showing latent (z_x, z_y)."""
+        scale = self.studio.view.scale
+        scene = self.plane.viewbox.mapViewToScene(QPointF(float(axes.to_plot(z_x, scale)),
+                                                          float(axes.to_plot(z_y, scale))))
+        return self.plane.graphics.mapFromScene(scene)
+
+
+def test_the_endpoints_on_the_plane_have_the_colours_of_their_badges_on_the_strip(qtbot, studio, commands, data):
+    live_run(studio, data, latent_dim=2)
+    studio.view.show_overlay(False)  # only the grid (grey) under the marks
+    win = PlaneAndStrip(qtbot, studio, commands)
+    ends = {"A": (-1.0, -0.5), "B": (1.0, 0.8)}
+    studio.view.set_endpoint("a", Endpoint.point(ends["A"]))
+    studio.view.set_endpoint("b", Endpoint.point(ends["B"]))
+    QApplication.processEvents()
+    plane = win.plane.graphics.viewport().grab().toImage()
+    strip = win.interpolation.strip
+    assert [strip.tiles[i].badge for i in (0, -1)] == ["A", "B"]
+    painted = strip.canvas.grab().toImage()
+    seen = {}
+    for letter, column in (("A", 0), ("B", len(strip.tiles) - 1)):
+        corner = strip.tile_rect(column).topLeft()
+        badge = main_colour(painted, corner + QPoint(9, 9), 7)
+        marker = main_colour(plane, win.pixel_of(*ends[letter]), 8)
+        assert marker == badge, f"{letter}: {marker} on the plane, {badge} on the strip"
+        seen[letter] = marker
+    assert seen["A"] != seen["B"]
+

@@ -17,11 +17,13 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolTip, QWidget
 
+from vaestudio.gui.panels.plane_items import ENDPOINT_COLORS
+
 GAP = 6  # pixels between columns and around the strip
 MIN_FIT = 44  # tiles shrink to fit the width down to this side, then the strip scrolls
 MIN_CELL = 28
 MAX_CELL = 168
-BADGE_COLOURS = {"A": QColor(220, 60, 40), "B": QColor(40, 110, 220)}
+BADGE_COLOURS = {letter: QColor(*rgb) for letter, rgb in ENDPOINT_COLORS.items()}  # as the plane's A and B
 
 
 @dataclass(frozen=True, eq=False)

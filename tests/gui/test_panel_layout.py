@@ -232,3 +232,15 @@ def test_the_endpoints_on_the_plane_have_the_colours_of_their_badges_on_the_stri
         seen[letter] = marker
     assert seen["A"] != seen["B"]
 
+
+def test_the_readout_under_the_plane_is_readable(qtbot, studio, commands, data):
+    live_run(studio, data, latent_dim=2)
+    win = PlaneAndStrip(qtbot, studio, commands)
+    viewport = win.plane.graphics.viewport()
+    pos = QPointF(win.pixel_of(0.5, -1.0))
+    QApplication.sendEvent(viewport, QMouseEvent(QEvent.Type.MouseMove, pos, viewport.mapToGlobal(pos),
+                                                 Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                                                 Qt.KeyboardModifier.NoModifier))
+    assert "under the mouse: z1 = +0.5" in win.plane.hover_label.text()
+    assert text_contrast(win.plane.hover_label) >= 4.5
+    assert win.plane.moment_label.text() and text_contrast(win.plane.moment_label) >= 4.5

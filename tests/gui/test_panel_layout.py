@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 from collections import Counter
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSettings, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
 
 from random_weights import random_weights
@@ -26,6 +27,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.interpolation import InterpolationPanel
 from vaestudio.gui.panels.kl import KlPanel
 from vaestudio.gui.panels.latent_plane import LatentPlanePanel
+from vaestudio.gui.panels.own_images import OwnImagesPanel
 from vaestudio.gui.panels.timeline import TimelinePanel
 from vaestudio.gui.state.explorer import InlineExecutor, Probe
 from vaestudio.gui.state.latent_view import Endpoint
@@ -244,3 +246,69 @@ def test_the_readout_under_the_plane_is_readable(qtbot, studio, commands, data):
     assert "under the mouse: z1 = +0.5" in win.plane.hover_label.text()
     assert text_contrast(win.plane.hover_label) >= 4.5
     assert win.plane.moment_label.text() and text_contrast(win.plane.moment_label) >= 4.5
+
+
+# -- your images ------------------------------------------------------------------------------------------
+def drawn_file(path, seed: int):
+    """A small picture file: a light shape on a dark background."""
+    picture = np.zeros((40, 40), np.uint8)
+    rng = np.random.default_rng(seed)
+    top, left = rng.integers(4, 16, 2)
+    picture[top:top + 18, left:left + 14] = 230
+    Image.fromarray(picture).save(path)
+    return path
+
+
+def assert_captions_whole(strip, rows) -> None:
+    """Every line of the captions of these rows fits the width its column gives it (none is cut with "…")."""
+    metrics = QFontMetrics(strip.caption_font)
+    for column, tile in enumerate(strip.tiles):
+        room = strip.column_rect(column).width() - 2
+        for row in rows:
+            for line in tile.captions[row].splitlines():
+                assert metrics.horizontalAdvance(line) <= room, f"{line!r} is cut to {room} px"
+
+
+@pytest.mark.parametrize("files", [1, 2, 4])
+def test_your_images_show_large_pictures_with_whole_captions_in_the_default_dock(qtbot, studio, commands, data,
+                                                                                 tmp_path, files):
+    live_run(studio, data, latent_dim=2)
+    panel = OwnImagesPanel(studio, commands)
+    _main = docked(qtbot, panel, 411, 239)  # the dock of the default window
+    panel.encode_files([drawn_file(tmp_path / f"my-sneaker-{n}.png", n) for n in range(files)])
+    QApplication.processEvents()
+    strip = panel.strip
+    assert len(strip.tiles) == files and strip.tiles[0].captions[0] == "my-sneaker-0.png"
+    encoding = studio.explorer.pictures.own[0]
+    sigma = np.exp(0.5 * encoding.logvar)
+    assert f"±{sigma[1]:.2f}" in strip.tiles[0].captions[1]  # σ of both axes is in the caption...
+    assert_captions_whole(strip, [1])  # ... and shows whole
+    if files <= 2:
+        assert_captions_whole(strip, [0])  # so do the names (more images: they may be cut, never the numbers)
+    assert strip.tile_rect(0, 0).width() >= 64  # pictures, not thumbnails
+    assert not strip.horizontalScrollBar().isVisible()  # all of them in view
+    # The picture the model sees and its reconstruction do not overlap each other or the captions.
+    seen, rebuilt = strip.tile_rect(0, 0), strip.tile_rect(0, 1)
+    assert not seen.intersects(rebuilt)
+    assert not strip.caption_rect(0, 0).intersects(rebuilt) and not strip.caption_rect(0, 1).intersects(seen)
+    # The dock's title says "Your images": the panel does not say it again.
+    labels = [label.text() for label in panel.findChildren(QLabel) if label.isVisible()]
+    assert not any("Your images" in text for text in labels), labels
+
+
+def test_your_images_stand_above_their_reconstructions_in_a_tall_narrow_dock(qtbot, studio, commands, data,
+                                                                              tmp_path):
+    live_run(studio, data, latent_dim=2)
+    panel = OwnImagesPanel(studio, commands)
+    _main = docked(qtbot, panel, 220, 600)
+    panel.encode_files([drawn_file(tmp_path / "shirt.png", 3)])
+    QApplication.processEvents()
+    strip = panel.strip
+    seen, rebuilt = strip.tile_rect(0, 0), strip.tile_rect(0, 1)
+    assert rebuilt.top() > seen.bottom() and rebuilt.left() == seen.left()  # one above the other
+    assert seen.width() >= 100
+    assert_captions_whole(strip, [0, 1])
+    _main.resize(_main.width(), 300)  # a short dock: side by side
+    QApplication.processEvents()
+    seen, rebuilt = strip.tile_rect(0, 0), strip.tile_rect(0, 1)
+    assert rebuilt.left() > seen.right() and rebuilt.top() == seen.top()

@@ -312,3 +312,60 @@ def test_your_images_stand_above_their_reconstructions_in_a_tall_narrow_dock(qtb
     QApplication.processEvents()
     seen, rebuilt = strip.tile_rect(0, 0), strip.tile_rect(0, 1)
     assert rebuilt.left() > seen.right() and rebuilt.top() == seen.top()
+
+
+# -- interpolation -----------------------------------------------------------------------------------------
+def assert_nothing_overlaps(panel: QWidget) -> None:
+    """The panel's visible labels, buttons and boxes lie inside it and apart from each other and the strip."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QScrollArea
+
+    kinds = (QLabel, QAbstractButton, QAbstractSpinBox, QComboBox, QScrollArea)
+    widgets = [w for w in panel.findChildren(QWidget) if isinstance(w, kinds) and w.isVisible()
+               and w.parentWidget() is panel]
+    rects = [(w, rect_in(w, panel)) for w in widgets]
+    for w, rect in rects:
+        assert panel.rect().contains(rect), f"{type(w).__name__} {rect} sticks out of {panel.rect()}"
+    for i, (a, ra) in enumerate(rects):
+        for b, rb in rects[i + 1:]:
+            assert not ra.intersects(rb), f"{type(a).__name__} {ra} overlaps {type(b).__name__} {rb}"
+
+
+def test_interpolation_frames_grow_to_use_the_width_of_the_default_dock(qtbot, studio, commands, data):
+    live_run(studio, data, latent_dim=2)
+    panel = InterpolationPanel(studio, commands)
+    _main = docked(qtbot, panel, 966, 262)  # the bottom docks of the default window
+    studio.view.set_endpoint("a", Endpoint.test_image(0))
+    studio.view.set_endpoint("b", Endpoint.test_image(7))
+    QApplication.processEvents()
+    strip = panel.strip
+    assert len(strip.tiles) == 10 and not strip.horizontalScrollBar().isVisible()
+    first, last = strip.tile_rect(0), strip.tile_rect(9)
+    assert first.width() == first.height()  # square pixels
+    assert first.width() >= 80, f"frames of {first.width()} px"
+    used = last.right() - first.left()
+    assert used >= 0.85 * strip.viewport().width(), f"{used} of {strip.viewport().width()} px used"
+    assert_nothing_overlaps(panel)
+
+
+def test_interpolation_frames_stop_growing_at_a_sensible_size(qtbot, studio, commands, data):
+    live_run(studio, data, latent_dim=2)
+    panel = InterpolationPanel(studio, commands)
+    _main = docked(qtbot, panel, 1200, 700)
+    studio.view.set_endpoint("a", Endpoint.test_image(0))
+    studio.view.set_endpoint("b", Endpoint.test_image(7))
+    panel.frame_count.setValue(3)
+    QApplication.processEvents()
+    side = panel.strip.tile_rect(0).width()
+    assert 112 <= side <= 200 and panel.strip.tile_rect(0).height() == side
+
+
+def test_interpolation_in_a_narrow_dock_stacks_its_controls(qtbot, studio, commands, data):
+    live_run(studio, data, latent_dim=2)
+    panel = InterpolationPanel(studio, commands)
+    _main = docked(qtbot, panel, 420, 520)  # a side dock
+    studio.view.set_endpoint("a", Endpoint.test_image(0))
+    studio.view.set_endpoint("b", Endpoint.test_image(7))
+    QApplication.processEvents()
+    assert panel.width() <= 430  # its one-row layout does not make the dock wider
+    assert_nothing_overlaps(panel)
+    assert panel.strip.tile_rect(0).width() >= 44

@@ -69,21 +69,29 @@ def live_run(studio: Studio, data, latent_dim: int = 2, snapshots: int = 1) -> R
     return history
 
 
-def docked(qtbot, panel: QWidget, width: int, height: int) -> QMainWindow:
-    """`panel` in the only dock of a main window of `width` x `height` (the dock takes the whole height, as a
-    dock of a column of docks would take its share of the window's)."""
-    main = QMainWindow()
-    main.setCentralWidget(QWidget())
-    dock = QDockWidget(getattr(panel, "title", ""))
-    dock.setWidget(panel)
-    main.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    qtbot.addWidget(main)
-    main.resize(width + 200, height)
-    main.show()
-    qtbot.waitExposed(main)
-    main.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
-    QApplication.processEvents()
-    return main
+@pytest.fixture
+def docked(qtbot):
+    """dock(panel, width, height): `panel` in the only dock of a main window (kept open for the test) whose
+    dock is `width` x `height` (the dock takes the whole height, as a dock in a column of docks takes its
+    share of the window's). Returns the main window."""
+    windows = []
+
+    def dock(panel: QWidget, width: int, height: int) -> QMainWindow:
+        main = QMainWindow()
+        main.setCentralWidget(QWidget())
+        dock_widget = QDockWidget(getattr(panel, "title", ""))
+        dock_widget.setWidget(panel)
+        main.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock_widget)
+        qtbot.addWidget(main)
+        windows.append(main)
+        main.resize(width + 200, height)
+        main.show()
+        qtbot.waitExposed(main)
+        main.resizeDocks([dock_widget], [width], Qt.Orientation.Horizontal)
+        QApplication.processEvents()
+        return main
+
+    return dock
 
 
 def rect_in(widget: QWidget, ancestor: QWidget) -> QRect:
@@ -129,11 +137,11 @@ def main_colour(picture: QImage, centre: QPoint, radius: int) -> tuple[int, int,
 
 # -- latent dimensions -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("width, height", [(400, 262), (240, 190)])  # the default window's dock; a small one
-def test_the_latent_dimensions_text_never_covers_the_bar_chart_in_a_short_dock(qtbot, studio, commands, data,
-                                                                               width, height):
+def test_the_latent_dimensions_text_never_covers_the_bar_chart_in_a_short_dock(docked, studio, commands, data,
+                                                                                width, height):
     live_run(studio, data, latent_dim=2)
     panel = KlPanel(studio, commands)
-    _main = docked(qtbot, panel, width, height)
+    docked(panel, width, height)
     assert panel.height() <= height - 12 and panel.kl is not None
     plot = rect_in(panel.plot_widget, panel)
     for text in (panel.summary, panel.note):
@@ -145,10 +153,10 @@ def test_the_latent_dimensions_text_never_covers_the_bar_chart_in_a_short_dock(q
     assert "Burda" in panel.note.toolTip() and "0.01" in panel.note.toolTip()
 
 
-def test_the_latent_dimensions_hint_is_readable(qtbot, studio, commands, data):
+def test_the_latent_dimensions_hint_is_readable(docked, studio, commands, data):
     live_run(studio, data, latent_dim=2)
     panel = KlPanel(studio, commands)
-    _main = docked(qtbot, panel, 400, 300)
+    docked(panel, 400, 300)
     assert panel.note.isVisible() and panel.note.text()
     assert text_contrast(panel.note) >= 4.5
 
@@ -270,11 +278,11 @@ def assert_captions_whole(strip, rows) -> None:
 
 
 @pytest.mark.parametrize("files", [1, 2, 4])
-def test_your_images_show_large_pictures_with_whole_captions_in_the_default_dock(qtbot, studio, commands, data,
-                                                                                 tmp_path, files):
+def test_your_images_show_large_pictures_with_whole_captions_in_the_default_dock(docked, studio, commands, data,
+                                                                                  tmp_path, files):
     live_run(studio, data, latent_dim=2)
     panel = OwnImagesPanel(studio, commands)
-    _main = docked(qtbot, panel, 411, 239)  # the dock of the default window
+    docked(panel, 411, 239)  # the dock of the default window
     panel.encode_files([drawn_file(tmp_path / f"my-sneaker-{n}.png", n) for n in range(files)])
     QApplication.processEvents()
     strip = panel.strip
@@ -296,11 +304,11 @@ def test_your_images_show_large_pictures_with_whole_captions_in_the_default_dock
     assert not any("Your images" in text for text in labels), labels
 
 
-def test_your_images_stand_above_their_reconstructions_in_a_tall_narrow_dock(qtbot, studio, commands, data,
-                                                                              tmp_path):
+def test_your_images_stand_above_their_reconstructions_in_a_tall_narrow_dock(docked, studio, commands, data,
+                                                                               tmp_path):
     live_run(studio, data, latent_dim=2)
     panel = OwnImagesPanel(studio, commands)
-    _main = docked(qtbot, panel, 220, 600)
+    main = docked(panel, 220, 600)
     panel.encode_files([drawn_file(tmp_path / "shirt.png", 3)])
     QApplication.processEvents()
     strip = panel.strip
@@ -308,7 +316,7 @@ def test_your_images_stand_above_their_reconstructions_in_a_tall_narrow_dock(qtb
     assert rebuilt.top() > seen.bottom() and rebuilt.left() == seen.left()  # one above the other
     assert seen.width() >= 100
     assert_captions_whole(strip, [0, 1])
-    _main.resize(_main.width(), 300)  # a short dock: side by side
+    main.resize(main.width(), 300)  # a short dock: side by side
     QApplication.processEvents()
     seen, rebuilt = strip.tile_rect(0, 0), strip.tile_rect(0, 1)
     assert rebuilt.left() > seen.right() and rebuilt.top() == seen.top()
@@ -330,10 +338,10 @@ def assert_nothing_overlaps(panel: QWidget) -> None:
             assert not ra.intersects(rb), f"{type(a).__name__} {ra} overlaps {type(b).__name__} {rb}"
 
 
-def test_interpolation_frames_grow_to_use_the_width_of_the_default_dock(qtbot, studio, commands, data):
+def test_interpolation_frames_grow_to_use_the_width_of_the_default_dock(docked, studio, commands, data):
     live_run(studio, data, latent_dim=2)
     panel = InterpolationPanel(studio, commands)
-    _main = docked(qtbot, panel, 966, 262)  # the bottom docks of the default window
+    docked(panel, 966, 262)  # the bottom docks of the default window
     studio.view.set_endpoint("a", Endpoint.test_image(0))
     studio.view.set_endpoint("b", Endpoint.test_image(7))
     QApplication.processEvents()
@@ -347,10 +355,10 @@ def test_interpolation_frames_grow_to_use_the_width_of_the_default_dock(qtbot, s
     assert_nothing_overlaps(panel)
 
 
-def test_interpolation_frames_stop_growing_at_a_sensible_size(qtbot, studio, commands, data):
+def test_interpolation_frames_stop_growing_at_a_sensible_size(docked, studio, commands, data):
     live_run(studio, data, latent_dim=2)
     panel = InterpolationPanel(studio, commands)
-    _main = docked(qtbot, panel, 1200, 700)
+    docked(panel, 1200, 700)
     studio.view.set_endpoint("a", Endpoint.test_image(0))
     studio.view.set_endpoint("b", Endpoint.test_image(7))
     panel.frame_count.setValue(3)
@@ -359,10 +367,10 @@ def test_interpolation_frames_stop_growing_at_a_sensible_size(qtbot, studio, com
     assert 112 <= side <= 200 and panel.strip.tile_rect(0).height() == side
 
 
-def test_interpolation_in_a_narrow_dock_stacks_its_controls(qtbot, studio, commands, data):
+def test_interpolation_in_a_narrow_dock_stacks_its_controls(docked, studio, commands, data):
     live_run(studio, data, latent_dim=2)
     panel = InterpolationPanel(studio, commands)
-    _main = docked(qtbot, panel, 420, 520)  # a side dock
+    docked(panel, 420, 520)  # a side dock
     studio.view.set_endpoint("a", Endpoint.test_image(0))
     studio.view.set_endpoint("b", Endpoint.test_image(7))
     QApplication.processEvents()

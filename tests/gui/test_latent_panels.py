@@ -466,7 +466,7 @@ def test_kl_bars_show_the_moment_and_a_click_puts_a_dimension_on_the_x_axis(qtbo
     assert panel.value_texts() == [f"{v:.2f}" for v in kl]
     active = studio.explorer.pictures.active_count
     assert f"{active} of 3 dimensions active" in panel.summary.text()
-    assert "0.01" in panel.note.text() and "Burda" in panel.note.text()
+    assert "0.01" in panel.note.toolTip() and "Burda" in panel.note.toolTip()  # the explanation, on demand
     # Clicking the bar of z3 puts it on the x axis.
     plot = panel.plot
     scene = plot.vb.mapViewToScene(QPointF(2.0, kl[2] / 2))

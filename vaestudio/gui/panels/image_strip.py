@@ -2,9 +2,11 @@
 
 The explorer's image panels (reconstructions, interpolation, own images) show their pictures with it.
 Each column ("tile") holds one image per row (e.g. a test image above its reconstruction) and a short
-caption under each row. Everything is painted by one widget from pixmaps made once per `set_tiles`, so
-a repaint costs a few `drawPixmap` calls. Tiles grow with the height available, shrink to fit the width
-down to a readable size, and scroll sideways beyond that.
+caption under each row; a strip may also lay a tile's images side by side (captions under the pair), or
+choose whichever of the two shows them larger in the room it has. Everything is painted by one widget
+from pixmaps made once per `set_tiles`, so a repaint costs a few `drawPixmap` calls. Tiles grow with the
+height available, shrink to fit the width down to a readable size (and, when asked, not narrower than
+the captions of some rows), and scroll sideways beyond that.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolTip, QWidget
 
+from vaestudio.gui.panels.plane_items import ENDPOINT_COLORS
+
 GAP = 6  # pixels between columns and around the strip
 MIN_FIT = 44  # tiles shrink to fit the width down to this side, then the strip scrolls
 MIN_CELL = 28
 MAX_CELL = 168
-BADGE_COLOURS = {"A": QColor(220, 60, 40), "B": QColor(40, 110, 220)}
+INNER = 2  # pixels between the images of a tile laid side by side
+MAX_CAPTION_WIDTH = 200  # a tile widened for its captions is at most this wide
+ARRANGEMENTS = ("stacked", "side by side", "auto")
+BADGE_COLOURS = {letter: QColor(*rgb) for letter, rgb in ENDPOINT_COLORS.items()}  # as the plane's A and B
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,18 +111,30 @@ class ImageStrip(QScrollArea):
     menu_requested = Signal(int, QPoint)
     hovered = Signal(object)  # int | None
 
-    def __init__(self, rows: int = 1, parent: QWidget | None = None, max_cell: int = MAX_CELL):
+    def __init__(self, rows: int = 1, parent: QWidget | None = None, max_cell: int = MAX_CELL,
+                 arrange: str = "stacked", whole_captions: Sequence[int] = ()):
+        """rows: images per tile. arrange: "stacked" (one above the other), "side by side" (captions under
+        the pair) or "auto" (whichever shows them larger without scrolling). whole_captions: the rows whose
+        captions are never cut: tiles are not made narrower than their longest line (up to
+        MAX_CAPTION_WIDTH) and the strip scrolls sooner; other captions are elided to the tile's width."""
         super().__init__(parent)
         if rows < 1:
             raise ValueError("an image strip needs at least one row")
+        if arrange not in ARRANGEMENTS:
+            raise ValueError(f"arrange must be one of {ARRANGEMENTS}, not {arrange!r}")
         self.rows = rows
         self.max_cell = max_cell
+        self.arrange = arrange
+        self.whole_captions = tuple(whole_captions)
+        self.side_by_side = arrange == "side by side"  # how the tiles are laid out now
         self.tiles: tuple[Tile, ...] = ()
         self.placeholder = ""
         self.selected: int | None = None
         self.dimmed = False
         self.hover: int | None = None
         self.cell = MIN_FIT
+        self.tile_width = MIN_FIT  # the images of a tile, or its captions when they are wider
+        self._caption_width = 0  # pixels: the longest line of the captions that are never cut
         self._pixmaps: list[list[QPixmap | None]] = []
         self._keys: list[list[tuple | None]] = []  # where each shown picture's pixels live (see _identity)
         self._caption_lines = [0] * rows
@@ -131,11 +150,11 @@ class ImageStrip(QScrollArea):
         self.caption_font = small
         self._line = QFontMetrics(small).height()
         self._metrics = QFontMetrics(small)
-        self._elided: list[list[list[str]]] = []  # per tile, row: caption lines elided to the cell's width
-        self._elided_for = -1  # the cell size they were elided for
+        self._elided: list[list[list[str]]] = []  # per tile, row: caption lines elided to the tile's width
+        self._elided_for = -1  # the tile width they were elided for
         self._elide_cache: dict[str, str] = {}
         self._elided_for_width = -1
-        self.setMinimumHeight(self._height_for(MIN_CELL) + 4)
+        self.setMinimumHeight(self._min_height() + 4)
 
     # -- content ---------------------------------------------------------------------------------------------
     def set_tiles(self, tiles: Sequence[Tile]) -> None:
@@ -156,11 +175,15 @@ class ImageStrip(QScrollArea):
         self._caption_lines = [max((len(tile.captions[row].splitlines())
                                     for tile in tiles if row < len(tile.captions) and tile.captions[row]),
                                    default=0) for row in range(self.rows)]
+        lines = {line for tile in tiles for row, caption in enumerate(tile.captions) if row in self.whole_captions
+                 for line in caption.splitlines()}
+        widest = max((self._metrics.horizontalAdvance(line) for line in lines), default=0)
+        self._caption_width = min(widest + 4, MAX_CAPTION_WIDTH) if widest else 0
         if self.selected is not None and self.selected >= len(tiles):
             self.selected = None
         if self.hover is not None and self.hover >= len(tiles):
             self.hover = None
-        minimum = self._height_for(MIN_CELL) + self.horizontalScrollBar().sizeHint().height()
+        minimum = self._min_height() + self.horizontalScrollBar().sizeHint().height()
         if minimum != self.minimumHeight():
             self.setMinimumHeight(minimum)
         self._layout()
@@ -183,24 +206,49 @@ class ImageStrip(QScrollArea):
             self.canvas.update()
 
     # -- geometry --------------------------------------------------------------------------------------------
-    def _height_for(self, cell: int) -> int:
-        return GAP + self.rows * (cell + 2) + sum(self._caption_lines) * self._line + GAP
+    def _arrangements(self) -> tuple[bool, ...]:
+        """The layouts this strip may use: False stacks a tile's images, True lays them side by side."""
+        return {"stacked": (False,), "side by side": (True,), "auto": (False, True)}[self.arrange]
 
-    def _cell_for_height(self, height: int) -> int:
-        return (height - 2 * GAP - sum(self._caption_lines) * self._line) // self.rows - 2
+    def _height_for(self, cell: int, side: bool | None = None) -> int:
+        down = 1 if (self.side_by_side if side is None else side) else self.rows
+        return GAP + down * (cell + 2) + sum(self._caption_lines) * self._line + GAP
+
+    def _cell_for_height(self, height: int, side: bool | None = None) -> int:
+        down = 1 if (self.side_by_side if side is None else side) else self.rows
+        return (height - 2 * GAP - sum(self._caption_lines) * self._line) // down - 2
+
+    def _min_height(self) -> int:
+        return min(self._height_for(MIN_CELL, side) for side in self._arrangements())
+
+    def _images_width(self, cell: int, side: bool) -> int:
+        across = self.rows if side else 1
+        return across * cell + (across - 1) * INNER
+
+    def _fit(self, side: bool, viewport_width: int, height: int) -> tuple[int, bool]:
+        """The cell size of one arrangement in this room, and whether the strip then scrolls."""
+        count = max(1, len(self.tiles))
+        across = self.rows if side else 1
+        by_height = self._cell_for_height(height, side)
+        room = (viewport_width - GAP) // count - GAP  # for each tile
+        by_width = (room - (across - 1) * INNER) // across
+        cell = min(by_height, by_width, self.max_cell)
+        if (cell < MIN_FIT and by_width < by_height) or room < self._caption_width:
+            # too many to fit: keep the pictures (and captions) readable and scroll
+            bar = self.horizontalScrollBar().sizeHint().height()
+            cell = min(max(MIN_FIT, by_width), self._cell_for_height(height - bar, side), self.max_cell)
+            return max(MIN_CELL, cell), True
+        return max(MIN_CELL, cell), False
 
     def _layout(self) -> None:
         viewport = self.viewport().size()
         height = self.height()  # the viewport loses the scroll bar's height when one shows
-        count = max(1, len(self.tiles))
-        by_height = self._cell_for_height(height)
-        by_width = (viewport.width() - GAP) // count - GAP
-        cell = min(by_height, by_width, self.max_cell)
-        if cell < MIN_FIT and by_width < by_height:  # too many to fit: keep them readable and scroll
-            bar = self.horizontalScrollBar().sizeHint().height()
-            cell = min(max(MIN_FIT, by_width), self._cell_for_height(height - bar), self.max_cell)
-        self.cell = max(MIN_CELL, cell)
-        width = GAP + len(self.tiles) * (self.cell + GAP) if self.tiles else viewport.width()
+        # Without scrolling if possible, then as large as possible; stacked when both are alike.
+        fits = [(not scrolls, cell, side) for side in self._arrangements()
+                for cell, scrolls in [self._fit(side, viewport.width(), height)]]
+        _, self.cell, self.side_by_side = max(fits, key=lambda fit: (fit[0], fit[1], not fit[2]))
+        self.tile_width = max(self._images_width(self.cell, self.side_by_side), self._caption_width)
+        width = GAP + len(self.tiles) * (self.tile_width + GAP) if self.tiles else viewport.width()
         size = QSize(max(width, viewport.width()), max(self._height_for(self.cell), viewport.height()))
         if size != self.canvas.size():
             self.canvas.resize(size)
@@ -214,24 +262,38 @@ class ImageStrip(QScrollArea):
         return QSize(GAP + max(4, len(self.tiles)) * (72 + GAP), self._height_for(72))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(3 * (MIN_CELL + GAP), self._height_for(MIN_CELL))
+        return QSize(3 * (MIN_CELL + GAP), self._min_height())
+
+    def _tile_left(self, column: int) -> int:
+        return GAP + column * (self.tile_width + GAP)
 
     def tile_rect(self, column: int, row: int = 0) -> QRect:
         """Where the image of (column, row) is painted, in canvas coordinates."""
+        left = self._tile_left(column) + (self.tile_width - self._images_width(self.cell, self.side_by_side)) // 2
+        if self.side_by_side:
+            return QRect(left + row * (self.cell + INNER), GAP + 1, self.cell, self.cell)
         top = GAP
         for r in range(row):
             top += self.cell + 2 + self._caption_lines[r] * self._line
-        return QRect(GAP + column * (self.cell + GAP), top + 1, self.cell, self.cell)
+        return QRect(left, top + 1, self.cell, self.cell)
+
+    def caption_rect(self, column: int, row: int, line: int = 0) -> QRect:
+        """Where a line of the caption of (column, row) is written, in canvas coordinates: under its image
+        (stacked), or under the tile's images after the lines of the rows before it (side by side)."""
+        if self.side_by_side:
+            line += sum(self._caption_lines[:row])
+            row = 0
+        top = self.tile_rect(column, row).bottom() + 1 + line * self._line
+        return QRect(self._tile_left(column) - GAP // 2 + 1, top, self.tile_width + GAP - 2, self._line)
 
     def column_rect(self, column: int) -> QRect:
-        left = GAP + column * (self.cell + GAP)
-        return QRect(left - GAP // 2, 0, self.cell + GAP, self.canvas.height())
+        return QRect(self._tile_left(column) - GAP // 2, 0, self.tile_width + GAP, self.canvas.height())
 
     def column_at(self, pos: QPoint) -> int | None:
         """The column under a canvas position, or None."""
         if not self.tiles:
             return None
-        column = (pos.x() - GAP // 2) // (self.cell + GAP)
+        column = (pos.x() - GAP // 2) // (self.tile_width + GAP)
         return int(column) if 0 <= column < len(self.tiles) else None
 
     def _set_hover(self, column: int | None) -> None:
@@ -242,8 +304,8 @@ class ImageStrip(QScrollArea):
 
     # -- painting -------------------------------------------------------------------------------------------
     def _elide_captions(self) -> None:
-        """Caption lines cut to the cell's width, once per layout (not per paint)."""
-        width = self.cell + GAP - 2
+        """Caption lines cut to the tile's width, once per layout (not per paint)."""
+        width = self.tile_width + GAP - 2
         if self._elided_for_width != width:
             self._elide_cache.clear()
             self._elided_for_width = width
@@ -255,7 +317,7 @@ class ImageStrip(QScrollArea):
 
         self._elided = [[[elided(text) for text in (tile.captions[row].splitlines() if row < len(tile.captions) else ())]
                          for row in range(self.rows)] for tile in self.tiles]
-        self._elided_for = self.cell
+        self._elided_for = self.tile_width
 
     def _paint(self, canvas: QWidget, visible: QRect) -> None:
         painter = QPainter(canvas)
@@ -268,14 +330,14 @@ class ImageStrip(QScrollArea):
                                  Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             painter.end()
             return
-        if self._elided_for != self.cell:
+        if self._elided_for != self.tile_width:
             self._elide_captions()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.setFont(self.caption_font)
         painter.setPen(palette.text().color())
-        line, centred = self._line, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-        first = max(0, (visible.left() - GAP) // (self.cell + GAP))
-        last = min(len(self.tiles), visible.right() // (self.cell + GAP) + 1)
+        centred = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        first = max(0, (visible.left() - GAP) // (self.tile_width + GAP))
+        last = min(len(self.tiles), visible.right() // (self.tile_width + GAP) + 1)
         for column in range(first, last):
             tile, pixmaps = self.tiles[column], self._pixmaps[column]
             if column == self.selected:
@@ -291,8 +353,7 @@ class ImageStrip(QScrollArea):
                 else:
                     painter.fillRect(rect, palette.mid())
                 for n, text in enumerate(self._elided[column][row]):
-                    painter.drawText(QRect(rect.left() - GAP // 2 + 1, rect.bottom() + 1 + n * line,
-                                           self.cell + GAP - 2, line), centred, text)
+                    painter.drawText(self.caption_rect(column, row, n), centred, text)
             if tile.badge:
                 self._paint_badge(painter, self.tile_rect(column, 0), tile.badge)
         painter.end()

@@ -9,14 +9,14 @@ full space (the plane draws its projection). Clicking a frame puts the cursor on
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QBoxLayout, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
-from vaestudio.gui.panels.image_strip import ImageStrip, Tile, to_qimage
+from vaestudio.gui.panels.image_strip import MAX_CELL, ImageStrip, Tile, to_qimage
 from vaestudio.gui.state.explorer import Pictures
 from vaestudio.gui.state.latent_view import MAX_FRAMES, METHODS, Endpoint
 from vaestudio.gui.state.studio import Studio
@@ -24,6 +24,7 @@ from vaestudio.gui.state.studio import Studio
 HOW_TO_CHOOSE = ("No endpoints yet. Choose two: click two points of the test-set overlay on the plane, two "
                  "reconstructions, or two of your own images — or shift-drag on the plane from one point to another.")
 THUMB = 56  # endpoint thumbnails, pixels
+NAME_ROOM = 170  # pixels for an endpoint's name when the endpoints share a row with the options
 
 
 class InterpolationPanel(QWidget):
@@ -77,12 +78,20 @@ class InterpolationPanel(QWidget):
         options.addStretch(1)
         options.addWidget(self.swap_button)
         options.addWidget(self.clear_button)
+        # In a wide dock the endpoints and the options share one row (and so do the GIF options and the
+        # export buttons below the strip), leaving the height to the frames; a narrow dock stacks them.
+        self.top_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.top_row.addLayout(ends, 1)
+        self.top_row.addLayout(options, 0)
+        self._ends, self._options = ends, options
 
-        self.strip = ImageStrip(rows=1, max_cell=112)
+        # Frames grow with the room they have (square, up to MAX_CELL); the height is what limits them.
+        self.strip = ImageStrip(rows=1, max_cell=MAX_CELL)
         self.strip.clicked.connect(self._on_frame_clicked)
-        self.note = QLabel()
+        self.note = QLabel()  # shown only when there is something to add to the frames' tooltips
         self.note.setWordWrap(True)
         self.note.setEnabled(False)
+        self.note.hide()
 
         self.gif_button = QPushButton("Export GIF…")
         self.gif_button.clicked.connect(self.export_gif)
@@ -114,15 +123,17 @@ class InterpolationPanel(QWidget):
         export.addWidget(self.gif_button)
         export.addWidget(self.png_button)
         export.addStretch(1)
+        self.bottom_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.bottom_row.addLayout(gif_options, 0)
+        self.bottom_row.addLayout(export, 1)
+        self._gif_options, self._export = gif_options, export
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(ends)
-        layout.addLayout(options)
+        layout.addLayout(self.top_row)
         layout.addWidget(self.strip, 1)
         layout.addWidget(self.note)
-        layout.addLayout(gif_options)
-        layout.addLayout(export)
+        layout.addLayout(self.bottom_row)
 
         studio.explorer.pictures_changed.connect(self._on_pictures)
         studio.probe_changed.connect(self._refresh)
@@ -131,6 +142,42 @@ class InterpolationPanel(QWidget):
                      "axes", "latent_dim"):
             getattr(self.view.events, name).connect(self._refresh)
         self._refresh()
+
+    # -- layout --------------------------------------------------------------------------------------------
+    def _one_row_widths(self) -> tuple[int, int]:
+        """The widths the endpoints with the options, and the GIF options with the export buttons, need on
+        one row each."""
+        spacing = max(self.top_row.spacing(), 0)
+        margins = self.layout().contentsMargins()
+        side = margins.left() + margins.right()
+        top = 2 * (THUMB + spacing + NAME_ROOM) + spacing + self._options.sizeHint().width() + side
+        bottom = (self._gif_options.sizeHint().width() + spacing + self._export.minimumSize().width()
+                  + side)
+        return top, bottom
+
+    def _arrange(self) -> None:
+        """One row or two for the controls above and below the strip, by the width the panel has."""
+        if not hasattr(self, "bottom_row"):
+            return  # still being built
+        for box, needed in zip((self.top_row, self.bottom_row), self._one_row_widths()):
+            direction = (QBoxLayout.Direction.LeftToRight if self.width() >= needed
+                         else QBoxLayout.Direction.TopToBottom)
+            if box.direction() != direction:
+                box.setDirection(direction)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        self._arrange()
+        super().resizeEvent(event)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        """As narrow as the controls stacked (a row is laid out only where it fits: see `_arrange`)."""
+        hint = super().minimumSizeHint()
+        if not hasattr(self, "_export"):
+            return hint  # still being built
+        margins = self.layout().contentsMargins()
+        stacked = max(part.minimumSize().width() for part in (self._ends, self._options, self._gif_options,
+                                                               self._export, self.strip))
+        return QSize(min(hint.width(), stacked + margins.left() + margins.right()), hint.height())
 
     # -- what is shown ------------------------------------------------------------------------------------
     def _on_pictures(self, pictures: Pictures) -> None:
@@ -191,17 +238,18 @@ class InterpolationPanel(QWidget):
         exportable = self.frames is not None and not stale
         self.gif_button.setEnabled(exportable)
         self.png_button.setEnabled(exportable)
-        self.note.setText(self._note(both))
+        note = self._note(both)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
 
     def _note(self, both: bool) -> str:
+        """What the frames do not say themselves (a click on a frame moving the cursor is in their tooltips)."""
         view = self.view
-        if not both or self.frames is None:
+        if not both or self.frames is None or view.latent_dim <= 2:
             return ""
-        if view.latent_dim > 2:
-            x, y = view.axes
-            return (f"The path runs through all {view.latent_dim} latent dimensions; the plane draws its shadow on "
-                    f"z{x + 1}, z{y + 1}. Click a frame to put the cursor there.")
-        return "Click a frame to put the cursor there."
+        x, y = view.axes
+        return (f"The path runs through all {view.latent_dim} latent dimensions; the plane draws its shadow on "
+                f"z{x + 1}, z{y + 1}. Click a frame to put the cursor there.")
 
     def _show_endpoint(self, which: str, endpoint: Endpoint | None) -> None:
         letter = which.upper()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vaestudio.core.probes import ACTIVE_THRESHOLD
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import ElidedLabel
 
 ACTIVE_BRUSH = (31, 119, 180)
 INACTIVE_BRUSH = (190, 190, 190)
@@ -25,6 +26,8 @@ EXPLANATION = (f"KL(q(z|x) ‖ N(0, 1)) of each latent dimension, averaged over 
                f"A dimension is active when its encoder mean varies across the test images by more than "
                f"{ACTIVE_THRESHOLD:g} (variance; Burda et al. 2016): inactive ones (grey) carry no "
                f"information. Click a bar to show that dimension horizontally on the plane.")
+HINT = "grey: inactive · click a bar: put it on the plane's x axis"
+PLOT_MIN_HEIGHT = 90  # the bars, their values and the z1, z2 … labels under them
 
 
 class _DimensionAxis(pg.AxisItem):
@@ -58,9 +61,14 @@ class KlPanel(QWidget):
         self._value_items: list[pg.TextItem] = []
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.note = QLabel(EXPLANATION)
-        self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: palette(mid); font-size: small;")
+        self.summary.setToolTip(EXPLANATION)
+        # One line under the chart (a wrapped paragraph there grew over the bars in a short dock); the whole
+        # explanation is its tooltip. Written in the palette's text colour: a light grey was hard to read.
+        self.note = ElidedLabel(HINT, Qt.TextElideMode.ElideRight)
+        self.note.set_full_text(HINT, EXPLANATION)
+        small = self.note.font()
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.9))
+        self.note.setFont(small)
         self.axis = _DimensionAxis()
         self.plot_widget = pg.PlotWidget(axisItems={"bottom": self.axis}, background="w")
         self.plot = self.plot_widget.getPlotItem()
@@ -72,7 +80,7 @@ class KlPanel(QWidget):
         self.plot.showGrid(y=True, alpha=0.25)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
-        self.plot_widget.setMinimumHeight(140)
+        self.plot_widget.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.plot_widget.setToolTip("Click a bar to show that dimension horizontally on the plane")
         self.plot_widget.scene().sigMouseClicked.connect(self._on_click)
         layout = QVBoxLayout(self)
@@ -121,6 +129,7 @@ class KlPanel(QWidget):
         for item in self._value_items:
             self.plot.removeItem(item)
         self._value_items = []
+        self.note.setVisible(kl is not None)  # "click a bar" only where there are bars
         if kl is None:
             self.axis.count = 0
             self.bars.setOpts(x=[], height=[], brushes=None, pens=None)
@@ -142,8 +151,8 @@ class KlPanel(QWidget):
         self.plot.setXRange(-0.6, d - 0.4, padding=0)
         self.plot.setYRange(0, top * 1.18, padding=0)
         count = int(active_count) if active_count is not None else int(np.count_nonzero(active))
-        self.summary.setText(f"<b>{count} of {d} dimension{'s' if d != 1 else ''} active</b> "
-                             f"(variance of the mean > {ACTIVE_THRESHOLD:g}) · total KL {kl.sum():.2f} nats"
+        self.summary.setText(f"<b>{count} of {d} dimension{'s' if d != 1 else ''} active</b> · total KL "
+                             f"{kl.sum():.2f} nats"
                              + ("" if finite.all() else " · not finite: this moment's model diverged"))
         self.plot_widget.setToolTip("\n".join(f"z{i + 1}: {v:.3f} nats{'' if a else ' (inactive)'}"
                                               for i, (v, a) in enumerate(zip(kl, active)))

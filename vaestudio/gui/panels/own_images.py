@@ -144,9 +144,14 @@ class OwnImagesPanel(QWidget):
         self._errors: list[str] = []
         self.setAcceptDrops(True)
 
+        # Only says why there is nothing to see (the dock's title names the panel; the tiles' tooltips say
+        # which picture is which).
         self.header = QLabel()
         self.header.setWordWrap(True)
-        self.strip = ImageStrip(rows=2, max_cell=112)
+        self.header.hide()
+        # Each image beside (or above) its reconstruction, whichever shows them larger; the posterior's
+        # numbers are never cut (the names may be, with many images: they are in the tooltips).
+        self.strip = ImageStrip(rows=2, max_cell=112, arrange="auto", whole_captions=(1,))
         self.strip.clicked.connect(self.select)
         self.strip.menu_requested.connect(self._on_menu)
         self.error = QLabel()
@@ -240,6 +245,7 @@ class OwnImagesPanel(QWidget):
         encodings = pictures.own if pictures.own is not None and len(pictures.own) == len(own) else None
         x, y = self.view.axes
         ends = {"A": self.view.endpoint_a, "B": self.view.endpoint_b}
+        moment = f" at {pictures.info.label}" if pictures.info is not None else ""
         tiles = []
         for index, image in enumerate(own):
             badge = "".join(letter for letter, end in ends.items()
@@ -254,7 +260,7 @@ class OwnImagesPanel(QWidget):
             axes = (x,) if self.view.latent_dim == 1 else (x, y)
             caption = "\n".join(f"z{d + 1} {mean[d]:+.2f}±{sigma[d]:.2f}" for d in axes)
             every = "\n".join(f"  z{d + 1} = {mean[d]:+.3f} ± {sigma[d]:.3f}" for d in range(len(mean))[:16])
-            tip = (f"{shown(image.source)}\nTop: what the model sees; bottom: its reconstruction.\n"
+            tip = (f"{shown(image.source)}\nWhat the model sees, and its reconstruction{moment}.\n"
                    f"Posterior q(z|x), mean ± σ:\n{every}" + ("\n  …" if len(mean) > 16 else "")
                    + "\nClick to select; right-click for more.")
             tiles.append(Tile((image.preview, encoding.reconstruction), (shown(image.name), caption), tip, badge))
@@ -266,13 +272,11 @@ class OwnImagesPanel(QWidget):
                                        "image…, or draw on the drawing pad. Each is shown as the model sees it, "
                                        "with its reconstruction and its place on the plane.")
         if pictures.info is not None and pictures.vae is None:
-            self.header.setText(f"<b>Your images</b> — {pictures.note or 'no model weights at this moment'}")
-        elif own:
-            moment = pictures.info.label if pictures.info is not None else "—"
-            self.header.setText(f"<b>Your images</b> as the model sees them (top) and their reconstructions at "
-                                f"{moment} (bottom), with the posterior mean ± σ")
+            note = pictures.note or "no model weights at this moment"
+            self.header.setText(f"{note[:1].upper()}{note[1:]}: your images cannot be encoded.")
+            self.header.show()
         else:
-            self.header.setText("<b>Your images</b>")
+            self.header.hide()
         chosen = self.selected is not None
         self.endpoint_button.setEnabled(chosen)
         self.remove_button.setEnabled(chosen)

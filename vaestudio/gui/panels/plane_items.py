@@ -20,6 +20,8 @@ CLASS_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (1
 CURSOR_COLOR = (220, 30, 30)
 PATH_COLOR = (255, 140, 0)
 OWN_COLOR = (0, 170, 90)
+# The interpolation's endpoints A and B: their discs on the plane and their badges on the image strips.
+ENDPOINT_COLORS = {"A": (220, 60, 40), "B": (40, 110, 220)}
 
 
 def class_color(label: int) -> tuple[int, int, int]:
@@ -201,13 +203,15 @@ class CursorLabel(pg.GraphicsObject):
 
 # -- marks of fixed pixel size ------------------------------------------------------------------------------
 class EndpointMarker(pg.GraphicsObject):
-    """One end of the interpolation path: a disc with its letter (A or B)."""
+    """One end of the interpolation path: a disc with its letter (A or B), in the colour of its badge on
+    the image strips."""
 
     RADIUS = 9.0
 
     def __init__(self, letter: str):
         super().__init__()
         self.letter = letter
+        self._fill = QBrush(QColor(*ENDPOINT_COLORS.get(letter, PATH_COLOR)))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setZValue(15)
         self._font = QFont()
@@ -222,10 +226,10 @@ class EndpointMarker(pg.GraphicsObject):
     def paint(self, painter: QPainter, *_args):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(QColor(255, 255, 255), 1.5))
-        painter.setBrush(QBrush(QColor(*PATH_COLOR)))
+        painter.setBrush(self._fill)
         painter.drawEllipse(QPointF(0, 0), self.RADIUS, self.RADIUS)
         painter.setFont(self._font)
-        painter.setPen(QPen(QColor(0, 0, 0)))
+        painter.setPen(QPen(QColor(255, 255, 255)))
         painter.drawText(self._bounds, Qt.AlignmentFlag.AlignCenter, self.letter)
 
 

@@ -7,13 +7,41 @@ moment: every picture then comes from that snapshot's own weights, never from th
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QSlider, QToolButton, QWidget
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import ElidedLabel
+
+SLIDER_MIN_WIDTH = 120
+
+
+def moment_text(info: SnapshotInfo, count: int) -> str:
+    """How the label names a moment: "epoch 10 · step 18750 · 36/36"."""
+    return f"{info.label} · step {info.step} · {info.index + 1}/{count}"
+
+
+class _MomentLabel(ElidedLabel):
+    """The moment's name: it asks for the width of the longest name of the run's moments (so it stays put
+    while the slider is dragged) and elides only when the row is too narrow for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.wanted = 0  # pixels
+
+    def want(self, texts) -> None:
+        metrics = self.fontMetrics()
+        wanted = max((metrics.horizontalAdvance(text) for text in texts), default=0) + 8
+        if wanted != self.wanted:
+            self.wanted = wanted
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        hint = super().sizeHint()
+        return QSize(max(self.wanted, self.minimumWidth()), hint.height())
 
 
 class TimelinePanel(QWidget):
@@ -39,18 +67,18 @@ class TimelinePanel(QWidget):
         self.live_button = QToolButton(text="Live")
         self.live_button.setCheckable(True)
         self.live_button.setToolTip("Follow training: show each new snapshot as it comes")
-        self.label = ElidedLabel()
+        self.label = _MomentLabel()
         self.label.setMinimumWidth(60)
-        self.slider.setMinimumWidth(100)
+        self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
+        self._measured: tuple[RunHistory | None, int] = (None, 0)  # the history and how many moments measured
+        self._widest_head = (0, "")  # pixels and text of the widest "label · step n" among them
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.back_button)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.forward_button)
         layout.addWidget(self.live_button)
-        layout.addWidget(self.label, 0)
-        layout.setStretch(1, 3)
-        layout.setStretch(4, 2)
+        layout.addWidget(self.label, 0)  # its whole text when there is room; the slider takes the rest
 
         self.slider.valueChanged.connect(self._on_slider)
         self.back_button.clicked.connect(lambda: self.step(-1))
@@ -98,9 +126,29 @@ class TimelinePanel(QWidget):
     def _on_following(self, _following: bool) -> None:
         self._refresh()
 
+    def _measure(self) -> None:
+        """Ask the label for the width of the longest moment name (each snapshot's name is measured once)."""
+        h = self.history
+        snapshots = h.snapshots if h is not None else []
+        known_history, known = self._measured
+        start = known if known_history is h and known <= len(snapshots) else 0
+        if start == 0:
+            self._widest_head = (0, "")
+        metrics = self.label.fontMetrics()
+        for info in snapshots[start:]:
+            head = f"{info.label} · step {info.step}"
+            width = metrics.horizontalAdvance(head)
+            if width > self._widest_head[0]:
+                self._widest_head = (width, head)
+        self._measured = (h, len(snapshots))
+        count = len(snapshots)
+        self.label.want([f"{self._widest_head[1]} · {count}/{count}", "No snapshot yet", "No run shown"])
+
     def _refresh(self) -> None:
         h = self.history
         count = len(h.snapshots) if h is not None else 0
+        if self._measured != (h, count):
+            self._measure()
         self._updating = True
         try:
             self.slider.setRange(0, max(count - 1, 0))
@@ -121,7 +169,7 @@ class TimelinePanel(QWidget):
         elif current is None:
             self._set_text("No snapshot yet", "")
         else:
-            self._set_text(f"{current.label} · step {current.step} · {current.index + 1}/{count}",
+            self._set_text(moment_text(current, count),
                            f"Snapshot {current.index + 1} of {count} of {h.title()}"
                            + (" (following training)" if following and h.live else ""))
 

@@ -277,6 +277,8 @@ def _run(tmp: Path, screenshot: str | None) -> str:
             if not window.grab().save(str(screenshot)):
                 raise SelfTestFailure(f"cannot save the screenshot to {screenshot}")
         platform_name = app.platformName()
+        print(f"self-test: checks passed: window, training, drag, scrub, interpolation, own image, drawing, run "
+              f"folder, GIF of {len(frames)} frames")
         for line in timings.lines():
             print(f"self-test: {line}")
         print(f"self-test: {steps} steps, {snapshots} snapshots, data: {dataset.source}, Qt platform "

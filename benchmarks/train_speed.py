@@ -28,7 +28,9 @@ import numpy as np  # noqa: E402
 import tutorial_reference as article  # noqa: E402
 from vaestudio.core.config import TrainConfig  # noqa: E402
 from vaestudio.core.data import load_dataset  # noqa: E402
-from vaestudio.core.decoding import LatentDecoder, decode_grid  # noqa: E402
+from vaestudio.core.numpy_vae import NumpyVAE  # noqa: E402
+from vaestudio.core.tf.model import decode_grid  # noqa: E402
+from vaestudio.core.weights import VaeWeights  # noqa: E402
 from vaestudio.core.events import EpochEnd, Finished, Started, StepMetrics  # noqa: E402
 from vaestudio.core.tf.trainer import Trainer  # noqa: E402
 
@@ -115,12 +117,12 @@ def grid_timings(article_model, model, n: int = 20, repeats: int = 5) -> None:
     except ImportError:
         per_point_png = None
     batched_png = timed(lambda: save_png(decode_grid(model, n), folder / "b.png"), repeats)
-    cursor = LatentDecoder(model.latent_dim, model.decoder.get_weights())
-    numpy_grid = timed(lambda: cursor.decode_grid(n), repeats)
+    cursor = NumpyVAE(VaeWeights.from_model(model))
+    numpy_grid = timed(lambda: cursor.grid(n), repeats)
     points = np.random.default_rng(0).normal(size=(200, model.latent_dim))
     started = time.perf_counter()
     for z in points:
-        cursor.decode_point(z)
+        cursor.decode_uint8(np.asarray(z, np.float32)[None])
     point_ms = (time.perf_counter() - started) / len(points) * 1000
     print(f"20x20 grid, decode only: article per-point {per_point * 1000:.0f} ms, vaestudio batched "
           f"{batched * 1000:.0f} ms ({per_point / batched:.0f}x faster)")

@@ -6,7 +6,7 @@ import sys
 
 def test_light_imports_do_not_load_tensorflow_or_qt():
     code = ("import sys, vaestudio, vaestudio.cli, vaestudio.core.config, vaestudio.core.data, "
-            "vaestudio.core.decoding, vaestudio.core.events, vaestudio.core.store.images, vaestudio.core.store.run_folder, "
+            "vaestudio.core.events, vaestudio.core.store.images, vaestudio.core.store.run_folder, "
             "vaestudio.core.runs, vaestudio.core.progress, vaestudio.core.weights, vaestudio.core.store.recorder; "
             "heavy = sorted(m for m in ('tensorflow', 'keras', 'PySide6', 'pyqtgraph') if m in sys.modules); "
             "print(heavy)")

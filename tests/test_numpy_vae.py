@@ -9,7 +9,6 @@ import pytest
 
 import vaestudio.core.numpy_vae as numpy_vae
 from vaestudio.core.architecture import Architecture
-from vaestudio.core.decoding import LatentDecoder
 from vaestudio.core.latent import grid_axis_values, grid_points, mosaic
 from vaestudio.core.numpy_vae import NumpyDecoder, NumpyVAE, continuous_bernoulli_mean, sigmoid
 from vaestudio.core.weights import VaeWeights
@@ -17,8 +16,8 @@ from random_weights import random_weights
 
 
 def test_light_modules_load_neither_tensorflow_nor_qt():
-    code = ("import sys, vaestudio.core.latent, vaestudio.core.numpy_vae, vaestudio.core.probes, "
-            "vaestudio.core.decoding; print(sorted(m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules))")
+    code = ("import sys, vaestudio.core.latent, vaestudio.core.numpy_vae, vaestudio.core.probes; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -139,26 +138,6 @@ def test_bad_input_is_named():
         vae.encode(np.full((1, 28, 28, 1), np.inf, np.float32))
     assert vae.decode_logits(np.zeros((0, 2))).shape == (0, 28, 28, 1)
     assert vae.encode(np.zeros((0, 28, 28, 1)))[0].shape == (0, 2)
-
-
-def test_compatibility_decoder_for_the_window():
-    weights = random_weights(Architecture(2), seed=7)
-    decoder = LatentDecoder(2)
-    assert not decoder.ready
-    decoder.set_weights(weights.decoder)
-    assert decoder.ready
-    vae = NumpyVAE(weights)
-    z = np.array([[0.3, -1.2], [1.0, 0.5]], np.float32)
-    single = decoder.decode_point(z[0])
-    assert single.shape == (28, 28) and single.dtype == np.uint8
-    np.testing.assert_array_equal(decoder.decode_points(z), vae.decode_uint8(z))
-    np.testing.assert_array_equal(single, vae.decode_uint8(z)[0])
-    np.testing.assert_array_equal(decoder.decode_grid(5), vae.grid(5))
-    one_d = LatentDecoder(1, random_weights(Architecture(1)).decoder).decode_grid(4, (0, 0))
-    assert one_d.shape == (112, 112)  # the window draws a square: the strip on every row
-    np.testing.assert_array_equal(one_d[:28], one_d[84:])
-    with pytest.raises(ValueError, match="do not fit"):
-        LatentDecoder(2, [np.zeros((3, 1568))])
 
 
 tf = pytest.importorskip("tensorflow")

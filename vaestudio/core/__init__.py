@@ -1,4 +1,5 @@
-"""Qt-free core: data, model, objective, trainer, decoding and export.
+"""Qt-free core: the run pipeline (runs.py), data, the run folder (store/), TensorFlow training (tf/), the
+NumPy VAE and the probes that explore a snapshot.
 
 Nothing here imports Qt, and TensorFlow is imported lazily inside the functions that need it.
 """

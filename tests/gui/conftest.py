@@ -16,6 +16,16 @@ def private_settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def collect_closed_windows():
+    """After each test, free the closed windows' reference cycles here, on the UI thread: left to the
+    collector, a later test's training thread could free their Qt objects (which must not happen there)."""
+    yield
+    import gc
+
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch):
     """Runs started in the window are recorded under the test's own folder (never the user's)."""
     path = tmp_path / "runs"

@@ -214,6 +214,7 @@ class TrainingController(QObject):
         if ended:  # the event loop may not run again: take the results now
             self.thread = None
             self._end()
+            collect_run_garbage()
         return ended
 
     # -- events from the training thread ---------------------------------------------------------------------
@@ -254,6 +255,7 @@ class TrainingController(QObject):
         if thread is not None:
             thread.wait()
         self._end()
+        collect_run_garbage()
 
     def _finish_thread_less(self, text: str) -> None:
         """The run ends before a training thread was started (stopped or refused while TensorFlow loaded)."""
@@ -312,15 +314,23 @@ class TrainingController(QObject):
         return text + "\n\nTry a lower learning rate (a tenth of it, say), then continue or start again."
 
 
+def collect_run_garbage() -> None:
+    """Collect the ended run's reference cycles (Keras models hold some) on the UI thread, at once, while
+    no run trains. Left to the collector, they were freed at a random moment on a random thread: on the UI
+    thread while another run trained, TensorFlow deadlocked; on a training thread (a QThread), freeing
+    Qt objects of closed windows waited forever for the interpreter lock it held (both seen in the GUI
+    tests)."""
+    import gc
+
+    gc.collect()
+
+
 def _events(run):
     """The run's events (training thread), with its test images once the data is loaded and, for a
     continued run, the history it already had (read after the folder was cut back to its checkpoint).
 
-    Whatever way it ends, the trainer, its model and its TensorFlow pipelines are released here, in the
-    training thread: a stopped trainer's suspended generator sits in a reference cycle, and collecting it
-    later on the UI thread, while another run trains, deadlocked TensorFlow (seen in the GUI tests)."""
-    import gc
-
+    Whatever way it ends, the generator is closed and the trainer, its model and its TensorFlow pipelines
+    are dropped here; what is left in reference cycles is collected by `collect_run_garbage`."""
     from vaestudio.core.runs import replay
 
     data_sent = False
@@ -343,4 +353,3 @@ def _events(run):
         del events
         run.trainer = None
         run.dataset = None
-        gc.collect()

@@ -199,6 +199,7 @@ def test_encode_image_hands_the_image_to_the_explorer(qtbot, window, recorded_ru
     Image.fromarray(picture).save(image)
     window.commands.answers["images"] = image
     window.encode_action.trigger()
+    qtbot.waitUntil(lambda: len(window.studio.view.own_images) == 1, timeout=10_000)
     (own,) = window.studio.view.own_images
     assert own.name == "my drawing.png" and own.preview.shape == (28, 28) and own.inputs.shape == (28, 28, 1)
     assert own.preview[0, 0] == 0 and own.preview.max() == 255  # the light background was inverted
@@ -209,7 +210,28 @@ def test_encode_image_hands_the_image_to_the_explorer(qtbot, window, recorded_ru
     bad.write_bytes(b"nothing")
     window.commands.answers["images"] = bad
     window.encode_action.trigger()
-    assert "not-an-image.png" in window.last_error and len(window.studio.view.own_images) == 1
+    qtbot.waitUntil(lambda: window.last_error is not None and "not-an-image.png" in window.last_error, timeout=10_000)
+    assert len(window.studio.view.own_images) == 1
+
+
+def test_image_files_dropped_on_the_window_are_encoded(qtbot, window, recorded_run, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path, _config = recorded_run
+    open_recorded(qtbot, window, path)
+    files = []
+    for name in ("a.png", "b.png"):
+        picture = np.zeros((28, 28), np.uint8)
+        picture[5:20, 8:12] = 255
+        Image.fromarray(picture).save(tmp_path / name)
+        files.append(tmp_path / name)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
+    drop = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    qtbot.waitUntil(lambda: [o.name for o in window.studio.view.own_images] == ["a.png", "b.png"], timeout=10_000)
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])

@@ -14,7 +14,6 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabBar,
@@ -74,6 +73,7 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self._shut_down = False
+        self.setAcceptDrops(True)
         self.status = StatusBar(self.studio, self)
         self.setStatusBar(self.status)
         self.message_label, self.run_label = self.status.message_label, self.status.run_label
@@ -432,26 +432,32 @@ class MainWindow(QMainWindow):
             self.encode_image(path)
 
     def encode_image(self, path: str | Path) -> bool:
-        """Prepare an image file as the model sees it and add it to the own images (the explorer encodes it)."""
-        from vaestudio.core.architecture import Architecture
-        from vaestudio.core.data.own_image import prepare_own_image
-        from vaestudio.core.errors import VaeStudioError
-        from vaestudio.gui.state.latent_view import OwnImage
+        """Encode an image file as an own image (prepared off the UI thread, like a drop on the window)."""
+        return self.encode_image_files([path]) > 0
 
-        path = Path(path)
-        history = self.studio.active
-        architecture = history.config.architecture if history is not None and history.config is not None \
-            else Architecture()
-        try:
-            prepared = prepare_own_image(path, architecture)
-        except (VaeStudioError, ValueError) as exc:
-            self.report_error("Cannot encode the image", str(exc) if str(path.name) in str(exc) else f"{path}: {exc}")
-            return False
-        self.studio.view.add_own_image(OwnImage(path.name, np.asarray(prepared.model_input[0]),
-                                                np.asarray(prepared.preview), str(path)))
-        inverted = " (light background inverted, as the training images are dark)" if prepared.inverted else ""
-        self.show_message(f"Encoded {path.name}{inverted}", 8000)
-        return True
+    def encode_image_files(self, paths) -> int:
+        from vaestudio.gui.panels.own_images import encode_image_files
+
+        return encode_image_files(self.studio, paths,
+                                  on_error=lambda text: self.report_error("Cannot encode the image", text))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - image files dropped anywhere on the window
+        from vaestudio.gui.panels.own_images import dropped_image_paths
+
+        if dropped_image_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        from vaestudio.gui.panels.own_images import dropped_image_paths
+
+        paths = dropped_image_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.encode_image_files(paths)
+        else:
+            event.ignore()
 
     def _on_recording_changed(self, on: bool) -> None:
         if self.record_action.isChecked() != on:

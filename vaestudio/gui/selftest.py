@@ -375,9 +375,10 @@ def _encode_and_draw(window, timings: Timings, tmp: Path) -> None:
         return len(explorer.pictures.own) if explorer.pictures.own is not None else -1
 
     started = time.perf_counter()
+    wanted = len(view.own_images) + 1
     if not window.encode_image(path):
         raise SelfTestFailure(f"Encode image failed: {window.last_error}")
-    wait_until(lambda: own_count() == len(view.own_images), 10, "the image's encoding")
+    wait_until(lambda: len(view.own_images) == wanted and own_count() == wanted, 10, "the image's encoding")
     timings.encode = (time.perf_counter() - started) * 1000.0
     canvas = np.zeros((28, 28, 1), np.float32)
     index = view.add_own_image(OwnImage("drawing", canvas.copy(), np.zeros((28, 28), np.uint8), "drawing"))

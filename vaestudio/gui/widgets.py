@@ -1,9 +1,20 @@
-"""Small widgets the shell's panels share."""
+"""Small widgets and helpers the shell's panels share."""
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+
+def subscribe(widget: QWidget, subscriptions: Sequence[tuple[Any, Callable]]) -> None:
+    """Connect each (state signal, slot) pair, and disconnect them all when `widget` is destroyed, so that
+    the state never calls into a deleted panel."""
+    pairs = list(subscriptions)
+    for signal, slot in pairs:
+        signal.connect(slot)
+    widget.destroyed.connect(lambda *_: [signal.disconnect(slot) for signal, slot in pairs])
 
 
 class ElidedLabel(QLabel):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 # Shorter than a 60 Hz frame on purpose: with a 16 ms gap, moves arriving every ~16 ms lock into a
 # fixed phase behind the decodes and each waits ~9 ms; at 12 ms a 60 Hz drag decodes at once.
@@ -140,12 +141,8 @@ class CursorPreviewPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._decode(measure=True))
-        self._subscriptions = [(self.view.events.cursor, self.request),
-                               (self.explorer.pictures_changed, self._on_pictures)]
-        for signal, slot in self._subscriptions:
-            signal.connect(slot)
-        subscriptions = self._subscriptions
-        self.destroyed.connect(lambda *_: [signal.disconnect(slot) for signal, slot in subscriptions])
+        subscribe(self, [(self.view.events.cursor, self.request),
+                         (self.explorer.pictures_changed, self._on_pictures)])
         self.prior_button.setEnabled(False)
         self._on_pictures(self.explorer.pictures)
         self.request(self.view.cursor, measure=False)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vaestudio.core.probes import ACTIVE_THRESHOLD
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import ElidedLabel
+from vaestudio.gui.widgets import ElidedLabel, subscribe
 
 ACTIVE_BRUSH = (31, 119, 180)
 INACTIVE_BRUSH = (190, 190, 190)
@@ -88,13 +88,9 @@ class KlPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.note)
-        self._subscriptions = [(self.explorer.pictures_changed, self._on_pictures),
-                               (self.view.events.axes, self._on_axes),
-                               (self.studio.active_changed, lambda *_: self._on_pictures(self.explorer.pictures))]
-        for signal, slot in self._subscriptions:
-            signal.connect(slot)
-        subscriptions = self._subscriptions
-        self.destroyed.connect(lambda *_: [signal.disconnect(slot) for signal, slot in subscriptions])
+        subscribe(self, [(self.explorer.pictures_changed, self._on_pictures),
+                         (self.view.events.axes, self._on_axes),
+                         (self.studio.active_changed, lambda *_: self._on_pictures(self.explorer.pictures))])
         self._on_pictures(self.explorer.pictures)
 
     # -- showing --------------------------------------------------------------------------------------------

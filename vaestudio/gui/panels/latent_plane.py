@@ -28,6 +28,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels import plane_items as items
 from vaestudio.gui.state.latent_view import Z_LIMIT, Endpoint
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 HELD_STEPS = 100  # held-coordinate slider steps per unit of z
 HELD_RANGE = 3.0  # sliders reach ±3 (99.7% of the prior)
@@ -229,18 +230,14 @@ class LatentPlanePanel(QWidget):
 
     def _connect(self) -> None:
         events = self.view.events
-        self._subscriptions = [
+        subscribe(self, [
             (events.cursor, self._on_cursor), (events.axes, self._on_axes), (events.held, self._on_held),
             (events.scale, self._on_scale), (events.overlay_visible, self._on_overlay_visible),
             (events.latent_dim, self._on_latent_dim), (events.dimension_order, self._on_dimension_order),
             (events.inspected_test_image, self._on_inspected), (events.endpoint_a, self._on_endpoints),
             (events.endpoint_b, self._on_endpoints), (self.explorer.pictures_changed, self._on_pictures),
             (self.studio.probe_changed, self._on_probe), (self.studio.active_changed, self._on_active),
-        ]
-        for signal, slot in self._subscriptions:
-            signal.connect(slot)
-        subscriptions = self._subscriptions
-        self.destroyed.connect(lambda *_: [signal.disconnect(slot) for signal, slot in subscriptions])
+        ])
 
         self.viewbox.cursor_dragged.connect(self._move_cursor_to)
         self.viewbox.clicked.connect(self._move_cursor_to)

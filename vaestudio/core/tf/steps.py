@@ -117,20 +117,30 @@ class TrainingSteps:
             """One replica's share of a step: images `batch` at `positions` of a global batch whose size
             each image carries in `sizes` (positions None: the whole global batch, on one device)."""
             x = inputs.to_inputs(batch)
+            count = tf.shape(x)[0]
             eps_all = tf.random.stateless_normal([global_batch, latent_dim], seed=tf.stack([key, iterations]))
             if positions is None:
-                eps, global_count = eps_all[:tf.shape(x)[0]], tf.shape(x)[0]
-            else:  # a replica may get no image of a short last batch: its sums are then 0
+                eps, global_count, weight = eps_all[:count], count, None
+            else:
+                # A replica may get no image of a short last batch. oneDNN's fused convolutions (on CPUs
+                # with AVX-512) refuse an empty batch, so such a replica works on one blank image whose
+                # weight is 0: its sums and its gradient are then 0, as they should be.
+                padding = tf.maximum(1 - count, 0)
+                x = tf.concat([x, tf.zeros(tf.concat([[padding], tf.shape(x)[1:]], 0), x.dtype)], 0)
+                positions = tf.concat([positions, tf.zeros([padding], positions.dtype)], 0)
+                weight = tf.concat([tf.ones([count]), tf.zeros([padding])], 0)
                 eps, global_count = tf.gather(eps_all, positions), tf.reduce_max(tf.concat([sizes, [1]], 0))
             with tf.GradientTape() as tape:
                 elbo, log_likelihood, kl = elbo_parts(model, x, eps)
+                if weight is not None:
+                    elbo, log_likelihood, kl = elbo * weight, log_likelihood * weight, kl * weight
                 objective = log_likelihood - beta * kl
                 loss = -tf.reduce_sum(objective) / tf.cast(global_count, tf.float32)
             gradients = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(gradients, variables))
             return {"elbo": tf.reduce_sum(elbo), "log_likelihood": tf.reduce_sum(log_likelihood),
                     "kl": tf.reduce_sum(kl), "objective": tf.reduce_sum(objective),
-                    "count": tf.cast(tf.shape(x)[0], tf.float32)}
+                    "count": tf.cast(count, tf.float32)}
 
         def one_step(element):
             iterations, beta = prepare_step()

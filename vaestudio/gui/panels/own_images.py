@@ -20,9 +20,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayo
 from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
-from vaestudio.gui.state.explorer import Pictures, Probe
+from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.latent_view import Endpoint, OwnImage
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm *.pgm);;All files (*)"
 MAX_FILES_PER_DROP = 64
@@ -140,7 +141,6 @@ class OwnImagesPanel(QWidget):
         super().__init__(parent)
         self.studio, self.commands, self.view = studio, commands, studio.view
         self.selected: int | None = None
-        self._shown: tuple | None = None
         self._errors: list[str] = []
         self.setAcceptDrops(True)
 
@@ -181,10 +181,10 @@ class OwnImagesPanel(QWidget):
         layout.addWidget(self.error)
         layout.addLayout(buttons)
 
-        studio.explorer.pictures_changed.connect(self._on_pictures)
-        studio.active_changed.connect(self._on_active)
-        for name in ("own_images", "endpoint_a", "endpoint_b", "axes"):
-            getattr(self.view.events, name).connect(self._refresh)
+        events = self.view.events
+        subscribe(self, [(studio.active_changed, self._on_active)] + [(signal, self._refresh) for signal in (
+            studio.explorer.moment_loaded, studio.explorer.own_changed, events.own_images, events.endpoint_a,
+            events.endpoint_b, events.axes)])
         self._refresh()
 
     def _on_active(self, _history) -> None:
@@ -231,14 +231,8 @@ class OwnImagesPanel(QWidget):
             event.ignore()
 
     # -- what is shown ------------------------------------------------------------------------------------
-    def _on_pictures(self, pictures: Pictures) -> None:
-        key = (pictures.info, pictures.own, pictures.vae is None)
-        if self._shown is None or any(a is not b for a, b in zip(key, self._shown)):
-            self._refresh()
-
     def _refresh(self, *_args) -> None:
         pictures = self.studio.explorer.pictures
-        self._shown = (pictures.info, pictures.own, pictures.vae is None)
         own = self.view.own_images
         if self.selected is not None and self.selected >= len(own):
             self.selected = len(own) - 1 if own else None

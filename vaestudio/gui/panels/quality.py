@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import FAILED, READY, Studio
+from vaestudio.gui.widgets import subscribe
 
 DEFAULT_K = 100
 DEFAULT_IMAGES = 500
@@ -148,23 +149,16 @@ class QualityPanel(QWidget):
         if application is not None:  # quitting ends a running estimate within one batch
             panel_ref = weakref.ref(self)
             application.aboutToQuit.connect(lambda: _stop(panel_ref))
-        studio.active_changed.connect(self._on_active)
-        studio.probe_changed.connect(self._on_probe)
-        studio.device_changed.connect(self._on_device)
+        subscribe(self, [
+            (studio.active_changed, self._on_active), (studio.probe_changed, self._on_probe),
+            (studio.device_changed, self._on_device), (studio.active_snapshot_added, self._on_snapshot_added),
+            (studio.active_moment_changed, self._on_moment), (studio.active_epoch_ended, self._show_result)])
         self._on_active(studio.active)
         self._on_probe(studio.explorer.probe)
 
     # -- the moment -------------------------------------------------------------------------------------------
     def _on_active(self, history: RunHistory | None) -> None:
-        if self._history is not None:
-            self._history.moment_changed.disconnect(self._on_moment)
-            self._history.snapshot_added.disconnect(self._on_snapshot_added)
-            self._history.epoch_ended.disconnect(self._show_result)
         self._history = history
-        if history is not None:
-            history.snapshot_added.connect(self._on_snapshot_added)
-            history.moment_changed.connect(self._on_moment)
-            history.epoch_ended.connect(self._show_result)
         if self.job is not None and self.job.history is not history:
             self.cancel()
         self._show_result()

@@ -296,8 +296,8 @@ class Explorer:
         from vaestudio.core import probes
 
         vae, probe, view = self.pictures.vae, self.probe, self.view
-        if vae is None:
-            return None
+        if vae is None or vae.architecture.latent_dim != view.latent_dim:
+            return None  # no model, or the view is already another run's
         if part == "grid":
             n = self.history.config.grid_size if self.history and self.history.config else 20
             axes, held, spacing = view.axes, np.asarray(view.held, np.float32), self._spacing()

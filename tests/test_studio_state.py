@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
-from test_explorer_state import explored, live_run, tiny_probe
-from vaestudio.core.events import EpochEnd, HyperChanged, StepMetrics
+from random_weights import random_weights
+from test_explorer_state import DeferredExecutor, explored, live_run, tiny_probe
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.events import EpochEnd, HyperChanged, Snapshot, StepMetrics
 from vaestudio.gui.state.explorer import InlineExecutor
 from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.run_history import RunHistory
@@ -188,8 +191,6 @@ def test_another_latent_dimension_resets_the_view_and_drops_the_old_runs_picture
 
 
 def test_a_result_for_the_run_left_is_dropped():
-    from test_explorer_state import DeferredExecutor
-
     four, two = live_run(latent_dim=4), live_run(latent_dim=2)
     executor = DeferredExecutor()
     studio = explored(four, executor)
@@ -201,3 +202,24 @@ def test_a_result_for_the_run_left_is_dropped():
     executor.run_all()
     assert failures == [] and studio.explorer.pictures.info == two.current
     assert studio.explorer.pictures.grid_axes == (0, 1)
+
+
+def test_a_live_run_is_followed_until_the_user_goes_back_in_time():
+    history = live_run(snapshots=2)
+    studio = explored(history)
+    heard = Heard(studio)
+    weights = random_weights(Architecture(latent_dim=3), seed=7)
+
+    def snapshot(step: int) -> Snapshot:
+        return Snapshot(0, step, f"step {step}", np.zeros((112, 112), np.uint8), weights, frame=step)
+
+    history.feed(snapshot(10))
+    assert heard.names() == ["snapshot_added", "moment_changed"]
+    assert studio.explorer.pictures.info.label == "step 10"
+    heard.events.clear()
+    history.step(-1)  # the user goes back one snapshot
+    history.feed(snapshot(20))  # training goes on: the moment shown stays
+    assert heard.names() == ["following_changed", "moment_changed", "snapshot_added"]
+    assert studio.explorer.pictures.info.label == "step 1" and not history.following
+    history.follow()
+    assert studio.explorer.pictures.info.label == "step 20" and history.following

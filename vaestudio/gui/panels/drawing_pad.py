@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QS
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.latent_view import OwnImage
+from vaestudio.gui.state.own_images import active_architecture, training_background
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
@@ -234,7 +235,7 @@ class DrawingPadPanel(QWidget):
         for index, image in enumerate(own):
             if image is self.own:
                 return index
-        for index, image in enumerate(own):  # prepared again for another model (own_images.refit_own_images)
+        for index, image in enumerate(own):  # prepared again for another model (state.own_images.refit_own_images)
             if self.own is not None and image.name == DRAWING and image.source == DRAWING:
                 self.own = image
                 return index
@@ -261,21 +262,12 @@ class DrawingPadPanel(QWidget):
             self.view.replace_own_image(index, image)
 
     def _prepare(self, pixels: np.ndarray) -> OwnImage | None:
-        from vaestudio.core.architecture import Architecture
-        from vaestudio.core.data.dataset import border_mean
         from vaestudio.core.data.own_image import prepare_own_image
 
         studio = self.studio
-        if studio.explorer.vae is not None:
-            architecture = studio.explorer.vae.architecture
-        elif studio.active is not None and studio.active.config is not None:
-            architecture = studio.active.config.architecture
-        else:
-            architecture = Architecture()
-        probe = studio.explorer.probe
-        light = probe is not None and len(probe.images) > 0 and border_mean(probe.images[:200]) > 127.5
+        light = training_background(studio.explorer.probe) == "light"
         try:
-            prepared = prepare_own_image(pixels, architecture, invert=light)
+            prepared = prepare_own_image(pixels, active_architecture(studio), invert=light)
         except ValueError as exc:
             studio.say(f"The drawing cannot be encoded: {exc}", 5000)
             return None

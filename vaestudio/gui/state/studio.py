@@ -19,6 +19,7 @@ from psygnal import Signal
 
 from vaestudio.gui.state.explorer import Executor, Explorer, Probe
 from vaestudio.gui.state.latent_view import LatentView
+from vaestudio.gui.state.own_images import refit_own_images
 from vaestudio.gui.state.run_history import RunHistory
 
 IDLE, WAITING, TRAINING, PAUSED, STOPPING = "idle", "waiting", "training", "paused", "stopping"
@@ -140,6 +141,7 @@ class Studio:
         if history is not None:
             self.view.reset(history.latent_dim)
         self.explorer.show(history, self.probes.get(id(history)) if history is not None else None)
+        refit_own_images(self)  # own images made for another image size or colour are prepared again
         if history is not None:  # after the explorer: a new moment reaches panels once its pictures are asked for
             for name, forwarder in self._forwarders.items():
                 getattr(history, name).connect(forwarder)

@@ -223,3 +223,13 @@ def test_a_live_run_is_followed_until_the_user_goes_back_in_time():
     assert studio.explorer.pictures.info.label == "step 1" and not history.following
     history.follow()
     assert studio.explorer.pictures.info.label == "step 20" and history.following
+
+
+def test_the_state_loads_neither_qt_nor_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, vaestudio.gui.state.studio, vaestudio.gui.state.quality, vaestudio.gui.state.own_images; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'PySide6', 'pyqtgraph') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -235,7 +235,9 @@ class LatentPlanePanel(QWidget):
             (events.scale, self._on_scale), (events.overlay_visible, self._on_overlay_visible),
             (events.latent_dim, self._on_latent_dim), (events.dimension_order, self._on_dimension_order),
             (events.inspected_test_image, self._on_inspected), (events.endpoint_a, self._on_endpoints),
-            (events.endpoint_b, self._on_endpoints), (self.explorer.pictures_changed, self._on_pictures),
+            (events.endpoint_b, self._on_endpoints),
+            *[(self.explorer.event_of(part), self._on_pictures)
+              for part in ("moment", "grid", "encodings", "own", "interpolation")],
             (self.studio.probe_changed, self._on_probe), (self.studio.active_changed, self._on_active),
         ])
 

@@ -1,0 +1,277 @@
+"""Diagnosis of the moment shown, without Qt: the traversal sheet, the worst-modelled test images, the
+latent quality, the health of the moment and the run's posterior-collapse alarm.
+
+Follows the explorer: a new moment (`moment_loaded`) starts scoring every test image of the probe (the
+worst images); once the probe's encodings arrive (`encodings_changed`) the traversal sheet, the health
+(KL, active units, I(x;z)) and the latent quality are computed from them. Each part runs on the
+executor (the explorer's Executor protocol) and is announced by its own event; a result for a moment the
+user has left is dropped, and a running scoring stops at its next chunk. The alarm follows the active
+run's epoch ends (their per-dimension KL), so it is raised live and for any opened run.
+
+Latent quality and nearest training images need the run's dataset (`set_dataset`); the class histogram
+and the Fréchet distance need the dataset's classifier: a cached one is used at once, training one
+(TensorFlow, about a minute) only happens on `train_classifier()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from psygnal import Signal
+
+from vaestudio.gui.state.explorer import Executor, Pictures
+from vaestudio.gui.state.run_history import RunHistory
+from vaestudio.gui.state.studio import Studio
+
+WORST_COUNT = 12
+TRAIN_POOL = 2000  # training images (a seeded choice) probed for latent quality and searched for nearest ones
+SAMPLES = 1000
+PARTS = ("traversals", "worst", "quality", "health", "alarm")
+
+
+@dataclass(frozen=True, eq=False)
+class WorstResult:
+    """The scores of every probe image and the worst of them, for one moment."""
+
+    scores: Any = field(repr=False)  # worst.ImageScores
+    items: tuple = ()  # worst.WorstImage, worst first; indices are the probe's
+    train_indices: np.ndarray | None = field(default=None, repr=False)  # nearest_train -> dataset index
+
+
+class Diagnosis:
+    """Keeps the diagnosis of the active run's moment current."""
+
+    traversals_changed = Signal(object)  # traversals.TraversalSheet | None
+    worst_changed = Signal(object)  # WorstResult | None
+    worst_progress = Signal(int, int)  # probe images scored, in all
+    quality_changed = Signal(object)  # latent_quality.LatentQuality | None
+    health_changed = Signal(object)  # collapse.Health | None: the moment's KL, active units, I(x;z)
+    alarm_changed = Signal(object)  # collapse.Alarm | None: the active run's
+    classifier_changed = Signal(object)  # classifier.DatasetClassifier | None
+    failed = Signal(str)  # one line
+
+    def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
+                 worst_count: int = WORST_COUNT, samples: int = SAMPLES):
+        self.studio = studio
+        self._post = post or (lambda fn: fn())  # runs a callable on the UI thread (progress from the work)
+        self.explorer = studio.explorer
+        self.executor = executor
+        self.worst_count = worst_count
+        self.samples = samples  # prior samples judged by the classifier
+        self.traversal_image: int | None = None  # probe index the sheet starts from; None: the origin
+        self.traversals = self.worst = self.quality = self.health = self.alarm = None
+        self.classifier = None
+        self.datasets: dict[int, Any] = {}  # id(history) -> its Dataset
+        self._train_pool: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # indices, images, labels
+        self._test_features: tuple[int, np.ndarray] | None = None  # (id(classifier), features of the probe)
+        self._generation = 0
+        self.explorer.moment_loaded.connect(self._on_moment)
+        self.explorer.encodings_changed.connect(self._on_encodings)
+        studio.active_changed.connect(self._on_active)
+        studio.active_epoch_ended.connect(self._on_epoch_end)
+        studio.active_cleared.connect(self._update_alarm)
+
+    # -- inputs from the window ---------------------------------------------------------------------------
+    def set_dataset(self, history: RunHistory, dataset) -> None:
+        """The run's dataset is loaded (call where `studio.set_probe` is called): quality, nearest images."""
+        self.datasets[id(history)] = dataset
+        if history is self.studio.active:
+            self._load_cached_classifier(dataset)
+            self._start_quality(self.explorer.pictures)
+            self._start_worst(self.explorer.pictures)  # again, now with the nearest training images
+
+    def set_traversal_image(self, index: int | None) -> None:
+        """Start the traversal sheet's rows from probe image `index` (None: from the origin)."""
+        self.traversal_image = index
+        self._start_traversals(self.explorer.pictures)
+
+    def set_worst_count(self, count: int) -> None:
+        self.worst_count = max(1, int(count))
+        self._start_worst(self.explorer.pictures)
+
+    def train_classifier(self) -> None:
+        """Train (once per dataset; TensorFlow) and cache the classifier of the active run's dataset."""
+        dataset = self._dataset()
+        if dataset is None:
+            self.failed.emit("The run's dataset is not loaded: no classifier can be trained.")
+            return
+        from vaestudio.core.diagnosis.classifier import classifier_for
+
+        self.executor.submit(lambda: classifier_for(dataset), lambda found: self._classifier_ready(found, dataset),
+                             self._report, key="diagnosis-classifier")
+
+    # -- following the studio ------------------------------------------------------------------------------
+    def _dataset(self):
+        active = self.studio.active
+        return self.datasets.get(id(active)) if active is not None else None
+
+    def _on_active(self, history: RunHistory | None) -> None:
+        self._test_features = None
+        self._set_classifier(None)
+        dataset = self._dataset()
+        if dataset is not None:
+            self._load_cached_classifier(dataset)
+        self._update_alarm()
+
+    def _on_epoch_end(self, _event) -> None:
+        self._update_alarm()
+
+    def _update_alarm(self) -> None:
+        from vaestudio.core.diagnosis import collapse
+
+        history = self.studio.active
+        alarm = None
+        if history is not None:
+            config = history.config
+            beta = history.hyper_changes[-1].beta if history.hyper_changes else (config.beta if config else None)
+            watch = collapse.LiveWatch(config.kl_warmup_steps if config else 0, beta)
+            for end in history.epoch_ends:
+                watch.epoch_ended(end.epoch, end.step, end.kl_per_dimension)
+            alarm = watch.alarm
+        def start(value):
+            return None if value is None else (value.started_step, value.last_healthy_step)
+
+        announce = start(alarm) != start(self.alarm)  # raised, cleared or started elsewhere: not every epoch
+        self.alarm = alarm
+        if announce:
+            self.alarm_changed.emit(alarm)
+
+    def _on_moment(self, pictures: Pictures) -> None:
+        self._generation += 1
+        for part in ("traversals", "worst", "quality", "health"):
+            setattr(self, part, None)
+            getattr(self, f"{part}_changed").emit(None)
+        self._start_worst(pictures)
+
+    def _on_encodings(self, pictures: Pictures) -> None:
+        if pictures.vae is None or pictures.means is None:
+            return
+        self._start_traversals(pictures)
+        self._start_health(pictures)
+        self._start_quality(pictures)
+
+    # -- the parts (work on the executor, results on the UI thread) ------------------------------------------
+    def _submit(self, part: str, work, generation: int | None = None) -> None:
+        generation = self._generation if generation is None else generation
+
+        def done(value) -> None:
+            if generation == self._generation and value is not None:
+                setattr(self, part, value)
+                getattr(self, f"{part}_changed").emit(value)
+
+        self.executor.submit(work, done, self._report, key=f"diagnosis-{part}")
+
+    def _start_traversals(self, pictures: Pictures) -> None:
+        probe = self.explorer.probe
+        if pictures.vae is None or pictures.means is None or probe is None:
+            return
+        from vaestudio.core.diagnosis.traversals import traversal_sheet
+        from vaestudio.core.probes import Posterior
+
+        vae, posterior = pictures.vae, Posterior(pictures.means, pictures.logvars)
+        image = self.traversal_image if self.traversal_image is not None and \
+            0 <= self.traversal_image < len(probe.images) else None
+        self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior))
+
+    def _start_health(self, pictures: Pictures) -> None:
+        from vaestudio.core.diagnosis.collapse import health_of_posterior
+
+        info, means, logvars = pictures.info, pictures.means, pictures.logvars
+        self._submit("health", lambda: health_of_posterior(means, logvars, info.step, info.epoch))
+
+    def _start_worst(self, pictures: Pictures) -> None:
+        probe, vae = self.explorer.probe, pictures.vae
+        if vae is None or probe is None:
+            return
+        from vaestudio.core.diagnosis import worst
+        from vaestudio.core.errors import Cancelled
+
+        generation, count, pool = self._generation, self.worst_count, self._pool()
+
+        def cancelled() -> bool:  # read from the worker between chunks
+            return generation != self._generation
+
+        def progress(done: int, total: int) -> None:
+            self._post(lambda: self.worst_progress.emit(done, total) if generation == self._generation else None)
+
+        def work():
+            from vaestudio.core.probes import encode
+
+            try:
+                scores = worst.per_image_elbo(vae, probe.images, progress=progress, cancelled=cancelled)
+            except Cancelled:
+                return None
+            train_means = None if pool is None else encode(vae, pool[1]).mean
+            _, items = worst.worst_images(vae, probe.images, count, scores=scores, train_means=train_means)
+            return WorstResult(scores, tuple(items), None if pool is None else pool[0])
+
+        self._submit("worst", work, generation)
+
+    def _start_quality(self, pictures: Pictures) -> None:
+        probe, pool, vae = self.explorer.probe, self._pool(), pictures.vae
+        if probe is None or pool is None or vae is None or pictures.means is None:
+            return
+        from vaestudio.core.diagnosis.latent_quality import latent_quality
+        from vaestudio.core.probes import Posterior
+
+        classifier, posterior = self.classifier, Posterior(pictures.means, pictures.logvars)
+        samples = self.samples
+        known = self._test_features
+        features = known[1] if known is not None and classifier is not None and known[0] == id(classifier) else None
+
+        def work():
+            test_features = features
+            if classifier is not None and test_features is None:
+                test_features = classifier.features(probe.images)
+            quality = latent_quality(vae, pool[1], pool[2], probe.images, probe.labels, classifier,
+                                     test_features, samples=samples, test_posterior=posterior)
+            return quality, test_features
+
+        generation = self._generation
+
+        def done(result) -> None:
+            quality, test_features = result
+            if classifier is not None and classifier is self.classifier:
+                self._test_features = (id(classifier), test_features)
+            if generation == self._generation:
+                self.quality = quality
+                self.quality_changed.emit(quality)
+
+        self.executor.submit(work, done, self._report, key="diagnosis-quality")
+
+    # -- the dataset and its classifier ----------------------------------------------------------------------
+    def _pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(dataset indices, images, labels) of the training images searched and probed; None: no dataset."""
+        dataset = self._dataset()
+        if dataset is None:
+            return None
+        key = id(dataset)
+        if key not in self._train_pool:
+            count = len(dataset.train_images)
+            chosen = np.sort(np.random.default_rng(0).choice(count, min(count, TRAIN_POOL), replace=False))
+            self._train_pool[key] = (chosen, np.asarray(dataset.train_images)[chosen],
+                                     np.asarray(dataset.train_labels)[chosen])
+        return self._train_pool[key]
+
+    def _load_cached_classifier(self, dataset) -> None:
+        from vaestudio.core.diagnosis.classifier import cached_classifier
+
+        self.executor.submit(lambda: cached_classifier(dataset), lambda found: self._classifier_ready(found, dataset),
+                             self._report, key="diagnosis-classifier")
+
+    def _classifier_ready(self, found, dataset) -> None:
+        if found is None or found is self.classifier or dataset is not self._dataset():
+            return  # none cached, already in use, or the active run changed to another dataset meanwhile
+        self._set_classifier(found)
+        self._start_quality(self.explorer.pictures)
+
+    def _set_classifier(self, classifier) -> None:
+        if classifier is not self.classifier:
+            self.classifier = classifier
+            self.classifier_changed.emit(classifier)
+
+    def _report(self, message: str) -> None:
+        self.failed.emit(message)
+

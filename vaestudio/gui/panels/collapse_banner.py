@@ -1,0 +1,56 @@
+"""The posterior-collapse banner: shown while the active run is in collapse — what it means, what to
+try, and buttons to look at the moment it started or branch from the last healthy one (state: Diagnosis).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from vaestudio.gui.state.diagnosis import Diagnosis
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
+
+
+class CollapseBanner(QFrame):
+    """A warning strip above the panels; hidden while the active run is healthy."""
+
+    branch_requested = Signal(int)  # the step of the last healthy moment (the window offers to branch there)
+
+    def __init__(self, studio: Studio, diagnosis: Diagnosis, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.diagnosis = studio, diagnosis
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("CollapseBanner { background: #fff3cd; } QLabel { color: #5c4400; }")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.show_start = QPushButton("Show where it started")
+        self.show_start.clicked.connect(self._show_start)
+        self.branch = QPushButton("Branch from the last healthy moment")
+        self.branch.clicked.connect(self._branch)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.show_start)
+        layout.addWidget(self.branch)
+        subscribe(self, [(diagnosis.alarm_changed, self._show)])
+        self._show(diagnosis.alarm)
+
+    def _show(self, alarm) -> None:
+        self.setVisible(alarm is not None)
+        if alarm is None:
+            return
+        self.text.setText(f"<b>Posterior collapse.</b> {alarm.reason}: the latent code carries almost nothing "
+                          f"about the images. Try {', '.join(alarm.advice)}.")
+        self.branch.setVisible(alarm.last_healthy_step is not None)
+
+    def _show_start(self) -> None:
+        alarm, history = self.diagnosis.alarm, self.studio.active
+        if alarm is not None and history is not None:
+            index = history.index_at_step(alarm.started_step)
+            if index is not None:
+                history.select(index)
+
+    def _branch(self) -> None:
+        alarm = self.diagnosis.alarm
+        if alarm is not None and alarm.last_healthy_step is not None:
+            self.branch_requested.emit(alarm.last_healthy_step)

@@ -1,0 +1,82 @@
+"""Latent quality: how well the latent means of the moment shown separate the classes (kNN and linear
+probe accuracy, against chance), the moment's health (active units, KL, I(x;z)), and — with the
+dataset's classifier — which classes prior samples look like and a Fréchet distance on the classifier's
+features (not Inception FID). State: Diagnosis."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from vaestudio.gui.state.diagnosis import Diagnosis
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
+
+BAR = 24  # characters of the widest histogram bar
+
+
+class LatentQualityPanel(QWidget):
+    """Figures of the moment shown, as text."""
+
+    title = "Latent quality"
+
+    def __init__(self, studio: Studio, diagnosis: Diagnosis, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.diagnosis = studio, diagnosis
+        self.figures = QLabel()
+        self.figures.setWordWrap(True)
+        self.health = QLabel()
+        self.health.setWordWrap(True)
+        self.samples = QLabel()
+        self.samples.setWordWrap(True)
+        self.train_button = QPushButton("Train the dataset's classifier")
+        self.train_button.setToolTip("Once per dataset (TensorFlow, about a minute); kept in the cache folder")
+        self.train_button.clicked.connect(self._train)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        for widget in (self.figures, self.health, self.samples, self.train_button):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        subscribe(self, [(diagnosis.quality_changed, self._show_quality), (diagnosis.health_changed, self._show_health),
+                         (diagnosis.classifier_changed, self._show_classifier)])
+        self._show_quality(diagnosis.quality)
+        self._show_health(diagnosis.health)
+        self._show_classifier(diagnosis.classifier)
+
+    def _train(self) -> None:
+        self.train_button.setEnabled(False)
+        self.train_button.setText("Training the classifier…")
+        self.diagnosis.train_classifier()
+
+    def _show_classifier(self, classifier) -> None:
+        self.train_button.setVisible(classifier is None)
+        self.train_button.setEnabled(True)
+        self.train_button.setText("Train the dataset's classifier")
+
+    def _show_health(self, health) -> None:
+        if health is None:
+            self.health.setText("")
+            return
+        mi = "" if health.mutual_information is None else f", I(x;z) {health.mutual_information:.2f} nats"
+        self.health.setText(f"Active units {health.active_count} of {health.latent_dim}, "
+                            f"KL {health.total_kl:.2f} nats{mi}")
+
+    def _show_quality(self, quality) -> None:
+        from vaestudio.core.diagnosis.latent_quality import FRECHET_NAME
+
+        if quality is None:
+            has_data = self.diagnosis.datasets.get(id(self.studio.active)) is not None
+            self.figures.setText("Measuring the latent space…" if has_data else
+                                 "Latent quality needs the run's labelled training images (not loaded).")
+            self.samples.setText("")
+            return
+        self.figures.setText(f"<b>kNN accuracy</b> {quality.knn_accuracy:.1%} · <b>linear probe</b> "
+                             f"{quality.probe_accuracy:.1%} (chance {quality.chance:.0%}), on the latent means")
+        if quality.sample_classes is None:
+            self.samples.setText("Prior samples are judged once the dataset's classifier exists.")
+            return
+        widest = max(quality.sample_classes.values()) or 1.0
+        bars = "<br>".join(f"<tt>{'█' * round(BAR * share / widest):<{BAR}}</tt> {share:.0%} {name}"
+                           for name, share in quality.sample_classes.items())
+        self.samples.setText(f"<b>Prior samples look like</b> (classifier test accuracy "
+                             f"{quality.classifier_accuracy:.1%}):<br>{bars}<br>{FRECHET_NAME}: "
+                             f"<b>{quality.frechet_distance:.2f}</b>")

@@ -1,0 +1,89 @@
+"""Worst images: the test images the model of the moment shown explains least (lowest ELBO), each above
+its reconstruction and a heat map of each pixel's −log-likelihood (white: worst). Clicking one inspects it
+on the plane and shows its nearest training images in latent space (state: Diagnosis)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from vaestudio.gui.panels.image_strip import ImageStrip, Tile
+from vaestudio.gui.state.diagnosis import Diagnosis
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
+
+
+class WorstImagesPanel(QWidget):
+    """The N worst-modelled test images, their reconstructions, heat maps and nearest training images."""
+
+    title = "Worst images"
+
+    def __init__(self, studio: Studio, diagnosis: Diagnosis, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.diagnosis = studio, diagnosis
+        self.result = None
+        self.chosen: int | None = None  # position in the gallery
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        self.strip = ImageStrip(rows=3, max_cell=96)
+        self.strip.clicked.connect(self.choose)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.neighbours = ImageStrip(rows=1, max_cell=64)
+        self.neighbours.set_placeholder("Click an image above to see its nearest training images in latent space.")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self.strip, 3)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.neighbours, 1)
+        subscribe(self, [(diagnosis.worst_changed, self._show), (diagnosis.worst_progress, self._on_progress)])
+        self._show(diagnosis.worst)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.result is None:
+            self.header.setText(f"Scoring every test image… {done} of {total}")
+
+    def _show(self, result) -> None:
+        from vaestudio.core.diagnosis.worst import heat_uint8
+
+        self.result, self.chosen = result, None
+        self.neighbours.set_tiles([])
+        self.detail.setText("")
+        if result is None:
+            waiting = self.studio.explorer.pictures.vae is not None
+            self.header.setText("Scoring every test image…" if waiting else
+                                "No model at this moment: nothing to score.")
+            self.strip.set_tiles([])
+            return
+        top = max((float(w.heat.max()) for w in result.items), default=0.0)
+        tiles = [Tile((w.image, w.reconstruction, heat_uint8(w.heat, top)),
+                      (f"#{w.index}", f"{w.elbo:.1f}".replace("-", "−"), ""),
+                      f"Test image {w.index}: ELBO {w.elbo:.1f} nats = log-likelihood {w.log_likelihood:.1f} "
+                      f"− KL {w.kl:.1f}. Click to inspect it.") for w in result.items]
+        self.strip.set_tiles(tiles)
+        scored = len(result.scores.elbo)
+        self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (nats, one sample): "
+                            f"image, reconstruction, per-pixel −log p (white: {top:.1f} nats). "
+                            f"Mean ELBO {result.scores.elbo.mean():.1f}".replace("-", "−"))
+
+    def choose(self, position: int) -> None:
+        """Inspect the gallery's image at `position`: on the plane, and its nearest training images."""
+        if self.result is None or not 0 <= position < len(self.result.items):
+            return
+        item = self.result.items[position]
+        self.chosen = position
+        self.strip.set_selected(position)
+        self.studio.view.inspect_test_image(item.index)
+        mean = ", ".join(f"{v:.2f}" for v in item.mean)
+        self.detail.setText(f"Test image {item.index}: ELBO {item.elbo:.1f} = log-likelihood "
+                            f"{item.log_likelihood:.1f} − KL {item.kl:.1f}; posterior mean ({mean})".replace("-", "−"))
+        dataset = self.diagnosis.datasets.get(id(self.studio.active))
+        if dataset is None or not item.nearest_train or self.result.train_indices is None:
+            self.neighbours.set_tiles([])
+            self.neighbours.set_placeholder("The run's training images are not loaded: no nearest images.")
+            return
+        indices = [int(self.result.train_indices[j]) for j in item.nearest_train]
+        names = dataset.class_names
+        self.neighbours.set_tiles([Tile((dataset.train_images[i],),
+                                        (names[int(dataset.train_labels[i])] if names else str(i),),
+                                        f"Training image {i}") for i in indices])

@@ -106,3 +106,8 @@ def test_the_alarm_is_recorded_in_the_run_folder(tmp_path):
     assert collapse.read_alarm(tmp_path)["collapse"] is False
     assert collapse.collapse_summary(alarm)["collapsed"] is True
     assert collapse.collapse_summary(None) == {"collapsed": False, "reason": "no posterior collapse"}
+
+
+def test_mutual_information_of_a_large_set_is_estimated_on_a_bounded_sample():
+    mean = np.arange(5000, dtype=float)[:, None] * 100.0
+    assert collapse.mutual_information(mean, np.zeros_like(mean)) == pytest.approx(np.log(collapse.MI_IMAGES))

@@ -7,7 +7,8 @@ A snapshot's health is read from its test images' posteriors q(z|x) = N(mean, ex
   2019, "Lagging inference networks"): I = E_x[log q(z|x) - log q(z)] with one z drawn from each
   q(z|x) (a generator seeded by `seed`), q(z) the aggregate posterior of the batch, (1/N) sum_j q(z|x_j).
   Both log-densities are evaluated at the drawn z, so a posterior that ignores x gives exactly 0. The
-  estimate is biased low for informative posteriors and can never exceed log N.
+  estimate is biased low for informative posteriors and can never exceed log N. Its cost grows as N^2,
+  so at most MI_IMAGES images (a seeded choice) enter it.
 
 A run's health is also in its metrics.csv (epoch rows carry the test KL of each dimension); there only
 the KL is known, so a dimension counts as active when its KL exceeds ACTIVE_KL (a dimension whose posterior
@@ -35,6 +36,7 @@ MIN_TOTAL_KL = 0.1  # nats: under this the decoder barely hears z
 MIN_ACTIVE_FRACTION = 0.5  # fewer active dimensions than this fraction: collapse
 ACTIVE_KL = 0.01  # nats: a dimension's KL above which metrics.csv rows count it active
 DIAGNOSIS_FILE = "diagnosis.json"
+MI_IMAGES = 2000  # images in the mutual-information estimate (a seeded choice when there are more)
 _MI_ROWS = 256  # drawn points per block of the N x N density matrix
 
 
@@ -101,6 +103,9 @@ def mutual_information(mean: np.ndarray, logvar: np.ndarray, seed: int = 0) -> f
     logvar = np.asarray(logvar, np.float64)
     if mean.shape != logvar.shape or mean.ndim != 2 or len(mean) == 0:
         raise ValueError(f"means {mean.shape} and log-variances {logvar.shape} must both be (N >= 1, d)")
+    if len(mean) > MI_IMAGES:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(mean), MI_IMAGES, replace=False))
+        mean, logvar = mean[chosen], logvar[chosen]
     count, dim = mean.shape
     std = np.exp(0.5 * logvar)
     z = mean + std * np.random.default_rng(seed).standard_normal(mean.shape)

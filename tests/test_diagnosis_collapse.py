@@ -63,7 +63,7 @@ def test_the_alarm_fires_on_a_run_that_collapses_and_says_when_and_what_to_try()
     assert any("lower beta (now 8)" in a for a in alarm.advice)
     assert any("free bits" in a for a in alarm.advice)
     assert any("branch from the last healthy moment (epoch 1, step 100)" in a for a in alarm.advice)
-    assert alarm.line().startswith("ALARM posterior collapse")
+    assert alarm.line().startswith("ALARM posterior collapse since epoch 2, step 200: ")
 
 
 def test_a_healthy_run_raises_none_and_the_warm_up_is_forgiven():

@@ -93,7 +93,7 @@ class Alarm:
 
     def line(self) -> str:
         """The CLI's one-line alarm."""
-        return f"ALARM posterior collapse: {self.reason}. Try: {'; '.join(self.advice)}."
+        return f"ALARM {self.reason}. Try {', '.join(self.advice)}."
 
 
 # -- one snapshot -------------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def detect_collapse(moments: Sequence[Health], warmup_steps: int = 0, beta: floa
     reason = f"posterior collapse since {first.where}: {latest.collapse_reason()}"
     if latest.mutual_information is not None:
         reason += f", I(x;z) {latest.mutual_information:.3g} nats"
-    reason += " - the decoder ignores most of z"
+    reason += ": the decoder ignores most of z"
     beta_text = f" (now {beta:g})" if beta is not None else ""
     advice = [f"a lower beta{beta_text}", "a KL warm-up (kl_warmup_steps)", "free bits"]
     if last is not None:

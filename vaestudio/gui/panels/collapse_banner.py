@@ -39,8 +39,8 @@ class CollapseBanner(QFrame):
         self.setVisible(alarm is not None)
         if alarm is None:
             return
-        self.text.setText(f"<b>Posterior collapse.</b> {alarm.reason}: the latent code carries almost nothing "
-                          f"about the images. Try {', '.join(alarm.advice)}.")
+        self.text.setText(f"<b>Alarm:</b> {alarm.reason[0].upper()}{alarm.reason[1:]}. "
+                          f"Try {', '.join(alarm.advice)}.")
         self.branch.setVisible(alarm.last_healthy_step is not None)
 
     def _show_start(self) -> None:

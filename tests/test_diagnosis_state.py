@@ -146,3 +146,25 @@ def test_the_state_and_the_diagnosis_load_neither_qt_nor_tensorflow():
             "print(sorted(m for m in ('tensorflow', 'keras', 'PySide6', 'pyqtgraph') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+class CountingExecutor(InlineExecutor):
+    def __init__(self):
+        self.keys: list[str] = []
+
+    def submit(self, fn, on_done, on_error=None, key=None) -> None:
+        self.keys.append(key)
+        super().submit(fn, on_done, on_error, key)
+
+
+def test_going_back_to_a_moment_already_diagnosed_shows_it_at_once():
+    executor = CountingExecutor()
+    history = live_run()
+    studio, diagnosis, heard = diagnosed(history, executor)
+    latest = (diagnosis.traversals, diagnosis.worst, diagnosis.quality, diagnosis.health)
+    history.select(0)
+    executor.keys.clear()
+    history.select(2)
+    assert not [key for key in executor.keys if key and key.startswith("diagnosis-")]
+    assert (diagnosis.traversals, diagnosis.worst, diagnosis.quality, diagnosis.health) == latest
+    assert len(diagnosis.quality_by_moment) == 2  # latent quality over training, one figure per moment seen

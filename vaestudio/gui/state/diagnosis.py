@@ -5,7 +5,8 @@ Follows the explorer: a new moment (`moment_loaded`) starts scoring every test i
 worst images); once the probe's encodings arrive (`encodings_changed`) the traversal sheet, the health
 (KL, active units, I(x;z)) and the latent quality are computed from them. Each part runs on the
 executor (the explorer's Executor protocol) and is announced by its own event; a result for a moment the
-user has left is dropped, and a running scoring stops at its next chunk. The alarm follows the active
+user has left is dropped, a running scoring stops at its next chunk, and the parts of the last moments
+seen are kept (going back shows them at once; `quality_by_moment` is latent quality over training). The alarm follows the active
 run's epoch ends (their per-dimension KL), so it is raised live and for any opened run.
 
 Latent quality and nearest training images need the run's dataset (`set_dataset`); the class histogram
@@ -15,6 +16,7 @@ and the Fréchet distance need the dataset's classifier: a cached one is used at
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +30,7 @@ from vaestudio.gui.state.studio import Studio
 WORST_COUNT = 12
 TRAIN_POOL = 2000  # training images (a seeded choice) probed for latent quality and searched for nearest ones
 SAMPLES = 1000
+KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it at once
 PARTS = ("traversals", "worst", "quality", "health", "alarm")
 
 
@@ -67,6 +70,8 @@ class Diagnosis:
         self._train_pool: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # indices, images, labels
         self._test_features: tuple[int, np.ndarray] | None = None  # (id(classifier), features of the probe)
         self._generation = 0
+        self._kept: OrderedDict[tuple, Any] = OrderedDict()  # (moment, part, signature) -> value
+        self.quality_by_moment: dict[tuple, Any] = {}  # (id(history), index, step, id(probe)) -> LatentQuality
         self.explorer.moment_loaded.connect(self._on_moment)
         self.explorer.encodings_changed.connect(self._on_encodings)
         studio.active_changed.connect(self._on_active)
@@ -153,15 +158,43 @@ class Diagnosis:
         self._start_quality(pictures)
 
     # -- the parts (work on the executor, results on the UI thread) ------------------------------------------
-    def _submit(self, part: str, work, generation: int | None = None) -> None:
+    def _submit(self, part: str, work, signature: tuple = (), generation: int | None = None,
+                unpack=None) -> None:
+        """Run `work` for `part` of the moment shown, unless a result for the same moment and `signature` is
+        kept (then at once). `unpack(value) -> part's value` runs on the UI thread first."""
         generation = self._generation if generation is None else generation
+        moment = self._moment_key()
+        key = None if moment is None else (moment, part, signature)
+        if key is not None and key in self._kept:
+            self._kept.move_to_end(key)
+            self._publish(part, self._kept[key])
+            return
 
         def done(value) -> None:
-            if generation == self._generation and value is not None:
-                setattr(self, part, value)
-                getattr(self, f"{part}_changed").emit(value)
+            if value is None:
+                return
+            if unpack is not None:
+                value = unpack(value)
+            if key is not None:
+                self._kept[key] = value
+                while len(self._kept) > KEPT:
+                    self._kept.popitem(last=False)
+                if part == "quality":
+                    self.quality_by_moment[moment] = value
+            if generation == self._generation:
+                self._publish(part, value)
 
         self.executor.submit(work, done, self._report, key=f"diagnosis-{part}")
+
+    def _publish(self, part: str, value) -> None:
+        setattr(self, part, value)
+        getattr(self, f"{part}_changed").emit(value)
+
+    def _moment_key(self) -> tuple | None:
+        info, history = self.explorer.pictures.info, self.studio.active
+        if info is None or history is None:
+            return None
+        return (id(history), info.index, info.step, id(self.explorer.probe))
 
     def _start_traversals(self, pictures: Pictures) -> None:
         probe = self.explorer.probe
@@ -173,7 +206,7 @@ class Diagnosis:
         vae, posterior = pictures.vae, Posterior(pictures.means, pictures.logvars)
         image = self.traversal_image if self.traversal_image is not None and \
             0 <= self.traversal_image < len(probe.images) else None
-        self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior))
+        self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior), (image,))
 
     def _start_health(self, pictures: Pictures) -> None:
         from vaestudio.core.diagnosis.collapse import health_of_posterior
@@ -207,7 +240,7 @@ class Diagnosis:
             _, items = worst.worst_images(vae, probe.images, count, scores=scores, train_means=train_means)
             return WorstResult(scores, tuple(items), None if pool is None else pool[0])
 
-        self._submit("worst", work, generation)
+        self._submit("worst", work, (count, pool is not None), generation)
 
     def _start_quality(self, pictures: Pictures) -> None:
         probe, pool, vae = self.explorer.probe, self._pool(), pictures.vae
@@ -229,17 +262,13 @@ class Diagnosis:
                                      test_features, samples=samples, test_posterior=posterior)
             return quality, test_features
 
-        generation = self._generation
-
-        def done(result) -> None:
+        def unpack(result):
             quality, test_features = result
             if classifier is not None and classifier is self.classifier:
                 self._test_features = (id(classifier), test_features)
-            if generation == self._generation:
-                self.quality = quality
-                self.quality_changed.emit(quality)
+            return quality
 
-        self.executor.submit(work, done, self._report, key="diagnosis-quality")
+        self._submit("quality", work, (id(classifier), samples), unpack=unpack)
 
     # -- the dataset and its classifier ----------------------------------------------------------------------
     def _pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

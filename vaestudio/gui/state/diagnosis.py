@@ -31,6 +31,7 @@ WORST_COUNT = 12
 TRAIN_POOL = 2000  # training images (a seeded choice) probed for latent quality and searched for nearest ones
 SAMPLES = 1000
 KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it at once
+CHUNK = 128  # probe images scored between two looks at whether the moment moved on
 PARTS = ("traversals", "worst", "quality", "health", "alarm")
 
 
@@ -233,7 +234,8 @@ class Diagnosis:
             from vaestudio.core.probes import encode
 
             try:
-                scores = worst.per_image_elbo(vae, probe.images, progress=progress, cancelled=cancelled)
+                scores = worst.per_image_elbo(vae, probe.images, chunk=CHUNK, progress=progress,
+                                                cancelled=cancelled)
             except Cancelled:
                 return None
             train_means = None if pool is None else encode(vae, pool[1]).mean

@@ -108,7 +108,8 @@ def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot,
     history.feed(EpochEnd(1, 100, -200.0, -190.0, 4.0, 1.0, (2.0, 1.5, 0.5)))
     assert not banner.isVisible()
     history.feed(EpochEnd(2, 200, -210.0, -209.99, 0.01, 1.0, (0.01, 0.0, 0.0)))
-    assert banner.isVisible() and "Posterior collapse since epoch 2" in banner.text.text() and "free bits" in banner.text.text()
+    assert banner.isVisible()
+    assert "Posterior collapse since epoch 2" in banner.text.text() and "free bits" in banner.text.text()
     with qtbot.waitSignal(banner.branch_requested) as asked:
         QTest.mouseClick(banner.branch, Qt.MouseButton.LeftButton)
     assert asked.args == [100]

@@ -32,20 +32,23 @@ def run_alarm(folder: str | Path | None, health: collapse.Health, warmup_steps: 
 def inspect_fields(weights, dataset, *, folder: str | Path | None = None, step: int | None = None,
                    epoch: int | None = None, warmup_steps: int = 0, beta: float | None = None,
                    worst_count: int | None = None, classifier: str = "cached", test_limit: int | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None,
+                   posterior: probes.Posterior | None = None) -> dict:
     """`inspect --json`'s diagnosis fields for one snapshot on `dataset` (a Dataset):
 
     collapse {collapsed, reason}, mutual_information, knn_accuracy, probe_accuracy, sample_classes,
     frechet_distance (+ frechet_distance_is, classifier_test_accuracy) and, with `worst_count`, worst
     [{index, elbo, log_likelihood, kl, nearest_train}]. classifier: "cached" (use it when the dataset's
     classifier was trained before, else the two classifier figures are null), "train" (train it when
-    missing; TensorFlow) or "none". progress(done, total): the per-image ELBO's images.
+    missing; TensorFlow) or "none". progress(done, total): the per-image ELBO's images. `posterior`: the
+    test images' posteriors when the caller has them already.
     """
     test_images, test_labels = np.asarray(dataset.test_images), np.asarray(dataset.test_labels)
     if test_limit is not None:
         test_images, test_labels = test_images[:test_limit], test_labels[:test_limit]
     vae = probes.as_vae(weights)
-    posterior = probes.encode(vae, test_images)
+    if posterior is None or len(posterior.mean) != len(test_images):
+        posterior = probes.encode(vae, test_images)
     health = collapse.health_of_posterior(posterior.mean, posterior.logvar, step or 0, epoch or 0)
     alarm = run_alarm(folder, health, warmup_steps, beta, step)
     fields: dict = {"collapse": collapse.collapse_summary(alarm), "mutual_information": health.mutual_information}
@@ -59,7 +62,7 @@ def inspect_fields(weights, dataset, *, folder: str | Path | None = None, step: 
                                             test_labels, judge, test_posterior=posterior)
     fields |= quality.to_json()
     if worst_count:
-        scores, items = worst.worst_images(vae, test_images, worst_count, train_images=None, progress=progress)
+        _, items = worst.worst_images(vae, test_images, worst_count, progress=progress)
         fields["worst"] = worst.worst_summary(items)
     return fields
 

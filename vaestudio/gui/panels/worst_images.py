@@ -75,8 +75,9 @@ class WorstImagesPanel(QWidget):
         self.strip.set_selected(position)
         self.studio.view.inspect_test_image(item.index)
         mean = ", ".join(f"{v:.2f}" for v in item.mean)
-        self.detail.setText(f"Test image {item.index}: ELBO {item.elbo:.1f} = log-likelihood "
-                            f"{item.log_likelihood:.1f} − KL {item.kl:.1f}; posterior mean ({mean})".replace("-", "−"))
+        text = (f"Test image {item.index}: ELBO {item.elbo:.1f} = log-likelihood {item.log_likelihood:.1f} "
+                f"− KL {item.kl:.1f}; posterior mean ({mean})")
+        self.detail.setText(text.replace("-", "−"))
         dataset = self.diagnosis.datasets.get(id(self.studio.active))
         if dataset is None or not item.nearest_train or self.result.train_indices is None:
             self.neighbours.set_tiles([])

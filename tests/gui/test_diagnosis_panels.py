@@ -89,13 +89,16 @@ def test_the_worst_gallery_shows_the_lowest_elbo_and_a_click_inspects_one(qtbot,
 
 
 def test_latent_quality_shows_accuracies_against_chance_and_offers_the_classifier(qtbot, diagnosed):
-    studio, diagnosis, _ = diagnosed
+    studio, diagnosis, history = diagnosed
     panel = shown(qtbot, LatentQualityPanel(studio, diagnosis))
     quality = diagnosis.quality
     assert f"{quality.knn_accuracy:.1%}" in panel.figures.text() and "chance 10%" in panel.figures.text()
     assert f"of {LATENT}" in panel.health.text() and "I(x;z)" in panel.health.text()
     assert panel.train_button.isVisible()  # no classifier cached for this dataset
     assert "classifier exists" in panel.samples.text()
+    assert panel.over_training.text() == ""  # one moment seen
+    history.select(0)
+    assert "step 0:" in panel.over_training.text() and "step 200:" in panel.over_training.text()
 
 
 def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot, diagnosed):

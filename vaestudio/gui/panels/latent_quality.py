@@ -28,12 +28,14 @@ class LatentQualityPanel(QWidget):
         self.health.setWordWrap(True)
         self.samples = QLabel()
         self.samples.setWordWrap(True)
+        self.over_training = QLabel()
+        self.over_training.setWordWrap(True)
         self.train_button = QPushButton("Train the dataset's classifier")
         self.train_button.setToolTip("Once per dataset (TensorFlow, about a minute); kept in the cache folder")
         self.train_button.clicked.connect(self._train)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget in (self.figures, self.health, self.samples, self.train_button):
+        for widget in (self.figures, self.over_training, self.health, self.samples, self.train_button):
             layout.addWidget(widget)
         layout.addStretch(1)
         subscribe(self, [(diagnosis.quality_changed, self._show_quality), (diagnosis.health_changed, self._show_health),
@@ -60,6 +62,14 @@ class LatentQualityPanel(QWidget):
         self.health.setText(f"Active units {health.active_count} of {health.latent_dim}, "
                             f"KL {health.total_kl:.2f} nats{mi}")
 
+    def _show_over_training(self) -> None:
+        """kNN / probe accuracy of this run's moments seen so far, in training order."""
+        history = self.studio.active
+        seen = sorted((key[2], quality) for key, quality in self.diagnosis.quality_by_moment.items()
+                      if history is not None and key[0] == id(history))
+        self.over_training.setText("" if len(seen) < 2 else "Over training (kNN / probe): " + " · ".join(
+            f"step {step}: {q.knn_accuracy:.0%} / {q.probe_accuracy:.0%}" for step, q in seen[-8:]))
+
     def _show_quality(self, quality) -> None:
         from vaestudio.core.diagnosis.latent_quality import FRECHET_NAME
 
@@ -69,6 +79,7 @@ class LatentQualityPanel(QWidget):
                                  "Latent quality needs the run's labelled training images (not loaded).")
             self.samples.setText("")
             return
+        self._show_over_training()
         self.figures.setText(f"<b>kNN accuracy</b> {quality.knn_accuracy:.1%} · <b>linear probe</b> "
                              f"{quality.probe_accuracy:.1%} (chance {quality.chance:.0%}), on the latent means")
         if quality.sample_classes is None:

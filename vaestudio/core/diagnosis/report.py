@@ -67,7 +67,8 @@ def inspect_fields(weights, dataset, *, folder: str | Path | None = None, step: 
     return fields
 
 
-def render_traversals(weights, test_images: np.ndarray, out: str | Path, image: int | None = None) -> Path:
-    """`render --traversals [--image I] --out FILE.png|gif`: the traversal sheet of a snapshot."""
+def render_traversals(weights, test_images: np.ndarray, out: str | Path, image: int | None = None,
+                      scale: int = 2) -> Path:
+    """`render --traversals [--image I] [--scale S] --out FILE.png|gif`: the traversal sheet of a snapshot."""
     sheet = traversals.traversal_sheet(weights, test_images, image)
-    return traversals.save_sheet(sheet, out)
+    return traversals.save_sheet(sheet, out, scale=scale)

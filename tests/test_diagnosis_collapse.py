@@ -76,9 +76,11 @@ def test_a_healthy_run_raises_none_and_the_warm_up_is_forgiven():
 
 
 def test_a_run_collapsed_from_the_start_has_no_healthy_moment_to_branch_from():
-    alarm = collapse.detect_collapse(moments([(0, collapsed_weights()), (100, collapsed_weights(1))]))
-    assert alarm.started_step == 0 and alarm.last_healthy_step is None
+    run = [(0, collapsed_weights()), (50, collapsed_weights(1)), (100, collapsed_weights(2))]
+    alarm = collapse.detect_collapse(moments(run))
+    assert alarm.started_step == 50 and alarm.last_healthy_step is None  # step 0 is the untrained model
     assert not any("branch" in a for a in alarm.advice)
+    assert collapse.detect_collapse(moments(run[:1])) is None
 
 
 def test_the_alarm_is_raised_live_from_metrics_csv_epoch_rows_once(tmp_path):

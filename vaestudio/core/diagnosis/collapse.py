@@ -14,7 +14,7 @@ A run's health is also in its metrics.csv (epoch rows carry the test KL of each 
 the KL is known, so a dimension counts as active when its KL exceeds ACTIVE_KL (a dimension whose posterior
 mean varies with variance v over the data has KL >= v/2 when its variance stays 1).
 
-The alarm: after the KL warm-up, a moment is collapsed when fewer than half of the latent dimensions are
+The alarm: after the KL warm-up (and after step 0), a moment is collapsed when fewer than half of the latent dimensions are
 active or the total KL is under 0.1 nats; the run is in collapse when its latest moment is, since the first
 moment of that unbroken collapsed stretch. `record_alarm` writes it to the run folder's diagnosis.json.
 """
@@ -152,14 +152,19 @@ def health_from_metrics(rows: Iterable[dict]) -> list[Health]:
 def detect_collapse(moments: Sequence[Health], warmup_steps: int = 0, beta: float | None = None) -> Alarm | None:
     """The alarm for a run whose moments (in training order) are `moments`, or None when it is healthy.
 
-    Moments before the end of the KL warm-up (step < warmup_steps) never raise it; the alarm started at
-    the first moment of the collapsed stretch that reaches the latest moment.
+    Moments before the end of the KL warm-up (step < warmup_steps) and the untrained model of step 0
+    (which always looks collapsed) never raise it; the alarm started at the first moment of the collapsed
+    stretch that reaches the latest moment.
     """
     ordered = sorted(moments, key=lambda h: h.step)
-    if not ordered or ordered[-1].step < warmup_steps or ordered[-1].collapse_reason() is None:
+
+    def watched(h: Health) -> bool:
+        return h.step > 0 and h.step >= warmup_steps
+
+    if not ordered or not watched(ordered[-1]) or ordered[-1].collapse_reason() is None:
         return None
     start = len(ordered) - 1
-    while start > 0 and ordered[start - 1].step >= warmup_steps and ordered[start - 1].collapse_reason():
+    while start > 0 and watched(ordered[start - 1]) and ordered[start - 1].collapse_reason():
         start -= 1
     first, latest = ordered[start], ordered[-1]
     healthy = [h for h in ordered[:start] if h.collapse_reason() is None]

@@ -168,3 +168,26 @@ def test_going_back_to_a_moment_already_diagnosed_shows_it_at_once():
     assert not [key for key in executor.keys if key and key.startswith("diagnosis-")]
     assert (diagnosis.traversals, diagnosis.worst, diagnosis.quality, diagnosis.health) == latest
     assert len(diagnosis.quality_by_moment) == 2  # latent quality over training, one figure per moment seen
+
+
+def test_training_the_classifier_runs_on_the_long_executor_and_then_judges_the_samples(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAESTUDIO_CACHE_DIR", str(tmp_path))
+    weights = random_weights(Architecture(latent_dim=64), seed=9)
+    head = np.random.default_rng(0).normal(size=(classifiers.FEATURES, 10)).astype(np.float32)
+    stand_in = classifiers.DatasetClassifier(weights.architecture, weights.encoder, (head, np.zeros(10, np.float32)),
+                                             DATA.class_names, 0.8, classifiers.dataset_hash(DATA))
+    monkeypatch.setattr(classifiers, "train_classifier", lambda *args, **kwargs: stand_in)
+    long_tasks = DeferredExecutor()
+    executor = InlineExecutor()
+    history = live_run()
+    studio = Studio(executor)
+    diagnosis = Diagnosis(studio, executor, worst_count=2, samples=100, long_executor=long_tasks)
+    studio.add_run(history)
+    studio.set_probe(history, Probe.from_dataset(DATA))
+    diagnosis.set_dataset(history, DATA)
+    assert diagnosis.quality.sample_classes is None
+    diagnosis.train_classifier()
+    assert [key for *_, key in long_tasks.queued] == ["diagnosis-classifier-training"]
+    long_tasks.run_all()
+    assert diagnosis.classifier is stand_in and diagnosis.quality.classifier_accuracy == 0.8
+    assert classifiers.cached_classifier(DATA).test_accuracy == 0.8  # cached for the next time

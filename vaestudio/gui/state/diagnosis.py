@@ -58,8 +58,11 @@ class Diagnosis:
     failed = Signal(str)  # one line
 
     def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
-                 worst_count: int = WORST_COUNT, samples: int = SAMPLES):
+                 worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None):
+        """`long_executor` runs the classifier's training (a minute or more; e.g. quality.ThreadPerTask, so
+        it does not hold one of the explorer's workers); default: `executor`."""
         self.studio = studio
+        self.long_executor = long_executor or executor
         self._post = post or (lambda fn: fn())  # runs a callable on the UI thread (progress from the work)
         self.explorer = studio.explorer
         self.executor = executor
@@ -106,8 +109,9 @@ class Diagnosis:
             return
         from vaestudio.core.diagnosis.classifier import classifier_for
 
-        self.executor.submit(lambda: classifier_for(dataset), lambda found: self._classifier_ready(found, dataset),
-                             self._report, key="diagnosis-classifier")
+        self.long_executor.submit(lambda: classifier_for(dataset),
+                                  lambda found: self._classifier_ready(found, dataset), self._report,
+                                  key="diagnosis-classifier-training")
 
     # -- following the studio ------------------------------------------------------------------------------
     def _dataset(self):

@@ -99,6 +99,9 @@ def test_latent_quality_shows_accuracies_against_chance_and_offers_the_classifie
     assert panel.over_training.text() == ""  # one moment seen
     history.select(0)
     assert "step 0:" in panel.over_training.text() and "step 200:" in panel.over_training.text()
+    diagnosis.datasets.clear()  # the dataset is gone: training is refused, and the button offered again
+    QTest.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    assert panel.train_button.isEnabled() and "could not be trained" in panel.samples.text()
 
 
 def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot, diagnosed):

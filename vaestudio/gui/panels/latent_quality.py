@@ -39,7 +39,8 @@ class LatentQualityPanel(QWidget):
             layout.addWidget(widget)
         layout.addStretch(1)
         subscribe(self, [(diagnosis.quality_changed, self._show_quality), (diagnosis.health_changed, self._show_health),
-                         (diagnosis.classifier_changed, self._show_classifier)])
+                         (diagnosis.classifier_changed, self._show_classifier),
+                         (diagnosis.failed, self._on_failed)])
         self._show_quality(diagnosis.quality)
         self._show_health(diagnosis.health)
         self._show_classifier(diagnosis.classifier)
@@ -48,6 +49,11 @@ class LatentQualityPanel(QWidget):
         self.train_button.setEnabled(False)
         self.train_button.setText("Training the classifier…")
         self.diagnosis.train_classifier()
+
+    def _on_failed(self, message: str) -> None:
+        if not self.train_button.isEnabled():  # the training failed: say so and offer it again
+            self._show_classifier(None)
+            self.samples.setText(f"The classifier could not be trained: {message}")
 
     def _show_classifier(self, classifier) -> None:
         self.train_button.setVisible(classifier is None)

@@ -16,7 +16,8 @@ from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import (EpochEnd, Finished, HyperChanged, Saved, Snapshot, Started, Status,
                                    StepMetrics)
-from vaestudio.core.runs import ResumeChanges, Run, replay
+from vaestudio.core.replay import ReplayPosition, replay
+from vaestudio.core.runs import ResumeChanges, Run
 from vaestudio.core.store.checkpoint import load_checkpoint
 from vaestudio.core.store.lock import RunLock, holder_pid
 
@@ -63,6 +64,37 @@ def test_a_replay_yields_the_events_the_live_run_yielded(tmp_path, data):
             assert a == b
     assert [s.frame for s in replayed if isinstance(s, Snapshot)] == list(range(len(
         [s for s in replayed if isinstance(s, Snapshot)])))
+
+
+def _position_after(events: list) -> ReplayPosition:
+    """What a reader holds after reading `events`, as the window's follower computes it."""
+    metrics = [e.step for e in events if isinstance(e, StepMetrics)]
+    frames = [e.frame for e in events if isinstance(e, Snapshot)]
+    epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
+    hypers = [e.step for e in events if isinstance(e, HyperChanged)]
+    return ReplayPosition(step=max(metrics, default=0), frame=max(frames, default=-1),
+                          epoch=max(epochs, default=0), hyper=max(hypers, default=-1))
+
+
+def test_a_replay_after_a_position_yields_only_what_is_newer_in_order(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(), load_dataset=lambda _: data)
+    for event in run.events():
+        if isinstance(event, StepMetrics) and event.step == 6:
+            run.set_beta(0.5)
+    whole = list(replay(run.path))
+    body = whole[1:-1]  # without Started and Finished
+    assert any(isinstance(e, HyperChanged) for e in body) and any(isinstance(e, EpochEnd) for e in body)
+
+    def same(a, b) -> bool:
+        if isinstance(a, Snapshot):
+            return type(b) is Snapshot and (a.step, a.frame, a.label) == (b.step, b.frame, b.label)
+        return a == b
+
+    for cut in range(len(body) + 1):  # a reader that has read the first `cut` events asks for the rest
+        newer = list(replay(run.path, after=_position_after(body[:cut])))
+        assert len(newer) == len(body) - cut, cut
+        assert all(same(a, b) for a, b in zip(newer, body[cut:])), cut
+    assert list(replay(run.path, after=_position_after(body))) == []
 
 
 def test_snapshot_weights_are_compact_and_memory_stays_in_the_folder(tmp_path, data):

@@ -1,5 +1,5 @@
-"""One run pipeline for the command line and the window: start a run in a new folder, resume one, or
-replay a folder as the events it recorded.
+"""One run pipeline for the command line and the window: start a run in a new folder, or resume one
+(`core.replay` replays a folder as the events it recorded; `core.run_facts` keeps its run.json).
 
     run = Run.new(folder, config)            # or Run.resuming(folder, ResumeChanges(epochs=20, learning_rate=1e-4))
     for event in run.events():               # Status, Started, StepMetrics, Snapshot, ..., Finished, Saved
@@ -15,18 +15,18 @@ takes the folder's lock, and only then writes. A run killed at any moment leaves
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
-from vaestudio.core.config import LIMITS, TrainConfig, checked_number, read_json_object
-from vaestudio.core.errors import RunFolderError, VaeStudioError
-from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Saved, Snapshot, Started, Status,
-                                   StepMetrics)
-from vaestudio.core.store.run_folder import RUN_FACTS, RunFolder, RunState
+from vaestudio.core.config import LIMITS, TrainConfig, checked_number
+from vaestudio.core.errors import RunFolderError
+from vaestudio.core.events import Event, Finished, Saved, Started, Status
+from vaestudio.core.replay import replay  # noqa: F401 - re-exported for callers that import it from here
+from vaestudio.core.run_facts import write_facts
+from vaestudio.core.store.run_folder import RunFolder, RunState
 
 
 DatasetLoader = Callable[[TrainConfig], Any]
@@ -304,11 +304,11 @@ class Run:
             for event in trainer.events():
                 if isinstance(event, Started):
                     started = True
-                    _write_facts(self.folder, event, dataset)
+                    write_facts(self.folder, event, dataset)
                 event = recorder.record(event)
                 if isinstance(event, Finished):
                     finished = event
-                    _write_facts(self.folder, None, None, finished=event)
+                    write_facts(self.folder, finished=event)
                 yield event
         except BaseException:
             if started:
@@ -318,7 +318,7 @@ class Run:
             yield Status(f"Saving the run in {self.folder.path}…")
             saved = tuple(recorder.finish(trainer.model))
             checkpoint_step = recorder.checkpoint_step if recorder.checkpoint_step is not None else self._step
-            _write_facts(self.folder, None, None, saved_step=checkpoint_step)
+            write_facts(self.folder, saved_step=checkpoint_step)
             yield Saved(saved)
 
 
@@ -352,110 +352,8 @@ def _open_tensorboard(folder: RunFolder, new: bool):
         return None
 
 
-def _write_facts(folder: RunFolder, started: Started | None, dataset, finished: Finished | None = None,
-                 saved_step: int | None = None) -> None:
-    """run.json: what the start found (steps per epoch, data, device), how the run last ended, and the
-    checkpoint step its final files were saved at (None from its start until they are saved again)."""
-    from vaestudio.core.store.atomic import write_text_atomic
-
-    path = folder.file(RUN_FACTS)
-    facts: dict[str, Any] = {}
-    if path.exists():
-        try:
-            facts = read_json_object(path, RunFolderError)
-        except RunFolderError:
-            facts = {}
-    if started is not None:
-        facts.update(steps_per_epoch=started.steps_per_epoch, device=started.device, precision=started.precision,
-                     replicas=started.replicas, data=dataset.describe() if dataset is not None else None,
-                     ended=None, message=None, saved_step=None)
-    if saved_step is not None:
-        facts.update(saved_step=saved_step)
-    if finished is not None:
-        facts.update(ended=finished.reason, message=finished.message)
-    try:
-        write_text_atomic(path, json.dumps(facts, indent=2, sort_keys=True) + "\n")
-    except VaeStudioError as exc:
-        raise RunFolderError(str(exc)) from None
-
-
 def _try(action) -> None:
     try:
         action()
     except Exception:
         pass
-
-
-# ------------------------------------------------------------------------------------------------ replay
-
-
-def read_facts(folder: RunFolder) -> dict[str, Any]:
-    path = folder.file(RUN_FACTS)
-    if not path.exists():
-        return {}
-    try:
-        return read_json_object(path, RunFolderError)
-    except RunFolderError:
-        return {}
-
-
-def replay(folder: str | Path) -> Iterator[Event]:
-    """The events a run folder recorded, in the order the live run yielded them, snapshots with their
-    weights (None for folders of vaestudio 0.1.0). Read-only: a run being written may be replayed."""
-    run_folder = RunFolder(folder)
-    state = run_folder.read_state()
-    config = state.config
-    facts = read_facts(run_folder)
-    rows = run_folder.metrics().rows()
-    records = run_folder.snapshots.records()
-    steps_per_epoch = _recorded_steps_per_epoch(facts, rows, state)
-    yield Started(config.epochs, steps_per_epoch, 1, str(facts.get("device") or "recorded"),
-                  str(facts.get("precision") or "float32"), start_step=0, replicas=int(facts.get("replicas") or 1))
-    # Events of the same step come as the live run made them: metrics, then a snapshot, then the epoch's end.
-    snapshot_iter = iter(records)
-    pending = next(snapshot_iter, None)
-
-    def snapshots_until(step: int, inclusive: bool) -> Iterator[Event]:
-        nonlocal pending
-        while pending is not None and (pending.step < step or (inclusive and pending.step == step)):
-            yield _replayed_snapshot(run_folder, pending)
-            pending = next(snapshot_iter, None)
-
-    for row in rows:
-        kind, step = row["kind"], row["step"]
-        if kind == "step":
-            yield from snapshots_until(step, inclusive=False)
-            epoch_step = step - (row["epoch"] - 1) * steps_per_epoch
-            yield StepMetrics(row["epoch"], step, epoch_step, steps_per_epoch, row["elbo"], row["log_likelihood"],
-                              row["kl"], row["images_per_second"] or 0.0, objective=row["objective"],
-                              learning_rate=row["learning_rate"], beta=row["beta"])
-        elif kind == "hyper":
-            yield from snapshots_until(step, inclusive=False)
-            yield HyperChanged(step, row["learning_rate"], row["beta"])
-        elif kind == "epoch":
-            yield from snapshots_until(step, inclusive=True)
-            yield EpochEnd(row["epoch"], step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
-                           row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
-    yield from snapshots_until(math.inf, inclusive=True)
-    reason = facts.get("ended") or ("completed" if state.complete else "stopped")
-    yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
-
-
-def _replayed_snapshot(folder: RunFolder, record) -> Snapshot:
-    store = folder.snapshots
-    return Snapshot(record.epoch, record.step, record.label, store.load_mosaic(record), store.load_weights(record),
-                    frame=record.frame)
-
-
-def _recorded_steps_per_epoch(facts: dict[str, Any], rows: list[dict], state: RunState) -> int:
-    value = facts.get("steps_per_epoch")
-    if isinstance(value, int) and value > 0:
-        return value
-    epoch_rows = [r for r in rows if r["kind"] == "epoch"]
-    if epoch_rows and epoch_rows[0]["epoch"] >= 1:
-        return max(epoch_rows[0]["step"] // epoch_rows[0]["epoch"], 1)
-    checkpoint = state.checkpoint
-    if checkpoint is not None and checkpoint.epoch:
-        return max((checkpoint.step - checkpoint.epoch_step) // checkpoint.epoch, 1)
-    steps = [r["step"] for r in rows if r["kind"] == "step"]
-    return max(steps) if steps else 1

@@ -331,7 +331,7 @@ def _events(run):
 
     Whatever way it ends, the generator is closed and the trainer, its model and its TensorFlow pipelines
     are dropped here; what is left in reference cycles is collected by `collect_run_garbage`."""
-    from vaestudio.core.runs import replay
+    from vaestudio.core.replay import replay
 
     data_sent = False
     events = run.events()

@@ -14,8 +14,8 @@ import pytest
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.events import (EpochEnd, Finished, HyperChanged, Saved, Snapshot, Started, Status,
-                                   StepMetrics)
+from vaestudio.core.events import (DataLoaded, EpochEnd, Finished, HyperChanged, Saved, Snapshot, Started,
+                                   Status, StepMetrics)
 from vaestudio.core.replay import ReplayPosition, replay
 from vaestudio.core.runs import ResumeChanges, Run
 from vaestudio.core.store.checkpoint import load_checkpoint
@@ -35,7 +35,7 @@ def config(**overrides) -> TrainConfig:
 
 
 def live_events(run: Run) -> list:
-    return [e for e in run.events() if not isinstance(e, (Status, Saved))]
+    return [e for e in run.events() if not isinstance(e, (Status, DataLoaded, Saved))]
 
 
 def test_a_replay_yields_the_events_the_live_run_yielded(tmp_path, data):
@@ -47,7 +47,7 @@ def test_a_replay_yields_the_events_the_live_run_yielded(tmp_path, data):
         live.append(event)
     assert isinstance(live[-1], Saved) and {p.name for p in live[-1].paths} == {"model.keras", "grid_final.png",
                                                                                 "training.gif"}
-    live = [e for e in live if not isinstance(e, (Status, Saved))]
+    live = [e for e in live if not isinstance(e, (Status, DataLoaded, Saved))]
     replayed = list(replay(run.path))
     assert [type(e) for e in replayed] == [type(e) for e in live]
     assert any(isinstance(e, HyperChanged) for e in replayed)
@@ -190,6 +190,50 @@ def test_a_run_folder_has_one_writer_and_the_lock_dies_with_its_process(tmp_path
     assert holder_pid(run.path) is None
     with RunLock(run.path):
         pass
+
+
+def test_data_loaded_comes_once_the_folder_is_ready_and_before_the_model_is_built(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(epochs=1), load_dataset=lambda _: data)
+    seen = []
+    for event in run.events():
+        if isinstance(event, DataLoaded):
+            assert (run.path / "config.json").is_file()  # the folder is made and locked
+            assert holder_pid(run.path) == os.getpid()
+        seen.append(event)
+    first = [type(e) for e in seen[:4]]
+    assert first == [Status, DataLoaded, Status, Started]
+    loaded = seen[1]
+    assert (loaded.dataset, loaded.train_count, loaded.test_count) == (run.config.dataset, 128, 32)
+    assert loaded.description == data.describe() and loaded.data is data
+    assert sum(isinstance(e, DataLoaded) for e in seen) == 1
+    assert run.trainer is None and run.dataset is None  # let go of once the events ended
+    assert run.learning_rate == pytest.approx(3e-3)
+
+
+def test_a_resumed_run_can_yield_its_recorded_history_after_data_loaded(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(epochs=2), load_dataset=lambda _: data)
+    for event in run.events():
+        if isinstance(event, StepMetrics) and event.step == 6:  # in epoch 2: stopped mid-epoch
+            run.stop()
+    recorded = list(replay(run.path))
+
+    plain = list(Run.resuming(run.path, load_dataset=lambda _: data).events())
+    started = next(i for i, e in enumerate(plain) if isinstance(e, Started))
+    assert [type(e) for e in plain[:started]] == [Status, DataLoaded, Status]  # nothing replayed by default
+
+    # Continue it further with its history, as the window does.
+    before = list(replay(run.path))
+    again = Run.resuming(run.path, ResumeChanges(epochs=3), load_dataset=lambda _: data)
+    events = list(again.events(include_history=True))
+    loaded = next(i for i, e in enumerate(events) if isinstance(e, DataLoaded))
+    started = next(i for i, e in enumerate(events) if isinstance(e, Started))
+    assert all(isinstance(e, Status) for e in events[:loaded])
+    history = [e for e in events[loaded + 1:started] if not isinstance(e, Status)]
+    expected = [e for e in before if not isinstance(e, (Started, Finished))]
+    assert len(history) == len(expected) > len(recorded) - 2  # what both sessions recorded
+    assert [(type(e), getattr(e, "step", None)) for e in history] == \
+           [(type(e), getattr(e, "step", None)) for e in expected]
+    assert isinstance(events[-1], Saved)
 
 
 def test_stop_before_training_begins_writes_nothing(tmp_path, data):

@@ -2,7 +2,7 @@
 (`core.replay` replays a folder as the events it recorded; `core.run_facts` keeps its run.json).
 
     run = Run.new(folder, config)            # or Run.resuming(folder, ResumeChanges(epochs=20, learning_rate=1e-4))
-    for event in run.events():               # Status, Started, StepMetrics, Snapshot, ..., Finished, Saved
+    for event in run.events():               # Status, DataLoaded, Started, StepMetrics, Snapshot, ..., Saved
         ...                                  # every event is already recorded in the folder when it arrives
     run.pause(); run.resume(); run.stop(); run.set_learning_rate(x); run.set_beta(b)   # from any thread
 
@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator, Union
 
 from vaestudio.core.config import LIMITS, TrainConfig, checked_number
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.events import Event, Finished, Saved, Started, Status
-from vaestudio.core.replay import replay  # noqa: F401 - re-exported for callers that import it from here
+from vaestudio.core.events import DataLoaded, Event, Finished, Saved, Started, Status
+from vaestudio.core.replay import replay  # also re-exported for callers that import it from here
 from vaestudio.core.run_facts import write_facts
 from vaestudio.core.store.run_folder import RunFolder, RunState
 
@@ -82,6 +82,7 @@ class Run:
         self._pending: dict[str, float] = {}
         self.trainer = None
         self.dataset = None
+        self.learning_rate: float | None = None  # the base learning rate in force when training ended
         self._recorder = None
 
     # -- creating ------------------------------------------------------------------------------------
@@ -174,8 +175,12 @@ class Run:
             getattr(trainer, f"set_{name}")(value)
 
     # -- the run --------------------------------------------------------------------------------------
-    def events(self) -> Iterator[Event]:
-        """Load the data, prepare the folder, train and record; yields every event once recorded."""
+    def events(self, include_history: bool = False) -> Iterator[Event]:
+        """Load the data, prepare the folder, train and record; yields every event once recorded.
+
+        With `include_history`, a resumed run yields what it had recorded up to its checkpoint (as
+        `replay` does, without Started and Finished) right after DataLoaded: a viewer gets the whole run.
+        Once the events end, the trainer and the data are let go of (in the thread that iterated)."""
         from vaestudio.core.store.lock import RunLock
 
         lock = RunLock(self.folder.path)
@@ -207,12 +212,28 @@ class Run:
             else:
                 lock.acquire()
                 self._prepare_resume()
+            yield self._data_loaded(dataset)
+            if include_history and not self.is_new:
+                yield from (e for e in replay(self.folder.path) if not isinstance(e, (Started, Finished)))
             yield Status("Building the model…")
             yield from self._train(dataset, steps_per_epoch)
         finally:
             if self._recorder is not None:
                 self._recorder.close()
             lock.release()
+            self._let_go()
+
+    def _data_loaded(self, dataset) -> DataLoaded:
+        describe = getattr(dataset, "describe", None)
+        description = describe() if callable(describe) else str(self.config.dataset)
+        return DataLoaded(self.config.dataset, description, len(dataset.train_images), len(dataset.test_images),
+                          data=dataset)
+
+    def _let_go(self) -> None:
+        """Drop the trainer (its model, its TensorFlow pipelines) and the data, keeping the learning rate."""
+        if self.trainer is not None:
+            self.learning_rate = self.trainer.state.learning_rate
+        self.trainer = self.dataset = self._recorder = None
 
     @property
     def _epochs_done(self) -> int:
@@ -270,6 +291,7 @@ class Run:
             stop = self._stop_requested
         if stop:
             trainer.stop()
+        yield self._data_loaded(dataset)
         yield Status("Building the model…")
         yield from trainer.events()
 

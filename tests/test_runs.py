@@ -236,6 +236,23 @@ def test_a_resumed_run_can_yield_its_recorded_history_after_data_loaded(tmp_path
     assert isinstance(events[-1], Saved)
 
 
+def test_the_run_hands_its_control_to_its_trainer_and_early_requests_take_effect_at_the_start(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(epochs=1), load_dataset=lambda _: data)
+    run.set_beta(0.5)  # before the trainer exists
+    run.pause()
+    assert run.is_paused
+    run.resume()
+    seen = []
+    for event in run.events():
+        if isinstance(event, Started):
+            assert run.trainer.control is run.control
+        seen.append(event)
+    assert HyperChanged(0, 3e-3, 0.5) in seen
+    assert all(e.beta == 0.5 for e in seen if isinstance(e, StepMetrics))
+    with pytest.raises(Exception, match="beta must be"):
+        run.set_beta(-1)
+
+
 def test_stop_before_training_begins_writes_nothing(tmp_path, data):
     run = Run.new(tmp_path / "run", config(), load_dataset=lambda _: data)
     run.stop()

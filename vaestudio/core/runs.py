@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
 from vaestudio.core.config import LIMITS, TrainConfig, checked_number
+from vaestudio.core.control import TrainingControl
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import DataLoaded, Event, Finished, Saved, Started, Status
 from vaestudio.core.replay import replay  # also re-exported for callers that import it from here
@@ -76,10 +76,7 @@ class Run:
         self.devices = parse_devices(devices)  # None: one device; else N or "all" (not part of the config)
         self.device_plan = None  # the devices prepared for training, once events() has begun
         self._load_dataset = load_dataset or default_dataset_loader
-        self._lock_guard = threading.Lock()
-        self._stop_requested = False
-        self._paused = False
-        self._pending: dict[str, float] = {}
+        self.control = TrainingControl()  # pause, stop, learning rate, beta: handed to the trainer
         self.trainer = None
         self.dataset = None
         self.learning_rate: float | None = None  # the base learning rate in force when training ended
@@ -128,51 +125,29 @@ class Run:
     def path(self) -> Path:
         return self.folder.path
 
-    # -- control, from any thread ------------------------------------------------------------------------
+    # -- control, from any thread (the one TrainingControl, shared with the trainer) ---------------------
     def stop(self) -> None:
-        with self._lock_guard:
-            self._stop_requested = True
-            trainer = self.trainer
-        if trainer is not None:
-            trainer.stop()
+        self.control.stop()
 
     def pause(self) -> None:
-        with self._lock_guard:
-            self._paused = True
-            trainer = self.trainer
-        if trainer is not None:
-            trainer.pause()
+        self.control.pause()
 
     def resume(self) -> None:
-        with self._lock_guard:
-            self._paused = False
-            trainer = self.trainer
-        if trainer is not None:
-            trainer.resume()
+        self.control.resume()
 
     @property
     def is_paused(self) -> bool:
-        return self._paused
+        return self.control.is_paused
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_requested
+        return self.control.stop_requested
 
     def set_learning_rate(self, value: float) -> None:
-        self._set("learning_rate", value)
+        self.control.set_learning_rate(value)
 
     def set_beta(self, value: float) -> None:
-        self._set("beta", value)
-
-    def _set(self, name: str, value: float) -> None:
-        low, high, kind = LIMITS[name]
-        value = checked_number(name, value, low, high, kind)
-        with self._lock_guard:
-            trainer = self.trainer
-            if trainer is None:
-                self._pending[name] = value
-        if trainer is not None:
-            getattr(trainer, f"set_{name}")(value)
+        self.control.set_beta(value)
 
     # -- the run --------------------------------------------------------------------------------------
     def events(self, include_history: bool = False) -> Iterator[Event]:
@@ -190,7 +165,7 @@ class Run:
             steps_per_epoch = math.ceil(len(dataset.train_images) / self.config.batch_size)
             if self.state is not None:
                 _check_data_fits(self.folder, self.state, steps_per_epoch)
-            if self._stop_requested:
+            if self.control.stop_requested:
                 yield Finished("stopped", self._epochs_done, self._step, "stopped before training began")
                 return
             if self.devices is not None:  # before the folder is written: the machine may not have them
@@ -284,24 +259,18 @@ class Run:
         """A worker other than the chief (--devices workers): trains in step with the others, records nothing."""
         from vaestudio.core.tf.trainer import Trainer
 
-        trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
-                          devices=self.device_plan, learning_rate=self.changes.learning_rate, beta=self.changes.beta)
-        with self._lock_guard:
-            self.trainer = trainer
-            stop = self._stop_requested
-        if stop:
-            trainer.stop()
+        self.trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
+                               devices=self.device_plan, learning_rate=self.changes.learning_rate,
+                               beta=self.changes.beta, control=self.control)
         yield self._data_loaded(dataset)
         yield Status("Building the model…")
-        yield from trainer.events()
+        yield from self.trainer.events()
 
     def _train(self, dataset, steps_per_epoch: int):
         from vaestudio.core.store.recorder import RunRecorder
         from vaestudio.core.tf.trainer import Trainer
 
         checkpoint = self.state.checkpoint if self.state else None
-        with self._lock_guard:
-            pending = dict(self._pending)
         if self.device is None and self.device_plan is not None:
             self.device = self.device_plan.label
         if self.device is None:
@@ -309,16 +278,9 @@ class Run:
 
             self.device = str(detect_device())
         trainer = Trainer(self.config, dataset, resume_from=checkpoint, device=self.device, devices=self.device_plan,
-                          first_snapshot=self._first_snapshot(checkpoint),
-                          learning_rate=pending.get("learning_rate", self.changes.learning_rate),
-                          beta=pending.get("beta", self.changes.beta))
-        with self._lock_guard:
-            self.trainer = trainer
-            stop, paused = self._stop_requested, self._paused
-        if stop:
-            trainer.stop()
-        if paused:
-            trainer.pause()
+                          first_snapshot=self._first_snapshot(checkpoint), learning_rate=self.changes.learning_rate,
+                          beta=self.changes.beta, control=self.control)  # values asked for since win over these
+        self.trainer = trainer
         recorder = self._recorder = RunRecorder(self.folder, trainer.checkpoint,
                                                 tensorboard=_open_tensorboard(self.folder, self.is_new))
         started, finished = False, None

@@ -221,9 +221,7 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
     request = parse_devices(request)
     tf = import_tensorflow()
     if request == WORKERS:
-        from vaestudio.core.tf.workers import plan_workers
-
-        return plan_workers(list_gpus)
+        return _plan_workers(list_gpus)
     info = detect_device(cpu_only=cpu_only, list_gpus=list_gpus)
     wanted = 1 if request is None else request
     if info.is_gpu:
@@ -245,6 +243,20 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
     return DevicePlan(wanted, names, f"{wanted} × CPU (logical)",
                       f"{info.detail or 'no GPU'}: the CPU split into {wanted} logical devices, each batch "
                       f"split across them (they share the cores: no faster than one)")
+
+
+def _plan_workers(list_gpus=None) -> DevicePlan:
+    """The DevicePlan of this worker: the strategy over all workers, created now (before TensorFlow starts)."""
+    from vaestudio.core.tf.workers import multi_worker_strategy, worker_role
+
+    role = worker_role()
+    strategy = multi_worker_strategy()
+    local = detect_device(list_gpus=list_gpus)
+    on_each = describe_gpus(local.gpu_count, list_gpus) if local.is_gpu else "CPU"
+    writer = "this worker writes the run folder" if role.rank == 0 else \
+        "the chief (worker 0) writes the run folder; this worker writes nothing"
+    return DevicePlan(strategy.num_replicas_in_sync, (), f"{role.count} workers × {on_each}",
+                      f"{role.task}, one of {role.count} (TF_CONFIG); {writer}", workers=role.count, rank=role.rank)
 
 
 def split_cpu(count: int, tf=None) -> tuple[str, ...]:

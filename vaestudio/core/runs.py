@@ -53,11 +53,9 @@ class ResumeChanges:
 
 def default_dataset_loader(config: TrainConfig):
     """The dataset a config names."""
-    from vaestudio.core import data
+    from vaestudio.core.data import load_for_config
 
-    if hasattr(data, "load_for_config"):
-        return data.load_for_config(config)
-    return data.load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+    return load_for_config(config)
 
 
 class Run:

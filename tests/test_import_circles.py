@@ -81,3 +81,10 @@ def test_the_core_has_no_import_circle():
 
 def test_the_circle_finder_finds_one():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_help_texts_and_the_self_test_are_in_no_circle():
+    """They share the CPU description through core.machine instead of one borrowing from the other."""
+    found = circles(import_graph(PACKAGE))
+    assert not [group for group in found
+                if {"vaestudio.gui.help_texts", "vaestudio.gui.selftest"} & set(group)], found

@@ -108,12 +108,11 @@ def bfloat16_is_fast(device: DeviceInfo | None = None, cpu_flags: str | None = N
     if device is not None and device.is_gpu:
         return device.compute_capability >= (8, 0)
     if cpu_flags is None:
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-                cpu_flags = next((line for line in handle if line.startswith("flags")), "")
-        except OSError:
-            return False
-    flags = set(cpu_flags.split())
+        from vaestudio.core.machine import cpu_flags as read_flags
+
+        flags = set(read_flags())
+    else:
+        flags = set(cpu_flags.split())
     return bool(flags & {"avx512_bf16", "amx_bf16"}) and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"
 
 

@@ -149,12 +149,16 @@ class TrainingController(QObject):
     def pause(self) -> None:
         if self.run is not None and self.studio.training in (WAITING, TRAINING):
             self.run.pause()
+            if self.history is not None:
+                self.history.tracker.pause()  # paused time is not training time (the ETA's rate)
             self.studio.set_training(PAUSED)
             self.studio.say("Paused: press Space or Resume to go on")
 
     def resume(self) -> None:
         if self.run is not None and self.studio.training == PAUSED:
             self.run.resume()
+            if self.history is not None:
+                self.history.tracker.resume()
             started = self.history is not None and self.history.started_event is not None
             self.studio.set_training(TRAINING if started else WAITING)
             self.studio.say("Training…")

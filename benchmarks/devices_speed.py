@@ -62,18 +62,11 @@ def child(devices: int, batch: int, steps: int, report_every: int) -> None:
 
 
 def cpu_description() -> str:
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name") and model in ("", platform.machine()):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    shown = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
-    return f"{model}, {os.cpu_count()} logical CPUs, flags: {' '.join(shown) or 'none of avx2/avx512/amx'}"
+    from vaestudio.core.machine import cpu_info
+
+    info = cpu_info()
+    shown = sorted(info.flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+    return f"{info.model}, {os.cpu_count()} logical CPUs, flags: {' '.join(shown) or 'none of avx2/avx512/amx'}"
 
 
 def run_child(code_root: Path, devices: int, batch: int, steps: int, report_every: int) -> dict:

@@ -40,23 +40,16 @@ KINDS = (  # (share of files, name) -- roughly what a folder of downloaded pictu
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    from vaestudio.core.machine import cpu_info
+
+    return cpu_info().model
 
 
 def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    from vaestudio.core.machine import cpu_info
+
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_tile")
-    return " ".join(f for f in wanted if f in flags) or "none of avx2/avx512f/avx512_bf16/amx_tile"
+    return " ".join(f for f in wanted if f in cpu_info().flags) or "none of avx2/avx512f/avx512_bf16/amx_tile"
 
 
 def picture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:

@@ -35,17 +35,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def cpu() -> str:
-    name, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return f"{name} ({os.cpu_count()} CPUs; {' '.join(wanted) or 'no avx2/avx512/amx'})"
+    from vaestudio.core.machine import cpu_info
+
+    info = cpu_info()
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in info.flags]
+    return f"{info.model} ({os.cpu_count()} CPUs; {' '.join(wanted) or 'no avx2/avx512/amx'})"
 
 
 class Collecting:

@@ -15,6 +15,9 @@ import importlib.metadata
 import os
 import platform
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # vaestudio, when run on its own
 
 FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "f16c")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
@@ -24,25 +27,14 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYP
 
 def cpu_description() -> tuple[str, list[str], list[str]]:
     """(model name with family/model, flags present of FLAGS, flags absent)."""
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key and key not in fields:
-                    fields[key] = value.strip()
-                if not line.strip() and fields:
-                    break
-    except OSError:
-        return platform.processor() or platform.machine(), [], list(FLAGS)
-    flags = set(fields.get("flags", "").split())
-    name = fields.get("model name", platform.machine())
-    family, model = fields.get("cpu family"), fields.get("model")
-    if family and model:
-        name += f" (family {family} model {model}"
-        name += f", {zen_generation(int(family), int(model))})" if zen_generation(int(family), int(model)) else ")"
-    return name, [f for f in FLAGS if f in flags], [f for f in FLAGS if f not in flags]
+    from vaestudio.core.machine import cpu_info
+
+    info = cpu_info()
+    name, family, model = info.model, info.family, info.model_number
+    if family is not None and model is not None:
+        generation = zen_generation(family, model)
+        name += f" (family {family} model {model}" + (f", {generation})" if generation else ")")
+    return name, [f for f in FLAGS if f in info.flags], [f for f in FLAGS if f not in info.flags]
 
 
 def zen_generation(family: int, model: int) -> str:
@@ -120,14 +112,10 @@ def peak_float32_gflops(clock_ghz: float, cores: int | None = None, fma_pipes: i
 
 def nominal_clock_ghz() -> float | None:
     """The CPU clock the kernel reports (cpu MHz), or None. Under a hypervisor this is the nominal clock."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("cpu MHz"):
-                    return float(line.split(":")[1]) / 1000
-    except (OSError, ValueError):
-        pass
-    return None
+    from vaestudio.core.machine import cpu_info
+
+    mhz = cpu_info().mhz
+    return mhz / 1000 if mhz else None
 
 
 if __name__ == "__main__":

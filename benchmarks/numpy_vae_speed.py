@@ -82,15 +82,10 @@ def _old_conv_transpose_same(x, kernel, stride):
 
 # -- machine ------------------------------------------------------------------------------------------------
 def machine_report() -> list[str]:
-    model, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown CPU":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        model = platform.processor() or model
+    from vaestudio.core.machine import cpu_info
+
+    info = cpu_info()
+    model, flags = info.model, info.flags
     wanted = ["avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"]
     shown = " ".join(f"{flag}={'yes' if flag in flags else 'no'}" for flag in wanted)
     lines = [f"CPU: {model}, {os.cpu_count()} logical cores; {shown}",

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -48,19 +47,11 @@ FRAME_SECONDS = 1 / 60
 
 
 def cpu_description() -> str:
-    name = platform.processor() or "unknown CPU"
-    flags: set[str] = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name in ("", "unknown CPU", platform.machine()):
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    wanted = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if flag in flags]
-    return f"{name}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none of avx2/avx512/amx'}"
+    from vaestudio.core.machine import cpu_info
+
+    info = cpu_info()
+    wanted = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if flag in info.flags]
+    return f"{info.model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none of avx2/avx512/amx'}"
 
 
 # -- the run ------------------------------------------------------------------------------------------------

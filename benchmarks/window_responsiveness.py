@@ -248,7 +248,7 @@ def pct(values: list[float], q: float) -> float:
 def machine() -> str:
     import PySide6
 
-    from vaestudio.gui.selftest import cpu_summary
+    from vaestudio.core.machine import cpu_summary
 
     try:
         import importlib.metadata as md

@@ -19,7 +19,8 @@ from vaestudio.core.config import TrainConfig
 from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Finished, StepMetrics
-from vaestudio.core.runs import Run, replay
+from vaestudio.core.replay import replay
+from vaestudio.core.runs import Run
 from vaestudio.core.tf.trainer import Trainer
 
 COMMON = ["--batch-size", "32", "--lr", "2e-3", "--grid", "4", "--seed", "3"]

@@ -14,9 +14,10 @@ import pytest
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.events import (EpochEnd, Finished, HyperChanged, Saved, Snapshot, Started, Status,
-                                   StepMetrics)
-from vaestudio.core.runs import ResumeChanges, Run, replay
+from vaestudio.core.events import (DataLoaded, EpochEnd, Finished, HyperChanged, Saved, Snapshot, Started,
+                                   Status, StepMetrics)
+from vaestudio.core.replay import ReplayPosition, replay
+from vaestudio.core.runs import ResumeChanges, Run
 from vaestudio.core.store.checkpoint import load_checkpoint
 from vaestudio.core.store.lock import RunLock, holder_pid
 
@@ -34,7 +35,7 @@ def config(**overrides) -> TrainConfig:
 
 
 def live_events(run: Run) -> list:
-    return [e for e in run.events() if not isinstance(e, (Status, Saved))]
+    return [e for e in run.events() if not isinstance(e, (Status, DataLoaded, Saved))]
 
 
 def test_a_replay_yields_the_events_the_live_run_yielded(tmp_path, data):
@@ -46,7 +47,7 @@ def test_a_replay_yields_the_events_the_live_run_yielded(tmp_path, data):
         live.append(event)
     assert isinstance(live[-1], Saved) and {p.name for p in live[-1].paths} == {"model.keras", "grid_final.png",
                                                                                 "training.gif"}
-    live = [e for e in live if not isinstance(e, (Status, Saved))]
+    live = [e for e in live if not isinstance(e, (Status, DataLoaded, Saved))]
     replayed = list(replay(run.path))
     assert [type(e) for e in replayed] == [type(e) for e in live]
     assert any(isinstance(e, HyperChanged) for e in replayed)
@@ -63,6 +64,37 @@ def test_a_replay_yields_the_events_the_live_run_yielded(tmp_path, data):
             assert a == b
     assert [s.frame for s in replayed if isinstance(s, Snapshot)] == list(range(len(
         [s for s in replayed if isinstance(s, Snapshot)])))
+
+
+def _position_after(events: list) -> ReplayPosition:
+    """What a reader holds after reading `events`, as the window's follower computes it."""
+    metrics = [e.step for e in events if isinstance(e, StepMetrics)]
+    frames = [e.frame for e in events if isinstance(e, Snapshot)]
+    epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
+    hypers = [e.step for e in events if isinstance(e, HyperChanged)]
+    return ReplayPosition(step=max(metrics, default=0), frame=max(frames, default=-1),
+                          epoch=max(epochs, default=0), hyper=max(hypers, default=-1))
+
+
+def test_a_replay_after_a_position_yields_only_what_is_newer_in_order(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(), load_dataset=lambda _: data)
+    for event in run.events():
+        if isinstance(event, StepMetrics) and event.step == 6:
+            run.set_beta(0.5)
+    whole = list(replay(run.path))
+    body = whole[1:-1]  # without Started and Finished
+    assert any(isinstance(e, HyperChanged) for e in body) and any(isinstance(e, EpochEnd) for e in body)
+
+    def same(a, b) -> bool:
+        if isinstance(a, Snapshot):
+            return type(b) is Snapshot and (a.step, a.frame, a.label) == (b.step, b.frame, b.label)
+        return a == b
+
+    for cut in range(len(body) + 1):  # a reader that has read the first `cut` events asks for the rest
+        newer = list(replay(run.path, after=_position_after(body[:cut])))
+        assert len(newer) == len(body) - cut, cut
+        assert all(same(a, b) for a, b in zip(newer, body[cut:])), cut
+    assert list(replay(run.path, after=_position_after(body))) == []
 
 
 def test_snapshot_weights_are_compact_and_memory_stays_in_the_folder(tmp_path, data):
@@ -158,6 +190,67 @@ def test_a_run_folder_has_one_writer_and_the_lock_dies_with_its_process(tmp_path
     assert holder_pid(run.path) is None
     with RunLock(run.path):
         pass
+
+
+def test_data_loaded_comes_once_the_folder_is_ready_and_before_the_model_is_built(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(epochs=1), load_dataset=lambda _: data)
+    seen = []
+    for event in run.events():
+        if isinstance(event, DataLoaded):
+            assert (run.path / "config.json").is_file()  # the folder is made and locked
+            assert holder_pid(run.path) == os.getpid()
+        seen.append(event)
+    first = [type(e) for e in seen[:4]]
+    assert first == [Status, DataLoaded, Status, Started]
+    loaded = seen[1]
+    assert (loaded.dataset, loaded.train_count, loaded.test_count) == (run.config.dataset, 128, 32)
+    assert loaded.description == data.describe() and loaded.data is data
+    assert sum(isinstance(e, DataLoaded) for e in seen) == 1
+    assert run.trainer is None and run.dataset is None  # let go of once the events ended
+    assert run.learning_rate == pytest.approx(3e-3)
+
+
+def test_a_resumed_run_can_yield_its_recorded_history_after_data_loaded(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(epochs=2), load_dataset=lambda _: data)
+    for event in run.events():
+        if isinstance(event, StepMetrics) and event.step == 6:  # in epoch 2: stopped mid-epoch
+            run.stop()
+    recorded = list(replay(run.path))
+
+    plain = list(Run.resuming(run.path, load_dataset=lambda _: data).events())
+    started = next(i for i, e in enumerate(plain) if isinstance(e, Started))
+    assert [type(e) for e in plain[:started]] == [Status, DataLoaded, Status]  # nothing replayed by default
+
+    # Continue it further with its history, as the window does.
+    before = list(replay(run.path))
+    again = Run.resuming(run.path, ResumeChanges(epochs=3), load_dataset=lambda _: data)
+    events = list(again.events(include_history=True))
+    loaded = next(i for i, e in enumerate(events) if isinstance(e, DataLoaded))
+    started = next(i for i, e in enumerate(events) if isinstance(e, Started))
+    assert all(isinstance(e, Status) for e in events[:loaded])
+    history = [e for e in events[loaded + 1:started] if not isinstance(e, Status)]
+    expected = [e for e in before if not isinstance(e, (Started, Finished))]
+    assert len(history) == len(expected) > len(recorded) - 2  # what both sessions recorded
+    assert [(type(e), getattr(e, "step", None)) for e in history] == \
+           [(type(e), getattr(e, "step", None)) for e in expected]
+    assert isinstance(events[-1], Saved)
+
+
+def test_the_run_hands_its_control_to_its_trainer_and_early_requests_take_effect_at_the_start(tmp_path, data):
+    run = Run.new(tmp_path / "run", config(epochs=1), load_dataset=lambda _: data)
+    run.set_beta(0.5)  # before the trainer exists
+    run.pause()
+    assert run.is_paused
+    run.resume()
+    seen = []
+    for event in run.events():
+        if isinstance(event, Started):
+            assert run.trainer.control is run.control
+        seen.append(event)
+    assert HyperChanged(0, 3e-3, 0.5) in seen
+    assert all(e.beta == 0.5 for e in seen if isinstance(e, StepMetrics))
+    with pytest.raises(Exception, match="beta must be"):
+        run.set_beta(-1)
 
 
 def test_stop_before_training_begins_writes_nothing(tmp_path, data):

@@ -89,7 +89,7 @@ def test_stop_from_another_thread_takes_effect_within_half_a_second(data):
     events, done = _run_in_thread(trainer)
     _wait_for(lambda: any(isinstance(e, StepMetrics) for _, e in events))
     asked = time.monotonic()
-    trainer.stop()
+    trainer.control.stop()
     assert done.wait(5)
     stamp, last = events[-1]
     assert isinstance(last, Finished) and last.reason == "stopped"
@@ -100,14 +100,14 @@ def test_pause_holds_training_until_resumed(data):
     trainer = Trainer(tiny(epochs=500, steps_per_call=1, metrics_every=1), data)
     events, done = _run_in_thread(trainer)
     _wait_for(lambda: any(isinstance(e, StepMetrics) for _, e in events))
-    trainer.pause()
+    trainer.control.pause()
     time.sleep(0.3)  # let a step in flight finish
     steps_when_paused = trainer.state.step
     time.sleep(0.4)
-    assert trainer.is_paused and trainer.state.step == steps_when_paused
-    trainer.resume()
+    assert trainer.control.is_paused and trainer.state.step == steps_when_paused
+    trainer.control.resume()
     _wait_for(lambda: trainer.state.step > steps_when_paused)
-    trainer.stop()
+    trainer.control.stop()
     assert done.wait(5)
 
 
@@ -151,8 +151,8 @@ def test_learning_rate_and_beta_change_while_training_without_retracing(data):
     for event in trainer.events():
         seen.append(event)
         if isinstance(event, StepMetrics) and event.step == 3:
-            trainer.set_learning_rate(5e-4)
-            trainer.set_beta(2.0)
+            trainer.control.set_learning_rate(5e-4)
+            trainer.control.set_beta(2.0)
     changes = [e for e in seen if isinstance(e, HyperChanged)]
     assert changes == [HyperChanged(3, 5e-4, 2.0)]
     after = [e for e in seen if isinstance(e, StepMetrics) and e.step > 3]
@@ -160,7 +160,7 @@ def test_learning_rate_and_beta_change_while_training_without_retracing(data):
     assert trainer._steps._train_chunk.experimental_get_tracing_count() == 1
     assert trainer.checkpoint().learning_rate == 5e-4 and trainer.checkpoint().beta == 2.0
     with pytest.raises(ConfigError, match="learning_rate must be"):
-        trainer.set_learning_rate(-1)
+        trainer.control.set_learning_rate(-1)
 
 
 def test_cosine_schedule_with_warm_up_reaches_zero_at_the_end(data):

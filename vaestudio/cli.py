@@ -193,7 +193,7 @@ def make_run(args: argparse.Namespace):
 
 def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """`vaestudio train`: prints the run's events; Ctrl+C, SIGTERM and SIGHUP stop it after the current steps."""
-    from vaestudio.core.events import EpochEnd, Finished, Saved, Started, Status, StepMetrics
+    from vaestudio.core.events import DataLoaded, EpochEnd, Finished, Saved, Started, StepMetrics
 
     out = out or sys.stdout
     run = make_run(args)
@@ -206,10 +206,9 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     finished = saved = None
     with _stopping_on_signals(run):
         for event in run.events():
-            if isinstance(event, Status):
-                if event.text.startswith("Building"):
-                    _say(out, f"Data: {run.dataset.describe()}")
-                    _load_tensorflow_quietly()
+            if isinstance(event, DataLoaded):
+                _say(out, f"Data: {event.description}")
+                _load_tensorflow_quietly()
             elif isinstance(event, Started):
                 _say(out, f"Device: {event.device}" + ("" if event.precision == "float32"
                                                       else f", precision {event.precision}"))
@@ -237,7 +236,7 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if saved is not None:
         _say(out, f"Wrote {', '.join(p.name for p in saved.paths)} to {run.path}")
     if finished is not None and finished.reason == "diverged":
-        lower = (run.trainer.state.learning_rate if run.trainer else run.config.learning_rate) / 10
+        lower = (run.learning_rate or run.config.learning_rate) / 10
         print(f"vaestudio: training diverged: {finished.message}. Continue from the last checkpoint with a lower "
               f"learning rate: vaestudio train --resume {run.path} --lr {lower:g}", file=sys.stderr)
         return EXIT_BAD_INPUT

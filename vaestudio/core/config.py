@@ -34,8 +34,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": dict(epochs=3, latent_dim=2, batch_size=64, learning_rate=2e-3, lr_schedule="cosine",
                  lr_warmup_steps=200, steps_per_call=16, precision="auto"),
 }
-# The values a preset fixes: changing one of them by hand makes the run "custom".
-PRESET_FIELDS = ("epochs", "latent_dim", "batch_size", "learning_rate")
 
 # name: (low, high, type) -- inclusive bounds; None means unbounded.
 LIMITS: dict[str, tuple[float | None, float | None, type]] = {

@@ -1,7 +1,7 @@
 """What a run yields, live or replayed from its folder. Plain dataclasses: the CLI prints them, the window
 relays them as signals, the run folder records them.
 
-Order of a run: Status* Started Snapshot(step 0) (StepMetrics | Snapshot | HyperChanged)* per epoch
+Order of a run: Status* DataLoaded Status* Started Snapshot(step 0) (StepMetrics | Snapshot | HyperChanged)* per epoch
 [Snapshot EpochEnd] ... Finished [Saved]. Metrics are nats per image; higher ELBO is better.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,17 @@ class Status:
     """What the run is doing before training starts or after it ends ("Loading data…")."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class DataLoaded:
+    """The run's data is loaded and its folder is ready: the model is built next. Live runs only."""
+
+    dataset: str  # the config's dataset name, e.g. "fashion_mnist"
+    description: str  # one line: what was loaded, how many images, from where
+    train_count: int
+    test_count: int
+    data: Any = field(default=None, repr=False, compare=False)  # the Dataset itself (its test images)
 
 
 @dataclass(frozen=True)
@@ -109,4 +120,4 @@ class Saved:
     paths: tuple[Path, ...]
 
 
-Event = Status | Started | StepMetrics | Snapshot | EpochEnd | HyperChanged | Finished | Saved
+Event = Status | DataLoaded | Started | StepMetrics | Snapshot | EpochEnd | HyperChanged | Finished | Saved

@@ -13,6 +13,7 @@ How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8
   natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise for columns). So the taps that stay in
   their pixel are written straight into their phase planes by the matrix product, and the others are
   added in a few blocks with long contiguous runs. The logits are put in natural order once, at the end.
+  That index bookkeeping is in core/transposed_conv.py.
 - Images go through in blocks small enough for the CPU's caches; with WORKERS > 1, blocks run on
   that many threads (NumPy releases the GIL), which pays off when BLAS itself is single-threaded.
 """
@@ -29,6 +30,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from vaestudio.core.architecture import KERNEL, Architecture
 from vaestudio.core.latent import grid_points, mosaic, to_uint8
+from vaestudio.core.transposed_conv import final_moves, to_natural_order, upsample_matrix, upsample_moves
 from vaestudio.core.weights import VaeWeights
 
 # Floats of intermediate results per chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
@@ -105,18 +107,18 @@ class NumpyDecoder:
         self._levels = len(kernels) - 1
         # Stride-2 layers: one matrix whose rows give, in order, the four output phases (a, b < 2) of each
         # pixel with the bias, the ones channel again (for the next layer), and the taps that land on a
-        # neighbouring pixel (see _upsample).
+        # neighbouring pixel (see _upsample; core.transposed_conv).
         self._stages = []
         for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
-            moves = _upsample_moves(level, base, kernel.shape[2])
-            self._stages.append((_frozen(_upsample_matrix(kernel, bias)), moves))
+            moves = upsample_moves(level, base, kernel.shape[2])
+            self._stages.append((_frozen(upsample_matrix(kernel, bias)), moves))
         # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
         last, last_bias = kernels[-1], biases[-1]
         taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)
         taps.reshape(3, 3, last.shape[2], -1)[1, 1, :, -1] = last_bias
         self._last = _frozen(taps)
-        self._column_moves = {step: _final_moves(self._levels, base, 0, step) for step in (-1, 1)}
-        self._row_moves = {step: _final_moves(self._levels, base, step, 0) for step in (-1, 1)}
+        self._column_moves = {step: final_moves(self._levels, base, 0, step) for step in (-1, 1)}
+        self._row_moves = {step: final_moves(self._levels, base, step, 0) for step in (-1, 1)}
         # Floats per image of the largest intermediate arrays, to size chunks.
         per_image, size, channels_in = 0, base, channels
         for matrix, _ in self._stages:
@@ -158,7 +160,7 @@ class NumpyDecoder:
 
             _run_all(fill, blocks)
             logits = self._last_layer(taps, out_channels)
-            _to_natural_order(logits, result[start:stop], self._levels, self._base)
+            to_natural_order(logits, result[start:stop], self._levels, self._base)
         return result
 
     # -- layers ---------------------------------------------------------------------------------------
@@ -371,93 +373,3 @@ def _conv_valid_stride2(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     patches[:, :-1].reshape(count, out_h, out_w, KERNEL, KERNEL, channels)[...] = view
     out = patches @ matrix
     return _relu(out).reshape(count, out_h, out_w, -1)
-
-
-def _shift_cases(levels: int, size0: int, step: int) -> list[tuple[tuple, tuple]]:
-    """Moving every pixel one step (+1, -1; 0 is no move) along one axis of phase-plane storage.
-
-    The axis is stored as digits (d_L, ..., d_1, i): natural index i*2^L + d_1*2^(L-1) + ... + d_L.
-    Returns (source, target) index tuples over (d_L, ..., d_1, i); each pair is one block move, L + 1
-    of them (like adding 1 to a binary number: trailing ones become zeros, then one digit carries).
-    """
-    if step == 0:
-        everything = (slice(None),) * (levels + 1)
-        return [(everything, everything)]
-    wrap_from, wrap_to = (1, 0) if step > 0 else (0, 1)
-    cases = []
-    for carried in range(levels + 1):  # how many low digits wrap around
-        source: list = [wrap_from] * carried
-        target: list = [wrap_to] * carried
-        if carried < levels:
-            source += [1 - wrap_from] + [slice(None)] * (levels - carried)
-            target += [1 - wrap_to] + [slice(None)] * (levels - carried)
-        else:
-            source.append(slice(0, size0 - 1) if step > 0 else slice(1, size0))
-            target.append(slice(1, size0) if step > 0 else slice(0, size0 - 1))
-        cases.append((tuple(source), tuple(target)))
-    return cases
-
-
-def _moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
-    """(source, target) indexes over storage axes (p_L, q_L, ..., p_1, q_1, i, j) for a 2-d move."""
-    moves = []
-    for source_rows, target_rows in _shift_cases(levels, size0, row_step):
-        for source_cols, target_cols in _shift_cases(levels, size0, col_step):
-            moves.append((_interleave(source_rows, source_cols), _interleave(target_rows, target_cols)))
-    return moves
-
-
-def _upsample_matrix(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The matrix of a stride-2 layer, for inputs with a last channel of ones: rows (channel, a, b) for
-    the taps a, b < 2 with the bias; 4 rows that reproduce the ones channel; rows (channel, b) of taps
-    (2, b); rows (channel, a) of taps (a, 2); rows (channel) of tap (2, 2)."""
-    out_channels, in_channels = kernel.shape[2], kernel.shape[3]
-    ones = np.concatenate([np.zeros((4, in_channels)), np.ones((4, 1))], axis=1)
-
-    def rows(taps: np.ndarray, with_bias: bool) -> np.ndarray:  # (..., out, in) -> (out * ..., in + 1)
-        taps = np.moveaxis(taps, -2, 0).reshape(-1, in_channels)
-        extra = np.repeat(bias, len(taps) // out_channels)[:, None] if with_bias else np.zeros((len(taps), 1))
-        return np.concatenate([taps, extra], axis=1)
-
-    return np.concatenate([rows(kernel[:2, :2], True), ones, rows(kernel[2, :2], False),
-                           rows(kernel[:2, 2], False), rows(kernel[2, 2], False)])
-
-
-def _upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
-    """(group, target index, source index) for the taps of a stride-2 layer that land on a neighbouring
-    pixel: group 0 (taps (2, b)) moves one row down into phase a = 0, group 1 (taps (a, 2)) one column
-    right into phase b = 0, group 2 (tap (2, 2)) both."""
-    moves = []
-    everything = slice(None)
-    for group, (row_step, col_step), phase in ((0, (1, 0), (0, everything)), (1, (0, 1), (everything, 0)),
-                                               (2, (1, 1), (0, 0))):
-        lead = (everything,) * (1 if group == 2 else 2)
-        for source, target in _moves(level, size0, row_step, col_step):
-            moves.append((group, (slice(0, channels), *phase) + target, lead + source))
-    return moves
-
-
-def _final_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
-    """(target, source) indexes over (C, B, *storage) arrays for moving by (row_step, col_step)."""
-    return [((slice(None), slice(None)) + target, (slice(None), slice(None)) + source)
-            for source, target in _moves(levels, size0, row_step, col_step)]
-
-
-def _interleave(rows: tuple, cols: tuple) -> tuple:
-    """Index over storage axes (p_L, q_L, ..., p_1, q_1, i, j) from per-axis (d_L, ..., d_1, base) indexes."""
-    index: list = []
-    for row, col in zip(rows, cols):
-        index += [row, col]
-    return tuple(index)
-
-
-def _to_natural_order(x: np.ndarray, out: np.ndarray, levels: int, base: int) -> None:
-    """Copy (C, B, p_L, q_L, ..., p_1, q_1, i, j, N) storage into NHWC `out` (images B*N, first
-    len(out) of them), whose natural row has digits (i, p_1, ..., p_L), most significant first."""
-    rows = [2 + 2 * (levels - 1 - k) for k in range(levels)]  # axes of p_1 ... p_L
-    cols = [r + 1 for r in rows]
-    i_axis, j_axis, n_axis = 2 + 2 * levels, 3 + 2 * levels, 4 + 2 * levels
-    ordered = x.transpose([1, n_axis, i_axis, *rows, j_axis, *cols, 0])
-    side = base << levels
-    ordered = ordered.reshape(-1, side, side, x.shape[0])  # a copy: the transpose is not contiguous
-    out[...] = ordered[:len(out)]

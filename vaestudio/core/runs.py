@@ -1,8 +1,8 @@
-"""One run pipeline for the command line and the window: start a run in a new folder, resume one, or
-replay a folder as the events it recorded.
+"""One run pipeline for the command line and the window: start a run in a new folder, or resume one
+(`core.replay` replays a folder as the events it recorded; `core.run_facts` keeps its run.json).
 
     run = Run.new(folder, config)            # or Run.resuming(folder, ResumeChanges(epochs=20, learning_rate=1e-4))
-    for event in run.events():               # Status, Started, StepMetrics, Snapshot, ..., Finished, Saved
+    for event in run.events():               # Status, DataLoaded, Started, StepMetrics, Snapshot, ..., Saved
         ...                                  # every event is already recorded in the folder when it arrives
     run.pause(); run.resume(); run.stop(); run.set_learning_rate(x); run.set_beta(b)   # from any thread
 
@@ -15,18 +15,18 @@ takes the folder's lock, and only then writes. A run killed at any moment leaves
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
-from vaestudio.core.config import LIMITS, TrainConfig, checked_number, read_json_object
-from vaestudio.core.errors import RunFolderError, VaeStudioError
-from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Saved, Snapshot, Started, Status,
-                                   StepMetrics)
-from vaestudio.core.store.run_folder import RUN_FACTS, RunFolder, RunState
+from vaestudio.core.config import LIMITS, TrainConfig, checked_number
+from vaestudio.core.control import TrainingControl
+from vaestudio.core.errors import RunFolderError
+from vaestudio.core.events import DataLoaded, Event, Finished, Saved, Started, Status
+from vaestudio.core.replay import replay  # also re-exported for callers that import it from here
+from vaestudio.core.run_facts import write_facts
+from vaestudio.core.store.run_folder import RunFolder, RunState
 
 
 DatasetLoader = Callable[[TrainConfig], Any]
@@ -53,11 +53,9 @@ class ResumeChanges:
 
 def default_dataset_loader(config: TrainConfig):
     """The dataset a config names."""
-    from vaestudio.core import data
+    from vaestudio.core.data import load_for_config
 
-    if hasattr(data, "load_for_config"):
-        return data.load_for_config(config)
-    return data.load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+    return load_for_config(config)
 
 
 class Run:
@@ -76,12 +74,10 @@ class Run:
         self.devices = parse_devices(devices)  # None: one device; else N or "all" (not part of the config)
         self.device_plan = None  # the devices prepared for training, once events() has begun
         self._load_dataset = load_dataset or default_dataset_loader
-        self._lock_guard = threading.Lock()
-        self._stop_requested = False
-        self._paused = False
-        self._pending: dict[str, float] = {}
+        self.control = TrainingControl()  # pause, stop, learning rate, beta: handed to the trainer
         self.trainer = None
         self.dataset = None
+        self.learning_rate: float | None = None  # the base learning rate in force when training ended
         self._recorder = None
 
     # -- creating ------------------------------------------------------------------------------------
@@ -127,55 +123,37 @@ class Run:
     def path(self) -> Path:
         return self.folder.path
 
-    # -- control, from any thread ------------------------------------------------------------------------
+    # -- control, from any thread (the one TrainingControl, shared with the trainer) ---------------------
     def stop(self) -> None:
-        with self._lock_guard:
-            self._stop_requested = True
-            trainer = self.trainer
-        if trainer is not None:
-            trainer.stop()
+        self.control.stop()
 
     def pause(self) -> None:
-        with self._lock_guard:
-            self._paused = True
-            trainer = self.trainer
-        if trainer is not None:
-            trainer.pause()
+        self.control.pause()
 
     def resume(self) -> None:
-        with self._lock_guard:
-            self._paused = False
-            trainer = self.trainer
-        if trainer is not None:
-            trainer.resume()
+        self.control.resume()
 
     @property
     def is_paused(self) -> bool:
-        return self._paused
+        return self.control.is_paused
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_requested
+        return self.control.stop_requested
 
     def set_learning_rate(self, value: float) -> None:
-        self._set("learning_rate", value)
+        self.control.set_learning_rate(value)
 
     def set_beta(self, value: float) -> None:
-        self._set("beta", value)
-
-    def _set(self, name: str, value: float) -> None:
-        low, high, kind = LIMITS[name]
-        value = checked_number(name, value, low, high, kind)
-        with self._lock_guard:
-            trainer = self.trainer
-            if trainer is None:
-                self._pending[name] = value
-        if trainer is not None:
-            getattr(trainer, f"set_{name}")(value)
+        self.control.set_beta(value)
 
     # -- the run --------------------------------------------------------------------------------------
-    def events(self) -> Iterator[Event]:
-        """Load the data, prepare the folder, train and record; yields every event once recorded."""
+    def events(self, include_history: bool = False) -> Iterator[Event]:
+        """Load the data, prepare the folder, train and record; yields every event once recorded.
+
+        With `include_history`, a resumed run yields what it had recorded up to its checkpoint (as
+        `replay` does, without Started and Finished) right after DataLoaded: a viewer gets the whole run.
+        Once the events end, the trainer and the data are let go of (in the thread that iterated)."""
         from vaestudio.core.store.lock import RunLock
 
         lock = RunLock(self.folder.path)
@@ -185,7 +163,7 @@ class Run:
             steps_per_epoch = math.ceil(len(dataset.train_images) / self.config.batch_size)
             if self.state is not None:
                 _check_data_fits(self.folder, self.state, steps_per_epoch)
-            if self._stop_requested:
+            if self.control.stop_requested:
                 yield Finished("stopped", self._epochs_done, self._step, "stopped before training began")
                 return
             if self.devices is not None:  # before the folder is written: the machine may not have them
@@ -207,12 +185,28 @@ class Run:
             else:
                 lock.acquire()
                 self._prepare_resume()
+            yield self._data_loaded(dataset)
+            if include_history and not self.is_new:
+                yield from (e for e in replay(self.folder.path) if not isinstance(e, (Started, Finished)))
             yield Status("Building the model…")
             yield from self._train(dataset, steps_per_epoch)
         finally:
             if self._recorder is not None:
                 self._recorder.close()
             lock.release()
+            self._let_go()
+
+    def _data_loaded(self, dataset) -> DataLoaded:
+        describe = getattr(dataset, "describe", None)
+        description = describe() if callable(describe) else str(self.config.dataset)
+        return DataLoaded(self.config.dataset, description, len(dataset.train_images), len(dataset.test_images),
+                          data=dataset)
+
+    def _let_go(self) -> None:
+        """Drop the trainer (its model, its TensorFlow pipelines) and the data, keeping the learning rate."""
+        if self.trainer is not None:
+            self.learning_rate = self.trainer.state.learning_rate
+        self.trainer = self.dataset = self._recorder = None
 
     @property
     def _epochs_done(self) -> int:
@@ -263,23 +257,18 @@ class Run:
         """A worker other than the chief (--devices workers): trains in step with the others, records nothing."""
         from vaestudio.core.tf.trainer import Trainer
 
-        trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
-                          devices=self.device_plan, learning_rate=self.changes.learning_rate, beta=self.changes.beta)
-        with self._lock_guard:
-            self.trainer = trainer
-            stop = self._stop_requested
-        if stop:
-            trainer.stop()
+        self.trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
+                               devices=self.device_plan, learning_rate=self.changes.learning_rate,
+                               beta=self.changes.beta, control=self.control)
+        yield self._data_loaded(dataset)
         yield Status("Building the model…")
-        yield from trainer.events()
+        yield from self.trainer.events()
 
     def _train(self, dataset, steps_per_epoch: int):
         from vaestudio.core.store.recorder import RunRecorder
         from vaestudio.core.tf.trainer import Trainer
 
         checkpoint = self.state.checkpoint if self.state else None
-        with self._lock_guard:
-            pending = dict(self._pending)
         if self.device is None and self.device_plan is not None:
             self.device = self.device_plan.label
         if self.device is None:
@@ -287,16 +276,9 @@ class Run:
 
             self.device = str(detect_device())
         trainer = Trainer(self.config, dataset, resume_from=checkpoint, device=self.device, devices=self.device_plan,
-                          first_snapshot=self._first_snapshot(checkpoint),
-                          learning_rate=pending.get("learning_rate", self.changes.learning_rate),
-                          beta=pending.get("beta", self.changes.beta))
-        with self._lock_guard:
-            self.trainer = trainer
-            stop, paused = self._stop_requested, self._paused
-        if stop:
-            trainer.stop()
-        if paused:
-            trainer.pause()
+                          first_snapshot=self._first_snapshot(checkpoint), learning_rate=self.changes.learning_rate,
+                          beta=self.changes.beta, control=self.control)  # values asked for since win over these
+        self.trainer = trainer
         recorder = self._recorder = RunRecorder(self.folder, trainer.checkpoint,
                                                 tensorboard=_open_tensorboard(self.folder, self.is_new))
         started, finished = False, None
@@ -304,11 +286,11 @@ class Run:
             for event in trainer.events():
                 if isinstance(event, Started):
                     started = True
-                    _write_facts(self.folder, event, dataset)
+                    write_facts(self.folder, event, dataset)
                 event = recorder.record(event)
                 if isinstance(event, Finished):
                     finished = event
-                    _write_facts(self.folder, None, None, finished=event)
+                    write_facts(self.folder, finished=event)
                 yield event
         except BaseException:
             if started:
@@ -318,7 +300,7 @@ class Run:
             yield Status(f"Saving the run in {self.folder.path}…")
             saved = tuple(recorder.finish(trainer.model))
             checkpoint_step = recorder.checkpoint_step if recorder.checkpoint_step is not None else self._step
-            _write_facts(self.folder, None, None, saved_step=checkpoint_step)
+            write_facts(self.folder, saved_step=checkpoint_step)
             yield Saved(saved)
 
 
@@ -352,110 +334,8 @@ def _open_tensorboard(folder: RunFolder, new: bool):
         return None
 
 
-def _write_facts(folder: RunFolder, started: Started | None, dataset, finished: Finished | None = None,
-                 saved_step: int | None = None) -> None:
-    """run.json: what the start found (steps per epoch, data, device), how the run last ended, and the
-    checkpoint step its final files were saved at (None from its start until they are saved again)."""
-    from vaestudio.core.store.atomic import write_text_atomic
-
-    path = folder.file(RUN_FACTS)
-    facts: dict[str, Any] = {}
-    if path.exists():
-        try:
-            facts = read_json_object(path, RunFolderError)
-        except RunFolderError:
-            facts = {}
-    if started is not None:
-        facts.update(steps_per_epoch=started.steps_per_epoch, device=started.device, precision=started.precision,
-                     replicas=started.replicas, data=dataset.describe() if dataset is not None else None,
-                     ended=None, message=None, saved_step=None)
-    if saved_step is not None:
-        facts.update(saved_step=saved_step)
-    if finished is not None:
-        facts.update(ended=finished.reason, message=finished.message)
-    try:
-        write_text_atomic(path, json.dumps(facts, indent=2, sort_keys=True) + "\n")
-    except VaeStudioError as exc:
-        raise RunFolderError(str(exc)) from None
-
-
 def _try(action) -> None:
     try:
         action()
     except Exception:
         pass
-
-
-# ------------------------------------------------------------------------------------------------ replay
-
-
-def read_facts(folder: RunFolder) -> dict[str, Any]:
-    path = folder.file(RUN_FACTS)
-    if not path.exists():
-        return {}
-    try:
-        return read_json_object(path, RunFolderError)
-    except RunFolderError:
-        return {}
-
-
-def replay(folder: str | Path) -> Iterator[Event]:
-    """The events a run folder recorded, in the order the live run yielded them, snapshots with their
-    weights (None for folders of vaestudio 0.1.0). Read-only: a run being written may be replayed."""
-    run_folder = RunFolder(folder)
-    state = run_folder.read_state()
-    config = state.config
-    facts = read_facts(run_folder)
-    rows = run_folder.metrics().rows()
-    records = run_folder.snapshots.records()
-    steps_per_epoch = _recorded_steps_per_epoch(facts, rows, state)
-    yield Started(config.epochs, steps_per_epoch, 1, str(facts.get("device") or "recorded"),
-                  str(facts.get("precision") or "float32"), start_step=0, replicas=int(facts.get("replicas") or 1))
-    # Events of the same step come as the live run made them: metrics, then a snapshot, then the epoch's end.
-    snapshot_iter = iter(records)
-    pending = next(snapshot_iter, None)
-
-    def snapshots_until(step: int, inclusive: bool) -> Iterator[Event]:
-        nonlocal pending
-        while pending is not None and (pending.step < step or (inclusive and pending.step == step)):
-            yield _replayed_snapshot(run_folder, pending)
-            pending = next(snapshot_iter, None)
-
-    for row in rows:
-        kind, step = row["kind"], row["step"]
-        if kind == "step":
-            yield from snapshots_until(step, inclusive=False)
-            epoch_step = step - (row["epoch"] - 1) * steps_per_epoch
-            yield StepMetrics(row["epoch"], step, epoch_step, steps_per_epoch, row["elbo"], row["log_likelihood"],
-                              row["kl"], row["images_per_second"] or 0.0, objective=row["objective"],
-                              learning_rate=row["learning_rate"], beta=row["beta"])
-        elif kind == "hyper":
-            yield from snapshots_until(step, inclusive=False)
-            yield HyperChanged(step, row["learning_rate"], row["beta"])
-        elif kind == "epoch":
-            yield from snapshots_until(step, inclusive=True)
-            yield EpochEnd(row["epoch"], step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
-                           row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
-    yield from snapshots_until(math.inf, inclusive=True)
-    reason = facts.get("ended") or ("completed" if state.complete else "stopped")
-    yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
-
-
-def _replayed_snapshot(folder: RunFolder, record) -> Snapshot:
-    store = folder.snapshots
-    return Snapshot(record.epoch, record.step, record.label, store.load_mosaic(record), store.load_weights(record),
-                    frame=record.frame)
-
-
-def _recorded_steps_per_epoch(facts: dict[str, Any], rows: list[dict], state: RunState) -> int:
-    value = facts.get("steps_per_epoch")
-    if isinstance(value, int) and value > 0:
-        return value
-    epoch_rows = [r for r in rows if r["kind"] == "epoch"]
-    if epoch_rows and epoch_rows[0]["epoch"] >= 1:
-        return max(epoch_rows[0]["step"] // epoch_rows[0]["epoch"], 1)
-    checkpoint = state.checkpoint
-    if checkpoint is not None and checkpoint.epoch:
-        return max((checkpoint.step - checkpoint.epoch_step) // checkpoint.epoch, 1)
-    steps = [r["step"] for r in rows if r["kind"] == "step"]
-    return max(steps) if steps else 1

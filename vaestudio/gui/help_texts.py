@@ -33,7 +33,7 @@ def shortcuts_html() -> str:
 
 
 def devices_text(studio: Studio, cpu_only: bool, devices: str | None) -> str:
-    from vaestudio.gui.selftest import cpu_summary
+    from vaestudio.core.machine import cpu_summary
 
     if studio.tf_status == READY:
         device = f"Training runs on {studio.device} (TensorFlow {studio.tf_version})."

@@ -11,7 +11,6 @@ Opening and saving `.keras` models wait for the one TensorFlow loader.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,7 +18,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import VaeStudioError
-from vaestudio.core.events import EpochEnd, Finished, HyperChanged, Snapshot, Started, StepMetrics
+from vaestudio.core.events import Finished, Snapshot, Started
 from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import Studio
@@ -156,7 +155,7 @@ class RunOpener(QObject):
             if pid is None:
                 del self._followed[key]
                 self.writers.pop(key, None)
-            self._start_replay(history, lambda h=history: _newer(h.folder, *_known(h)))
+            self._start_replay(history, lambda h=history: _replayed(h.folder, _known(h)))
         if not self._followed:
             self._follow_timer.stop()
 
@@ -304,55 +303,18 @@ def _same(a: Path, b: Path) -> bool:
         return a == b
 
 
-def _replayed(folder: Path) -> Iterator:
-    from vaestudio.core.runs import replay
+def _replayed(folder: Path, after=None) -> Iterator:
+    from vaestudio.core.replay import replay
 
-    yield from replay(folder)
-
-
-def _known(history: RunHistory) -> tuple[int, int, int, int]:
-    """The last metrics step, snapshot frame, epoch end and hyper-parameter change a history holds."""
-    step = history.last_metrics.step if history.last_metrics is not None else 0
-    frame = max((info.frame for info in history.snapshots), default=-1)
-    epoch = history.epoch_ends[-1].epoch if history.epoch_ends else 0
-    hyper = history.hyper_changes[-1].step if history.hyper_changes else -1
-    return step, frame, epoch, hyper
+    yield from replay(folder, after)
 
 
-def _newer(folder: Path, step: int, frame: int, epoch: int, hyper: int) -> Iterator:
-    """What a run folder holds beyond what was read before (a run another process writes), in order."""
-    from vaestudio.core.runs import _recorded_steps_per_epoch, read_facts
-    from vaestudio.core.store.run_folder import RunFolder
+def _known(history: RunHistory):
+    """What a history holds of its folder (a `core.replay.ReplayPosition`): its last metrics step,
+    snapshot frame, epoch end and hyper-parameter change."""
+    from vaestudio.core.replay import ReplayPosition
 
-    run_folder = RunFolder(folder)
-    state = run_folder.read_state()
-    rows = run_folder.metrics().rows()
-    records = [r for r in run_folder.snapshots.refresh() if r.frame > frame]
-    per_epoch = _recorded_steps_per_epoch(read_facts(run_folder), rows, state)
-    store = run_folder.snapshots
-    pending = iter(records)
-    record = next(pending, None)
-
-    def snapshots_until(limit: float, inclusive: bool) -> Iterator:
-        nonlocal record
-        while record is not None and (record.step < limit or (inclusive and record.step == limit)):
-            yield Snapshot(record.epoch, record.step, record.label, store.load_mosaic(record),
-                           store.load_weights(record), frame=record.frame)
-            record = next(pending, None)
-
-    for row in rows:
-        kind, row_step = row["kind"], row["step"]
-        if kind == "step" and row_step > step:
-            yield from snapshots_until(row_step, False)
-            yield StepMetrics(row["epoch"], row_step, row_step - (row["epoch"] - 1) * per_epoch, per_epoch,
-                              row["elbo"], row["log_likelihood"], row["kl"], row["images_per_second"] or 0.0,
-                              objective=row["objective"], learning_rate=row["learning_rate"], beta=row["beta"])
-        elif kind == "hyper" and row_step > hyper:
-            yield from snapshots_until(row_step, False)
-            yield HyperChanged(row_step, row["learning_rate"], row["beta"])
-        elif kind == "epoch" and row["epoch"] > epoch:
-            yield from snapshots_until(row_step, True)
-            yield EpochEnd(row["epoch"], row_step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
-                           row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
-    yield from snapshots_until(math.inf, True)
-
+    return ReplayPosition(step=history.last_metrics.step if history.last_metrics is not None else 0,
+                          frame=max((info.frame for info in history.snapshots), default=-1),
+                          epoch=history.epoch_ends[-1].epoch if history.epoch_ends else 0,
+                          hyper=history.hyper_changes[-1].step if history.hyper_changes else -1)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vaestudio.core.machine import cpu_summary
+
 TRAIN_IMAGES = 512
 DRAG_POSITIONS = 60
 SCRUB_STEPS = 12
@@ -33,27 +35,6 @@ DRAG_P95_MS, SCRUB_P95_MS, STALL_MS = 16.0, 50.0, 50.0
 
 class SelfTestFailure(Exception):
     pass
-
-
-def cpu_summary() -> str:
-    """The CPU's model, core count and the flags that matter to TensorFlow here (AVX-512, bfloat16, AMX)."""
-    import platform
-
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name") and ":" in line:
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and ":" in line:
-                    flags = set(line.split(":", 1)[1].split())
-                if flags and model:
-                    break
-    except OSError:
-        pass
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
-    shown = [flag for flag in wanted if flag in flags] or ["no AVX-512/AMX flags read"]
-    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(shown)}"
 
 
 def wait_until(condition, timeout_s: float, what: str, poll_ms: int = 1) -> None:

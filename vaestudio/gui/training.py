@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import VaeStudioError
-from vaestudio.core.events import EpochEnd, Finished, Saved, Started, Status
+from vaestudio.core.events import DataLoaded, EpochEnd, Finished, Saved, Started, Status
 from vaestudio.core.progress import format_duration
 from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.run_history import RunHistory
@@ -27,14 +27,6 @@ from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import StreamThread
 
 DatasetProvider = Callable[[TrainConfig], Any]
-
-
-@dataclass(frozen=True)
-class DataReady:
-    """The run's data is loaded: its test images for the explorer, and where the data came from."""
-
-    probe: Probe
-    description: str
 
 
 @dataclass(frozen=True)
@@ -140,7 +132,8 @@ class TrainingController(QObject):
             return
         run.device = str(self.studio.device) if self.studio.device is not None else None
         self.studio.say(("Reading " if not run.is_new else "Starting a run in ") + f"{run.path}…")
-        thread = StreamThread(lambda: _events(run), "vaestudio-training", lower_priority=True, parent=self)
+        thread = StreamThread(lambda: run.events(include_history=True), "vaestudio-training",
+                              lower_priority=True, parent=self)
         thread.items.connect(self._on_items)
         thread.failed.connect(self._on_failed)
         thread.ended.connect(self._on_ended)
@@ -156,12 +149,16 @@ class TrainingController(QObject):
     def pause(self) -> None:
         if self.run is not None and self.studio.training in (WAITING, TRAINING):
             self.run.pause()
+            if self.history is not None:
+                self.history.tracker.pause()  # paused time is not training time (the ETA's rate)
             self.studio.set_training(PAUSED)
             self.studio.say("Paused: press Space or Resume to go on")
 
     def resume(self) -> None:
         if self.run is not None and self.studio.training == PAUSED:
             self.run.resume()
+            if self.history is not None:
+                self.history.tracker.resume()
             started = self.history is not None and self.history.started_event is not None
             self.studio.set_training(TRAINING if started else WAITING)
             self.studio.say("Training…")
@@ -223,8 +220,8 @@ class TrainingController(QObject):
         if history is None:
             return
         for event in items:
-            if isinstance(event, DataReady):
-                self.studio.set_probe(history, event.probe)
+            if isinstance(event, DataLoaded):  # a continued run's recorded history follows
+                self.studio.set_probe(history, Probe.from_dataset(event.data))
                 self.studio.say(f"Data: {event.description}", 5000)
             elif isinstance(event, Status):
                 self.studio.say(event.text)
@@ -320,33 +317,3 @@ def collect_run_garbage() -> None:
     import gc
 
     gc.collect()
-
-
-def _events(run):
-    """The run's events (training thread), with its test images once the data is loaded and, for a
-    continued run, the history it already had (read after the folder was cut back to its checkpoint).
-
-    Whatever way it ends, the generator is closed and the trainer, its model and its TensorFlow pipelines
-    are dropped here; what is left in reference cycles is collected by `collect_run_garbage`."""
-    from vaestudio.core.runs import replay
-
-    data_sent = False
-    events = run.events()
-    try:
-        for event in events:
-            if not data_sent and run.dataset is not None:
-                data_sent = True
-                dataset = run.dataset
-                describe = getattr(dataset, "describe", None)
-                yield DataReady(Probe.from_dataset(dataset),
-                                describe() if callable(describe) else str(run.config.dataset))
-                if not run.is_new:
-                    for old in replay(run.path):
-                        if not isinstance(old, (Started, Finished)):
-                            yield old
-            yield event
-    finally:
-        events.close()  # the run's own clean-up (checkpoint, lock, TensorBoard file) happens here, now
-        del events
-        run.trainer = None
-        run.dataset = None

@@ -108,12 +108,11 @@ def bfloat16_is_fast(device: DeviceInfo | None = None, cpu_flags: str | None = N
     if device is not None and device.is_gpu:
         return device.compute_capability >= (8, 0)
     if cpu_flags is None:
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-                cpu_flags = next((line for line in handle if line.startswith("flags")), "")
-        except OSError:
-            return False
-    flags = set(cpu_flags.split())
+        from vaestudio.core.machine import cpu_flags as read_flags
+
+        flags = set(read_flags())
+    else:
+        flags = set(cpu_flags.split())
     return bool(flags & {"avx512_bf16", "amx_bf16"}) and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"
 
 
@@ -221,9 +220,7 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
     request = parse_devices(request)
     tf = import_tensorflow()
     if request == WORKERS:
-        from vaestudio.core.tf.workers import plan_workers
-
-        return plan_workers(list_gpus)
+        return _plan_workers(list_gpus)
     info = detect_device(cpu_only=cpu_only, list_gpus=list_gpus)
     wanted = 1 if request is None else request
     if info.is_gpu:
@@ -245,6 +242,20 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
     return DevicePlan(wanted, names, f"{wanted} × CPU (logical)",
                       f"{info.detail or 'no GPU'}: the CPU split into {wanted} logical devices, each batch "
                       f"split across them (they share the cores: no faster than one)")
+
+
+def _plan_workers(list_gpus=None) -> DevicePlan:
+    """The DevicePlan of this worker: the strategy over all workers, created now (before TensorFlow starts)."""
+    from vaestudio.core.tf.workers import multi_worker_strategy, worker_role
+
+    role = worker_role()
+    strategy = multi_worker_strategy()
+    local = detect_device(list_gpus=list_gpus)
+    on_each = describe_gpus(local.gpu_count, list_gpus) if local.is_gpu else "CPU"
+    writer = "this worker writes the run folder" if role.rank == 0 else \
+        "the chief (worker 0) writes the run folder; this worker writes nothing"
+    return DevicePlan(strategy.num_replicas_in_sync, (), f"{role.count} workers × {on_each}",
+                      f"{role.task}, one of {role.count} (TF_CONFIG); {writer}", workers=role.count, rank=role.rank)
 
 
 def split_cpu(count: int, tf=None) -> tuple[str, ...]:

@@ -24,7 +24,6 @@ from vaestudio.core.architecture import Architecture
 from vaestudio.core.errors import ConfigError, ModelFileError
 from vaestudio.core.weights import VaeWeights
 
-IMAGE_SHAPE = (28, 28, 1)  # the tutorial's images
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"

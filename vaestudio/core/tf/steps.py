@@ -178,9 +178,6 @@ class TrainingSteps:
         self.base_lr.assign(float(learning_rate))
         self.base_beta.assign(float(beta))
 
-    def set_total_steps(self, total_steps: int) -> None:
-        self.total_steps.assign(float(max(total_steps, 1)))
-
     def train_chunk(self, iterator, steps: int) -> dict[str, float]:
         sums = self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32))
         return {name: float(value) for name, value in sums.items()}

@@ -1,8 +1,9 @@
 """The training loop as a plain object: it yields events and can be paused, stopped and re-tuned.
 
 `Trainer.events()` runs in whichever thread iterates it (the CLI's main thread, the window's worker
-thread). `pause()`, `resume()`, `stop()`, `set_learning_rate()` and `set_beta()` may be called from any
-other thread; they take effect between graph calls, which last at most `steps_per_call` steps.
+thread). Its `control` (a `core.control.TrainingControl`: pause, resume, stop, learning rate, β; a run
+hands it its own) may be used from any other thread; requests take effect between graph calls, which
+last at most `steps_per_call` steps.
 
 `devices` (a `device.DevicePlan`, or a request such as 2 or "all") trains on several devices with a
 MirroredStrategy; the default is one device without any strategy, as always. Across several workers
@@ -14,7 +15,6 @@ the next all-reduce).
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -22,13 +22,11 @@ from typing import Iterator
 import numpy as np
 
 from vaestudio.core.config import TrainConfig
+from vaestudio.core.control import TrainingControl
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
 from vaestudio.core.store.checkpoint import Checkpoint
 from vaestudio.core.tf.steps import noise_state
-
-POLL_SECONDS = 0.05
-
 
 @dataclass
 class TrainerState:
@@ -48,7 +46,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, dataset, *, resume_from: Checkpoint | None = None,
                  device: str | None = None, devices=None, learning_rate: float | None = None,
-                 beta: float | None = None, first_snapshot: str | None = "before training"):
+                 beta: float | None = None, first_snapshot: str | None = "before training",
+                 control: TrainingControl | None = None):
         self.config = config.validate()
         self.dataset = dataset
         self.architecture = config.architecture
@@ -74,42 +73,7 @@ class Trainer:
         self.model = None
         self.optimizer = None
         self._steps = None
-        self._pending: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
-
-    # -- control, from any thread ------------------------------------------------------------
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
-    @property
-    def is_paused(self) -> bool:
-        return not self._running.is_set()
-
-    def set_learning_rate(self, value: float) -> None:
-        """Change the base learning rate from the next graph call on (recorded as HyperChanged)."""
-        self._set_pending("learning_rate", value)
-
-    def set_beta(self, value: float) -> None:
-        """Change beta (the KL weight) from the next graph call on (recorded as HyperChanged)."""
-        self._set_pending("beta", value)
-
-    def _set_pending(self, name: str, value: float) -> None:
-        from vaestudio.core.config import LIMITS, checked_number
-
-        low, high, kind = LIMITS[name]
-        checked = checked_number(name, value, low, high, kind)
-        with self._lock:
-            self._pending[name] = checked
+        self.control = control if control is not None else TrainingControl()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -232,17 +196,17 @@ class Trainer:
     # -- helpers -------------------------------------------------------------------------------
     def _wait_while_paused(self) -> bool:
         """Block while paused; False when a stop was asked for (of any worker: the point where they agree)."""
-        while not self._running.wait(POLL_SECONDS):
-            pass
+        self.control.wait_while_paused()
+        stop = self.control.stop_requested
         if self._several_workers:
             from vaestudio.core.tf.workers import gather_rows
 
-            return not gather_rows([int(self._stop.is_set())]).any()
-        return not self._stop.is_set()
+            return not gather_rows([int(stop)]).any()
+        return not stop
 
     def _stop_asked(self) -> bool:
         """A stop between the agreed points: only without other workers, which would not follow."""
-        return self._stop.is_set() and not self._several_workers
+        return self.control.stop_requested and not self._several_workers
 
     @property
     def _several_workers(self) -> bool:
@@ -250,8 +214,7 @@ class Trainer:
 
     def _apply_pending(self, initial: bool = False) -> HyperChanged | None:
         """Put requested hyper-parameter changes in force; the event to record, or None."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
+        pending = self.control.take_changes()
         if initial:
             if self._requested_lr is not None:
                 pending.setdefault("learning_rate", self._requested_lr)

@@ -4,7 +4,8 @@ Every worker runs the same `vaestudio train ... --devices workers` command with 
 same cluster, its own task). The chief (the "chief" task, or worker 0 when there is none) writes the run
 folder; the other workers train in step with it and write nothing. Each worker trains on all of its GPUs,
 or on its CPU; each global batch is split across all of them. The strategy must be created before
-TensorFlow's first operation, so `plan_workers` is called before anything else runs on TensorFlow.
+TensorFlow's first operation, so `device.plan_devices("workers")` is called before anything else runs
+on TensorFlow. This module knows nothing of device plans (device.py builds them from it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 
 from vaestudio.core.errors import ConfigError
 
-WORKERS = "workers"
 _JOBS = ("chief", "worker")
 _strategy = None  # one MultiWorkerMirroredStrategy per process: TensorFlow allows no second
 _gather = None  # its compiled all-gather
@@ -66,20 +66,6 @@ def worker_role(environ: Mapping[str, str] | None = None) -> WorkerRole:
         raise ConfigError(f"TF_CONFIG: the task {kind!r} {index!r} is not in the cluster")
     rank = index if kind == "chief" else index + chiefs
     return WorkerRole(rank, chiefs + workers, f"{kind} {index}")
-
-
-def plan_workers(list_gpus=None):
-    """The DevicePlan of this worker: the strategy over all workers, created now (before TensorFlow starts)."""
-    from vaestudio.core.tf.device import DevicePlan, describe_gpus, detect_device
-
-    role = worker_role()
-    strategy = multi_worker_strategy()
-    local = detect_device(list_gpus=list_gpus)
-    on_each = describe_gpus(local.gpu_count, list_gpus) if local.is_gpu else "CPU"
-    writer = "this worker writes the run folder" if role.rank == 0 else \
-        "the chief (worker 0) writes the run folder; this worker writes nothing"
-    return DevicePlan(strategy.num_replicas_in_sync, (), f"{role.count} workers × {on_each}",
-                      f"{role.task}, one of {role.count} (TF_CONFIG); {writer}", workers=role.count, rank=role.rank)
 
 
 def multi_worker_strategy():

@@ -132,7 +132,6 @@ class CursorPreviewPanel(QWidget):
         self._painting_since: float | None = None  # a decoded move waiting for its paint
         self._last_decode = 0.0
         self.latencies_ms: deque[float] = deque(maxlen=2000)
-        self.decode_count = 0
         self.recording = False
         self.recorded: list[tuple[np.ndarray, np.ndarray, float]] = []  # (z, image, time) per frame
         self.prior_z: np.ndarray | None = None
@@ -238,7 +237,6 @@ class CursorPreviewPanel(QWidget):
                 self.latencies_ms.append((now - self._pending_since) * 1000.0)
         self._pending_since = None
         self.image_view.set_image(image)
-        self.decode_count += 1
         self._show_caption(z)
         if self.recording:
             self.recorded.append((z.copy(), image, now))

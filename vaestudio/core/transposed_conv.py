@@ -1,0 +1,101 @@
+"""Index bookkeeping of the NumPy decoder's transposed convolutions (see `core.numpy_vae`).
+
+The decoder keeps feature maps channel-first in phase-plane storage: after L stride-2 layers the pixel
+axes are (p_L, q_L, ..., p_1, q_1, i, j), the natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise
+for columns). Here: the matrix of a stride-2 layer, the block moves that add a tap into a neighbouring
+pixel in that storage, and the copy back to natural (NHWC) order. Pure index arithmetic, no weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def shift_cases(levels: int, size0: int, step: int) -> list[tuple[tuple, tuple]]:
+    """Moving every pixel one step (+1, -1; 0 is no move) along one axis of phase-plane storage.
+
+    The axis is stored as digits (d_L, ..., d_1, i): natural index i*2^L + d_1*2^(L-1) + ... + d_L.
+    Returns (source, target) index tuples over (d_L, ..., d_1, i); each pair is one block move, L + 1
+    of them (like adding 1 to a binary number: trailing ones become zeros, then one digit carries).
+    """
+    if step == 0:
+        everything = (slice(None),) * (levels + 1)
+        return [(everything, everything)]
+    wrap_from, wrap_to = (1, 0) if step > 0 else (0, 1)
+    cases = []
+    for carried in range(levels + 1):  # how many low digits wrap around
+        source: list = [wrap_from] * carried
+        target: list = [wrap_to] * carried
+        if carried < levels:
+            source += [1 - wrap_from] + [slice(None)] * (levels - carried)
+            target += [1 - wrap_to] + [slice(None)] * (levels - carried)
+        else:
+            source.append(slice(0, size0 - 1) if step > 0 else slice(1, size0))
+            target.append(slice(1, size0) if step > 0 else slice(0, size0 - 1))
+        cases.append((tuple(source), tuple(target)))
+    return cases
+
+
+def block_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
+    """(source, target) indexes over storage axes (p_L, q_L, ..., p_1, q_1, i, j) for a 2-d move."""
+    moves = []
+    for source_rows, target_rows in shift_cases(levels, size0, row_step):
+        for source_cols, target_cols in shift_cases(levels, size0, col_step):
+            moves.append((interleave(source_rows, source_cols), interleave(target_rows, target_cols)))
+    return moves
+
+
+def upsample_matrix(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The matrix of a stride-2 layer, for inputs with a last channel of ones: rows (channel, a, b) for
+    the taps a, b < 2 with the bias; 4 rows that reproduce the ones channel; rows (channel, b) of taps
+    (2, b); rows (channel, a) of taps (a, 2); rows (channel) of tap (2, 2)."""
+    out_channels, in_channels = kernel.shape[2], kernel.shape[3]
+    ones = np.concatenate([np.zeros((4, in_channels)), np.ones((4, 1))], axis=1)
+
+    def rows(taps: np.ndarray, with_bias: bool) -> np.ndarray:  # (..., out, in) -> (out * ..., in + 1)
+        taps = np.moveaxis(taps, -2, 0).reshape(-1, in_channels)
+        extra = np.repeat(bias, len(taps) // out_channels)[:, None] if with_bias else np.zeros((len(taps), 1))
+        return np.concatenate([taps, extra], axis=1)
+
+    return np.concatenate([rows(kernel[:2, :2], True), ones, rows(kernel[2, :2], False),
+                           rows(kernel[:2, 2], False), rows(kernel[2, 2], False)])
+
+
+def upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
+    """(group, target index, source index) for the taps of a stride-2 layer that land on a neighbouring
+    pixel: group 0 (taps (2, b)) moves one row down into phase a = 0, group 1 (taps (a, 2)) one column
+    right into phase b = 0, group 2 (tap (2, 2)) both."""
+    moves = []
+    everything = slice(None)
+    for group, (row_step, col_step), phase in ((0, (1, 0), (0, everything)), (1, (0, 1), (everything, 0)),
+                                               (2, (1, 1), (0, 0))):
+        lead = (everything,) * (1 if group == 2 else 2)
+        for source, target in block_moves(level, size0, row_step, col_step):
+            moves.append((group, (slice(0, channels), *phase) + target, lead + source))
+    return moves
+
+
+def final_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:
+    """(target, source) indexes over (C, B, *storage) arrays for moving by (row_step, col_step)."""
+    return [((slice(None), slice(None)) + target, (slice(None), slice(None)) + source)
+            for source, target in block_moves(levels, size0, row_step, col_step)]
+
+
+def interleave(rows: tuple, cols: tuple) -> tuple:
+    """Index over storage axes (p_L, q_L, ..., p_1, q_1, i, j) from per-axis (d_L, ..., d_1, base) indexes."""
+    index: list = []
+    for row, col in zip(rows, cols):
+        index += [row, col]
+    return tuple(index)
+
+
+def to_natural_order(x: np.ndarray, out: np.ndarray, levels: int, base: int) -> None:
+    """Copy (C, B, p_L, q_L, ..., p_1, q_1, i, j, N) storage into NHWC `out` (images B*N, first
+    len(out) of them), whose natural row has digits (i, p_1, ..., p_L), most significant first."""
+    rows = [2 + 2 * (levels - 1 - k) for k in range(levels)]  # axes of p_1 ... p_L
+    cols = [r + 1 for r in rows]
+    i_axis, j_axis, n_axis = 2 + 2 * levels, 3 + 2 * levels, 4 + 2 * levels
+    ordered = x.transpose([1, n_axis, i_axis, *rows, j_axis, *cols, 0])
+    side = base << levels
+    ordered = ordered.reshape(-1, side, side, x.shape[0])  # a copy: the transpose is not contiguous
+    out[...] = ordered[:len(out)]

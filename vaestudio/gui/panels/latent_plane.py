@@ -79,7 +79,8 @@ class LatentPlanePanel(QWidget):
             axis.enableAutoSIPrefix(False)  # probit ticks sit in (0, 1) but read z: no "(x0.1)"
 
         self.overlay = TestSetOverlay(self.studio, self.geometry)
-        self.overlay_item, self.inspected_item, self.legend = self.overlay.points, self.overlay.ring, self.overlay.legend
+        self.overlay_item, self.inspected_item = self.overlay.points, self.overlay.ring
+        self.legend = self.overlay.legend
         self.marks = PathAndOwnMarks(self.studio, self.geometry)
         self.ellipses_item, self.own_item = self.marks.ellipses_item, self.marks.own_item
         self.path_item, self.frames_item, self.endpoint_items = (self.marks.path_item, self.marks.frames_item,
@@ -164,8 +165,8 @@ class LatentPlanePanel(QWidget):
             (events.cursor, self._on_cursor), (events.axes, self._on_axes), (events.held, self.held_panel.show_values),
             (events.scale, self._on_scale), (events.overlay_visible, self._on_overlay_visible),
             (events.latent_dim, self._on_latent_dim), (events.dimension_order, self._on_dimension_order),
-            (events.inspected_test_image, self.overlay.show_inspected), (events.endpoint_a, self.marks.endpoints_changed),
-            (events.endpoint_b, self.marks.endpoints_changed), (self.explorer.pictures_changed, self._on_pictures),
+            (events.inspected_test_image, self.overlay.show_inspected),
+            (events.endpoint_a, self.marks.endpoints_changed), (events.endpoint_b, self.marks.endpoints_changed), (self.explorer.pictures_changed, self._on_pictures),
             (self.studio.probe_changed, self._on_probe), (self.studio.active_changed, self._on_active),
         ])
 

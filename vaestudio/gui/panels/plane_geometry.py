@@ -78,7 +78,7 @@ class PlaneGeometry:
             return x, axes.origin(self.scale) + spread
         return x, axes.to_plot(points[:, y_axis], self.scale)
 
-    def whole_grid_range(self, spacing: str, means: np.ndarray | None) -> tuple[tuple[float, float], tuple[float, float]]:
+    def whole_grid_range(self, spacing: str, means: np.ndarray | None) -> tuple[tuple[float, float], ...]:
         """The x and y ranges that show the whole grid and, on the linear scale, most of the test points
         `means` beyond it (None: the grid only)."""
         n = max(self.grid_count(), 2)

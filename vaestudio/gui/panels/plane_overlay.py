@@ -141,7 +141,8 @@ class TestSetOverlay:
         index = self.view.inspected_test_image
         probe = self.explorer.probe
         if index is not None and probe is not None:
-            which = self.view.pick_endpoint(Endpoint.test_image(index, f"test image {index} ({probe.class_name(index)})"))
+            label = f"test image {index} ({probe.class_name(index)})"
+            which = self.view.pick_endpoint(Endpoint.test_image(index, label))
             self.studio.say(f"Interpolation endpoint {which.upper()}: test image {index}", 4000)
 
     def _to_reconstructions(self) -> None:

@@ -16,6 +16,20 @@ from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slo
 from vaestudio.core.errors import VaeStudioError
 
 
+def collect_cycles_here() -> None:
+    """Collect reference cycles now, on the calling thread.
+
+    Keras models live in reference cycles. Left to the collector, they were freed at a random moment on a
+    random thread: on the UI thread while a run trained, TensorFlow deadlocked; on a training thread (a
+    QThread), freeing Qt objects of closed windows waited forever for the interpreter lock it held. So
+    cycles are collected where that is safe: a Keras model dropped in a worker, in that worker; an ended
+    run's, on the UI thread while no run trains; closed windows' (tests), on the UI thread.
+    """
+    import gc
+
+    gc.collect()
+
+
 def describe_error(exc: BaseException) -> str:
     """User errors keep their one-line message; anything else also names its type."""
     if isinstance(exc, VaeStudioError):

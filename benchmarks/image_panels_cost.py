@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from vaestudio.gui.panels.own_images import OwnImagesPanel
     from vaestudio.gui.panels.quality import QualityPanel
     from vaestudio.gui.panels.reconstructions import ReconstructionsPanel
-    from vaestudio.gui.state.explorer import InlineExecutor, Probe
+    from vaestudio.gui.state.explorer import EVENTS, InlineExecutor, Probe
     from vaestudio.gui.state.latent_view import Endpoint, OwnImage
     from vaestudio.gui.state.run_history import RunHistory
     from vaestudio.gui.state.studio import Studio
@@ -111,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     sequences = []
     for index in range(snapshots):
         published = []
-        studio.explorer.pictures_changed.connect(published.append)
+        slots = {part: (lambda pictures, part=part: published.append((part, pictures))) for part in EVENTS}
+        for part, slot in slots.items():
+            studio.explorer.event_of(part).connect(slot)
         history.select(index)
-        studio.explorer.pictures_changed.disconnect(published.append)
+        for part, slot in slots.items():
+            studio.explorer.event_of(part).disconnect(slot)
         sequences.append(published)
 
     def setup(with_panels: bool):
@@ -146,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     def scrub(target, step: int) -> float:
         sequence = sequences[step % snapshots]
         started = time.perf_counter()
-        for pictures in sequence:
+        for part, pictures in sequence:
             target.explorer.pictures = pictures
-            target.explorer.pictures_changed.emit(pictures)
+            target.explorer.event_of(part).emit(pictures)
         app.processEvents()  # paint
         return time.perf_counter() - started
 

@@ -1,5 +1,6 @@
 """No import circles among vaestudio's modules: a module never needs, even from inside a function, a
-module that needs it back. Imports are read from the source (top-level and function-local alike)."""
+module that needs it back. Imports are read from the source (top-level and function-local alike; those
+under `if TYPE_CHECKING:`, which never run, are left out)."""
 
 import ast
 from pathlib import Path
@@ -24,7 +25,7 @@ def import_graph() -> dict[str, set[str]]:
         paths[name.removesuffix(".__init__")] = path
     graph: dict[str, set[str]] = {name: set() for name in paths}
     for name, path in paths.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -37,6 +38,20 @@ def import_graph() -> dict[str, set[str]]:
                 if target and target != name:
                     graph[name].add(target)
     return graph
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of `tree` except those under `if TYPE_CHECKING:`."""
+    for node in ast.iter_child_nodes(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if test is not None and (getattr(test, "id", None) == "TYPE_CHECKING"
+                                 or getattr(test, "attr", None) == "TYPE_CHECKING"):
+            for child in node.orelse:
+                yield child
+                yield from _runtime_nodes(child)
+            continue
+        yield node
+        yield from _runtime_nodes(node)
 
 
 def circles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
@@ -87,6 +102,9 @@ def test_the_circle_finder_finds_a_circle_through_a_function_local_import():
     graph = import_graph()
     assert "vaestudio.gui.panels.own_images" in graph["vaestudio.gui.main_window"]  # imported in a method
     assert "vaestudio.gui.axes" in graph["vaestudio.gui.panels.plane_geometry"]  # `from vaestudio.gui import axes`
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\nelse:\n    import b\n")
+    names = [alias.name for node in _runtime_nodes(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert names == ["b"]  # what only a type checker reads is no circle
 
 
 def test_vaestudio_has_no_import_circles():

@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self.studio.active_changed.connect(self._update_title)
         self.studio.training_changed.connect(self._update_title)
         self.studio.runs_changed.connect(self._update_title)
-        self.studio.explorer.pictures_changed.connect(self._update_actions)
+        self.studio.explorer.moment_loaded.connect(self._update_actions)
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)

@@ -137,11 +137,8 @@ class RunOpener(QObject):
             problem = self._probe_problems.get(id(history))
             self.studio.say(f"Opened {history.folder} (read-only): {count} snapshot{'s' if count != 1 else ''}"
                             + (f"; {problem}" if problem else ""), 0 if problem else 8000)
-        self.runs_changed_later()
+        self.studio.run_read(history)
         self.opened.emit(history)
-
-    def runs_changed_later(self) -> None:
-        self.studio.runs_changed.emit()
 
     def is_replaying(self, history: RunHistory | None = None) -> bool:
         if history is None:

@@ -124,7 +124,7 @@ class TrainingController(QObject):
     def _begin(self, run, history: RunHistory) -> None:
         self.run, self.history = run, history
         self._finished, self._saved, self._error = None, (), None
-        self.studio.live = history
+        self.studio.set_live(history)
         self.studio.add_run(history)  # replaces a read-only view of the same folder, and shows this one
         self.studio.set_training(WAITING)
         if not self.loader.ready:
@@ -268,16 +268,13 @@ class TrainingController(QObject):
         outcome = RunOutcome(folder, self._finished, self._saved, self._error,
                              text or self._describe(history, folder))
         self.last_outcome = outcome
-        if history is not None:
-            history.live = False
-        self.studio.live = None
+        self.studio.set_live(None)  # the run is read-only now
         if history is not None and history.started_event is None and not history.snapshots:
             # Nothing was trained (refused or stopped while loading): do not leave an empty run open.
             if history in self.studio.runs:
                 self.studio.close_run(history)
         self.history = None
         self.studio.set_training(IDLE)
-        self.studio.runs_changed.emit()
         if not self._closing:
             self.studio.say(outcome.text)
             if outcome.error is not None:

@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 def subscribe(widget: QWidget, subscriptions: Sequence[tuple[Any, Callable]]) -> None:
     """Connect each (state signal, slot) pair, and disconnect them all when `widget` is destroyed, so that
-    the state never calls into a deleted panel."""
+    the state never calls into a deleted panel. The one way a panel subscribes to the Qt-free state: a
+    reader finds everything a panel redraws on in its one `subscribe` call. Prefer bound methods as slots
+    (psygnal holds them weakly)."""
     pairs = list(subscriptions)
     for signal, slot in pairs:
         signal.connect(slot)

@@ -137,7 +137,7 @@ class CursorPreviewPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._decode(measure=True))
         subscribe(self, [(self.view.events.cursor, self.request),
-                         (self.explorer.pictures_changed, self._on_pictures)])
+                         (self.explorer.moment_loaded, self._on_pictures)])
         self.prior_button.setEnabled(False)
         self._on_pictures(self.explorer.pictures)
         self.request(self.view.cursor, measure=False)

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QS
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.qimages import to_qimage
-from vaestudio.gui.state.explorer import Pictures
 from vaestudio.gui.state.latent_view import OwnImage
+from vaestudio.gui.state.own_images import active_architecture, training_background
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 SIZE = 28
 MIN_UPDATE_MS = 40  # the drawing reaches the model at most 25 times a second while you draw
@@ -173,7 +174,6 @@ class DrawingPadPanel(QWidget):
         self._own_before = None
         self._last_update = 0.0
         self._kept = 0
-        self._shown: tuple | None = None
 
         self.canvas = DrawingCanvas()
         self.canvas.changed.connect(self._on_drawn)
@@ -212,9 +212,9 @@ class DrawingPadPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.push)
-        studio.explorer.pictures_changed.connect(self._on_pictures)
-        studio.active_changed.connect(self._refresh)
-        self.view.events.own_images.connect(self._refresh)
+        subscribe(self, [(signal, self._refresh) for signal in (
+            studio.explorer.moment_loaded, studio.explorer.own_changed, studio.active_changed,
+            self.view.events.own_images)])
         self._refresh()
 
     def _set_brush(self, diameter: int) -> None:
@@ -235,7 +235,7 @@ class DrawingPadPanel(QWidget):
         for index, image in enumerate(own):
             if image is self.own:
                 return index
-        for index, image in enumerate(own):  # prepared again for another model (own_images.refit_own_images)
+        for index, image in enumerate(own):  # prepared again for another model (state.own_images.refit_own_images)
             if self.own is not None and image.name == DRAWING and image.source == DRAWING:
                 self.own = image
                 return index
@@ -262,21 +262,12 @@ class DrawingPadPanel(QWidget):
             self.view.replace_own_image(index, image)
 
     def _prepare(self, pixels: np.ndarray) -> OwnImage | None:
-        from vaestudio.core.architecture import Architecture
-        from vaestudio.core.data.dataset import border_mean
         from vaestudio.core.data.own_image import prepare_own_image
 
         studio = self.studio
-        if studio.explorer.vae is not None:
-            architecture = studio.explorer.vae.architecture
-        elif studio.active is not None and studio.active.config is not None:
-            architecture = studio.active.config.architecture
-        else:
-            architecture = Architecture()
-        probe = studio.explorer.probe
-        light = probe is not None and len(probe.images) > 0 and border_mean(probe.images[:200]) > 127.5
+        light = training_background(studio.explorer.probe) == "light"
         try:
-            prepared = prepare_own_image(pixels, architecture, invert=light)
+            prepared = prepare_own_image(pixels, active_architecture(studio), invert=light)
         except ValueError as exc:
             studio.say(f"The drawing cannot be encoded: {exc}", 5000)
             return None
@@ -301,14 +292,8 @@ class DrawingPadPanel(QWidget):
         self._refresh()
 
     # -- what is shown ------------------------------------------------------------------------------------
-    def _on_pictures(self, pictures: Pictures) -> None:
-        key = (pictures.info, pictures.own, pictures.vae is None)
-        if self._shown is None or any(a is not b for a, b in zip(key, self._shown)):
-            self._refresh()
-
     def _refresh(self, *_args) -> None:
         pictures = self.studio.explorer.pictures
-        self._shown = (pictures.info, pictures.own, pictures.vae is None)
         index = self.position()
         self.keep_button.setEnabled(index is not None)
         if index is None:

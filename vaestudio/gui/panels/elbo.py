@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 TRAIN_COLOR = (31, 119, 180)
 TEST_COLOR = (214, 39, 40)
@@ -99,30 +100,22 @@ class ElboPanel(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self._timer.start()
-        studio.active_changed.connect(self._on_active)
-        studio.compared_changed.connect(self._on_compared)
+        subscribe(self, [
+            (studio.active_changed, self._on_active), (studio.compared_changed, self._on_compared),
+            (studio.active_metrics_added, self._mark_dirty), (studio.active_epoch_ended, self._mark_dirty),
+            (studio.active_finished, self._mark_dirty), (studio.compared_metrics_added, self._mark_dirty),
+            (studio.active_hyper_changed, self._on_hyper), (studio.active_moment_changed, self._on_moment),
+            (studio.active_cleared, self._on_cleared)])
         self._on_active(studio.active)
 
     # -- following the state ----------------------------------------------------------------------------------
     def _on_active(self, history: RunHistory | None) -> None:
-        if self.history is not None:
-            for signal, slot in self._connections():
-                signal.disconnect(slot)
         self.history = history
-        if history is not None:
-            for signal, slot in self._connections():
-                signal.connect(slot)
         self._on_compared()
         self._rebuild_hyper_lines()
         self._on_moment(history.current if history is not None else None)
         self.refresh()
         self.plot.getPlotItem().enableAutoRange()
-
-    def _connections(self):
-        h = self.history
-        return ((h.metrics_added, self._mark_dirty), (h.epoch_ended, self._mark_dirty),
-                (h.hyper_changed, self._on_hyper), (h.moment_changed, self._on_moment),
-                (h.cleared, self._on_cleared), (h.finished, self._mark_dirty))
 
     def _mark_dirty(self, *_args) -> None:
         self._dirty = True
@@ -163,7 +156,6 @@ class ElboPanel(QWidget):
             self.legend.addItem(train, f"{history.title()}: train")
             self.legend.addItem(test, f"{history.title()}: test")
             self.compared_curves[id(history)] = (train, test)
-            history.metrics_added.connect(self._mark_dirty)
         self.refresh()
 
     def _rebuild_hyper_lines(self) -> None:

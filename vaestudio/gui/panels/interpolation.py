@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (QBoxLayout, QComboBox, QDoubleSpinBox, QGridLayou
 from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import MAX_CELL, ImageStrip, Tile, to_qimage
-from vaestudio.gui.state.explorer import Pictures
 from vaestudio.gui.state.latent_view import MAX_FRAMES, METHODS, Endpoint
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 HOW_TO_CHOOSE = ("No endpoints yet. Choose two: click two points of the test-set overlay on the plane, two "
                  "reconstructions, or two of your own images — or shift-drag on the plane from one point to another.")
@@ -37,7 +37,6 @@ class InterpolationPanel(QWidget):
         self.studio, self.commands, self.view = studio, commands, studio.view
         self.frames: np.ndarray | None = None  # the frames shown (uint8 (n, H, W[, 3]))
         self.path: np.ndarray | None = None
-        self._shown: tuple | None = None
         self._interpolation = None  # the explorer's result shown, and what it was computed for
         self._computed_for: tuple | None = None
 
@@ -135,12 +134,11 @@ class InterpolationPanel(QWidget):
         layout.addWidget(self.note)
         layout.addLayout(self.bottom_row)
 
-        studio.explorer.pictures_changed.connect(self._on_pictures)
-        studio.probe_changed.connect(self._refresh)
-        studio.active_changed.connect(self._refresh)
-        for name in ("endpoint_a", "endpoint_b", "interpolation_method", "interpolation_frames", "own_images",
-                     "axes", "latent_dim"):
-            getattr(self.view.events, name).connect(self._refresh)
+        explorer, events = studio.explorer, self.view.events
+        subscribe(self, [(signal, self._refresh) for signal in (
+            explorer.moment_loaded, explorer.interpolation_changed, studio.probe_changed, studio.active_changed,
+            events.endpoint_a, events.endpoint_b, events.interpolation_method, events.interpolation_frames,
+            events.own_images, events.axes, events.latent_dim)])
         self._refresh()
 
     # -- layout --------------------------------------------------------------------------------------------
@@ -180,14 +178,8 @@ class InterpolationPanel(QWidget):
         return QSize(min(hint.width(), stacked + margins.left() + margins.right()), hint.height())
 
     # -- what is shown ------------------------------------------------------------------------------------
-    def _on_pictures(self, pictures: Pictures) -> None:
-        key = (pictures.info, pictures.interpolation, pictures.vae is None)
-        if self._shown is None or any(a is not b for a, b in zip(key, self._shown)):
-            self._refresh()
-
     def _refresh(self, *_args) -> None:
         pictures = self.studio.explorer.pictures
-        self._shown = (pictures.info, pictures.interpolation, pictures.vae is None)
         view = self.view
         for widget, value in ((self.method, view.interpolation_method),):
             widget.blockSignals(True)

@@ -88,7 +88,8 @@ class KlPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.note)
-        subscribe(self, [(self.explorer.pictures_changed, self._on_pictures),
+        subscribe(self, [(self.explorer.moment_loaded, self._on_pictures),
+                         (self.explorer.encodings_changed, self._on_pictures),
                          (self.view.events.axes, self._on_axes),
                          (self.studio.active_changed, lambda *_: self._on_pictures(self.explorer.pictures))])
         self._on_pictures(self.explorer.pictures)

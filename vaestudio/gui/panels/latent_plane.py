@@ -162,11 +162,14 @@ class LatentPlanePanel(QWidget):
     def _connect(self) -> None:
         events = self.view.events
         subscribe(self, [
-            (events.cursor, self._on_cursor), (events.axes, self._on_axes), (events.held, self.held_panel.show_values),
+            (events.cursor, self._on_cursor), (events.axes, self._on_axes),
+            (events.held, self.held_panel.show_values),
             (events.scale, self._on_scale), (events.overlay_visible, self._on_overlay_visible),
             (events.latent_dim, self._on_latent_dim), (events.dimension_order, self._on_dimension_order),
             (events.inspected_test_image, self.overlay.show_inspected),
-            (events.endpoint_a, self.marks.endpoints_changed), (events.endpoint_b, self.marks.endpoints_changed), (self.explorer.pictures_changed, self._on_pictures),
+            (events.endpoint_a, self.marks.endpoints_changed), (events.endpoint_b, self.marks.endpoints_changed),
+            *[(self.explorer.event_of(part), self._on_pictures)
+              for part in ("moment", "grid", "encodings", "own", "interpolation")],
             (self.studio.probe_changed, self._on_probe), (self.studio.active_changed, self._on_active),
         ])
 

@@ -3,15 +3,14 @@ its reconstruction and its posterior (mean ± σ on the plane's two axes).
 
 Images arrive through File → Encode image… (the shell calls `OwnImagesPanel.ask_encode()`), by dropping
 files on the panel, or by dropping them anywhere on the window (the shell calls `encode_image_files`).
-Any Pillow format, size and colour is brought to the model's input by `core.data.prepare_own_image`
-(light backgrounds inverted when the training images are dark, binarized like the training data); the
-decoding runs off the UI thread. A file that is not an image gives one line; the others still arrive.
+Preparing them for the model (and again for another run's model) is `state.own_images`; this panel shows
+them and forwards the user's actions. A file that is not an image gives one line; the others still arrive.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QPoint
@@ -20,115 +19,21 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayo
 from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
-from vaestudio.gui.state.explorer import Pictures, Probe
-from vaestudio.gui.state.latent_view import Endpoint, OwnImage
+from vaestudio.gui.state.latent_view import Endpoint
+from vaestudio.gui.state.own_images import MAX_FILES_PER_DROP, encode_image_files
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm *.pgm);;All files (*)"
-MAX_FILES_PER_DROP = 64
+__all__ = ["IMAGE_FILTER", "MAX_FILES_PER_DROP", "OwnImagesPanel", "dropped_image_paths", "encode_image_files"]
 
 
-# -- preparing images (also used by the shell for drops on the window) -------------------------------------
-def active_architecture(studio: Studio):
-    """The architecture own images are prepared for: the model shown, else the active run's config."""
-    from vaestudio.core.architecture import Architecture
-
-    if studio.explorer.vae is not None:
-        return studio.explorer.vae.architecture
-    if studio.active is not None and studio.active.config is not None:
-        return studio.active.config.architecture
-    return Architecture()
-
-
-def training_background(probe: Probe | None) -> str:
-    """'dark' or 'light': the background of the run's test images (dark when unknown, as Fashion-MNIST)."""
-    if probe is None or len(probe.images) == 0:
-        return "dark"
-    from vaestudio.core.data.dataset import border_mean
-
-    return "light" if border_mean(probe.images[:200]) > 127.5 else "dark"
-
-
+# -- the files of a drop (the shell uses it for drops on the window too) ---------------------------------
 def dropped_image_paths(mime: QMimeData) -> list[Path]:
     """The local files of a drag (what a drop on the panel or the window would encode)."""
     if mime is None or not mime.hasUrls():
         return []
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
-
-
-def encode_image_files(studio: Studio, paths: Iterable[str | Path],
-                       on_added: Callable[[int, str], None] | None = None,
-                       on_error: Callable[[str], None] | None = None) -> int:
-    """Prepare each file off the UI thread and add it to the view's own images (in the order given).
-
-    on_added(position, name) after each image arrives; on_error(one line) for each file that cannot be
-    used (default: `studio.report`). Returns how many files were submitted.
-    """
-    from vaestudio.core.data.own_image import prepare_own_image
-
-    paths = [Path(p) for p in paths]
-    report = on_error or (lambda text: studio.report("Cannot encode image", text))
-    if len(paths) > MAX_FILES_PER_DROP:
-        report(f"{len(paths)} files dropped: only the first {MAX_FILES_PER_DROP} are encoded")
-        paths = paths[:MAX_FILES_PER_DROP]
-    architecture = active_architecture(studio)
-    background = training_background(studio.explorer.probe)
-
-    for path in paths:
-        def prepare(path=path):
-            prepared = prepare_own_image(path, architecture, background=background)
-            return OwnImage(shown(path.name or path), prepared.model_input[0], prepared.preview, str(path)), \
-                prepared.inverted
-
-        def added(result) -> None:
-            image, inverted = result
-            if image.inputs.shape != active_architecture(studio).image_shape:
-                image = refitted(image, studio)  # another run became active meanwhile
-                if image is None:
-                    return
-            position = studio.view.add_own_image(image)
-            studio.say(f"Encoded {shown(image.name)}" + (" (its light background inverted, as the training images are "
-                                                   "dark)" if inverted else ""), 6000)
-            if on_added is not None:
-                on_added(position, image.name)
-
-        studio.explorer.executor.submit(prepare, added, report)
-    return len(paths)
-
-
-def refitted(image: OwnImage, studio: Studio) -> OwnImage | None:
-    """`image` prepared again for the model now shown (another image size or colour): from its file, or from
-    what the model saw for a drawing. None (and one line said) when its file cannot be read any more."""
-    from vaestudio.core.data.own_image import prepare_own_image
-    from vaestudio.core.errors import VaeStudioError
-
-    architecture = active_architecture(studio)
-    try:
-        if image.source and image.source != "drawing" and Path(image.source).is_file():
-            prepared = prepare_own_image(image.source, architecture,
-                                         background=training_background(studio.explorer.probe))
-        else:
-            prepared = prepare_own_image(np.asarray(image.preview), architecture, invert=False)
-    except (VaeStudioError, ValueError, OSError) as exc:
-        studio.say(f"{shown(image.name)} cannot be shown to this model: {exc}", 8000)
-        return None
-    return OwnImage(image.name, prepared.model_input[0], prepared.preview, image.source)
-
-
-def refit_own_images(studio: Studio) -> None:
-    """Prepare the own images again when the run shown has another image size or colour than they were made
-    for (the ones that cannot be prepared again are removed)."""
-    shape = active_architecture(studio).image_shape
-    view = studio.view
-    for index in reversed(range(len(view.own_images))):
-        image = view.own_images[index]
-        if image.inputs.shape == shape:
-            continue
-        again = refitted(image, studio)
-        if again is None:
-            view.remove_own_image(index)
-        else:
-            view.replace_own_image(index, again)
 
 
 class OwnImagesPanel(QWidget):
@@ -140,7 +45,6 @@ class OwnImagesPanel(QWidget):
         super().__init__(parent)
         self.studio, self.commands, self.view = studio, commands, studio.view
         self.selected: int | None = None
-        self._shown: tuple | None = None
         self._errors: list[str] = []
         self.setAcceptDrops(True)
 
@@ -181,14 +85,10 @@ class OwnImagesPanel(QWidget):
         layout.addWidget(self.error)
         layout.addLayout(buttons)
 
-        studio.explorer.pictures_changed.connect(self._on_pictures)
-        studio.active_changed.connect(self._on_active)
-        for name in ("own_images", "endpoint_a", "endpoint_b", "axes"):
-            getattr(self.view.events, name).connect(self._refresh)
-        self._refresh()
-
-    def _on_active(self, _history) -> None:
-        refit_own_images(self.studio)
+        events = self.view.events
+        subscribe(self, [(signal, self._refresh) for signal in (
+            studio.active_changed, studio.explorer.moment_loaded, studio.explorer.own_changed, events.own_images,
+            events.endpoint_a, events.endpoint_b, events.axes)])
         self._refresh()
 
     # -- adding ---------------------------------------------------------------------------------------------
@@ -231,14 +131,8 @@ class OwnImagesPanel(QWidget):
             event.ignore()
 
     # -- what is shown ------------------------------------------------------------------------------------
-    def _on_pictures(self, pictures: Pictures) -> None:
-        key = (pictures.info, pictures.own, pictures.vae is None)
-        if self._shown is None or any(a is not b for a, b in zip(key, self._shown)):
-            self._refresh()
-
     def _refresh(self, *_args) -> None:
         pictures = self.studio.explorer.pictures
-        self._shown = (pictures.info, pictures.own, pictures.vae is None)
         own = self.view.own_images
         if self.selected is not None and self.selected >= len(own):
             self.selected = len(own) - 1 if own else None

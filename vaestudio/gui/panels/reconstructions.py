@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayo
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
-from vaestudio.gui.state.explorer import Pictures
 from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 HINT = "Click an image to make it an interpolation endpoint (A, then B); right-click for more."
 
@@ -31,7 +31,6 @@ class ReconstructionsPanel(QWidget):
         self.studio, self.commands, self.view = studio, commands, studio.view
         self.indices: tuple[int, ...] = ()  # the test images shown, left to right
         self.elbo: dict[int, float] = {}  # test image -> its ELBO at the moment shown
-        self._shown: tuple[object, object, object] | None = None  # what the strip was built from
         self._last_result: tuple | None = None  # the newest reconstructions and their positions
 
         self.header = QLabel()
@@ -54,23 +53,16 @@ class ReconstructionsPanel(QWidget):
         layout.addWidget(self.strip, 1)
         layout.addLayout(bottom)
 
-        studio.explorer.pictures_changed.connect(self._on_pictures)
-        studio.probe_changed.connect(self._refresh)
-        studio.active_changed.connect(self._refresh)
-        for name in ("reconstruction_extra", "endpoint_a", "endpoint_b", "inspected_test_image"):
-            getattr(self.view.events, name).connect(self._refresh)
+        explorer, events = studio.explorer, self.view.events
+        subscribe(self, [(signal, self._refresh) for signal in (
+            explorer.moment_loaded, explorer.reconstructions_changed, studio.probe_changed, studio.active_changed,
+            events.reconstruction_extra, events.endpoint_a, events.endpoint_b, events.inspected_test_image)])
         self._refresh()
 
     # -- what is shown ------------------------------------------------------------------------------------
-    def _on_pictures(self, pictures: Pictures) -> None:
-        key = (pictures.info, pictures.reconstructions, pictures.vae is None)
-        if self._shown is None or any(a is not b for a, b in zip(key, self._shown)):  # other parts (grid, overlay) changed: nothing to redraw here
-            self._refresh()
-
     def _refresh(self, *_args) -> None:
         pictures = self.studio.explorer.pictures
         probe = self.studio.explorer.probe
-        self._shown = (pictures.info, pictures.reconstructions, pictures.vae is None)
         self._update_add_button(probe)
         if self.studio.active is None:
             self._show_nothing("No run yet: train one or open a run folder (File → Open run…) to see how the "

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.widgets import subscribe
 
 REFRESH_MS = 1000
 
@@ -60,11 +61,9 @@ class RunsPanel(QWidget):
         self.open_button.clicked.connect(self.ask_open)
         self.close_button.clicked.connect(self.close_selected)
         self.continue_button.clicked.connect(self.continue_selected)
-        studio.runs_changed.connect(self.refresh)
-        studio.active_changed.connect(self.refresh)
-        studio.compared_changed.connect(self.refresh)
-        studio.training_changed.connect(self.refresh)
-        if commands.opening is not None:
+        subscribe(self, [(signal, self.refresh) for signal in (
+            studio.runs_changed, studio.active_changed, studio.compared_changed, studio.training_changed)])
+        if commands.opening is not None:  # a Qt signal: Qt disconnects it when this panel goes
             commands.opening.recent_changed.connect(self.refresh)
         # Status words (epochs done, the newest snapshot) change as runs grow: refreshed now and then.
         self._timer = QTimer(self)

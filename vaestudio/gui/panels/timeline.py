@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QSlider, QToolButton, QW
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import ElidedLabel
+from vaestudio.gui.widgets import ElidedLabel, subscribe
 
 SLIDER_MIN_WIDTH = 120
 
@@ -84,7 +84,10 @@ class TimelinePanel(QWidget):
         self.back_button.clicked.connect(lambda: self.step(-1))
         self.forward_button.clicked.connect(lambda: self.step(+1))
         self.live_button.clicked.connect(self.follow)
-        studio.active_changed.connect(self._on_active)
+        subscribe(self, [
+            (studio.active_changed, self._on_active), (studio.active_snapshot_added, self._on_snapshot),
+            (studio.active_moment_changed, self._on_moment), (studio.active_following_changed, self._on_following),
+            (studio.active_cleared, self._refresh)])
         self._on_active(studio.active)
 
     # -- user actions --------------------------------------------------------------------------------------------
@@ -103,19 +106,8 @@ class TimelinePanel(QWidget):
 
     # -- state -----------------------------------------------------------------------------------------------------
     def _on_active(self, history: RunHistory | None) -> None:
-        if self.history is not None:
-            for signal, slot in self._connections():
-                signal.disconnect(slot)
         self.history = history
-        if history is not None:
-            for signal, slot in self._connections():
-                signal.connect(slot)
         self._refresh()
-
-    def _connections(self):
-        h = self.history
-        return ((h.snapshot_added, self._on_snapshot), (h.moment_changed, self._on_moment),
-                (h.following_changed, self._on_following), (h.cleared, self._refresh))
 
     def _on_snapshot(self, _info: SnapshotInfo) -> None:
         self._refresh()

@@ -4,7 +4,12 @@ Every picture is a plain function of (the snapshot's weights, some images), comp
 never with the model in training: the grid for the chosen axes, the test images' encodings (overlay,
 per-dimension KL, active units), the reconstruction strip, the own images' encodings, the interpolation
 strip. Each part is its own task on the executor, so a cheap part (the grid) shows before a dearer one;
-a result that arrives after the moment or the view moved on is dropped. Qt-free: the window hands in an
+a result that arrives after the moment or the view moved on is dropped.
+
+Each part has its own event, so a panel connects exactly the ones it draws: `moment_loaded` (a new moment,
+or none: `info`, `vae` and `note`; every part is empty again), then, as each part arrives, `grid_changed`,
+`encodings_changed`, `reconstructions_changed`, `own_changed` and `interpolation_changed`. Each carries
+the whole `Pictures`, also kept as `explorer.pictures`. Qt-free: the window hands in an
 executor that runs tasks on a thread pool and calls back on the UI thread; tests use `InlineExecutor`.
 """
 
@@ -24,6 +29,7 @@ from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 
 PROBE_SIZE = 1000  # test images encoded for the overlay and the KL bars
 PARTS = ("grid", "encodings", "reconstructions", "own", "interpolation")
+EVENTS = ("moment",) + PARTS  # what `Explorer.event_of` names: a moment loaded, then each part
 # Moments whose loaded model and dearer parts (grid, encodings, reconstructions) are kept, so that going
 # back to a moment already seen (scrubbing, Left/Right, a live run's earlier snapshots) shows it at once.
 # A moment costs ~1 MB here (a 20x20 grid, 1000 encodings, the weights).
@@ -111,8 +117,13 @@ class Pictures:
 class Explorer:
     """Keeps `pictures` current for the active run's moment and the latent view."""
 
-    pictures_changed = Signal(object)  # Pictures (a part was added or replaced)
-    failed = Signal(str)
+    moment_loaded = Signal(object)  # Pictures: a new moment (info, vae, note), every part empty again
+    grid_changed = Signal(object)  # Pictures: grid, grid_axes, grid_spacing
+    encodings_changed = Signal(object)  # Pictures: means, logvars, kl_per_dimension, active units
+    reconstructions_changed = Signal(object)  # Pictures: reconstructions, reconstruction_indices
+    own_changed = Signal(object)  # Pictures: own (the own images' encodings)
+    interpolation_changed = Signal(object)  # Pictures: interpolation
+    failed = Signal(str)  # one line: a part could not be computed
 
     def __init__(self, view: LatentView, executor: Executor):
         self.view = view
@@ -183,7 +194,7 @@ class Explorer:
         generation = self._generation
         if info is None or self.history is None:
             self._moment_key = None
-            self._publish(Pictures())
+            self._publish(Pictures(), "moment")
             return
         history = self.history
         key = self._moment_key = (str(history.folder), id(history), info.index, info.step)
@@ -209,7 +220,9 @@ class Explorer:
             if vae is None or (recorded_fits and self._spacing() == "quantile"):
                 # The snapshot's recorded grid is the tutorial's (quantile spacing), for axes z1 x z2.
                 pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1), grid_spacing="quantile")
-            self._publish(pictures)
+            self._publish(pictures, "moment")
+            if pictures.grid is not None:
+                self._publish(pictures, "grid")
             if vae is not None:
                 if pictures.grid is None:
                     self._compute("grid")
@@ -259,7 +272,7 @@ class Explorer:
         kept = self._kept(moment)
         if signature is not None and kept is not None and kept.get(part, (None,))[0] == signature:
             self._publish(dataclasses.replace(self.pictures, **kept[part][1], seconds={**self.pictures.seconds,
-                                                                                       part: 0.0}))
+                                                                                       part: 0.0}), part)
             return
 
         def timed():
@@ -274,7 +287,7 @@ class Explorer:
             if signature is not None and moment is not None:
                 self._keep(moment, part, (signature, values))
             self._publish(dataclasses.replace(self.pictures, **values,
-                                              seconds={**self.pictures.seconds, part: seconds}))
+                                              seconds={**self.pictures.seconds, part: seconds}), part)
 
         self.executor.submit(timed, done, self._report, key=part)
 
@@ -283,8 +296,8 @@ class Explorer:
         from vaestudio.core import probes
 
         vae, probe, view = self.pictures.vae, self.probe, self.view
-        if vae is None:
-            return None
+        if vae is None or vae.architecture.latent_dim != view.latent_dim:
+            return None  # no model, or the view is already another run's
         if part == "grid":
             n = self.history.config.grid_size if self.history and self.history.config else 20
             axes, held, spacing = view.axes, np.asarray(view.held, np.float32), self._spacing()
@@ -336,9 +349,15 @@ class Explorer:
             return interpolation
         raise ValueError(f"unknown part {part!r}")
 
-    def _publish(self, pictures: Pictures) -> None:
+    def event_of(self, part: str):
+        """The signal announcing `part` ("moment" or one of PARTS)."""
+        if part not in EVENTS:
+            raise ValueError(f"unknown part {part!r}: not one of {', '.join(EVENTS)}")
+        return getattr(self, "moment_loaded" if part == "moment" else f"{part}_changed")
+
+    def _publish(self, pictures: Pictures, part: str) -> None:
         self.pictures = pictures
-        self.pictures_changed.emit(pictures)
+        self.event_of(part).emit(pictures)
 
     def _report(self, message: str) -> None:
         self.failed.emit(message)

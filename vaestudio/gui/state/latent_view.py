@@ -1,8 +1,9 @@
 """How the latent space is being looked at: axes, held coordinates, cursor, interpolation endpoints, own images.
 
 Qt-free and evented (psygnal): every field emits `view.events.<field>(new_value)` when it changes, so
-panels subscribe to what they show and send user actions back through the methods here, which check
-them. Endpoints and own images are described by what they are (a test image, an own image, a point),
+panels subscribe to what they show and send user actions back through the methods here. Every field is
+checked when it is assigned (`view.axes = (5, 5)` raises a ValueError naming the value), whether through
+a method or directly. Endpoints and own images are described by what they are (a test image, an own image, a point),
 not by a latent vector, so they follow the model when the moment of training changes.
 """
 
@@ -84,10 +85,6 @@ class LatentView:
 
     def set_axes(self, x_axis: int, y_axis: int) -> None:
         """Show z[x_axis] horizontally and z[y_axis] vertically; the cursor keeps its full position."""
-        d = self.latent_dim
-        x_axis, y_axis = int(x_axis), int(y_axis)
-        if not (0 <= x_axis < d and 0 <= y_axis < d) or (x_axis == y_axis and d > 1):
-            raise ValueError(f"axes ({x_axis}, {y_axis}) are not two different coordinates of a {d}-d space")
         self.axes = (x_axis, y_axis)
 
     def set_held(self, dimension: int, value: float) -> None:
@@ -148,8 +145,6 @@ class LatentView:
             self.interpolation_frames = int(frames)
 
     def set_scale(self, scale: str) -> None:
-        if scale not in SCALES:
-            raise ValueError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
         self.scale = scale
 
     def show_overlay(self, visible: bool) -> None:
@@ -198,14 +193,104 @@ class LatentView:
         self.reconstruction_extra = tuple(i for i in self.reconstruction_extra if i != test_index)
 
     def set_dimension_order(self, order) -> None:
-        order = tuple(int(i) for i in order)
-        if sorted(order) != list(range(self.latent_dim)):
-            raise ValueError(f"{order} is not an order of the {self.latent_dim} latent dimensions")
-        self.dimension_order = order
+        self.dimension_order = tuple(order)
 
     @property
     def cursor_array(self) -> np.ndarray:
         return np.asarray(self.cursor, dtype=np.float32)
+
+    def __setattr__(self, name: str, value) -> None:
+        check = _CHECKS.get(name)
+        object.__setattr__(self, name, check(self, value) if check is not None else value)
+
+
+# -- what each field accepts (checked on every assignment; a check returns the value as stored) -------------
+def _whole(value, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+            or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")
+    return int(value)
+
+
+def _point(view: "LatentView", value, name: str) -> tuple[float, ...]:
+    try:
+        point = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of numbers, got {value!r}") from None
+    if len(point) != view.latent_dim:
+        raise ValueError(f"{name} {value!r}: {len(point)} coordinates in a {view.latent_dim}-d latent space")
+    if not all(math.isfinite(v) for v in point):
+        raise ValueError(f"{name} {value!r}: a latent coordinate must be a finite number")
+    return point
+
+
+def _check_axes(view: "LatentView", value) -> tuple[int, int]:
+    d = view.latent_dim
+    try:
+        x_axis, y_axis = (_whole(v, "an axis", 0) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"axes {value!r} are not two coordinates of a {d}-d space") from None
+    if not (x_axis < d and y_axis < d) or (x_axis == y_axis and d > 1):
+        raise ValueError(f"axes {value!r} are not two different coordinates of a {d}-d space")
+    return (x_axis, y_axis)
+
+
+def _check_choice(choices: tuple[str, ...], name: str):
+    def check(_view, value) -> str:
+        if value not in choices:
+            raise ValueError(f"{name} {value!r} is not one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _check_endpoint(view: "LatentView", value) -> Endpoint | None:
+    if value is None:
+        return None
+    if not isinstance(value, Endpoint) or value.kind not in ("test", "own", "point"):
+        raise ValueError(f"an endpoint must be a test image, an own image or a point, got {value!r}")
+    if value.kind == "point" and len(value.z) != view.latent_dim:
+        raise ValueError(f"an endpoint of {len(value.z)} coordinates in a {view.latent_dim}-d space")
+    return value
+
+
+def _check_own_images(_view, value) -> tuple[OwnImage, ...]:
+    images = tuple(value)
+    if not all(isinstance(image, OwnImage) for image in images):
+        raise ValueError(f"own images must be OwnImage objects, got {value!r}")
+    return images
+
+
+def _check_order(view: "LatentView", value) -> tuple[int, ...]:
+    order = tuple(value)
+    if sorted(order) != list(range(view.latent_dim)) or any(isinstance(i, bool) for i in order):
+        raise ValueError(f"{value!r} is not an order of the {view.latent_dim} latent dimensions")
+    return tuple(int(i) for i in order)
+
+
+def _check_held(view: "LatentView", value) -> tuple[float, ...]:
+    held = _point(view, value, "held coordinates")
+    if any(abs(v) > Z_LIMIT for v in held):
+        raise ValueError(f"held coordinates {value!r} must lie within ±{Z_LIMIT:g}")
+    return held
+
+
+_CHECKS = {
+    "latent_dim": lambda _view, value: _whole(value, "latent_dim", 1, 64),
+    "axes": _check_axes,
+    "held": _check_held,
+    "cursor": lambda view, value: _point(view, value, "the cursor"),
+    "scale": _check_choice(SCALES, "scale"),
+    "overlay_visible": lambda _view, value: bool(value),
+    "endpoint_a": _check_endpoint,
+    "endpoint_b": _check_endpoint,
+    "interpolation_method": _check_choice(METHODS, "interpolation"),
+    "interpolation_frames": lambda _view, value: _whole(value, "frames", 2, MAX_FRAMES),
+    "own_images": _check_own_images,
+    "reconstruction_extra": lambda _view, value: tuple(_whole(i, "a test image index", 0) for i in value),
+    "inspected_test_image": lambda _view, value: None if value is None else _whole(value, "a test image index", 0),
+    "dimension_order": _check_order,
+}
 
 
 def _clamped(value: float) -> float:

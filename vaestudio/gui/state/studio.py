@@ -4,30 +4,53 @@ explored, whether training runs, and what the status bar says.
 Qt-free and evented. Panels read it and subscribe to its signals; controllers (training, files) change
 it; nothing here knows about widgets. Model-to-model wiring (the active run to the explorer) is done
 here, so it is testable without a window.
+
+The active run's own events are forwarded as `active_<event>` (`active_moment_changed`,
+`active_snapshot_added`, …), so a panel that follows "the run shown" subscribes once, to the studio,
+and never to each run it is shown in turn; `compared_metrics_added` does the same for the runs whose
+curves are overlaid.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from psygnal import Signal
 
 from vaestudio.gui.state.explorer import Executor, Explorer, Probe
 from vaestudio.gui.state.latent_view import LatentView
+from vaestudio.gui.state.own_images import refit_own_images
 from vaestudio.gui.state.run_history import RunHistory
 
 IDLE, WAITING, TRAINING, PAUSED, STOPPING = "idle", "waiting", "training", "paused", "stopping"
 TRAINING_STATES = (IDLE, WAITING, TRAINING, PAUSED, STOPPING)
 LOADING, READY, FAILED = "loading", "ready", "failed"
+# RunHistory's events, each forwarded from the active run as Studio.active_<name>
+FORWARDED = ("cleared", "started", "metrics_added", "epoch_ended", "hyper_changed", "snapshot_added",
+             "moment_changed", "following_changed", "finished")
 
 
 class Studio:
     """Everything the window shows, without the window."""
 
     device_changed = Signal(str)  # LOADING, READY or FAILED (read `device`, `tf_version`, `tf_error`)
-    runs_changed = Signal()  # a run was opened or closed
+    runs_changed = Signal()  # a run was opened, closed, read to its end, or stopped being trained
+    live_changed = Signal(object)  # RunHistory | None: the run this window trains (see `set_live`)
     active_changed = Signal(object)  # RunHistory | None: the run the plane and the explorer show
+    # the active run's events (RunHistory's, same arguments), whichever run is active
+    active_cleared = Signal()
+    active_started = Signal(object)  # Started
+    active_metrics_added = Signal()
+    active_epoch_ended = Signal(object)  # EpochEnd
+    active_hyper_changed = Signal(object)  # HyperChanged
+    active_snapshot_added = Signal(object)  # SnapshotInfo
+    active_moment_changed = Signal(object)  # SnapshotInfo | None
+    active_following_changed = Signal(bool)
+    active_finished = Signal(object)  # Finished
     training_changed = Signal(str)  # one of TRAINING_STATES
     probe_changed = Signal(object)  # Probe | None: the test images of the active run
     compared_changed = Signal()  # the runs whose curves the ELBO plot overlays changed
+    compared_metrics_added = Signal(object)  # RunHistory: a compared run's curves grew
     message = Signal(str, int)  # status-bar text and how long to show it (ms; 0: until replaced)
     error = Signal(str, str)  # title, one-line message: the window shows it without blocking
 
@@ -44,6 +67,9 @@ class Studio:
         self.tf_error: str | None = None
         self.probes: dict[int, Probe] = {}  # id(history) -> its test images
         self.compared: list[RunHistory] = []  # runs whose curves are overlaid on the active run's
+        # bound-method partials (psygnal holds them weakly: no cycle between runs and the studio)
+        self._forwarders = {name: partial(self._forward, name) for name in FORWARDED}
+        self._compared_forwarders: dict[int, partial] = {}
 
     # -- TensorFlow and the device -------------------------------------------------------------------------
     def set_device(self, device, tf_version: str) -> None:
@@ -62,7 +88,7 @@ class Studio:
                 self.runs.remove(old)
                 self.probes.pop(id(old), None)
                 if old in self.compared:
-                    self.compared.remove(old)
+                    self._uncompare(old)
         if history not in self.runs:
             self.runs.append(history)
         self.runs_changed.emit()
@@ -76,7 +102,7 @@ class Studio:
             self.runs.remove(history)
             self.probes.pop(id(history), None)
             if history in self.compared:
-                self.compared.remove(history)
+                self._uncompare(history)
                 self.compared_changed.emit()
             self.runs_changed.emit()
             if self.active is history:
@@ -86,20 +112,39 @@ class Studio:
         """Overlay (or not) the curves of an open run on the ELBO plot."""
         if on and history in self.runs and history not in self.compared:
             self.compared.append(history)
+            forwarder = self._compared_forwarders[id(history)] = partial(self._forward_compared, history)
+            history.metrics_added.connect(forwarder)
         elif not on and history in self.compared:
-            self.compared.remove(history)
+            self._uncompare(history)
         else:
             return
         self.compared_changed.emit()
+
+    def _uncompare(self, history: RunHistory) -> None:
+        self.compared.remove(history)
+        forwarder = self._compared_forwarders.pop(id(history), None)
+        if forwarder is not None:
+            history.metrics_added.disconnect(forwarder)
+
+    def _forward_compared(self, history: RunHistory) -> None:
+        self.compared_metrics_added.emit(history)
 
     def activate(self, history: RunHistory | None) -> None:
         """Explore `history`: the plane, the preview and every explorer panel show it."""
         if history is self.active and history is not None:
             return
+        if self.active is not None:
+            for name, forwarder in self._forwarders.items():
+                getattr(self.active, name).disconnect(forwarder)
         self.active = history
+        self.explorer.show(None)  # the old run's pictures go first: none is redrawn for the new run's view
         if history is not None:
             self.view.reset(history.latent_dim)
         self.explorer.show(history, self.probes.get(id(history)) if history is not None else None)
+        refit_own_images(self)  # own images made for another image size or colour are prepared again
+        if history is not None:  # after the explorer: a new moment reaches panels once its pictures are asked for
+            for name, forwarder in self._forwarders.items():
+                getattr(history, name).connect(forwarder)
         self.active_changed.emit(history)
         self.probe_changed.emit(self.explorer.probe)
 
@@ -114,8 +159,25 @@ class Studio:
             self.explorer.set_probe(probe)
             self.probe_changed.emit(probe)
 
-    def probe_of(self, history: RunHistory | None) -> Probe | None:
-        return self.probes.get(id(history)) if history is not None else None
+    def _forward(self, name: str, *args) -> None:
+        getattr(self, f"active_{name}").emit(*args)
+
+    def set_live(self, history: RunHistory | None) -> None:
+        """The run this window trains (None: training ended; the run that was live is read-only now)."""
+        if history is self.live:
+            return
+        if self.live is not None:
+            self.live.live = False
+        self.live = history
+        if history is not None:
+            history.live = True
+        self.live_changed.emit(history)
+        self.runs_changed.emit()
+
+    def run_read(self, history: RunHistory) -> None:
+        """A run's folder has been read to its end (its summary in the runs list changed)."""
+        if history in self.runs:
+            self.runs_changed.emit()
 
     # -- training ---------------------------------------------------------------------------------------
     def set_training(self, state: str) -> None:

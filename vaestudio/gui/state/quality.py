@@ -25,6 +25,8 @@ DEFAULT_K = 100
 DEFAULT_IMAGES = 500
 MAX_K = 5000
 TF_POLL_SECONDS = 0.1  # how often a waiting estimate looks whether it was cancelled
+_NEVER_STARTED = threading.Event()
+_NEVER_STARTED.set()
 
 
 @dataclass
@@ -38,7 +40,11 @@ class Estimate:
     images: int
     task: TaskState | None = None  # set once started
     tf_ready: threading.Event = field(default_factory=threading.Event)
-    stopped: threading.Event = field(default_factory=threading.Event)  # set when its work has returned
+
+    @property
+    def stopped(self) -> threading.Event:
+        """Set once the estimate's work has returned (or, cancelled before it began, will never run)."""
+        return self.task.finished if self.task is not None else _NEVER_STARTED
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -165,22 +171,19 @@ class QualityEstimates:
         """Wait for TensorFlow, then estimate; stops (raising Cancelled) within one batch of a cancel."""
         from vaestudio.core.probes import model_inputs
 
-        try:
-            if not job.tf_ready.is_set():
-                task.set_status("Waiting for TensorFlow to load…")
-                while not job.tf_ready.wait(TF_POLL_SECONDS):
-                    task.check()
-            task.check()
-            estimate = self._estimate
-            if estimate is None:
-                from vaestudio.core.tf.iwae import iwae_log_likelihood as estimate
-            weights = job.history.weights_at(job.info)
-            if weights is None:
-                raise RuntimeError("the snapshot's weights could not be read")
-            inputs = model_inputs(pixels, weights.architecture)
-            return estimate(weights, inputs, k=job.k, cancelled=lambda: task.cancelled, progress=task.set_progress)
-        finally:
-            job.stopped.set()
+        if not job.tf_ready.is_set():
+            task.set_status("Waiting for TensorFlow to load…")
+            while not job.tf_ready.wait(TF_POLL_SECONDS):
+                task.check()
+        task.check()
+        estimate = self._estimate
+        if estimate is None:
+            from vaestudio.core.tf.iwae import iwae_log_likelihood as estimate
+        weights = job.history.weights_at(job.info)
+        if weights is None:
+            raise RuntimeError("the snapshot's weights could not be read")
+        inputs = model_inputs(pixels, weights.architecture)
+        return estimate(weights, inputs, k=job.k, cancelled=lambda: task.cancelled, progress=task.set_progress)
 
     # -- news from the work (on the UI thread) ---------------------------------------------------------------------
     def _on_status(self, job: Estimate, text: str) -> None:

@@ -64,6 +64,7 @@ class TaskState:
         self.partial: Any = None
         self._report = report  # (kind, value) -> None: hands a report to the executor (any thread)
         self._cancelled = threading.Event()
+        self.finished = threading.Event()  # set once the work has returned, or will never run
 
     # -- the work's side ----------------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
@@ -147,7 +148,15 @@ def run_work(task: TaskState, work: Callable[[TaskState], Any], batch_seconds: f
     generator, its yields are partial results (gathered into lists for `batch_seconds` when that is > 0);
     it is checked between yields and closed in this thread however it ends (its `finally` blocks run
     here), and what it returns is the result."""
+    try:
+        return _run(task, work, batch_seconds)
+    finally:
+        task.finished.set()
+
+
+def _run(task: TaskState, work: Callable[[TaskState], Any], batch_seconds: float) -> tuple[str, Any]:
     if task.cancelled:
+        task.stage = CANCELLED
         return CANCELLED, None
     task.stage = RUNNING
     try:

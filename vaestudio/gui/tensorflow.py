@@ -1,11 +1,11 @@
 """The one TensorFlow loader of the window: everything that needs TensorFlow waits for it.
 
 TensorFlow is imported once, in a background task on a thread of its own started after the window shows
-(the window is up in well under a second; the import takes several). Anything that needs TensorFlow — training, opening or
-saving a `.keras` model, the IWAE estimate — asks `when_ready(action)`: the action runs on the UI thread
-as soon as the import has finished, or at once if it already has. Two imports racing each other broke
-TensorFlow for the whole session (issue 9 #6: "Registering two gradient … ReduceDataset"), so nothing
-else in the window imports it.
+(the window is up in well under a second; the import takes several). Anything that needs TensorFlow —
+training, opening or saving a `.keras` model, the IWAE estimate — asks `when_ready(action)`: the action
+runs on the UI thread as soon as the import has finished, or at once if it already has. Two imports
+racing each other broke TensorFlow for the whole session (issue 9 #6: "Registering two gradient …
+ReduceDataset"), so nothing else in the window imports it.
 """
 
 from __future__ import annotations

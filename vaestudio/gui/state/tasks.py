@@ -251,7 +251,8 @@ class InlineExecutor:
 
     def start(self, work: Callable[[TaskState], Any], on_done: Callable[[Any], None] | None = None,
               on_error: Callable[[str], None] | None = None, key: str | None = None,
-              on_partial: Callable[[Any], None] | None = None, on_progress: Callable[[float, float], None] | None = None,
+              on_partial: Callable[[Any], None] | None = None,
+              on_progress: Callable[[float, float], None] | None = None,
               on_status: Callable[[str], None] | None = None, batch_seconds: float = 0.0) -> TaskState:
         callbacks = Callbacks(on_done, on_error, on_partial, on_progress, on_status)
         task = TaskState(key)
@@ -282,7 +283,8 @@ class ThreadedExecutor:
 
     def start(self, work: Callable[[TaskState], Any], on_done: Callable[[Any], None] | None = None,
               on_error: Callable[[str], None] | None = None, key: str | None = None,
-              on_partial: Callable[[Any], None] | None = None, on_progress: Callable[[float, float], None] | None = None,
+              on_partial: Callable[[Any], None] | None = None,
+              on_progress: Callable[[float, float], None] | None = None,
               on_status: Callable[[str], None] | None = None, batch_seconds: float = 0.0) -> TaskState:
         callbacks = Callbacks(on_done, on_error, on_partial, on_progress, on_status)
         task = TaskState(key, lambda kind, value: self._send((task, callbacks, kind, value)))

@@ -223,13 +223,14 @@ def lever_settings(bench: Bench, opengl: bool):
             item.setCacheMode(no_cache if on else cache)
 
     scene = plane.graphics.scene()
-    skipping_hover = scene.sendHoverEvents
 
     def hover_while_dragging(on):
-        if on:
-            del scene.sendHoverEvents  # pyqtgraph's own method again
-        else:
-            scene.sendHoverEvents = skipping_hover
+        import pyqtgraph as pg
+
+        if on:  # pyqtgraph's own method, not the PlaneScene's that skips hover searches during a drag
+            scene.sendHoverEvents = pg.GraphicsScene.sendHoverEvents.__get__(scene)
+        elif "sendHoverEvents" in vars(scene):
+            del scene.sendHoverEvents
 
     def grey_preview(on):
         from PySide6.QtGui import QImage

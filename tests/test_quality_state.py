@@ -16,9 +16,10 @@ from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import Cancelled
 from vaestudio.core.events import Snapshot
 from vaestudio.gui.state.explorer import InlineExecutor
-from vaestudio.gui.state.quality import QualityEstimates, ThreadPerTask
+from vaestudio.gui.state.quality import QualityEstimates
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.state.tasks import ThreadedExecutor
 
 
 def counting_estimate(batches: int = 3, gate: threading.Event | None = None):
@@ -109,7 +110,7 @@ def test_the_estimate_waits_for_tensorflow():
     history = live_run()
     studio = explored(history)
     ui = UiQueue()
-    estimates = QualityEstimates(studio, ThreadPerTask(ui.post), ui.post, estimate=counting_estimate())
+    estimates = QualityEstimates(studio, ThreadedExecutor(ui.post), estimate=counting_estimate())
     heard = Heard(estimates)
     job = estimates.start(k=2, images=4) and estimates.job
     ui.drain(until=lambda: "Waiting for TensorFlow to load…" in heard.status)
@@ -122,7 +123,7 @@ def test_the_estimate_waits_for_tensorflow():
 def test_cancelling_stops_the_work_and_drops_its_result():
     studio, history = ready_studio()
     ui, gate = UiQueue(), threading.Event()
-    estimates = QualityEstimates(studio, ThreadPerTask(ui.post), ui.post, estimate=counting_estimate(gate=gate))
+    estimates = QualityEstimates(studio, ThreadedExecutor(ui.post), estimate=counting_estimate(gate=gate))
     heard = Heard(estimates)
     assert estimates.start(k=2, images=4)
     job = estimates.job
@@ -137,7 +138,7 @@ def test_cancelling_stops_the_work_and_drops_its_result():
 def test_moving_to_another_snapshot_cancels_and_a_new_live_snapshot_does_not():
     studio, history = ready_studio()
     ui, gate = UiQueue(), threading.Event()
-    estimates = QualityEstimates(studio, ThreadPerTask(ui.post), ui.post, estimate=counting_estimate(gate=gate))
+    estimates = QualityEstimates(studio, ThreadedExecutor(ui.post), estimate=counting_estimate(gate=gate))
     heard = Heard(estimates)
     estimates.start(k=2, images=4)
     history.feed(Snapshot(0, 9, "step 9", np.zeros((112, 112), np.uint8), history.weights_at(history.current),

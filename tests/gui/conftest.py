@@ -20,9 +20,9 @@ def collect_closed_windows():
     """After each test, free the closed windows' reference cycles here, on the UI thread: left to the
     collector, a later test's training thread could free their Qt objects (which must not happen there)."""
     yield
-    import gc
+    from vaestudio.gui.threads import collect_cycles_here
 
-    gc.collect()
+    collect_cycles_here()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """What menus and panels ask of the outside world: file dialogs that remember their folders, questions,
-writing files with errors reported in the window (never raised into Qt), and the controllers that act on
-runs (`training`, `opening`), which the main window hands in.
+writing files with errors reported in the window (never raised into Qt), the controllers that act on
+runs (`training`, `opening`), which the main window hands in, and the File menu's actions (open or
+continue a run, open or save a model, encode an image file or files dropped on the window).
 
 Panels get one `Commands` object; they never open dialogs on their own terms or talk to each other.
 Tests (and the self-test) answer every dialog and question through `answers[kind]`.
@@ -28,9 +29,11 @@ class Commands:
         # Tests (and the self-test) answer dialogs by setting these: kind -> path, or None to cancel.
         self.answers: dict[str, Any] = {}
         self.asked: list[tuple[str, str]] = []  # (kind, text) of every question asked, for tests
-        # Set by the main window: the TrainingController and the RunOpener (None in panel tests).
+        # Set by the main window: the TrainingController, the RunOpener, and encode_files(paths) -> count,
+        # which encodes image files as own images (None in panel tests).
         self.training: Any = None
         self.opening: Any = None
+        self.encode_files: Callable[[list], int] | None = None
 
     # -- folders remembered per kind ("exports", "models", "runs", "images") ------------------------------
     def last_dir(self, kind: str, name: str = "") -> str:
@@ -148,3 +151,44 @@ class Commands:
             QApplication.restoreOverrideCursor()
         self.studio.say(f"Exported {what} to {path}", 8000)
         return True
+
+    # -- the File menu ------------------------------------------------------------------------------------
+    def ask_open_run(self) -> None:
+        folder = self.ask_folder("runs", "Open a run folder (read-only)")
+        if folder is not None:
+            self.opening.open_run(folder)
+
+    def ask_continue_run(self) -> None:
+        """File → Continue run…: choose a run folder, then epochs, learning rate and β in one dialog."""
+        if self.studio.is_training:
+            return
+        folder = self.ask_folder("runs", "Continue a run: choose its folder")
+        if folder is not None:
+            self.continue_run(folder)
+
+    def continue_run(self, folder: str | Path) -> bool:
+        values = self.ask_continue(folder)
+        return values is not None and self.training.continue_run(folder, **values)
+
+    def ask_open_model(self) -> None:
+        path = self.ask_open_path("models", "Open a saved model", "Keras models (*.keras);;All files (*)")
+        if path is not None:
+            self.opening.open_model(path)
+
+    def ask_save_model(self) -> None:
+        history = self.studio.active
+        info = history.current if history is not None else None
+        if info is None:
+            self.studio.report("Nothing to save", "There is no model to save yet: start training or open a run.")
+            return
+        name = f"{history.title()}-step{info.step}.keras".replace("/", "-")
+        path = self.ask_save_path("models", "Save the model of the moment shown", name, "Keras models (*.keras)",
+                                  ".keras")
+        if path is not None:
+            self.opening.save_model(path, history, info)
+
+    def ask_encode_image(self) -> None:
+        path = self.ask_open_path("images", "Encode an image of your own",
+                                  "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)")
+        if path is not None and self.encode_files is not None:
+            self.encode_files([path])

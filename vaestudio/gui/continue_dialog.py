@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
-from vaestudio.gui.panels.run_controls import NumberField
+from vaestudio.gui.number_field import NumberField
 
 
 def describe_state(state, folder_name: str) -> str:
@@ -44,11 +44,11 @@ class ContinueRunDialog(QDialog):
         beta = state.config.beta if beta is None else beta
         self.explanation = QLabel(describe_state(state, folder_name))
         self.explanation.setWordWrap(True)
-        self.epochs = NumberField("epochs", "Epochs")
+        self.epochs = NumberField.for_setting("epochs", "Epochs")
         self.epochs.set_value(default_epochs(state))
-        self.learning_rate = NumberField("learning_rate", "Learning rate")
+        self.learning_rate = NumberField.for_setting("learning_rate", "Learning rate")
         self.learning_rate.set_value(lr)
-        self.beta = NumberField("beta", "β (KL weight)")
+        self.beta = NumberField.for_setting("beta", "β (KL weight)")
         self.beta.set_value(beta)
         self.minimum_epochs = state.epochs_done + 1 if state.complete else 1
         self.problem = QLabel()

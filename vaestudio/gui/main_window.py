@@ -2,26 +2,26 @@
 
 The central area is the latent plane with the timeline under it; run controls and runs on the left; the
 cursor preview, own images, drawing pad and latent dimensions on the right; ELBO, reconstructions,
-interpolation and quality below (tabs where space is short). Menu actions go to the controllers
-(`TrainingController`, `RunOpener`), to `Commands` (dialogs and files), `Exports` and the status bar
-(status_bar.py); what is shown comes from the `Studio`.
+interpolation and quality below (tabs where space is short; docks.py builds them). Menu actions go to
+the controllers (`TrainingController`, `RunOpener`), to `Commands` (the File menu's dialogs and files),
+`Exports` and the status bar (status_bar.py); what is shown comes from the `Studio`, the title and which
+actions are enabled from window_status.py; window_settings.py remembers the window between sessions.
 """
 
 from __future__ import annotations
 
-import importlib
-import traceback
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
+from vaestudio.gui.docks import (BOTTOM, LEFT, OPTIONAL_PANELS, add_dock, column, hide_stale_tab_bars, optional_panel,
+                                 scrolled, size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
@@ -29,30 +29,21 @@ from vaestudio.gui.panels.run_controls import RunControlsPanel
 from vaestudio.gui.panels.runs import RunsPanel
 from vaestudio.gui.panels.timeline import TimelinePanel
 from vaestudio.gui.recording import MorphRecorder
-from vaestudio.gui.settings import open_settings, read_bool
-from vaestudio.gui.state.studio import FAILED, IDLE, PAUSED, READY, STOPPING, TRAINING, WAITING, Studio
+from vaestudio.gui.settings import open_settings
+from vaestudio.gui.state.studio import FAILED, READY, Studio
 from vaestudio.gui.status_bar import StatusBar
 from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import QtExecutor
 from vaestudio.gui.training import RunOutcome, TrainingController
+from vaestudio.gui.window_settings import LAYOUT_VERSION, restore_window, save_window
+from vaestudio.gui.window_status import enabled_actions, window_title
 
-LAYOUT_VERSION = 3  # bump when docks change: an older saved layout is then ignored, not half-applied
-LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
-                       Qt.DockWidgetArea.BottomDockWidgetArea)
 # TensorFlow's import starts this long after the window first shows (at once if something needs it
 # sooner): started at the show event, it held the interpreter while the window was still being drawn and
 # the window took 33 s to appear on a loaded 2-core machine instead of 3 s (benchmarks/startup.py).
 LOADER_DELAY_MS = 2000
-# (module in vaestudio.gui.panels, class, area, tab group); a panel that fails to build becomes a label.
-OPTIONAL_PANELS = (
-    ("cursor_preview", "CursorPreviewPanel", RIGHT, "right-top"),
-    ("own_images", "OwnImagesPanel", RIGHT, "right"),
-    ("drawing_pad", "DrawingPadPanel", RIGHT, "right"),
-    ("kl", "KlPanel", RIGHT, "right"),
-    ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
-    ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
-    ("quality", "QualityPanel", BOTTOM, "bottom"),
-)
+
+
 class MainWindow(QMainWindow):
     """The vaestudio window."""
 
@@ -67,6 +58,7 @@ class MainWindow(QMainWindow):
         self.opening = RunOpener(self.studio, self.loader, self.executor, self.settings, self)
         self.commands = Commands(self.studio, self.settings, self)
         self.commands.training, self.commands.opening = self.training, self.opening
+        self.commands.encode_files = self.encode_image_files
         self.recorder = MorphRecorder(self.studio)
         self.last_error: str | None = None
         self.errors: list[tuple[str, str]] = []
@@ -87,18 +79,18 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.studio.error.connect(self.report_error)
         self.studio.device_changed.connect(self._on_device_changed)
-        self.studio.active_changed.connect(self._on_active_changed)
-        self.studio.training_changed.connect(self._on_training_changed)
+        self.studio.active_changed.connect(self._update_title)
+        self.studio.training_changed.connect(self._update_title)
         self.studio.runs_changed.connect(self._update_title)
-        self.studio.explorer.moment_loaded.connect(self._on_pictures_changed)
+        self.studio.explorer.moment_loaded.connect(self._update_actions)
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)
         self.recorder.stopped.connect(self.exports.offer_morph_save)
         self.resize(1400, 900)
-        self._size_docks()
-        self._default_state = self.saveState(LAYOUT_VERSION)
-        self._restore_settings()
+        size_docks(self, self.docks, self.controls.sizeHint().width() + 24)
+        self.default_layout = self.saveState(LAYOUT_VERSION)
+        restore_window(self)
         self._update_title()
         self._update_actions()
 
@@ -136,28 +128,16 @@ class MainWindow(QMainWindow):
         self.runs_panel = RunsPanel(self.studio, self.commands)
         self.panels.update(run_controls=self.controls, elbo=self.elbo, timeline=self.timeline, runs=self.runs_panel)
 
-        plane = self._optional_panel("latent_plane", "LatentPlanePanel")
+        plane = optional_panel("latent_plane", "LatentPlanePanel", self.studio, self.commands)
         self.panels["latent_plane"] = plane
-        central = QWidget()
-        column = QVBoxLayout(central)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(plane, 1)
-        column.addWidget(self.timeline)
-        self.setCentralWidget(central)
-
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(280)
-        self._add_dock("run_controls", self.controls.title, scroll, LEFT)
+        self.setCentralWidget(column(plane, self.timeline))
+        self._add_dock("run_controls", self.controls.title, scrolled(self.controls, 280), LEFT)
         self._add_dock("runs", self.runs_panel.title, self.runs_panel, LEFT, tab_with="run_controls")
         self.docks["run_controls"].raise_()
         self._add_dock("elbo", self.elbo.title, self.elbo, BOTTOM)
         groups: dict[str, str] = {"bottom": "elbo"}
         for module, class_name, area, group in OPTIONAL_PANELS:
-            panel = self._optional_panel(module, class_name)
+            panel = optional_panel(module, class_name, self.studio, self.commands)
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
             self._add_dock(module, title, panel, area, tab_with=groups.get(group))
@@ -168,76 +148,21 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
 
-    def _size_docks(self) -> None:
-        """Start sizes: the plane gets the most room; side docks about a fifth of the width each."""
-        width, height = max(self.width(), 800), max(self.height(), 600)
-        left = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == LEFT][:1]
-        right = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == RIGHT][:1]
-        bottom = [d for k, d in self.docks.items() if self.dockWidgetArea(d) == BOTTOM][:1]
-        if left:
-            wanted = max(int(width * 0.2), self.controls.sizeHint().width() + 24)
-            self.resizeDocks(left, [wanted], Qt.Orientation.Horizontal)
-        if right:
-            self.resizeDocks(right, [int(width * 0.22)], Qt.Orientation.Horizontal)
-        if bottom:
-            self.resizeDocks(bottom, [int(height * 0.32)], Qt.Orientation.Vertical)
-
-    def _optional_panel(self, module: str, class_name: str) -> QWidget:
-        """Build `vaestudio.gui.panels.<module>.<class_name>`; a panel that fails to build is replaced by a
-        label saying why (the window still opens)."""
-        name = f"vaestudio.gui.panels.{module}"
-        try:
-            panel_class = getattr(importlib.import_module(name), class_name)
-            return panel_class(self.studio, self.commands)
-        except Exception as exc:  # noqa: BLE001 - one broken panel must not take the window down
-            failure = exc
-        traceback.print_exception(failure)
-        label = QLabel(f"The {module.replace('_', ' ')} panel could not be built: {type(failure).__name__}: {failure}")
-        label.setWordWrap(True)
-        label.title = module.replace("_", " ").capitalize()  # type: ignore[attr-defined]
-        return label
-
     def _add_dock(self, key: str, title: str, widget: QWidget, area, tab_with: str | None = None) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock-{key}")
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        if tab_with is not None and tab_with in self.docks:
-            self.tabifyDockWidget(self.docks[tab_with], dock)
-        else:
-            self.addDockWidget(area, dock)
+        dock = add_dock(self, self.docks, key, title, widget, area, tab_with)
         dock.dockLocationChanged.connect(self._schedule_tab_bar_check)
         dock.topLevelChanged.connect(self._schedule_tab_bar_check)
-        self.docks[key] = dock
         return dock
 
     def _schedule_tab_bar_check(self, *_args) -> None:
         QTimer.singleShot(0, self.hide_stale_tab_bars)
 
     def hide_stale_tab_bars(self) -> int:
-        """Hide the tab bars Qt leaves behind (Qt 6.11: tabifying docks in a second dock area, or restoring
-        a layout, leaves an earlier tab bar visible where it was, e.g. a stray "ELBO | Reconstructions" bar
-        under the Run dock). A live bar sits right under the dock of its current tab; returns how many
-        were hidden."""
-        by_title = {dock.windowTitle(): dock for dock in self.docks.values()}
-        hidden = 0
-        for bar in self.findChildren(QTabBar):
-            if bar.parent() is not self or not bar.isVisible():
-                continue
-            dock = by_title.get(bar.tabText(bar.currentIndex()))
-            placed, area = bar.geometry(), dock.geometry() if dock is not None else None
-            under_its_dock = (area is not None and dock.isVisible() and abs(area.bottom() + 1 - placed.top()) <= 3
-                              and area.left() < placed.right() and placed.left() < area.right())
-            if not under_its_dock:
-                bar.hide()
-                hidden += 1
-        return hidden
+        return hide_stale_tab_bars(self, self.docks)
 
     def reset_layout(self) -> None:
         """View → Reset layout: every dock back where it starts."""
-        self.restoreState(self._default_state, LAYOUT_VERSION)
+        self.restoreState(self.default_layout, LAYOUT_VERSION)
         for dock in self.docks.values():
             dock.show()
         self._schedule_tab_bar_check()
@@ -259,16 +184,17 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.new_run_action = self._action(file_menu, "&New run / Start", self.controls.start)
-        self.open_run_action = self._action(file_menu, "&Open run… (read-only)", self.ask_open_run,
+        self.open_run_action = self._action(file_menu, "&Open run… (read-only)", self.commands.ask_open_run,
                                             QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("&Recent runs")
-        self.continue_action = self._action(file_menu, "&Continue run…", self.ask_continue_run,
+        self.continue_action = self._action(file_menu, "&Continue run…", self.commands.ask_continue_run,
                                             tip="Resume a run folder: more epochs, a new learning rate or β")
         file_menu.addSeparator()
-        self.open_model_action = self._action(file_menu, "Open &model…", self.ask_open_model, "Ctrl+Shift+O")
-        self.save_action = self._action(file_menu, "&Save model…", self.ask_save_model, QKeySequence.StandardKey.Save,
+        self.open_model_action = self._action(file_menu, "Open &model…", self.commands.ask_open_model, "Ctrl+Shift+O")
+        self.save_action = self._action(file_menu, "&Save model…", self.commands.ask_save_model,
+                                        QKeySequence.StandardKey.Save,
                                         tip="Save the model of the moment shown as .keras")
-        self.encode_action = self._action(file_menu, "&Encode image…", self.ask_encode_image, "Ctrl+I")
+        self.encode_action = self._action(file_menu, "&Encode image…", self.commands.ask_encode_image, "Ctrl+I")
         file_menu.addSeparator()
         self.export_animation_action = self._action(file_menu, "&Export training animation…",
                                                     self.exports.ask_animation, "Ctrl+E")
@@ -292,8 +218,8 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
-        self.overlay_action = self._action(self.view_menu, "Test images on the &plane", self._set_overlay, "Ctrl+L",
-                                           checkable=True)
+        self.overlay_action = self._action(self.view_menu, "Test images on the &plane", self.studio.view.show_overlay,
+                                           "Ctrl+L", checkable=True)
         self.studio.view.events.overlay_visible.connect(self._on_overlay_changed)
         self.split_action = self._action(self.view_menu, "ELBO &split (log-likelihood / KL)",
                                          self.elbo.split_check.setChecked, checkable=True)
@@ -334,72 +260,22 @@ class MainWindow(QMainWindow):
             self.report_error("TensorFlow could not be loaded", self.studio.tf_error or "")
         self._update_actions()
 
-    def _update_title(self) -> None:
-        history = self.studio.active
-        if history is None:
-            self.setWindowTitle("vaestudio: watch a VAE learn")
-            self.run_label.set_full_text("No run yet", "Press Start, or open a run (File → Open run…)")
-        else:
-            if history is self.studio.live:
-                state = {WAITING: "starting", TRAINING: "training", PAUSED: "paused",
-                         STOPPING: "stopping"}.get(self.studio.training, "")
-            elif history.folder is None:
-                state = "opened model"
-            elif history.finished_event is not None:
-                state = {"completed": "finished"}.get(history.finished_event.reason, history.finished_event.reason)
-            else:
-                state = "read-only"
-            self.setWindowTitle(f"vaestudio: {history.title()}" + (f" ({state})" if state else ""))
-            where = str(history.folder) if history.folder is not None else "a model file, without a run folder"
-            self.run_label.set_full_text(f"Run: {history.title()}", f"Shown: {where}")
+    # The studio's signals call bound methods, not lambdas: psygnal holds bound methods weakly, so the window
+    # and its studio form no reference cycle and are freed on the UI thread (a cycle is collected by whichever
+    # thread runs the collector, and destroying Qt widgets on a training thread deadlocked).
+    def _update_title(self, *_args) -> None:
+        title, label, tooltip = window_title(self.studio)
+        self.setWindowTitle(title)
+        self.run_label.set_full_text(label, tooltip)
         self._update_actions()
 
-    # Bound methods, not lambdas: psygnal holds bound methods weakly, so the window and its studio form no
-    # reference cycle and are freed on the UI thread (a cycle is collected by whichever thread runs the
-    # collector, and destroying Qt widgets on a training thread deadlocked).
-    def _on_active_changed(self, _history) -> None:
-        self._update_title()
+    def _update_actions(self, *_args) -> None:
+        for name, enabled in enabled_actions(self.studio).items():
+            getattr(self, name).setEnabled(enabled)
 
-    def _on_pictures_changed(self, _pictures) -> None:
-        self._update_actions()
-
-    def _on_training_changed(self, _state: str) -> None:
-        self._update_title()
-
-    def _update_actions(self) -> None:
-        training = self.studio.training
-        busy = training != IDLE
-        history = self.studio.active
-        info = history.current if history is not None else None
-        self.start_action.setEnabled(not busy)
-        self.new_run_action.setEnabled(not busy)
-        self.pause_action.setEnabled(training in (WAITING, TRAINING, PAUSED))
-        self.stop_action.setEnabled(training in (WAITING, TRAINING, PAUSED))
-        self.continue_action.setEnabled(not busy)
-        self.save_action.setEnabled(info is not None and info.has_weights and training != WAITING)
-        self.export_animation_action.setEnabled(history is not None and history.folder is not None
-                                                and bool(history.snapshots))
-        self.export_png_action.setEnabled(self.studio.explorer.pictures.grid is not None)
-        self.encode_action.setEnabled(True)
-        self.open_model_action.setEnabled(self.studio.tf_status != FAILED)
-
-    # -- run actions -----------------------------------------------------------------------------------------
-    def ask_open_run(self) -> None:
-        folder = self.commands.ask_folder("runs", "Open a run folder (read-only)")
-        if folder is not None:
-            self.opening.open_run(folder)
-
-    def ask_continue_run(self) -> None:
-        """File → Continue run…: choose a run folder, then epochs, learning rate and β in one dialog."""
-        if self.studio.is_training:
-            return
-        folder = self.commands.ask_folder("runs", "Continue a run: choose its folder")
-        if folder is not None:
-            self.continue_run(folder)
-
+    # -- run actions (the dialogs are in Commands) ------------------------------------------------------------
     def continue_run(self, folder: str | Path) -> bool:
-        values = self.commands.ask_continue(folder)
-        return values is not None and self.training.continue_run(folder, **values)
+        return self.commands.continue_run(folder)
 
     def _on_run_ended(self, outcome: RunOutcome) -> None:
         self.status.show_run_ended(outcome.folder, outcome.error is None, outcome.text)
@@ -407,30 +283,7 @@ class MainWindow(QMainWindow):
             self.opening.remember(outcome.folder)
         self._update_title()
 
-    # -- models -----------------------------------------------------------------------------------------------
-    def ask_open_model(self) -> None:
-        path = self.commands.ask_open_path("models", "Open a saved model", "Keras models (*.keras);;All files (*)")
-        if path is not None:
-            self.opening.open_model(path)
-
-    def ask_save_model(self) -> None:
-        history = self.studio.active
-        info = history.current if history is not None else None
-        if info is None:
-            self.report_error("Nothing to save", "There is no model to save yet: start training or open a run.")
-            return
-        name = f"{history.title()}-step{info.step}.keras".replace("/", "-")
-        path = self.commands.ask_save_path("models", "Save the model of the moment shown", name,
-                                           "Keras models (*.keras)", ".keras")
-        if path is not None:
-            self.opening.save_model(path, history, info)
-
-    def ask_encode_image(self) -> None:
-        path = self.commands.ask_open_path("images", "Encode an image of your own",
-                                           "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)")
-        if path is not None:
-            self.encode_image(path)
-
+    # -- models and images (the dialogs are in Commands) ---------------------------------------------------------
     def encode_image(self, path: str | Path) -> bool:
         """Encode an image file as an own image (prepared off the UI thread, like a drop on the window)."""
         return self.encode_image_files([path]) > 0
@@ -438,26 +291,25 @@ class MainWindow(QMainWindow):
     def encode_image_files(self, paths) -> int:
         from vaestudio.gui.panels.own_images import encode_image_files
 
-        return encode_image_files(self.studio, paths,
-                                  on_error=lambda text: self.report_error("Cannot encode the image", text))
+        return encode_image_files(self.studio, paths, on_error=lambda text: self.report_error("Cannot encode the image",
+                                                                                              text))
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - image files dropped anywhere on the window
-        from vaestudio.gui.panels.own_images import dropped_image_paths
-
-        if dropped_image_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self._take_drop(event, encode=False)
 
     def dropEvent(self, event) -> None:  # noqa: N802
+        self._take_drop(event, encode=True)
+
+    def _take_drop(self, event, encode: bool) -> None:
         from vaestudio.gui.panels.own_images import dropped_image_paths
 
         paths = dropped_image_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.encode_image_files(paths)
-        else:
+        if not paths:
             event.ignore()
+            return
+        event.acceptProposedAction()
+        if encode:
+            self.encode_image_files(paths)
 
     def _on_recording_changed(self, on: bool) -> None:
         if self.record_action.isChecked() != on:
@@ -466,10 +318,6 @@ class MainWindow(QMainWindow):
             self.show_message("Recording the morph: drag the cursor, then Run → Record morph again to stop")
 
     # -- view ---------------------------------------------------------------------------------------------------
-    def _set_overlay(self, on: bool) -> None:
-        if self.studio.view.overlay_visible != on:
-            self.studio.view.overlay_visible = bool(on)
-
     def _on_overlay_changed(self, on: bool) -> None:
         if self.overlay_action.isChecked() != bool(on):
             self.overlay_action.setChecked(bool(on))
@@ -508,35 +356,9 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         return help_texts.about_html(self.studio)
 
-    # -- settings ----------------------------------------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geometry = s.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        state = s.value("window/state")
-        if isinstance(state, QByteArray) and int(s.value("window/layout_version", 0) or 0) == LAYOUT_VERSION:
-            if not self.restoreState(state, LAYOUT_VERSION):
-                self.restoreState(self._default_state, LAYOUT_VERSION)
-        if self.size().width() < 400 or self.size().height() < 300:
-            self.resize(QSize(1400, 900))
-        self.controls.restore_settings(s)
-        self.cpu_only_action.blockSignals(True)
-        self.cpu_only_action.setChecked(read_bool(s, "device/cpu_only", False))
-        self.cpu_only_action.blockSignals(False)
-        self._set_overlay(read_bool(s, "view/overlay", True))
-        self.overlay_action.setChecked(self.studio.view.overlay_visible)
-        self.elbo.split_check.setChecked(read_bool(s, "view/split", False))
-
+    # -- settings (window_settings.py) ---------------------------------------------------------------------------
     def save_settings(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        s.setValue("window/layout_version", LAYOUT_VERSION)
-        self.controls.save_settings(s)
-        s.setValue("view/overlay", self.studio.view.overlay_visible)
-        s.setValue("view/split", self.elbo.split_check.isChecked())
-        s.sync()
+        save_window(self)
 
     # -- start-up and shutdown ------------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802

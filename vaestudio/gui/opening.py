@@ -23,7 +23,7 @@ from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.tensorflow import TensorFlowLoader
-from vaestudio.gui.threads import QtExecutor, StreamThread
+from vaestudio.gui.threads import QtExecutor, StreamThread, collect_cycles_here
 
 RECENT_KEY = "runs/recent"
 RECENT_COUNT = 8
@@ -237,7 +237,7 @@ class RunOpener(QObject):
 
             grid = NumpyVAE(weights).grid(config.grid_size)
             del model
-            _release_keras_objects()
+            collect_cycles_here()  # in this worker thread, not on the UI thread
             return weights, grid, config, known, note
 
         def loaded(result) -> None:
@@ -270,7 +270,7 @@ class RunOpener(QObject):
             if weights is None:
                 raise ExportError(f"{path}: this snapshot was recorded without model weights (vaestudio 0.1.0)")
             save_model(model_from_weights(weights), path)
-            _release_keras_objects()
+            collect_cycles_here()  # in this worker thread, not on the UI thread
             if history.config is not None:
                 history.config.save(path.with_suffix(".json"))
             return path
@@ -286,14 +286,6 @@ class RunOpener(QObject):
 
         self.studio.say(f"Saving {path}…")
         self.loader.when_ready(lambda: self.executor.submit(save, saved, failed), failed)
-
-
-def _release_keras_objects() -> None:
-    """Collect the Keras model just dropped here, in this worker thread: Keras objects live in reference
-    cycles, and collecting them on the UI thread while a run trains can deadlock TensorFlow."""
-    import gc
-
-    gc.collect()
 
 
 def _same(a: Path, b: Path) -> bool:

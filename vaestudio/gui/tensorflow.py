@@ -1,54 +1,42 @@
 """The one TensorFlow loader of the window: everything that needs TensorFlow waits for it.
 
-TensorFlow is imported once, in a background thread started after the window shows (the window is up
-in well under a second; the import takes several). Anything that needs TensorFlow — training, opening or
-saving a `.keras` model, the IWAE estimate — asks `when_ready(action)`: the action runs on the UI thread
-as soon as the import has finished, or at once if it already has. Two imports racing each other broke
-TensorFlow for the whole session (issue 9 #6: "Registering two gradient … ReduceDataset"), so nothing
-else in the window imports it.
+TensorFlow is imported once, in a background task on a thread of its own started after the window shows
+(the window is up in well under a second; the import takes several). Anything that needs TensorFlow —
+training, opening or saving a `.keras` model, the IWAE estimate — asks `when_ready(action)`: the action
+runs on the UI thread as soon as the import has finished, or at once if it already has. Two imports
+racing each other broke TensorFlow for the whole session (issue 9 #6: "Registering two gradient …
+ReduceDataset"), so nothing else in the window imports it.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject
 
 from vaestudio.gui.state.studio import FAILED, READY, Studio
-from vaestudio.gui.threads import describe_error, yield_cpu_to_the_window
+from vaestudio.gui.threads import TaskThread
 
 
-class _ImportThread(QThread):
-    loaded = Signal(object, str)  # DeviceInfo, TensorFlow version
-    failed = Signal(str)
+def import_tensorflow_for_the_window(cpu_only: bool, split_cpu: int = 1) -> tuple:
+    """Import TensorFlow and what training and model files need, and find the device (the loader's task,
+    on its own thread): (DeviceInfo, TensorFlow version)."""
+    from vaestudio.core.tf.quiet import import_tensorflow
 
-    def __init__(self, cpu_only: bool, split_cpu: int = 1, parent: QObject | None = None):
-        super().__init__(parent)
-        self.cpu_only = cpu_only
-        self.split_cpu = split_cpu
-        self.setObjectName("vaestudio-tensorflow-loader")
+    tf = import_tensorflow()
+    from vaestudio.core.tf.device import detect_device
 
-    def run(self) -> None:
-        yield_cpu_to_the_window()  # TensorFlow's thread pools start here and inherit the lower priority
-        try:
-            from vaestudio.core.tf.quiet import import_tensorflow
+    info = detect_device(cpu_only=cpu_only)
+    if not info.is_gpu and split_cpu > 1:  # only possible before TensorFlow starts its devices
+        from vaestudio.core.tf.device import split_cpu as split
 
-            tf = import_tensorflow()
-            from vaestudio.core.tf.device import detect_device
-
-            info = detect_device(cpu_only=self.cpu_only)
-            if not info.is_gpu and self.split_cpu > 1:  # only possible before TensorFlow starts its devices
-                from vaestudio.core.tf.device import split_cpu
-
-                split_cpu(self.split_cpu, tf)
-            # Import what training and model files need now, not when Start is pressed: an import holds
-            # the interpreter for long stretches, which would freeze the window mid-run.
-            import vaestudio.core.tf.model  # noqa: F401
-            import vaestudio.core.tf.objective  # noqa: F401  (tensorflow-probability)
-            import vaestudio.core.tf.trainer  # noqa: F401
-            self.loaded.emit(info, str(tf.__version__))
-        except Exception as exc:  # noqa: BLE001 - reported in the window
-            self.failed.emit(describe_error(exc))
+        split(split_cpu, tf)
+    # Import what training and model files need now, not when Start is pressed: an import holds the
+    # interpreter for long stretches, which would freeze the window mid-run.
+    import vaestudio.core.tf.model  # noqa: F401
+    import vaestudio.core.tf.objective  # noqa: F401  (tensorflow-probability)
+    import vaestudio.core.tf.trainer  # noqa: F401
+    return info, str(tf.__version__)
 
 
 class TensorFlowLoader(QObject):
@@ -57,7 +45,7 @@ class TensorFlowLoader(QObject):
     def __init__(self, studio: Studio, parent: QObject | None = None):
         super().__init__(parent)
         self.studio = studio
-        self._thread: _ImportThread | None = None
+        self._thread: TaskThread | None = None
         self._waiting: list[tuple[Callable[[], None], Callable[[str], None] | None]] = []
         self.settings: Callable[[], tuple[bool, int]] | None = None  # (cpu only, logical CPU devices)
 
@@ -81,9 +69,12 @@ class TensorFlowLoader(QObject):
         if self._thread is not None:
             return
         default_cpu_only, default_split = self.settings() if self.settings is not None else (False, 1)
-        self._thread = _ImportThread(default_cpu_only if cpu_only is None else cpu_only,
-                                     default_split if split_cpu is None else split_cpu, self)
-        self._thread.loaded.connect(self._on_loaded)
+        cpu_only = default_cpu_only if cpu_only is None else cpu_only
+        split_cpu = default_split if split_cpu is None else split_cpu
+        # TensorFlow's thread pools start in this thread and inherit its lower priority.
+        self._thread = TaskThread(lambda: import_tensorflow_for_the_window(cpu_only, split_cpu),
+                                  "vaestudio-tensorflow-loader", lower_priority=True, parent=self)
+        self._thread.done.connect(self._on_loaded)
         self._thread.failed.connect(self._on_failed)
         self._thread.start()
 
@@ -111,7 +102,8 @@ class TensorFlowLoader(QObject):
             return True
         return self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
 
-    def _on_loaded(self, info, version: str) -> None:
+    def _on_loaded(self, loaded: tuple) -> None:
+        info, version = loaded
         self.studio.set_device(info, version)
         waiting, self._waiting = self._waiting, []
         for action, _ in waiting:

@@ -1,101 +1,128 @@
-"""Running work off the UI thread and getting the results back onto it.
+"""Running work off the UI thread and getting what it reports back onto it, in the one task life-cycle
+of gui/state/tasks.py (status, progress, partial results, cancel; a new task of a key cancels the old).
 
-`QtExecutor` runs callables on a small private thread pool and calls `on_done` / `on_error` on the UI
-thread. A task submitted with a `key` replaces a queued task of the same key that has not started yet,
-so a burst of requests (scrubbing the timeline, dragging a slider) costs one computation, not a queue.
+`QtExecutor` runs tasks on a small private thread pool and calls their callbacks on the UI thread: a
+burst of requests of one key (scrubbing the timeline, dragging a slider) costs one computation, not a
+queue, and a running task of that key stops at its next check. `TaskThread` runs one task on a thread of
+its own: the long-running producers (training, replaying a run) and the TensorFlow import.
 """
 
 from __future__ import annotations
 
 import threading
-import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
-from vaestudio.core.errors import VaeStudioError
+from vaestudio.gui.state.tasks import DONE, FAILED, Callbacks, KeyedTasks, TaskState, describe_error, plain, run_work
+
+__all__ = ["QtExecutor", "TaskThread", "StreamThread", "describe_error", "collect_cycles_here",
+           "yield_cpu_to_the_window", "TRAINING_NICENESS"]
 
 
-def describe_error(exc: BaseException) -> str:
-    """User errors keep their one-line message; anything else also names its type."""
-    if isinstance(exc, VaeStudioError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def collect_cycles_here() -> None:
+    """Collect reference cycles now, on the calling thread.
+
+    Keras models live in reference cycles. Left to the collector, they were freed at a random moment on a
+    random thread: on the UI thread while a run trained, TensorFlow deadlocked; on a training thread (a
+    QThread), freeing Qt objects of closed windows waited forever for the interpreter lock it held. So
+    cycles are collected where that is safe: a Keras model dropped in a worker, in that worker; an ended
+    run's, on the UI thread while no run trains; closed windows' (tests), on the UI thread.
+    """
+    import gc
+
+    gc.collect()
 
 
 class _Relay(QObject):
-    result = Signal(int, object, object)  # task id, value, error message or None
+    report = Signal(int, str, object)  # task id, kind (partial, progress, status, done, error, ended), value
 
 
-class _Task(QRunnable):
-    def __init__(self, task_id: int, fn: Callable[[], Any], relay: _Relay):
+class _Runnable(QRunnable):
+    def __init__(self, task_id: int, task: TaskState, work: Callable[[TaskState], Any], relay: _Relay):
         super().__init__()
-        self.task_id, self.fn, self.relay = task_id, fn, relay
-        self.setAutoDelete(False)  # the executor keeps it until delivered, so tryTake stays safe
+        self.task_id, self.task, self.work, self.relay = task_id, task, work, relay
+        self.setAutoDelete(False)  # the executor keeps it until it has ended, so tryTake stays safe
 
     def run(self) -> None:
-        try:
-            value, error = self.fn(), None
-        except Exception as exc:  # noqa: BLE001 - every failure is reported on the UI thread
-            if not isinstance(exc, VaeStudioError):
-                traceback.print_exc()
-            value, error = None, describe_error(exc)
-        try:
-            self.relay.result.emit(self.task_id, value, error)
-        except RuntimeError:  # the window closed while this task ran: nobody is left to tell
-            pass
+        stage, value = run_work(self.task, self.work)
+        kind = {DONE: "done", FAILED: "error"}.get(stage, "ended")
+        _send(self.relay, self.task_id, kind, value)
+
+
+def _send(relay: _Relay, task_id: int, kind: str, value: Any) -> None:
+    try:
+        relay.report.emit(task_id, kind, value)
+    except RuntimeError:  # the window closed while this task ran: nobody is left to tell
+        pass
 
 
 class QtExecutor(QObject):
-    """Runs callables on a private pool; callbacks run on the thread that owns the executor (the UI)."""
+    """Runs tasks on a private pool; callbacks run on the thread that owns the executor (the UI)."""
 
     def __init__(self, parent: QObject | None = None, threads: int = 2):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._relay = _Relay(self)
-        self._relay.result.connect(self._deliver)
-        self._lock = threading.Lock()
+        self._relay.report.connect(self._deliver)
         self._next_id = 0
-        self._pending: dict[int, tuple[_Task, Callable, Callable | None]] = {}
-        self._queued_by_key: dict[str, int] = {}
+        self._pending: dict[int, tuple[_Runnable, Callbacks]] = {}
+        self._keyed = KeyedTasks()
 
-    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[str], None] | None = None, key: str | None = None) -> int:
+    def start(self, work: Callable[[TaskState], Any], on_done: Callable[[Any], None] | None = None,
+              on_error: Callable[[str], None] | None = None, key: str | None = None,
+              on_partial: Callable[[Any], None] | None = None,
+              on_progress: Callable[[float, float], None] | None = None,
+              on_status: Callable[[str], None] | None = None) -> TaskState:
+        """Run `work(task)` on the pool (see gui/state/tasks.py for the life-cycle); its TaskState."""
         self._next_id += 1
         task_id = self._next_id
-        if key is not None:
-            previous = self._queued_by_key.get(key)
-            if previous is not None and previous in self._pending:
-                task = self._pending[previous][0]
-                if self._pool.tryTake(task):  # not started yet: drop it
-                    del self._pending[previous]
-            self._queued_by_key[key] = task_id
-        task = _Task(task_id, fn, self._relay)
-        self._pending[task_id] = (task, on_done, on_error)
-        self._pool.start(task)
-        return task_id
+        task = TaskState(key, lambda kind, value: _send(self._relay, task_id, kind, value))
+        replaced = self._keyed.replace(task)
+        if replaced is not None:
+            self._drop_if_queued(replaced)
+        runnable = _Runnable(task_id, task, work, self._relay)
+        self._pending[task_id] = (runnable, Callbacks(on_done, on_error, on_partial, on_progress, on_status))
+        self._pool.start(runnable)
+        return task
+
+    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[str], None] | None = None, key: str | None = None) -> TaskState:
+        """Run `fn()` (which takes no task) on the pool."""
+        return self.start(plain(fn), on_done, on_error, key)
 
     def busy(self) -> bool:
         return bool(self._pending)
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        """Drop queued tasks and wait for the running ones to end (callbacks are not called)."""
+        """Cancel every task (queued ones are dropped, running ones stop at their next check) and wait for the
+        running ones to end; no callback is called."""
+        for runnable, _callbacks in self._pending.values():
+            runnable.task.cancel()
+        self._keyed.cancel_all()
         self._pool.clear()
         done = self._pool.waitForDone(timeout_ms)
         self._pending.clear()
         return done
 
-    @Slot(int, object, object)
-    def _deliver(self, task_id: int, value: Any, error: str | None) -> None:
-        entry = self._pending.pop(task_id, None)
+    def _drop_if_queued(self, task: TaskState) -> None:
+        for task_id, (runnable, _callbacks) in list(self._pending.items()):
+            if runnable.task is task and self._pool.tryTake(runnable):  # not started yet: drop it
+                del self._pending[task_id]
+
+    @Slot(int, str, object)
+    def _deliver(self, task_id: int, kind: str, value: Any) -> None:
+        entry = self._pending.get(task_id)
         if entry is None:
             return
-        _task, on_done, on_error = entry
-        if error is None:
-            on_done(value)
-        elif on_error is not None:
-            on_error(error)
+        runnable, callbacks = entry
+        if kind in ("done", "error", "ended"):
+            del self._pending[task_id]
+            self._keyed.forget(runnable.task)
+            if kind == "ended":
+                return
+        callbacks.deliver(runnable.task, kind, value)
 
 
 # -- long-running producers -------------------------------------------------------------------------------
@@ -122,16 +149,19 @@ def yield_cpu_to_the_window() -> None:
         pass
 
 
-class StreamThread(QThread):
-    """Iterates `produce()` (a generator) in its own thread and hands its items to the UI thread in lists.
+class TaskThread(QThread):
+    """Runs one task (gui/state/tasks.py) on a thread of its own: a long-running producer or an import.
 
-    With `batch_seconds` = 0 every item is sent at once (training events); otherwise items are gathered
-    for that long (replaying a long run: the curves grow a few times a second, not per row). `cancel()`
-    closes the generator in its own thread after the item being handled (its `finally` blocks run there).
-    Signals: `items(list)`, `failed(str)`, and `ended()` always last.
+    The work is `produce()`, taking no task: a generator's items are handed to the UI thread in lists
+    (`items`), each at once when `batch_seconds` is 0 (training events), otherwise gathered for that long
+    (replaying a long run: the curves grow a few times a second, not per row). `cancel()` stops the task
+    at its next check (a generator: before its next item) and closes the generator in this thread (its
+    `finally` blocks run here). Signals: `items(list)`, `done(result)`, `failed(str)`, and `ended()`
+    always last.
     """
 
     items = Signal(object)
+    done = Signal(object)
     failed = Signal(str)
     ended = Signal()
 
@@ -142,45 +172,28 @@ class StreamThread(QThread):
         self._produce = produce
         self._batch_seconds = batch_seconds
         self._lower_priority = lower_priority
-        self._cancelled = threading.Event()
+        self.task = TaskState(name, self._relay)
 
     def cancel(self) -> None:
-        self._cancelled.set()
+        self.task.cancel()
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self.task.cancelled
+
+    def _relay(self, kind: str, value: Any) -> None:
+        if kind == "partial":
+            self.items.emit(value if self._batch_seconds > 0 else [value])
 
     def run(self) -> None:
-        import time
-
         if self._lower_priority:
             yield_cpu_to_the_window()
-        batch: list = []
-        sent = time.monotonic()
-        generator = None
-        try:
-            generator = self._produce()
-            for item in generator:
-                batch.append(item)
-                now = time.monotonic()
-                if self._batch_seconds <= 0 or now - sent >= self._batch_seconds:
-                    self.items.emit(batch)
-                    batch, sent = [], now
-                if self._cancelled.is_set():
-                    break
-            if batch:
-                self.items.emit(batch)
-        except Exception as exc:  # noqa: BLE001 - a failure is reported in the window, never raised into Qt
-            if batch:
-                self.items.emit(batch)
-            if not isinstance(exc, VaeStudioError):
-                traceback.print_exc()
-            self.failed.emit(describe_error(exc))
-        finally:
-            if generator is not None and hasattr(generator, "close"):
-                try:
-                    generator.close()  # runs the producer's finally blocks (locks, files) in this thread
-                except Exception as exc:  # noqa: BLE001
-                    self.failed.emit(describe_error(exc))
-            self.ended.emit()
+        stage, value = run_work(self.task, lambda _task: self._produce(), self._batch_seconds)
+        if stage == DONE:
+            self.done.emit(value)
+        elif stage == FAILED:
+            self.failed.emit(value)
+        self.ended.emit()
+
+
+StreamThread = TaskThread  # the name the training and replay controllers use

@@ -24,7 +24,7 @@ from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import IDLE, PAUSED, STOPPING, TRAINING, WAITING, Studio
 from vaestudio.gui.tensorflow import TensorFlowLoader
-from vaestudio.gui.threads import StreamThread
+from vaestudio.gui.threads import StreamThread, collect_cycles_here
 
 DatasetProvider = Callable[[TrainConfig], Any]
 
@@ -211,7 +211,7 @@ class TrainingController(QObject):
         if ended:  # the event loop may not run again: take the results now
             self.thread = None
             self._end()
-            collect_run_garbage()
+            collect_cycles_here()
         return ended
 
     # -- events from the training thread ---------------------------------------------------------------------
@@ -252,7 +252,7 @@ class TrainingController(QObject):
         if thread is not None:
             thread.wait()
         self._end()
-        collect_run_garbage()
+        collect_cycles_here()
 
     def _finish_thread_less(self, text: str) -> None:
         """The run ends before a training thread was started (stopped or refused while TensorFlow loaded)."""
@@ -306,14 +306,3 @@ class TrainingController(QObject):
         if outcome.folder is not None and (outcome.folder / "model.keras").is_file():
             text += f"\n\nThe model with the last good weights is saved in {outcome.folder}."
         return text + "\n\nTry a lower learning rate (a tenth of it, say), then continue or start again."
-
-
-def collect_run_garbage() -> None:
-    """Collect the ended run's reference cycles (Keras models hold some) on the UI thread, at once, while
-    no run trains. Left to the collector, they were freed at a random moment on a random thread: on the UI
-    thread while another run trained, TensorFlow deadlocked; on a training thread (a QThread), freeing
-    Qt objects of closed windows waited forever for the interpreter lock it held (both seen in the GUI
-    tests)."""
-    import gc
-
-    gc.collect()

@@ -29,17 +29,24 @@ BACKGROUNDS = ("dark", "light")
 
 @dataclass(frozen=True, eq=False)
 class OwnImage:
-    """An image ready for the encoder.
+    """An image of the user's (a file, or a drawing from the pad) ready for the encoder: the one kind of own
+    image of vaestudio (the window's latent view keeps them too).
 
-    `model_input` is float32 (1, H, W, C), what the encoder receives; `preview` is uint8 (H, W) grey or
-    (H, W, 3) colour, the same values as pixels (0 or 255 when binarized); `inverted` says whether the
-    light background was turned dark; `source` names the file, or 'drawing'.
+    `name` is what the user sees; `inputs` is float32 (H, W, C), what the encoder receives; `preview` is
+    uint8 (H, W) grey or (H, W, 3) colour, the same values as pixels (0 or 255 when binarized); `source`
+    is the file's path, or 'drawing'; `inverted` says whether a light background was turned dark.
     """
 
-    model_input: np.ndarray
+    name: str
+    inputs: np.ndarray
     preview: np.ndarray
-    inverted: bool
-    source: str
+    source: str = ""
+    inverted: bool = False
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """`inputs` as a batch of one, (1, H, W, C)."""
+        return self.inputs[None]
 
 
 def prepare_own_image(source: str | os.PathLike | np.ndarray, architecture: Architecture, *,
@@ -55,14 +62,15 @@ def prepare_own_image(source: str | os.PathLike | np.ndarray, architecture: Arch
         raise ValueError(f"background must be 'dark' or 'light', got {background!r}")
     size, channels = architecture.image_size, architecture.channels
     if isinstance(source, np.ndarray):
-        pixels, name = _array_pixels(source, size, channels), "drawing"
+        pixels, path, name = _array_pixels(source, size, channels), "drawing", "drawing"
     else:
-        name = shown(source)
+        path = os.fsdecode(source)
+        name = shown(os.path.basename(path) or path)
         try:
             data, _status = read_image_file(source)
             pixels = decode_image(data, size, channels)
         except ImageDecodeError as exc:
-            raise DataError(f"{name}: {exc}") from None
+            raise DataError(f"{shown(path)}: {exc}") from None
     light = border_mean(pixels[None]) > MID_GREY
     inverted = (light != (background == "light")) if invert is None else bool(invert)
     if inverted:
@@ -73,7 +81,7 @@ def prepare_own_image(source: str | os.PathLike | np.ndarray, architecture: Arch
         preview = preview[..., 0]
     model_input.flags.writeable = False
     preview.flags.writeable = False
-    return OwnImage(model_input, preview, inverted, name)
+    return OwnImage(name, model_input[0], preview, path, inverted)
 
 
 def _array_pixels(array: np.ndarray, size: int, channels: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.qimages import to_qimage
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
@@ -42,12 +43,6 @@ def rgb32(image: np.ndarray) -> np.ndarray:
     else:
         words = image * np.uint32(0x010101)
     return np.ascontiguousarray(words | np.uint32(0xFF000000))
-
-
-def as_qimage(words: np.ndarray) -> QImage:
-    """`rgb32` words as a QImage sharing their memory (keep the array alive)."""
-    height, width = words.shape
-    return QImage(words.data, width, height, 4 * width, QImage.Format.Format_RGB32)
 
 
 class PixelImage(QWidget):
@@ -76,7 +71,7 @@ class PixelImage(QWidget):
         else:
             self._array = np.ascontiguousarray(image)
             self._words = rgb32(self._array)
-            self._qimage = as_qimage(self._words)
+            self._qimage = to_qimage(self._words, copy=False)  # shares the words: they are kept
         self.update()
 
     def set_message(self, message: str) -> None:

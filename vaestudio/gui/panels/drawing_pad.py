@@ -14,11 +14,12 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
+from vaestudio.gui.qimages import to_qimage
 from vaestudio.gui.state.latent_view import OwnImage
 from vaestudio.gui.state.own_images import active_architecture, training_background
 from vaestudio.gui.state.studio import Studio
@@ -149,8 +150,7 @@ class DrawingCanvas(QWidget):
         painter.fillRect(event.rect(), self.palette().window())
         square = self.square()
         picture = np.ascontiguousarray(self.picture())
-        side = picture.shape[0]
-        image = QImage(picture.data, side, side, side, QImage.Format.Format_Grayscale8)
+        image = to_qimage(picture, copy=False)
         painter.drawImage(square.topLeft(), image)  # unscaled: the cells are already whole pixels
         painter.setPen(QPen(QColor(128, 128, 128), 1))
         painter.drawRect(square.adjusted(-1, -1, 0, 0))

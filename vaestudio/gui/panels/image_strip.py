@@ -16,10 +16,11 @@ from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolTip, QWidget
 
 from vaestudio.gui.panels.plane_items import ENDPOINT_COLORS
+from vaestudio.gui.qimages import to_qimage
 
 GAP = 6  # pixels between columns and around the strip
 MIN_FIT = 44  # tiles shrink to fit the width down to this side, then the strip scrolls
@@ -40,21 +41,6 @@ class Tile:
     captions: tuple[str, ...] = ()
     tooltip: str = ""
     badge: str = ""
-
-
-def to_qimage(image: np.ndarray) -> QImage:
-    """A uint8 grey (H, W) or colour (H, W, 3) array as a QImage that owns a copy of the pixels."""
-    array = np.ascontiguousarray(image, dtype=np.uint8)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = np.ascontiguousarray(array[..., 0])
-    height, width = array.shape[:2]
-    if array.ndim == 2:
-        picture = QImage(array.data, width, height, width, QImage.Format.Format_Grayscale8)
-    elif array.ndim == 3 and array.shape[2] == 3:
-        picture = QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    else:
-        raise ValueError(f"an image must be (H, W) or (H, W, 3) uint8, got shape {array.shape}")
-    return picture.copy()  # detach from the NumPy buffer
 
 
 def _identity(image: np.ndarray) -> tuple:

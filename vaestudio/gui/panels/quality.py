@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
                                QWidget)
 
 from vaestudio.gui.commands import Commands
-from vaestudio.gui.state.quality import DEFAULT_IMAGES, DEFAULT_K, MAX_K, QualityEstimates, ThreadPerTask
+from vaestudio.gui.state.quality import DEFAULT_IMAGES, DEFAULT_K, MAX_K, QualityEstimates
+from vaestudio.gui.state.tasks import ThreadedExecutor
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import FAILED, Studio
 from vaestudio.gui.widgets import subscribe
@@ -63,7 +64,8 @@ class QualityPanel(QWidget):
         super().__init__(parent)
         self.studio, self.commands = studio, commands
         self._relay = _Relay(self)
-        self.estimates = QualityEstimates(studio, ThreadPerTask(self._relay.post, "vaestudio-iwae"), self._relay.post)
+        # A long task on a daemon thread of its own (not the explorer's pool), its news posted to the UI thread.
+        self.estimates = QualityEstimates(studio, ThreadedExecutor(self._relay.post, "vaestudio-iwae"))
 
         self.samples = QSpinBox()
         self.samples.setRange(1, MAX_K)

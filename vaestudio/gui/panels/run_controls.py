@@ -16,18 +16,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import QSettings, QTimer, Signal
-from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
-from vaestudio.core.config import LIMITS, PRESETS, TrainConfig, range_phrase
+from vaestudio.core.config import PRESETS, TrainConfig
 from vaestudio.core.errors import ConfigError
-from vaestudio.core.progress import format_duration
 from vaestudio.gui.commands import Commands
-from vaestudio.gui.state.studio import IDLE, PAUSED, STOPPING, TRAINING, WAITING, Studio
+from vaestudio.gui.number_field import NumberField
+from vaestudio.gui.panels.data_choice import DataChoice
+from vaestudio.gui.panels.run_progress import RunProgress
+from vaestudio.gui.state.studio import IDLE, PAUSED, TRAINING, WAITING, Studio
+from vaestudio.gui.widgets import subscribe
 
-DATASET_CHOICES = (("Fashion-MNIST", "fashion_mnist"), ("MNIST", "mnist"), ("Image folder…", "image_folder"))
 PRESET_CHOICES = ("fast", "tutorial", "custom")
 FIELD_LABELS = {
     "latent_dim": "Latent dim",
@@ -39,13 +40,6 @@ FIELD_LABELS = {
     "snapshot_every_later": "Snapshot every",
     "seed": "Seed",
 }
-TOOLTIPS = {
-    "beta": "Weight of the KL term in the objective; 1 is the ELBO (the tutorial). Can be changed while training.",
-    "kl_warmup_steps": "β rises linearly from 0 over this many steps (0: no warm-up)",
-    "snapshot_every_later": "After epoch 1, also take a snapshot (grid and model) every N steps; 0: only at the end "
-                            "of each epoch (the tutorial's schedule)",
-    "learning_rate": "Adam's learning rate. Can be changed while training.",
-}
 # Fields that make a preset "custom" when edited: how the model is trained.
 TUNING_FIELDS = ("batch_size", "learning_rate")
 # The window's snapshot schedule after epoch 1, per preset, so that the grid changes at least every ~5 s of
@@ -54,89 +48,7 @@ TUNING_FIELDS = ("batch_size", "learning_rate")
 # ~0.1-0.2 s, so this spends 2-4 % of the training time on them.
 WINDOW_SNAPSHOT_EVERY = {"fast": 60, "tutorial": 250, "custom": 150}
 LIVE_FIELDS = ("learning_rate", "beta")
-_STYLE = 'QLineEdit[invalid="true"] { border: 2px solid #d9534f; background: #fff1f0; }'
 REDRAW_MS = 250
-
-
-class _NumberValidator(QValidator):
-    """Only characters that can be part of a number get in; range checks happen in the field."""
-
-    def __init__(self, integer: bool, parent=None):
-        super().__init__(parent)
-        self.allowed = set("0123456789") if integer else set("0123456789.eE-+")
-
-    def validate(self, text: str, pos: int):
-        if all(ch in self.allowed for ch in text.strip()):
-            return QValidator.State.Acceptable, text, pos
-        return QValidator.State.Invalid, text, pos
-
-
-class NumberField(QLineEdit):
-    """A line edit for one TrainConfig number; `value()` is None while the text is not valid, and `error`
-    says why (checked against `config.LIMITS` as the user types)."""
-
-    validityChanged = Signal()
-
-    def __init__(self, name: str, label: str, parent=None):
-        super().__init__(parent)
-        self.name = name
-        self.label = label
-        self.low, self.high, self.kind = LIMITS[name]
-        self.setValidator(_NumberValidator(self.kind is int, self))
-        bounds = range_phrase(self.low, self.high, self.kind)
-        self.setToolTip(TOOLTIPS.get(name, label) + f" ({bounds})")
-        self.setPlaceholderText(bounds)
-        self._error: str | None = None
-        self.setStyleSheet(_STYLE)
-        self.setProperty("invalid", False)
-        self.textChanged.connect(self._check)
-        self._check(self.text())
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    def value(self) -> int | float | None:
-        return None if self._error else self._parse(self.text())[0]
-
-    def set_value(self, value: int | float) -> None:
-        self.setText(str(int(value)) if self.kind is int else f"{float(value):g}")
-
-    def _parse(self, text: str) -> tuple[int | float | None, str | None]:
-        text = text.strip()
-        bounds = range_phrase(self.low, self.high, self.kind)
-        if not text:
-            return None, f"{self.label} is empty: enter a number {bounds}"
-        try:
-            number = float(text) if self.kind is float else int(text)
-        except ValueError:
-            return None, f"{self.label}: {text!r} is not a {'whole ' if self.kind is int else ''}number"
-        if not math.isfinite(number):
-            return None, f"{self.label} must be a finite number"
-        if number < self.low or (self.high is not None and number > self.high):
-            return None, f"{self.label} must be {bounds}, not {text}"
-        return number, None
-
-    def _check(self, text: str) -> None:
-        _, error = self._parse(text)
-        changed = error != self._error
-        self._error = error
-        if bool(self.property("invalid")) != bool(error):
-            self.setProperty("invalid", bool(error))
-            self.style().unpolish(self)
-            self.style().polish(self)
-        if changed:
-            self.validityChanged.emit()
-
-
-class _ThinBar(QProgressBar):
-    """A progress bar a few pixels high with its text in a label above: never mistaken for a button."""
-
-    def __init__(self):
-        super().__init__()
-        self.setRange(0, 1000)
-        self.setTextVisible(False)
-        self.setFixedHeight(6)
 
 
 class RunControlsPanel(QWidget):
@@ -149,39 +61,13 @@ class RunControlsPanel(QWidget):
         self.studio = studio
         self.commands = commands
         self._filling = False
-        self._data_dir: str | None = None
-        self._image_folder: str | None = None
         self._base_preset = "tutorial"  # the named preset a custom run keeps precision and call length from
         self._shown = None  # the RunHistory whose progress is shown (the live run, then the last one)
 
-        # -- data --
-        self.dataset_combo = QComboBox()
-        for text, name in DATASET_CHOICES:
-            self.dataset_combo.addItem(text, name)
-        self.folder_label = QLabel()
-        self.folder_label.setWordWrap(True)
-        self.folder_label.setStyleSheet("color: palette(mid);")
-        self.folder_button = QToolButton(text="Choose folder…")
-        self.folder_clear = QToolButton(text="Standard location")
-        self.folder_clear.setToolTip("Look for the dataset in the standard places")
-        self.size_combo = QComboBox()
-        self.size_combo.addItem("28 × 28", 28)
-        self.size_combo.addItem("64 × 64", 64)
-        self.channels_combo = QComboBox()
-        self.channels_combo.addItem("grey", 1)
-        self.channels_combo.addItem("colour", 3)
-        folder_row = QHBoxLayout()
-        folder_row.setContentsMargins(0, 0, 0, 0)
-        folder_row.addWidget(self.folder_button)
-        folder_row.addWidget(self.folder_clear)
-        folder_row.addStretch(1)
-        shape_row = QHBoxLayout()
-        shape_row.setContentsMargins(0, 0, 0, 0)
-        shape_row.addWidget(self.size_combo)
-        shape_row.addWidget(self.channels_combo)
-        shape_row.addStretch(1)
-        self.shape_widget = QWidget()
-        self.shape_widget.setLayout(shape_row)
+        self.data = DataChoice(commands, self._refresh, lambda: self._filling)
+        self.dataset_combo, self.size_combo, self.channels_combo = (self.data.dataset_combo, self.data.size_combo,
+                                                                    self.data.channels_combo)
+        self.folder_button, self.folder_label = self.data.folder_button, self.data.folder_label
 
         # -- training --
         self.preset_combo = QComboBox()
@@ -190,7 +76,7 @@ class RunControlsPanel(QWidget):
         self.preset_note = QLabel()
         self.preset_note.setWordWrap(True)
         self.preset_note.setStyleSheet("color: palette(mid);")
-        self.fields = {name: NumberField(name, label) for name, label in FIELD_LABELS.items()}
+        self.fields = {name: NumberField.for_setting(name, label) for name, label in FIELD_LABELS.items()}
         self.snapshot_row = QHBoxLayout()
         self.snapshot_row.setContentsMargins(0, 0, 0, 0)
         self.snapshot_row.addWidget(self.fields["snapshot_every_later"], 1)
@@ -202,11 +88,7 @@ class RunControlsPanel(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Dataset", self.dataset_combo)
-        form.addRow("", self.folder_label)
-        form.addRow("", folder_row)
-        self.shape_label = QLabel("Images")
-        form.addRow(self.shape_label, self.shape_widget)
+        self.data.add_rows(form)
         form.addRow("Preset", self.preset_combo)
         form.addRow("", self.preset_note)
         for name in ("latent_dim", "epochs", "batch_size", "learning_rate", "beta", "kl_warmup_steps"):
@@ -232,29 +114,18 @@ class RunControlsPanel(QWidget):
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
 
-        self.epoch_label = QLabel("Epoch: not started")
-        self.epoch_bar = _ThinBar()
-        self.run_label = QLabel("Run: not started")
-        self.run_bar = _ThinBar()
-        self.eta_label = QLabel("")
-        self.eta_label.setStyleSheet("color: palette(mid);")
-        progress_box = QGroupBox("Progress")
-        progress_layout = QVBoxLayout(progress_box)
-        for widget in (self.epoch_label, self.epoch_bar, self.run_label, self.run_bar, self.eta_label):
-            progress_layout.addWidget(widget)
+        self.progress = RunProgress()
+        self.epoch_label, self.epoch_bar = self.progress.epoch_label, self.progress.epoch_bar
+        self.run_label, self.run_bar = self.progress.run_label, self.progress.run_bar
+        self.eta_label = self.progress.eta_label
 
         layout = QVBoxLayout(self)
         layout.addWidget(settings_box)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
-        layout.addWidget(progress_box)
+        layout.addWidget(self.progress)
         layout.addStretch(1)
 
-        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_chosen)
-        self.folder_button.clicked.connect(self.choose_data_dir)
-        self.folder_clear.clicked.connect(lambda: self.set_data_dir(None))
-        self.size_combo.currentIndexChanged.connect(self._refresh)
-        self.channels_combo.currentIndexChanged.connect(self._refresh)
         self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
         for field in self.fields.values():
             field.validityChanged.connect(self._refresh)
@@ -266,8 +137,8 @@ class RunControlsPanel(QWidget):
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button.clicked.connect(self.stop)
 
-        studio.training_changed.connect(self._on_training_changed)
-        studio.runs_changed.connect(self._on_runs_changed)
+        subscribe(self, [(studio.training_changed, self._on_training_changed),
+                         (studio.runs_changed, self._on_runs_changed)])
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.show_progress)
@@ -281,11 +152,7 @@ class RunControlsPanel(QWidget):
     # -- values -------------------------------------------------------------------------------------------
     @property
     def dataset(self) -> str:
-        return self.dataset_combo.currentData()
-
-    @property
-    def data_dir(self) -> str | None:
-        return self._image_folder if self.dataset == "image_folder" else self._data_dir
+        return self.data.dataset
 
     @property
     def preset(self) -> str:
@@ -293,9 +160,7 @@ class RunControlsPanel(QWidget):
 
     def errors(self) -> list[str]:
         problems = [field.error for field in self.fields.values() if field.error]
-        if self.dataset == "image_folder" and not self._image_folder:
-            problems.append("Image folder: choose the folder of images (classes in subfolders)")
-        return problems
+        return problems + [self.data.error()] if self.data.error() else problems
 
     def config(self) -> TrainConfig:
         """The config the fields describe; raises ConfigError when a value is invalid."""
@@ -303,9 +168,7 @@ class RunControlsPanel(QWidget):
         if problems:
             raise ConfigError(problems[0])
         values: dict[str, Any] = {name: field.value() for name, field in self.fields.items()}
-        values.update(dataset=self.dataset, data_dir=self.data_dir)
-        if self.dataset == "image_folder":
-            values.update(image_size=self.size_combo.currentData(), channels=self.channels_combo.currentData())
+        values.update(self.data.config_values())
         if self.preset == "custom":
             base = PRESETS[self._base_preset]
             values.update(precision=base["precision"], steps_per_call=base["steps_per_call"])
@@ -330,13 +193,7 @@ class RunControlsPanel(QWidget):
         """Show a run's settings (the run being continued)."""
         self._filling = True
         try:
-            index = self.dataset_combo.findData(config.dataset)
-            if index >= 0:
-                self.dataset_combo.setCurrentIndex(index)
-            if config.dataset == "image_folder":
-                self._image_folder = config.data_dir
-            else:
-                self._data_dir = config.data_dir
+            self.data.show_config(config)
             preset = config.preset if config.preset in PRESET_CHOICES else "custom"
             if preset in PRESETS and any(PRESETS[preset][n] != getattr(config, n) for n in TUNING_FIELDS):
                 preset = "custom"
@@ -345,25 +202,6 @@ class RunControlsPanel(QWidget):
                 field.set_value(getattr(config, name))
         finally:
             self._filling = False
-        self._refresh()
-
-    def set_data_dir(self, path: str | None) -> None:
-        if self.dataset == "image_folder":
-            self._image_folder = path or None
-        else:
-            self._data_dir = path or None
-        self._refresh()
-
-    def choose_data_dir(self) -> None:
-        image_folder = self.dataset == "image_folder"
-        title = "Folder of images (one subfolder per class)" if image_folder else "Folder with the dataset's IDX files"
-        path = self.commands.ask_folder("data", title)
-        if path is not None:
-            self.set_data_dir(str(path))
-
-    def _on_dataset_chosen(self, _index: int) -> None:
-        if self.dataset == "image_folder" and not self._image_folder and not self._filling:
-            self.choose_data_dir()
         self._refresh()
 
     def _on_preset_chosen(self, preset: str) -> None:
@@ -476,19 +314,8 @@ class RunControlsPanel(QWidget):
         self._show_message(problems[0] if problems else "")
         idle = state == IDLE
         running = state in (TRAINING, PAUSED, WAITING)
-        image_folder = self.dataset == "image_folder"
-        folder = self.data_dir
-        if image_folder:
-            self.folder_label.setText(folder or "no folder chosen")
-        else:
-            self.folder_label.setText(folder or "standard location (see the README)")
-        self.folder_label.setToolTip(folder or "")
-        self.folder_clear.setVisible(not image_folder)
-        self.shape_label.setVisible(image_folder)
-        self.shape_widget.setVisible(image_folder)
-        for widget in (self.dataset_combo, self.folder_button, self.folder_clear, self.preset_combo, self.size_combo,
-                       self.channels_combo):
-            widget.setEnabled(idle)
+        self.data.refresh(idle)
+        self.preset_combo.setEnabled(idle)
         for name, field in self.fields.items():
             field.setEnabled(idle or (running and name in LIVE_FIELDS))
         self.apply_button.setVisible(running)
@@ -508,40 +335,11 @@ class RunControlsPanel(QWidget):
 
     def show_progress(self) -> None:
         """Progress bars, ETA and rate of the live run (or how the last one ended)."""
-        history = self._shown
-        progress = history.progress() if history is not None else None
-        state = self.studio.training
-        if progress is None:
-            waiting = state in (WAITING, PAUSED) and history is not None
-            self.epoch_label.setText("Epoch: starting…" if waiting else "Epoch: not started")
-            self.run_label.setText("Run: starting…" if waiting else "Run: not started")
-            self.epoch_bar.setValue(0)
-            self.run_bar.setValue(0)
-            self.eta_label.setText("")
-            return
-        self.epoch_bar.setValue(int(round(progress.epoch_fraction * 1000)))
-        self.run_bar.setValue(int(round(progress.run_fraction * 1000)))
-        self.epoch_label.setText(f"Epoch {progress.epoch} of {progress.total_epochs}: {progress.epoch_fraction:.0%}")
-        self.run_label.setText(f"Run: {progress.run_fraction:.0%}")
-        if state in (TRAINING, WAITING):
-            rate = f" · {progress.steps_per_second:.1f} steps/s" if progress.steps_per_second else ""
-            self.eta_label.setText(f"ETA {format_duration(progress.eta_seconds)}{rate}")
-        elif state == PAUSED:
-            self.eta_label.setText("Paused")
-        elif state == STOPPING:
-            self.eta_label.setText("Stopping…")
-        else:
-            finished = history.finished_event
-            ended = {"completed": "Completed", "stopped": "Stopped", "diverged": "Diverged"}
-            self.eta_label.setText(ended.get(finished.reason, finished.reason) if finished is not None else "")
+        self.progress.show_run(self._shown, self.studio.training)
 
     # -- persistence ------------------------------------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("run/dataset", self.dataset)
-        settings.setValue("run/data_dir", self._data_dir or "")
-        settings.setValue("run/image_folder", self._image_folder or "")
-        settings.setValue("run/image_size", self.size_combo.currentData())
-        settings.setValue("run/channels", self.channels_combo.currentData())
+        self.data.save_settings(settings)
         settings.setValue("run/preset", self.preset)
         settings.setValue("run/base_preset", self._base_preset)
         for name, field in self.fields.items():
@@ -550,15 +348,7 @@ class RunControlsPanel(QWidget):
     def restore_settings(self, settings: QSettings) -> None:
         self._filling = True
         try:
-            self._data_dir = str(settings.value("run/data_dir", "") or "") or None
-            self._image_folder = str(settings.value("run/image_folder", "") or "") or None
-            index = self.dataset_combo.findData(settings.value("run/dataset", ""))
-            if index >= 0:
-                self.dataset_combo.setCurrentIndex(index)
-            for combo, key in ((self.size_combo, "run/image_size"), (self.channels_combo, "run/channels")):
-                found = combo.findData(_as_int(settings.value(key)))
-                if found >= 0:
-                    combo.setCurrentIndex(found)
+            self.data.restore_settings(settings)
         finally:
             self._filling = False
         preset = str(settings.value("run/preset", "tutorial"))
@@ -574,11 +364,4 @@ class RunControlsPanel(QWidget):
         finally:
             self._filling = False
         self._refresh()
-
-
-def _as_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 

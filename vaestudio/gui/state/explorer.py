@@ -19,13 +19,14 @@ import dataclasses
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 from psygnal import Signal
 
 from vaestudio.gui.state.latent_view import Endpoint, LatentView
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
+from vaestudio.gui.state.tasks import Executor, InlineExecutor  # noqa: F401 (tests import InlineExecutor here)
 
 PROBE_SIZE = 1000  # test images encoded for the overlay and the KL bars
 PARTS = ("grid", "encodings", "reconstructions", "own", "interpolation")
@@ -35,24 +36,6 @@ EVENTS = ("moment",) + PARTS  # what `Explorer.event_of` names: a moment loaded,
 # A moment costs ~1 MB here (a 20x20 grid, 1000 encodings, the weights).
 MOMENTS_KEPT = 48
 CACHED_PARTS = ("grid", "encodings", "reconstructions")
-
-
-class Executor(Protocol):
-    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[str], None] | None = None, key: str | None = None) -> Any: ...
-
-
-class InlineExecutor:
-    """Runs each task at once in the calling thread (tests, and the self-test's checks)."""
-
-    def submit(self, fn, on_done, on_error=None, key=None) -> None:
-        try:
-            value = fn()
-        except Exception as exc:  # noqa: BLE001 - reported like the threaded executor does
-            if on_error is not None:
-                on_error(f"{type(exc).__name__}: {exc}")
-            return
-        on_done(value)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from psygnal import evented
 
+from vaestudio.core.data.own_image import OwnImage
+
 SCALES = ("linear", "probit")
 METHODS = ("linear", "spherical")
 MAX_FRAMES = 64
@@ -43,16 +45,6 @@ class Endpoint:
     def point(cls, z) -> "Endpoint":
         z = tuple(float(v) for v in np.asarray(z, dtype=float).ravel())
         return cls("point", -1, z, "(" + ", ".join(f"{v:+.2f}" for v in z[:4]) + (", …)" if len(z) > 4 else ")"))
-
-
-@dataclass(frozen=True, eq=False)
-class OwnImage:
-    """An image of the user's (a file or a drawing), prepared as the model sees it."""
-
-    name: str
-    inputs: np.ndarray  # float32 (H, W, C): the model's input
-    preview: np.ndarray  # uint8 (H, W) or (H, W, 3): exactly what the model sees
-    source: str = ""  # a file path, or "drawing"
 
 
 @evented

@@ -62,25 +62,34 @@ def encode_image_files(studio: Studio, paths: Iterable[str | Path],
     architecture = active_architecture(studio)
     background = training_background(studio.explorer.probe)
 
-    for path in paths:
-        def prepare(path=path):
-            prepared = prepare_own_image(path, architecture, background=background)
-            return OwnImage(shown(path.name or path), prepared.model_input[0], prepared.preview, str(path)), \
+    def prepare_in_order(_task):  # one task: the images arrive in the order given, each as it is ready
+        from vaestudio.gui.state.tasks import describe_error
+
+        for path in paths:
+            try:
+                prepared = prepare_own_image(path, architecture, background=background)
+            except Exception as exc:  # noqa: BLE001 - one line per file that cannot be used
+                yield None, describe_error(exc)
+                continue
+            yield OwnImage(shown(path.name or path), prepared.model_input[0], prepared.preview, str(path)), \
                 prepared.inverted
 
-        def added(result) -> None:
-            image, inverted = result
-            if image.inputs.shape != active_architecture(studio).image_shape:
-                image = refitted(image, studio)  # another run became active meanwhile
-                if image is None:
-                    return
-            position = studio.view.add_own_image(image)
-            studio.say(f"Encoded {shown(image.name)}" + (" (its light background inverted, as the training images are "
-                                                   "dark)" if inverted else ""), 6000)
-            if on_added is not None:
-                on_added(position, image.name)
+    def added(result) -> None:
+        image, inverted = result  # or (None, the one line saying why it cannot be used)
+        if image is None:
+            report(inverted)
+            return
+        if image.inputs.shape != active_architecture(studio).image_shape:
+            image = refitted(image, studio)  # another run became active meanwhile
+            if image is None:
+                return
+        position = studio.view.add_own_image(image)
+        studio.say(f"Encoded {shown(image.name)}" + (" (its light background inverted, as the training images are "
+                                               "dark)" if inverted else ""), 6000)
+        if on_added is not None:
+            on_added(position, image.name)
 
-        studio.explorer.executor.submit(prepare, added, report)
+    studio.explorer.executor.start(prepare_in_order, on_error=report, on_partial=added)
     return len(paths)
 
 

@@ -1,14 +1,12 @@
 """Quality on demand, without Qt: the importance-weighted estimate of log p(x) (IWAE, Burda et al. 2016)
 of the active run's snapshot shown, one estimate at a time, in the background.
 
-The estimate runs TensorFlow (core/tf/iwae.py) on the executor handed in. It first waits for the window's
-one TensorFlow loader (`studio.tf_status`), reports progress after each batch, and stops within one batch
-when cancelled. Starting again, or the user moving to another snapshot, cancels a running estimate; a new
+The estimate is a task (gui/state/tasks.py) on the executor handed in, which runs TensorFlow
+(core/tf/iwae.py). It first waits for the window's one TensorFlow loader (`studio.tf_status`), reports
+its status and progress after each batch, and stops within one batch when cancelled. Starting again, or
+the user moving to another snapshot, cancels a running estimate (its result is never delivered); a new
 snapshot arriving while the timeline follows training does not (the result names the snapshot it belongs
 to). Results are remembered per snapshot, so scrubbing back shows them again.
-
-News from the worker (waiting, progress) reaches the UI thread through `post` (a function that runs a
-callable there soon); results and failures come back through the executor's callbacks.
 """
 
 from __future__ import annotations
@@ -19,28 +17,38 @@ from typing import Any, Callable
 
 from psygnal import Signal
 
-from vaestudio.gui.state.explorer import Executor
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import FAILED, READY, Studio
+from vaestudio.gui.state.tasks import Executor, TaskState
 
 DEFAULT_K = 100
 DEFAULT_IMAGES = 500
 MAX_K = 5000
 TF_POLL_SECONDS = 0.1  # how often a waiting estimate looks whether it was cancelled
+_NEVER_STARTED = threading.Event()
+_NEVER_STARTED.set()
 
 
 @dataclass
 class Estimate:
-    """One estimate: what it is for, and how to stop it."""
+    """One estimate: what it is for, and its task (which stops it)."""
 
     number: int
     history: RunHistory
     info: SnapshotInfo
     k: int
     images: int
-    cancel: threading.Event = field(default_factory=threading.Event)
+    task: TaskState | None = None  # set once started
     tf_ready: threading.Event = field(default_factory=threading.Event)
-    stopped: threading.Event = field(default_factory=threading.Event)  # set when its work has returned
+
+    @property
+    def stopped(self) -> threading.Event:
+        """Set once the estimate's work has returned (or, cancelled before it began, will never run)."""
+        return self.task.finished if self.task is not None else _NEVER_STARTED
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
     @property
     def key(self) -> tuple:
@@ -58,11 +66,9 @@ class QualityEstimates:
     running_changed = Signal(bool)
     results_changed = Signal()  # an estimate arrived (see `result_for`)
 
-    def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
-                 estimate: Callable[..., Any] | None = None):
+    def __init__(self, studio: Studio, executor: Executor, estimate: Callable[..., Any] | None = None):
         self.studio = studio
         self.executor = executor
-        self._post = post or (lambda fn: fn())
         self._estimate = estimate  # iwae_log_likelihood's signature; None: core.tf.iwae's (TensorFlow)
         self.job: Estimate | None = None
         self.results: dict[tuple, tuple] = {}  # (history, snapshot, k, N) -> (SnapshotInfo, IwaeResult)
@@ -93,11 +99,13 @@ class QualityEstimates:
             self.cancel("Cancelled: you moved to another snapshot.")
 
     def _on_device(self, status: str) -> None:
-        if self.job is not None:
+        job = self.job
+        if job is not None:
             if status == READY:
-                self.job.tf_ready.set()
+                job.tf_ready.set()
             elif status == FAILED:
-                self.job.cancel.set()
+                job.cancel()
+                self._on_failed(job, "")
 
     # -- starting and stopping ---------------------------------------------------------------------------------
     def problem(self) -> str | None:
@@ -134,15 +142,18 @@ class QualityEstimates:
         self.running_changed.emit(True)
         self.progress.emit(0, 0)
         self.status_changed.emit(f"Estimating log p(x) for {job.describe()}…")
-        self.executor.submit(lambda: self._work(job, pixels), lambda result: self._on_done(job, result),
-                             lambda message: self._on_failed(job, message), key="iwae")
+        job.task = self.executor.start(
+            lambda task: self._work(job, pixels, task), lambda result: self._on_done(job, result),
+            lambda message: self._on_failed(job, message), key="iwae",
+            on_progress=lambda done, total: self._on_progress(job, int(done), int(total)),
+            on_status=lambda text: self._on_status(job, text))
         return True
 
     def cancel(self, message: str = "Cancelled.") -> None:
         """Stop the running estimate (it ends within one batch); its result, if any, is dropped."""
         job, self.job = self.job, None
         if job is not None:
-            job.cancel.set()
+            job.cancel()
             if message:
                 self.status_changed.emit(message)
             self.running_changed.emit(False)
@@ -152,41 +163,32 @@ class QualityEstimates:
         job = self.job
         if job is None:
             return True
-        job.cancel.set()
+        job.cancel()
         return job.stopped.wait(timeout)
 
     # -- the work (on the executor's thread) -----------------------------------------------------------------------
-    def _work(self, job: Estimate, pixels):
-        """Wait for TensorFlow, then estimate. None when cancelled."""
-        from vaestudio.core.errors import Cancelled
+    def _work(self, job: Estimate, pixels, task: TaskState):
+        """Wait for TensorFlow, then estimate; stops (raising Cancelled) within one batch of a cancel."""
         from vaestudio.core.probes import model_inputs
 
-        try:
-            if not job.tf_ready.is_set():
-                self._post(lambda: self._on_waiting(job))
-                while not job.tf_ready.wait(TF_POLL_SECONDS):
-                    if job.cancel.is_set():
-                        return None
-            if job.cancel.is_set():
-                return None
-            estimate = self._estimate
-            if estimate is None:
-                from vaestudio.core.tf.iwae import iwae_log_likelihood as estimate
-            weights = job.history.weights_at(job.info)
-            if weights is None:
-                raise RuntimeError("the snapshot's weights could not be read")
-            inputs = model_inputs(pixels, weights.architecture)
-            return estimate(weights, inputs, k=job.k, cancelled=job.cancel.is_set,
-                            progress=lambda done, total: self._post(lambda: self._on_progress(job, done, total)))
-        except Cancelled:
-            return None
-        finally:
-            job.stopped.set()
+        if not job.tf_ready.is_set():
+            task.set_status("Waiting for TensorFlow to load…")
+            while not job.tf_ready.wait(TF_POLL_SECONDS):
+                task.check()
+        task.check()
+        estimate = self._estimate
+        if estimate is None:
+            from vaestudio.core.tf.iwae import iwae_log_likelihood as estimate
+        weights = job.history.weights_at(job.info)
+        if weights is None:
+            raise RuntimeError("the snapshot's weights could not be read")
+        inputs = model_inputs(pixels, weights.architecture)
+        return estimate(weights, inputs, k=job.k, cancelled=lambda: task.cancelled, progress=task.set_progress)
 
     # -- news from the work (on the UI thread) ---------------------------------------------------------------------
-    def _on_waiting(self, job: Estimate) -> None:
+    def _on_status(self, job: Estimate, text: str) -> None:
         if job is self.job:
-            self.status_changed.emit("Waiting for TensorFlow to load…")
+            self.status_changed.emit(text)
 
     def _on_progress(self, job: Estimate, done: int, total: int) -> None:
         if job is self.job:
@@ -195,9 +197,6 @@ class QualityEstimates:
 
     def _on_done(self, job: Estimate, result) -> None:
         if job is not self.job:
-            return
-        if result is None:  # cancelled by TensorFlow failing to load
-            self._on_failed(job, "")
             return
         self.results[job.key] = (job.info, result)
         self.last = (id(job.history), job.info, result)
@@ -233,28 +232,3 @@ class QualityEstimates:
         if found is None and self.last is not None and self.last[0] == id(history) and history.following:
             found = self.last[1:]
         return found
-
-
-class ThreadPerTask:
-    """An Executor that runs each task on a daemon thread of its own and hands the outcome to `post` (for a
-    long task that must not hold a shared pool, and must not keep the process alive when the window goes)."""
-
-    def __init__(self, post: Callable[[Callable[[], None]], None], name: str = "vaestudio-task"):
-        self._post, self._name = post, name
-
-    def submit(self, fn, on_done, on_error=None, key=None) -> threading.Thread:
-        def run() -> None:
-            try:
-                value = fn()
-            except Exception as exc:  # noqa: BLE001 - every failure is one line where the task was asked for
-                from vaestudio.core.errors import VaeStudioError
-
-                message = str(exc) if isinstance(exc, VaeStudioError) else f"{type(exc).__name__}: {exc}"
-                if on_error is not None:
-                    self._post(lambda: on_error(message))
-                return
-            self._post(lambda: on_done(value))
-
-        thread = threading.Thread(target=run, name=self._name if key is None else f"{self._name}-{key}", daemon=True)
-        thread.start()
-        return thread

@@ -1,0 +1,73 @@
+"""The Qt executors deliver the task life-cycle on the UI thread: a new task of a key stops the running one
+(its result never arrives), progress and partial results arrive in order, and a TaskThread's producer is
+stopped and closed in its own thread when cancelled."""
+
+from __future__ import annotations
+
+import threading
+
+from vaestudio.gui.threads import QtExecutor, TaskThread
+
+
+def test_a_new_task_of_a_key_stops_the_running_one_and_only_its_result_arrives(qtbot):
+    executor = QtExecutor(threads=2)
+    started, loops = threading.Event(), []
+    delivered: list = []
+
+    def endless(task):
+        started.set()
+        while True:
+            task.check()
+            loops.append(1)
+            task.wait_cancelled(0.001)
+
+    old = executor.start(endless, delivered.append, delivered.append, key="grid")
+    assert started.wait(10)
+    executor.start(lambda task: "new grid", delivered.append, delivered.append, key="grid")
+    qtbot.waitUntil(lambda: not executor.busy(), timeout=10000)  # the old one has ended too
+    assert delivered == ["new grid"] and old.cancelled and old.stage == "cancelled"
+    ran = len(loops)
+    qtbot.wait(20)
+    assert len(loops) == ran  # the loop really stopped
+
+
+def test_progress_and_partial_results_arrive_on_the_ui_thread_in_order(qtbot):
+    executor = QtExecutor(threads=1)
+    seen: list = []
+    ui = threading.current_thread()
+
+    def work(task):
+        for i in range(3):
+            task.set_progress(i + 1, 3)
+            yield i
+        return "done"
+
+    def note(kind):
+        return lambda *value: seen.append((kind, value, threading.current_thread() is ui))
+
+    executor.start(work, note("done"), note("error"), on_progress=note("progress"), on_partial=note("partial"))
+    qtbot.waitUntil(lambda: not executor.busy(), timeout=10000)
+    assert seen == [("progress", (1, 3), True), ("partial", (0,), True), ("progress", (2, 3), True),
+                    ("partial", (1,), True), ("progress", (3, 3), True), ("partial", (2,), True),
+                    ("done", ("done",), True)]
+
+
+def test_a_task_thread_s_producer_is_closed_in_its_own_thread_when_cancelled(qtbot):
+    closed_in: list[str] = []
+    items: list = []
+
+    def produce():
+        try:
+            while True:
+                yield len(items)
+                threading.Event().wait(0.001)
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    thread = TaskThread(produce, "vaestudio-replay")
+    thread.items.connect(items.extend)
+    with qtbot.waitSignal(thread.ended, timeout=10000):
+        thread.start()
+        qtbot.waitUntil(lambda: len(items) > 3, timeout=10000)
+        thread.cancel()
+    assert thread.wait(5000) and closed_in and closed_in[0] != threading.current_thread().name

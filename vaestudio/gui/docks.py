@@ -1,0 +1,112 @@
+"""The main window's docks: panels built so that one failing panel cannot take the window down, docks
+added (tabbed where asked), their start sizes, and a work-around for tab bars Qt leaves behind."""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabBar, QVBoxLayout, QWidget
+
+LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
+# (module in vaestudio.gui.panels, class, area, tab group); a panel that fails to build becomes a label.
+OPTIONAL_PANELS = (
+    ("cursor_preview", "CursorPreviewPanel", RIGHT, "right-top"),
+    ("own_images", "OwnImagesPanel", RIGHT, "right"),
+    ("drawing_pad", "DrawingPadPanel", RIGHT, "right"),
+    ("kl", "KlPanel", RIGHT, "right"),
+    ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
+    ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
+    ("quality", "QualityPanel", BOTTOM, "bottom"),
+)
+DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                 | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+
+
+def optional_panel(module: str, class_name: str, studio, commands) -> QWidget:
+    """Build `vaestudio.gui.panels.<module>.<class_name>(studio, commands)`; a panel that fails to build is
+    replaced by a label saying why (the window still opens)."""
+    try:
+        panel_class = getattr(importlib.import_module(f"vaestudio.gui.panels.{module}"), class_name)
+        return panel_class(studio, commands)
+    except Exception as exc:  # noqa: BLE001 - one broken panel must not take the window down
+        failure = exc
+    traceback.print_exception(failure)
+    label = QLabel(f"The {module.replace('_', ' ')} panel could not be built: {type(failure).__name__}: {failure}")
+    label.setWordWrap(True)
+    label.title = module.replace("_", " ").capitalize()  # type: ignore[attr-defined]
+    return label
+
+
+def column(top: QWidget, bottom: QWidget) -> QWidget:
+    """`top` (taking the room) over `bottom`, without margins: the central area."""
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(top, 1)
+    layout.addWidget(bottom)
+    return central
+
+
+def scrolled(widget: QWidget, min_width: int) -> QScrollArea:
+    """`widget` in a frameless scroll area at least `min_width` wide (a tall panel in a short dock)."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setMinimumWidth(min_width)
+    return scroll
+
+
+def add_dock(window: QMainWindow, docks: dict[str, QDockWidget], key: str, title: str, widget: QWidget, area,
+             tab_with: str | None = None) -> QDockWidget:
+    """A dock named `key` holding `widget` in `area`, or tabbed with the dock `tab_with`; kept in `docks`."""
+    dock = QDockWidget(title, window)
+    dock.setObjectName(f"dock-{key}")
+    dock.setWidget(widget)
+    dock.setFeatures(DOCK_FEATURES)
+    if tab_with is not None and tab_with in docks:
+        window.tabifyDockWidget(docks[tab_with], dock)
+    else:
+        window.addDockWidget(area, dock)
+    docks[key] = dock
+    return dock
+
+
+def size_docks(window: QMainWindow, docks: dict[str, QDockWidget], left_width: int) -> None:
+    """Start sizes: the central plane gets the most room; side docks about a fifth of the width each (the
+    left at least `left_width`), the bottom about a third of the height."""
+    width, height = max(window.width(), 800), max(window.height(), 600)
+
+    def first_in(area) -> list[QDockWidget]:
+        return [dock for dock in docks.values() if window.dockWidgetArea(dock) == area][:1]
+
+    if first_in(LEFT):
+        window.resizeDocks(first_in(LEFT), [max(int(width * 0.2), left_width)], Qt.Orientation.Horizontal)
+    if first_in(RIGHT):
+        window.resizeDocks(first_in(RIGHT), [int(width * 0.22)], Qt.Orientation.Horizontal)
+    if first_in(BOTTOM):
+        window.resizeDocks(first_in(BOTTOM), [int(height * 0.32)], Qt.Orientation.Vertical)
+
+
+def hide_stale_tab_bars(window: QMainWindow, docks: dict[str, QDockWidget]) -> int:
+    """Hide the tab bars Qt leaves behind (Qt 6.11: tabifying docks in a second dock area, or restoring
+    a layout, leaves an earlier tab bar visible where it was, e.g. a stray "ELBO | Reconstructions" bar
+    under the Run dock). A live bar sits right under the dock of its current tab; returns how many
+    were hidden."""
+    by_title = {dock.windowTitle(): dock for dock in docks.values()}
+    hidden = 0
+    for bar in window.findChildren(QTabBar):
+        if bar.parent() is not window or not bar.isVisible():
+            continue
+        dock = by_title.get(bar.tabText(bar.currentIndex()))
+        placed, area = bar.geometry(), dock.geometry() if dock is not None else None
+        under_its_dock = (area is not None and dock.isVisible() and abs(area.bottom() + 1 - placed.top()) <= 3
+                          and area.left() < placed.right() and placed.left() < area.right())
+        if not under_its_dock:
+            bar.hide()
+            hidden += 1
+    return hidden

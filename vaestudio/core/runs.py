@@ -418,8 +418,12 @@ def replay(folder: str | Path) -> Iterator[Event]:
     def snapshots_until(step: int, inclusive: bool) -> Iterator[Event]:
         nonlocal pending
         while pending is not None and (pending.step < step or (inclusive and pending.step == step)):
-            yield _replayed_snapshot(run_folder, pending)
+            try:
+                event: Event = _replayed_snapshot(run_folder, pending)
+            except RunFolderError as exc:  # one damaged snapshot: say so and go on with the rest
+                event = Status(f"skipped a damaged snapshot: {exc}")
             pending = next(snapshot_iter, None)
+            yield event
 
     for row in rows:
         kind, step = row["kind"], row["step"]

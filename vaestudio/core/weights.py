@@ -18,6 +18,8 @@ from vaestudio.core.errors import ConfigError, RunFolderError
 
 FORMAT = 1
 _META = "meta"
+# No trained VAE has a weight anywhere near this; larger values overflow float32 as soon as they are used.
+MAX_ABS_WEIGHT = 1e6
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +47,10 @@ class VaeWeights:
                         f"(expected {shapes})")
             if not all(np.isfinite(a).all() for a in arrays):
                 return f"{part} weights hold NaN or infinite values"
+            largest = max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
+            if largest > MAX_ABS_WEIGHT:
+                return (f"{part} weights hold absurd values (up to {largest:.3g}; a trained model's stay far "
+                        f"below {MAX_ABS_WEIGHT:.0e})")
         return None
 
     @property
@@ -95,10 +101,12 @@ class VaeWeights:
                 if not np.issubdtype(array.dtype, np.floating):
                     raise error(f"{path}: weights of type {array.dtype}, expected floating point")
             return cls(architecture, encoder, decoder)
+        except RecursionError:
+            raise error(f"{path}: damaged weights file (its metadata is nested too deeply)") from None
         except (ValueError, KeyError, TypeError, ConfigError, json.JSONDecodeError) as exc:
             if isinstance(exc, error):
                 raise
-            raise error(f"{path}: damaged weights file ({type(exc).__name__}: {exc})") from None
+            raise error(f"{path}: damaged weights file ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 # A weights file of the largest supported model stays far below this; anything bigger is not ours.

@@ -69,7 +69,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint; anything damaged or foreign raises RunFolderError naming the file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RunFolderError(f"{path}: no checkpoint")
     from vaestudio.core.store.npz import read_npz
 
@@ -97,8 +97,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             epoch_metrics=_epoch_metrics(meta, path))
     except RunFolderError:
         raise
+    except RecursionError:
+        raise RunFolderError(f"{path}: damaged checkpoint (its metadata is nested too deeply)") from None
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
-        raise RunFolderError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
+        raise RunFolderError(f"{path}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
     problem = _problem(checkpoint)
     if problem:
         raise RunFolderError(f"{path}: damaged checkpoint ({problem})")
@@ -165,4 +167,9 @@ def _problem(checkpoint: Checkpoint) -> str | None:
             return f"an array of type {np.asarray(array).dtype}"
         if np.issubdtype(np.asarray(array).dtype, np.floating) and not np.isfinite(array).all():
             return "its weights or optimizer state hold NaN or infinite values"
+    from vaestudio.core.weights import MAX_ABS_WEIGHT
+
+    largest = max((float(np.abs(w).max()) for w in checkpoint.model_weights if np.size(w)), default=0.0)
+    if largest > MAX_ABS_WEIGHT:
+        return f"its weights hold absurd values (up to {largest:.3g})"
     return None

@@ -20,6 +20,9 @@ CHECKPOINT_SECONDS = 120.0  # also checkpoint inside long epochs, so a crash los
 # Grey levels of the run's training.gif: 32 keeps the pictures and makes the 10-epoch tutorial run's GIF
 # 4.2 MB instead of 9.6 MB at 256 (measured); exports from the window offer every choice.
 ANIMATION_LEVELS = 32
+# training.gif shows at most this many snapshots (evenly spread, first and last included): Pillow's GIF writer
+# holds every frame, so a run of 10 000 snapshots would need gigabytes; 300 frames play for 45 s.
+MAX_ANIMATION_FRAMES = 300
 
 
 class RunRecorder:
@@ -112,12 +115,16 @@ class RunRecorder:
         from vaestudio.core.store.images import save_gif, save_png
         from vaestudio.core.tf.model import save_model
 
+        from vaestudio.core.store.snapshots import spread
+
         written = [save_model(model, self.folder.file(MODEL))]
-        frames, labels = self.folder.load_frames()
-        if frames:
+        store = self.folder.snapshots
+        records = spread(store.records(), MAX_ANIMATION_FRAMES)  # read one by one, only those shown
+        if records:
+            frames = [store.load_mosaic(record) for record in records]
             written.append(save_png(frames[-1], self.folder.file(GRID)))
             written.append(save_gif(frames, self.folder.file(ANIMATION), frame_seconds=frame_seconds,
-                                    captions=labels, levels=levels))
+                                    captions=[r.label for r in records], levels=levels))
         self._tb("flush")
         return written
 

@@ -40,7 +40,8 @@ RUN_FACTS = "run.json"  # what the run's start found: steps per epoch, data, dev
 _NOT_RECORDED = object()
 
 
-_LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$")  # store/atomic.py's temporary names
+# store/atomic.py's temporary names, and Keras's own beside them (`.model.keras.XXXXXXXX.part.keras.keras`)
+_LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+){0,2}$")
 
 
 def is_leftover(name: str) -> bool:
@@ -150,9 +151,11 @@ class RunFolder:
             raise RunFolderError(f"{path}: run folder format {version!r} is not supported "
                                  f"(this vaestudio reads formats {', '.join(map(str, READABLE_VERSIONS))})")
         try:
-            return TrainConfig.from_dict(values, source=str(path))
+            config = TrainConfig.from_dict(values, source=str(path))
         except VaeStudioError as exc:
             raise RunFolderError(str(exc)) from None
+        self.snapshots.architecture = config.architecture  # a snapshot of another shape is named as damaged
+        return config
 
     # -- reading the whole state ----------------------------------------------------------------------
     def read_state(self) -> RunState:
@@ -225,11 +228,10 @@ class RunFolder:
             self.snapshots.refuse_unlisted_frames()  # the resume keeps snapshots up to the checkpoint
             return
         epochs = sum(1 for row in self.metrics().rows() if row["kind"] == "epoch")
-        finals = [name for name in FINAL_FILES if self.file(name).exists()]
         saved = self.saved_step()
-        if epochs or finals or isinstance(saved, int):
+        if epochs or (isinstance(saved, int) and saved > 0):
             evidence = (f"{METRICS} records {epochs} finished epoch{'s' if epochs != 1 else ''}" if epochs else
-                        f"{finals[0]} was saved" if finals else f"{RUN_FACTS} records a saved model")
+                        f"{RUN_FACTS} records a model saved at step {saved}")
             raise RunFolderError(f"{self.file(CHECKPOINT)}: is missing, but {evidence}; resuming would restart "
                                  "from step 0 and delete what the run recorded: restore the checkpoint, or "
                                  "start a new run in another folder")

@@ -42,13 +42,13 @@ def open_regular(path: str | Path, error: type[Exception], what: str, max_bytes:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+        raise error(f"{_shown(path)}: cannot read the {what} ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path}: is {kind_of(info.st_mode)}, not a {what}")
+            raise error(f"{_shown(path)}: is {kind_of(info.st_mode)}, not a {what}")
         if max_bytes is not None and info.st_size > max_bytes:
-            raise error(f"{path}: {info.st_size} bytes, larger than any {what} ({max_bytes} bytes at most)")
+            raise error(f"{_shown(path)}: {info.st_size} bytes, larger than any {what} ({max_bytes} bytes at most)")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
     except BaseException:
@@ -75,12 +75,18 @@ def read_capped(path: str | Path, max_bytes: int, error: type[Exception], what: 
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+        raise error(f"{_shown(path)}: cannot read the {what} ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
     if size > max_bytes:  # it grew while being read
-        raise error(f"{path}: larger than any {what} ({max_bytes} bytes at most)")
+        raise error(f"{_shown(path)}: larger than any {what} ({max_bytes} bytes at most)")
     return b"".join(chunks)
+
+
+def _shown(path: str | Path) -> str:
+    from vaestudio.core.data.dataset import shown
+
+    return shown(path)
 
 
 def is_link(path: str | Path) -> bool:
@@ -98,5 +104,5 @@ def refuse_link(path: str | Path, error: type[Exception]) -> None:
             target = os.readlink(path)
         except OSError:
             target = "?"
-        raise error(f"{path}: is a symbolic link (to {target}); vaestudio never writes or deletes through a "
+        raise error(f"{_shown(path)}: is a symbolic link (to {target}); vaestudio never writes or deletes through a "
                     "link in a run folder: replace the link by the real folder or file")

@@ -28,6 +28,16 @@ MAX_FRAME_BYTES = 64 << 20  # a grid PNG: 40 x 40 images of 64 x 64 RGB is 19.7 
 MAX_FRAME_PIXELS = 40 * 64 * 40 * 64
 
 
+def spread(records: list, limit: int) -> list:
+    """At most `limit` of `records`, evenly spread, the first and the last always among them."""
+    if len(records) <= limit:
+        return list(records)
+    if limit < 2:
+        return list(records[-1:])
+    picks = sorted({round(i * (len(records) - 1) / (limit - 1)) for i in range(limit)})
+    return [records[i] for i in picks]
+
+
 @dataclass(frozen=True)
 class SnapshotRecord:
     """One recorded snapshot: where it stands in the run and where its files are."""
@@ -51,6 +61,7 @@ class SnapshotStore:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._records: list[SnapshotRecord] | None = None
+        self.architecture = None  # the run's Architecture once its config is read: weights must fit it
 
     @property
     def index_path(self) -> Path:
@@ -131,7 +142,12 @@ class SnapshotStore:
             if any(self.folder.glob("frame-*.npz")):  # the run records weights: this one was lost
                 raise RunFolderError(f"{path}: the snapshot's weights file is missing (damaged run folder)")
             return None
-        return VaeWeights.load(path, RunFolderError)
+        weights = VaeWeights.load(path, RunFolderError)
+        if self.architecture is not None and weights.architecture != self.architecture:
+            raise RunFolderError(f"{path}: the snapshot's weights are of a model of "
+                                 f"{weights.architecture.describe()}, but its run's is of "
+                                 f"{self.architecture.describe()} (damaged run folder)")
+        return weights
 
     def load_frames(self) -> tuple[list[np.ndarray], list[str]]:
         records = self.records()

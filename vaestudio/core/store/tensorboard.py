@@ -95,7 +95,7 @@ class TensorBoardLog:
 def rebuild(run_path: str | Path) -> TensorBoardLog:
     """Start the run's TensorBoard files afresh from its metrics and snapshots; returns the open log."""
     from vaestudio.core.store.metrics_log import MetricsLog
-    from vaestudio.core.store.snapshots import SnapshotStore
+    from vaestudio.core.store.snapshots import SnapshotStore, spread
 
     from vaestudio.core.errors import RunFolderError
     from vaestudio.core.store.safe_files import refuse_link
@@ -117,15 +117,7 @@ def rebuild(run_path: str | Path) -> TensorBoardLog:
                 log.scalar("hparams/learning_rate", row["learning_rate"], row["step"])
                 log.scalar("hparams/beta", row["beta"], row["step"])
     store = SnapshotStore(run_path / "snapshots")
-    for record in rebuilt_images(store.records()):
+    for record in spread(store.records(), MAX_REBUILT_IMAGES):
         log.image("grid", store.load_mosaic(record), record.step)
     log.flush()
     return log
-
-
-def rebuilt_images(records: list, limit: int = MAX_REBUILT_IMAGES) -> list:
-    """At most `limit` snapshots, evenly spread and always the last: a long run's rebuild stays bounded."""
-    if len(records) <= limit:
-        return list(records)
-    picks = {round(i * (len(records) - 1) / (limit - 1)) for i in range(limit)}
-    return [records[i] for i in sorted(picks)]

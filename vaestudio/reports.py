@@ -106,6 +106,24 @@ def _from_run(path: Path, at: str | None) -> Subject:
                    record.step)
 
 
+def _recorded_grid(path: Path, at: str | None) -> tuple[np.ndarray, str] | None:
+    """The grid image of a run folder's snapshot recorded without weights (vaestudio 0.1.0), with a
+    description; None when `path` is not a run folder or the snapshot has weights to decode from."""
+    from vaestudio.core.store.run_folder import RunFolder
+
+    folder = RunFolder(path)
+    if not path.is_dir() or not folder.holds_run():
+        return None
+    folder.read_config()
+    records = folder.snapshots.records()
+    if not records:
+        return None
+    record = _pick(records, at, path)
+    if record.has_weights or folder.snapshots.load_weights(record) is not None:  # a lost one is named here
+        return None
+    return folder.snapshots.load_mosaic(record), f"{path}, snapshot '{record.label}' (step {record.step})"
+
+
 def _pick(records, at: str | None, path: Path):
     if at is None:
         return records[-1]
@@ -260,6 +278,17 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--out {args.out}: the file must end in .png or .gif")
     if not 1 <= args.scale <= 16:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
+    recorded = _recorded_grid(Path(args.target), args.at) if args.grid else None
+    if recorded is not None:  # a 0.1.0 snapshot: its grid as recorded
+        mosaic, source = recorded
+        height, width = mosaic.shape[:2]
+        _check_render_size(width, height, args.scale)
+        if target.suffix.lower() == ".gif":
+            save_gif([mosaic], target, frame_seconds=1.0, scale=args.scale)
+        else:
+            save_png(mosaic, target, scale=args.scale)
+        out.write(f"Wrote {target} ({source}, the grid as recorded)\n")
+        return 0
     subject = load_subject(args.target, args.at)
     vae = NumpyVAE(subject.weights)
     gif = target.suffix.lower() == ".gif"

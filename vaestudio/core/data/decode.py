@@ -109,6 +109,7 @@ def _open(data: bytes) -> Any:
     from PIL import BmpImagePlugin, GifImagePlugin, Image, JpegImagePlugin, PngImagePlugin  # noqa: F401 (register)
     from PIL import WebPImagePlugin  # noqa: F401
 
+    _quiet_exif_warnings()  # opening a JPEG reads its EXIF block already
     prefix = data[:16]
     failure = None
     for name in FORMATS:
@@ -160,11 +161,13 @@ def to_pixels(image: Any, image_size: int, channels: int) -> np.ndarray:
 
 
 def _quiet_exif_warnings() -> None:
-    """Pillow warns "Corrupt EXIF data" (with its own source line) for a damaged EXIF block; the pixels are
-    good and only the orientation is lost, so vaestudio keeps the picture and prints nothing."""
+    """Pillow warns "Possibly corrupt EXIF data", "Tag data larger than file"… (with its own source line) for
+    a damaged EXIF block; the pixels are good and only the orientation is lost, so vaestudio keeps the picture
+    and prints nothing. (Only the EXIF block is read by Pillow's TIFF code here: TIFF is not a format decoded.)"""
     import warnings
 
-    warnings.filterwarnings("ignore", message="(?i)corrupt exif data", category=UserWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+    warnings.filterwarnings("ignore", message="(?i).*corrupt exif", category=UserWarning)
 
 
 def _eight_bit(image: Any) -> Any:

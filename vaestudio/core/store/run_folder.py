@@ -150,6 +150,8 @@ class RunFolder:
         if version not in READABLE_VERSIONS:
             raise RunFolderError(f"{path}: run folder format {version!r} is not supported "
                                  f"(this vaestudio reads formats {', '.join(map(str, READABLE_VERSIONS))})")
+        if version == 1 and isinstance(values.get("extra"), dict):
+            values.pop("extra")  # 0.1.0 wrote an (always empty) free-form "extra" setting; nothing reads it
         try:
             config = TrainConfig.from_dict(values, source=str(path))
         except VaeStudioError as exc:
@@ -223,7 +225,7 @@ class RunFolder:
 
     def check_checkpoint_not_lost(self) -> None:
         """A run without checkpoint.npz restarts from step 0, dropping every later row and snapshot; refuse that
-        when the folder shows the checkpoint existed (finished epochs, final files, a recorded saved step)."""
+        when the folder shows the checkpoint existed (finished epochs, or final files saved after step 0)."""
         if self.file(CHECKPOINT).exists() or self.file(CHECKPOINT).is_symlink():
             self.snapshots.refuse_unlisted_frames()  # the resume keeps snapshots up to the checkpoint
             return

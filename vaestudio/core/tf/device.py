@@ -176,7 +176,7 @@ def parse_devices(value: DevicesRequest | None) -> DevicesRequest | None:
         text = value.strip().lower()
         if text in (ALL, WORKERS):
             return text
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit to isdigit, not to int
             raise ConfigError(f"--devices {value!r}: {expected}")
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int):

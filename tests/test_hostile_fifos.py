@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hostile_helpers import (copy_run, read_npz, run_cli, stderr_problems, tiny_idx, trained_runs,  # noqa: F401
-                             tree_state, assert_unchanged)
+from hostile_helpers import copy_run, read_npz, run_cli, stderr_problems, tiny_idx, trained_runs  # noqa: F401
 
 NESTED = "[" * 100_000
 
@@ -136,7 +135,8 @@ def png_header_only(width: int, height: int, bit_depth: int, colour_type: int) -
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
 
 
 def test_a_huge_16_bit_png_is_refused_before_decoding():

@@ -3,15 +3,13 @@ image folders. Real files, real links, `vaestudio` as a subprocess: what a user 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from hostile_helpers import (copy_run, index_rows, metrics_rows, run_cli, stderr_problems, tiny_idx,  # noqa: F401
-                             trained_runs, train_args, tree_state, assert_unchanged)
-from vaestudio.cli import main
+from hostile_helpers import (assert_unchanged, copy_run, run_cli, stderr_problems, tiny_idx,  # noqa: F401
+                             train_args, trained_runs, tree_state)
 
 
 def frame_files(run: Path) -> list[str]:

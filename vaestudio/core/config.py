@@ -145,14 +145,16 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> "TrainConfig":
         """Build and validate a config from a mapping; unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)}
+        from vaestudio.core.store.safe_files import short
+
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+            raise ConfigError(short(f"{source}: unknown setting(s) {', '.join(unknown)}"))
         config = cls(**values)
         try:
             return config.validate()
         except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+            raise ConfigError(short(f"{source}: {exc}")) from None
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically."""

@@ -82,9 +82,19 @@ class VaeWeights:
     def load(cls, path: str | Path, error: type[Exception] = RunFolderError) -> "VaeWeights":
         """Read a weights file; anything damaged, foreign or oversized raises `error` naming the file."""
         from vaestudio.core.store.npz import read_npz
+        from vaestudio.core.store.safe_files import short
 
         path = Path(path)
         arrays = read_npz(path, error, MAX_WEIGHTS_BYTES, "weights file")
+        try:
+            return cls._from_arrays(path, arrays, error)
+        except error as exc:
+            raise error(short(str(exc))) from None
+
+    @classmethod
+    def _from_arrays(cls, path: Path, arrays: dict[str, np.ndarray], error: type[Exception]) -> "VaeWeights":
+        if _META not in arrays or arrays[_META].size * arrays[_META].itemsize > 1 << 20:
+            raise error(f"{path}: damaged weights file (no metadata, or metadata larger than 1 MB)")
         try:
             meta = json.loads(str(arrays[_META]))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:

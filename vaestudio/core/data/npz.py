@@ -56,7 +56,7 @@ def _read_arrays(path: Path, handle) -> tuple[np.ndarray, np.ndarray, np.ndarray
     except DataError:
         raise
     except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, ...
-        raise DataError(f"{shown(path)}: unreadable .npz file ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{shown(path)}: unreadable .npz file ({type(exc).__name__}: {str(exc)[:200]})") from None
     return arrays  # type: ignore[return-value]
 
 

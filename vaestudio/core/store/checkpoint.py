@@ -22,6 +22,7 @@ from vaestudio.core.errors import ConfigError, ExportError, RunFolderError
 
 FORMAT = 2  # 1: vaestudio 0.1.0 (no architecture, learning rate, beta or epoch metrics)
 MAX_CHECKPOINT_BYTES = 1 << 30
+MAX_META_BYTES = 1 << 20  # its JSON metadata: a few hundred bytes
 NOISE_STATE_SHAPE = (3,)  # tf.random.Generator's Philox state
 
 
@@ -74,6 +75,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     from vaestudio.core.store.npz import read_npz
 
     archive = read_npz(path, RunFolderError, MAX_CHECKPOINT_BYTES, "checkpoint")
+    try:
+        return _checkpoint(path, archive)
+    except RunFolderError as exc:
+        from vaestudio.core.store.safe_files import short
+
+        raise RunFolderError(short(str(exc))) from None
+
+
+def _checkpoint(path: Path, archive: dict[str, np.ndarray]) -> Checkpoint:
+    if archive.get("meta") is None or archive["meta"].size * archive["meta"].itemsize > MAX_META_BYTES:
+        raise RunFolderError(f"{path}: damaged checkpoint (no metadata, or metadata larger than "
+                             f"{MAX_META_BYTES} bytes)")
     try:
         meta = json.loads(str(archive["meta"]), parse_constant=_refuse_constant)
         if not isinstance(meta, dict):

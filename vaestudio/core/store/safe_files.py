@@ -83,6 +83,12 @@ def read_capped(path: str | Path, max_bytes: int, error: type[Exception], what: 
     return b"".join(chunks)
 
 
+def short(message: str, limit: int = 400) -> str:
+    """`message` as one line of at most `limit` characters (a hostile value's repr can be megabytes)."""
+    line = " ".join(str(message).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _shown(path: str | Path) -> str:
     from vaestudio.core.data.dataset import shown
 

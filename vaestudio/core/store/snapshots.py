@@ -189,8 +189,7 @@ class SnapshotStore:
         if step >= 0:
             self.refuse_unlisted_frames()
         kept = [r for r in records if r.step <= step]
-        if kept != records or not self.index_path.exists():
-            self._write_index(kept)
+        self._write_index(kept)
         self._records = kept
         keep = {r.frame for r in kept}
         for frame, path in on_disk:
@@ -214,7 +213,7 @@ class SnapshotStore:
         found = []
         for path in list(self.folder.glob("frame-*.png")) + list(self.folder.glob("frame-*.npz")):
             number = path.stem.removeprefix("frame-")
-            if number.isdigit():
+            if number.isascii() and number.isdigit():
                 found.append((int(number), path))
         return found
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +21,12 @@ import numpy as np
 
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import ConfigError, RunFolderError
+
+# k samples per image: beyond this an estimate takes days and its noise draws alone need gigabytes.
+MAX_IWAE_K = 100_000
+# render's output: the 20 x 20 tutorial grid at --scale 16 is 8960 x 8960 (80 megapixels); a bigger PNG
+# would need gigabytes to compose and encode.
+MAX_RENDER_PIXELS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,24 @@ def _from_run(path: Path, at: str | None) -> Subject:
                    record.step)
 
 
+def _recorded_grid(path: Path, at: str | None) -> tuple[np.ndarray, str] | None:
+    """The grid image of a run folder's snapshot recorded without weights (vaestudio 0.1.0), with a
+    description; None when `path` is not a run folder or the snapshot has weights to decode from."""
+    from vaestudio.core.store.run_folder import RunFolder
+
+    folder = RunFolder(path)
+    if not path.is_dir() or not folder.holds_run():
+        return None
+    folder.read_config()
+    records = folder.snapshots.records()
+    if not records:
+        return None
+    record = _pick(records, at, path)
+    if record.has_weights or folder.snapshots.load_weights(record) is not None:  # a lost one is named here
+        return None
+    return folder.snapshots.load_mosaic(record), f"{path}, snapshot '{record.label}' (step {record.step})"
+
+
 def _pick(records, at: str | None, path: Path):
     if at is None:
         return records[-1]
@@ -167,8 +192,8 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from vaestudio.core import probes
 
     out = out or sys.stdout
-    if args.iwae_k < 0:
-        raise ConfigError(f"--iwae-k must be 0 (skip) or more, got {args.iwae_k}")
+    if not 0 <= args.iwae_k <= MAX_IWAE_K:
+        raise ConfigError(f"--iwae-k must be 0 (skip) to {MAX_IWAE_K}, got {args.iwae_k}")
     subject = load_subject(args.target, args.at)
     images, _labels, _names, data = _test_images(subject.config, args.images)
     architecture = subject.weights.architecture
@@ -197,7 +222,7 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         report["iwae"] = {"log_px": float(result.mean), "standard_error": float(result.standard_error),
                           "k": int(result.samples), "seconds": round(time.perf_counter() - started, 1)}
     if args.json:
-        out.write(json.dumps(report, indent=2) + "\n")
+        out.write(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
         return 0
     _print_report(report, out)
     return 0
@@ -253,10 +278,23 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--out {args.out}: the file must end in .png or .gif")
     if not 1 <= args.scale <= 16:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
+    recorded = _recorded_grid(Path(args.target), args.at) if args.grid else None
+    if recorded is not None:  # a 0.1.0 snapshot: its grid as recorded
+        mosaic, source = recorded
+        height, width = mosaic.shape[:2]
+        _check_render_size(width, height, args.scale)
+        if target.suffix.lower() == ".gif":
+            save_gif([mosaic], target, frame_seconds=1.0, scale=args.scale)
+        else:
+            save_png(mosaic, target, scale=args.scale)
+        out.write(f"Wrote {target} ({source}, the grid as recorded)\n")
+        return 0
     subject = load_subject(args.target, args.at)
     vae = NumpyVAE(subject.weights)
     gif = target.suffix.lower() == ".gif"
     if args.grid:
+        side = subject.config.grid_size * subject.weights.architecture.image_size * args.scale
+        _check_render_size(side, side, 1)
         picture = vae.grid(subject.config.grid_size)
         frames = [picture]
     else:
@@ -278,12 +316,42 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
             path = probes.interpolate(vae, means[0], means[1], args.frames,
                                       "spherical" if args.spherical else "linear")
             frames = list(path.frames) if gif else [latent.strip(path.frames)]
+    height, width = np.shape(frames[0])[:2]
+    _check_render_size(width, height, args.scale)
     if gif:
         save_gif(frames, target, frame_seconds=0.12 if len(frames) > 1 else 1.0, scale=args.scale)
     else:
         save_png(frames[0], target, scale=args.scale)
     out.write(f"Wrote {target} ({subject.source})\n")
     return 0
+
+
+def _check_render_size(width: int, height: int, scale: int) -> None:
+    if width * height * scale ** 2 > MAX_RENDER_PIXELS:
+        raise ConfigError(f"the picture would be {width * scale} x {height * scale} pixels, more than the "
+                          f"{MAX_RENDER_PIXELS // 1_000_000} megapixels render writes; choose a smaller --scale")
+
+
+def json_safe(report: dict) -> dict:
+    """`report` with every NaN or infinite number replaced by null, and a "not_finite" entry saying which
+    values were and why (strict JSON has no NaN)."""
+    missing: list[str] = []
+
+    def clean(value, name: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            missing.append(name)
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item, f"{name}.{key}" if name else key) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item, f"{name}[{i}]") for i, item in enumerate(value)]
+        return value
+
+    cleaned = clean(report, "")
+    if missing:
+        cleaned["not_finite"] = {"values": missing, "reason": "not a finite number: the model diverged or its "
+                                                               "weights are damaged (null in this report)"}
+    return cleaned
 
 
 def _first_of_each_class(labels: np.ndarray, limit: int = 10) -> list[int]:

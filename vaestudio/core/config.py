@@ -143,14 +143,16 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> "TrainConfig":
         """Build and validate a config from a mapping; unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)}
+        from vaestudio.core.store.safe_files import short
+
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+            raise ConfigError(short(f"{source}: unknown setting(s) {', '.join(unknown)}"))
         config = cls(**values)
         try:
             return config.validate()
         except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+            raise ConfigError(short(f"{source}: {exc}")) from None
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically."""
@@ -199,14 +201,10 @@ def read_json_object(path: str | Path, error: type[Exception]) -> dict[str, Any]
     def refuse_constant(name: str) -> None:
         raise ValueError(f"{name} is not a valid number")
 
+    from vaestudio.core.store.safe_files import read_capped
+
     try:
-        if path.exists() and not path.is_file():
-            kind = "a folder" if path.is_dir() else "not a regular file"
-            raise error(f"{path}: is {kind}, not a settings file")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_JSON_BYTES + 1)
-        if len(data) > MAX_JSON_BYTES:
-            raise error(f"{path}: larger than {MAX_JSON_BYTES} bytes, not a settings file")
+        data = read_capped(path, MAX_JSON_BYTES, error, "settings file")  # no FIFO, device or folder
         values = json.loads(data.decode("utf-8"), parse_constant=refuse_constant)
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
@@ -214,6 +212,9 @@ def read_json_object(path: str | Path, error: type[Exception]) -> dict[str, Any]
         if isinstance(exc, error):
             raise
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        if isinstance(exc, RecursionError):
+            reason = "nested too deeply"
+        reason = str(reason)[:200]
         raise error(f"{path}: not a readable JSON file ({reason})") from None
     if not isinstance(values, dict):
         raise error(f"{path}: expected a JSON object")

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
+from vaestudio.core.errors import RunFolderError
+from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
+                                    StepMetrics)
 from vaestudio.core.run_facts import read_facts, recorded_steps_per_epoch
 from vaestudio.core.store.run_folder import RunFolder
 
@@ -74,9 +76,13 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
     def snapshots_until(step: float, inclusive: bool) -> Iterator[Event]:
         nonlocal pending
         while pending is not None and (pending.step < step or (inclusive and pending.step == step)):
-            yield Snapshot(pending.epoch, pending.step, pending.label, store.load_mosaic(pending),
-                           store.load_weights(pending), frame=pending.frame)
+            try:
+                event: Event = Snapshot(pending.epoch, pending.step, pending.label, store.load_mosaic(pending),
+                                        store.load_weights(pending), frame=pending.frame)
+            except RunFolderError as exc:  # one damaged snapshot: say so and go on with the rest
+                event = Status(f"skipped a damaged snapshot: {exc}")
             pending = next(pending_records, None)
+            yield event
 
     for row in rows:
         kind, step = row["kind"], row["step"]

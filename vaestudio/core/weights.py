@@ -18,6 +18,8 @@ from vaestudio.core.errors import ConfigError, RunFolderError
 
 FORMAT = 1
 _META = "meta"
+# No trained VAE has a weight anywhere near this; larger values overflow float32 as soon as they are used.
+MAX_ABS_WEIGHT = 1e6
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +47,10 @@ class VaeWeights:
                         f"(expected {shapes})")
             if not all(np.isfinite(a).all() for a in arrays):
                 return f"{part} weights hold NaN or infinite values"
+            largest = max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
+            if largest > MAX_ABS_WEIGHT:
+                return (f"{part} weights hold absurd values (up to {largest:.3g}; a trained model's stay far "
+                        f"below {MAX_ABS_WEIGHT:.0e})")
         return None
 
     @property
@@ -76,9 +82,19 @@ class VaeWeights:
     def load(cls, path: str | Path, error: type[Exception] = RunFolderError) -> "VaeWeights":
         """Read a weights file; anything damaged, foreign or oversized raises `error` naming the file."""
         from vaestudio.core.store.npz import read_npz
+        from vaestudio.core.store.safe_files import short
 
         path = Path(path)
         arrays = read_npz(path, error, MAX_WEIGHTS_BYTES, "weights file")
+        try:
+            return cls._from_arrays(path, arrays, error)
+        except error as exc:
+            raise error(short(str(exc))) from None
+
+    @classmethod
+    def _from_arrays(cls, path: Path, arrays: dict[str, np.ndarray], error: type[Exception]) -> "VaeWeights":
+        if _META not in arrays or arrays[_META].size * arrays[_META].itemsize > 1 << 20:
+            raise error(f"{path}: damaged weights file (no metadata, or metadata larger than 1 MB)")
         try:
             meta = json.loads(str(arrays[_META]))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -95,10 +111,12 @@ class VaeWeights:
                 if not np.issubdtype(array.dtype, np.floating):
                     raise error(f"{path}: weights of type {array.dtype}, expected floating point")
             return cls(architecture, encoder, decoder)
+        except RecursionError:
+            raise error(f"{path}: damaged weights file (its metadata is nested too deeply)") from None
         except (ValueError, KeyError, TypeError, ConfigError, json.JSONDecodeError) as exc:
             if isinstance(exc, error):
                 raise
-            raise error(f"{path}: damaged weights file ({type(exc).__name__}: {exc})") from None
+            raise error(f"{path}: damaged weights file ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 # A weights file of the largest supported model stays far below this; anything bigger is not ours.

@@ -67,8 +67,11 @@ class FolderCache:
 
 def read_cache(path: Path, folder: Path, image_size: int, channels: int) -> FolderCache | None:
     """The cache in `path` if it is intact and belongs to this folder, size and channels; else None."""
+    from vaestudio.core.errors import DataError
+    from vaestudio.core.store.safe_files import open_regular_file
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular_file(path, DataError, "cache file") as handle:  # a FIFO or device: not a cache
             total = os.fstat(handle.fileno()).st_size
             if handle.read(len(MAGIC)) != MAGIC:
                 return None
@@ -84,7 +87,7 @@ def read_cache(path: Path, folder: Path, image_size: int, channels: int) -> Fold
             if total != start + expected:
                 return None
             pixels = _mapped(handle, start, expected)
-    except (OSError, ValueError, RecursionError, UnicodeDecodeError, MemoryError):
+    except (OSError, ValueError, RecursionError, UnicodeDecodeError, MemoryError, DataError):
         return None
     if zlib.crc32(pixels) != header.get("crc32"):
         return None

@@ -11,7 +11,9 @@ Pillow's ITU-R 601 luma; grey becomes colour by repeating it. GIF and WebP give 
 
 Only PNG, JPEG, BMP, GIF and WebP are decoded, whatever the file name says. A file is opened only if it
 is a regular file (a FIFO would block forever), read at most MAX_FILE_BYTES, and decoded only if it has
-at most Pillow's `Image.MAX_IMAGE_PIXELS` pixels. Files are identified through Pillow's registry of
+at most Pillow's `Image.MAX_IMAGE_PIXELS` pixels and its decoded pixels take at most MAX_DECODED_BYTES (a
+small 16-bit PNG can claim 9400 x 9400 pixels: 177 MB decoded; JPEGs are measured after libjpeg's
+reduction while decoding). Files are identified through Pillow's registry of
 format openers (`Image.OPEN`) rather than `Image.open`, whose decompression-bomb check warns through
 Python's process-wide warning filters: here a huge image is refused before any warning can be printed,
 from any thread.
@@ -33,6 +35,9 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".gif", 
 # Part of every cache key: change it whenever the pixels this module produces change.
 RESIZE_RULE = "centre-crop bicubic v2"
 MAX_FILE_BYTES = 256 << 20
+MAX_DECODED_BYTES = 128 << 20  # a 24-megapixel RGB photo decodes to 72 MB
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3,
+                    "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # the rest: 4 (RGBA, CMYK, I, F, …)
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default limit, used when Image.MAX_IMAGE_PIXELS is None
 WHITE = 255
 
@@ -104,6 +109,7 @@ def _open(data: bytes) -> Any:
     from PIL import BmpImagePlugin, GifImagePlugin, Image, JpegImagePlugin, PngImagePlugin  # noqa: F401 (register)
     from PIL import WebPImagePlugin  # noqa: F401
 
+    _quiet_exif_warnings()  # opening a JPEG reads its EXIF block already
     prefix = data[:16]
     failure = None
     for name in FORMATS:
@@ -131,7 +137,8 @@ def to_pixels(image: Any, image_size: int, channels: int) -> np.ndarray:
     """A Pillow image (any mode) to uint8 pixels by this module's rule (see the module docstring)."""
     from PIL import Image, ImageOps
 
-    _check_pixels(image.size)
+    _check_pixels(image.size, image.mode)
+    _quiet_exif_warnings()
     try:
         orientation = image.getexif().get(0x0112)
     except Exception:  # a damaged EXIF block: the pixels are still good, only the orientation is unknown
@@ -153,15 +160,27 @@ def to_pixels(image: Any, image_size: int, channels: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
+def _quiet_exif_warnings() -> None:
+    """Pillow warns "Possibly corrupt EXIF data", "Tag data larger than file"… (with its own source line) for
+    a damaged EXIF block; the pixels are good and only the orientation is lost, so vaestudio keeps the picture
+    and prints nothing. (Only the EXIF block is read by Pillow's TIFF code here: TIFF is not a format decoded.)"""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+    warnings.filterwarnings("ignore", message="(?i).*corrupt exif", category=UserWarning)
+
+
 def _eight_bit(image: Any) -> Any:
     """The image as 'L' or 'RGB', 8 bits per channel, transparency composited over white."""
     from PIL import Image
 
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
-        levels = np.asarray(image).astype(np.int64)
-        scaled = (np.clip(levels, 0, 65535) * 255 + 32767) // 65535
-        return Image.fromarray(scaled.astype(np.uint8), "L")
+        levels = np.asarray(image)
+        if levels.dtype != np.uint16:  # 32-bit integers: clipped to 16 bits first
+            levels = np.clip(levels, 0, 65535).astype(np.uint16)
+        table = ((np.arange(65536, dtype=np.int64) * 255 + 32767) // 65535).astype(np.uint8)
+        return Image.fromarray(table[levels], "L")  # a look-up: no 64-bit copy of a large image
     if mode == "F":
         values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0)
         high = 1.0 if values.size and values.max() <= 1.0 else 255.0
@@ -185,10 +204,17 @@ def _max_pixels() -> int:
     return int(Image.MAX_IMAGE_PIXELS or DEFAULT_MAX_PIXELS)
 
 
-def _check_pixels(size: tuple[int, int]) -> None:
+def _check_pixels(size: tuple[int, int], mode: str | None = None) -> None:
+    """Refuse, before decoding, more pixels than Pillow's limit, or (given the mode) more decoded bytes than
+    MAX_DECODED_BYTES."""
     width, height = size
     if width * height > _max_pixels():
         raise ImageDecodeError(f"too large ({width} x {height} pixels, more than {_max_pixels()})")
+    if mode is not None:
+        decoded = width * height * _BYTES_PER_PIXEL.get(mode, 4)
+        if decoded > MAX_DECODED_BYTES:
+            raise ImageDecodeError(f"too large to decode ({width} x {height} pixels of {mode}: {decoded >> 20} MB, "
+                                   f"more than {MAX_DECODED_BYTES >> 20} MB)")
 
 
 def file_kind(mode: int) -> str:

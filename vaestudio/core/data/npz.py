@@ -24,17 +24,27 @@ MAX_NPZ_BYTES = 4 << 30
 
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The four arrays of a Keras-style `.npz`; DataError naming the file if it is anything else."""
+    from vaestudio.core.store.safe_files import open_regular_file
+
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(6)
+        handle = open_regular_file(path, DataError, "dataset file", MAX_NPZ_BYTES + (1 << 20))  # no FIFO/device
+        head = handle.read(6)
+    except FileNotFoundError:
+        raise DataError(f"{shown(path)}: no such file") from None
     except OSError as exc:
         raise DataError(f"{shown(path)}: cannot read ({exc.strerror or exc})") from None
-    if head[:4] not in ZIP_SIGNATURES:
-        if head == NPY_MAGIC:
-            raise DataError(f"{shown(path)}: a single .npy array, not a .npz (zip) file of {', '.join(KEYS)}")
-        raise DataError(f"{shown(path)}: not a .npz (zip) file")
+    with handle:
+        if head[:4] not in ZIP_SIGNATURES:
+            if head == NPY_MAGIC:
+                raise DataError(f"{shown(path)}: a single .npy array, not a .npz (zip) file of {', '.join(KEYS)}")
+            raise DataError(f"{shown(path)}: not a .npz (zip) file")
+        handle.seek(0)
+        return _read_arrays(path, handle)
+
+
+def _read_arrays(path: Path, handle) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(handle) as archive:
             members = {info.filename: info for info in archive.infolist()}
             missing = [k for k in KEYS if k + ".npy" not in members]
             if missing:
@@ -46,7 +56,7 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     except DataError:
         raise
     except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, ...
-        raise DataError(f"{shown(path)}: unreadable .npz file ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{shown(path)}: unreadable .npz file ({type(exc).__name__}: {str(exc)[:200]})") from None
     return arrays  # type: ignore[return-value]
 
 

@@ -2,8 +2,10 @@
 
 Classes are the first-level subfolders (the layout of keras.utils.image_dataset_from_directory), sorted
 by name; images anywhere below a class folder belong to it; images directly in the folder form one more
-class, UNLABELLED. Names starting with '.' are hidden and ignored. Symbolic links are followed, each
-real folder is walked once (so link loops end), and a class without any image is dropped. Files whose
+class, UNLABELLED. Names starting with '.' are hidden and ignored. Links to folders are followed only
+when they stay inside the image folder (a link to / or to a home folder is skipped and listed, never
+walked), each real folder is walked once (so link loops end), and a class without any image is dropped.
+Links to image files are followed wherever they point. Files whose
 name does not end like an image are ignored (and counted); image files that are broken links, special
 files (FIFOs, devices) or in unreadable subfolders are listed as skipped with the reason.
 """
@@ -69,6 +71,7 @@ def scan_image_folder(root: str | os.PathLike) -> FolderListing:
     except OSError as exc:
         raise DataError(f"{shown(root)}: cannot read folder ({exc.strerror or exc})") from None
 
+    inside = _Inside(root)
     visited = {(status.st_dev, status.st_ino)}
     skipped: list[Skipped] = []
     ignored: list[str] = []
@@ -76,7 +79,7 @@ def scan_image_folder(root: str | os.PathLike) -> FolderListing:
     class_dirs: list[tuple[str, Path]] = []
     folders: list[tuple[os.DirEntry, os.stat_result]] = []
     for entry in top:
-        kind, entry_status = _classify(entry, entry.name, skipped, ignored)
+        kind, entry_status = _classify(entry, entry.name, skipped, ignored, inside)
         if kind == "folder":
             folders.append((entry, entry_status))
         elif kind == "image":
@@ -91,7 +94,7 @@ def scan_image_folder(root: str | os.PathLike) -> FolderListing:
 
     groups: list[tuple[str, list[tuple[str, os.stat_result]]]] = []
     for name, folder in class_dirs:
-        groups.append((shown(name), _walk(folder, name, visited, skipped, ignored)))
+        groups.append((shown(name), _walk(folder, name, visited, skipped, ignored, inside)))
     if loose:
         groups.append((UNLABELLED, loose))
     class_names: list[str] = []
@@ -117,8 +120,19 @@ def _entries(folder: Path) -> list[os.DirEntry]:
     return sorted(entries, key=lambda e: os.fsencode(e.name))
 
 
+class _Inside:
+    """Whether a link to a folder stays inside the image folder (compared on real, resolved paths)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.path.realpath(root)
+
+    def __call__(self, entry: os.DirEntry) -> bool:
+        target = os.path.realpath(entry.path)
+        return target == self.root or target.startswith(self.root.rstrip(os.sep) + os.sep)
+
+
 def _classify(entry: os.DirEntry, relative: str, skipped: list[Skipped],
-              ignored: list[str]) -> tuple[str | None, os.stat_result | None]:
+              ignored: list[str], inside: _Inside | None = None) -> tuple[str | None, os.stat_result | None]:
     """('folder' | 'image' | None, status following links); unusable image files go to `skipped`."""
     try:
         status = entry.stat()  # follows symbolic links
@@ -131,6 +145,10 @@ def _classify(entry: os.DirEntry, relative: str, skipped: list[Skipped],
             ignored.append(relative)
         return None, None
     if stat.S_ISDIR(status.st_mode):
+        if inside is not None and entry.is_symlink() and not inside(entry):
+            skipped.append(Skipped(relative + "/", f"link to {shown(os.path.realpath(entry.path))}, outside the "
+                                                   "image folder: not followed"))
+            return None, None
         return "folder", status
     if not is_image_name(entry.name):
         ignored.append(relative)
@@ -142,7 +160,7 @@ def _classify(entry: os.DirEntry, relative: str, skipped: list[Skipped],
 
 
 def _walk(folder: Path, relative: str, visited: set[tuple[int, int]], skipped: list[Skipped],
-          ignored: list[str]) -> list[tuple[str, os.stat_result]]:
+          ignored: list[str], inside: _Inside | None = None) -> list[tuple[str, os.stat_result]]:
     """Image files below `folder` (depth first, in name order), as (path relative to the root, status)."""
     found: list[tuple[str, os.stat_result]] = []
     stack = [(folder, relative)]
@@ -156,7 +174,7 @@ def _walk(folder: Path, relative: str, visited: set[tuple[int, int]], skipped: l
         subfolders = []
         for entry in entries:
             entry_relative = f"{current_relative}/{entry.name}"
-            kind, status = _classify(entry, entry_relative, skipped, ignored)
+            kind, status = _classify(entry, entry_relative, skipped, ignored, inside)
             if kind == "image":
                 found.append((entry_relative, status))
             elif kind == "folder":

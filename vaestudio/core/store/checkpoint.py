@@ -22,6 +22,7 @@ from vaestudio.core.errors import ConfigError, ExportError, RunFolderError
 
 FORMAT = 2  # 1: vaestudio 0.1.0 (no architecture, learning rate, beta or epoch metrics)
 MAX_CHECKPOINT_BYTES = 1 << 30
+MAX_META_BYTES = 1 << 20  # its JSON metadata: a few hundred bytes
 NOISE_STATE_SHAPE = (3,)  # tf.random.Generator's Philox state
 
 
@@ -69,11 +70,23 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint; anything damaged or foreign raises RunFolderError naming the file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RunFolderError(f"{path}: no checkpoint")
     from vaestudio.core.store.npz import read_npz
 
     archive = read_npz(path, RunFolderError, MAX_CHECKPOINT_BYTES, "checkpoint")
+    try:
+        return _checkpoint(path, archive)
+    except RunFolderError as exc:
+        from vaestudio.core.store.safe_files import short
+
+        raise RunFolderError(short(str(exc))) from None
+
+
+def _checkpoint(path: Path, archive: dict[str, np.ndarray]) -> Checkpoint:
+    if archive.get("meta") is None or archive["meta"].size * archive["meta"].itemsize > MAX_META_BYTES:
+        raise RunFolderError(f"{path}: damaged checkpoint (no metadata, or metadata larger than "
+                             f"{MAX_META_BYTES} bytes)")
     try:
         meta = json.loads(str(archive["meta"]), parse_constant=_refuse_constant)
         if not isinstance(meta, dict):
@@ -97,8 +110,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             epoch_metrics=_epoch_metrics(meta, path))
     except RunFolderError:
         raise
+    except RecursionError:
+        raise RunFolderError(f"{path}: damaged checkpoint (its metadata is nested too deeply)") from None
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
-        raise RunFolderError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
+        raise RunFolderError(f"{path}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
     problem = _problem(checkpoint)
     if problem:
         raise RunFolderError(f"{path}: damaged checkpoint ({problem})")
@@ -165,4 +180,9 @@ def _problem(checkpoint: Checkpoint) -> str | None:
             return f"an array of type {np.asarray(array).dtype}"
         if np.issubdtype(np.asarray(array).dtype, np.floating) and not np.isfinite(array).all():
             return "its weights or optimizer state hold NaN or infinite values"
+    from vaestudio.core.weights import MAX_ABS_WEIGHT
+
+    largest = max((float(np.abs(w).max()) for w in checkpoint.model_weights if np.size(w)), default=0.0)
+    if largest > MAX_ABS_WEIGHT:
+        return f"its weights hold absurd values (up to {largest:.3g})"
     return None

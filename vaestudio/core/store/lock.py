@@ -8,6 +8,7 @@ never leaves a stale lock; the PID in the file is only there to name the holder 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -37,10 +38,18 @@ class RunLock:
         """Take the lock or raise RunFolderError naming the folder and the PID that holds it."""
         if self._fd is not None:
             return self
+        from vaestudio.core.store.safe_files import NOFOLLOW, kind_of, refuse_link
+
+        refuse_link(self.path, RunFolderError)  # never truncate what a link points to
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o644)
         except OSError as exc:
+            refuse_link(self.path, RunFolderError)  # made a link in between: O_NOFOLLOW refused it (ELOOP)
             raise RunFolderError(f"{self.folder}: cannot lock the run folder ({exc.strerror or exc})") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise RunFolderError(f"{self.path}: is {kind_of(mode)}, not a lock file; remove it")
         if fcntl is not None and not _try_lock(fd):
             holder = _read_pid(fd)
             os.close(fd)
@@ -77,7 +86,7 @@ def holder_pid(folder: str | Path) -> int | None:
     if fcntl is None or not path.exists():
         return None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     try:

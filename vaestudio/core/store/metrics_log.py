@@ -43,6 +43,8 @@ _KINDS = ("step", "epoch", "hyper")
 _HEADER_LINE = ",".join(COLUMNS) + "\n"
 _OLD_COLUMNS = COLUMNS[:11]  # vaestudio 0.1.0
 _OLD_HEADER_LINE = ",".join(_OLD_COLUMNS) + "\n"
+# A 100-epoch Fashion-MNIST run reporting every step writes about 40 MB; 128 MB is far more than a run writes.
+MAX_METRICS_BYTES = 128 << 20
 
 Row = dict[str, "str | int | float | None"]
 
@@ -144,7 +146,7 @@ class MetricsLog:
                         self._migrate()
                     else:
                         self._drop_torn_tail()
-                with open(self.path, mode, encoding="utf-8", newline="") as handle:
+                with _open_for_writing(self.path, mode) as handle:
                     if os.environ.get(FAULTS_VARIABLE):
                         handle.write(line[: len(line) // 2])
                         handle.flush()
@@ -164,26 +166,31 @@ class MetricsLog:
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line that a crash left without its newline, so the next row starts cleanly."""
-        data = self.path.read_bytes()
+        data = self._read_bytes()
         if data and not data.endswith(b"\n"):
-            with open(self.path, "r+b") as handle:
+            with _open_for_writing(self.path, "r+", binary=True) as handle:
                 handle.truncate(data.rfind(b"\n") + 1)
+
+    def _read_bytes(self) -> bytes:
+        from vaestudio.core.store.safe_files import read_capped
+
+        return read_capped(self.path, MAX_METRICS_BYTES, RunFolderError, "metrics file")
 
     def _read_lines(self) -> list[str] | None:
         """The file's complete lines after the header (torn last line left out); None if absent or empty."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self._read_bytes().decode("utf-8")
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RunFolderError(f"cannot read metrics file {self.path}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise RunFolderError(f"{self.path}: damaged metrics file (not UTF-8 text at byte {exc.start})") from None
         if not text or (_HEADER_LINE.startswith(text) and not text.endswith("\n")):
             return None  # empty, or a header torn while being written
         lines = text.splitlines(keepends=True)
         self._old_header = lines[0] == _OLD_HEADER_LINE
         if lines[0] != _HEADER_LINE and not self._old_header:
             raise RunFolderError(
-                f"{self.path} is not a vaestudio metrics file: header {lines[0].strip()!r}, "
+                f"{self.path} is not a vaestudio metrics file: header {lines[0].strip()[:80]!r}, "
                 f"expected {_HEADER_LINE.strip()!r}"
             )
         body = lines[1:]
@@ -199,6 +206,27 @@ class MetricsLog:
         for number, line in enumerate(lines or [], start=2):
             parsed.append((line, _parse_line(line, self.path, number, columns)))
         return parsed
+
+
+def _open_for_writing(path: Path, mode: str, binary: bool = False):
+    """`path` opened to append ("a"), rewrite ("w") or patch ("r+") without following a link out of the run
+    folder and without blocking on a FIFO; RunFolderError naming it for anything but a regular file."""
+    import stat
+
+    from vaestudio.core.store.safe_files import NOFOLLOW, kind_of, refuse_link
+
+    flags = {"a": os.O_WRONLY | os.O_APPEND | os.O_CREAT, "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+             "r+": os.O_RDWR}[mode]
+    refuse_link(path, RunFolderError)
+    fd = os.open(path, flags | NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o666)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise RunFolderError(f"{path}: is {kind_of(info.st_mode)}, not a metrics file")
+    os.set_blocking(fd, True)
+    if binary:
+        return os.fdopen(fd, mode + "b")
+    return os.fdopen(fd, mode, encoding="utf-8", newline="")
 
 
 def _format_cell(name: str, value: object) -> str:

@@ -20,6 +20,9 @@ CHECKPOINT_SECONDS = 120.0  # also checkpoint inside long epochs, so a crash los
 # Grey levels of the run's training.gif: 32 keeps the pictures and makes the 10-epoch tutorial run's GIF
 # 4.2 MB instead of 9.6 MB at 256 (measured); exports from the window offer every choice.
 ANIMATION_LEVELS = 32
+# training.gif shows at most this many snapshots (evenly spread, first and last included): Pillow's GIF writer
+# holds every frame, so a run of 10 000 snapshots would need gigabytes; 300 frames play for 45 s.
+MAX_ANIMATION_FRAMES = 300
 
 
 class RunRecorder:
@@ -109,15 +112,10 @@ class RunRecorder:
 
     def finish(self, model, frame_seconds: float = 0.15, levels: int = ANIMATION_LEVELS) -> list[Path]:
         """Save the model, the final grid and the animation; returns the files written."""
-        from vaestudio.core.store.images import save_gif, save_png
         from vaestudio.core.tf.model import save_model
 
         written = [save_model(model, self.folder.file(MODEL))]
-        frames, labels = self.folder.load_frames()
-        if frames:
-            written.append(save_png(frames[-1], self.folder.file(GRID)))
-            written.append(save_gif(frames, self.folder.file(ANIMATION), frame_seconds=frame_seconds,
-                                    captions=labels, levels=levels))
+        written += save_pictures(self.folder, frame_seconds, levels)
         self._tb("flush")
         return written
 
@@ -131,3 +129,20 @@ class RunRecorder:
                     log.path.unlink()
             except OSError:
                 pass
+
+
+def save_pictures(folder: RunFolder, frame_seconds: float = 0.15, levels: int = ANIMATION_LEVELS,
+                  max_frames: int | None = None) -> list[Path]:
+    """grid_final.png (the last snapshot) and training.gif (at most `max_frames` snapshots, evenly spread,
+    the first and last included, read from disk only when shown); returns the files written."""
+    from vaestudio.core.store.images import save_gif, save_png
+    from vaestudio.core.store.snapshots import spread
+
+    store = folder.snapshots
+    records = spread(store.records(), MAX_ANIMATION_FRAMES if max_frames is None else max_frames)
+    if not records:
+        return []
+    frames = [store.load_mosaic(record) for record in records]
+    return [save_png(frames[-1], folder.file(GRID)),
+            save_gif(frames, folder.file(ANIMATION), frame_seconds=frame_seconds, captions=[r.label for r in records],
+                     levels=levels)]

@@ -40,7 +40,8 @@ RUN_FACTS = "run.json"  # what the run's start found: steps per epoch, data, dev
 _NOT_RECORDED = object()
 
 
-_LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$")  # store/atomic.py's temporary names
+# store/atomic.py's temporary names, and Keras's own beside them (`.model.keras.XXXXXXXX.part.keras.keras`)
+_LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+){0,2}$")
 
 
 def is_leftover(name: str) -> bool:
@@ -110,7 +111,8 @@ class RunFolder:
         try:
             # Our own lock and the temporary files of a write that was killed do not count: a run that died
             # while writing its first config can be started again in the same folder.
-            entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME and not is_leftover(p.name))
+            entries = sorted(p.name for p in path.iterdir()
+                             if not ((p.name == LOCK_NAME and not p.is_symlink()) or is_leftover(p.name)))
         except OSError as exc:
             raise RunFolderError(f"{path}: cannot read the folder ({exc.strerror or exc})") from None
         if entries:
@@ -148,10 +150,14 @@ class RunFolder:
         if version not in READABLE_VERSIONS:
             raise RunFolderError(f"{path}: run folder format {version!r} is not supported "
                                  f"(this vaestudio reads formats {', '.join(map(str, READABLE_VERSIONS))})")
+        if version == 1 and isinstance(values.get("extra"), dict):
+            values.pop("extra")  # 0.1.0 wrote an (always empty) free-form "extra" setting; nothing reads it
         try:
-            return TrainConfig.from_dict(values, source=str(path))
+            config = TrainConfig.from_dict(values, source=str(path))
         except VaeStudioError as exc:
             raise RunFolderError(str(exc)) from None
+        self.snapshots.architecture = config.architecture  # a snapshot of another shape is named as damaged
+        return config
 
     # -- reading the whole state ----------------------------------------------------------------------
     def read_state(self) -> RunState:
@@ -182,11 +188,9 @@ class RunFolder:
     def saved_step(self) -> int | None | object:
         """The checkpoint step the final files (model, grid, animation) were saved at, per run.json: None
         while a run trains, _NOT_RECORDED for folders that do not record it (0.1.0, or an unreadable run.json)."""
-        import json
-
         try:
-            facts = json.loads(self.file(RUN_FACTS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            facts = read_json_object(self.file(RUN_FACTS), RunFolderError)
+        except RunFolderError:
             return _NOT_RECORDED
         if not isinstance(facts, dict) or "saved_step" not in facts:
             return _NOT_RECORDED
@@ -197,6 +201,8 @@ class RunFolder:
         """Refuse, naming the place, a run folder that this process could not write to (before changing it)."""
         import os
 
+        self.check_no_links()
+        self.check_checkpoint_not_lost()
         for folder in (self.path, self.snapshot_dir):
             if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
                 raise RunFolderError(f"{folder}: cannot write here (read-only or no permission)")
@@ -207,6 +213,30 @@ class RunFolder:
         index = self.snapshot_dir / "index.csv"
         if index.exists() and not os.access(index, os.R_OK):
             raise RunFolderError(f"{index}: cannot read the snapshot index (no permission)")
+
+    def check_no_links(self) -> None:
+        """The symlink rule: refuse, naming it, a link where this run writes in place or removes files
+        (snapshots/, tensorboard/, .lock, metrics.csv, snapshots/index.csv): it could point out of the folder."""
+        from vaestudio.core.store.safe_files import refuse_link
+
+        for path in (self.snapshot_dir, self.file(TENSORBOARD),
+                     self.file(LOCK_NAME), self.file(METRICS), self.snapshot_dir / "index.csv"):
+            refuse_link(path, RunFolderError)
+
+    def check_checkpoint_not_lost(self) -> None:
+        """A run without checkpoint.npz restarts from step 0, dropping every later row and snapshot; refuse that
+        when the folder shows the checkpoint existed (finished epochs, or final files saved after step 0)."""
+        if self.file(CHECKPOINT).exists() or self.file(CHECKPOINT).is_symlink():
+            self.snapshots.refuse_unlisted_frames()  # the resume keeps snapshots up to the checkpoint
+            return
+        epochs = sum(1 for row in self.metrics().rows() if row["kind"] == "epoch")
+        saved = self.saved_step()
+        if epochs or (isinstance(saved, int) and saved > 0):
+            evidence = (f"{METRICS} records {epochs} finished epoch{'s' if epochs != 1 else ''}" if epochs else
+                        f"{RUN_FACTS} records a model saved at step {saved}")
+            raise RunFolderError(f"{self.file(CHECKPOINT)}: is missing, but {evidence}; resuming would restart "
+                                 "from step 0 and delete what the run recorded: restore the checkpoint, or "
+                                 "start a new run in another folder")
 
     # -- leftovers --------------------------------------------------------------------------------------
     def leftovers(self) -> list[Path]:

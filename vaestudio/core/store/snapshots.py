@@ -24,6 +24,18 @@ from vaestudio.core.events import Snapshot
 INDEX = "index.csv"
 HEADER = ("frame", "epoch", "step", "label")
 MAX_INDEX_BYTES = 16 << 20
+MAX_FRAME_BYTES = 64 << 20  # a grid PNG: 40 x 40 images of 64 x 64 RGB is 19.7 MB uncompressed
+MAX_FRAME_PIXELS = 40 * 64 * 40 * 64
+
+
+def spread(records: list, limit: int) -> list:
+    """At most `limit` of `records`, evenly spread, the first and the last always among them."""
+    if len(records) <= limit:
+        return list(records)
+    if limit < 2:
+        return list(records[-1:])
+    picks = sorted({round(i * (len(records) - 1) / (limit - 1)) for i in range(limit)})
+    return [records[i] for i in picks]
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,8 @@ class SnapshotRecord:
 
     @property
     def has_weights(self) -> bool:
-        return self.weights_path.is_file()
+        """A weights file stands beside the grid (it may still be damaged: load_weights says so by name)."""
+        return self.weights_path.exists() or self.weights_path.is_symlink()
 
 
 class SnapshotStore:
@@ -48,6 +61,7 @@ class SnapshotStore:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._records: list[SnapshotRecord] | None = None
+        self.architecture = None  # the run's Architecture once its config is read: weights must fit it
 
     @property
     def index_path(self) -> Path:
@@ -72,16 +86,13 @@ class SnapshotStore:
         return self.records()
 
     def _read_index(self) -> list[SnapshotRecord]:
+        from vaestudio.core.store.safe_files import read_capped
+
         path = self.index_path
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_INDEX_BYTES + 1)
+            data = read_capped(path, MAX_INDEX_BYTES, RunFolderError, "snapshot index")
         except FileNotFoundError:
             return []
-        except OSError as exc:
-            raise RunFolderError(f"{path}: cannot read the snapshot index ({exc.strerror or exc})") from None
-        if len(data) > MAX_INDEX_BYTES:
-            raise RunFolderError(f"{path}: larger than {MAX_INDEX_BYTES} bytes, not a snapshot index")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -107,20 +118,36 @@ class SnapshotStore:
         """The grid image of a snapshot (uint8, grey or RGB)."""
         from PIL import Image
 
+        from vaestudio.core.store.safe_files import open_regular_file
+
         try:
-            with Image.open(record.png) as image:
+            with open_regular_file(record.png, RunFolderError, "snapshot image", MAX_FRAME_BYTES) as handle, \
+                    Image.open(handle) as image:
+                if image.width * image.height > MAX_FRAME_PIXELS:
+                    raise RunFolderError(f"{record.png}: {image.width}x{image.height} pixels, larger than any "
+                                         f"snapshot grid ({MAX_FRAME_PIXELS} pixels at most)")
                 image.load()
                 return np.asarray(image.convert("RGB" if image.mode in ("RGB", "RGBA", "P") else "L"))
+        except FileNotFoundError:
+            raise RunFolderError(f"{record.png}: unreadable snapshot (missing)") from None
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise RunFolderError(f"{record.png}: unreadable snapshot ({exc})") from None
+            raise RunFolderError(f"{record.png}: unreadable snapshot ({str(exc)[:200]})") from None
 
     def load_weights(self, record: SnapshotRecord):
         """The snapshot's VaeWeights, or None for a snapshot recorded without them (vaestudio 0.1.0)."""
         from vaestudio.core.weights import VaeWeights
 
-        if not record.weights_path.is_file():
+        path = record.weights_path
+        if not record.has_weights:
+            if any(self.folder.glob("frame-*.npz")):  # the run records weights: this one was lost
+                raise RunFolderError(f"{path}: the snapshot's weights file is missing (damaged run folder)")
             return None
-        return VaeWeights.load(record.weights_path, RunFolderError)
+        weights = VaeWeights.load(path, RunFolderError)
+        if self.architecture is not None and weights.architecture != self.architecture:
+            raise RunFolderError(f"{path}: the snapshot's weights are of a model of "
+                                 f"{weights.architecture.describe()}, but its run's is of "
+                                 f"{self.architecture.describe()} (damaged run folder)")
+        return weights
 
     def load_frames(self) -> tuple[list[np.ndarray], list[str]]:
         records = self.records()
@@ -133,6 +160,7 @@ class SnapshotStore:
 
         records = self.records()
         frame = records[-1].frame + 1 if records else 0
+        self._refuse_link()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             save_png(snapshot.mosaic, self.png_path(frame))
@@ -149,14 +177,51 @@ class SnapshotStore:
         return record
 
     def keep_until(self, step: int) -> None:
-        """Drop the snapshots taken after global `step` (a resumed run re-takes them)."""
-        kept = [r for r in self.records() if r.step <= step]
+        """Drop the snapshots taken after global `step` (a resumed run re-takes them).
+
+        Only what is provably later goes: indexed snapshots after `step`, and frame files numbered after the
+        last indexed frame (written by a process killed before it could list them). With a checkpoint
+        (`step` ≥ 0), frame files but no index listing them is damage: refused, nothing is deleted."""
+        self._refuse_link()
+        records = self.records()
+        on_disk = self._frame_files()
+        last_listed = records[-1].frame if records else -1
+        if step >= 0:
+            self.refuse_unlisted_frames()
+        kept = [r for r in records if r.step <= step]
         self._write_index(kept)
         self._records = kept
-        keep = {r.png for r in kept} | {r.weights_path for r in kept}
-        for orphan in list(self.folder.glob("frame-*.png")) + list(self.folder.glob("frame-*.npz")):
-            if orphan not in keep:
-                orphan.unlink(missing_ok=True)
+        keep = {r.frame for r in kept}
+        for frame, path in on_disk:
+            if frame not in keep and (frame > last_listed or frame in {r.frame for r in records}):
+                path.unlink(missing_ok=True)
+
+    def refuse_unlisted_frames(self) -> None:
+        """RunFolderError when frame files lie here but the index lists none of them (it was deleted or
+        emptied): a resume must not take them for leftovers and delete them."""
+        if self.records():
+            return
+        frames = sorted({frame for frame, _ in self._frame_files()})
+        if frames:
+            state = "is missing" if not self.index_path.exists() else "lists no snapshot"
+            raise RunFolderError(f"{self.index_path}: {state}, but {self.folder} holds {len(frames)} snapshot "
+                                 f"frame(s) ({frames[0]}…{frames[-1]}); vaestudio will not delete them: restore "
+                                 "the index, or move the frames away to continue the run without them")
+
+    def _frame_files(self) -> list[tuple[int, Path]]:
+        """(frame number, path) of every frame-NNNNN.png / .npz in the folder."""
+        found = []
+        for path in list(self.folder.glob("frame-*.png")) + list(self.folder.glob("frame-*.npz")):
+            number = path.stem.removeprefix("frame-")
+            if number.isascii() and number.isdigit():
+                found.append((int(number), path))
+        return found
+
+    def _refuse_link(self) -> None:
+        from vaestudio.core.store.safe_files import refuse_link
+
+        refuse_link(self.folder, RunFolderError)
+        refuse_link(self.index_path, RunFolderError)
 
     def unreadable(self) -> list[SnapshotRecord]:
         """The snapshots whose grid image cannot be read (damaged or truncated PNG files)."""
@@ -172,6 +237,7 @@ class SnapshotStore:
         """Rewrite a damaged snapshot's grid image (from its weights), or drop the snapshot when it has none."""
         from vaestudio.core.store.images import save_png
 
+        self._refuse_link()
         if mosaic is not None:
             try:
                 save_png(mosaic, record.png)

@@ -175,7 +175,7 @@ def parse_devices(value: DevicesRequest | None) -> DevicesRequest | None:
         text = value.strip().lower()
         if text in (ALL, WORKERS):
             return text
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit to isdigit, not to int
             raise ConfigError(f"--devices {value!r}: {expected}")
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -246,10 +246,10 @@ def plan_devices(request: DevicesRequest | None = None, *, cpu_only: bool = Fals
 
 def _plan_workers(list_gpus=None) -> DevicePlan:
     """The DevicePlan of this worker: the strategy over all workers, created now (before TensorFlow starts)."""
-    from vaestudio.core.tf.workers import multi_worker_strategy, worker_role
+    from vaestudio.core.tf.workers import join_workers, worker_role
 
     role = worker_role()
-    strategy = multi_worker_strategy()
+    strategy = join_workers()
     local = detect_device(list_gpus=list_gpus)
     on_each = describe_gpus(local.gpu_count, list_gpus) if local.is_gpu else "CPU"
     writer = "this worker writes the run folder" if role.rank == 0 else \

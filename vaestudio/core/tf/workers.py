@@ -10,16 +10,23 @@ on TensorFlow. This module knows nothing of device plans (device.py builds them 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import socket
+import sys
+import time
 import zlib
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from vaestudio.core.errors import ConfigError
 
+WAIT_VARIABLE = "VAESTUDIO_WORKERS_WAIT"  # seconds a worker waits for the others to start (default below)
+DEFAULT_WAIT_SECONDS = 300
 _JOBS = ("chief", "worker")
 _strategy = None  # one MultiWorkerMirroredStrategy per process: TensorFlow allows no second
 _gather = None  # its compiled all-gather
@@ -32,6 +39,8 @@ class WorkerRole:
     rank: int  # 0: the chief (or worker 0 without one), which writes the run folder
     count: int  # all workers, the chief included
     task: str  # e.g. "worker 1"
+    address: str = field(default="", compare=False)  # this worker's host:port in TF_CONFIG
+    peers: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (task, host:port) of the others
 
 
 def worker_role(environ: Mapping[str, str] | None = None) -> WorkerRole:
@@ -65,7 +74,87 @@ def worker_role(environ: Mapping[str, str] | None = None) -> WorkerRole:
             or not 0 <= index < len(cluster[kind]):
         raise ConfigError(f"TF_CONFIG: the task {kind!r} {index!r} is not in the cluster")
     rank = index if kind == "chief" else index + chiefs
-    return WorkerRole(rank, chiefs + workers, f"{kind} {index}")
+    tasks = [(f"{job} {i}", address) for job in _JOBS for i, address in enumerate(cluster.get(job, []))]
+    me = f"{kind} {index}"
+    return WorkerRole(rank, chiefs + workers, me, cluster[kind][index], tuple(t for t in tasks if t[0] != me))
+
+
+@contextlib.contextmanager
+def holding_port(role: WorkerRole) -> Iterator[None]:
+    """Listen on this worker's TF_CONFIG port while it waits for the others (so they see it has started);
+    ConfigError naming the port when another process holds it (TensorFlow would fail with a raw gRPC error).
+    TensorFlow's own server listens on every interface (0.0.0.0), so that is where the port is taken here."""
+    port = int(role.address.rpartition(":")[2])
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("0.0.0.0", port))
+        listener.listen(16)
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"TF_CONFIG: port {port} of {role.task} ({role.address}) is already in use by another "
+                              "process; stop it or give this worker another port") from None
+        raise ConfigError(f"TF_CONFIG: cannot listen on port {port} of {role.task} ({exc.strerror or exc})") from None
+    try:
+        yield
+    finally:
+        listener.close()  # TensorFlow's server takes the port over now
+
+
+def wait_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long to wait for the other workers: $VAESTUDIO_WORKERS_WAIT seconds, else DEFAULT_WAIT_SECONDS."""
+    raw = (os.environ if environ is None else environ).get(WAIT_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e7:
+        raise ConfigError(f"{WAIT_VARIABLE} {raw[:40]!r}: expected a number of seconds above 0")
+    return value
+
+
+def wait_for_peers(role: WorkerRole, timeout: float, report=None, clock=time.monotonic) -> None:
+    """Return once every other worker accepts connections at its TF_CONFIG address; ConfigError naming those
+    that did not within `timeout` seconds. `report(text)` is told once whom this worker waits for."""
+    deadline = clock() + timeout
+    missing = list(role.peers)
+    told = False
+    while True:
+        missing = [(task, address) for task, address in missing if not _accepts(address)]
+        if not missing:
+            return
+        names = ", ".join(f"{task} ({address})" for task, address in missing)
+        if clock() >= deadline:
+            raise ConfigError(f"--devices workers: {names} did not start within {timeout:g} s; run the same command "
+                              f"there, or set {WAIT_VARIABLE}=<seconds> to wait longer")
+        if not told and report is not None:
+            report(f"waiting for {names} to start (up to {timeout:g} s; {WAIT_VARIABLE}=<seconds> waits longer)")
+            told = True
+        time.sleep(0.5)
+
+
+def _accepts(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def join_workers():
+    """This worker's MultiWorkerMirroredStrategy, created once the other workers have started (TensorFlow's
+    own join would wait for a missing worker forever, silently): whom it waits for is said on stderr."""
+    role = worker_role()
+    timeout = wait_seconds()
+    if _strategy is None:
+        with holding_port(role):
+            wait_for_peers(role, timeout, report=lambda text: print(f"vaestudio: {role.task}: {text}",
+                                                                    file=sys.stderr, flush=True))
+    return multi_worker_strategy()
 
 
 def multi_worker_strategy():

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -109,30 +110,75 @@ def test_committed_pngs_match_the_svg(tmp_path, qapp):
 # --- wheel ----------------------------------------------------------------------------------------------
 
 
-def can_build_wheels_offline() -> bool:
-    """setuptools can make wheels here without downloading anything (needs `wheel` before setuptools 70.1)."""
-    if importlib.util.find_spec("wheel") is not None:
-        return True
+def build_requirement(name: str) -> tuple[int, ...]:
+    """The lowest version of `name` that pyproject.toml's [build-system] requires, e.g. (77,)."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]["requires"]
+    for requirement in requires:
+        match = re.fullmatch(rf"{name}\s*>=\s*([\d.]+)", requirement.strip())
+        if match:
+            return tuple(int(part) for part in match.group(1).split("."))
+    return ()
+
+
+def installed_version(name: str) -> tuple[int, ...] | None:
     try:
-        version = importlib.metadata.version("setuptools")
+        version = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return False
-    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) >= (70, 1)
+        return None
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def can_build_wheels_offline() -> bool:
+    """This Python's own setuptools and wheel meet pyproject.toml's build requirements, so pip need not
+    download them (the "test" extra installs them)."""
+    setuptools = installed_version("setuptools")
+    return (setuptools is not None and setuptools >= build_requirement("setuptools")
+            and importlib.util.find_spec("wheel") is not None)
+
+
+# Warnings of the build backend: Python warnings (SetuptoolsDeprecationWarning: ..., BuildBackendWarning: ...)
+# and distutils' "warning: ..." lines. pip's own "WARNING: ..." lines are about this machine's indexes.
+BUILD_WARNING = re.compile(r"\b[A-Za-z]*Warning\b:|^\s*warning:", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def wheel_build(tmp_path_factory) -> tuple[Path, str]:
+    """A wheel built from a copy of the checkout, and the build's verbose log."""
     base = tmp_path_factory.mktemp("wheel")
     source = copy_source_tree(base / "src")
     # Offline when possible; otherwise pip fetches the build requirements from pyproject.toml.
     isolation = ["--no-build-isolation"] if can_build_wheels_offline() else []
+    # Byte-compiling is a build step: a developer's PYTHONDONTWRITEBYTECODE would make distutils warn.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--quiet",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--verbose",
          str(source), "-w", str(base / "out")],
-        capture_output=True, text=True, cwd=base)
+        capture_output=True, text=True, cwd=base, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     (built,) = (base / "out").glob("vaestudio-*.whl")
-    return built
+    return built, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_build) -> Path:
+    return wheel_build[0]
+
+
+def test_wheel_builds_without_warnings(wheel_build):
+    _, log = wheel_build
+    warnings = [line.strip() for line in log.splitlines() if BUILD_WARNING.search(line)]
+    assert warnings == [], "\n".join(warnings)
+
+
+def test_wheel_declares_its_license(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        headers = archive.read(metadata).decode("utf-8").split("\n\n")[0].splitlines()
+        (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+        text = archive.read(license_file).decode("utf-8")
+    assert "License-Expression: MIT" in headers
+    assert text.startswith("MIT License") and "Copyright (c) 2026 the vaestudio developers" in text
 
 
 def test_wheel_contains_the_icons_and_desktop_entry(wheel):

@@ -20,10 +20,8 @@ import time
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, copy_run, kill_at, recover, run_cli, start_cli, tiny_idx,
-                             train_args, trained_runs)
+from hostile_helpers import assert_run_complete, copy_run, kill_at, recover, run_cli, start_cli, train_args
 
-__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 NEW_RUN_EPOCHS, RESUMED_EPOCHS = 2, 3
 

@@ -12,10 +12,8 @@ import shutil
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, assert_unchanged, copy_run, run_cli, stderr_problems, tiny_idx,
-                             train_args, trained_runs, tree_state)
-
-__all__ = ["tiny_idx", "trained_runs"]  # fixtures
+from hostile_helpers import (assert_run_complete, assert_unchanged, copy_run, run_cli, stderr_problems, train_args,
+                             tree_state)
 
 
 @pytest.fixture(scope="module")

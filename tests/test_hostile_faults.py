@@ -8,7 +8,7 @@ SIGKILLs itself there. A point is taken in one of two phases: a new run (`--out`
 (`--resume --epochs 3` of a run stopped in epoch 2). Random kills are seeded: the seed is printed and
 set with VAESTUDIO_FAULT_SEED to replay a failure; VAESTUDIO_FAULT_ROUNDS sets the slow test's rounds.
 
-The quick cases run in the normal suite; the full sweep is marked slow.
+A few crash points run in the normal suite, the others are marked slow.
 """
 
 from __future__ import annotations
@@ -45,57 +45,40 @@ def _crash_and_recover(phase: str, spec: str, tiny_idx, trained_runs, run) -> No
     assert_run_complete(run, epochs, f"killed at {spec} ({phase})")
 
 
-def _param(phase, spec, xfail=None):
-    marks = []  # every crash point recovers now (the issue 9 defects these once marked are fixed)
-    return pytest.param(phase, spec, id=f"{phase}-{spec}", marks=marks)
-
-
-DEAD_END = "#4: killed before the first checkpoint, --resume says 'no checkpoint'"
-LEFTOVER = "#5: the killed write's temporary file stays after the resume"
-LOST_SNAPSHOT = "new: the epoch's snapshot comes after its checkpoint; a kill between them loses it for good"
-NO_APPEND_POINT = "the 'append' crash points (torn appends) do not exist yet: the run is not killed"
-
-QUICK = [
-    _param("resume", "atomic:config.json", LEFTOVER),
-    _param("resume", "atomic:metrics.csv", LEFTOVER),
-    _param("resume", "atomic:index.csv", LEFTOVER),
-    _param("new", "atomic:grid_final.png", LEFTOVER),
-    _param("new", "append:metrics.csv:2", NO_APPEND_POINT),
-]
-
+# Every crash point, in the phase where it is reached. The quick ones run in the normal suite, the rest is
+# marked slow; a whole run (`pytest`) takes each once.
+QUICK = {("resume", "atomic:config.json"), ("resume", "atomic:metrics.csv"), ("resume", "atomic:index.csv"),
+         ("new", "atomic:grid_final.png"), ("new", "append:metrics.csv:2")}
 EVERY_POINT = [
-    _param("new", "atomic:config.json", LEFTOVER),
-    _param("new", "atomic:frame-00000.png", DEAD_END),
-    _param("new", "atomic:frame-00001.png", DEAD_END),
-    _param("new", "atomic:checkpoint.npz", DEAD_END),
-    _param("new", "atomic:frame-00002.png", LOST_SNAPSHOT),
-    _param("new", "atomic:checkpoint.npz:2", LEFTOVER),
-    _param("new", "atomic:frame-00003.png", LOST_SNAPSHOT),
-    _param("new", "atomic:model.keras", LEFTOVER),
-    _param("new", "atomic:grid_final.png", LEFTOVER),
-    _param("new", "atomic:training.gif", LEFTOVER),
-    _param("new", "append:metrics.csv", NO_APPEND_POINT),
-    _param("new", "append:metrics.csv:3", NO_APPEND_POINT),
-    _param("new", "atomic:index.csv:2", LEFTOVER),
-    _param("resume", "atomic:config.json", LEFTOVER),
-    _param("resume", "atomic:metrics.csv", LEFTOVER),
-    _param("resume", "atomic:index.csv", LEFTOVER),
-    _param("resume", "atomic:checkpoint.npz", LEFTOVER),
-    _param("resume", "atomic:frame-00003.png", LOST_SNAPSHOT),
-    _param("resume", "atomic:frame-00004.png", LOST_SNAPSHOT),
-    _param("resume", "atomic:model.keras", LEFTOVER),
-    _param("resume", "atomic:training.gif", LEFTOVER),
-    _param("resume", "append:metrics.csv", NO_APPEND_POINT),
+    ("new", "atomic:config.json"),
+    ("new", "atomic:frame-00000.png"),
+    ("new", "atomic:frame-00001.png"),
+    ("new", "atomic:checkpoint.npz"),
+    ("new", "atomic:frame-00002.png"),
+    ("new", "atomic:checkpoint.npz:2"),
+    ("new", "atomic:frame-00003.png"),
+    ("new", "atomic:model.keras"),
+    ("new", "atomic:grid_final.png"),
+    ("new", "atomic:training.gif"),
+    ("new", "append:metrics.csv"),
+    ("new", "append:metrics.csv:2"),
+    ("new", "append:metrics.csv:3"),
+    ("new", "atomic:index.csv:2"),
+    ("resume", "atomic:config.json"),
+    ("resume", "atomic:metrics.csv"),
+    ("resume", "atomic:index.csv"),
+    ("resume", "atomic:checkpoint.npz"),
+    ("resume", "atomic:frame-00003.png"),
+    ("resume", "atomic:frame-00004.png"),
+    ("resume", "atomic:model.keras"),
+    ("resume", "atomic:training.gif"),
+    ("resume", "append:metrics.csv"),
 ]
 
 
-@pytest.mark.parametrize("phase, spec", QUICK)
-def test_a_kill_inside_a_write_is_recovered(phase, spec, tiny_idx, trained_runs, tmp_path):
-    _crash_and_recover(phase, spec, tiny_idx, trained_runs, tmp_path / "run")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("phase, spec", EVERY_POINT)
+@pytest.mark.parametrize("phase, spec", [
+    pytest.param(phase, spec, id=f"{phase}-{spec}", marks=[] if (phase, spec) in QUICK else [pytest.mark.slow])
+    for phase, spec in EVERY_POINT])
 def test_a_kill_at_every_crash_point_is_recovered(phase, spec, tiny_idx, trained_runs, tmp_path):
     _crash_and_recover(phase, spec, tiny_idx, trained_runs, tmp_path / "run")
 
@@ -125,16 +108,10 @@ def _random_kills(rng: random.Random, run, tiny_idx, kills: int, max_delay: floa
     return history
 
 
-# Failures that are defects already reported (issue 9 #4, #5 and the lost epoch snapshot), recognised by their
-# message. A random kill cannot be a strict xfail (it may land where all works today), so a round failing with
-# one of these is an expected failure and anything else fails the test. Empty this when they are fixed.
-KNOWN: dict[str, str] = {}  # was: issue 9 #4, #5 and the lost epoch snapshot, all fixed
-
-
 def _rounds(tiny_idx, tmp_path, capsys, rounds: int, kills_per_round) -> None:
     seed = _seed()
     rng = random.Random(seed)
-    failures, known = [], []
+    failures = []
     for round_ in range(rounds):
         run = tmp_path / f"run-{round_}"
         history = _random_kills(rng, run, tiny_idx, kills=kills_per_round(rng), max_delay=14.0)
@@ -145,12 +122,8 @@ def _rounds(tiny_idx, tmp_path, capsys, rounds: int, kills_per_round) -> None:
             assert codes[-1] == 0, f"recovery exit codes {codes}: {capsys.readouterr().err[-800:]}"
             assert_run_complete(run, NEW_RUN_EPOCHS, context)
         except AssertionError as exc:
-            message = f"{context}: {str(exc).splitlines()[0]}"
-            labels = [label for words, label in KNOWN.items() if words in str(exc)]
-            (known if labels else failures).append(message + (f" [{labels[0]}]" if labels else ""))
-    assert not failures, f"{len(failures)} of {rounds} rounds did not recover:\n" + "\n".join(failures + known)
-    if known:
-        pytest.xfail(f"{len(known)} of {rounds} rounds hit known defects:\n" + "\n".join(known))
+            failures.append(f"{context}: {str(exc).splitlines()[0]}")
+    assert not failures, f"{len(failures)} of {rounds} rounds did not recover:\n" + "\n".join(failures)
 
 
 def test_random_kills_are_recovered_quick(tiny_idx, tmp_path, capsys):

@@ -316,20 +316,7 @@ def test_archive_unpacks_to_a_versioned_folder_and_keeps_links(tmp_path, fmt):
     assert not target.with_name(target.name + ".partial").exists()
 
 
-# --- the real frozen build (minutes) --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def frozen_build(tmp_path_factory) -> Path:
-    """Build dist/vaestudio with packaging/build.py into a temporary folder."""
-    base = tmp_path_factory.mktemp("pyinstaller")
-    problem = load_build_script().ensure_pyinstaller()
-    if problem:
-        pytest.skip(f"PyInstaller cannot be installed, so the binary cannot be built: {problem}")
-    result = subprocess.run([sys.executable, str(PACKAGING / "build.py"), "--dist", str(base / "dist"),
-                             "--work", str(base / "work"), "--format", "gz"], capture_output=True, text=True)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    return base / "dist"
+# --- the real frozen build (minutes; `frozen_build` in conftest.py builds it beside the other tests) ---------
 
 
 def frozen_env(home: Path) -> dict[str, str]:

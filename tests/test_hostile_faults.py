@@ -17,6 +17,7 @@ import os
 import random
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -30,19 +31,42 @@ def _seed() -> int:
     return int(os.environ.get("VAESTUDIO_FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
 
 
-def _crash_and_recover(phase: str, spec: str, tiny_idx, trained_runs, run) -> None:
-    """Run the phase with VAESTUDIO_KILL_AT=spec, require that it was killed there, then recover the folder."""
+# Killed phases run two at a time beside the test that recovers an earlier one: a vaestudio process spends
+# most of its life starting (imports, tracing) on one core, and the recovery runs in this process.
+KILLERS = 2
+
+
+def _kill(phase: str, spec: str, tiny_idx, trained_runs, run) -> tuple[list[str], int, object]:
+    """Run the phase with VAESTUDIO_KILL_AT=spec: its arguments, the epochs it should end with, the process."""
     if phase == "new":
         args, epochs = train_args(tiny_idx, run, NEW_RUN_EPOCHS), NEW_RUN_EPOCHS
     else:
         copy_run(trained_runs.stale, run)
         args, epochs = ["train", "--resume", str(run), "--epochs", str(RESUMED_EPOCHS)], RESUMED_EPOCHS
-    killed = run_cli(args, env=kill_at(spec))
+    return args, epochs, run_cli(args, env=kill_at(spec))
+
+
+def _recover(phase: str, spec: str, run, args: list[str], epochs: int, killed) -> None:
+    """Require that the phase was killed at its crash point, then recover the folder."""
     assert killed.returncode == -signal.SIGKILL, f"{spec} ({phase}) was not reached: exit {killed.returncode} " \
                                                  f"{killed.stderr[-1500:]}"
     codes = recover(run, args, epochs if phase == "resume" else None)
     assert codes[-1] == 0, f"after a kill at {spec} ({phase}) the folder did not recover: exit codes {codes}"
     assert_run_complete(run, epochs, f"killed at {spec} ({phase})")
+
+
+@pytest.fixture(scope="module")
+def killed_runs(request, tiny_idx, trained_runs, tmp_path_factory):
+    """The killed phase of each crash point selected in this session, started in the order the tests run."""
+    pool = ThreadPoolExecutor(max_workers=KILLERS)
+    jobs = {}
+    for item in request.session.items:
+        if item.module is request.module and item.originalname == "test_a_kill_at_every_crash_point_is_recovered":
+            phase, spec = item.callspec.params["phase"], item.callspec.params["spec"]
+            run = tmp_path_factory.mktemp("crash") / "run"
+            jobs[phase, spec] = run, pool.submit(_kill, phase, spec, tiny_idx, trained_runs, run)
+    yield jobs
+    pool.shutdown(cancel_futures=True)
 
 
 # Every crash point, in the phase where it is reached. The quick ones run in the normal suite, the rest is
@@ -79,8 +103,14 @@ EVERY_POINT = [
 @pytest.mark.parametrize("phase, spec", [
     pytest.param(phase, spec, id=f"{phase}-{spec}", marks=[] if (phase, spec) in QUICK else [pytest.mark.slow])
     for phase, spec in EVERY_POINT])
-def test_a_kill_at_every_crash_point_is_recovered(phase, spec, tiny_idx, trained_runs, tmp_path):
-    _crash_and_recover(phase, spec, tiny_idx, trained_runs, tmp_path / "run")
+def test_a_kill_at_every_crash_point_is_recovered(phase, spec, tiny_idx, trained_runs, killed_runs, tmp_path):
+    if (phase, spec) in killed_runs:
+        run, job = killed_runs[phase, spec]
+        args, epochs, killed = job.result()
+    else:  # not known at collection (a plugin re-ran it): kill it now
+        run = tmp_path / "run"
+        args, epochs, killed = _kill(phase, spec, tiny_idx, trained_runs, run)
+    _recover(phase, spec, run, args, epochs, killed)
 
 
 def _random_kills(rng: random.Random, run, tiny_idx, kills: int, max_delay: float) -> list[str]:
@@ -109,20 +139,25 @@ def _random_kills(rng: random.Random, run, tiny_idx, kills: int, max_delay: floa
 
 
 def _rounds(tiny_idx, tmp_path, capsys, rounds: int, kills_per_round) -> None:
+    """Rounds of random kills (two at a time), each round recovered here as soon as its kills are done."""
     seed = _seed()
-    rng = random.Random(seed)
     failures = []
-    for round_ in range(rounds):
-        run = tmp_path / f"run-{round_}"
-        history = _random_kills(rng, run, tiny_idx, kills=kills_per_round(rng), max_delay=14.0)
-        context = f"VAESTUDIO_FAULT_SEED={seed}, round {round_}: {history}"
-        print(context)
-        try:
-            codes = recover(run, train_args(tiny_idx, run, NEW_RUN_EPOCHS))
-            assert codes[-1] == 0, f"recovery exit codes {codes}: {capsys.readouterr().err[-800:]}"
-            assert_run_complete(run, NEW_RUN_EPOCHS, context)
-        except AssertionError as exc:
-            failures.append(f"{context}: {str(exc).splitlines()[0]}")
+    with ThreadPoolExecutor(max_workers=KILLERS) as pool:
+        started = []
+        for round_ in range(rounds):
+            rng = random.Random(f"{seed}/{round_}")  # each round its own: replayable whatever the threads do
+            run = tmp_path / f"run-{round_}"
+            started.append((round_, run, pool.submit(_random_kills, rng, run, tiny_idx, kills=kills_per_round(rng),
+                                                     max_delay=14.0)))
+        for round_, run, job in started:
+            context = f"VAESTUDIO_FAULT_SEED={seed}, round {round_}: {job.result()}"
+            print(context)
+            try:
+                codes = recover(run, train_args(tiny_idx, run, NEW_RUN_EPOCHS))
+                assert codes[-1] == 0, f"recovery exit codes {codes}: {capsys.readouterr().err[-800:]}"
+                assert_run_complete(run, NEW_RUN_EPOCHS, context)
+            except AssertionError as exc:
+                failures.append(f"{context}: {str(exc).splitlines()[0]}")
     assert not failures, f"{len(failures)} of {rounds} rounds did not recover:\n" + "\n".join(failures)
 
 

@@ -55,9 +55,8 @@ class EarlyJob:
 
 
 def _frozen_build() -> EarlyJob:
-    """packaging/build.py into the job's folder."""
-    return EarlyJob("frozen", lambda base: [sys.executable, str(PACKAGING / "build.py"), "--dist", str(base / "dist"),
-                                            "--work", str(base / "work"), "--format", "gz"])
+    """tests/frozen_job.py: packaging/build.py, then the built executable's self-test and a short training."""
+    return EarlyJob("frozen", lambda base: [sys.executable, str(TESTS / "frozen_job.py"), str(base)])
 
 
 def _two_device_window() -> EarlyJob:
@@ -98,13 +97,14 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def frozen_build() -> Path:
-    """dist/ of packaging/build.py: the self-contained vaestudio folder and its .tar.gz."""
+    """The folder of tests/frozen_job.py: dist/ (the self-contained vaestudio folder and its .tar.gz) and, for
+    each of its runs of the executable, <run>/ with result.json (exit code, stdout, stderr) and its files."""
     job = _job("frozen_build")
     code, log = job.wait()
     if code == EXIT_NO_PYINSTALLER:
         pytest.skip(f"PyInstaller cannot be installed, so the binary cannot be built: {log.strip()[-300:]}")
     assert code == 0, log[-5000:]
-    return job.base / "dist"
+    return job.base
 
 
 @pytest.fixture(scope="session")

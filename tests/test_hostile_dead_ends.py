@@ -12,9 +12,11 @@ import signal
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, kill_at, recover, run_cli, start_cli, stop_process, stderr_problems,
-                             train_args, wait_for)
+from hostile_helpers import (assert_run_complete, kill_at, recover, run_cli, start_cli, stop_process,
+                             stderr_problems, tiny_idx, train_args, wait_for)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx"]  # fixture
 
 
 @pytest.mark.parametrize("crash_point", [

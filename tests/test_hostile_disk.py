@@ -19,8 +19,9 @@ import subprocess
 import pytest
 
 from hostile_helpers import (assert_run_complete, empty_files, index_rows, part_files, recover, run_cli,
-                             stderr_problems, train_args)
+                             stderr_problems, tiny_idx, train_args)
 
+__all__ = ["tiny_idx"]  # fixture
 
 CHECKPOINT_FAILS = 600_000  # config, metrics, snapshots (3 KB), model.keras (315 KB) fit; the checkpoint (852 KB) not
 GIF_FAILS = 1_000_000  # 40 x 40 grid, 6 epochs: checkpoint (853 KB) and frames (<0.5 MB) fit, the GIF (8 frames, 32 greys) does not

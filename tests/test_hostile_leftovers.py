@@ -13,8 +13,10 @@ import signal
 import pytest
 
 from hostile_helpers import (assert_run_complete, assert_snapshots_consistent, epoch_rows, index_rows, kill_at,
-                             part_files, run_cli, train_args)
+                             part_files, run_cli, tiny_idx, train_args)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx"]  # fixture
 
 
 @pytest.mark.parametrize("crash_point, leftover", [

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import signal
 
-from hostile_helpers import assert_run_complete, epoch_rows, start_cli, stop_process, train_args, wait_for
+import pytest
+
+from hostile_helpers import (assert_run_complete, epoch_rows, start_cli, stop_process, tiny_idx, train_args,
+                             wait_for)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx"]  # fixture
 
 
 def test_a_folder_being_trained_is_refused_to_others_and_free_after_a_kill(tiny_idx, tmp_path, capsys):

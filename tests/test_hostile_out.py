@@ -10,9 +10,10 @@ import os
 
 import pytest
 
-from hostile_helpers import assert_run_complete, assert_unchanged, train_args, tree_state
+from hostile_helpers import assert_run_complete, assert_unchanged, tiny_idx, train_args, tree_state
 from vaestudio.cli import main
 
+__all__ = ["tiny_idx"]  # fixture
 
 USER_FILES = {
     "training_gif": {"training.gif": b"GIF89a my own animation"},

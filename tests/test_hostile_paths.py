@@ -13,9 +13,11 @@ import sys
 
 import pytest
 
-from hostile_helpers import assert_run_complete, cli_env, copy_run, non_utf8, run_cli, stderr_problems, train_args
+from hostile_helpers import (assert_run_complete, cli_env, copy_run, non_utf8, run_cli, stderr_problems, tiny_idx,
+                             train_args, trained_runs)
 from vaestudio.cli import main
 
+__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 STRICT_UTF8 = {"PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 

@@ -12,8 +12,10 @@ import shutil
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, assert_unchanged, copy_run, run_cli, stderr_problems, train_args,
-                             tree_state)
+from hostile_helpers import (assert_run_complete, assert_unchanged, copy_run, run_cli, stderr_problems, tiny_idx,
+                             train_args, trained_runs, tree_state)
+
+__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 
 @pytest.fixture(scope="module")

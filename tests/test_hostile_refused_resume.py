@@ -13,9 +13,11 @@ import json
 import numpy as np
 import pytest
 
-from hostile_helpers import (assert_run_complete, assert_snapshots_consistent, assert_unchanged, epoch_rows, copy_run,
-                             npy_claiming, read_npz, replace_npz_member, rewrite_checkpoint, tree_state)
+from hostile_helpers import (assert_run_complete, assert_snapshots_consistent, assert_unchanged, epoch_rows, copy_run, npy_claiming, read_npz,
+                             replace_npz_member, rewrite_checkpoint, tiny_idx, trained_runs, tree_state)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 
 def _refused(run, capsys, *args: str) -> str:

@@ -12,8 +12,11 @@ import math
 
 import pytest
 
-from hostile_helpers import assert_run_complete, assert_unchanged, copy_run, epoch_rows, metrics_rows, tree_state
+from hostile_helpers import (assert_run_complete, assert_unchanged, copy_run, epoch_rows, metrics_rows, tiny_idx,
+                             trained_runs, tree_state)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 
 def _refused(run, capsys, *args: str) -> str:

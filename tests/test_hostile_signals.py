@@ -7,9 +7,11 @@ import signal
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, epoch_rows, start_cli, stderr_problems, stop_process, train_args,
-                             wait_for)
+from hostile_helpers import (assert_run_complete, epoch_rows, start_cli, stderr_problems, stop_process, tiny_idx,
+                             train_args, wait_for)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx"]  # fixture
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])

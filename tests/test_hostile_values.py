@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostile_helpers import assert_run_complete, assert_unchanged, copy_run, train_args, tree_state
+from hostile_helpers import (assert_run_complete, assert_unchanged, copy_run, tiny_idx, train_args, trained_runs,
+                             tree_state)
 from vaestudio.cli import main
+
+__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 
 # -- #8, #11: config.json ----------------------------------------------------------------------------------------

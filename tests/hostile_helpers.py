@@ -7,7 +7,7 @@
   changed"), `assert_run_complete` (metrics continuous, snapshots 0..n-1, GIF as long as the index,
   no temporary files), `stderr_problems` (tracebacks, "Exception ignored" noise, more than one line).
 
-Fixtures are defined here and imported by the test modules that use them.
+Its fixtures `tiny_idx` and `trained_runs` are session-scoped and registered by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -53,10 +53,22 @@ def write_tiny_idx(folder: Path, seed: int = 2) -> Path:
     return write_idx_folder(folder, (data.train_images, data.train_labels, data.test_images, data.test_labels))
 
 
-@pytest.fixture(scope="module")
+# Session fixtures, registered for every module by tests/conftest.py. A module that still imports them
+# gets fixture definitions of its own, so they also remember what they made: it is made once per test run.
+_made: dict[tuple[str, Path], object] = {}
+
+
+def _once(name: str, tmp_path_factory, make):
+    key = (name, tmp_path_factory.getbasetemp())
+    if key not in _made:
+        _made[key] = make()
+    return _made[key]
+
+
+@pytest.fixture(scope="session")
 def tiny_idx(tmp_path_factory) -> Path:
     """The four IDX files of 128 train / 64 test synthetic images."""
-    return write_tiny_idx(tmp_path_factory.mktemp("idx"))
+    return _once("tiny_idx", tmp_path_factory, lambda: write_tiny_idx(tmp_path_factory.mktemp("idx")))
 
 
 def train_args(data: Path, out: Path, epochs: int = 2, *extra: str) -> list[str]:
@@ -65,7 +77,7 @@ def train_args(data: Path, out: Path, epochs: int = 2, *extra: str) -> list[str]
 
 @dataclass(frozen=True)
 class TrainedRuns:
-    """Run folders trained once per module; copy them (`copy_run`) before touching them."""
+    """Run folders trained once per test run; copy them (`copy_run`) before touching them."""
 
     finished: Path  # 2 epochs, complete, its checkpoint after epoch 2
     stale: Path  # the same run, but its checkpoint is the one of epoch 1: as if killed in epoch 2 just
@@ -73,18 +85,22 @@ class TrainedRuns:
     foreign_checkpoint: Path  # checkpoint.npz of a 1-epoch run with latent_dim 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_runs(tiny_idx, tmp_path_factory) -> TrainedRuns:
-    root = tmp_path_factory.mktemp("runs")
+    return _once("trained_runs", tmp_path_factory, lambda: train_runs(tiny_idx, tmp_path_factory.mktemp("runs")))
+
+
+def train_runs(data: Path, root: Path) -> TrainedRuns:
+    """Train the `TrainedRuns` folders under `root` (in this process: no TensorFlow start-up per run)."""
     finished = root / "finished"
-    assert main(train_args(tiny_idx, finished, 1)) == 0
+    assert main(train_args(data, finished, 1)) == 0
     epoch_1_checkpoint = (finished / "checkpoint.npz").read_bytes()
     assert main(["train", "--resume", str(finished), "--epochs", "2"]) == 0
     stale = root / "stale"
     shutil.copytree(finished, stale)
     (stale / "checkpoint.npz").write_bytes(epoch_1_checkpoint)
     foreign = root / "foreign"
-    assert main(train_args(tiny_idx, foreign, 1, "--latent-dim", "3")) == 0
+    assert main(train_args(data, foreign, 1, "--latent-dim", "3")) == 0
     return TrainedRuns(finished, stale, foreign / "checkpoint.npz")
 
 

@@ -130,33 +130,62 @@ def _worker_half(out: Path) -> None:
 
 # -- the tests ---------------------------------------------------------------------------------------------------
 def _script(mode: str, out: Path, **env) -> subprocess.Popen:
+    """This file run as a script; its output goes to OUT/<mode><n>.log (nobody need read it while it runs)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **env}
-    return subprocess.Popen([sys.executable, __file__, mode, str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / f"{mode}{len(list(out.glob(f'{mode}*.log')))}.log"
+    with open(log, "wb") as handle:
+        process = subprocess.Popen([sys.executable, __file__, mode, str(out)], cwd=ROOT, env=env,
+                                   stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process.log = log
+    return process
 
 
 def _finish(process: subprocess.Popen, timeout: float = 900) -> None:
     try:
-        _, stderr = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        _, stderr = process.communicate()
-    assert process.returncode == 0, stderr[-3000:]
+        process.wait()
+    assert process.returncode == 0, process.log.read_text(errors="replace")[-3000:]
+
+
+def _start_workers(out: Path) -> list[subprocess.Popen]:
+    """The two worker processes (a cluster on two free ports of 127.0.0.1), started and left running."""
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    return [_script("worker", out, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
+            for i in range(2)]
 
 
 @pytest.fixture(scope="module")
 def one_device(tmp_path_factory):
-    """The reference: 50 steps on one device, and a run stopped after 25 (in this process)."""
+    """The reference: 50 steps on one device, and a run stopped after 25 (in this process). The two workers
+    start first and train beside it (they need nothing of it): a process spends most of its start on one core."""
     pytest.importorskip("tensorflow")
     out = tmp_path_factory.mktemp("distributed")
-    _train(out / "one")
-    _train(out / "one_stopped", stop_at=STOP_AT)
-    return out
+    workers = _start_workers(out)
+    try:
+        _train(out / "one")
+        _train(out / "one_stopped", stop_at=STOP_AT)
+    except BaseException:
+        for process in workers:
+            process.kill()
+            process.wait()
+        raise
+    yield out, workers
+    for process in workers:  # left running only when no test asked for them
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="module")
 def runs(one_device):
-    out = one_device
+    out, _ = one_device
     _finish(_script("two-replicas", out))
     _train(out / "two_stopped", resume=True)  # a checkpoint of two replicas, resumed on one device
     return out, json.loads((out / "report.json").read_text())
@@ -164,16 +193,7 @@ def runs(one_device):
 
 @pytest.fixture(scope="module")
 def workers(one_device):
-    out = one_device
-    ports = []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    processes = [_script("worker", out, TF_CONFIG=json.dumps({"cluster": cluster,
-                                                              "task": {"type": "worker", "index": i}}))
-                 for i in range(2)]
+    out, processes = one_device
     for process in processes:
         _finish(process)
     _train(out / "workers_stopped", resume=True)  # a checkpoint of two workers, resumed on one device
@@ -294,7 +314,8 @@ def test_devices_that_the_machine_lacks_are_refused_before_the_folder_is_made(tm
 def test_devices_may_change_on_resume_since_they_are_not_part_of_the_run(one_device):
     from vaestudio.cli import build_parser, make_run
 
-    run = make_run(build_parser().parse_args(["train", "--resume", str(one_device / "one"), "--epochs", "2",
+    out, _ = one_device
+    run = make_run(build_parser().parse_args(["train", "--resume", str(out / "one"), "--epochs", "2",
                                               "--devices", "all"]))
     assert run.devices == "all" and run.config.epochs == 2
 

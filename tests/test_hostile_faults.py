@@ -8,7 +8,7 @@ SIGKILLs itself there. A point is taken in one of two phases: a new run (`--out`
 (`--resume --epochs 3` of a run stopped in epoch 2). Random kills are seeded: the seed is printed and
 set with VAESTUDIO_FAULT_SEED to replay a failure; VAESTUDIO_FAULT_ROUNDS sets the slow test's rounds.
 
-The quick cases run in the normal suite; the full sweep is marked slow.
+A few crash points run in the normal suite, the others are marked slow.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import os
 import random
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, copy_run, kill_at, recover, run_cli, start_cli, tiny_idx,
-                             train_args, trained_runs)
+from hostile_helpers import assert_run_complete, copy_run, kill_at, recover, run_cli, start_cli, train_args
 
-__all__ = ["tiny_idx", "trained_runs"]  # fixtures
 
 NEW_RUN_EPOCHS, RESUMED_EPOCHS = 2, 3
 
@@ -32,14 +31,23 @@ def _seed() -> int:
     return int(os.environ.get("VAESTUDIO_FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
 
 
-def _crash_and_recover(phase: str, spec: str, tiny_idx, trained_runs, run) -> None:
-    """Run the phase with VAESTUDIO_KILL_AT=spec, require that it was killed there, then recover the folder."""
+# Killed phases run two at a time beside the test that recovers an earlier one: a vaestudio process spends
+# most of its life starting (imports, tracing) on one core, and the recovery runs in this process.
+KILLERS = 2
+
+
+def _kill(phase: str, spec: str, tiny_idx, trained_runs, run) -> tuple[list[str], int, object]:
+    """Run the phase with VAESTUDIO_KILL_AT=spec: its arguments, the epochs it should end with, the process."""
     if phase == "new":
         args, epochs = train_args(tiny_idx, run, NEW_RUN_EPOCHS), NEW_RUN_EPOCHS
     else:
         copy_run(trained_runs.stale, run)
         args, epochs = ["train", "--resume", str(run), "--epochs", str(RESUMED_EPOCHS)], RESUMED_EPOCHS
-    killed = run_cli(args, env=kill_at(spec))
+    return args, epochs, run_cli(args, env=kill_at(spec))
+
+
+def _recover(phase: str, spec: str, run, args: list[str], epochs: int, killed) -> None:
+    """Require that the phase was killed at its crash point, then recover the folder."""
     assert killed.returncode == -signal.SIGKILL, f"{spec} ({phase}) was not reached: exit {killed.returncode} " \
                                                  f"{killed.stderr[-1500:]}"
     codes = recover(run, args, epochs if phase == "resume" else None)
@@ -47,59 +55,62 @@ def _crash_and_recover(phase: str, spec: str, tiny_idx, trained_runs, run) -> No
     assert_run_complete(run, epochs, f"killed at {spec} ({phase})")
 
 
-def _param(phase, spec, xfail=None):
-    marks = []  # every crash point recovers now (the issue 9 defects these once marked are fixed)
-    return pytest.param(phase, spec, id=f"{phase}-{spec}", marks=marks)
+@pytest.fixture(scope="module")
+def killed_runs(request, tiny_idx, trained_runs, tmp_path_factory):
+    """The killed phase of each crash point selected in this session, started in the order the tests run."""
+    pool = ThreadPoolExecutor(max_workers=KILLERS)
+    jobs = {}
+    for item in request.session.items:
+        if item.module is request.module and item.originalname == "test_a_kill_at_every_crash_point_is_recovered":
+            phase, spec = item.callspec.params["phase"], item.callspec.params["spec"]
+            run = tmp_path_factory.mktemp("crash") / "run"
+            jobs[phase, spec] = run, pool.submit(_kill, phase, spec, tiny_idx, trained_runs, run)
+    yield jobs
+    pool.shutdown(cancel_futures=True)
 
 
-DEAD_END = "#4: killed before the first checkpoint, --resume says 'no checkpoint'"
-LEFTOVER = "#5: the killed write's temporary file stays after the resume"
-LOST_SNAPSHOT = "new: the epoch's snapshot comes after its checkpoint; a kill between them loses it for good"
-NO_APPEND_POINT = "the 'append' crash points (torn appends) do not exist yet: the run is not killed"
-
-QUICK = [
-    _param("resume", "atomic:config.json", LEFTOVER),
-    _param("resume", "atomic:metrics.csv", LEFTOVER),
-    _param("resume", "atomic:index.csv", LEFTOVER),
-    _param("new", "atomic:grid_final.png", LEFTOVER),
-    _param("new", "append:metrics.csv:2", NO_APPEND_POINT),
-]
-
+# Every crash point, in the phase where it is reached. The quick ones run in the normal suite, the rest is
+# marked slow; a whole run (`pytest`) takes each once.
+QUICK = {("resume", "atomic:config.json"), ("resume", "atomic:metrics.csv"), ("resume", "atomic:index.csv"),
+         ("new", "atomic:grid_final.png"), ("new", "append:metrics.csv:2")}
 EVERY_POINT = [
-    _param("new", "atomic:config.json", LEFTOVER),
-    _param("new", "atomic:frame-00000.png", DEAD_END),
-    _param("new", "atomic:frame-00001.png", DEAD_END),
-    _param("new", "atomic:checkpoint.npz", DEAD_END),
-    _param("new", "atomic:frame-00002.png", LOST_SNAPSHOT),
-    _param("new", "atomic:checkpoint.npz:2", LEFTOVER),
-    _param("new", "atomic:frame-00003.png", LOST_SNAPSHOT),
-    _param("new", "atomic:model.keras", LEFTOVER),
-    _param("new", "atomic:grid_final.png", LEFTOVER),
-    _param("new", "atomic:training.gif", LEFTOVER),
-    _param("new", "append:metrics.csv", NO_APPEND_POINT),
-    _param("new", "append:metrics.csv:3", NO_APPEND_POINT),
-    _param("new", "atomic:index.csv:2", LEFTOVER),
-    _param("resume", "atomic:config.json", LEFTOVER),
-    _param("resume", "atomic:metrics.csv", LEFTOVER),
-    _param("resume", "atomic:index.csv", LEFTOVER),
-    _param("resume", "atomic:checkpoint.npz", LEFTOVER),
-    _param("resume", "atomic:frame-00003.png", LOST_SNAPSHOT),
-    _param("resume", "atomic:frame-00004.png", LOST_SNAPSHOT),
-    _param("resume", "atomic:model.keras", LEFTOVER),
-    _param("resume", "atomic:training.gif", LEFTOVER),
-    _param("resume", "append:metrics.csv", NO_APPEND_POINT),
+    ("new", "atomic:config.json"),
+    ("new", "atomic:frame-00000.png"),
+    ("new", "atomic:frame-00001.png"),
+    ("new", "atomic:checkpoint.npz"),
+    ("new", "atomic:frame-00002.png"),
+    ("new", "atomic:checkpoint.npz:2"),
+    ("new", "atomic:frame-00003.png"),
+    ("new", "atomic:model.keras"),
+    ("new", "atomic:grid_final.png"),
+    ("new", "atomic:training.gif"),
+    ("new", "append:metrics.csv"),
+    ("new", "append:metrics.csv:2"),
+    ("new", "append:metrics.csv:3"),
+    ("new", "atomic:index.csv:2"),
+    ("resume", "atomic:config.json"),
+    ("resume", "atomic:metrics.csv"),
+    ("resume", "atomic:index.csv"),
+    ("resume", "atomic:checkpoint.npz"),
+    ("resume", "atomic:frame-00003.png"),
+    ("resume", "atomic:frame-00004.png"),
+    ("resume", "atomic:model.keras"),
+    ("resume", "atomic:training.gif"),
+    ("resume", "append:metrics.csv"),
 ]
 
 
-@pytest.mark.parametrize("phase, spec", QUICK)
-def test_a_kill_inside_a_write_is_recovered(phase, spec, tiny_idx, trained_runs, tmp_path):
-    _crash_and_recover(phase, spec, tiny_idx, trained_runs, tmp_path / "run")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("phase, spec", EVERY_POINT)
-def test_a_kill_at_every_crash_point_is_recovered(phase, spec, tiny_idx, trained_runs, tmp_path):
-    _crash_and_recover(phase, spec, tiny_idx, trained_runs, tmp_path / "run")
+@pytest.mark.parametrize("phase, spec", [
+    pytest.param(phase, spec, id=f"{phase}-{spec}", marks=[] if (phase, spec) in QUICK else [pytest.mark.slow])
+    for phase, spec in EVERY_POINT])
+def test_a_kill_at_every_crash_point_is_recovered(phase, spec, tiny_idx, trained_runs, killed_runs, tmp_path):
+    if (phase, spec) in killed_runs:
+        run, job = killed_runs[phase, spec]
+        args, epochs, killed = job.result()
+    else:  # not known at collection (a plugin re-ran it): kill it now
+        run = tmp_path / "run"
+        args, epochs, killed = _kill(phase, spec, tiny_idx, trained_runs, run)
+    _recover(phase, spec, run, args, epochs, killed)
 
 
 def _random_kills(rng: random.Random, run, tiny_idx, kills: int, max_delay: float) -> list[str]:
@@ -127,32 +138,27 @@ def _random_kills(rng: random.Random, run, tiny_idx, kills: int, max_delay: floa
     return history
 
 
-# Failures that are defects already reported (issue 9 #4, #5 and the lost epoch snapshot), recognised by their
-# message. A random kill cannot be a strict xfail (it may land where all works today), so a round failing with
-# one of these is an expected failure and anything else fails the test. Empty this when they are fixed.
-KNOWN: dict[str, str] = {}  # was: issue 9 #4, #5 and the lost epoch snapshot, all fixed
-
-
 def _rounds(tiny_idx, tmp_path, capsys, rounds: int, kills_per_round) -> None:
+    """Rounds of random kills (two at a time), each round recovered here as soon as its kills are done."""
     seed = _seed()
-    rng = random.Random(seed)
-    failures, known = [], []
-    for round_ in range(rounds):
-        run = tmp_path / f"run-{round_}"
-        history = _random_kills(rng, run, tiny_idx, kills=kills_per_round(rng), max_delay=14.0)
-        context = f"VAESTUDIO_FAULT_SEED={seed}, round {round_}: {history}"
-        print(context)
-        try:
-            codes = recover(run, train_args(tiny_idx, run, NEW_RUN_EPOCHS))
-            assert codes[-1] == 0, f"recovery exit codes {codes}: {capsys.readouterr().err[-800:]}"
-            assert_run_complete(run, NEW_RUN_EPOCHS, context)
-        except AssertionError as exc:
-            message = f"{context}: {str(exc).splitlines()[0]}"
-            labels = [label for words, label in KNOWN.items() if words in str(exc)]
-            (known if labels else failures).append(message + (f" [{labels[0]}]" if labels else ""))
-    assert not failures, f"{len(failures)} of {rounds} rounds did not recover:\n" + "\n".join(failures + known)
-    if known:
-        pytest.xfail(f"{len(known)} of {rounds} rounds hit known defects:\n" + "\n".join(known))
+    failures = []
+    with ThreadPoolExecutor(max_workers=KILLERS) as pool:
+        started = []
+        for round_ in range(rounds):
+            rng = random.Random(f"{seed}/{round_}")  # each round its own: replayable whatever the threads do
+            run = tmp_path / f"run-{round_}"
+            started.append((round_, run, pool.submit(_random_kills, rng, run, tiny_idx, kills=kills_per_round(rng),
+                                                     max_delay=14.0)))
+        for round_, run, job in started:
+            context = f"VAESTUDIO_FAULT_SEED={seed}, round {round_}: {job.result()}"
+            print(context)
+            try:
+                codes = recover(run, train_args(tiny_idx, run, NEW_RUN_EPOCHS))
+                assert codes[-1] == 0, f"recovery exit codes {codes}: {capsys.readouterr().err[-800:]}"
+                assert_run_complete(run, NEW_RUN_EPOCHS, context)
+            except AssertionError as exc:
+                failures.append(f"{context}: {str(exc).splitlines()[0]}")
+    assert not failures, f"{len(failures)} of {rounds} rounds did not recover:\n" + "\n".join(failures)
 
 
 def test_random_kills_are_recovered_quick(tiny_idx, tmp_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import importlib.metadata
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -13,11 +14,13 @@ import struct
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from frozen_job import RUNS
 from vaestudio import __version__
 
 # The self-test's verdict when only its timing targets were missed (vaestudio/gui/selftest.py, Timings.misses).
@@ -109,30 +112,75 @@ def test_committed_pngs_match_the_svg(tmp_path, qapp):
 # --- wheel ----------------------------------------------------------------------------------------------
 
 
-def can_build_wheels_offline() -> bool:
-    """setuptools can make wheels here without downloading anything (needs `wheel` before setuptools 70.1)."""
-    if importlib.util.find_spec("wheel") is not None:
-        return True
+def build_requirement(name: str) -> tuple[int, ...]:
+    """The lowest version of `name` that pyproject.toml's [build-system] requires, e.g. (77,)."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]["requires"]
+    for requirement in requires:
+        match = re.fullmatch(rf"{name}\s*>=\s*([\d.]+)", requirement.strip())
+        if match:
+            return tuple(int(part) for part in match.group(1).split("."))
+    return ()
+
+
+def installed_version(name: str) -> tuple[int, ...] | None:
     try:
-        version = importlib.metadata.version("setuptools")
+        version = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return False
-    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) >= (70, 1)
+        return None
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def can_build_wheels_offline() -> bool:
+    """This Python's own setuptools and wheel meet pyproject.toml's build requirements, so pip need not
+    download them (the "test" extra installs them)."""
+    setuptools = installed_version("setuptools")
+    return (setuptools is not None and setuptools >= build_requirement("setuptools")
+            and importlib.util.find_spec("wheel") is not None)
+
+
+# Warnings of the build backend: Python warnings (SetuptoolsDeprecationWarning: ..., BuildBackendWarning: ...)
+# and distutils' "warning: ..." lines. pip's own "WARNING: ..." lines are about this machine's indexes.
+BUILD_WARNING = re.compile(r"\b[A-Za-z]*Warning\b:|^\s*warning:", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def wheel_build(tmp_path_factory) -> tuple[Path, str]:
+    """A wheel built from a copy of the checkout, and the build's verbose log."""
     base = tmp_path_factory.mktemp("wheel")
     source = copy_source_tree(base / "src")
     # Offline when possible; otherwise pip fetches the build requirements from pyproject.toml.
     isolation = ["--no-build-isolation"] if can_build_wheels_offline() else []
+    # Byte-compiling is a build step: a developer's PYTHONDONTWRITEBYTECODE would make distutils warn.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--quiet",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "--verbose",
          str(source), "-w", str(base / "out")],
-        capture_output=True, text=True, cwd=base)
+        capture_output=True, text=True, cwd=base, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     (built,) = (base / "out").glob("vaestudio-*.whl")
-    return built
+    return built, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_build) -> Path:
+    return wheel_build[0]
+
+
+def test_wheel_builds_without_warnings(wheel_build):
+    _, log = wheel_build
+    warnings = [line.strip() for line in log.splitlines() if BUILD_WARNING.search(line)]
+    assert warnings == [], "\n".join(warnings)
+
+
+def test_wheel_declares_its_license(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        headers = archive.read(metadata).decode("utf-8").split("\n\n")[0].splitlines()
+        (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+        text = archive.read(license_file).decode("utf-8")
+    assert "License-Expression: MIT" in headers
+    assert text.startswith("MIT License") and "Copyright (c) 2026 the vaestudio developers" in text
 
 
 def test_wheel_contains_the_icons_and_desktop_entry(wheel):
@@ -270,31 +318,19 @@ def test_archive_unpacks_to_a_versioned_folder_and_keeps_links(tmp_path, fmt):
     assert not target.with_name(target.name + ".partial").exists()
 
 
-# --- the real frozen build (minutes) --------------------------------------------------------------------
+# --- the real frozen build (minutes; tests/frozen_job.py builds and runs it beside the other tests) --------
 
 
-@pytest.fixture(scope="module")
-def frozen_build(tmp_path_factory) -> Path:
-    """Build dist/vaestudio with packaging/build.py into a temporary folder."""
-    base = tmp_path_factory.mktemp("pyinstaller")
-    problem = load_build_script().ensure_pyinstaller()
-    if problem:
-        pytest.skip(f"PyInstaller cannot be installed, so the binary cannot be built: {problem}")
-    result = subprocess.run([sys.executable, str(PACKAGING / "build.py"), "--dist", str(base / "dist"),
-                             "--work", str(base / "work"), "--format", "gz"], capture_output=True, text=True)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    return base / "dist"
-
-
-def frozen_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
-    return env
+def frozen_run(frozen_build: Path, name: str) -> subprocess.CompletedProcess:
+    """What one of tests/frozen_job.py's runs of the built executable printed, and its exit code."""
+    result = json.loads((frozen_build / name / "result.json").read_text(encoding="utf-8"))
+    return subprocess.CompletedProcess(RUNS[name](frozen_build / name), result["returncode"], result["stdout"],
+                                       result["stderr"])
 
 
 @pytest.mark.slow
 def test_frozen_build_archive_unpacks_to_a_runnable_folder(frozen_build):
-    (archive,) = frozen_build.glob(f"vaestudio-{__version__}-linux-*.tar.*")
+    (archive,) = (frozen_build / "dist").glob(f"vaestudio-{__version__}-linux-*.tar.*")
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
     top = f"vaestudio-{__version__}"
@@ -304,11 +340,9 @@ def test_frozen_build_archive_unpacks_to_a_runnable_folder(frozen_build):
 
 
 @pytest.mark.slow
-def test_frozen_build_passes_the_self_test(frozen_build, tmp_path):
-    executable = frozen_build / "vaestudio" / "vaestudio"
-    shot = tmp_path / "window.png"
-    result = subprocess.run([str(executable), "--self-test", "--screenshot", str(shot)], capture_output=True,
-                            text=True, env=frozen_env(tmp_path), cwd=tmp_path, timeout=900)
+def test_frozen_build_passes_the_self_test(frozen_build):
+    shot = frozen_build / "self_test" / "window.png"
+    result = frozen_run(frozen_build, "self_test")  # vaestudio --self-test --screenshot <shot>
     # Everything works; the timing targets are reported (FAILED when missed), not asserted: a loaded CI
     # machine misses them, and performance belongs to benchmarks, not to tests.
     output = (result.stdout + result.stderr)[-5000:]
@@ -322,11 +356,9 @@ def test_frozen_build_passes_the_self_test(frozen_build, tmp_path):
 
 
 @pytest.mark.slow
-def test_frozen_build_trains_headless(frozen_build, tmp_path):
-    executable = frozen_build / "vaestudio" / "vaestudio"
-    out = tmp_path / "run"
-    result = subprocess.run([str(executable), "train", "--limit", "512", "--epochs", "1", "--out", str(out)],
-                            capture_output=True, text=True, env=frozen_env(tmp_path), cwd=tmp_path, timeout=900)
+def test_frozen_build_trains_headless(frozen_build):
+    out = frozen_build / "train" / "run"
+    result = frozen_run(frozen_build, "train")  # vaestudio train --limit 512 --epochs 1 --out <out>
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     assert "Epoch: 1, Test set ELBO:" in result.stdout
     assert (out / "model.keras").is_file()

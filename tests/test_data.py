@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from idx_files import NAMES, idx_bytes, run_unprivileged, save_image, write_idx, write_idx_folder, write_npz
+from idx_files import idx_bytes, run_unprivileged, save_image, write_idx, write_idx_folder, write_npz
 
 from vaestudio.core.architecture import Architecture
 from vaestudio.core.config import TrainConfig

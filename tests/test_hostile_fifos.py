@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hostile_helpers import copy_run, read_npz, run_cli, stderr_problems, tiny_idx, trained_runs  # noqa: F401
+from hostile_helpers import copy_run, read_npz, run_cli, stderr_problems
 
 NESTED = "[" * 100_000
 

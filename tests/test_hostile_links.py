@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_helpers import (assert_unchanged, copy_run, run_cli, stderr_problems, tiny_idx,  # noqa: F401
-                             train_args, trained_runs, tree_state)
+from hostile_helpers import assert_unchanged, copy_run, run_cli, stderr_problems, train_args, tree_state
 
 
 def frame_files(run: Path) -> list[str]:

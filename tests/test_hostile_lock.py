@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 
-import pytest
 
 from hostile_helpers import (assert_run_complete, epoch_rows, start_cli, stop_process, tiny_idx, train_args,
                              wait_for)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 
-from hostile_helpers import cli_env, meaningful_lines, run_cli, tiny_idx, train_args  # noqa: F401
+from hostile_helpers import cli_env, meaningful_lines, run_cli, train_args
 
 
 def free_port() -> int:

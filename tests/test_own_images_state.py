@@ -9,7 +9,6 @@ from PIL import Image
 
 from random_weights import random_weights
 from test_explorer_state import live_run
-from vaestudio.core.architecture import Architecture
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.events import Snapshot
 from vaestudio.gui.state.explorer import InlineExecutor

@@ -281,7 +281,7 @@ class Run:
         self.trainer = trainer
         recorder = self._recorder = RunRecorder(self.folder, trainer.checkpoint,
                                                 tensorboard=_open_tensorboard(self.folder, self.is_new))
-        started, finished = False, None
+        started = False
         try:
             for event in trainer.events():
                 if isinstance(event, Started):
@@ -289,7 +289,6 @@ class Run:
                     write_facts(self.folder, event, dataset)
                 event = recorder.record(event)
                 if isinstance(event, Finished):
-                    finished = event
                     write_facts(self.folder, finished=event)
                 yield event
         except BaseException:

@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-from hostile_helpers import assert_unchanged, train_args, tree_state
+from hostile_helpers import assert_unchanged, kill_at, run_cli, train_args, tree_state
 
 from vaestudio.cli import main
 from vaestudio.core.branching import children, family, lineage, plan_branch
@@ -174,6 +174,37 @@ def test_the_parent_is_only_read_while_it_trains(tiny_idx, tmp_path):
         writer.resume()
         thread.join(300)
     assert not failures and finished and RunFolder(parent).read_state().epochs_done == 2
+
+
+def test_a_branch_on_other_batches_begins_its_epoch_afresh_and_resumes(family_root, tmp_path, capsys):
+    """Batches of 64 instead of 32 (2 per epoch instead of 4), from step 1 (in epoch 1): the child starts
+    epoch 1 afresh at step 1, its steps counting on from there, and a resume finds its data fits."""
+    root, _ = family_root
+    child = tmp_path / "child"
+    assert main(["train", "--from", f"{root / 'parent'}@step:1", "--out", str(child), "--batch-size", "64",
+                 "--epochs", "2"]) == 0
+    assert "a fresh optimizer" in capsys.readouterr().out
+    assert _facts(child)["start"] == {"step": 1, "epoch": 0, "epoch_step": 0}
+    assert [(e.epoch, e.step) for e in replay(child) if isinstance(e, EpochEnd)] == [(1, 3), (2, 5)]
+    assert main(["train", "--resume", str(child), "--epochs", "3"]) == 0
+    events = list(replay(child))
+    assert [(e.epoch, e.step) for e in events if isinstance(e, EpochEnd)] == [(1, 3), (2, 5), (3, 7)]
+    assert all(1 <= e.epoch_step <= 2 for e in events if isinstance(e, StepMetrics))
+
+
+def test_a_branch_killed_before_its_first_checkpoint_resumes_from_its_parent(family_root, tmp_path):
+    root, _ = family_root
+    parent, child = root / "parent", tmp_path / "child"
+    killed = run_cli(["train", "--from", f"{parent}@epoch:1", "--out", str(child), "--epochs", "3"],
+                     env=kill_at("append:metrics.csv:1"))  # its first metrics row, at step 8: no checkpoint yet
+    assert killed.returncode == -9 and not (child / "checkpoint.npz").exists(), killed.stderr[-2000:]
+    assert main(["train", "--resume", str(child)]) == 0
+    snapshots = _snapshots(child)
+    parent_epoch_1 = [s for s in _snapshots(parent) if s.label == "epoch 1"][-1]
+    assert (snapshots[0].step, snapshots[0].label) == (4, "branched at epoch 1")
+    assert all(np.array_equal(a, b) for a, b in zip(snapshots[0].weights.encoder, parent_epoch_1.weights.encoder))
+    assert [(e.epoch, e.step) for e in replay(child) if isinstance(e, EpochEnd)] == [(2, 8), (3, 12)]
+    assert lineage(child) == [(child, 4), (parent, 0)]
 
 
 @pytest.mark.parametrize("case", ["missing", "legacy", "epoch beyond", "step between", "out is parent",

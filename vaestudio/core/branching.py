@@ -122,7 +122,8 @@ def plan_branch(source: str | Path, out: str | Path, changes: dict[str, Any] | N
                 option_names: dict[str, str] | None = None) -> BranchPlan:
     """Read and check the parent, the moment, the child's folder and settings; write nothing.
 
-    `source` is a folder or 'RUN@epoch:N' / 'RUN@step:N' (or give `kind` and `number`); `changes` maps
+    `source` is a folder or 'RUN@epoch:N' / 'RUN@step:N' (or give `kind` "epoch", "step" or "frame" and
+    `number`: the window names the snapshot's frame); `changes` maps
     TrainConfig fields to new values (None: unchanged), plus "preset". `option_names` names the fields in
     messages (the CLI's --latent-dim for latent_dim). Raises ConfigError or RunFolderError, one line."""
     folder, parsed_kind, parsed_number = parse_source(source)
@@ -174,6 +175,11 @@ def _pick(records, kind: str | None, number: int | None, path: Path, steps_per_e
           start_step: int):
     if kind is None:
         return records[-1]
+    if kind == "frame":  # the window names the snapshot it shows
+        at = [r for r in records if r.frame == number]
+        if not at:
+            raise ConfigError(f"{path}: has no snapshot frame {number}")
+        return at[-1]
     if kind == "step":
         at = [r for r in records if r.step == number]
         if at:
@@ -238,6 +244,23 @@ def _child_config(parent: TrainConfig, moment: Moment, changes: dict[str, Any],
         raise ConfigError(f"{told} counts the run's epochs from its root and the branch starts after epoch "
                           f"{moment.epoch}: ask for more than {moment.epoch} ({asked})")
     return config
+
+
+def restart_plan(folder: RunFolder, config: TrainConfig) -> BranchPlan | None:
+    """For a branch that stopped before its first checkpoint: its start again, from the parent's snapshot
+    run.json records (a fresh optimizer if the parent's checkpoint has moved on since); None for other runs."""
+    found = parent_of(folder.path)
+    recorded = recorded_parent(read_facts(folder))
+    if found is None or recorded is None:
+        return None
+    frame = recorded.get("frame")
+    kind, number = ("frame", frame) if isinstance(frame, int) and not isinstance(frame, bool) else ("step",
+                                                                                                   found[1])
+    moment = find_moment(found[0], kind, number)
+    if moment.step != found[1]:
+        raise RunFolderError(f"{folder.path}: its parent {found[0]} no longer holds the snapshot it was branched "
+                             f"from (step {found[1]}); branch again into a new folder")
+    return BranchPlan(moment, folder.path.absolute(), config)
 
 
 # -- families -----------------------------------------------------------------------------------------------

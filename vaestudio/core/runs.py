@@ -125,7 +125,12 @@ class Run:
             raise RunFolderError(f"{run_folder.path}: this run is complete: it has trained all its {config.epochs} "
                                  f"epochs and saved its model; to train it further, ask for more epochs "
                                  f"(--epochs {config.epochs + 1} or more; in the window, Continue run…)")
-        return cls(run_folder, config.validate(), state, changes, load_dataset, device, devices)
+        run = cls(run_folder, config.validate(), state, changes, load_dataset, device, devices)
+        if state.checkpoint is None:  # a branch killed before its first checkpoint starts from its parent again
+            from vaestudio.core.branching import restart_plan
+
+            run.branch = restart_plan(run_folder, run.config)
+        return run
 
     @property
     def is_new(self) -> bool:
@@ -199,6 +204,8 @@ class Run:
             else:
                 lock.acquire()
                 self._prepare_resume()
+                if self.branch is not None:
+                    self._start_branch(steps_per_epoch)
             yield self._data_loaded(dataset)
             if include_history and not self.is_new:
                 yield from (e for e in replay(self.folder.path) if not isinstance(e, (Started, Finished)))
@@ -272,7 +279,7 @@ class Run:
         """The snapshot to take before the first step: the start of a run, or an epoch's end that was lost."""
         if checkpoint is None:
             return "before training"
-        if self.branch is not None and self.is_new:
+        if self.branch is not None:
             return self.branch.first_label
         if _missing_epoch_snapshot(self.folder, checkpoint):
             return f"epoch {checkpoint.epoch}"
@@ -283,7 +290,7 @@ class Run:
         from vaestudio.core.tf.trainer import Trainer
 
         start = self.state.checkpoint if self.state else None
-        if self.branch is not None:
+        if self.branch is not None and start is None:
             start = self.branch.start(math.ceil(len(dataset.train_images) / self.config.batch_size))
         self.trainer = Trainer(self.config, dataset, resume_from=start,
                                devices=self.device_plan, learning_rate=self.changes.learning_rate,
@@ -296,7 +303,7 @@ class Run:
         from vaestudio.core.store.recorder import RunRecorder
         from vaestudio.core.tf.trainer import Trainer
 
-        checkpoint = self.state.checkpoint if self.state else self._branch_start
+        checkpoint = (self.state.checkpoint if self.state else None) or self._branch_start
         if self.device is None and self.device_plan is not None:
             self.device = self.device_plan.label
         if self.device is None:

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", metavar="DIR", help="folder with the four IDX files or a .npz; for "
                        "--dataset image_folder, a folder of images (classes in subfolders)")
     train.add_argument("--preset", choices=[*PRESETS, "custom"], help="default: tutorial (see below)")
-    train.add_argument("--epochs", type=int, help="default: the preset's (10)")
+    train.add_argument("--epochs", type=int, help="default: the preset's (10); with --resume or --from, the "
+                       "run's total counted from its first epoch (default, with --from: RUN's total)")
     train.add_argument("--latent-dim", type=int, help="default: 2")
     train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 64)")
     train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 2e-3)")

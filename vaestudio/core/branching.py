@@ -31,14 +31,16 @@ from typing import Any
 
 import numpy as np
 
+from vaestudio.core.architecture import Architecture
 from vaestudio.core.config import PRESETS, TrainConfig
 from vaestudio.core.errors import ConfigError, RunFolderError
 from vaestudio.core.run_facts import (read_facts, recorded_parent, recorded_start_step, recorded_steps_per_epoch,
                                       step_offset)
 from vaestudio.core.store.run_folder import RunFolder
 
-# The settings that make the model's shape: a snapshot's weights fit only these.
-ARCHITECTURE_FIELDS = ("latent_dim", "image_size", "channels", "likelihood")
+# The settings that make the model's shape (latent_dim, image_size, channels, likelihood): a snapshot's weights
+# fit only these.
+ARCHITECTURE_FIELDS = tuple(f.name for f in dataclasses.fields(Architecture))
 MAX_LINEAGE = 1000  # ancestors followed at most (a hand-made run.json could loop)
 _MOMENT = re.compile(r"^(?P<folder>.+)@(?P<kind>epoch|step):(?P<number>\d{1,12})$")
 

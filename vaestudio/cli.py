@@ -62,11 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", help="run folder to create (must not exist, or be empty)")
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; only "
                        "--epochs, --lr and --beta may change")
+    train.add_argument("--from", dest="branch_from", metavar="RUN[@epoch:N|@step:N]",
+                       help="branch: a new run (--out) starting from a snapshot's weights of the run in RUN (the "
+                       "end of epoch N, the snapshot at step N, default its last), with the optimizer state of "
+                       "RUN's checkpoint when it is at that step (else a fresh one). Every option may change "
+                       "but the architecture (--latent-dim, --image-size, --channels, --likelihood); the others, "
+                       "the learning rate and beta in force included, default to RUN's. Steps and epochs "
+                       "continue RUN's count, and so do the schedules (warm-ups, cosine decay); --epochs is "
+                       "the total counted from the first run, as with --resume (from epoch 2, --epochs 5 "
+                       "trains 3 more; default: RUN's total). RUN is only read")
     train.add_argument("--dataset", choices=DATASETS, help="default: fashion_mnist")
     train.add_argument("--data", metavar="DIR", help="folder with the four IDX files or a .npz; for "
                        "--dataset image_folder, a folder of images (classes in subfolders)")
     train.add_argument("--preset", choices=[*PRESETS, "custom"], help="default: tutorial (see below)")
-    train.add_argument("--epochs", type=int, help="default: the preset's (10)")
+    train.add_argument("--epochs", type=int, help="default: the preset's (10); with --resume or --from, the "
+                       "run's total counted from its first epoch (default, with --from: RUN's total)")
     train.add_argument("--latent-dim", type=int, help="default: 2")
     train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 64)")
     train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 2e-3)")
@@ -170,6 +180,8 @@ def make_run(args: argparse.Namespace):
     from vaestudio.core.errors import ConfigError
     from vaestudio.core.runs import ResumeChanges, Run
 
+    if getattr(args, "branch_from", None):
+        return _branch_run(args)
     if args.resume:
         if args.out:
             raise ConfigError("--resume continues the run in its own folder; leave out --out")
@@ -191,12 +203,44 @@ def make_run(args: argparse.Namespace):
     return Run.new(args.out, config, devices=args.devices)
 
 
+# --from: the TrainConfig field each option changes (architecture fields are refused by name)
+BRANCH_OPTIONS = {"dataset": ("dataset", "--dataset"), "data": ("data_dir", "--data"),
+                  "preset": ("preset", "--preset"), "epochs": ("epochs", "--epochs"),
+                  "latent_dim": ("latent_dim", "--latent-dim"), "batch_size": ("batch_size", "--batch-size"),
+                  "lr": ("learning_rate", "--lr"), "beta": ("beta", "--beta"), "grid": ("grid_size", "--grid"),
+                  "seed": ("seed", "--seed"), "limit": ("limit", "--limit"), "precision": ("precision", "--precision"),
+                  "kl_warmup": ("kl_warmup_steps", "--kl-warmup"), "lr_schedule": ("lr_schedule", "--lr-schedule"),
+                  "lr_warmup": ("lr_warmup_steps", "--lr-warmup"),
+                  "snapshots_every": ("snapshot_every_later", "--snapshots-every"),
+                  "image_size": ("image_size", "--image-size"), "channels": ("channels", "--channels"),
+                  "likelihood": ("likelihood", "--likelihood"), "test_fraction": ("test_fraction", "--test-fraction")}
+
+
+def _branch_run(args: argparse.Namespace):
+    """`train --from RUN[@epoch:N|@step:N] --out NEW`: checked without writing anything, the parent never."""
+    from vaestudio.core.branching import plan_branch
+    from vaestudio.core.errors import ConfigError
+    from vaestudio.core.runs import Run
+
+    if args.resume:
+        raise ConfigError("--from starts a new run from another's snapshot and --resume continues a run in its "
+                          "own folder: give one of them")
+    if not args.out:
+        raise ConfigError("--from needs --out DIR, the new run's folder (the run branched from is never written)")
+    changes = {field: getattr(args, name) for name, (field, _) in BRANCH_OPTIONS.items()}
+    names = {field: option for field, option in BRANCH_OPTIONS.values()}
+    plan = plan_branch(args.branch_from, args.out, changes, option_names=names)
+    return Run.branching(plan, devices=args.devices)
+
+
 def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """`vaestudio train`: prints the run's events; Ctrl+C, SIGTERM and SIGHUP stop it after the current steps."""
     from vaestudio.core.events import DataLoaded, EpochEnd, Finished, Saved, Started, StepMetrics
 
     out = out or sys.stdout
     run = make_run(args)
+    if run.branch is not None:
+        _say(out, run.branch.describe())
     if not run.is_new:
         state = run.state
         where = (f"after epoch {state.epochs_done} (step {state.step})" if state.checkpoint is not None

@@ -202,6 +202,7 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)
     active = probes.active_units(posterior.mean)
     report: dict = {"subject": subject.source, "data": data, "images": int(len(images)),
+                    "lineage": _lineage(args.target),
                     "architecture": architecture.describe(), "epoch": subject.epoch, "step": subject.step,
                     "kl_per_dimension": [float(v) for v in kl_dims], "kl": float(kl_dims.sum()),
                     "active_units": int(active.count), "active_variances": [float(v) for v in active.variances]}
@@ -228,8 +229,17 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+def _lineage(target: str) -> str | None:
+    """A branched run's ancestry, 'child (from step 40) ← parent (from step 0)'; None for a root or a file."""
+    from vaestudio.core.branching import lineage
+
+    chain = lineage(target) if Path(target).is_dir() else []
+    return " ← ".join(f"{folder} (from step {step})" for folder, step in chain) if len(chain) > 1 else None
+
+
 def _print_report(report: dict, out: TextIO) -> None:
     lines = [f"Model: {report['subject']}", f"       {report['architecture']}",
+             *([f"Lineage: {report['lineage']}"] if report.get("lineage") else []),
              f"Data:  {report['data']}", f"       {report['images']} test images used", ""]
     lines.append(f"Test ELBO           {report['elbo']:10.2f} nats ± {report['elbo_standard_error']:.2f}  "
                  f"= reconstruction {report['log_likelihood_term']:.2f} − KL {report['kl']:.2f}")

@@ -19,7 +19,7 @@ from typing import Iterator
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
                                     StepMetrics)
-from vaestudio.core.run_facts import read_facts, recorded_steps_per_epoch
+from vaestudio.core.run_facts import read_facts, recorded_start_step, recorded_steps_per_epoch, step_offset
 from vaestudio.core.store.run_folder import RunFolder
 
 
@@ -52,21 +52,25 @@ def replay(folder: str | Path, after: ReplayPosition | None = None) -> Iterator[
     facts = read_facts(run_folder)
     rows = run_folder.metrics().rows()
     steps_per_epoch = recorded_steps_per_epoch(facts, rows, state)
+    offset = step_offset(facts, steps_per_epoch)  # 0 but for some branches (core.branching)
     records = run_folder.snapshots.records()
     if after is not None:
         rows = [row for row in rows if after.precedes(row)]
         records = [record for record in records if record.frame > after.frame]
     else:
         config = state.config
-        yield Started(config.epochs, steps_per_epoch, 1, str(facts.get("device") or "recorded"),
-                      str(facts.get("precision") or "float32"), start_step=0, replicas=int(facts.get("replicas") or 1))
-    yield from _in_order(run_folder, rows, records, steps_per_epoch)
+        start_step = recorded_start_step(facts)  # a branch's records begin at its parent's step
+        yield Started(config.epochs, steps_per_epoch, (start_step - offset) // steps_per_epoch + 1,
+                      str(facts.get("device") or "recorded"), str(facts.get("precision") or "float32"),
+                      start_step=start_step, replicas=int(facts.get("replicas") or 1))
+    yield from _in_order(run_folder, rows, records, steps_per_epoch, offset)
     if after is None:
         reason = facts.get("ended") or ("completed" if state.complete else "stopped")
         yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
 
 
-def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int) -> Iterator[Event]:
+def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int,
+              offset: int = 0) -> Iterator[Event]:
     """Metrics rows and snapshots merged as the live run made them: at the same step, metrics, then a
     snapshot, then the epoch's end."""
     store = folder.snapshots
@@ -88,7 +92,7 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
         kind, step = row["kind"], row["step"]
         if kind == "step":
             yield from snapshots_until(step, inclusive=False)
-            epoch_step = step - (row["epoch"] - 1) * steps_per_epoch
+            epoch_step = step - offset - (row["epoch"] - 1) * steps_per_epoch
             yield StepMetrics(row["epoch"], step, epoch_step, steps_per_epoch, row["elbo"], row["log_likelihood"],
                               row["kl"], row["images_per_second"] or 0.0, objective=row["objective"],
                               learning_rate=row["learning_rate"], beta=row["beta"])

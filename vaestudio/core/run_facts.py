@@ -1,5 +1,7 @@
 """run.json: what a run's start found (steps per epoch, data, device, precision, replicas), how the run
-last ended, and the checkpoint step its final files were saved at.
+last ended, and the checkpoint step its final files were saved at; for a branch (core.branching), its
+parent (absolute folder, step, epoch, frame, label, optimizer "restored" or "fresh") and where its own
+count began ("start": step, epoch, epoch_step).
 
 Written by the run pipeline (`core.runs`), read by replay (`core.replay`). A missing or unreadable file
 reads as no facts: replay then works them out from the metrics and the checkpoint.
@@ -46,6 +48,49 @@ def write_facts(folder: RunFolder, started: Started | None = None, dataset=None,
         write_text_atomic(folder.file(RUN_FACTS), json.dumps(facts, indent=2, sort_keys=True) + "\n")
     except VaeStudioError as exc:
         raise RunFolderError(str(exc)) from None
+
+
+def write_branch_facts(folder: RunFolder, parent: dict[str, Any], start: dict[str, int]) -> None:
+    """Record, in a new branch's run.json, the moment it was branched from and where its count begins."""
+    from vaestudio.core.store.atomic import write_text_atomic
+
+    facts = read_facts(folder)
+    facts.update(parent=parent, start=start)
+    try:
+        write_text_atomic(folder.file(RUN_FACTS), json.dumps(facts, indent=2, sort_keys=True) + "\n")
+    except VaeStudioError as exc:
+        raise RunFolderError(str(exc)) from None
+
+
+def recorded_parent(facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The parent a branch's run.json records ({"folder": str, "step": int, ...}); None for a root run or
+    when the record is not sound."""
+    parent = facts.get("parent")
+    if not isinstance(parent, dict) or not isinstance(parent.get("folder"), str) or not parent["folder"]:
+        return None
+    step = parent.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return None
+    return parent
+
+
+def step_offset(facts: dict[str, Any], steps_per_epoch: int) -> int:
+    """Global steps ahead of epochs x steps per epoch + steps into the epoch: 0 but for a branch that began
+    its epoch afresh on data of another size (see core.branching)."""
+    start = facts.get("start")
+    if not isinstance(start, dict):
+        return 0
+    values = [start.get(name) for name in ("step", "epoch", "epoch_step")]
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
+        return 0
+    step, epoch, epoch_step = values
+    return max(step - (epoch * steps_per_epoch + epoch_step), 0)
+
+
+def recorded_start_step(facts: dict[str, Any]) -> int:
+    """The step a run's own records begin at: its parent's step for a branch, else 0."""
+    parent = recorded_parent(facts)
+    return parent["step"] if parent is not None else 0
 
 
 def recorded_steps_per_epoch(facts: dict[str, Any], rows: list[dict], state: RunState) -> int:

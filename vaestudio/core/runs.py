@@ -2,6 +2,7 @@
 (`core.replay` replays a folder as the events it recorded; `core.run_facts` keeps its run.json).
 
     run = Run.new(folder, config)            # or Run.resuming(folder, ResumeChanges(epochs=20, learning_rate=1e-4))
+                                             # or Run.branching(plan), plan from core.branching.plan_branch
     for event in run.events():               # Status, DataLoaded, Started, StepMetrics, Snapshot, ..., Saved
         ...                                  # every event is already recorded in the folder when it arrives
     run.pause(); run.resume(); run.stop(); run.set_learning_rate(x); run.set_beta(b)   # from any thread
@@ -79,6 +80,8 @@ class Run:
         self.dataset = None
         self.learning_rate: float | None = None  # the base learning rate in force when training ended
         self._recorder = None
+        self.branch = None  # the BranchPlan of a new run branched from another (core.branching)
+        self._branch_start = None  # its starting Checkpoint, once its data gave the batches per epoch
 
     # -- creating ------------------------------------------------------------------------------------
     @classmethod
@@ -92,6 +95,15 @@ class Run:
         if writes_run(devices):  # a worker other than the chief (--devices workers) writes nothing
             run_folder.check_can_create()
         return cls(run_folder, config, None, ResumeChanges(), load_dataset, device, devices)
+
+    @classmethod
+    def branching(cls, plan, *, load_dataset: DatasetLoader | None = None, device: str | None = None,
+                  devices: "DevicesRequest | None" = None) -> "Run":
+        """A new run into `plan.out` from a parent's snapshot (a core.branching.BranchPlan, already checked);
+        nothing is written yet, and the parent's folder never is."""
+        run = cls.new(plan.out, plan.config, load_dataset=load_dataset, device=device, devices=devices)
+        run.branch = plan
+        return run
 
     @classmethod
     def resuming(cls, folder: str | Path, changes: ResumeChanges = ResumeChanges(), *,
@@ -113,7 +125,12 @@ class Run:
             raise RunFolderError(f"{run_folder.path}: this run is complete: it has trained all its {config.epochs} "
                                  f"epochs and saved its model; to train it further, ask for more epochs "
                                  f"(--epochs {config.epochs + 1} or more; in the window, Continue run…)")
-        return cls(run_folder, config.validate(), state, changes, load_dataset, device, devices)
+        run = cls(run_folder, config.validate(), state, changes, load_dataset, device, devices)
+        if state.checkpoint is None:  # a branch killed before its first checkpoint starts from its parent again
+            from vaestudio.core.branching import restart_plan
+
+            run.branch = restart_plan(run_folder, run.config)
+        return run
 
     @property
     def is_new(self) -> bool:
@@ -182,9 +199,13 @@ class Run:
                 self.folder.make()
                 lock.acquire()
                 self.folder.write_config(self.config)
+                if self.branch is not None:
+                    self._start_branch(steps_per_epoch)
             else:
                 lock.acquire()
                 self._prepare_resume()
+                if self.branch is not None:
+                    self._start_branch(steps_per_epoch)
             yield self._data_loaded(dataset)
             if include_history and not self.is_new:
                 yield from (e for e in replay(self.folder.path) if not isinstance(e, (Started, Finished)))
@@ -195,6 +216,15 @@ class Run:
                 self._recorder.close()
             lock.release()
             self._let_go()
+
+    def _start_branch(self, steps_per_epoch: int) -> None:
+        """A branch's starting checkpoint (its parent's weights at the moment) and its run.json record."""
+        from vaestudio.core.run_facts import write_branch_facts
+
+        start = self.branch.start(steps_per_epoch)
+        self._branch_start = start
+        write_branch_facts(self.folder, self.branch.parent_facts(),
+                           {"step": start.step, "epoch": start.epoch, "epoch_step": start.epoch_step})
 
     def _data_loaded(self, dataset) -> DataLoaded:
         describe = getattr(dataset, "describe", None)
@@ -249,6 +279,8 @@ class Run:
         """The snapshot to take before the first step: the start of a run, or an epoch's end that was lost."""
         if checkpoint is None:
             return "before training"
+        if self.branch is not None:
+            return self.branch.first_label
         if _missing_epoch_snapshot(self.folder, checkpoint):
             return f"epoch {checkpoint.epoch}"
         return None
@@ -257,7 +289,10 @@ class Run:
         """A worker other than the chief (--devices workers): trains in step with the others, records nothing."""
         from vaestudio.core.tf.trainer import Trainer
 
-        self.trainer = Trainer(self.config, dataset, resume_from=self.state.checkpoint if self.state else None,
+        start = self.state.checkpoint if self.state else None
+        if self.branch is not None and start is None:
+            start = self.branch.start(math.ceil(len(dataset.train_images) / self.config.batch_size))
+        self.trainer = Trainer(self.config, dataset, resume_from=start,
                                devices=self.device_plan, learning_rate=self.changes.learning_rate,
                                beta=self.changes.beta, control=self.control)
         yield self._data_loaded(dataset)
@@ -268,7 +303,7 @@ class Run:
         from vaestudio.core.store.recorder import RunRecorder
         from vaestudio.core.tf.trainer import Trainer
 
-        checkpoint = self.state.checkpoint if self.state else None
+        checkpoint = (self.state.checkpoint if self.state else None) or self._branch_start
         if self.device is None and self.device_plan is not None:
             self.device = self.device_plan.label
         if self.device is None:
@@ -312,10 +347,13 @@ def _missing_epoch_snapshot(folder: RunFolder, checkpoint) -> bool:
 
 def _check_data_fits(folder: RunFolder, state: RunState, steps_per_epoch: int) -> None:
     """A checkpoint's position only means something with the same number of batches per epoch."""
+    from vaestudio.core.run_facts import read_facts, step_offset
+
     checkpoint = state.checkpoint
     if checkpoint is None:
         return
-    expected = checkpoint.epoch * steps_per_epoch + checkpoint.epoch_step
+    offset = step_offset(read_facts(folder), steps_per_epoch)  # 0 but for some branches (core.branching)
+    expected = offset + checkpoint.epoch * steps_per_epoch + checkpoint.epoch_step
     if checkpoint.epoch_step > steps_per_epoch or checkpoint.step != expected:
         raise RunFolderError(f"{folder.file('checkpoint.npz')}: was taken at step {checkpoint.step} (epoch "
                              f"{checkpoint.epoch}, {checkpoint.epoch_step} steps into the next), which does not fit "

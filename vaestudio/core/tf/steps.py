@@ -72,7 +72,7 @@ class TrainingSteps:
     with `strategy`, on each of its replicas (model and optimizer must then be built in its scope)."""
 
     def __init__(self, model, optimizer, inputs: InputPipeline, seed: int, schedule: Schedule,
-                 learning_rate: float, beta: float, grid_points: np.ndarray, strategy=None):
+                 learning_rate: float, beta: float, grid_points: np.ndarray, strategy=None, step_offset: int = 0):
         import tensorflow as tf
 
         from vaestudio.core.tf.objective import elbo_parts, elbo_terms
@@ -89,6 +89,9 @@ class TrainingSteps:
         latent_dim = model.architecture.latent_dim
         global_batch = inputs.batch_size
         key = tf.constant(noise_key(seed), tf.int64)
+        # The run's global step is the optimizer's count plus this (not 0 only for a branch that started
+        # with a fresh optimizer from a parent's step: core.branching).
+        offset = tf.constant(int(step_offset), tf.int64)
         variables = model.trainable_variables
         pi = tf.constant(math.pi, tf.float32)
         lr_warmup = float(schedule.lr_warmup_steps)
@@ -108,7 +111,7 @@ class TrainingSteps:
 
         def prepare_step():
             """Cross-replica: put this step's learning rate in force; (global step, beta) for the replicas."""
-            iterations = tf.cast(optimizer.iterations, tf.int64)
+            iterations = tf.cast(optimizer.iterations, tf.int64) + offset
             lr_factor, beta_factor = factors(tf.cast(iterations, tf.float32))
             optimizer.learning_rate.assign(self.base_lr * lr_factor)
             return iterations, self.base_beta * beta_factor

@@ -14,6 +14,7 @@ the next all-reduce).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -188,9 +189,16 @@ class Trainer:
         self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
         n = cfg.grid_size
         points = grid_points(n, self.architecture.latent_dim)
-        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, cfg.seed,
-                                    Schedule.of(cfg, self.steps_per_epoch), self.state.learning_rate,
-                                    self.state.beta, points, strategy=self.strategy)
+        # 0 but for a branch (core.branching): its steps continue the parent's count, with a fresh optimizer
+        # (steps ahead of the optimizer's count) or on other data (steps ahead of epochs x batches).
+        state = self.state
+        ahead_of_optimizer = state.step - int(self.optimizer.iterations.numpy())
+        ahead_of_epochs = state.step - (state.epoch * self.steps_per_epoch + state.epoch_step)
+        schedule = Schedule.of(cfg, self.steps_per_epoch)
+        schedule = dataclasses.replace(schedule, total_steps=schedule.total_steps + ahead_of_epochs)
+        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, cfg.seed, schedule,
+                                    state.learning_rate, state.beta, points, strategy=self.strategy,
+                                    step_offset=ahead_of_optimizer)
         return precision
 
     # -- helpers -------------------------------------------------------------------------------
@@ -325,13 +333,15 @@ def _device_name() -> str:
 def _restore(checkpoint: Checkpoint, model, optimizer) -> None:
     """Put a checkpoint's arrays back into a freshly built model and optimizer. Its noise_state is not
     needed: the training noise is a function of the seed and the step (steps.noise_state); checkpoints
-    of earlier versions (noise from a stateful generator) continue with the stateless noise from their step."""
+    of earlier versions (noise from a stateful generator) continue with the stateless noise from their step.
+    No optimizer variables (a branch from a moment that is not its parent's checkpoint): a fresh optimizer."""
     variables = list(optimizer.variables)
     if [tuple(w.shape) for w in checkpoint.model_weights] != [tuple(w.shape) for w in model.get_weights()]:
         raise RunFolderError("the checkpoint's weights do not fit this model's architecture")
-    if [tuple(v.shape) for v in checkpoint.optimizer_variables] != [tuple(v.shape) for v in variables]:
+    fresh = not checkpoint.optimizer_variables
+    if not fresh and [tuple(v.shape) for v in checkpoint.optimizer_variables] != [tuple(v.shape) for v in variables]:
         raise RunFolderError("the checkpoint's optimizer state does not fit this model")
     model.set_weights(checkpoint.model_weights)
-    for variable, value in zip(variables, checkpoint.optimizer_variables):
+    for variable, value in zip([] if fresh else variables, checkpoint.optimizer_variables):
         variable.assign(value)
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from vaestudio.core.diagnosis.run_watch import recorded_alarm
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
+from vaestudio.core.events import (CollapseAlarm, EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
                                     StepMetrics)
 from vaestudio.core.run_facts import read_facts, recorded_steps_per_epoch
 from vaestudio.core.store.run_folder import RunFolder
@@ -60,15 +61,16 @@ def replay(folder: str | Path, after: ReplayPosition | None = None) -> Iterator[
         config = state.config
         yield Started(config.epochs, steps_per_epoch, 1, str(facts.get("device") or "recorded"),
                       str(facts.get("precision") or "float32"), start_step=0, replicas=int(facts.get("replicas") or 1))
-    yield from _in_order(run_folder, rows, records, steps_per_epoch)
+    yield from _in_order(run_folder, rows, records, steps_per_epoch, recorded_alarm(run_folder.path))
     if after is None:
         reason = facts.get("ended") or ("completed" if state.complete else "stopped")
         yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
 
 
-def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int) -> Iterator[Event]:
+def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int,
+              alarm: CollapseAlarm | None = None) -> Iterator[Event]:
     """Metrics rows and snapshots merged as the live run made them: at the same step, metrics, then a
-    snapshot, then the epoch's end."""
+    snapshot, then the epoch's end (then the collapse alarm, at the epoch end it started at)."""
     store = folder.snapshots
     pending_records = iter(records)
     pending = next(pending_records, None)
@@ -99,4 +101,6 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
             yield from snapshots_until(step, inclusive=True)
             yield EpochEnd(row["epoch"], step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
                            row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
+            if alarm is not None and alarm.step == step:
+                yield alarm
     yield from snapshots_until(math.inf, inclusive=True)

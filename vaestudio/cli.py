@@ -109,9 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         return _run_guarded(lambda: train_command(args))
     if args.command in ("inspect", "render"):
-        from vaestudio import reports
-
-        command = reports.inspect_command if args.command == "inspect" else reports.render_command
+        if args.command == "inspect":
+            from vaestudio.reports import inspect_command as command
+        else:
+            from vaestudio.render_command import render_command as command
         return _run_guarded(lambda: command(args))
     if args.self_test:
         from vaestudio.gui.selftest import run as run_self_test

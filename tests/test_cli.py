@@ -40,7 +40,6 @@ def test_train_writes_the_run_folder_and_prints_the_tutorials_lines(idx_folder, 
     assert code == 0, printed.err
     lines = [line for line in printed.out.splitlines() if line.startswith("Epoch:")]
     assert len(lines) == 2 and lines[0].startswith("Epoch: 1, Test set ELBO: -")
-    assert "ALARM" not in printed.out and not (out / "diagnosis.json").exists()  # a healthy run raises none
     assert "time elapse for current epoch:" in lines[0]
     assert {p.name for p in out.iterdir()} >= {"model.keras", "config.json", "metrics.csv", "grid_final.png",
                                                 "training.gif"}

@@ -48,18 +48,20 @@ def test_a_collapsing_run_prints_one_alarm_line_and_records_it(collapsed):
     run, printed = collapsed
     lines = printed.splitlines()
     alarms = [i for i, line in enumerate(lines) if line.startswith("ALARM")]
-    assert len(alarms) == 1 and lines[alarms[0] - 1].startswith("Epoch: 1,")  # right after epoch 1's line
+    # Raised once the collapse stays (a second epoch end), right after that epoch's line; it began at epoch 1.
+    assert len(alarms) == 1 and lines[alarms[0] - 1].startswith("Epoch: 2,")
     assert "posterior collapse since epoch 1" in lines[alarms[0]] and "lower beta (now 100)" in lines[alarms[0]]
     recorded = json.loads((run / "diagnosis.json").read_text())
     assert recorded["collapse"] is True and recorded["started"]["epoch"] == 1
     assert recorded["reason"] in lines[alarms[0]]
 
 
-def test_replaying_a_collapsed_run_yields_its_alarm_after_the_epoch_end_it_started_at(collapsed):
+def test_replaying_a_collapsed_run_yields_its_alarm_after_the_epoch_end_that_raised_it(collapsed):
     events = [e for e in replay(collapsed[0]) if isinstance(e, (EpochEnd, CollapseAlarm))]
-    assert [type(e).__name__ for e in events] == ["EpochEnd", "CollapseAlarm", "EpochEnd"]
-    alarm = events[1]
-    assert (alarm.epoch, alarm.step) == (events[0].epoch, events[0].step)
+    assert [type(e).__name__ for e in events] == ["EpochEnd", "EpochEnd", "CollapseAlarm"]
+    alarm = events[2]
+    assert (alarm.epoch, alarm.step) == (events[1].epoch, events[1].step)
+    assert (alarm.alarm.started_epoch, alarm.alarm.started_step) == (events[0].epoch, events[0].step)
     assert alarm.line.startswith("ALARM posterior collapse since epoch 1")
 
 

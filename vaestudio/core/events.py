@@ -97,10 +97,10 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class CollapseAlarm:
-    """The run went into posterior collapse (core/diagnosis/collapse.py): raised right after the EpochEnd
-    that showed it, recorded in the run folder's diagnosis.json; a healthy run yields none."""
+    """The run is in posterior collapse (core/diagnosis/collapse.py): raised right after the EpochEnd that
+    confirmed it, recorded in the run folder's diagnosis.json; a healthy run yields none."""
 
-    epoch: int  # where the collapse started
+    epoch: int  # the epoch end that raised it (alarm.started_epoch / started_step: where the collapse began)
     step: int
     alarm: "Alarm" = field(repr=False)
 

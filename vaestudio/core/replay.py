@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from vaestudio.core.diagnosis.run_watch import recorded_alarm
+from vaestudio.core.diagnosis.run_watch import recorded_alarms
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import (CollapseAlarm, EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
                                     StepMetrics)
@@ -61,16 +61,16 @@ def replay(folder: str | Path, after: ReplayPosition | None = None) -> Iterator[
         config = state.config
         yield Started(config.epochs, steps_per_epoch, 1, str(facts.get("device") or "recorded"),
                       str(facts.get("precision") or "float32"), start_step=0, replicas=int(facts.get("replicas") or 1))
-    yield from _in_order(run_folder, rows, records, steps_per_epoch, recorded_alarm(run_folder.path))
+    yield from _in_order(run_folder, rows, records, steps_per_epoch, recorded_alarms(run_folder.path))
     if after is None:
         reason = facts.get("ended") or ("completed" if state.complete else "stopped")
         yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
 
 
 def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int,
-              alarm: CollapseAlarm | None = None) -> Iterator[Event]:
+              alarms: list[CollapseAlarm] = ()) -> Iterator[Event]:
     """Metrics rows and snapshots merged as the live run made them: at the same step, metrics, then a
-    snapshot, then the epoch's end (then the collapse alarm, at the epoch end it started at)."""
+    snapshot, then the epoch's end (then a collapse alarm, at the epoch end that raised it)."""
     store = folder.snapshots
     pending_records = iter(records)
     pending = next(pending_records, None)
@@ -101,6 +101,5 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
             yield from snapshots_until(step, inclusive=True)
             yield EpochEnd(row["epoch"], step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
                            row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
-            if alarm is not None and alarm.step == step:
-                yield alarm
+            yield from (alarm for alarm in alarms if alarm.step == step)
     yield from snapshots_until(math.inf, inclusive=True)

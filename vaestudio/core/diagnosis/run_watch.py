@@ -1,10 +1,13 @@
 """The collapse alarm of a run being trained, kept in its folder: the run pipeline (core/runs.py) hands
-every recorded event to a RunCollapseWatch, which raises a CollapseAlarm event at the epoch end that shows
-the collapse and writes diagnosis.json then; replaying the folder (core/replay.py) yields it again.
+every recorded event to a RunCollapseWatch, which raises a CollapseAlarm event when a collapse *stays*:
+seen at two epoch ends in a row after the KL warm-up (a run's first steps often pass through a moment
+of tiny KL that it leaves by itself). It writes diagnosis.json before the event is yielded; replaying the
+folder (core/replay.py) yields every alarm again, after the epoch end that raised it.
 
-diagnosis.json exists only once an alarm was raised: {"collapse": true, reason, started, last_healthy,
-advice} while the run is in collapse; {"collapse": false, "reason": "...recovered...", "earlier": {...}}
-when a later epoch end is healthy again. A healthy run has none.
+diagnosis.json exists only once an alarm was raised: the current state on top ({"collapse": true, reason,
+started, last_healthy, advice} while the run is in collapse, {"collapse": false, "reason": "...recovered"}
+once a later epoch end is healthy), and "alarms": every alarm raised, each with "raised" {epoch, step}.
+A healthy run has none.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Iterable
 from vaestudio.core.diagnosis import collapse
 from vaestudio.core.events import CollapseAlarm, EpochEnd, HyperChanged
 
+CONFIRMING_EPOCH_ENDS = 2  # collapsed epoch ends in a row (after the warm-up) that raise the alarm
+
 
 class RunCollapseWatch:
     """Watches one run's epoch ends (live), seeded with what its folder already recorded (a resumed run)."""
@@ -25,8 +30,10 @@ class RunCollapseWatch:
         self.folder = Path(folder)
         self.watch = collapse.LiveWatch(warmup_steps, beta)
         self.watch.moments = collapse.health_from_metrics(recorded_rows)
-        self.watch.alarm = collapse.detect_collapse(self.watch.moments, warmup_steps, beta)
-        self._drop_alarm_beyond(step)
+        self.raised: list[CollapseAlarm] = [a for a in recorded_alarms(self.folder) if a.step <= step]
+        self.current = self._confirmed(collapse.detect_collapse(self.watch.moments, warmup_steps, beta))
+        if self.raised != recorded_alarms(self.folder):  # a resumed run is cut back to its checkpoint
+            self._write()
 
     def observe(self, event: object) -> CollapseAlarm | None:
         """Take one recorded event; returns the CollapseAlarm to yield after it when the alarm is raised
@@ -34,38 +41,43 @@ class RunCollapseWatch:
         if isinstance(event, HyperChanged):
             self.watch.beta = event.beta
             return None
-        if not isinstance(event, EpochEnd):
+        if not isinstance(event, EpochEnd) or not len(event.kl_per_dimension):
             return None
-        before = self.watch.alarm
-        raised = self.watch.epoch_ended(event.epoch, event.step, event.kl_per_dimension)
-        if raised is not None:
-            collapse.record_alarm(self.folder, raised)
-            return CollapseAlarm(raised.started_epoch, raised.started_step, raised)
-        if before is not None and self.watch.alarm is None:
-            _record_recovery(self.folder, before, event)
+        self.watch.moments.append(collapse.health_from_epoch(event.epoch, event.step, event.kl_per_dimension))
+        before = self.current
+        self.current = self._confirmed(collapse.detect_collapse(self.watch.moments, self.watch.warmup_steps,
+                                                                self.watch.beta))
+        if self.current is not None and before is None:
+            raised = CollapseAlarm(event.epoch, event.step, self.current)
+            self.raised.append(raised)
+            self._write()
+            return raised
+        if before is not None and self.current is None:
+            self._write(f"no posterior collapse since epoch {event.epoch}, step {event.step} (recovered)")
         return None
 
-    def _drop_alarm_beyond(self, step: int) -> None:
-        """A resumed run is cut back to its checkpoint: an alarm recorded after it goes too."""
-        recorded = collapse.read_alarm(self.folder)
-        if recorded is None or self.watch.alarm is not None:
+    def _confirmed(self, alarm: collapse.Alarm | None) -> collapse.Alarm | None:
+        """`alarm` when its collapsed stretch spans CONFIRMING_EPOCH_ENDS watched epoch ends, else None."""
+        if alarm is None:
+            return None
+        stretch = [h for h in self.watch.moments if h.step >= alarm.started_step]
+        return alarm if len(stretch) >= CONFIRMING_EPOCH_ENDS else None
+
+    def _write(self, recovered: str | None = None) -> None:
+        path = self.folder / collapse.DIAGNOSIS_FILE
+        if not self.raised:
+            path.unlink(missing_ok=True)
             return
-        started = alarm_from_json(recorded) if recorded.get("collapse") else None
-        if started is not None and started.started_step > step:
-            (self.folder / collapse.DIAGNOSIS_FILE).unlink(missing_ok=True)
+        from vaestudio.core.store.atomic import write_text_atomic
 
-
-def _record_recovery(folder: Path, earlier: collapse.Alarm, event: EpochEnd) -> None:
-    from vaestudio.core.store.atomic import write_text_atomic
-
-    payload = {"collapse": False, "reason": f"no posterior collapse since epoch {event.epoch}, step {event.step} "
-               f"(recovered)", "earlier": earlier.to_json()}
-    write_text_atomic(folder / collapse.DIAGNOSIS_FILE, json.dumps(payload, indent=2) + "\n")
+        state = self.current.to_json() if self.current is not None else {
+            "collapse": False, "reason": recovered or "no posterior collapse (recovered)"}
+        state["alarms"] = [a.alarm.to_json() | {"raised": {"epoch": a.epoch, "step": a.step}} for a in self.raised]
+        write_text_atomic(path, json.dumps(state, indent=2) + "\n")
 
 
 def alarm_from_json(payload: dict) -> collapse.Alarm | None:
-    """The Alarm a diagnosis.json holds (collapse.Alarm.to_json's shape), or None when it holds none or
-    is malformed."""
+    """The Alarm of one collapse.Alarm.to_json() record, or None when it holds none or is malformed."""
     try:
         if payload.get("collapse") is not True:
             return None
@@ -78,8 +90,15 @@ def alarm_from_json(payload: dict) -> collapse.Alarm | None:
         return None
 
 
-def recorded_alarm(folder: str | Path) -> CollapseAlarm | None:
-    """The CollapseAlarm event a run folder recorded (its diagnosis.json says the run is in collapse)."""
+def recorded_alarms(folder: str | Path) -> list[CollapseAlarm]:
+    """Every CollapseAlarm a run folder's diagnosis.json recorded, in the order they were raised."""
     payload = collapse.read_alarm(folder)
-    alarm = None if payload is None else alarm_from_json(payload)
-    return None if alarm is None else CollapseAlarm(alarm.started_epoch, alarm.started_step, alarm)
+    found = []
+    for record in (payload or {}).get("alarms") or ():
+        alarm = alarm_from_json(record) if isinstance(record, dict) else None
+        raised = record.get("raised") if alarm is not None else None
+        try:
+            found.append(CollapseAlarm(int(raised["epoch"]), int(raised["step"]), alarm))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return found

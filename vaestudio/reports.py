@@ -192,7 +192,6 @@ def test_split(config: TrainConfig, limit: int | None,
 # -- inspect -----------------------------------------------------------------------------------------------
 def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from vaestudio.core import probes
-
     from vaestudio.core.runs import default_dataset_loader
 
     out = out or sys.stdout
@@ -205,7 +204,9 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--worst must be between 1 and the {len(images)} test images used, got {args.worst}")
     architecture = subject.weights.architecture
     inputs = probes.model_inputs(images, architecture)
+    started = time.perf_counter()
     posterior = probes.encode(subject.weights, inputs)
+    encoding = time.perf_counter() - started
     kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)
     active = probes.active_units(posterior.mean)
     report: dict = {"subject": subject.source, "data": data, "images": int(len(images)),
@@ -229,6 +230,7 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         report["iwae"] = {"log_px": float(result.mean), "standard_error": float(result.standard_error),
                           "k": int(result.samples), "seconds": round(time.perf_counter() - started, 1)}
     report |= _diagnosis(subject, dataset, posterior, args, out)
+    report["diagnosis_seconds"] = {"encode_test_images": round(encoding, 2)} | report["diagnosis_seconds"]
     if args.json:
         out.write(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
         return 0

@@ -15,6 +15,12 @@ from vaestudio.core.data import synthetic_dataset
 from vaestudio.core.store.run_folder import RunFolder
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory, monkeypatch):
+    """inspect trains the dataset's classifier when it is not cached: here, never in the user's cache."""
+    monkeypatch.setenv("VAESTUDIO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "reports-cache"))
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     data = synthetic_dataset(n_train=192, n_test=64, seed=5)

@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", help="train headless and write the results into --out (or continue a run with --resume)",
         description="Train headless. The run folder (--out) receives config.json, metrics.csv, checkpoint.npz, "
-        "snapshots/, tensorboard/, and at the end model.keras, grid_final.png and training.gif.",
+        "snapshots/, tensorboard/, and at the end model.keras, grid_final.png and training.gif. After the KL "
+        "warm-up, each epoch end is watched for posterior collapse (fewer than half the latent dimensions "
+        "active, or a total KL under 0.1 nats): an ALARM line is printed and diagnosis.json written.",
         epilog=_preset_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--out", metavar="DIR", help="run folder to create (must not exist, or be empty)")
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; only "
@@ -117,9 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         return _run_guarded(lambda: train_command(args))
     if args.command in ("inspect", "render"):
-        from vaestudio import reports
-
-        command = reports.inspect_command if args.command == "inspect" else reports.render_command
+        if args.command == "inspect":
+            from vaestudio.reports import inspect_command as command
+        else:
+            from vaestudio.render_command import render_command as command
         return _run_guarded(lambda: command(args))
     if args.self_test:
         from vaestudio.gui.selftest import run as run_self_test
@@ -235,7 +238,7 @@ def _branch_run(args: argparse.Namespace):
 
 def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """`vaestudio train`: prints the run's events; Ctrl+C, SIGTERM and SIGHUP stop it after the current steps."""
-    from vaestudio.core.events import DataLoaded, EpochEnd, Finished, Saved, Started, StepMetrics
+    from vaestudio.core.events import CollapseAlarm, DataLoaded, EpochEnd, Finished, Saved, Started, StepMetrics
 
     out = out or sys.stdout
     run = make_run(args)
@@ -271,6 +274,8 @@ def train_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
                           f"time elapse for current epoch: {event.seconds:.2f}")
                 if progress:
                     progress.on_epoch_end(event)
+            elif isinstance(event, CollapseAlarm):
+                _say(out, event.line)
             elif isinstance(event, Finished):
                 if progress:
                     progress.clear()

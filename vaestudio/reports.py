@@ -1,8 +1,11 @@
-"""`vaestudio inspect` and `vaestudio render`: what a run (or a model file) learned, from the command line.
+"""`vaestudio inspect` (and the arguments of `vaestudio render`, in render_command.py): what a run (or a model
+file) learned, from the command line.
 
 inspect: the test ELBO and its parts, the importance-weighted log-likelihood (IWAE) with its standard
-error, the KL of each latent dimension and the active units, for one snapshot of a run or a `.keras` file.
-render: reconstructions, an interpolation or the grid of a snapshot as a PNG or GIF.
+error, the KL of each latent dimension and the active units, for one snapshot of a run or a `.keras` file,
+and its diagnosis (core/diagnosis/report.py): posterior collapse, I(x; z), kNN and linear-probe accuracy,
+the classes of prior samples and a Fréchet distance, the worst-modelled test images.
+render: reconstructions, an interpolation, the grid or the traversal sheet of a snapshot as a PNG or GIF.
 Every number is a function of (the snapshot's weights, the run's test images).
 """
 
@@ -20,13 +23,11 @@ from typing import TextIO
 import numpy as np
 
 from vaestudio.core.config import TrainConfig
+from vaestudio.core.diagnosis.report import CLASSIFIER_CHOICES
 from vaestudio.core.errors import ConfigError, RunFolderError
 
 # k samples per image: beyond this an estimate takes days and its noise draws alone need gigabytes.
 MAX_IWAE_K = 100_000
-# render's output: the 20 x 20 tutorial grid at --scale 16 is 8960 x 8960 (80 megapixels); a bigger PNG
-# would need gigabytes to compose and encode.
-MAX_RENDER_PIXELS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -38,21 +39,32 @@ class Subject:
     source: str  # e.g. "runs/x, snapshot 'epoch 10' (step 18750)"
     epoch: int | None
     step: int | None
+    folder: Path | None = None  # the run folder (None: a model file)
 
 
 def add_commands(commands) -> None:
     """Add `inspect` and `render` to the CLI's sub-commands."""
     inspect = commands.add_parser(
-        "inspect", help="report the test ELBO, IWAE log-likelihood, per-dimension KL and active units",
+        "inspect", help="report the test ELBO, IWAE log-likelihood, per-dimension KL, active units and a diagnosis",
         description="Report on one snapshot of a run folder (default: the last) or on a .keras model file: "
         "test ELBO and its parts, the importance-weighted estimate of log p(x) with its standard error, "
-        "the KL of each latent dimension and the number of active units.")
+        "the KL of each latent dimension and the number of active units; whether the posterior has collapsed, "
+        "the mutual information I(x; z), kNN and linear-probe accuracy on the latent means, the classes a "
+        "small classifier of the dataset sees in decoded prior samples and the Fréchet distance on its "
+        "features (not Inception FID), and with --worst N the worst-modelled test images.")
     inspect.add_argument("target", metavar="RUN_FOLDER_OR_MODEL")
     _add_at(inspect)
     inspect.add_argument("--iwae-k", type=int, default=1000, metavar="K",
                          help="importance samples per image (default 1000; 0 skips the estimate)")
     inspect.add_argument("--images", type=int, metavar="N", help="use only the first N test images "
                          "(default: the whole test set)")
+    inspect.add_argument("--worst", type=int, metavar="N", help="also list the N test images of lowest ELBO, "
+                         "with their nearest training images in latent space")
+    inspect.add_argument("--classifier", choices=CLASSIFIER_CHOICES, default="train",
+                         help="the dataset's small classifier, which judges prior samples and gives the Fréchet "
+                         "distance's features. train (default): train it when it is not cached yet (once per "
+                         "dataset: about 1-2 minutes on a CPU for Fashion-MNIST, seconds on small data), then "
+                         "reuse it; cached: use it only if already trained; none: skip those figures")
     inspect.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     render = commands.add_parser(
         "render", help="draw reconstructions, an interpolation or the grid of a snapshot into a PNG or GIF",
@@ -66,6 +78,10 @@ def add_commands(commands) -> None:
     what.add_argument("--interpolate", nargs=2, type=int, metavar=("I", "J"), help="morph test image I into "
                       "test image J")
     what.add_argument("--grid", action="store_true", help="the decoded latent grid")
+    what.add_argument("--traversals", action="store_true", help="the traversal sheet: one row per latent "
+                      "dimension (largest KL first, inactive ones greyed), that coordinate swept across ±3 test-set "
+                      "standard deviations from --image's posterior mean (default: the origin); a .gif plays it")
+    render.add_argument("--image", type=int, metavar="I", help="with --traversals: start from test image I")
     render.add_argument("--frames", type=int, default=10, help="frames of an interpolation (default 10)")
     render.add_argument("--spherical", action="store_true", help="interpolate along a great circle")
     render.add_argument("--scale", type=int, default=4, help="pixels per image pixel (default 4)")
@@ -97,34 +113,17 @@ def _from_run(path: Path, at: str | None) -> Subject:
     records = folder.snapshots.records()
     if not records:
         raise RunFolderError(f"{path}: the run has no snapshots yet")
-    record = _pick(records, at, path)
+    record = pick_record(records, at, path)
     weights = folder.snapshots.load_weights(record)
     if weights is None:
         raise RunFolderError(f"{record.png}: this run was recorded without model weights (vaestudio 0.1.0); "
                              "only its grids can be shown")
     return Subject(weights, config, f"{path}, snapshot '{record.label}' (step {record.step})", record.epoch,
-                   record.step)
+                   record.step, path)
 
 
-def _recorded_grid(path: Path, at: str | None) -> tuple[np.ndarray, str] | None:
-    """The grid image of a run folder's snapshot recorded without weights (vaestudio 0.1.0), with a
-    description; None when `path` is not a run folder or the snapshot has weights to decode from."""
-    from vaestudio.core.store.run_folder import RunFolder
-
-    folder = RunFolder(path)
-    if not path.is_dir() or not folder.holds_run():
-        return None
-    folder.read_config()
-    records = folder.snapshots.records()
-    if not records:
-        return None
-    record = _pick(records, at, path)
-    if record.has_weights or folder.snapshots.load_weights(record) is not None:  # a lost one is named here
-        return None
-    return folder.snapshots.load_mosaic(record), f"{path}, snapshot '{record.label}' (step {record.step})"
-
-
-def _pick(records, at: str | None, path: Path):
+def pick_record(records, at: str | None, path: Path):
+    """The snapshot record `--at` names (default: the last)."""
     if at is None:
         return records[-1]
     text = at.strip().lower()
@@ -175,10 +174,13 @@ def _side_car_config(path: Path, architecture) -> TrainConfig:
                        else "image_folder")
 
 
-def _test_images(config: TrainConfig, limit: int | None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
-    from vaestudio.core.runs import default_dataset_loader
+def test_split(config: TrainConfig, limit: int | None,
+               dataset=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
+    """(test images, labels, class names, a description of the data) of the config's data, or of `dataset`."""
+    if dataset is None:
+        from vaestudio.core.runs import default_dataset_loader
 
-    dataset = default_dataset_loader(config)
+        dataset = default_dataset_loader(config)
     images, labels = dataset.test_images, dataset.test_labels
     if limit is not None:
         if limit < 1:
@@ -190,15 +192,21 @@ def _test_images(config: TrainConfig, limit: int | None) -> tuple[np.ndarray, np
 # -- inspect -----------------------------------------------------------------------------------------------
 def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from vaestudio.core import probes
+    from vaestudio.core.runs import default_dataset_loader
 
     out = out or sys.stdout
     if not 0 <= args.iwae_k <= MAX_IWAE_K:
         raise ConfigError(f"--iwae-k must be 0 (skip) to {MAX_IWAE_K}, got {args.iwae_k}")
     subject = load_subject(args.target, args.at)
-    images, _labels, _names, data = _test_images(subject.config, args.images)
+    dataset = default_dataset_loader(subject.config)
+    images, _labels, _names, data = test_split(subject.config, args.images, dataset)
+    if args.worst is not None and not 1 <= args.worst <= len(images):
+        raise ConfigError(f"--worst must be between 1 and the {len(images)} test images used, got {args.worst}")
     architecture = subject.weights.architecture
     inputs = probes.model_inputs(images, architecture)
+    started = time.perf_counter()
     posterior = probes.encode(subject.weights, inputs)
+    encoding = time.perf_counter() - started
     kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)
     active = probes.active_units(posterior.mean)
     report: dict = {"subject": subject.source, "data": data, "images": int(len(images)),
@@ -222,6 +230,8 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.iwae_k:
         report["iwae"] = {"log_px": float(result.mean), "standard_error": float(result.standard_error),
                           "k": int(result.samples), "seconds": round(time.perf_counter() - started, 1)}
+    report |= _diagnosis(subject, dataset, posterior, args, out)
+    report["diagnosis_seconds"] = {"encode_test_images": round(encoding, 2)} | report["diagnosis_seconds"]
     if args.json:
         out.write(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
         return 0
@@ -235,6 +245,29 @@ def _lineage(target: str) -> str | None:
 
     chain = lineage(target) if Path(target).is_dir() else []
     return " ← ".join(f"{folder} (from step {step})" for folder, step in chain) if len(chain) > 1 else None
+
+
+def _diagnosis(subject: Subject, dataset, posterior, args: argparse.Namespace, out: TextIO) -> dict:
+    """inspect's diagnosis fields; says so on stderr before training the dataset's classifier."""
+    from vaestudio.core.diagnosis import classifier as classifiers
+    from vaestudio.core.diagnosis.report import inspect_fields
+
+    if args.classifier == "train" and classifiers.cached_classifier(dataset) is None:
+        print(f"Training a small classifier of {dataset.name} once, for the prior samples' classes and the Fréchet "
+              f"distance (cached in {classifiers.classifier_path(dataset).parent}; --classifier none skips it)…",
+              file=sys.stderr, flush=True)
+    progress = _Progress(out, "scoring each test image")
+    config = subject.config
+    fields = inspect_fields(subject.weights, dataset, folder=subject.folder, step=subject.step, epoch=subject.epoch,
+                            warmup_steps=config.kl_warmup_steps, beta=config.beta, worst_count=args.worst,
+                            classifier=args.classifier, test_limit=args.images, posterior=posterior,
+                            progress=_images_progress(progress) if out.isatty() else None)
+    progress.clear()
+    return fields
+
+
+def _images_progress(progress: "_Progress"):
+    return lambda done, total: progress.update(done, total, "images")
 
 
 def _print_report(report: dict, out: TextIO) -> None:
@@ -252,6 +285,9 @@ def _print_report(report: dict, out: TextIO) -> None:
     shown = ", ".join(f"z{d + 1} {kl[d]:.2f}" for d in order[:16]) + (", …" if len(kl) > 16 else "")
     lines.append(f"KL per dimension    {shown}")
     lines.append(f"Active units        {report['active_units']} of {len(kl)} (Cov_x E[z_d] > 0.01, Burda et al. 2016)")
+    from vaestudio.core.diagnosis.report import diagnosis_lines
+
+    lines += diagnosis_lines(report)
     out.write("\n".join(lines) + "\n")
     out.flush()
 
@@ -261,12 +297,12 @@ class _Progress:
         self.out, self.what, self.started = out, what, time.perf_counter()
         self.shown = False
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, unit: str = "batches") -> None:
         from vaestudio.core.progress import format_duration
 
         elapsed = time.perf_counter() - self.started
         eta = elapsed / done * (total - done) if done else None
-        self.out.write(f"\r{self.what}: {done}/{total} batches, ETA {format_duration(eta)}   ")
+        self.out.write(f"\r{self.what}: {done}/{total} {unit}, ETA {format_duration(eta)}   ")
         self.out.flush()
         self.shown = True
 
@@ -274,72 +310,6 @@ class _Progress:
         if self.shown:
             self.out.write("\r" + " " * 70 + "\r")
             self.out.flush()
-
-
-# -- render ------------------------------------------------------------------------------------------------
-def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from vaestudio.core import latent, probes
-    from vaestudio.core.numpy_vae import NumpyVAE
-    from vaestudio.core.store.images import save_gif, save_png
-
-    out = out or sys.stdout
-    target = Path(args.out)
-    if target.suffix.lower() not in (".png", ".gif"):
-        raise ConfigError(f"--out {args.out}: the file must end in .png or .gif")
-    if not 1 <= args.scale <= 16:
-        raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
-    recorded = _recorded_grid(Path(args.target), args.at) if args.grid else None
-    if recorded is not None:  # a 0.1.0 snapshot: its grid as recorded
-        mosaic, source = recorded
-        height, width = mosaic.shape[:2]
-        _check_render_size(width, height, args.scale)
-        if target.suffix.lower() == ".gif":
-            save_gif([mosaic], target, frame_seconds=1.0, scale=args.scale)
-        else:
-            save_png(mosaic, target, scale=args.scale)
-        out.write(f"Wrote {target} ({source}, the grid as recorded)\n")
-        return 0
-    subject = load_subject(args.target, args.at)
-    vae = NumpyVAE(subject.weights)
-    gif = target.suffix.lower() == ".gif"
-    if args.grid:
-        side = subject.config.grid_size * subject.weights.architecture.image_size * args.scale
-        _check_render_size(side, side, 1)
-        picture = vae.grid(subject.config.grid_size)
-        frames = [picture]
-    else:
-        images, labels, names, _data = _test_images(subject.config, None)
-        if args.reconstructions:
-            chosen = _first_of_each_class(labels)
-            result = probes.reconstruct(vae, images[chosen])
-            originals = probes.model_inputs(images[chosen], vae.architecture)
-            top = latent.strip(latent.to_uint8(originals))
-            frames = [np.concatenate([top, latent.strip(result.images)], axis=0)]
-        else:
-            i, j = args.interpolate
-            for index in (i, j):
-                if not 0 <= index < len(images):
-                    raise ConfigError(f"--interpolate: test image {index} does not exist (0..{len(images) - 1})")
-            if not 2 <= args.frames <= 256:
-                raise ConfigError(f"--frames must be between 2 and 256, got {args.frames}")
-            means = probes.encode(vae, images[[i, j]]).mean
-            path = probes.interpolate(vae, means[0], means[1], args.frames,
-                                      "spherical" if args.spherical else "linear")
-            frames = list(path.frames) if gif else [latent.strip(path.frames)]
-    height, width = np.shape(frames[0])[:2]
-    _check_render_size(width, height, args.scale)
-    if gif:
-        save_gif(frames, target, frame_seconds=0.12 if len(frames) > 1 else 1.0, scale=args.scale)
-    else:
-        save_png(frames[0], target, scale=args.scale)
-    out.write(f"Wrote {target} ({subject.source})\n")
-    return 0
-
-
-def _check_render_size(width: int, height: int, scale: int) -> None:
-    if width * height * scale ** 2 > MAX_RENDER_PIXELS:
-        raise ConfigError(f"the picture would be {width * scale} x {height * scale} pixels, more than the "
-                          f"{MAX_RENDER_PIXELS // 1_000_000} megapixels render writes; choose a smaller --scale")
 
 
 def json_safe(report: dict) -> dict:
@@ -362,13 +332,3 @@ def json_safe(report: dict) -> dict:
         cleaned["not_finite"] = {"values": missing, "reason": "not a finite number: the model diverged or its "
                                                                "weights are damaged (null in this report)"}
     return cleaned
-
-
-def _first_of_each_class(labels: np.ndarray, limit: int = 10) -> list[int]:
-    chosen: dict[int, int] = {}
-    for index, label in enumerate(labels):
-        chosen.setdefault(int(label), index)
-        if len(chosen) >= limit:
-            break
-    return [chosen[label] for label in sorted(chosen)]
-

@@ -2,7 +2,7 @@
 relays them as signals, the run folder records them.
 
 Order of a run: Status* DataLoaded Status* Started Snapshot(step 0) (StepMetrics | Snapshot | HyperChanged)* per epoch
-[Snapshot EpochEnd] ... Finished [Saved]. Metrics are nats per image; higher ELBO is better.
+[Snapshot EpochEnd [CollapseAlarm]] ... Finished [Saved]. Metrics are nats per image; higher ELBO is better.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from vaestudio.core.diagnosis.collapse import Alarm
     from vaestudio.core.weights import VaeWeights
 
 
@@ -95,6 +96,21 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class CollapseAlarm:
+    """The run is in posterior collapse (core/diagnosis/collapse.py): raised right after the EpochEnd that
+    confirmed it, recorded in the run folder's diagnosis.json; a healthy run yields none."""
+
+    epoch: int  # the epoch end that raised it (alarm.started_epoch / started_step: where the collapse began)
+    step: int
+    alarm: "Alarm" = field(repr=False)
+
+    @property
+    def line(self) -> str:
+        """The CLI's one line: what, since when, what to try."""
+        return self.alarm.line()
+
+
+@dataclass(frozen=True)
 class HyperChanged:
     """The user changed the learning rate or beta; in force from `step` on."""
 
@@ -120,4 +136,5 @@ class Saved:
     paths: tuple[Path, ...]
 
 
-Event = Status | DataLoaded | Started | StepMetrics | Snapshot | EpochEnd | HyperChanged | Finished | Saved
+Event = (Status | DataLoaded | Started | StepMetrics | Snapshot | EpochEnd | CollapseAlarm | HyperChanged | Finished
+         | Saved)

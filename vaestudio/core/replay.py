@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from vaestudio.core.diagnosis.run_watch import recorded_alarms
 from vaestudio.core.errors import RunFolderError
-from vaestudio.core.events import (EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
+from vaestudio.core.events import (CollapseAlarm, EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
                                     StepMetrics)
 from vaestudio.core.run_facts import read_facts, recorded_start_step, recorded_steps_per_epoch, step_offset
 from vaestudio.core.store.run_folder import RunFolder
@@ -63,16 +64,17 @@ def replay(folder: str | Path, after: ReplayPosition | None = None) -> Iterator[
         yield Started(config.epochs, steps_per_epoch, (start_step - offset) // steps_per_epoch + 1,
                       str(facts.get("device") or "recorded"), str(facts.get("precision") or "float32"),
                       start_step=start_step, replicas=int(facts.get("replicas") or 1))
-    yield from _in_order(run_folder, rows, records, steps_per_epoch, offset)
+    yield from _in_order(run_folder, rows, records, steps_per_epoch, offset,
+                         recorded_alarms(run_folder.path))
     if after is None:
         reason = facts.get("ended") or ("completed" if state.complete else "stopped")
         yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
 
 
 def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int,
-              offset: int = 0) -> Iterator[Event]:
+              offset: int = 0, alarms: list[CollapseAlarm] = ()) -> Iterator[Event]:
     """Metrics rows and snapshots merged as the live run made them: at the same step, metrics, then a
-    snapshot, then the epoch's end."""
+    snapshot, then the epoch's end (then a collapse alarm, at the epoch end that raised it)."""
     store = folder.snapshots
     pending_records = iter(records)
     pending = next(pending_records, None)
@@ -103,4 +105,5 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
             yield from snapshots_until(step, inclusive=True)
             yield EpochEnd(row["epoch"], step, row["test_elbo"], row["test_log_likelihood"], row["test_kl"],
                            row["seconds"] or 0.0, kl_per_dimension=tuple(row["kl_per_dimension"] or ()))
+            yield from (alarm for alarm in alarms if alarm.step == step)
     yield from snapshots_until(math.inf, inclusive=True)

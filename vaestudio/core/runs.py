@@ -316,6 +316,7 @@ class Run:
         self.trainer = trainer
         recorder = self._recorder = RunRecorder(self.folder, trainer.checkpoint,
                                                 tensorboard=_open_tensorboard(self.folder, self.is_new))
+        watch = self._collapse_watch()
         started = False
         try:
             for event in trainer.events():
@@ -326,6 +327,9 @@ class Run:
                 if isinstance(event, Finished):
                     write_facts(self.folder, finished=event)
                 yield event
+                alarm = watch.observe(event)  # recorded in diagnosis.json before it is yielded
+                if alarm is not None:
+                    yield alarm
         except BaseException:
             if started:
                 _try(recorder.save_checkpoint)  # a failure after training began keeps what was trained
@@ -336,6 +340,15 @@ class Run:
             checkpoint_step = recorder.checkpoint_step if recorder.checkpoint_step is not None else self._step
             write_facts(self.folder, saved_step=checkpoint_step)
             yield Saved(saved)
+
+
+    def _collapse_watch(self):
+        """The posterior-collapse watch over this run's epoch ends, knowing what the folder recorded."""
+        from vaestudio.core.diagnosis.run_watch import RunCollapseWatch
+
+        rows = () if self.is_new else self.folder.metrics().rows()
+        beta = self.changes.beta if self.changes.beta is not None else self.config.beta
+        return RunCollapseWatch(self.folder.path, self.config.kl_warmup_steps, beta, rows, self._step)
 
 
 def _missing_epoch_snapshot(folder: RunFolder, checkpoint) -> bool:

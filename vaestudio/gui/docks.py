@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import traceback
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabBar, QVBoxLayout, QWidget
 
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
@@ -20,6 +20,13 @@ OPTIONAL_PANELS = (
     ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
     ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
     ("quality", "QualityPanel", BOTTOM, "bottom"),
+)
+# The diagnosis docks (issue 18), built with (studio, studio.diagnosis): the traversal sheet is tall (one row
+# per latent dimension), so it joins the right-hand tabs; the gallery and the figures are wide: bottom tabs.
+DIAGNOSIS_PANELS = (
+    ("traversals", "TraversalsPanel", RIGHT, "right"),
+    ("worst_images", "WorstImagesPanel", BOTTOM, "bottom"),
+    ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
 )
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -40,15 +47,38 @@ def optional_panel(module: str, class_name: str, studio, commands) -> QWidget:
     return label
 
 
-def column(top: QWidget, bottom: QWidget) -> QWidget:
-    """`top` (taking the room) over `bottom`, without margins: the central area."""
+def column(top: QWidget, bottom: QWidget, banner: QWidget | None = None) -> QWidget:
+    """`top` (taking the room) over `bottom`, without margins, `banner` (if any) above both: the central
+    area."""
     central = QWidget()
     layout = QVBoxLayout(central)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(0)
+    if banner is not None:
+        layout.addWidget(banner)
     layout.addWidget(top, 1)
     layout.addWidget(bottom)
     return central
+
+
+class UiPost(QObject):
+    """post(fn): run `fn` on the UI thread (a queued signal), from any thread; nothing once the owner is gone."""
+
+    _call = Signal(object)
+
+    def __init__(self, parent: QObject):
+        super().__init__(parent)
+        self._call.connect(self._run)
+
+    @Slot(object)
+    def _run(self, fn) -> None:
+        fn()
+
+    def post(self, fn) -> None:
+        try:
+            self._call.emit(fn)
+        except RuntimeError:  # the window is gone: nobody is left to tell
+            pass
 
 
 def scrolled(widget: QWidget, min_width: int) -> QScrollArea:

@@ -1,13 +1,15 @@
 """Worst images: the test images the model of the moment shown explains least (lowest ELBO), each above
 its reconstruction and a heat map of each pixel's −log-likelihood (white: worst). Clicking one inspects it
-on the plane and shows its nearest training images in latent space (state: Diagnosis)."""
+on the plane, shows its posterior, its ELBO beside its IWAE bound (k importance samples, computed off the UI
+thread) and its nearest training images in latent space (state: Diagnosis)."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
-from vaestudio.gui.state.diagnosis import Diagnosis
+from vaestudio.gui.state.diagnosis import IWAE_SAMPLES, Diagnosis
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
@@ -28,6 +30,8 @@ class WorstImagesPanel(QWidget):
         self.strip.clicked.connect(self.choose)
         self.detail = QLabel()
         self.detail.setWordWrap(True)
+        self.bounds = QLabel()
+        self.bounds.setWordWrap(True)
         self.neighbours = ImageStrip(rows=1, max_cell=64)
         self.neighbours.set_placeholder("Click an image above to see its nearest training images in latent space.")
         layout = QVBoxLayout(self)
@@ -35,8 +39,10 @@ class WorstImagesPanel(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.strip, 3)
         layout.addWidget(self.detail)
+        layout.addWidget(self.bounds)
         layout.addWidget(self.neighbours, 1)
-        subscribe(self, [(diagnosis.worst_changed, self._show), (diagnosis.worst_progress, self._on_progress)])
+        subscribe(self, [(diagnosis.worst_changed, self._show), (diagnosis.worst_progress, self._on_progress),
+                         (diagnosis.bounds_changed, self._show_bounds)])
         self._show(diagnosis.worst)
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -49,6 +55,7 @@ class WorstImagesPanel(QWidget):
         self.result, self.chosen = result, None
         self.neighbours.set_tiles([])
         self.detail.setText("")
+        self.bounds.setText("")
         if result is None:
             waiting = self.studio.explorer.pictures.vae is not None
             self.header.setText("Scoring every test image…" if waiting else
@@ -74,10 +81,9 @@ class WorstImagesPanel(QWidget):
         self.chosen = position
         self.strip.set_selected(position)
         self.studio.view.inspect_test_image(item.index)
-        mean = ", ".join(f"{v:.2f}" for v in item.mean)
-        text = (f"Test image {item.index}: ELBO {item.elbo:.1f} = log-likelihood {item.log_likelihood:.1f} "
-                f"− KL {item.kl:.1f}; posterior mean ({mean})")
-        self.detail.setText(text.replace("-", "−"))
+        self.detail.setText(self._posterior_text(item).replace("-", "−"))
+        self.bounds.setText(f"Estimating its IWAE bound (k = {IWAE_SAMPLES} importance samples)…")
+        self.diagnosis.bound_image(item.index)
         dataset = self.diagnosis.datasets.get(id(self.studio.active))
         if dataset is None or not item.nearest_train or self.result.train_indices is None:
             self.neighbours.set_tiles([])
@@ -88,3 +94,25 @@ class WorstImagesPanel(QWidget):
         self.neighbours.set_tiles([Tile((dataset.train_images[i],),
                                         (names[int(dataset.train_labels[i])] if names else str(i),),
                                         f"Training image {i}") for i in indices])
+
+    def _posterior_text(self, item) -> str:
+        """The clicked image's ELBO terms and posterior q(z|x) = N(mean, sd²) per dimension."""
+        pictures = self.studio.explorer.pictures
+        logvars = pictures.logvars if pictures.logvars is not None and item.index < len(pictures.logvars) else None
+        if logvars is None:
+            posterior = "posterior mean (" + ", ".join(f"{v:.2f}" for v in item.mean) + ")"
+        else:
+            sds = np.exp(0.5 * np.asarray(logvars[item.index], np.float64))
+            posterior = "posterior z = " + ", ".join(f"{m:.2f}±{sd:.2f}" for m, sd in zip(item.mean, sds))
+        return (f"<b>Test image {item.index}</b>: ELBO {item.elbo:.1f} = log-likelihood {item.log_likelihood:.1f} "
+                f"− KL {item.kl:.1f}; {posterior}")
+
+    def _show_bounds(self, bounds) -> None:
+        if bounds is None or self.result is None or self.chosen is None:
+            return
+        if bounds.index != self.result.items[self.chosen].index:
+            return
+        text = (f"ELBO {bounds.elbo:.1f} ≤ IWAE bound {bounds.iwae:.1f} nats (k = {bounds.samples}, a tighter "
+                f"lower bound on log p(x)); the gap, {bounds.iwae - bounds.elbo:.1f} nats, is how far q(z|x) is "
+                f"from the true posterior")
+        self.bounds.setText(text.replace("-", "−"))

@@ -84,8 +84,12 @@ def test_the_diagnosis_docks_show_a_recorded_run(qtbot, window, healthy_run):
     qtbot.waitUntil(lambda: diagnosis.quality is not None, timeout=60_000)
     assert "kNN accuracy" in quality.figures.text()
     history.select(0)  # a second moment seen: the accuracies are plotted over training
-    qtbot.waitUntil(lambda: len(quality.knn_curve.getData()[0] or []) >= 2, timeout=60_000)
-    assert quality.plot.isVisible() and list(quality.knn_curve.getData()[0]) == sorted(quality.knn_curve.getData()[0])
+    def plotted_steps() -> list:
+        steps = quality.knn_curve.getData()[0]
+        return [] if steps is None else list(steps)
+
+    qtbot.waitUntil(lambda: len(plotted_steps()) >= 2, timeout=60_000)
+    assert quality.plot.isVisible() and plotted_steps() == sorted(plotted_steps())
 
     assert diagnosis.alarm is None and not window.banner.isVisible()  # a healthy run raises no alarm
     assert window.timeline.slider.mark is None and not window.elbo.alarm_line.isVisible()

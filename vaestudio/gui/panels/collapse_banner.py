@@ -6,7 +6,7 @@ Branching is not in vaestudio yet: unless built with `can_branch`, that button i
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
@@ -35,10 +35,14 @@ class CollapseBanner(QFrame):
                                "Branching from a past moment is not in vaestudio yet. Meanwhile: File → New run "
                                "with a lower β or a KL warm-up")
         self.show_start.setToolTip("Show the moment the alarm started on the timeline")
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.show_start)
+        buttons.addWidget(self.branch)
+        buttons.addStretch(1)
         layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.text, 1)
-        layout.addWidget(self.show_start)
-        layout.addWidget(self.branch)
+        layout.addLayout(buttons)
         subscribe(self, [(diagnosis.alarm_changed, self._show)])
         self._show(diagnosis.alarm)
 
@@ -49,9 +53,8 @@ class CollapseBanner(QFrame):
         advice = [a for a in alarm.advice if self.can_branch or not a.startswith("branch")]
         healthy = ("" if alarm.last_healthy_step is None else
                    f" It was last healthy at epoch {alarm.last_healthy_epoch} (step {alarm.last_healthy_step}).")
-        self.text.setText(f"<b>Alarm:</b> {alarm.reason[0].upper()}{alarm.reason[1:]}. This model's images hardly "
-                          f"depend on the latent code, so the plane and the traversals show little.{healthy} "
-                          f"<b>Try</b> {', '.join(advice)}.")
+        self.text.setText(f"<b>Alarm:</b> {alarm.reason[0].upper()}{alarm.reason[1:]}, so the plane and the "
+                          f"traversals show little.{healthy} <b>Try</b> {', '.join(advice)}.")
         self.branch.setVisible(alarm.last_healthy_step is not None)
 
     def _show_start(self) -> None:

@@ -6,7 +6,7 @@ thread) and its nearest training images in latent space (state: Diagnosis)."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.diagnosis import IWAE_SAMPLES, Diagnosis
@@ -34,13 +34,19 @@ class WorstImagesPanel(QWidget):
         self.bounds.setWordWrap(True)
         self.neighbours = ImageStrip(rows=1, max_cell=64)
         self.neighbours.set_placeholder("Click an image above to see its nearest training images in latent space.")
+        chosen = QVBoxLayout()  # the clicked image, beside the gallery (the bottom dock is wide and short)
+        chosen.setContentsMargins(0, 0, 0, 0)
+        chosen.addWidget(self.detail)
+        chosen.addWidget(self.bounds)
+        chosen.addWidget(self.neighbours, 1)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.strip, 3)
+        row.addLayout(chosen, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
-        layout.addWidget(self.strip, 3)
-        layout.addWidget(self.detail)
-        layout.addWidget(self.bounds)
-        layout.addWidget(self.neighbours, 1)
+        layout.addLayout(row, 1)
         subscribe(self, [(diagnosis.worst_changed, self._show), (diagnosis.worst_progress, self._on_progress),
                          (diagnosis.bounds_changed, self._show_bounds)])
         self._show(diagnosis.worst)
@@ -64,7 +70,7 @@ class WorstImagesPanel(QWidget):
             return
         top = max((float(w.heat.max()) for w in result.items), default=0.0)
         tiles = [Tile((w.image, w.reconstruction, heat_uint8(w.heat, top)),
-                      (f"#{w.index}", f"{w.elbo:.1f}".replace("-", "−"), ""),
+                      (f"#{w.index}", f"{w.elbo:.0f}".replace("-", "−"), ""),
                       f"Test image {w.index}: ELBO {w.elbo:.1f} nats = log-likelihood {w.log_likelihood:.1f} "
                       f"− KL {w.kl:.1f}. Click to inspect it.") for w in result.items]
         self.strip.set_tiles(tiles)

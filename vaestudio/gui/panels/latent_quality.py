@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
@@ -15,7 +15,7 @@ from vaestudio.gui.widgets import subscribe
 
 BAR = 24  # characters of the widest histogram bar
 KNN_COLOR, PROBE_COLOR, CHANCE_COLOR = (31, 119, 180), (214, 39, 40), (150, 150, 150)
-PLOT_HEIGHT = 130
+PLOT_HEIGHT = 80
 
 
 class LatentQualityPanel(QWidget):
@@ -38,11 +38,26 @@ class LatentQualityPanel(QWidget):
         self.train_button = QPushButton("Train the dataset's classifier")
         self.train_button.setToolTip("Once per dataset (TensorFlow, about a minute); kept in the cache folder")
         self.train_button.clicked.connect(self._train)
-        layout = QVBoxLayout(self)
+        left = QVBoxLayout()  # the accuracies; beside them the health and the prior samples (a wide, short dock)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(self.figures)
+        left.addWidget(self.plot, 1)
+        left.addWidget(self.over_training)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.health, self.samples, self.train_button):
+            column.addWidget(widget)
+        column.addStretch(1)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget in (self.figures, self.plot, self.over_training, self.health, self.samples, self.train_button):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        layout.addLayout(left, 3)
+        scroll = QScrollArea()  # ten classes' bars may not fit a short dock
+        scroll.setWidget(right)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(160)
+        layout.addWidget(scroll, 2)
         subscribe(self, [(diagnosis.quality_changed, self._show_quality), (diagnosis.health_changed, self._show_health),
                          (diagnosis.classifier_changed, self._show_classifier),
                          (diagnosis.failed, self._on_failed)])
@@ -52,7 +67,7 @@ class LatentQualityPanel(QWidget):
 
     def _accuracy_plot(self) -> pg.PlotWidget:
         plot = pg.PlotWidget(background="w")
-        plot.setFixedHeight(PLOT_HEIGHT)
+        plot.setMinimumHeight(PLOT_HEIGHT)
         item = plot.getPlotItem()
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
@@ -61,12 +76,10 @@ class LatentQualityPanel(QWidget):
         item.setLabel("bottom", "step")
         item.setLabel("left", "accuracy")
         item.setYRange(0, 1, padding=0.02)
-        legend = item.addLegend(offset=(-4, 4), labelTextSize="7pt", verSpacing=-6, brush=(255, 255, 255, 200))
-        legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 4))
         self.knn_curve = item.plot([], [], pen=pg.mkPen(KNN_COLOR, width=2), symbol="o", symbolSize=5,
-                                   symbolBrush=KNN_COLOR, name="kNN")
+                                   symbolBrush=KNN_COLOR)
         self.probe_curve = item.plot([], [], pen=pg.mkPen(PROBE_COLOR, width=2), symbol="s", symbolSize=5,
-                                     symbolBrush=PROBE_COLOR, name="linear probe")
+                                     symbolBrush=PROBE_COLOR)
         self.chance_line = pg.InfiniteLine(angle=0, movable=False,
                                            pen=pg.mkPen(CHANCE_COLOR, width=1, style=Qt.PenStyle.DashLine))
         item.addItem(self.chance_line, ignoreBounds=True)
@@ -125,8 +138,9 @@ class LatentQualityPanel(QWidget):
             self.samples.setText("")
             return
         self._show_over_training()
-        self.figures.setText(f"<b>kNN accuracy</b> {quality.knn_accuracy:.1%} · <b>linear probe</b> "
-                             f"{quality.probe_accuracy:.1%} (chance {quality.chance:.0%}), on the latent means")
+        self.figures.setText(f"<b style='color:{_css(KNN_COLOR)}'>kNN accuracy</b> {quality.knn_accuracy:.1%} · "
+                             f"<b style='color:{_css(PROBE_COLOR)}'>linear probe</b> {quality.probe_accuracy:.1%} "
+                             f"(chance {quality.chance:.0%}, dashed), on the latent means")
         if quality.sample_classes is None:
             self.samples.setText("Prior samples are judged once the dataset's classifier exists.")
             return
@@ -136,3 +150,7 @@ class LatentQualityPanel(QWidget):
         self.samples.setText(f"<b>Prior samples look like</b> (classifier test accuracy "
                              f"{quality.classifier_accuracy:.1%}):<br>{bars}<br>{FRECHET_NAME}: "
                              f"<b>{quality.frechet_distance:.2f}</b>")
+
+
+def _css(color: tuple[int, int, int]) -> str:
+    return "#%02x%02x%02x" % color

@@ -14,6 +14,9 @@ from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
 
+SHOWN_DIMS = 6  # posterior coordinates written out (all of them in the tooltip)
+
+
 class WorstImagesPanel(QWidget):
     """The N worst-modelled test images, their reconstructions, heat maps and nearest training images."""
 
@@ -75,9 +78,9 @@ class WorstImagesPanel(QWidget):
                       f"− KL {w.kl:.1f}. Click to inspect it.") for w in result.items]
         self.strip.set_tiles(tiles)
         scored = len(result.scores.elbo)
-        self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (nats, one sample): "
-                            f"image, reconstruction, per-pixel −log p (white: {top:.1f} nats). "
-                            f"Mean ELBO {result.scores.elbo.mean():.1f}".replace("-", "−"))
+        self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (nats; mean "
+                            f"{result.scores.elbo.mean():.1f}) · rows: image, reconstruction, −log p per pixel "
+                            f"(white: {top:.1f} nats)".replace("-", "−"))
 
     def choose(self, position: int) -> None:
         """Inspect the gallery's image at `position`: on the plane, and its nearest training images."""
@@ -109,7 +112,9 @@ class WorstImagesPanel(QWidget):
             posterior = "posterior mean (" + ", ".join(f"{v:.2f}" for v in item.mean) + ")"
         else:
             sds = np.exp(0.5 * np.asarray(logvars[item.index], np.float64))
-            posterior = "posterior z = " + ", ".join(f"{m:.2f}±{sd:.2f}" for m, sd in zip(item.mean, sds))
+            pairs = [f"{m:.2f}±{sd:.2f}" for m, sd in zip(item.mean, sds)]
+            posterior = "posterior z = " + ", ".join(pairs[:SHOWN_DIMS]) + (", …" if len(pairs) > SHOWN_DIMS else "")
+            self.detail.setToolTip("posterior z (mean ± sd) = " + ", ".join(pairs))
         return (f"<b>Test image {item.index}</b>: ELBO {item.elbo:.1f} = log-likelihood {item.log_likelihood:.1f} "
                 f"− KL {item.kl:.1f}; {posterior}")
 
@@ -118,7 +123,6 @@ class WorstImagesPanel(QWidget):
             return
         if bounds.index != self.result.items[self.chosen].index:
             return
-        text = (f"ELBO {bounds.elbo:.1f} ≤ IWAE bound {bounds.iwae:.1f} nats (k = {bounds.samples}, a tighter "
-                f"lower bound on log p(x)); the gap, {bounds.iwae - bounds.elbo:.1f} nats, is how far q(z|x) is "
-                f"from the true posterior")
+        text = (f"ELBO {bounds.elbo:.1f} ≤ IWAE bound {bounds.iwae:.1f} nats (k = {bounds.samples}); the gap, "
+                f"{bounds.iwae - bounds.elbo:.1f} nats, is how far q(z|x) is from the true posterior")
         self.bounds.setText(text.replace("-", "−"))

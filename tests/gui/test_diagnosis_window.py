@@ -55,6 +55,7 @@ def test_the_diagnosis_docks_show_a_recorded_run(qtbot, window, healthy_run):
         assert key in window.docks and window.docks[key].toggleViewAction() in window.view_menu.actions()
     history = open_read(qtbot, window, healthy_run)
     diagnosis = window.diagnosis
+    assert not diagnosis.wanted and diagnosis.worst is None  # docks tabbed away cost nothing
 
     traversals = show_dock(qtbot, window, "traversals")
     qtbot.waitUntil(lambda: traversals.sheet is not None, timeout=30_000)
@@ -83,6 +84,7 @@ def test_the_diagnosis_docks_show_a_recorded_run(qtbot, window, healthy_run):
     quality = show_dock(qtbot, window, "latent_quality")
     qtbot.waitUntil(lambda: diagnosis.quality is not None, timeout=60_000)
     assert "kNN accuracy" in quality.figures.text()
+    assert "worst" not in diagnosis.wanted  # its tab is behind Latent quality's now
     history.select(0)  # a second moment seen: the accuracies are plotted over training
     def plotted_steps() -> list:
         steps = quality.knn_curve.getData()[0]

@@ -28,6 +28,7 @@ DIAGNOSIS_PANELS = (
     ("worst_images", "WorstImagesPanel", BOTTOM, "bottom"),
     ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
 )
+DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
 
@@ -120,6 +121,22 @@ def size_docks(window: QMainWindow, docks: dict[str, QDockWidget], left_width: i
         window.resizeDocks(first_in(RIGHT), [int(width * 0.22)], Qt.Orientation.Horizontal)
     if first_in(BOTTOM):
         window.resizeDocks(first_in(BOTTOM), [int(height * 0.32)], Qt.Orientation.Vertical)
+
+
+def diagnose_while_shown(docks: dict[str, QDockWidget], diagnosis) -> None:
+    """Compute each diagnosis part only while its dock can be seen (its tab selected, not closed): a dock
+    tabbed away costs nothing while the timeline is scrubbed. Qt keeps a tabbed-away dock "visible";
+    visibilityChanged is what follows its tab."""
+    for key, parts in DIAGNOSIS_PARTS.items():
+        dock = docks.get(key)
+        if dock is None:
+            continue
+
+        def follow(visible: bool, parts=parts) -> None:
+            for part in parts:
+                diagnosis.want(part, visible)
+
+        dock.visibilityChanged.connect(follow)
 
 
 def hide_stale_tab_bars(window: QMainWindow, docks: dict[str, QDockWidget]) -> int:

@@ -21,7 +21,7 @@ from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PANELS, LEFT, OPTIONAL_PANELS, UiPost, add_dock, column,
-                                 hide_stale_tab_bars, optional_panel, scrolled, size_docks)
+                                 diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled, size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
@@ -152,6 +152,8 @@ class MainWindow(QMainWindow):
             self._add_dock(module, title, panel, area, tab_with=groups.get(group))
             groups.setdefault(group, module)
         self.docks["elbo"].raise_()
+        self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)
+        diagnose_while_shown(self.docks, self.diagnosis)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)

@@ -65,6 +65,7 @@ class LatentQualityPanel(QWidget):
         self._show_health(diagnosis.health)
         self._show_classifier(diagnosis.classifier)
 
+
     def _accuracy_plot(self) -> pg.PlotWidget:
         plot = pg.PlotWidget(background="w")
         plot.setMinimumHeight(PLOT_HEIGHT)

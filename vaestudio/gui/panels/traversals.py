@@ -50,6 +50,7 @@ class TraversalsPanel(QWidget):
                          (studio.view.events.inspected_test_image, self._choose_base)])
         self._show(diagnosis.traversals)
 
+
     def _choose_base(self, *_args) -> None:
         index = self.studio.view.inspected_test_image if self.from_inspected.isChecked() else None
         if index != self.diagnosis.traversal_image:

@@ -54,6 +54,7 @@ class WorstImagesPanel(QWidget):
                          (diagnosis.bounds_changed, self._show_bounds)])
         self._show(diagnosis.worst)
 
+
     def _on_progress(self, done: int, total: int) -> None:
         if self.result is None:
             self.header.setText(f"Scoring every test image… {done} of {total}")

@@ -7,6 +7,8 @@ worst images); once the probe's encodings arrive (`encodings_changed`) the trave
 executor (the explorer's Executor protocol) and is announced by its own event; a result for a moment the
 user has left is dropped, a running scoring stops at its next chunk, and the parts of the last moments
 seen are kept (going back shows them at once; `quality_by_moment` is latent quality over training).
+With `on_demand` (the window) a part is only computed while a panel shows it (`want(part, on)`): docks
+tabbed away cost nothing while the timeline is scrubbed.
 The alarm follows the active run's epoch ends (their per-dimension KL), so it is raised live and for
 any opened run.
 
@@ -37,6 +39,7 @@ SAMPLES = 1000
 KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it at once
 CHUNK = 128  # probe images scored between two looks at whether the moment moved on
 PARTS = ("traversals", "worst", "quality", "health", "alarm")
+COMPUTED = ("traversals", "worst", "quality", "health")  # per moment, each on the executor
 IWAE_SAMPLES = 500  # importance samples of one clicked image's bound
 
 
@@ -94,7 +97,8 @@ class Diagnosis:
     failed = Signal(str)  # one line
 
     def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
-                 worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None):
+                 worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None,
+                 on_demand: bool = False):
         """`long_executor` runs the classifier's training (a minute or more; e.g. quality.ThreadPerTask, so
         it does not hold one of the explorer's workers); default: `executor`."""
         self.studio = studio
@@ -104,6 +108,7 @@ class Diagnosis:
         self.executor = executor
         self.worst_count = worst_count
         self.samples = samples  # prior samples judged by the classifier
+        self.wanted = set() if on_demand else set(COMPUTED)  # the parts computed for each moment
         self.traversal_image: int | None = None  # probe index the sheet starts from; None: the origin
         self.traversals = self.worst = self.quality = self.health = self.alarm = self.bounds = None
         self.classifier = None
@@ -127,6 +132,19 @@ class Diagnosis:
             self._load_cached_classifier(dataset)
             self._start_quality(self.explorer.pictures)
             self._start_worst(self.explorer.pictures)  # again, now with the nearest training images
+
+    def want(self, part: str, on: bool) -> None:
+        """A panel showing `part` (one of COMPUTED) appeared (on) or went; an appearing one gets the moment's."""
+        if part not in COMPUTED:
+            raise ValueError(f"unknown diagnosis part {part!r}: expected one of {', '.join(COMPUTED)}")
+        if not on:
+            self.wanted.discard(part)
+            return
+        if part in self.wanted:
+            return
+        self.wanted.add(part)
+        if getattr(self, part) is None:
+            getattr(self, f"_start_{part}")(self.explorer.pictures)
 
     def set_traversal_image(self, index: int | None) -> None:
         """Start the traversal sheet's rows from probe image `index` (None: from the origin)."""
@@ -255,6 +273,8 @@ class Diagnosis:
         return (id(history), info.index, info.step, id(self.explorer.probe))
 
     def _start_traversals(self, pictures: Pictures) -> None:
+        if "traversals" not in self.wanted:
+            return
         probe = self.explorer.probe
         if pictures.vae is None or pictures.means is None or probe is None:
             return
@@ -267,12 +287,16 @@ class Diagnosis:
         self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior), (image,))
 
     def _start_health(self, pictures: Pictures) -> None:
+        if "health" not in self.wanted or pictures.info is None or pictures.means is None:
+            return
         from vaestudio.core.diagnosis.collapse import health_of_posterior
 
         info, means, logvars = pictures.info, pictures.means, pictures.logvars
         self._submit("health", lambda: health_of_posterior(means, logvars, info.step, info.epoch))
 
     def _start_worst(self, pictures: Pictures) -> None:
+        if "worst" not in self.wanted:
+            return
         probe, vae = self.explorer.probe, pictures.vae
         if vae is None or probe is None:
             return
@@ -302,6 +326,8 @@ class Diagnosis:
         self._submit("worst", work, (count, pool is not None), generation)
 
     def _start_quality(self, pictures: Pictures) -> None:
+        if "quality" not in self.wanted:
+            return
         probe, pool, vae = self.explorer.probe, self._pool(), pictures.vae
         if probe is None or pool is None or vae is None or pictures.means is None:
             return

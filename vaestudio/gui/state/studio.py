@@ -75,11 +75,12 @@ class Studio:
     # -- diagnosis -------------------------------------------------------------------------------------------
     def start_diagnosis(self, executor: Executor, post=None, long_executor: Executor | None = None):
         """Own a Diagnosis of the active run (the window's; state tests without it stay cheap): its traversal
-        sheet, worst images, latent quality and collapse alarm follow the explorer from now on."""
+        sheet, worst images, latent quality and collapse alarm follow the explorer from now on; each part is
+        computed only while a panel shows it (Diagnosis.want)."""
         from vaestudio.gui.state.diagnosis import Diagnosis  # it imports this module
 
         if self.diagnosis is None:
-            self.diagnosis = Diagnosis(self, executor, post, long_executor=long_executor)
+            self.diagnosis = Diagnosis(self, executor, post, long_executor=long_executor, on_demand=True)
         return self.diagnosis
 
     # -- TensorFlow and the device -------------------------------------------------------------------------

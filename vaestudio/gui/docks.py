@@ -28,6 +28,7 @@ DIAGNOSIS_PANELS = (
     ("worst_images", "WorstImagesPanel", BOTTOM, "bottom"),
     ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
 )
+DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS
 DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)

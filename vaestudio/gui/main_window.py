@@ -1,10 +1,10 @@
 """The main window: lays out the panels in docks and builds the menus, and little else.
 
-The central area is the latent plane with the timeline under it; run controls and runs on the left; the
-cursor preview, own images, drawing pad and latent dimensions on the right; ELBO, reconstructions,
-interpolation and quality below (tabs where space is short; docks.py builds them). Menu actions go to
-the controllers (`TrainingController`, `RunOpener`), to `Commands` (the File menu's dialogs and files),
-`Exports` and the status bar (status_bar.py); what is shown comes from the `Studio`, the title and which
+The central area is the collapse banner, the latent plane and the timeline; run controls and runs on the left;
+the cursor preview, own images, drawing pad, latent dimensions and traversals on the right; ELBO, reconstructions,
+interpolation, quality, worst images and latent quality below (tabs where space is short; docks.py builds them).
+Menu actions go to the controllers (`TrainingController`, `RunOpener`), to `Commands` (the File menu's dialogs and
+files), `Exports` and the status bar (status_bar.py); what is shown comes from the `Studio`, the title and which
 actions are enabled from window_status.py; window_settings.py remembers the window between sessions.
 """
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
-from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PANELS, LEFT, OPTIONAL_PANELS, UiPost, add_dock, column,
+from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
                                  diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled, size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
@@ -31,7 +31,6 @@ from vaestudio.gui.panels.timeline import TimelinePanel
 from vaestudio.gui.recording import MorphRecorder
 from vaestudio.gui.settings import open_settings
 from vaestudio.gui.state.studio import FAILED, READY, Studio
-from vaestudio.gui.state.tasks import ThreadedExecutor
 from vaestudio.gui.status_bar import StatusBar
 from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import QtExecutor
@@ -53,10 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = open_settings()
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)
-        self._ui_post = UiPost(self)
-        # the diagnosis (issue 18): its classifier training takes a thread of its own, not a pool worker
-        self.diagnosis = self.studio.start_diagnosis(self.executor, self._ui_post.post,
-                                                     ThreadedExecutor(self._ui_post.post, "vaestudio-diagnosis"))
+        self.diagnosis = self.studio.start_diagnosis(self.executor, UiPost(self).post)  # issue 18's docks, banner
         self.loader = TensorFlowLoader(self.studio, self)
         self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)
@@ -136,17 +132,15 @@ class MainWindow(QMainWindow):
         plane = optional_panel("latent_plane", "LatentPlanePanel", self.studio, self.commands)
         self.panels["latent_plane"] = plane
         self.banner = optional_panel("collapse_banner", "CollapseBanner", self.studio, self.diagnosis)
-        self.panels["collapse_banner"] = self.banner
         self.setCentralWidget(column(plane, self.timeline, self.banner))
         self._add_dock("run_controls", self.controls.title, scrolled(self.controls, 280), LEFT)
         self._add_dock("runs", self.runs_panel.title, self.runs_panel, LEFT, tab_with="run_controls")
         self.docks["run_controls"].raise_()
         self._add_dock("elbo", self.elbo.title, self.elbo, BOTTOM)
         groups: dict[str, str] = {"bottom": "elbo"}
-        for module, class_name, area, group in OPTIONAL_PANELS + DIAGNOSIS_PANELS:
-            panel = optional_panel(module, class_name, self.studio,
-                                   self.diagnosis if (module, class_name, area, group) in DIAGNOSIS_PANELS
-                                   else self.commands)
+        for module, class_name, area, group in DOCKED_PANELS:
+            state = self.diagnosis if module in DIAGNOSIS_PARTS else self.commands
+            panel = optional_panel(module, class_name, self.studio, state)
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
             self._add_dock(module, title, panel, area, tab_with=groups.get(group))

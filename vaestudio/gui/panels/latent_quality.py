@@ -1,7 +1,7 @@
 """Latent quality: how well the latent means of the moment shown separate the classes (kNN and linear
-probe accuracy, against chance, and plotted over the moments seen of the run), the moment's health (active units, KL, I(x;z)), and — with the
-dataset's classifier — which classes prior samples look like and a Fréchet distance on the classifier's
-features (not Inception FID). State: Diagnosis."""
+probe accuracy, against chance, plotted over the moments seen of the run), the moment's health (active
+units, KL, I(x;z)), and — with the dataset's classifier — which classes prior samples look like and a
+Fréchet distance on the classifier's features (not Inception FID). State: Diagnosis."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Worst images: the test images the model of the moment shown explains least (lowest ELBO), each above
-its reconstruction and a heat map of each pixel's −log-likelihood (white: worst). Clicking one inspects it
+its reconstruction and a heat map of each pixel's −log-likelihood (square-root scale, white: worst). Clicking one inspects it
 on the plane, shows its posterior, its ELBO beside its IWAE bound (k importance samples, computed off the UI
 thread) and its nearest training images in latent space (state: Diagnosis)."""
 
@@ -73,7 +73,7 @@ class WorstImagesPanel(QWidget):
             self.strip.set_tiles([])
             return
         top = max((float(w.heat.max()) for w in result.items), default=0.0)
-        tiles = [Tile((w.image, w.reconstruction, heat_uint8(w.heat, top)),
+        tiles = [Tile((w.image, w.reconstruction, heat_uint8(np.sqrt(w.heat), np.sqrt(top))),
                       (f"#{w.index}", f"{w.elbo:.0f}".replace("-", "−"), ""),
                       f"Test image {w.index}: ELBO {w.elbo:.1f} nats = log-likelihood {w.log_likelihood:.1f} "
                       f"− KL {w.kl:.1f}. Click to inspect it.") for w in result.items]
@@ -81,7 +81,7 @@ class WorstImagesPanel(QWidget):
         scored = len(result.scores.elbo)
         self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (nats; mean "
                             f"{result.scores.elbo.mean():.1f}) · rows: image, reconstruction, −log p per pixel "
-                            f"(white: {top:.1f} nats)".replace("-", "−"))
+                            f"(square-root scale, white: {top:.1f} nats)".replace("-", "−"))
 
     def choose(self, position: int) -> None:
         """Inspect the gallery's image at `position`: on the plane, and its nearest training images."""

@@ -64,7 +64,7 @@ class ImageBounds:
 
 def importance_bounds(vae, image: np.ndarray, samples: int = IWAE_SAMPLES, seed: int = 0) -> tuple[float, float]:
     """(ELBO, IWAE bound) of one uint8 image under `vae` (a NumpyVAE): z_k ~ q(z|x), log w_k = log p(x|z_k)
-    + log p(z_k) − log q(z_k|x); ELBO = mean(log p(x|z_k)) − KL (analytic), IWAE = log mean exp(log w_k)."""
+    + log p(z_k) − log q(z_k|x); ELBO = mean(log w_k), IWAE = log mean exp(log w_k) ≥ ELBO (Jensen)."""
     from vaestudio.core import probes
 
     x = probes.model_inputs(image[None], vae.architecture)
@@ -79,8 +79,7 @@ def importance_bounds(vae, image: np.ndarray, samples: int = IWAE_SAMPLES, seed:
     log_weights = log_likelihood + log_prior - log_posterior
     top = log_weights.max()
     iwae = top + np.log(np.mean(np.exp(log_weights - top)))
-    elbo = log_likelihood.mean() - probes.analytic_kl(mean[None], logvar[None]).sum()
-    return float(elbo), float(iwae)
+    return float(log_weights.mean()), float(iwae)
 
 
 class Diagnosis:
@@ -99,7 +98,7 @@ class Diagnosis:
     def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
                  worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None,
                  on_demand: bool = False):
-        """`long_executor` runs the classifier's training (a minute or more; e.g. quality.ThreadPerTask, so
+        """`long_executor` runs the classifier's training (a minute or more; e.g. tasks.ThreadedExecutor, so
         it does not hold one of the explorer's workers); default: `executor`."""
         self.studio = studio
         self.long_executor = long_executor or executor

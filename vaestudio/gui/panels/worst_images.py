@@ -1,6 +1,6 @@
 """Worst images: the test images the model of the moment shown explains least (lowest ELBO), each above
-its reconstruction and a heat map of each pixel's −log-likelihood (square-root scale, white: worst). Clicking one inspects it
-on the plane, shows its posterior, its ELBO beside its IWAE bound (k importance samples, computed off the UI
+its reconstruction and a heat map of each pixel's −log-likelihood (square-root scale, white: worst).
+Clicking one inspects it on the plane, shows its posterior, its ELBO beside its IWAE bound (k importance samples, computed off the UI
 thread) and its nearest training images in latent space (state: Diagnosis)."""
 
 from __future__ import annotations
@@ -74,14 +74,14 @@ class WorstImagesPanel(QWidget):
             return
         top = max((float(w.heat.max()) for w in result.items), default=0.0)
         tiles = [Tile((w.image, w.reconstruction, heat_uint8(np.sqrt(w.heat), np.sqrt(top))),
-                      (f"#{w.index}", f"{w.elbo:.0f}".replace("-", "−"), ""),
+                      (f"#{w.index}", _nats(w.elbo, 0), ""),
                       f"Test image {w.index}: ELBO {w.elbo:.1f} nats = log-likelihood {w.log_likelihood:.1f} "
                       f"− KL {w.kl:.1f}. Click to inspect it.") for w in result.items]
         self.strip.set_tiles(tiles)
         scored = len(result.scores.elbo)
-        self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (nats; mean "
-                            f"{result.scores.elbo.mean():.1f}) · rows: image, reconstruction, −log p per pixel "
-                            f"(square-root scale, white: {top:.1f} nats)".replace("-", "−"))
+        self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (mean "
+                            f"{_nats(result.scores.elbo.mean())} nats) · "
+                            f"rows: image, reconstruction, −log p per pixel (√ scale, white {top:.1f} nats)")
 
     def choose(self, position: int) -> None:
         """Inspect the gallery's image at `position`: on the plane, and its nearest training images."""
@@ -91,7 +91,7 @@ class WorstImagesPanel(QWidget):
         self.chosen = position
         self.strip.set_selected(position)
         self.studio.view.inspect_test_image(item.index)
-        self.detail.setText(self._posterior_text(item).replace("-", "−"))
+        self.detail.setText(self._posterior_text(item))
         self.bounds.setText(f"Estimating its IWAE bound (k = {IWAE_SAMPLES} importance samples)…")
         self.diagnosis.bound_image(item.index)
         dataset = self.diagnosis.datasets.get(id(self.studio.active))
@@ -110,20 +110,24 @@ class WorstImagesPanel(QWidget):
         pictures = self.studio.explorer.pictures
         logvars = pictures.logvars if pictures.logvars is not None and item.index < len(pictures.logvars) else None
         if logvars is None:
-            posterior = "posterior mean (" + ", ".join(f"{v:.2f}" for v in item.mean) + ")"
+            posterior = "posterior mean (" + ", ".join(_nats(v, 2) for v in item.mean) + ")"
         else:
             sds = np.exp(0.5 * np.asarray(logvars[item.index], np.float64))
-            pairs = [f"{m:.2f}±{sd:.2f}" for m, sd in zip(item.mean, sds)]
+            pairs = [f"{_nats(m, 2)}±{sd:.2f}" for m, sd in zip(item.mean, sds)]
             posterior = "posterior z = " + ", ".join(pairs[:SHOWN_DIMS]) + (", …" if len(pairs) > SHOWN_DIMS else "")
             self.detail.setToolTip("posterior z (mean ± sd) = " + ", ".join(pairs))
-        return (f"<b>Test image {item.index}</b>: ELBO {item.elbo:.1f} = log-likelihood {item.log_likelihood:.1f} "
-                f"− KL {item.kl:.1f}; {posterior}")
+        return (f"<b>Test image {item.index}</b>: ELBO {_nats(item.elbo)} = log-likelihood "
+                f"{_nats(item.log_likelihood)} − KL {_nats(item.kl)}; {posterior}")
 
     def _show_bounds(self, bounds) -> None:
         if bounds is None or self.result is None or self.chosen is None:
             return
         if bounds.index != self.result.items[self.chosen].index:
             return
-        text = (f"ELBO {bounds.elbo:.1f} ≤ IWAE bound {bounds.iwae:.1f} nats (k = {bounds.samples}); the gap, "
-                f"{bounds.iwae - bounds.elbo:.1f} nats, is how far q(z|x) is from the true posterior")
-        self.bounds.setText(text.replace("-", "−"))
+        self.bounds.setText(f"ELBO {_nats(bounds.elbo)} ≤ IWAE bound {_nats(bounds.iwae)} nats "
+                            f"(k = {bounds.samples}); gap {_nats(bounds.iwae - bounds.elbo)}: how far q(z|x) is from the true posterior")
+
+
+def _nats(value: float, decimals: int = 1) -> str:
+    """A number as shown: a true minus sign."""
+    return f"{value:.{decimals}f}".replace("-", "−")

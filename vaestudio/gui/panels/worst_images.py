@@ -1,7 +1,7 @@
 """Worst images: the test images the model of the moment shown explains least (lowest ELBO), each above
 its reconstruction and a heat map of each pixel's −log-likelihood (square-root scale, white: worst).
-Clicking one inspects it on the plane, shows its posterior, its ELBO beside its IWAE bound (k importance samples, computed off the UI
-thread) and its nearest training images in latent space (state: Diagnosis)."""
+Clicking one inspects it on the plane, shows its posterior, its ELBO beside its IWAE bound (k importance
+samples, computed off the UI thread) and its nearest training images in latent space (state: Diagnosis)."""
 
 from __future__ import annotations
 
@@ -125,7 +125,8 @@ class WorstImagesPanel(QWidget):
         if bounds.index != self.result.items[self.chosen].index:
             return
         self.bounds.setText(f"ELBO {_nats(bounds.elbo)} ≤ IWAE bound {_nats(bounds.iwae)} nats "
-                            f"(k = {bounds.samples}); gap {_nats(bounds.iwae - bounds.elbo)}: how far q(z|x) is from the true posterior")
+                            f"(k = {bounds.samples}); gap {_nats(bounds.iwae - bounds.elbo)}: how far q(z|x) is "
+                            "from the true posterior")
 
 
 def _nats(value: float, decimals: int = 1) -> str:

@@ -14,7 +14,7 @@ from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
 
-SHOWN_DIMS = 6  # posterior coordinates written out (all of them in the tooltip)
+SHOWN_DIMS = 4  # posterior coordinates written out (all of them in the tooltip)
 
 
 class WorstImagesPanel(QWidget):
@@ -114,7 +114,7 @@ class WorstImagesPanel(QWidget):
         else:
             sds = np.exp(0.5 * np.asarray(logvars[item.index], np.float64))
             pairs = [f"{_nats(m, 2)}±{sd:.2f}" for m, sd in zip(item.mean, sds)]
-            posterior = "posterior z = " + ", ".join(pairs[:SHOWN_DIMS]) + (", …" if len(pairs) > SHOWN_DIMS else "")
+            posterior = "q(z|x): " + ", ".join(pairs[:SHOWN_DIMS]) + (", …" if len(pairs) > SHOWN_DIMS else "")
             self.detail.setToolTip("posterior z (mean ± sd) = " + ", ".join(pairs))
         return (f"<b>Test image {item.index}</b>: ELBO {_nats(item.elbo)} = log-likelihood "
                 f"{_nats(item.log_likelihood)} − KL {_nats(item.kl)}; {posterior}")

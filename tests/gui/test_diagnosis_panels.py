@@ -107,8 +107,10 @@ def test_latent_quality_shows_accuracies_against_chance_and_offers_the_classifie
 def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot, diagnosed):
     studio, diagnosis, history = diagnosed
     window = QWidget()  # the banner sits above the panels, hidden while the run is healthy
-    banner = CollapseBanner(studio, diagnosis)
+    banner = CollapseBanner(studio, diagnosis, can_branch=True)
+    plain = CollapseBanner(studio, diagnosis)  # as the window builds it: branching does not exist yet
     QVBoxLayout(window).addWidget(banner)
+    window.layout().addWidget(plain)
     shown(qtbot, window)
     assert not banner.isVisible()
     history.feed(EpochEnd(1, 100, -200.0, -190.0, 4.0, 1.0, (2.0, 1.5, 0.5)))
@@ -119,6 +121,21 @@ def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot,
     with qtbot.waitSignal(banner.branch_requested) as asked:
         QTest.mouseClick(banner.branch, Qt.MouseButton.LeftButton)
     assert asked.args == [100]
+    assert plain.isVisible() and not plain.branch.isEnabled() and "not in vaestudio yet" in plain.branch.toolTip()
+    assert "branch" not in plain.text.text() and "free bits" in plain.text.text()
     history.select(0)
     QTest.mouseClick(banner.show_start, Qt.MouseButton.LeftButton)
     assert history.current.step == 200
+
+
+def test_a_clicked_images_iwae_bound_is_above_its_elbo_and_the_elbo_agrees_with_the_gallerys():
+    from vaestudio.core.diagnosis.worst import per_image_elbo
+    from vaestudio.core.numpy_vae import NumpyVAE
+    from vaestudio.gui.state.diagnosis import importance_bounds
+
+    vae = NumpyVAE(random_weights(Architecture(latent_dim=LATENT), seed=1))
+    image = DATA.test_images[3]
+    elbo, iwae = importance_bounds(vae, image, samples=2000)
+    assert iwae >= elbo
+    scored = per_image_elbo(vae, image[None], samples=2000).elbo[0]  # analytic KL, its own samples
+    assert abs(elbo - scored) < 0.01 * abs(scored) + 0.5

@@ -515,5 +515,7 @@ def test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it(tmp_path):
     for bars in json.loads(lines[0][len("RESULT "):]):
         assert all(under for _tabs, under in bars), bars  # none stray elsewhere in the window
         # Run | Runs, ELBO | …, Your images | … (after a reset Qt may stack two identical bars in one place)
-        assert {tuple(tabs) for tabs, _ in bars} == {("Run", "Runs"), ("Your images", "Drawing pad", "Latent dimensions"),
-                                                     ("ELBO", "Reconstructions", "Interpolation", "Quality")}, bars
+        assert {tuple(tabs) for tabs, _ in bars} == {("Run", "Runs"),
+                                                     ("Your images", "Drawing pad", "Latent dimensions", "Traversals"),
+                                                     ("ELBO", "Reconstructions", "Interpolation", "Quality",
+                                                      "Worst images", "Latent quality")}, bars

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import traceback
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabBar, QVBoxLayout, QWidget
 
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
@@ -21,6 +21,15 @@ OPTIONAL_PANELS = (
     ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
     ("quality", "QualityPanel", BOTTOM, "bottom"),
 )
+# The diagnosis docks (issue 18), built with (studio, studio.diagnosis): the traversal sheet is tall (one row
+# per latent dimension), so it joins the right-hand tabs; the gallery and the figures are wide: bottom tabs.
+DIAGNOSIS_PANELS = (
+    ("traversals", "TraversalsPanel", RIGHT, "right"),
+    ("worst_images", "WorstImagesPanel", BOTTOM, "bottom"),
+    ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
+)
+DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS
+DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
 
@@ -40,15 +49,38 @@ def optional_panel(module: str, class_name: str, studio, commands) -> QWidget:
     return label
 
 
-def column(top: QWidget, bottom: QWidget) -> QWidget:
-    """`top` (taking the room) over `bottom`, without margins: the central area."""
+def column(top: QWidget, bottom: QWidget, banner: QWidget | None = None) -> QWidget:
+    """`top` (taking the room) over `bottom`, without margins, `banner` (if any) above both: the central
+    area."""
     central = QWidget()
     layout = QVBoxLayout(central)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(0)
+    if banner is not None:
+        layout.addWidget(banner)
     layout.addWidget(top, 1)
     layout.addWidget(bottom)
     return central
+
+
+class UiPost(QObject):
+    """post(fn): run `fn` on the UI thread (a queued signal), from any thread; nothing once the owner is gone."""
+
+    _call = Signal(object)
+
+    def __init__(self, parent: QObject):
+        super().__init__(parent)
+        self._call.connect(self._run)
+
+    @Slot(object)
+    def _run(self, fn) -> None:
+        fn()
+
+    def post(self, fn) -> None:
+        try:
+            self._call.emit(fn)
+        except RuntimeError:  # the window is gone: nobody is left to tell
+            pass
 
 
 def scrolled(widget: QWidget, min_width: int) -> QScrollArea:
@@ -90,6 +122,22 @@ def size_docks(window: QMainWindow, docks: dict[str, QDockWidget], left_width: i
         window.resizeDocks(first_in(RIGHT), [int(width * 0.22)], Qt.Orientation.Horizontal)
     if first_in(BOTTOM):
         window.resizeDocks(first_in(BOTTOM), [int(height * 0.32)], Qt.Orientation.Vertical)
+
+
+def diagnose_while_shown(docks: dict[str, QDockWidget], diagnosis) -> None:
+    """Compute each diagnosis part only while its dock can be seen (its tab selected, not closed): a dock
+    tabbed away costs nothing while the timeline is scrubbed. Qt keeps a tabbed-away dock "visible";
+    visibilityChanged is what follows its tab."""
+    for key, parts in DIAGNOSIS_PARTS.items():
+        dock = docks.get(key)
+        if dock is None:
+            continue
+
+        def follow(visible: bool, parts=parts) -> None:
+            for part in parts:
+                diagnosis.want(part, visible)
+
+        dock.visibilityChanged.connect(follow)
 
 
 def hide_stale_tab_bars(window: QMainWindow, docks: dict[str, QDockWidget]) -> int:

@@ -1,10 +1,10 @@
 """The main window: lays out the panels in docks and builds the menus, and little else.
 
-The central area is the latent plane with the timeline under it; run controls and runs on the left; the
-cursor preview, own images, drawing pad and latent dimensions on the right; ELBO, reconstructions,
-interpolation and quality below (tabs where space is short; docks.py builds them). Menu actions go to
-the controllers (`TrainingController`, `RunOpener`), to `Commands` (the File menu's dialogs and files),
-`Exports` and the status bar (status_bar.py); what is shown comes from the `Studio`, the title and which
+The central area is the collapse banner, the latent plane and the timeline; run controls and runs on the left;
+the cursor preview, own images, drawing pad, latent dimensions and traversals on the right; ELBO, reconstructions,
+interpolation, quality, worst images and latent quality below (tabs where space is short; docks.py builds them).
+Menu actions go to the controllers (`TrainingController`, `RunOpener`), to `Commands` (the File menu's dialogs and
+files), `Exports` and the status bar (status_bar.py); what is shown comes from the `Studio`, the title and which
 actions are enabled from window_status.py; window_settings.py remembers the window between sessions.
 """
 
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
-from vaestudio.gui.docks import (BOTTOM, LEFT, OPTIONAL_PANELS, add_dock, column, hide_stale_tab_bars, optional_panel,
-                                 scrolled, size_docks)
+from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
+                                 diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled, size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = open_settings()
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)
+        self.diagnosis = self.studio.start_diagnosis(self.executor, UiPost(self).post)  # issue 18's docks, banner
         self.loader = TensorFlowLoader(self.studio, self)
         self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)
@@ -130,19 +131,23 @@ class MainWindow(QMainWindow):
 
         plane = optional_panel("latent_plane", "LatentPlanePanel", self.studio, self.commands)
         self.panels["latent_plane"] = plane
-        self.setCentralWidget(column(plane, self.timeline))
+        self.banner = optional_panel("collapse_banner", "CollapseBanner", self.studio, self.diagnosis)
+        self.setCentralWidget(column(plane, self.timeline, self.banner))
         self._add_dock("run_controls", self.controls.title, scrolled(self.controls, 280), LEFT)
         self._add_dock("runs", self.runs_panel.title, self.runs_panel, LEFT, tab_with="run_controls")
         self.docks["run_controls"].raise_()
         self._add_dock("elbo", self.elbo.title, self.elbo, BOTTOM)
         groups: dict[str, str] = {"bottom": "elbo"}
-        for module, class_name, area, group in OPTIONAL_PANELS:
-            panel = optional_panel(module, class_name, self.studio, self.commands)
+        for module, class_name, area, group in DOCKED_PANELS:
+            state = self.diagnosis if module in DIAGNOSIS_PARTS else self.commands
+            panel = optional_panel(module, class_name, self.studio, state)
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
             self._add_dock(module, title, panel, area, tab_with=groups.get(group))
             groups.setdefault(group, module)
         self.docks["elbo"].raise_()
+        self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)
+        diagnose_while_shown(self.docks, self.diagnosis)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)

@@ -173,15 +173,18 @@ class RunOpener(QObject):
         """The run's test images, for the overlay, reconstructions and KL bars (background)."""
         provider = self.dataset_provider
 
-        def load() -> Probe:
+        def load() -> tuple:
             from vaestudio.core.runs import default_dataset_loader
 
             dataset = (provider or default_dataset_loader)(config)
-            return Probe.from_dataset(dataset)
+            return Probe.from_dataset(dataset), dataset
 
-        def loaded(probe: Probe) -> None:
+        def loaded(found: tuple) -> None:
+            probe, dataset = found
             if history in self.studio.runs:
                 self.studio.set_probe(history, probe)
+                if self.studio.diagnosis is not None:
+                    self.studio.diagnosis.set_dataset(history, dataset)
 
         def failed(message: str) -> None:
             if history not in self.studio.runs:

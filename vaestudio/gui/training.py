@@ -222,6 +222,8 @@ class TrainingController(QObject):
         for event in items:
             if isinstance(event, DataLoaded):  # a continued run's recorded history follows
                 self.studio.set_probe(history, Probe.from_dataset(event.data))
+                if self.studio.diagnosis is not None:
+                    self.studio.diagnosis.set_dataset(history, event.data)
                 self.studio.say(f"Data: {event.description}", 5000)
             elif isinstance(event, Status):
                 self.studio.say(event.text)

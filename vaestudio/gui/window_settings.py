@@ -7,7 +7,7 @@ from PySide6.QtCore import QByteArray, QSize
 
 from vaestudio.gui.settings import read_bool
 
-LAYOUT_VERSION = 3  # bump when docks change: an older saved layout is then ignored, not half-applied
+LAYOUT_VERSION = 4  # bump when docks change: an older saved layout is then ignored, not half-applied
 DEFAULT_SIZE = QSize(1400, 900)
 
 

@@ -1,11 +1,12 @@
 """The posterior-collapse banner: shown while the active run is in collapse — what it means, what to
 try, and buttons to look at the moment it started or branch from the last healthy one (state: Diagnosis).
+Branching is not in vaestudio yet: unless built with `can_branch`, that button is greyed and says so.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
@@ -17,8 +18,9 @@ class CollapseBanner(QFrame):
 
     branch_requested = Signal(int)  # the step of the last healthy moment (the window offers to branch there)
 
-    def __init__(self, studio: Studio, diagnosis: Diagnosis, parent: QWidget | None = None):
+    def __init__(self, studio: Studio, diagnosis: Diagnosis, parent: QWidget | None = None, can_branch: bool = False):
         super().__init__(parent)
+        self.can_branch = can_branch
         self.studio, self.diagnosis = studio, diagnosis
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("CollapseBanner { background: #fff3cd; } QLabel { color: #5c4400; }")
@@ -28,10 +30,19 @@ class CollapseBanner(QFrame):
         self.show_start.clicked.connect(self._show_start)
         self.branch = QPushButton("Branch from the last healthy moment")
         self.branch.clicked.connect(self._branch)
+        self.branch.setEnabled(can_branch)
+        self.branch.setToolTip("Start a new run from the weights of the last healthy moment" if can_branch else
+                               "Branching from a past moment is not in vaestudio yet. Meanwhile: File → New run "
+                               "with a lower β or a KL warm-up")
+        self.show_start.setToolTip("Show the moment the alarm started on the timeline")
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.show_start)
+        buttons.addWidget(self.branch)
+        buttons.addStretch(1)
         layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.text, 1)
-        layout.addWidget(self.show_start)
-        layout.addWidget(self.branch)
+        layout.addLayout(buttons)
         subscribe(self, [(diagnosis.alarm_changed, self._show)])
         self._show(diagnosis.alarm)
 
@@ -39,8 +50,11 @@ class CollapseBanner(QFrame):
         self.setVisible(alarm is not None)
         if alarm is None:
             return
-        self.text.setText(f"<b>Alarm:</b> {alarm.reason[0].upper()}{alarm.reason[1:]}. "
-                          f"Try {', '.join(alarm.advice)}.")
+        advice = [a for a in alarm.advice if self.can_branch or not a.startswith("branch")]
+        healthy = ("" if alarm.last_healthy_step is None else
+                   f" It was last healthy at epoch {alarm.last_healthy_epoch} (step {alarm.last_healthy_step}).")
+        self.text.setText(f"<b>Alarm:</b> {alarm.reason[0].upper()}{alarm.reason[1:]}, so the plane and the "
+                          f"traversals show little.{healthy} <b>Try</b> {', '.join(advice)}.")
         self.branch.setVisible(alarm.last_healthy_step is not None)
 
     def _show_start(self) -> None:

@@ -1,6 +1,7 @@
 """The ELBO plot: the active run's smoothed train ELBO and per-epoch test ELBO, optionally split into
 log-likelihood and KL, other runs overlaid (the runs panel chooses which), a marker at the moment the
-timeline shows and one per live hyper-parameter change. Clicking the plot shows the snapshot at that step.
+timeline shows, one per live hyper-parameter change and a red one where a posterior-collapse alarm started
+(state: Diagnosis). Clicking the plot shows the snapshot at that step.
 
 Curves grow with every metrics event but are redrawn on a timer (a few times a second), never per event.
 The legend sits in the plot's lower right, where ELBO curves (rising from far below) never are; the view
@@ -24,6 +25,7 @@ LL_COLOR = (44, 160, 44)
 KL_COLOR = (148, 103, 189)
 MOMENT_COLOR = (90, 90, 90)
 HYPER_COLOR = (230, 140, 0)
+ALARM_COLOR = (200, 30, 30)
 COMPARED_COLORS = [(255, 127, 14), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 REDRAW_MS = 200
 
@@ -78,6 +80,12 @@ class ElboPanel(QWidget):
         item.addItem(self.moment_line, ignoreBounds=True)
         self.moment_line.hide()
         self.hyper_lines: list[pg.InfiniteLine] = []
+        self.alarm_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(ALARM_COLOR, width=2),
+                                          label="collapse", labelOpts={"position": 0.08, "color": ALARM_COLOR,
+                                                                       "fill": (255, 255, 255, 200),
+                                                                       "anchors": [(0, 0.5), (0, 0.5)]})
+        item.addItem(self.alarm_line, ignoreBounds=True)
+        self.alarm_line.hide()
         self.compared_curves: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.plot.scene().sigMouseClicked.connect(self._on_click)
 
@@ -106,6 +114,9 @@ class ElboPanel(QWidget):
             (studio.active_finished, self._mark_dirty), (studio.compared_metrics_added, self._mark_dirty),
             (studio.active_hyper_changed, self._on_hyper), (studio.active_moment_changed, self._on_moment),
             (studio.active_cleared, self._on_cleared)])
+        if studio.diagnosis is not None:
+            subscribe(self, [(studio.diagnosis.alarm_changed, self._on_alarm)])
+            self._on_alarm(studio.diagnosis.alarm)
         self._on_active(studio.active)
 
     # -- following the state ----------------------------------------------------------------------------------
@@ -116,6 +127,15 @@ class ElboPanel(QWidget):
         self._on_moment(history.current if history is not None else None)
         self.refresh()
         self.plot.getPlotItem().enableAutoRange()
+
+    def _on_alarm(self, alarm) -> None:
+        """Mark (or unmark) where the active run's posterior-collapse alarm started."""
+        if alarm is None:
+            self.alarm_line.hide()
+            return
+        self.alarm_line.setValue(alarm.started_step)
+        self.alarm_line.setToolTip(f"Posterior collapse from epoch {alarm.started_epoch} (step {alarm.started_step})")
+        self.alarm_line.show()
 
     def _mark_dirty(self, *_args) -> None:
         self._dirty = True

@@ -3,12 +3,14 @@
 Dragging it (or Left/Right while it has focus, Alt+Left/Alt+Right anywhere) shows that moment in every
 panel; Live (or reaching the newest snapshot) follows training again. It only changes the run history's
 moment: every picture then comes from that snapshot's own weights, never from the model in training.
+A red mark under the slider shows the moment a posterior-collapse alarm started (state: Diagnosis).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QSlider, QToolButton, QWidget
+from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPolygonF
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QToolButton, QWidget
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
@@ -16,6 +18,7 @@ from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import ElidedLabel, subscribe
 
 SLIDER_MIN_WIDTH = 120
+ALARM_COLOR = QColor(200, 30, 30)
 
 
 def moment_text(info: SnapshotInfo, count: int) -> str:
@@ -44,6 +47,45 @@ class _MomentLabel(ElidedLabel):
         return QSize(max(self.wanted, self.minimumWidth()), hint.height())
 
 
+class _MarkedSlider(QSlider):
+    """A slider with an optional red mark (a triangle under the groove) at one value."""
+
+    def __init__(self):
+        super().__init__(Qt.Orientation.Horizontal)
+        self.mark: int | None = None
+
+    def set_mark(self, value: int | None) -> None:
+        if value != self.mark:
+            self.mark = value
+            self.update()
+
+    def mark_x(self) -> float | None:
+        """Where the mark is drawn (the handle's centre at that value), in pixels."""
+        if self.mark is None:
+            return None
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                             QStyle.SubControl.SC_SliderHandle, self)
+        span = self.width() - handle.width()
+        position = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), self.mark, span)
+        return position + handle.width() / 2
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        x = self.mark_x()
+        if x is None:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(ALARM_COLOR)
+        bottom = self.height()
+        painter.drawPolygon(QPolygonF([QPointF(x, bottom - 6), QPointF(x - 5, bottom), QPointF(x + 5, bottom)]))
+        painter.drawRect(int(x) - 1, 0, 2, 4)
+        painter.end()
+
+
 class TimelinePanel(QWidget):
     """A slider, a label naming the moment, step buttons and Live."""
 
@@ -58,7 +100,7 @@ class TimelinePanel(QWidget):
 
         self.back_button = QToolButton(text="◀")
         self.back_button.setToolTip("Previous snapshot (Left, or Alt+Left anywhere)")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = _MarkedSlider()
         self.slider.setToolTip("Drag to go back in training; every panel shows that moment")
         self.slider.setPageStep(1)
         self.slider.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -88,6 +130,10 @@ class TimelinePanel(QWidget):
             (studio.active_changed, self._on_active), (studio.active_snapshot_added, self._on_snapshot),
             (studio.active_moment_changed, self._on_moment), (studio.active_following_changed, self._on_following),
             (studio.active_cleared, self._refresh)])
+        self.alarm = None  # the active run's collapse alarm (collapse.Alarm), marked on the slider
+        if studio.diagnosis is not None:
+            subscribe(self, [(studio.diagnosis.alarm_changed, self._on_alarm)])
+            self.alarm = studio.diagnosis.alarm
         self._on_active(studio.active)
 
     # -- user actions --------------------------------------------------------------------------------------------
@@ -108,6 +154,17 @@ class TimelinePanel(QWidget):
     def _on_active(self, history: RunHistory | None) -> None:
         self.history = history
         self._refresh()
+
+    def _on_alarm(self, alarm) -> None:
+        self.alarm = alarm
+        self._refresh()
+
+    @property
+    def alarm_index(self) -> int | None:
+        """The snapshot marked as the start of the collapse alarm (None: no alarm)."""
+        if self.alarm is None or self.history is None or not self.history.snapshots:
+            return None
+        return self.history.index_at_step(self.alarm.started_step)
 
     def _on_snapshot(self, _info: SnapshotInfo) -> None:
         self._refresh()
@@ -150,6 +207,11 @@ class TimelinePanel(QWidget):
             self._updating = False
         has = count > 0
         self.slider.setEnabled(count > 1)
+        marked = self.alarm_index
+        self.slider.set_mark(marked)
+        self.slider.setToolTip("Drag to go back in training; every panel shows that moment" + (
+            "" if marked is None else f"\nRed mark: the posterior-collapse alarm started here "
+                                      f"(epoch {self.alarm.started_epoch}, step {self.alarm.started_step})"))
         current = h.current if h is not None else None
         self.back_button.setEnabled(has and current is not None and current.index > 0)
         self.forward_button.setEnabled(has and current is not None and current.index < count - 1)

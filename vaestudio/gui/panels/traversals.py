@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import to_qimage
 from vaestudio.gui.state.diagnosis import Diagnosis
@@ -34,15 +34,22 @@ class TraversalsPanel(QWidget):
         self.from_inspected = QCheckBox("Start from the inspected test image (else the origin)")
         self.from_inspected.setToolTip("Click a test image on the plane's overlay to inspect it")
         self.from_inspected.toggled.connect(self._choose_base)
+        self.legend.setWordWrap(False)
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.legend.setStyleSheet("font-size: 8pt;")
+        row = QHBoxLayout()  # each row's dimension and KL beside the sheet, top to bottom like its rows
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.picture, 1)
+        row.addWidget(self.legend)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
-        layout.addWidget(self.picture, 1)
-        layout.addWidget(self.legend)
+        layout.addLayout(row, 1)
         layout.addWidget(self.from_inspected)
         subscribe(self, [(diagnosis.traversals_changed, self._show),
                          (studio.view.events.inspected_test_image, self._choose_base)])
         self._show(diagnosis.traversals)
+
 
     def _choose_base(self, *_args) -> None:
         index = self.studio.view.inspected_test_image if self.from_inspected.isChecked() else None
@@ -63,11 +70,12 @@ class TraversalsPanel(QWidget):
             self.legend.setText("")
             return
         start = "the origin" if sheet.image_index is None else f"test image {sheet.image_index}"
-        self.header.setText(f"<b>One row per latent dimension</b>, largest KL on top; each sweeps its "
-                            f"coordinate ±3 test-set sd from {start}. Greyed rows are inactive.")
+        self.header.setText(f"<b>One row per latent dimension</b>, largest KL on top, swept ±3 test-set sd "
+                            f"from {start}; grey: inactive.")
         self._pixmap = QPixmap.fromImage(to_qimage(sheet_mosaic(sheet)))
         self._fit()
-        self.legend.setText(" · ".join(sheet.label(row) for row in range(len(sheet.order))))
+        self.legend.setText("<br>".join(sheet.label(row).replace(" (inactive)", " <i>(inactive)</i>")
+                                        for row in range(len(sheet.order))))
 
     def _fit(self) -> None:
         if self.sheet is not None and not self._pixmap.isNull():

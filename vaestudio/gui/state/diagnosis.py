@@ -7,8 +7,13 @@ worst images); once the probe's encodings arrive (`encodings_changed`) the trave
 executor (the explorer's Executor protocol) and is announced by its own event; a result for a moment the
 user has left is dropped, a running scoring stops at its next chunk, and the parts of the last moments
 seen are kept (going back shows them at once; `quality_by_moment` is latent quality over training).
+With `on_demand` (the window) a part is only computed while a panel shows it (`want(part, on)`): docks
+tabbed away cost nothing while the timeline is scrubbed.
 The alarm follows the active run's epoch ends (their per-dimension KL), so it is raised live and for
 any opened run.
+
+`bound_image(index)` estimates one probe image's ELBO beside its importance-weighted (IWAE, Burda et al.)
+bound from the same k samples of q(z|x), in NumPy (a fraction of a second for k = 500): `bounds_changed`.
 
 Latent quality and nearest training images need the run's dataset (`set_dataset`); the class histogram
 and the Fréchet distance need the dataset's classifier: a cached one is used at once, training one
@@ -34,6 +39,8 @@ SAMPLES = 1000
 KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it at once
 CHUNK = 128  # probe images scored between two looks at whether the moment moved on
 PARTS = ("traversals", "worst", "quality", "health", "alarm")
+COMPUTED = ("traversals", "worst", "quality", "health")  # per moment, each on the executor
+IWAE_SAMPLES = 500  # importance samples of one clicked image's bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +50,36 @@ class WorstResult:
     scores: Any = field(repr=False)  # worst.ImageScores
     items: tuple = ()  # worst.WorstImage, worst first; indices are the probe's
     train_indices: np.ndarray | None = field(default=None, repr=False)  # nearest_train -> dataset index
+
+
+@dataclass(frozen=True)
+class ImageBounds:
+    """One image's ELBO and IWAE bound on log p(x), nats, from the same `samples` draws of q(z|x)."""
+
+    index: int  # in the probe
+    elbo: float
+    iwae: float
+    samples: int
+
+
+def importance_bounds(vae, image: np.ndarray, samples: int = IWAE_SAMPLES, seed: int = 0) -> tuple[float, float]:
+    """(ELBO, IWAE bound) of one uint8 image under `vae` (a NumpyVAE): z_k ~ q(z|x), log w_k = log p(x|z_k)
+    + log p(z_k) − log q(z_k|x); ELBO = mean(log w_k), IWAE = log mean exp(log w_k) ≥ ELBO (Jensen)."""
+    from vaestudio.core import probes
+
+    x = probes.model_inputs(image[None], vae.architecture)
+    mean, logvar = (np.asarray(a, np.float64)[0] for a in vae.encode(x))
+    eps = np.random.default_rng(seed).standard_normal((int(samples), len(mean)))
+    z = mean + eps * np.exp(0.5 * logvar)
+    log_likelihood = probes.log_likelihood_of(vae.architecture.likelihood, x,
+                                              vae.decode_logits(z.astype(np.float32)))
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    log_prior = (-0.5 * z * z - half_log_2pi).sum(axis=1)
+    log_posterior = (-0.5 * eps * eps - half_log_2pi - 0.5 * logvar).sum(axis=1)
+    log_weights = log_likelihood + log_prior - log_posterior
+    top = log_weights.max()
+    iwae = top + np.log(np.mean(np.exp(log_weights - top)))
+    return float(log_weights.mean()), float(iwae)
 
 
 class Diagnosis:
@@ -55,11 +92,13 @@ class Diagnosis:
     health_changed = Signal(object)  # collapse.Health | None: the moment's KL, active units, I(x;z)
     alarm_changed = Signal(object)  # collapse.Alarm | None: the active run's
     classifier_changed = Signal(object)  # classifier.DatasetClassifier | None
+    bounds_changed = Signal(object)  # ImageBounds | None: of the image `bound_image` was last asked for
     failed = Signal(str)  # one line
 
     def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
-                 worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None):
-        """`long_executor` runs the classifier's training (a minute or more; e.g. quality.ThreadPerTask, so
+                 worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None,
+                 on_demand: bool = False):
+        """`long_executor` runs the classifier's training (a minute or more; e.g. tasks.ThreadedExecutor, so
         it does not hold one of the explorer's workers); default: `executor`."""
         self.studio = studio
         self.long_executor = long_executor or executor
@@ -68,8 +107,9 @@ class Diagnosis:
         self.executor = executor
         self.worst_count = worst_count
         self.samples = samples  # prior samples judged by the classifier
+        self.wanted = set() if on_demand else set(COMPUTED)  # the parts computed for each moment
         self.traversal_image: int | None = None  # probe index the sheet starts from; None: the origin
-        self.traversals = self.worst = self.quality = self.health = self.alarm = None
+        self.traversals = self.worst = self.quality = self.health = self.alarm = self.bounds = None
         self.classifier = None
         self.datasets: dict[int, Any] = {}  # id(history) -> its Dataset
         self._train_pool: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # indices, images, labels
@@ -92,6 +132,19 @@ class Diagnosis:
             self._start_quality(self.explorer.pictures)
             self._start_worst(self.explorer.pictures)  # again, now with the nearest training images
 
+    def want(self, part: str, on: bool) -> None:
+        """A panel showing `part` (one of COMPUTED) appeared (on) or went; an appearing one gets the moment's."""
+        if part not in COMPUTED:
+            raise ValueError(f"unknown diagnosis part {part!r}: expected one of {', '.join(COMPUTED)}")
+        if not on:
+            self.wanted.discard(part)
+            return
+        if part in self.wanted:
+            return
+        self.wanted.add(part)
+        if getattr(self, part) is None:
+            getattr(self, f"_start_{part}")(self.explorer.pictures)
+
     def set_traversal_image(self, index: int | None) -> None:
         """Start the traversal sheet's rows from probe image `index` (None: from the origin)."""
         self.traversal_image = index
@@ -100,6 +153,22 @@ class Diagnosis:
     def set_worst_count(self, count: int) -> None:
         self.worst_count = max(1, int(count))
         self._start_worst(self.explorer.pictures)
+
+    def bound_image(self, index: int, samples: int = IWAE_SAMPLES) -> None:
+        """Estimate probe image `index`'s ELBO and IWAE bound at the moment shown (off the UI thread)."""
+        vae, probe, generation = self.explorer.pictures.vae, self.explorer.probe, self._generation
+        self.bounds = None
+        self.bounds_changed.emit(None)
+        if vae is None or probe is None or not 0 <= index < len(probe.images):
+            return
+        image = probe.images[index]
+
+        def done(found: tuple[float, float]) -> None:
+            if generation == self._generation:
+                self._publish("bounds", ImageBounds(index, found[0], found[1], samples))
+
+        self.executor.submit(lambda: importance_bounds(vae, image, samples), done, self._report,
+                             key="diagnosis-bounds")
 
     def train_classifier(self) -> None:
         """Train (once per dataset; TensorFlow) and cache the classifier of the active run's dataset."""
@@ -151,7 +220,7 @@ class Diagnosis:
 
     def _on_moment(self, pictures: Pictures) -> None:
         self._generation += 1
-        for part in ("traversals", "worst", "quality", "health"):
+        for part in ("traversals", "worst", "quality", "health", "bounds"):
             setattr(self, part, None)
             getattr(self, f"{part}_changed").emit(None)
         self._start_worst(pictures)
@@ -203,6 +272,8 @@ class Diagnosis:
         return (id(history), info.index, info.step, id(self.explorer.probe))
 
     def _start_traversals(self, pictures: Pictures) -> None:
+        if "traversals" not in self.wanted:
+            return
         probe = self.explorer.probe
         if pictures.vae is None or pictures.means is None or probe is None:
             return
@@ -215,12 +286,16 @@ class Diagnosis:
         self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior), (image,))
 
     def _start_health(self, pictures: Pictures) -> None:
+        if "health" not in self.wanted or pictures.info is None or pictures.means is None:
+            return
         from vaestudio.core.diagnosis.collapse import health_of_posterior
 
         info, means, logvars = pictures.info, pictures.means, pictures.logvars
         self._submit("health", lambda: health_of_posterior(means, logvars, info.step, info.epoch))
 
     def _start_worst(self, pictures: Pictures) -> None:
+        if "worst" not in self.wanted:
+            return
         probe, vae = self.explorer.probe, pictures.vae
         if vae is None or probe is None:
             return
@@ -250,6 +325,8 @@ class Diagnosis:
         self._submit("worst", work, (count, pool is not None), generation)
 
     def _start_quality(self, pictures: Pictures) -> None:
+        if "quality" not in self.wanted:
+            return
         probe, pool, vae = self.explorer.probe, self._pool(), pictures.vae
         if probe is None or pool is None or vae is None or pictures.means is None:
             return

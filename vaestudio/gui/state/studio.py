@@ -70,6 +70,22 @@ class Studio:
         # bound-method partials (psygnal holds them weakly: no cycle between runs and the studio)
         self._forwarders = {name: partial(self._forward, name) for name in FORWARDED}
         self._compared_forwarders: dict[int, partial] = {}
+        self.diagnosis = None  # gui.state.diagnosis.Diagnosis once `start_diagnosis` is called (the window)
+
+    # -- diagnosis -------------------------------------------------------------------------------------------
+    def start_diagnosis(self, executor: Executor, post=None, long_executor: Executor | None = None):
+        """Own a Diagnosis of the active run (the window's; state tests without it stay cheap): its traversal
+        sheet, worst images, latent quality and collapse alarm follow the explorer from now on; each part is
+        computed only while a panel shows it (Diagnosis.want). With `post` (runs a callable on the UI
+        thread) and no `long_executor`, the classifier's training gets a thread of its own."""
+        from vaestudio.gui.state.diagnosis import Diagnosis  # it imports this module
+        from vaestudio.gui.state.tasks import ThreadedExecutor
+
+        if long_executor is None and post is not None:
+            long_executor = ThreadedExecutor(post, "vaestudio-diagnosis")
+        if self.diagnosis is None:
+            self.diagnosis = Diagnosis(self, executor, post, long_executor=long_executor, on_demand=True)
+        return self.diagnosis
 
     # -- TensorFlow and the device -------------------------------------------------------------------------
     def set_device(self, device, tf_version: str) -> None:

@@ -1,0 +1,113 @@
+"""The diagnosis in the real main window (issue 18): a recorded run opened as a user opens it, each
+diagnosis dock shown and driven; a run trained with a huge β raises the collapse banner and marks the
+timeline and the ELBO plot where it started, a healthy run does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+LATENT = 4
+
+
+def record(folder, tiny_data, beta: float):
+    from vaestudio.core.config import TrainConfig
+    from vaestudio.core.runs import Run
+
+    config = TrainConfig.from_preset("custom", epochs=3, batch_size=32, learning_rate=3e-3, grid_size=6,
+                                     metrics_every=1, snapshot_every=2, seed=1, latent_dim=LATENT, beta=beta)
+    run = Run.new(folder, config, load_dataset=lambda _config: tiny_data)
+    list(run.events())
+    return run.path
+
+
+@pytest.fixture(scope="module")
+def healthy_run(tmp_path_factory, tiny_data):
+    return record(tmp_path_factory.mktemp("diagnosis") / "healthy", tiny_data, beta=1.0)
+
+
+@pytest.fixture(scope="module")
+def collapsed_run(tmp_path_factory, tiny_data):
+    return record(tmp_path_factory.mktemp("diagnosis") / "collapsed", tiny_data, beta=100.0)
+
+
+def open_read(qtbot, window, folder):
+    """Open a run folder and wait until it is read and its dataset is in the diagnosis."""
+    history = window.opening.open_run(folder)
+    assert history is not None, window.last_error
+    qtbot.waitUntil(lambda: not window.opening.is_replaying(history) and history.snapshots
+                    and id(history) in window.diagnosis.datasets, timeout=60_000)
+    return history
+
+
+def show_dock(qtbot, window, key: str):
+    dock = window.docks[key]
+    dock.show()
+    dock.raise_()
+    qtbot.waitUntil(lambda: dock.widget().isVisible())
+    return dock.widget()
+
+
+def test_the_diagnosis_docks_show_a_recorded_run(qtbot, window, healthy_run):
+    for key in ("traversals", "worst_images", "latent_quality"):
+        assert key in window.docks and window.docks[key].toggleViewAction() in window.view_menu.actions()
+    history = open_read(qtbot, window, healthy_run)
+    diagnosis = window.diagnosis
+    assert not diagnosis.wanted and diagnosis.worst is None  # docks tabbed away cost nothing
+
+    traversals = show_dock(qtbot, window, "traversals")
+    qtbot.waitUntil(lambda: traversals.sheet is not None, timeout=30_000)
+    sheet = traversals.sheet
+    assert len(sheet.order) == LATENT and sheet.rows.shape[0] == LATENT  # one row per latent dimension
+    kl = [sheet.kl_per_dimension[dim] for dim in sheet.order]
+    assert kl == sorted(kl, reverse=True)  # largest KL on top
+    assert not traversals.picture.pixmap().isNull() and traversals.legend.text().count("KL") == LATENT
+
+    worst = show_dock(qtbot, window, "worst_images")
+    qtbot.waitUntil(lambda: worst.result is not None and worst.result.train_indices is not None, timeout=60_000)
+    result = worst.result
+    lowest = np.argsort(result.scores.elbo, kind="stable")[:len(result.items)]
+    assert [item.index for item in result.items] == list(lowest)
+    assert len(worst.strip.tiles) == len(result.items) and "worst of 32" in worst.header.text()
+    QTest.mouseClick(worst.strip.canvas, Qt.MouseButton.LeftButton, pos=worst.strip.tile_rect(1).center())
+    chosen = result.items[1]
+    assert window.studio.view.inspected_test_image == chosen.index  # the plane shows it
+    assert f"Test image {chosen.index}" in worst.detail.text() and "±" in worst.detail.text()
+    qtbot.waitUntil(lambda: "IWAE bound" in worst.bounds.text() and "Estimating" not in worst.bounds.text(),
+                    timeout=30_000)
+    bounds = diagnosis.bounds
+    assert bounds.index == chosen.index and bounds.iwae >= bounds.elbo
+    assert len(worst.neighbours.tiles) == 5  # its nearest training images
+
+    quality = show_dock(qtbot, window, "latent_quality")
+    qtbot.waitUntil(lambda: diagnosis.quality is not None, timeout=60_000)
+    assert "kNN accuracy" in quality.figures.text()
+    assert "worst" not in diagnosis.wanted  # its tab is behind Latent quality's now
+    history.select(0)  # a second moment seen: the accuracies are plotted over training
+    def plotted_steps() -> list:
+        steps = quality.knn_curve.getData()[0]
+        return [] if steps is None else list(steps)
+
+    qtbot.waitUntil(lambda: len(plotted_steps()) >= 2, timeout=60_000)
+    assert quality.plot.isVisible() and plotted_steps() == sorted(plotted_steps())
+
+    assert diagnosis.alarm is None and not window.banner.isVisible()  # a healthy run raises no alarm
+    assert window.timeline.slider.mark is None and not window.elbo.alarm_line.isVisible()
+    window.reset_layout()
+    assert all(window.docks[key].isVisible() for key in ("traversals", "worst_images", "latent_quality"))
+
+
+def test_a_collapsed_run_shows_the_banner_and_marks_where_it_started(qtbot, window, collapsed_run):
+    history = open_read(qtbot, window, collapsed_run)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=30_000)
+    alarm = window.diagnosis.alarm
+    assert "Posterior collapse" in window.banner.text.text() and "lower beta" in window.banner.text.text()
+    assert not window.banner.branch.isEnabled() and "not in vaestudio yet" in window.banner.branch.toolTip()
+    started = history.index_at_step(alarm.started_step)
+    assert window.timeline.alarm_index == started and window.timeline.slider.mark == started
+    assert window.elbo.alarm_line.isVisible() and window.elbo.alarm_line.value() == alarm.started_step
+    history.select(len(history.snapshots) - 1)
+    QTest.mouseClick(window.banner.show_start, Qt.MouseButton.LeftButton)
+    assert history.current.index == started

@@ -121,7 +121,7 @@ def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot,
     with qtbot.waitSignal(banner.branch_requested) as asked:
         QTest.mouseClick(banner.branch, Qt.MouseButton.LeftButton)
     assert asked.args == [100]
-    assert plain.isVisible() and not plain.branch.isEnabled() and "not in vaestudio yet" in plain.branch.toolTip()
+    assert plain.isVisible() and not plain.branch.isEnabled() and "not in the window yet" in plain.branch.toolTip()
     assert "branch" not in plain.text.text() and "free bits" in plain.text.text()
     history.select(0)
     QTest.mouseClick(banner.show_start, Qt.MouseButton.LeftButton)

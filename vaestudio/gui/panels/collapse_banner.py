@@ -1,6 +1,7 @@
 """The posterior-collapse banner: shown while the active run is in collapse — what it means, what to
 try, and buttons to look at the moment it started or branch from the last healthy one (state: Diagnosis).
-Branching is not in vaestudio yet: unless built with `can_branch`, that button is greyed and says so.
+Branching from the window is not there yet (the command line has `train --from`): unless built with
+`can_branch`, that button is greyed and its tooltip gives the command for the last healthy moment.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ class CollapseBanner(QFrame):
         self.branch.clicked.connect(self._branch)
         self.branch.setEnabled(can_branch)
         self.branch.setToolTip("Start a new run from the weights of the last healthy moment" if can_branch else
-                               "Branching from a past moment is not in vaestudio yet. Meanwhile: File → New run "
-                               "with a lower β or a KL warm-up")
+                               _NOT_IN_THE_WINDOW)
         self.show_start.setToolTip("Show the moment the alarm started on the timeline")
         buttons = QVBoxLayout()
         buttons.addWidget(self.show_start)
@@ -56,6 +56,11 @@ class CollapseBanner(QFrame):
         self.text.setText(f"<b>Alarm:</b> {alarm.reason[0].upper()}{alarm.reason[1:]}, so the plane and the "
                           f"traversals show little.{healthy} <b>Try</b> {', '.join(advice)}.")
         self.branch.setVisible(alarm.last_healthy_step is not None)
+        if not self.can_branch and alarm.last_healthy_step is not None:
+            history = self.studio.active
+            folder = str(history.folder) if history is not None and history.folder is not None else "RUN"
+            self.branch.setToolTip(f"{_NOT_IN_THE_WINDOW} From the command line:\n  vaestudio train --from "
+                                   f"{folder}@step:{alarm.last_healthy_step} --out NEW_FOLDER --beta …")
 
     def _show_start(self) -> None:
         alarm, history = self.diagnosis.alarm, self.studio.active
@@ -68,3 +73,6 @@ class CollapseBanner(QFrame):
         alarm = self.diagnosis.alarm
         if alarm is not None and alarm.last_healthy_step is not None:
             self.branch_requested.emit(alarm.last_healthy_step)
+
+
+_NOT_IN_THE_WINDOW = "Branching from a past moment is not in the window yet."

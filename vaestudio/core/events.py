@@ -73,9 +73,12 @@ class Snapshot:
     epoch: int
     step: int
     label: str  # e.g. "epoch 1, batch 75"
-    mosaic: np.ndarray = field(repr=False)  # uint8 grid as the plane shows it: top row = highest z2
+    mosaic: np.ndarray | None = field(repr=False)  # uint8 grid as the plane shows it: top row = highest z2
     weights: "VaeWeights | None" = field(default=None, repr=False)  # None: recorded by 0.1.0 without weights
     frame: int = -1  # its number in the run folder, once recorded
+    # A lazy replay (replay(..., lazy=True)) reads neither the grid nor the weights: mosaic is None, and
+    # this says whether the folder holds the frame's weights, to be read when the moment is shown.
+    weights_on_disk: bool = False
     # Transitional, until the window encodes test images itself from `weights`: encoder means of the
     # trainer's fixed probe of test images, and their labels.
     latent_means: np.ndarray | None = field(default=None, repr=False)

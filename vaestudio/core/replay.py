@@ -43,11 +43,13 @@ class ReplayPosition:
         return row["epoch"] > self.epoch
 
 
-def replay(folder: str | Path, after: ReplayPosition | None = None) -> Iterator[Event]:
+def replay(folder: str | Path, after: ReplayPosition | None = None, lazy: bool = False) -> Iterator[Event]:
     """The events a run folder recorded, snapshots with their weights (None for folders of vaestudio 0.1.0).
 
     Without `after`: the whole run, from Started to Finished. With `after`: only the metrics, snapshots,
-    epoch ends and hyper-parameter changes recorded beyond it (no Started, no Finished)."""
+    epoch ends and hyper-parameter changes recorded beyond it (no Started, no Finished). With `lazy`,
+    snapshots come without their grid and weights (`Snapshot.weights_on_disk` says whether the folder has
+    them), for a reader that loads a moment's files when it is shown (the window)."""
     run_folder = RunFolder(folder)
     state = run_folder.read_state()
     facts = read_facts(run_folder)
@@ -65,14 +67,14 @@ def replay(folder: str | Path, after: ReplayPosition | None = None) -> Iterator[
                       str(facts.get("device") or "recorded"), str(facts.get("precision") or "float32"),
                       start_step=start_step, replicas=int(facts.get("replicas") or 1))
     yield from _in_order(run_folder, rows, records, steps_per_epoch, offset,
-                         recorded_alarms(run_folder.path))
+                         recorded_alarms(run_folder.path), lazy)
     if after is None:
         reason = facts.get("ended") or ("completed" if state.complete else "stopped")
         yield Finished(str(reason), state.epochs_done, state.step, str(facts.get("message") or ""))
 
 
 def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoch: int,
-              offset: int = 0, alarms: list[CollapseAlarm] = ()) -> Iterator[Event]:
+              offset: int = 0, alarms: list[CollapseAlarm] = (), lazy: bool = False) -> Iterator[Event]:
     """Metrics rows and snapshots merged as the live run made them: at the same step, metrics, then a
     snapshot, then the epoch's end (then a collapse alarm, at the epoch end that raised it)."""
     store = folder.snapshots
@@ -83,8 +85,12 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
         nonlocal pending
         while pending is not None and (pending.step < step or (inclusive and pending.step == step)):
             try:
-                event: Event = Snapshot(pending.epoch, pending.step, pending.label, store.load_mosaic(pending),
-                                        store.load_weights(pending), frame=pending.frame)
+                if lazy:  # read when the moment is shown: opening a long run reads only its index
+                    event: Event = Snapshot(pending.epoch, pending.step, pending.label, None, frame=pending.frame,
+                                            weights_on_disk=store.weights_path(pending.frame).is_file())
+                else:
+                    event = Snapshot(pending.epoch, pending.step, pending.label, store.load_mosaic(pending),
+                                     store.load_weights(pending), frame=pending.frame)
             except RunFolderError as exc:  # one damaged snapshot: say so and go on with the rest
                 event = Status(f"skipped a damaged snapshot: {exc}")
             pending = next(pending_records, None)

@@ -301,7 +301,7 @@ def _same(a: Path, b: Path) -> bool:
 def _replayed(folder: Path, after=None) -> Iterator:
     from vaestudio.core.replay import replay
 
-    yield from replay(folder, after)
+    yield from replay(folder, after, lazy=True)
 
 
 def _known(history: RunHistory):

@@ -134,12 +134,14 @@ class RunHistory:
 
     def _add_snapshot(self, snapshot: Snapshot) -> None:
         index = len(self.snapshots)
+        lazy = snapshot.mosaic is None  # a lazy replay: the folder's files are read when the moment is shown
         info = SnapshotInfo(index, snapshot.frame, snapshot.epoch, snapshot.step, snapshot.label,
-                            snapshot.weights is not None)
+                            snapshot.weights is not None or snapshot.weights_on_disk)
         self.snapshots.append(info)
-        with self._cache_lock:
-            self._remember(self._cache, index, snapshot.weights)
-            self._remember(self._mosaics, index, snapshot.mosaic)
+        if not lazy:
+            with self._cache_lock:
+                self._remember(self._cache, index, snapshot.weights)
+                self._remember(self._mosaics, index, snapshot.mosaic)
         self.snapshot_added.emit(info)
         if self.following:
             self.current_index = index

@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train headless and write the results into --out (or continue a run with --resume)",
         description="Train headless. The run folder (--out) receives config.json, metrics.csv, checkpoint.npz, "
         "snapshots/, tensorboard/, and at the end model.keras, grid_final.png and training.gif. After the KL "
-        "warm-up, each epoch end is watched for posterior collapse (fewer than half the latent dimensions "
-        "active, or a total KL under 0.1 nats): an ALARM line is printed and diagnosis.json written.",
+        "warm-up, epoch ends are watched for posterior collapse (fewer than half the latent dimensions active, "
+        "or a total KL under 0.1 nats): when it stays for two epoch ends, an ALARM line is printed and "
+        "diagnosis.json written.",
         epilog=_preset_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--out", metavar="DIR", help="run folder to create (must not exist, or be empty)")
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; only "

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from psygnal import Signal
 
 from vaestudio.gui.state.explorer import Executor, Pictures
 from vaestudio.gui.state.run_history import RunHistory
-from vaestudio.gui.state.studio import Studio
+
+if TYPE_CHECKING:  # the studio owns a Diagnosis (Studio.start_diagnosis): no import back at run time
+    from vaestudio.gui.state.studio import Studio
 
 WORST_COUNT = 12
 TRAIN_POOL = 2000  # training images (a seeded choice) probed for latent quality and searched for nearest ones

@@ -143,8 +143,9 @@ def test_training_fills_the_history_the_curves_and_the_progress(qtbot, window):
     assert [s.label for s in history.snapshots] == ["before training", "epoch 1, batch 1", "epoch 1, batch 3",
                                                     "epoch 1", "epoch 2"]
     assert len(history.curves["train_elbo"]) == 8 and len(history.curves["test_elbo"]) == 2
-    x, _ = window.elbo.test_curve.getData()
-    assert list(x) == history.curves["test_elbo"].x
+    # The curve shows both test ELBOs (it redraws on a timer: await it as a user would see it).
+    qtbot.waitUntil(lambda: list(window.elbo.test_curve.getData()[0]) == history.curves["test_elbo"].x,
+                    timeout=5_000)
     assert window.controls.run_bar.value() == window.controls.run_bar.maximum()
     assert window.controls.run_label.text() == "Run: 100%" and window.controls.eta_label.text() == "Completed"
     assert window.studio.training == IDLE and window.studio.live is None

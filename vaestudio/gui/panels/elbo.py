@@ -111,7 +111,7 @@ class ElboPanel(QWidget):
         subscribe(self, [
             (studio.active_changed, self._on_active), (studio.compared_changed, self._on_compared),
             (studio.active_metrics_added, self._mark_dirty), (studio.active_epoch_ended, self._mark_dirty),
-            (studio.active_finished, self._mark_dirty), (studio.compared_metrics_added, self._mark_dirty),
+            (studio.active_finished, self._on_finished), (studio.compared_metrics_added, self._mark_dirty),
             (studio.active_hyper_changed, self._on_hyper), (studio.active_moment_changed, self._on_moment),
             (studio.active_cleared, self._on_cleared)])
         if studio.diagnosis is not None:
@@ -139,6 +139,10 @@ class ElboPanel(QWidget):
 
     def _mark_dirty(self, *_args) -> None:
         self._dirty = True
+
+    def _on_finished(self, *_args) -> None:
+        """A run that ends is drawn at once (its last test ELBO should not wait for the redraw timer)."""
+        self.refresh()
 
     def _on_cleared(self) -> None:
         self._rebuild_hyper_lines()

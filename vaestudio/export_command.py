@@ -50,11 +50,11 @@ def export_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         export_model(subject.weights, args.format, plan["out"], subject.source)
         out.write(f"Wrote {plan['out']} ({args.format}: encoder and decoder of {subject.source})\n")
     if args.latents or args.projector:
-        from vaestudio.core.export.latents import test_set_codes, write_latents
+        from vaestudio.core.export.latents import encode_test_set, write_latents
         from vaestudio.reports import test_split
 
         images, labels, names, data = test_split(subject.config, None)
-        codes = test_set_codes(subject.weights, images, labels, names)
+        codes = encode_test_set(subject.weights, images, labels, names)
         if args.latents:
             write_latents(codes, plan["latents"])
             out.write(f"Wrote {plan['latents']} ({len(codes.mean)} test images of {data})\n")

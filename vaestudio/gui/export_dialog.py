@@ -1,5 +1,6 @@
-"""The dialog asking how to export the training animation: frame duration, scale, captions, grey levels,
-with the size of the file those choices make (estimated by encoding a few of the run's frames)."""
+"""The export dialogs: how to export the training animation (frame duration, scale, captions, grey levels, with
+the size of the file those choices make, estimated by encoding a few of the run's frames), and File → Export…
+(`SnapshotExportDialog`: a format of core/export/kinds.py, for the moment shown, and where to write it)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QSpinBox, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
 LEVEL_CHOICES = ((256, "256 (every grey level)"), (32, "32"), (16, "16 (about half the size)"), (8, "8"), (4, "4"))
 
@@ -98,3 +100,71 @@ class AnimationExportDialog(QDialog):
         frames = f"{self.frame_count} frame{'s' if self.frame_count != 1 else ''}"
         self.total.setText(f"{frames}, {self.frame_count * o['frame_seconds']:.1f} s per loop, "
                            f"about {format_bytes(size)}")
+
+
+class SnapshotExportDialog(QDialog):
+    """File → Export…: the format (those whose converter is missing are listed, disabled, with the reason),
+    the snapshot (the moment shown) and the output path (a folder for models and Projector files)."""
+
+    def __init__(self, moment: str, folder: Path, stem: str, kind: str = "onnx", parent: QWidget | None = None):
+        from vaestudio.core.export.kinds import EXPORT_KINDS, unavailable
+
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(560)
+        self.folder, self.stem = Path(folder), stem
+        self.kinds = QComboBox()
+        for name, text in EXPORT_KINDS.items():
+            self.kinds.addItem(text, name)
+            reason = unavailable(name)
+            if reason:
+                index = self.kinds.count() - 1
+                self.kinds.model().item(index).setEnabled(False)
+                self.kinds.setItemData(index, reason, Qt.ItemDataRole.ToolTipRole)
+        index = self.kinds.findData(kind)
+        self.kinds.setCurrentIndex(index if index >= 0 else 0)
+        self.csv = QCheckBox("as CSV (otherwise NumPy .npz)")
+        self.path = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        where = QHBoxLayout()
+        where.addWidget(self.path, 1)
+        where.addWidget(browse)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Snapshot", QLabel(moment))
+        form.addRow("Format", self.kinds)
+        form.addRow("", self.csv)
+        form.addRow("Write to", where)
+        form.addRow(self.note)
+        form.addRow(buttons)
+        self.kinds.currentIndexChanged.connect(self._kind_changed)
+        self.csv.toggled.connect(self._kind_changed)
+        self._kind_changed()
+
+    def values(self) -> dict:
+        """{"kind": a name of EXPORT_KINDS, "path": where to write it}."""
+        return {"kind": self.kinds.currentData(), "path": Path(self.path.text().strip()).expanduser()}
+
+    def _default_path(self) -> Path:
+        kind = self.kinds.currentData()
+        if kind == "latents":
+            return self.folder / f"{self.stem}-latents{'.csv' if self.csv.isChecked() else '.npz'}"
+        return self.folder / f"{self.stem}-{kind}"
+
+    def _kind_changed(self, *_args) -> None:
+        kind = self.kinds.currentData()
+        self.csv.setVisible(kind == "latents")
+        self.path.setText(str(self._default_path()))
+        self.note.setText("A file." if kind == "latents" else
+                          "A new folder (or an earlier export of the same kind, which is replaced).")
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text())
+        if path:
+            self.path.setText(path)

@@ -1,8 +1,10 @@
-"""File → Export: the training animation (with its options dialog), the grid as PNG, and recorded morphs.
+"""File → Export: the training animation (with its options dialog), the grid as PNG, recorded morphs, and
+File → Export… (the moment shown as a Keras, SavedModel, ONNX, LiteRT or TF.js model, or the test set's codes).
 
 Every export reads what it writes from the state (the run folder's snapshots, the explorer's grid, the
-morph recorder), writes through `Commands.write` (atomic, one error line naming the file) and never
-raises: a failure is reported and the window keeps working.
+morph recorder), writes through `Commands.write` (atomic, one error line naming the file) or as a task on
+the window's executor (the model formats take seconds: the window stays responsive), and never raises: a
+failure is reported and the window keeps working.
 """
 
 from __future__ import annotations
@@ -102,6 +104,66 @@ class Exports:
             self.report("Nothing to export", "The latent plane shows no grid yet.")
             return False
         return self.commands.write(path, lambda: save_png(grid, path), "the grid")
+
+    # -- File → Export…: the moment shown, for use elsewhere ----------------------------------------------------
+    def ask_snapshot(self) -> None:
+        """Ask for a format and a path (the dialog), then export the moment shown in the background."""
+        from vaestudio.gui.export_dialog import SnapshotExportDialog
+
+        history = self.studio.active
+        info = history.current if history is not None else None
+        if info is None or not info.has_weights:
+            self.report("Nothing to export", "The moment shown has no model weights: start training or open a run.")
+            return
+        if "export" in self.commands.answers:
+            options = self.commands.answers["export"]
+        else:
+            stem = f"{history.title()}-step{info.step}".replace("/", "-")
+            dialog = SnapshotExportDialog(f"{history.title()}: {info.label} (step {info.step})",
+                                          Path(self.commands.last_dir("exports")), stem,
+                                          str(self.settings.value("export/kind", "onnx")), self.parent)
+            options = dialog.values() if dialog.exec() == SnapshotExportDialog.DialogCode.Accepted else None
+        if options:
+            self.settings.setValue("export/kind", options["kind"])
+            self.commands.remember_dir("exports", Path(options["path"]).parent)
+            self.snapshot(options["kind"], options["path"])
+
+    def snapshot(self, kind: str, path: str | Path) -> None:
+        """Export the moment shown as `kind` (core/export/kinds.py) to `path`, as a task; the status bar says
+        when it is written, an error is reported."""
+        from vaestudio.core.export.formats import MODEL_FORMATS
+
+        history = self.studio.active
+        info = history.current if history is not None else None
+        if info is None:
+            self.report("Nothing to export", "There is no model to export yet: start training or open a run.")
+            return
+        path, opening = Path(path), self.commands.opening
+        source = f"{history.title()}, snapshot '{info.label}' (step {info.step})"
+        provider = getattr(opening, "dataset_provider", None)
+
+        def work(task):
+            from vaestudio.core.errors import ExportError
+            from vaestudio.core.export.kinds import export_kind
+
+            task.set_status(f"Exporting {source} to {path}…")
+            weights = history.weights_at(info)
+            if weights is None:
+                raise ExportError(f"{path}: this snapshot was recorded without model weights (vaestudio 0.1.0)")
+            return export_kind(kind, weights, path, source, history.config, provider)
+
+        def done(what: str) -> None:
+            self.studio.say(f"Exported {what} of {info.label} to {path}", 10000)
+
+        def failed(message: str) -> None:
+            self.report("Export failed", message if str(path) in message else f"{path}: {message}")
+
+        self.studio.say(f"Exporting {info.label} to {path}…")
+        start = lambda: opening.executor.start(work, done, failed, key="export")  # noqa: E731
+        if kind in MODEL_FORMATS and kind != "tfjs":
+            opening.loader.when_ready(start, failed)  # TensorFlow converts
+        else:
+            start()
 
     # -- recorded morphs ----------------------------------------------------------------------------------------
     def offer_morph_save(self, count: int) -> None:

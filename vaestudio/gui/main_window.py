@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         self.export_animation_action = self._action(file_menu, "&Export training animation…",
                                                     self.exports.ask_animation, "Ctrl+E")
         self.export_png_action = self._action(file_menu, "Export grid as &PNG…", self.exports.ask_png)
+        self.export_model_action = self._action(file_menu, "E&xport…", self.exports.ask_snapshot)  # model, codes
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 

@@ -38,6 +38,7 @@ def enabled_actions(studio: Studio) -> dict[str, bool]:
         "save_action": info is not None and info.has_weights and training != WAITING,
         "export_animation_action": history is not None and history.folder is not None and bool(history.snapshots),
         "export_png_action": studio.explorer.pictures.grid is not None,
+        "export_model_action": info is not None and info.has_weights,
         "encode_action": True,
         "open_model_action": studio.tf_status != FAILED,
     }

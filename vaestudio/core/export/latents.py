@@ -35,7 +35,7 @@ class Codes:
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
 
-def test_set_codes(weights: VaeWeights, images: np.ndarray, labels: np.ndarray,
+def encode_test_set(weights: VaeWeights, images: np.ndarray, labels: np.ndarray,
                    class_names: tuple[str, ...]) -> Codes:
     """Encode `images` (a dataset's test images, as stored) with the NumPy VAE."""
     from vaestudio.core import probes

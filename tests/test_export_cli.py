@@ -141,3 +141,13 @@ def test_a_full_disk_leaves_the_earlier_export_untouched_and_nothing_half_writte
     assert stderr_problems(result.stderr) == [], result.stderr
     assert str(target) in result.stderr and "too large" in result.stderr.lower(), result.stderr
     assert_unchanged(before, tmp_path)
+
+
+def test_a_format_whose_converter_is_missing_is_refused_saying_why(trained_runs, tmp_path, capsys, monkeypatch):
+    """Where tf2onnx cannot be installed (or a frozen build left it out), --format onnx says so, writing nothing."""
+    from vaestudio.core.export import formats
+
+    monkeypatch.setitem(formats.CONVERTERS, "onnx", ("tf2onnx_not_here",))
+    _refused(capsys, ["export", str(trained_runs.finished), "--format", "onnx", "--out", str(tmp_path / "onnx")],
+             "--format onnx", "tf2onnx_not_here", "not installed")
+    assert list(tmp_path.iterdir()) == []

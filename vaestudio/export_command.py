@@ -25,8 +25,8 @@ def add_command(commands) -> None:
         "or the test set's latent codes",
         description="Export one snapshot of a run folder (default: the last) or a .keras model file. Each model "
         "format writes a folder with the encoder (images (N, H, W, C) float32 in [0, 1] -> mean, logvar) and "
-        "the decoder (z (N, d) -> pixels: each pixel's Bernoulli probability in [0, 1]), and "
-        "vaestudio-export.json describing them.")
+        "the decoder (z (N, d) -> pixels: each pixel's Bernoulli probability in [0, 1]; for a continuous-Bernoulli "
+        "model its mean, or its logits in keras and tfjs), and vaestudio-export.json describing them.")
     export.add_argument("target", metavar="RUN_FOLDER_OR_MODEL")
     export.add_argument("--at", metavar="epoch:N|step:N|frame:N", help="the snapshot: the end of epoch N, the "
                         "last one taken at or before step N, or frame N of the run's snapshots (default: the last)")

@@ -17,7 +17,7 @@ from vaestudio.core import probes
 from vaestudio.core.export.tfjs import read_layers_weights
 from vaestudio.core.numpy_vae import NumpyVAE
 from vaestudio.core.store.run_folder import RunFolder
-from vaestudio.reports import test_split
+from vaestudio import reports
 
 LEGACY_RUN = Path(__file__).resolve().parent / "data" / "run-0.1.0"
 
@@ -55,7 +55,7 @@ def test_export_writes_the_snapshot_asked_for_and_the_test_set_codes(trained_run
     assert [a.tobytes() for a in stored.values()] == [a.tobytes() for a in weights.decoder]
     description = json.loads((tmp_path / "tfjs" / "vaestudio-export.json").read_text(encoding="utf-8"))
     assert "step 1" in description["source"] and description["architecture"]["latent_dim"] == 2
-    images = test_split(RunFolder(run).read_config(), None)[0]
+    images = reports.test_split(RunFolder(run).read_config(), None)[0]
     with np.load(tmp_path / "codes.npz") as codes:
         assert codes["mean"].shape == (64, 2) and codes["label"].shape == (64,)
         expected, _logvar = NumpyVAE(weights).encode(probes.model_inputs(images, weights.architecture))

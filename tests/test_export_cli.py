@@ -99,10 +99,17 @@ def test_bad_formats_paths_and_runs_are_refused_in_one_line(trained_runs, tmp_pa
     before = tree_state(busy)
     _refused(capsys, ["export", run, "--format", "tfjs", "--out", str(busy)], str(busy), "other files")
     assert_unchanged(before, busy)
+    logs = tmp_path / "logs"  # a TensorBoard log folder with a projector config of its own is not replaced
+    logs.mkdir()
+    (logs / "projector_config.pbtxt").write_text("embeddings {}\n")
+    (logs / "events.out.tfevents.1.host").write_bytes(b"events")
+    before = tree_state(logs)
+    _refused(capsys, ["export", run, "--projector", str(logs)], str(logs), "other files")
+    assert_unchanged(before, logs)
     legacy = _refused(capsys, ["export", str(LEGACY_RUN), "--format", "tfjs", "--out", str(tmp_path / "old")],
                       "without model weights")
     assert "run-0.1.0" in legacy
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "link", "pipe.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "link", "logs", "pipe.npz"]
 
 
 def test_a_read_only_folder_is_one_line_naming_the_export_and_nothing_is_written(trained_runs, tmp_path):

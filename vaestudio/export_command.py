@@ -70,7 +70,7 @@ def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
     """Every output the arguments ask for, checked before the model is loaded (ExportError/ConfigError)."""
     from vaestudio.core.export.formats import MODEL_FORMATS, missing_converter
     from vaestudio.core.export.latents import LATENT_SUFFIXES
-    from vaestudio.core.export.projector import CONFIG, projector_limit
+    from vaestudio.core.export.projector import CONFIG, FILES, projector_limit
     from vaestudio.core.export.target import check_file_target, check_folder_target
 
     if not (args.format or args.latents or args.projector):
@@ -91,7 +91,7 @@ def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
         plan["latents"] = check_file_target(args.latents, LATENT_SUFFIXES)
     if args.projector:
         projector_limit(28, args.limit)
-        plan["projector"] = check_folder_target(args.projector, marker=CONFIG)
+        plan["projector"] = check_folder_target(args.projector, marker=CONFIG, only=FILES)
     paths = [path.resolve() for path in plan.values()]
     if len(set(paths)) < len(paths):
         raise ConfigError("--out, --latents and --projector must be different paths")

@@ -44,13 +44,13 @@ def export_kind(kind: str, weights: VaeWeights, path: str | Path, source: str = 
     if config is None:
         raise ExportError(f"{path}: the latent codes need the run's test set, and this model has no settings")
     from vaestudio.core.export.latents import LATENT_SUFFIXES, encode_test_set, write_latents
-    from vaestudio.core.export.projector import CONFIG, write_projector
+    from vaestudio.core.export.projector import CONFIG, FILES, write_projector
     from vaestudio.core.export.target import check_file_target, check_folder_target
 
     if kind == "latents":
         check_file_target(path, LATENT_SUFFIXES)
     else:
-        check_folder_target(path, marker=CONFIG)
+        check_folder_target(path, marker=CONFIG, only=FILES)
     if load_dataset is None:
         from vaestudio.core.runs import default_dataset_loader as load_dataset
     dataset = load_dataset(config)

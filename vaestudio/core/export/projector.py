@@ -26,6 +26,7 @@ CONFIG = "projector_config.pbtxt"
 DEFAULT_LIMIT = 10_000
 MAX_SPRITE_SIDE = 8192
 TENSOR_NAME = "vae_posterior_mean"
+FILES = frozenset({CONFIG, "tensors.tsv", "metadata.tsv", "sprite.png"})  # a folder holding more is not replaced
 
 
 def projector_limit(image_size: int, limit: int | None = None) -> int:
@@ -40,7 +41,7 @@ def write_projector(codes: Codes, folder: str | Path, limit: int | None = None) 
     """The four files in `folder` (replacing an earlier projector export there); (folder, images written)."""
     count = min(len(codes.mean), projector_limit(codes.pictures.shape[1], limit))
     side = codes.pictures.shape[1]
-    with staged_folder(folder, marker=CONFIG) as staging:
+    with staged_folder(folder, marker=CONFIG, only=FILES) as staging:
         rows = "".join("\t".join(repr(float(v)) for v in mean) + "\n" for mean in codes.mean[:count])
         (staging / "tensors.tsv").write_text(rows, encoding="utf-8")
         lines = ["index\tlabel\tclass"] + [f"{i}\t{int(label)}\t{_tsv(codes.class_of(int(label)))}"

@@ -23,9 +23,10 @@ from vaestudio.core.store.safe_files import kind_of
 MARKER = "vaestudio-export.json"  # in every model export's folder; the projector's is its config
 
 
-def check_folder_target(path: str | Path, marker: str = MARKER) -> Path:
+def check_folder_target(path: str | Path, marker: str = MARKER, only: frozenset[str] | None = None) -> Path:
     """`path` may become an export folder: it does not exist, or is an empty folder or an earlier export
-    (a folder holding `marker`), which is replaced once the new one is complete."""
+    (a folder holding `marker`, and nothing but the names in `only` when given), which is replaced once the
+    new one is complete."""
     path = Path(path)
     info = _lstat(path)
     if info is None:
@@ -40,9 +41,9 @@ def check_folder_target(path: str | Path, marker: str = MARKER) -> Path:
         entries = [entry.name for entry in os.scandir(path)]
     except OSError as exc:
         raise ExportError(f"{path}: cannot read the folder ({exc.strerror or exc})") from None
-    if entries and marker not in entries:
-        raise ExportError(f"{path}: a folder holding other files ({len(entries)} entries) and no earlier "
-                          f"export; give a new folder")
+    if entries and (marker not in entries or (only is not None and not set(entries) <= only)):
+        raise ExportError(f"{path}: a folder holding other files than an earlier export ({len(entries)} "
+                          f"entries); give a new folder")
     _check_parent(path)
     return path
 
@@ -64,10 +65,10 @@ def check_file_target(path: str | Path, suffixes: tuple[str, ...]) -> Path:
 
 
 @contextlib.contextmanager
-def staged_folder(path: str | Path, marker: str = MARKER) -> Iterator[Path]:
+def staged_folder(path: str | Path, marker: str = MARKER, only: frozenset[str] | None = None) -> Iterator[Path]:
     """Yield an empty hidden folder beside `path`; once the block succeeds it becomes `path` (an earlier
     export there is replaced). On any failure nothing is left behind and `path` is untouched."""
-    path = check_folder_target(path, marker)
+    path = check_folder_target(path, marker, only)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     except OSError as exc:

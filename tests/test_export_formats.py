@@ -198,3 +198,24 @@ def test_tensorboard_projector_serves_the_codes_labels_and_sprite(snapshot, tmp_
     sprite = Client(apps["/sprite_image"]).get("/sprite_image" + query)
     assert sprite.status_code == 200 and sprite.get_data()[:8] == b"\x89PNG\r\n\x1a\n"
     assert embedding["sprite"]["singleImageDim"] == [28, 28]
+
+
+def test_tfjs_topology_fits_a_colour_64_pixel_model(tmp_path):
+    """The larger architecture (one more stride-2 stage each side, 3 channels, continuous Bernoulli: logits)."""
+    import tf_keras
+
+    weights = random_weights(Architecture(3, 64, 3, "continuous_bernoulli"), seed=2)
+    out = export_model(weights, "tfjs", tmp_path / "tfjs")
+    rng = np.random.default_rng(1)
+    inputs, z = rng.random((4, 64, 64, 3), dtype=np.float32), rng.normal(size=(5, 3)).astype(np.float32)
+    results = []
+    for part, x in (("encoder", inputs), ("decoder", z)):
+        topology = json.loads((out / part / "model.json").read_text(encoding="utf-8"))["modelTopology"]
+        model = tf_keras.models.model_from_json(json.dumps(topology))
+        stored = read_layers_weights(out / part)
+        model.set_weights([stored[w.name.removesuffix(":0")] for w in model.weights])
+        results.append(model.predict(x, verbose=0))
+    vae = NumpyVAE(weights)
+    mean, logvar = vae.encode(inputs)
+    assert np.abs(results[0][0] - mean).max() < TOLERANCE and np.abs(results[0][1] - logvar).max() < TOLERANCE
+    assert np.abs(results[1] - vae.decode_logits(z)).max() < TOLERANCE

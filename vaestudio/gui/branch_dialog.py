@@ -17,15 +17,16 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QLabel, QLineEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from vaestudio.core.config import LR_SCHEDULES, PRECISIONS
 from vaestudio.core.errors import VaeStudioError
 from vaestudio.gui.number_field import NumberField
 from vaestudio.gui.widgets import subscribe
 
-# The options a branch may change, in the dialog's order (TrainConfig fields) and their labels.
+# The options a branch may change, in the dialog's order (TrainConfig fields) and their labels; those from
+# RECORDING_FROM on go in the second column.
 NUMBER_OPTIONS = {
     "epochs": "Train to epoch",
     "batch_size": "Batch size",
@@ -40,6 +41,7 @@ NUMBER_OPTIONS = {
     "grid_size": "Grid size",
     "steps_per_call": "Steps per call",
 }
+RECORDING_FROM = "metrics_every"
 CHOICE_OPTIONS = {"lr_schedule": ("LR schedule", LR_SCHEDULES), "precision": ("Precision", PRECISIONS)}
 FIXED = {"latent_dim": "Latent dim", "image_size": "Image size", "channels": "Channels", "likelihood": "Likelihood"}
 FROM_PARENT = "Comes from the parent: its weights fit only this architecture (start a new run to change it)"
@@ -93,7 +95,7 @@ class BranchDialog(QDialog):
         self.moment = find_moment(self.parent_folder, "frame", info.frame)
         self.parent_config = RunFolder(self.parent_folder).read_config()
         self.setWindowTitle(f"Branch from {history.title()}")
-        self.setMinimumWidth(440)
+        self.setMinimumWidth(640)
         m, config = self.moment, self.parent_config
 
         self.moment_label = QLabel(
@@ -133,15 +135,20 @@ class BranchDialog(QDialog):
                               "KL weight lets the code keep more about the image. Change it as you like.")
             self.note.show()
 
-        training = QFormLayout()
-        training.addRow("New folder", self.folder_edit)
+        folder_row = QFormLayout()
+        folder_row.addRow("New folder", self.folder_edit)
+        training, recording = QFormLayout(), QFormLayout()
+        form = training
         for name, label in NUMBER_OPTIONS.items():
-            training.addRow(label, self.fields[name])
+            form = recording if name == RECORDING_FROM else form
+            form.addRow(label, self.fields[name])
             if name == "lr_warmup_steps":
-                training.addRow(CHOICE_OPTIONS["lr_schedule"][0], self.choices["lr_schedule"])
-        training.addRow(CHOICE_OPTIONS["precision"][0], self.choices["precision"])
-        training_box = QGroupBox("The new run")
+                form.addRow(CHOICE_OPTIONS["lr_schedule"][0], self.choices["lr_schedule"])
+        recording.addRow(CHOICE_OPTIONS["precision"][0], self.choices["precision"])
+        training_box = QGroupBox("Training")
         training_box.setLayout(training)
+        recording_box = QGroupBox("Recording and speed")
+        recording_box.setLayout(recording)
         fixed = QFormLayout()
         self.fixed_fields = {}
         for name, label in FIXED.items():
@@ -166,10 +173,19 @@ class BranchDialog(QDialog):
         self.ok_button.setText("Branch and train")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        right = QVBoxLayout()
+        right.addWidget(recording_box)
+        right.addWidget(fixed_box)
+        columns = QHBoxLayout()
+        columns.addWidget(training_box, 1)
+        columns.addLayout(right, 1)
         layout = QVBoxLayout(self)
-        for widget in (self.moment_label, self.optimizer_label, self.note, training_box, fixed_box, self.problem,
-                       self.buttons):
+        for widget in (self.moment_label, self.optimizer_label, self.note):
             layout.addWidget(widget)
+        layout.addLayout(folder_row)
+        layout.addLayout(columns)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.buttons)
         for field in self.fields.values():
             field.textChanged.connect(self._check)
         self.folder_edit.textChanged.connect(self._check)

@@ -129,7 +129,7 @@ class BranchDialog(QDialog):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.hide()
-        if lower_beta:
+        if lower_beta and m.beta > 0:
             self.fields["beta"].set_value(round(m.beta / 2, 6))
             self.note.setText(f"β lowered from {m.beta:g} to {m.beta / 2:g} (the collapse alarm's advice): a smaller "
                               "KL weight lets the code keep more about the image. Change it as you like.")

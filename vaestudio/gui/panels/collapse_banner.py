@@ -42,7 +42,7 @@ class CollapseBanner(QFrame):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.text, 1)
         layout.addLayout(buttons)
-        subscribe(self, [(diagnosis.alarm_changed, self._show)])
+        subscribe(self, [(diagnosis.alarm_changed, self._show), (studio.training_changed, self._on_training)])
         self._show(diagnosis.alarm)
 
     def branch_with(self, handler) -> None:
@@ -53,10 +53,18 @@ class CollapseBanner(QFrame):
     def set_can_branch(self, on: bool) -> None:
         """Offer branching (something handles `branch_requested`), or grey the button with the command."""
         self.can_branch = on
-        self.branch.setEnabled(on)
-        self.branch.setToolTip(_BRANCH_TIP if on else _NOT_IN_THE_WINDOW)
+        self.branch.setEnabled(False)
+        self.branch.setToolTip(_NOT_IN_THE_WINDOW)
+        self._on_training()
         if self.diagnosis.alarm is not None:
             self._show(self.diagnosis.alarm)
+
+    def _on_training(self, *_args) -> None:
+        """While a run trains in the window, branching waits for it to stop (one run at a time)."""
+        if self.can_branch:
+            training = self.studio.is_training
+            self.branch.setEnabled(not training)
+            self.branch.setToolTip(_STOP_FIRST if training else _BRANCH_TIP)
 
     def _show(self, alarm) -> None:
         self.setVisible(alarm is not None)
@@ -89,4 +97,6 @@ class CollapseBanner(QFrame):
 
 _BRANCH_TIP = ("Start a new run from the weights of the last healthy moment, with a lower β (the Branch from "
                "here… dialog)")
+_STOP_FIRST = ("Stop the run first (Run → Stop): the window trains one run at a time; then branch from the last "
+               "healthy moment")
 _NOT_IN_THE_WINDOW = "Branching from a past moment is not in the window yet."

@@ -1,6 +1,6 @@
 """`vaestudio --self-test`: open the real window, train briefly, and do what a user does while it trains —
 drag the cursor, scrub the timeline, interpolate, encode an image, draw — timing each; then check the run
-folder and export its animation.
+folder, export its animation, and branch it at epoch 2 (the child's count continues, its run.json names it).
 
 Targets (the README's): drag p95 <= 16 ms (cursor move -> the preview repainted), scrub p95 <= 50 ms (one
 timeline step -> every picture of that moment computed and the visible panels repainted), and no UI-thread

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hostile_helpers import assert_unchanged, copy_run, tree_state
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
@@ -180,3 +181,15 @@ def test_the_collapse_banners_button_opens_the_dialog_at_the_last_healthy_moment
     assert dialog.folder_edit.text().endswith("run-a-branch-epoch2")
     dialog.reject()
     assert not (tmp_path / "run-a-branch-epoch2").exists()
+
+
+def test_the_self_tests_branch_check_passes_on_a_run_and_fails_in_one_line_without_one(qtbot, window, recorded_run,
+                                                                                       tmp_path):
+    from vaestudio.gui.selftest import SelfTestFailure, wait_until
+    from vaestudio.gui.selftest_checks import branch_check
+
+    with pytest.raises(SelfTestFailure, match="^branch: no run shown"):
+        branch_check(window, tmp_path, SelfTestFailure, wait_until)
+    open_run(qtbot, window, copy_run(recorded_run[0], tmp_path / "run-a"))
+    assert branch_check(window, tmp_path, SelfTestFailure, wait_until) == "branch at step 8"
+    assert window.studio.active.folder == tmp_path / "branch"

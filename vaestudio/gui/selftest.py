@@ -193,6 +193,7 @@ def run(screenshot: str | None = None) -> int:
 def _run(tmp: Path, screenshot: str | None) -> str:
     from vaestudio.gui.app import create_application
     from vaestudio.gui.main_window import MainWindow
+    from vaestudio.gui.selftest_checks import branch_check
 
     app = create_application()
     window = MainWindow()
@@ -257,7 +258,7 @@ def _run(tmp: Path, screenshot: str | None) -> str:
             app.processEvents()
             if not window.grab().save(str(screenshot)):
                 raise SelfTestFailure(f"cannot save the screenshot to {screenshot}")
-        branched = _branch(window, tmp)
+        branched = branch_check(window, tmp, SelfTestFailure, wait_until)
         platform_name = app.platformName()
         print(f"self-test: checks passed: window, training, drag, scrub, interpolation, own image, drawing, run "
               f"folder, GIF of {len(frames)} frames, {branched}")
@@ -274,36 +275,6 @@ def _run(tmp: Path, screenshot: str | None) -> str:
     finally:
         window.close()
         app.processEvents()
-
-
-def _branch(window, tmp: Path) -> str:
-    """Branch from here… at epoch 2 of the finished run, trained to epoch 3 in the window: the child's count
-    continues the parent's and its run.json names the parent. Returns the check's words."""
-    import json
-
-    studio = window.studio
-    parent = studio.active
-    moment = next((info for info in parent.snapshots if info.label == "epoch 2"), None)
-    if moment is None:
-        raise SelfTestFailure("branch: the run has no snapshot at the end of epoch 2")
-    parent.select(moment.index)
-    window.commands.answers["branch"] = {"epochs": 3, "out": tmp / "branch"}
-    dialog = window.commands.ask_branch(parent, moment)
-    if dialog is None or dialog.plan is None:
-        raise SelfTestFailure(f"branch: did not start: {window.last_error or dialog.problem.text()}")
-    wait_until(lambda: not studio.is_training, 300, "the branch to train", poll_ms=10)
-    child = studio.active
-    if window.last_error or child is None or child.folder != tmp / "branch" or child.started_event is None:
-        raise SelfTestFailure(f"branch: did not train: {window.last_error}")
-    recorded = json.loads((child.folder / "run.json").read_text()).get("parent") or {}
-    steps = child.curves["train_elbo"].x
-    if Path(recorded.get("folder", "")).resolve() != parent.folder.resolve() or recorded.get("step") != moment.step:
-        raise SelfTestFailure(f"branch: run.json names {recorded or 'no parent'}, not {parent.folder} at step "
-                              f"{moment.step}")
-    if child.started_event.start_step != moment.step or not steps or not moment.step < steps[0] <= moment.step + 16:
-        raise SelfTestFailure(f"branch: began at step {child.started_event.start_step}, first metrics at "
-                              f"{steps[:1]}, not after the parent's step {moment.step}")
-    return f"branch at step {moment.step}"
 
 
 def _drag(app, window, timings: Timings) -> None:

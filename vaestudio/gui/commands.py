@@ -34,6 +34,7 @@ class Commands:
         self.training: Any = None
         self.opening: Any = None
         self.encode_files: Callable[[list], int] | None = None
+        self.branch_dialog: Any = None  # the last Branch from here… dialog (gui.branch_dialog), for tests
 
     # -- folders remembered per kind ("exports", "models", "runs", "images") ------------------------------
     def last_dir(self, kind: str, name: str = "") -> str:
@@ -134,6 +135,52 @@ class Commands:
         if dialog.exec() != ContinueRunDialog.DialogCode.Accepted:
             return None
         return dialog.values()
+
+    def ask_branch(self, history=None, info=None, lower_beta: bool = False):
+        """Branch from here…: the dialog for a new run from moment `info` of `history` (default: the moment
+        shown); OK trains it in the window. Returns the dialog (shown, not blocking), or None when branching
+        is refused (said why). `answers["branch"]`: a dict of values to type and accept, or None to cancel."""
+        from vaestudio.gui.branch_dialog import BranchDialog, branch_refusal
+
+        history = history if history is not None else self.studio.active
+        info = info if info is not None else (history.current if history is not None else None)
+        refusal = branch_refusal(self.studio, history, info)
+        if refusal is None and self.training is None:
+            refusal = "this window cannot train"
+        if refusal is not None:
+            self.studio.report("Cannot branch", refusal)
+            return None
+        try:
+            dialog = BranchDialog(history, info, self.training.branch, self.training.config_overrides,
+                                  lower_beta=lower_beta, parent=self.parent)
+        except VaeStudioError as exc:
+            message = str(exc) if str(history.folder) in str(exc) else f"{history.folder}: {exc}"
+            self.studio.report("Cannot branch", message)
+            return None
+        self.asked.append(("branch", dialog.moment_label.text()))
+        if self.branch_dialog is not None:  # one dialog at a time; the last one is kept for tests
+            self.branch_dialog.close()
+            self.branch_dialog.deleteLater()
+        self.branch_dialog = dialog
+        if "branch" in self.answers:
+            answer = self.answers["branch"]
+            if answer is None:
+                dialog.reject()
+            else:
+                dialog.set_values(dict(answer))
+                dialog.accept()
+            return dialog
+        dialog.open()
+        return dialog
+
+    def ask_branch_at_step(self, step: int) -> None:
+        """The collapse banner's *Branch from the last healthy moment*: the dialog at that moment of the run
+        shown (which the timeline then shows), β lowered as the alarm advises."""
+        history = self.studio.active
+        index = history.index_at_step(step) if history is not None else None
+        if index is not None:
+            history.select(index)
+        self.ask_branch(history, history.snapshots[index] if index is not None else None, lower_beta=True)
 
     # -- writing ------------------------------------------------------------------------------------------
     def write(self, path: str | Path, write: Callable[[], Any], what: str) -> bool:

@@ -132,6 +132,8 @@ class MainWindow(QMainWindow):
         plane = optional_panel("latent_plane", "LatentPlanePanel", self.studio, self.commands)
         self.panels["latent_plane"] = plane
         self.banner = optional_panel("collapse_banner", "CollapseBanner", self.studio, self.diagnosis)
+        if hasattr(self.banner, "branch_with"):  # its button opens Branch from here… (issue 17)
+            self.banner.branch_with(self.commands.ask_branch_at_step)
         self.setCentralWidget(column(plane, self.timeline, self.banner))
         self._add_dock("run_controls", self.controls.title, scrolled(self.controls, 280), LEFT)
         self._add_dock("runs", self.runs_panel.title, self.runs_panel, LEFT, tab_with="run_controls")

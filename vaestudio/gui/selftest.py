@@ -1,6 +1,6 @@
 """`vaestudio --self-test`: open the real window, train briefly, and do what a user does while it trains —
 drag the cursor, scrub the timeline, interpolate, encode an image, draw — timing each; then check the run
-folder and export its animation.
+folder, export its animation, and branch it at epoch 2 (the child's count continues, its run.json names it).
 
 Targets (the README's): drag p95 <= 16 ms (cursor move -> the preview repainted), scrub p95 <= 50 ms (one
 timeline step -> every picture of that moment computed and the visible panels repainted), and no UI-thread
@@ -193,6 +193,7 @@ def run(screenshot: str | None = None) -> int:
 def _run(tmp: Path, screenshot: str | None) -> str:
     from vaestudio.gui.app import create_application
     from vaestudio.gui.main_window import MainWindow
+    from vaestudio.gui.selftest_checks import branch_check
 
     app = create_application()
     window = MainWindow()
@@ -257,9 +258,10 @@ def _run(tmp: Path, screenshot: str | None) -> str:
             app.processEvents()
             if not window.grab().save(str(screenshot)):
                 raise SelfTestFailure(f"cannot save the screenshot to {screenshot}")
+        branched = branch_check(window, tmp, SelfTestFailure, wait_until)
         platform_name = app.platformName()
         print(f"self-test: checks passed: window, training, drag, scrub, interpolation, own image, drawing, run "
-              f"folder, GIF of {len(frames)} frames")
+              f"folder, GIF of {len(frames)} frames, {branched}")
         for line in timings.lines():
             print(f"self-test: {line}")
         print(f"self-test: {steps} steps, {snapshots} snapshots, data: {dataset.source}, Qt platform "

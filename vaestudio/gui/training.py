@@ -113,6 +113,22 @@ class TrainingController(QObject):
         self._begin(run, RunHistory(name=folder.name, folder=folder, config=run.config, live=True))
         return True
 
+    def branch(self, plan) -> bool:
+        """Train a branch (a core.branching.BranchPlan, already checked) in its new folder, as Start trains a new
+        run; False when refused (said why): the window trains one run at a time."""
+        from vaestudio.core.runs import Run
+
+        if self.busy:
+            self.studio.report("Cannot branch", "a run is training in the window: stop it first")
+            return False
+        try:
+            run = Run.branching(plan, load_dataset=self.dataset_provider, devices=self.devices)
+        except VaeStudioError as exc:
+            self.studio.report("Cannot branch", str(exc))
+            return False
+        self._begin(run, RunHistory(name=plan.out.name, folder=plan.out, config=plan.config, live=True))
+        return True
+
     def _begin(self, run, history: RunHistory) -> None:
         self.run, self.history = run, history
         self._finished, self._saved, self._error = None, (), None

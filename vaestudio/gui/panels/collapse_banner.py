@@ -1,7 +1,8 @@
 """The posterior-collapse banner: shown while the active run is in collapse — what it means, what to
 try, and buttons to look at the moment it started or branch from the last healthy one (state: Diagnosis).
-Branching from the window is not there yet (the command line has `train --from`): unless built with
-`can_branch`, that button is greyed and its tooltip gives the command for the last healthy moment.
+The window makes it branch (`branch_with`: `branch_requested` opens the Branch from here… dialog at that
+moment, β lowered); a banner built without it greys that button, whose tooltip then gives the `train --from`
+command for the last healthy moment.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ class CollapseBanner(QFrame):
         self.show_start.clicked.connect(self._show_start)
         self.branch = QPushButton("Branch from the last healthy moment")
         self.branch.clicked.connect(self._branch)
-        self.branch.setEnabled(can_branch)
-        self.branch.setToolTip("Start a new run from the weights of the last healthy moment" if can_branch else
-                               _NOT_IN_THE_WINDOW)
+        self.set_can_branch(can_branch)
         self.show_start.setToolTip("Show the moment the alarm started on the timeline")
         buttons = QVBoxLayout()
         buttons.addWidget(self.show_start)
@@ -43,8 +42,29 @@ class CollapseBanner(QFrame):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.text, 1)
         layout.addLayout(buttons)
-        subscribe(self, [(diagnosis.alarm_changed, self._show)])
+        subscribe(self, [(diagnosis.alarm_changed, self._show), (studio.training_changed, self._on_training)])
         self._show(diagnosis.alarm)
+
+    def branch_with(self, handler) -> None:
+        """Enable the branch button; `handler(step)` gets the last healthy step when it is pressed."""
+        self.branch_requested.connect(handler)
+        self.set_can_branch(True)
+
+    def set_can_branch(self, on: bool) -> None:
+        """Offer branching (something handles `branch_requested`), or grey the button with the command."""
+        self.can_branch = on
+        self.branch.setEnabled(False)
+        self.branch.setToolTip(_NOT_IN_THE_WINDOW)
+        self._on_training()
+        if self.diagnosis.alarm is not None:
+            self._show(self.diagnosis.alarm)
+
+    def _on_training(self, *_args) -> None:
+        """While a run trains in the window, branching waits for it to stop (one run at a time)."""
+        if self.can_branch:
+            training = self.studio.is_training
+            self.branch.setEnabled(not training)
+            self.branch.setToolTip(_STOP_FIRST if training else _BRANCH_TIP)
 
     def _show(self, alarm) -> None:
         self.setVisible(alarm is not None)
@@ -75,4 +95,8 @@ class CollapseBanner(QFrame):
             self.branch_requested.emit(alarm.last_healthy_step)
 
 
+_BRANCH_TIP = ("Start a new run from the weights of the last healthy moment, with a lower β (the Branch from "
+               "here… dialog)")
+_STOP_FIRST = ("Stop the run first (Run → Stop): the window trains one run at a time; then branch from the last "
+               "healthy moment")
 _NOT_IN_THE_WINDOW = "Branching from a past moment is not in the window yet."

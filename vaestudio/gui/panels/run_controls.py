@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
 
 from vaestudio.core.config import PRESETS, TrainConfig
 from vaestudio.core.errors import ConfigError
+from vaestudio.gui.branch_dialog import BranchButton
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.number_field import NumberField
 from vaestudio.gui.panels.data_choice import DataChoice
@@ -123,6 +124,8 @@ class RunControlsPanel(QWidget):
         layout.addWidget(settings_box)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
+        self.branch_button = BranchButton(studio, commands)  # a new run from the moment shown (issue 17)
+        layout.addWidget(self.branch_button)
         layout.addWidget(self.progress)
         layout.addStretch(1)
 

@@ -97,6 +97,8 @@ class TimelinePanel(QWidget):
         self.commands = commands
         self.history: RunHistory | None = None
         self._updating = False
+        self.context_menu = None  # the last right-click menu (Branch from here…), and its action
+        self.branch_action = None
 
         self.back_button = QToolButton(text="◀")
         self.back_button.setToolTip("Previous snapshot (Left, or Alt+Left anywhere)")
@@ -145,6 +147,31 @@ class TimelinePanel(QWidget):
         if self.history is not None:
             self.history.follow()
         self._refresh()
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - right-click on the timeline (slider included)
+        """A menu with *Branch from here…* for the moment shown (greyed, with the reason, when it cannot be)."""
+        from PySide6.QtWidgets import QMenu
+
+        from vaestudio.gui.branch_dialog import branch_refusal
+
+        h = self.history
+        current = h.current if h is not None else None
+        refusal = branch_refusal(self.studio, h, current) or (None if self.commands.training is not None
+                                                               else "this window cannot train")
+        if self.context_menu is not None:
+            self.context_menu.deleteLater()
+        menu = self.context_menu = QMenu(self)
+        where = f" ({current.label} · step {current.step})" if current is not None else ""
+        self.branch_action = menu.addAction(f"Branch from here{where}…")
+        self.branch_action.triggered.connect(self._branch)
+        self.branch_action.setEnabled(refusal is None)
+        if refusal is not None:
+            menu.addAction(refusal).setEnabled(False)
+        menu.popup(event.globalPos())
+        event.accept()
+
+    def _branch(self) -> None:
+        self.commands.ask_branch()
 
     def _on_slider(self, value: int) -> None:
         if not self._updating and self.history is not None:

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vaestudio.reports import add_commands
 
     add_commands(commands)
+    from vaestudio.report.command import add_command as add_report
+
+    add_report(commands)
     return parser
 
 
@@ -125,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             from vaestudio.render_command import render_command as command
         return _run_guarded(lambda: command(args))
+    if args.command == "report":
+        from vaestudio.report.command import report_command
+
+        return _run_guarded(lambda: report_command(args))
     if args.self_test:
         from vaestudio.gui.selftest import run as run_self_test
 

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
-  var state = window.vaestudioReport = {ready: false, error: null, point: null, decodes: 0};
+  var state = window.vaestudioReport = {ready: false, error: null, point: null, decodes: 0, busy: false};
 
   // -- the snapshot slider ----------------------------------------------------------------------------------
   var slider = document.getElementById("snapshot-slider");
@@ -97,7 +97,7 @@
 
   async function decode(planeXY) {
     if (busy) { pending = planeXY; return; }
-    busy = true;
+    busy = state.busy = true;
     try {
       var z = latentPoint(planeXY);
       var values = tf.tidy(function () { return displayValues(model.predict(tf.tensor2d([z], [1, z.length]))); });
@@ -122,7 +122,8 @@
     } finally {
       busy = false;
     }
-    if (pending) { var next = pending; pending = null; decode(next); }
+    if (pending) { var next = pending; pending = null; await decode(next); }
+    state.busy = busy || pending !== null;
   }
 
   function pointerAt(event) {

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hostile_helpers import copy_run, tiny_idx, trained_runs  # noqa: F401  (session fixtures)
+from hostile_helpers import copy_run, tiny_idx, trained_runs
+
+__all__ = ["tiny_idx", "trained_runs"]  # session fixtures
 
 TOLERANCE = 2  # on 0..255
 HOSTILE_PARENT = "<script>alert(1)<"  # with the run's own name below, the path reads <script>alert(1)</script>…

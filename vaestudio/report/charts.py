@@ -7,7 +7,7 @@ import math
 from html import escape
 from typing import Sequence
 
-WIDTH, HEIGHT = 560, 220
+WIDTH, HEIGHT = 520, 220
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 26, 34
 TRAIN_COLOUR, TEST_COLOUR, MARK_COLOUR, CHOSEN_COLOUR = "#1f77b4", "#d62728", "#bbbbbb", "#2ca02c"
 
@@ -54,7 +54,7 @@ def curve_chart(title: str, series: Sequence[Series], marks: Sequence[int], chos
     for tick in _ticks(x_low, x_high):
         parts.append(f'<text x="{sx(tick):.1f}" y="{bottom + 14}" text-anchor="middle">{tick:g}</text>')
     parts.append(f'<text x="{(LEFT + right) / 2:.0f}" y="{HEIGHT - 4}" text-anchor="middle">step</text>')
-    legend_x = WIDTH // 2
+    legend_y = bottom - 8  # the legend in the plot's lower right corner, where the curves seldom are
     for name, colour, xs, ys in series:
         kept = [(sx(x), sy(y)) for x, y in zip(xs, ys) if _finite(x) and _finite(y)]
         if not kept:
@@ -64,8 +64,11 @@ def curve_chart(title: str, series: Sequence[Series], marks: Sequence[int], chos
         else:
             line = " ".join(f"{x:.1f},{y:.1f}" for x, y in kept)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{line}"/>')
-        parts.append(f'<text x="{legend_x}" y="16" fill="{colour}">— {escape(name)}</text>')
-        legend_x += 7 * len(name) + 24
+    for name, colour, xs, _ys in reversed(series):
+        if xs:
+            parts.append(f'<text x="{right - 6}" y="{legend_y}" fill="{colour}" text-anchor="end" '
+                         f'class="legend">— {escape(name)}</text>')
+            legend_y -= 14
     parts.append("</svg>")
     return "".join(parts)
 

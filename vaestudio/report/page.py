@@ -43,8 +43,9 @@ def render_page(content: ReportContent, tfjs_script: str) -> str:
     body = [f"<header><h1>vaestudio report: <span id=\"run-name\">{name}</span></h1>",
             f"<p class=\"muted\">{escape(str(content.folder))} · {escape(content.architecture)} · made by vaestudio "
             f"{escape(__version__)}</p></header>",
-            _settings_section(content), _curves_section(content), _snapshots_section(content),
-            _plane_section(content), _figures_section(content), _animation_section(content), _footer(content)]
+            _settings_section(content), _curves_section(content),
+            '<div class="side-by-side">', _snapshots_section(content), _plane_section(content), "</div>",
+            _figures_section(content), _animation_section(content), _footer(content)]
     script = resources.files("vaestudio.report").joinpath("report.js").read_text(encoding="utf-8")
     style = resources.files("vaestudio.report").joinpath("report.css").read_text(encoding="utf-8")
     return "\n".join([
@@ -58,7 +59,7 @@ def render_page(content: ReportContent, tfjs_script: str) -> str:
 
 
 def _settings_section(content: ReportContent) -> str:
-    rows = "".join(f"<tr><th>{escape(str(key))}</th><td>{escape(_text(value))}</td></tr>"
+    rows = "".join(f"<dt>{escape(str(key))}</dt><dd>{escape(_text(value))}</dd>"
                    for key, value in sorted(content.settings.items()))
     if len(content.lineage) > 1:
         items = "".join(f"<li>{escape(folder)} <span class=\"muted\">(its records from step {step})</span></li>"
@@ -67,7 +68,7 @@ def _settings_section(content: ReportContent) -> str:
     else:
         lineage = "<p>Lineage: a root run (not branched from another).</p>"
     return (f'<section id="settings"><h2>Settings and lineage</h2>{lineage}'
-            f'<table class="settings">{rows}</table></section>')
+            f'<dl class="settings">{rows}</dl></section>')
 
 
 def _curves_section(content: ReportContent) -> str:
@@ -88,7 +89,8 @@ def _curves_section(content: ReportContent) -> str:
                   ("test (epoch ends)", charts.TEST_COLOUR, *column(epochs, test_key))]
         charts_html.append(charts.curve_chart(title, series, marks, content.chosen.step))
     return ('<section id="curves"><h2>Training curves</h2><p class="muted">Vertical lines: the snapshots in '
-            'the slider; green: the report\'s snapshot.</p>' + "".join(charts_html) + "</section>")
+            'the slider; green: the report\'s snapshot.</p><div class="charts">' + "".join(charts_html) +
+            "</div></section>")
 
 
 def _snapshots_section(content: ReportContent) -> str:
@@ -115,7 +117,7 @@ def _plane_section(content: ReportContent) -> str:
             f'<p id="plane-snapshot">Decoder of snapshot <b>{escape(chosen.label)}</b> (step {chosen.step}, frame '
             f'{chosen.frame}); {escape(axes)}, each from −{PLANE_RANGE:g} to {PLANE_RANGE:g}. Dots: test '
             'images\' posterior means, coloured by class.</p>'
-            '<div class="plane-row"><canvas id="latent-plane" width="320" height="320"></canvas>'
+            '<div class="plane-row"><canvas id="latent-plane" width="280" height="280"></canvas>'
             f'<canvas id="decoded" class="pixelated" width="{content.weights.architecture.image_size}" '
             f'height="{content.weights.architecture.image_size}"></canvas></div>'
             f'{_class_legend(content)}<p id="plane-point"></p><p id="plane-status" class="muted">Starting TensorFlow.js…</p></section>')

@@ -185,3 +185,18 @@ def test_a_full_disk_leaves_the_previous_report_whole(have_tfjs, trained_runs, t
     _refused(result, str(out))
     assert out.read_text() == "the previous report"
     assert part_files(tmp_path) == []
+
+
+def test_over_its_budget_the_page_leaves_out_the_animation_and_spreads_fewer_grids(have_tfjs, trained_runs,
+                                                                                 monkeypatch):
+    from vaestudio.report import content as report_content
+
+    monkeypatch.setattr(report_content, "PAGE_BUDGET", report_content.FIXED_BYTES + 10)
+    monkeypatch.setattr(report_content, "GRID_BUDGET", 1)
+    gathered = report_content.gather(trained_runs.finished, iwae_k=0, images=16)
+    records = len(gathered.snapshots)
+    assert gathered.animation_gif is None
+    assert any("training.gif" in note and "not embedded" in note for note in gathered.notes)
+    assert records <= 3 and gathered.chosen in gathered.snapshots  # two spread, and the chosen one
+    text = render_page(gathered, "/* TensorFlow.js */")
+    assert "training.gif" in text and "the slider shows" in text

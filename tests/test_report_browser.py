@@ -168,3 +168,52 @@ def test_dragging_on_the_plane_decodes_what_the_numpy_vae_decodes(loaded):
     print(f"max abs difference TensorFlow.js vs NumPy: {difference} (of 255)")
     assert difference <= TOLERANCE
     assert (after[..., 3] == 255).all()
+
+
+@pytest.mark.parametrize("architecture, axes", [
+    (dict(latent_dim=3, image_size=64, channels=3, likelihood="continuous_bernoulli"), (2, 0)),
+    (dict(latent_dim=1, image_size=28, channels=1, likelihood="bernoulli"), (0, 0)),
+], ids=["64x64-colour-continuous-bernoulli", "1-d-latent"])
+def test_other_architectures_decode_in_the_page_as_in_numpy(browser, tmp_path, architecture, axes):
+    """The TensorFlow.js decoder of a 64x64 colour continuous-Bernoulli model (three stride-2 layers) and of a
+    1-d latent space, with random weights, against the NumPy VAE, before and after a drag."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from random_weights import random_weights
+    from vaestudio.core.architecture import Architecture
+    from vaestudio.core.numpy_vae import NumpyVAE
+    from vaestudio.report.content import Figures, ReportContent, Snapshot, png_data_uri
+    from vaestudio.report.page import render_page
+    from vaestudio.report.tfjs import TfjsMissing, read_tfjs
+
+    try:
+        script = read_tfjs()
+    except TfjsMissing as exc:
+        _missing(str(exc))
+    weights = random_weights(Architecture(**architecture), seed=4)
+    snapshot = Snapshot(0, 1, 10, "epoch 1", png_data_uri(np.zeros((8, 8), np.uint8)))
+    content = ReportContent(tmp_path, "random", {}, weights.architecture.describe(), [], [], [snapshot], snapshot,
+                            weights, axes, Figures(), None, [])
+    page = tmp_path / "random.html"
+    page.write_text(render_page(content, script), encoding="utf-8")
+    browser.get(page.as_uri())
+    state = _await(browser, lambda s: s.get("ready"), "TensorFlow.js to decode the first point")
+    vae = NumpyVAE(weights)
+    for moved in (False, True):
+        if moved:
+            plane = browser.find_element(By.ID, "latent-plane")
+            ActionChains(browser).move_to_element_with_offset(plane, 20, 20).click_and_hold() \
+                .move_by_offset(-60, -50).release().perform()
+            state = _await(browser, lambda s, done=state["decodes"]: s["decodes"] > done and not s.get("busy"),
+                           "the dragged point to be decoded")
+        point = np.asarray(state["point"], np.float32)
+        assert point.shape == (architecture["latent_dim"],)
+        if moved:
+            assert point[axes[0]] < -0.5 and (len(point) == 1 or point[axes[1]] > 0.5), point
+            assert (len(point) == 1 or point[1] == 0), point  # the dimension off the plane stays at 0
+        expected = vae.decode_uint8(point[None])[0].astype(np.int16)
+        pixels = _decoded_pixels(browser)
+        shown = pixels[..., 0] if architecture["channels"] == 1 else pixels[..., :3]
+        print(f"max abs difference TensorFlow.js vs NumPy: {np.abs(shown - expected).max()} (of 255)")
+        assert np.abs(shown - expected).max() <= TOLERANCE

@@ -20,7 +20,8 @@ PLANE_RANGE = 3.0  # the plane spans [-3, 3] on both axes (three prior standard 
 PLANE_DOTS = 1000  # test images' posterior means drawn on the plane at most
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf"]
-# Nothing from the network: scripts and styles only inline, pictures only data URIs.
+# Nothing from the network: scripts and styles only inline, pictures only data URIs. ('unsafe-eval': the
+# TensorFlow.js bundle finds its global object with Function(); without it, `tf` is left incomplete.)
 POLICY = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
           "img-src data: blob:")
 

@@ -200,3 +200,13 @@ def test_over_its_budget_the_page_leaves_out_the_animation_and_spreads_fewer_gri
     assert records <= 3 and gathered.chosen in gathered.snapshots  # two spread, and the chosen one
     text = render_page(gathered, "/* TensorFlow.js */")
     assert "training.gif" in text and "the slider shows" in text
+
+
+def test_a_branched_run_shows_its_lineage(have_tfjs, trained_runs, tmp_path):
+    child, out = tmp_path / "child", tmp_path / "child.html"
+    assert main(["train", "--from", f"{trained_runs.finished}@epoch:1", "--out", str(child), "--epochs", "2"]) == 0
+    assert main(["report", str(child), "--iwae-k", "0", "--images", "16", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    lineage = re.search(r'<ol class="lineage">(.*?)</ol>', text, re.S).group(1)
+    assert lineage.index(html.escape(str(child))) < lineage.index(html.escape(str(trained_runs.finished)))
+    assert "branched from the next at step 4" in lineage and "the first run" in lineage

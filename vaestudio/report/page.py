@@ -63,9 +63,11 @@ def _settings_section(content: ReportContent) -> str:
     rows = "".join(f"<dt>{escape(str(key))}</dt><dd>{escape(_text(value))}</dd>"
                    for key, value in sorted(content.settings.items()))
     if len(content.lineage) > 1:
-        items = "".join(f"<li>{escape(folder)} <span class=\"muted\">(its records from step {step})</span></li>"
-                        for folder, step in content.lineage)
-        lineage = f"<p>Branched run; its lineage, the run first:</p><ol class=\"lineage\">{items}</ol>"
+        last = len(content.lineage) - 1
+        items = "".join(f"<li>{escape(folder)} <span class=\"muted\">("
+                        + ("the first run" if index == last else f"branched from the next at step {step}")
+                        + ")</span></li>" for index, (folder, step) in enumerate(content.lineage))
+        lineage = f"<p>A branched run; its lineage, this run first:</p><ol class=\"lineage\">{items}</ol>"
     else:
         lineage = "<p>Lineage: a root run (not branched from another).</p>"
     return (f'<section id="settings"><h2>Settings and lineage</h2>{lineage}'

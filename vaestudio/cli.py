@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vaestudio.export_command import add_command as add_export
 
     add_export(commands)
+
+    from vaestudio.report.command import add_command as add_report
+
+    add_report(commands)
     return parser
 
 
@@ -132,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vaestudio.export_command import export_command
 
         return _run_guarded(lambda: export_command(args))
+    if args.command == "report":
+        from vaestudio.report.command import report_command
+
+        return _run_guarded(lambda: report_command(args))
     if args.self_test:
         from vaestudio.gui.selftest import run as run_self_test
 

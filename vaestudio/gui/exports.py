@@ -1,5 +1,6 @@
-"""File → Export: the training animation (with its options dialog), the grid as PNG, recorded morphs, and
-File → Export… (the moment shown as a Keras, SavedModel, ONNX, LiteRT or TF.js model, or the test set's codes).
+"""File → Export: the training animation (with its options dialog), the grid as PNG, recorded morphs,
+File → Export… (the moment shown as a Keras, SavedModel, ONNX, LiteRT or TF.js model, or the test set's codes)
+and the HTML report (vaestudio/report/, written by a task off the UI thread).
 
 Every export reads what it writes from the state (the run folder's snapshots, the explorer's grid, the
 morph recorder), writes through `Commands.write` (atomic, one error line naming the file) or as a task on
@@ -164,6 +165,38 @@ class Exports:
             opening.loader.when_ready(start, failed)  # TensorFlow converts
         else:
             start()
+
+    # -- the HTML report --------------------------------------------------------------------------------------
+    def ask_html_report(self) -> None:
+        history = self.studio.active
+        if history is None or history.folder is None or not history.snapshots:
+            self.report("Nothing to export", "There are no snapshots yet: start training or open a run.")
+            return
+        path = self.commands.ask_save_path("exports", "Export report", f"{Path(history.folder).name}.html",
+                                           "HTML pages (*.html)", ".html")
+        if path is not None:
+            self.html_report(path)
+
+    def html_report(self, path: str | Path):
+        """Write the report of the run shown, at the snapshot shown, as a task on the window's executor; its
+        TaskState (None: nothing to report). The status bar says when it is written; an error is shown in one line."""
+        from vaestudio.report.command import write_report
+
+        history = self.studio.active
+        if history is None or history.folder is None:
+            self.report("Nothing to export", "There are no snapshots yet: start training or open a run.")
+            return None
+        shown = history.current
+        at = f"step:{shown.step}" if shown is not None else None
+        folder = history.folder
+
+        def work(task):
+            return write_report(folder, path, at, progress=task.set_status)
+
+        self.message(f"Writing the report {path}…", 0)
+        return self.parent.executor.start(work, lambda written: self.message(f"Exported the report to {written}", 8000),
+                                   lambda error: self.report("Export failed", error), key="html-report",
+                                   on_status=lambda text: self.message(f"Report: {text}…", 0))
 
     # -- recorded morphs ----------------------------------------------------------------------------------------
     def offer_morph_save(self, count: int) -> None:

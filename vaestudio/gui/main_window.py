@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
                                                     self.exports.ask_animation, "Ctrl+E")
         self.export_png_action = self._action(file_menu, "Export grid as &PNG…", self.exports.ask_png)
         self.export_model_action = self._action(file_menu, "E&xport…", self.exports.ask_snapshot)  # model, codes
+        self.export_report_action = self._action(file_menu, "Export &report…", self.exports.ask_html_report)
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 

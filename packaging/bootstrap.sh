@@ -2,9 +2,9 @@
 # Set up vaestudio on a Debian machine with Python 3.11 and then run it or its tests.
 #   bash packaging/bootstrap.sh run    # set up, then start vaestudio (extra arguments go to vaestudio)
 #   bash packaging/bootstrap.sh test   # set up, then run the whole test suite (extra arguments go to pytest)
-# It installs the Debian packages (the Fashion-MNIST dataset, the libraries Qt needs, npm, and for the tests
+# It installs the Debian packages (the Fashion-MNIST dataset, the libraries Qt needs, and for the tests
 # Chromium and its driver), creates .venv/ in the checkout, installs vaestudio into it, and fetches the pinned
-# TensorFlow.js that `vaestudio report` inlines (npm pack, sha512 checked, into ~/.cache/vaestudio/).
+# TensorFlow.js that `vaestudio report` inlines (from the npm registry, sha512 checked, into ~/.cache/vaestudio/).
 # Running it again only does what is missing.
 set -euo pipefail
 mode=${1:-run}
@@ -17,7 +17,6 @@ debs=(dataset-fashion-mnist libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libf
       libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
       libxcb-render-util0 libxcb-image0)
 python3 -c 'import ensurepip, venv' 2>/dev/null || debs+=(python3-venv)
-command -v npm >/dev/null 2>&1 || debs+=(npm)  # fetches TensorFlow.js for `vaestudio report`
 # The report's browser test (tests/test_report_browser.py) drives Debian's Chromium with selenium.
 if [ "$mode" = test ]; then debs+=(chromium chromium-driver); fi
 missing=()
@@ -44,7 +43,7 @@ fi
 
 # TensorFlow.js for `vaestudio report` (its version and sha512 are pinned in vaestudio/report/tfjs.py).
 if ! .venv/bin/python -m vaestudio.report.tfjs where >/dev/null 2>&1; then
-  echo "bootstrap: fetching TensorFlow.js for vaestudio report (npm pack)"
+  echo "bootstrap: fetching TensorFlow.js for vaestudio report (npm registry)"
   # The tests need it; the window and the other commands do not, so `run` goes on without it.
   .venv/bin/python -m vaestudio.report.tfjs fetch || [ "$mode" != test ]
 fi

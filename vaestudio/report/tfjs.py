@@ -1,5 +1,5 @@
 """TensorFlow.js, the runtime the report's latent plane decodes with: where its pinned `tf.min.js` lives, and
-how to fetch it from the npm registry with `npm pack` (checked against the registry's sha512 `integrity`).
+how to fetch it from the npm registry (checked against the registry's sha512 `integrity`).
 
 `tf.min.js` of `@tensorflow/tfjs` is its union bundle (core, layers, converter, data, the cpu and webgl
 backends): one file with no further dependencies in a browser. Apache-2.0.
@@ -14,11 +14,9 @@ import base64
 import hashlib
 import io
 import os
-import shutil
-import subprocess
 import sys
 import tarfile
-import tempfile
+import urllib.request
 from pathlib import Path
 
 from vaestudio.core.errors import VaeStudioError
@@ -32,6 +30,8 @@ MEMBER = "package/dist/tf.min.js"
 # sha256 of that member, so a damaged or replaced cached file is refused.
 FILE_SHA256 = "300dfae273d20b4046f46a06d735688f03675a807561e9bcb5f664eb2f3d2831"
 FILE_NAME = "tf.min.js"
+REGISTRY = "https://registry.npmjs.org"  # NPM_CONFIG_REGISTRY overrides, as for npm
+MAX_TARBALL = 64 * 2**20
 ENVIRONMENT = "VAESTUDIO_TFJS"  # a tf.min.js elsewhere (same version: its sha256 is checked)
 HOW_TO_GET = "get it with: python -m vaestudio.report.tfjs fetch (or bash packaging/bootstrap.sh)"
 
@@ -74,21 +74,18 @@ def read_tfjs() -> str:
 
 
 def fetch(target: Path | None = None) -> Path:
-    """`npm pack` the pinned version, check the tarball's sha512 against INTEGRITY, and write tf.min.js into
-    the cache (temporary name, then rename). Returns the file's path."""
+    """Download the pinned tarball from the npm registry, check its sha512 against INTEGRITY, and write
+    tf.min.js into the cache (temporary name, then rename). Returns the file's path."""
     target = target or cache_dir() / FILE_NAME
-    npm = shutil.which("npm")
-    if npm is None:
-        raise TfjsMissing(f"npm is not installed, so {PACKAGE}@{VERSION} cannot be fetched; install it "
-                          "(apt-get install npm) or run bash packaging/bootstrap.sh")
-    with tempfile.TemporaryDirectory(prefix="vaestudio-tfjs-") as folder:
-        done = subprocess.run([npm, "pack", "--silent", f"{PACKAGE}@{VERSION}"], cwd=folder, capture_output=True,
-                              text=True, timeout=600, stdin=subprocess.DEVNULL)
-        tarballs = sorted(Path(folder).glob("*.tgz"))
-        if done.returncode != 0 or not tarballs:
-            last = (done.stderr.strip().splitlines() or ["no tarball"])[-1]
-            raise TfjsMissing(f"npm pack {PACKAGE}@{VERSION} failed: {last}")
-        tarball = tarballs[0].read_bytes()
+    registry = os.environ.get("NPM_CONFIG_REGISTRY", REGISTRY).rstrip("/")
+    url = f"{registry}/{PACKAGE}/-/{PACKAGE.split('/')[-1]}-{VERSION}.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as answer:
+            tarball = answer.read(MAX_TARBALL + 1)
+    except (OSError, ValueError) as exc:
+        raise TfjsMissing(f"{url}: could not be downloaded ({exc}); nothing was written") from exc
+    if len(tarball) > MAX_TARBALL:
+        raise TfjsMissing(f"{url}: larger than {MAX_TARBALL // 2**20} MiB, not the pinned package")
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode("ascii")
     if digest != INTEGRITY:
         raise TfjsMissing(f"{PACKAGE}@{VERSION}: the tarball's sha512 ({digest[:24]}…) is not the registry's "

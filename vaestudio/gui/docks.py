@@ -20,6 +20,7 @@ OPTIONAL_PANELS = (
     ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
     ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
     ("quality", "QualityPanel", BOTTOM, "bottom"),
+    ("compare_view", "CompareViewPanel", BOTTOM, "bottom"),  # compared runs side by side (View → Compare runs)
 )
 # The diagnosis docks (issue 18), built with (studio, studio.diagnosis): the traversal sheet is tall (one row
 # per latent dimension), so it joins the right-hand tabs; the gallery and the figures are wide: bottom tabs.
@@ -122,6 +123,26 @@ def size_docks(window: QMainWindow, docks: dict[str, QDockWidget], left_width: i
         window.resizeDocks(first_in(RIGHT), [int(width * 0.22)], Qt.Orientation.Horizontal)
     if first_in(BOTTOM):
         window.resizeDocks(first_in(BOTTOM), [int(height * 0.32)], Qt.Orientation.Vertical)
+
+
+def compare_while_shown(window: QMainWindow, docks: dict[str, QDockWidget], comparison) -> None:
+    """The Compare view's pictures are computed only while its dock can be seen (as the diagnosis parts);
+    a "Compare…" request (`comparison.view_requested`) shows it."""
+    dock = docks.get("compare_view")
+    if dock is not None:
+        dock.visibilityChanged.connect(comparison.want)
+        comparison.view_requested.connect(lambda: show_compare_view(window, docks))
+
+
+def show_compare_view(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+    """View → Compare runs: the Compare dock shown, its tab raised, and at least half the window's height."""
+    dock = docks.get("compare_view")
+    if dock is None:
+        return
+    dock.show()
+    dock.raise_()
+    if not dock.isFloating() and dock.height() < window.height() * 0.45:
+        window.resizeDocks([dock], [int(window.height() * 0.5)], Qt.Orientation.Vertical)
 
 
 def diagnose_while_shown(docks: dict[str, QDockWidget], diagnosis) -> None:

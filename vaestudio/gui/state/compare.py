@@ -9,7 +9,8 @@ reconstructions of the same test images, and the test images' KL per latent dime
 
 Events, one per change: `unit_changed(unit)`, `runs_changed()` (which columns), `point_changed(value)`,
 `column_changed(column, ComparedMoment)` (a column's moment chosen, then again once its pictures are
-computed), `preview_changed(column, image | None)`. Pictures are computed only while a view wants them
+computed), `preview_changed(column, image | None)`, `snapshots_changed()` (a compared run took a snapshot),
+`view_requested()` (a "Compare…" button asks the window to show the view). Pictures are computed only while a view wants them
 (`want(True)`), one background task per column (gui.state.tasks): a newer request for a column cancels the
 older one; moments already computed are kept (the last MOMENTS_KEPT).
 """
@@ -57,6 +58,8 @@ class Comparison:
     unit_changed = Signal(str)
     runs_changed = Signal()
     point_changed = Signal(float)
+    snapshots_changed = Signal()  # a compared run took a snapshot: the timeline has a new stop
+    view_requested = Signal()  # "Compare…": the window shows the Compare view
     column_changed = Signal(int, object)  # column, ComparedMoment
     preview_changed = Signal(int, object)  # column, uint8 image | None
     failed = Signal(str)
@@ -172,7 +175,12 @@ class Comparison:
         self.set_point(min(ends) if ends else 0.0, force=True)  # the latest point every run reached
 
     def _on_snapshot(self, _info=None) -> None:
+        self.snapshots_changed.emit()
         self._place(reload=False)
+
+    def request_view(self) -> None:
+        """Ask the window to show the Compare view (a panel's "Compare…" button: panels never call each other)."""
+        self.view_requested.emit()
 
     def _on_probe(self, history: RunHistory) -> None:
         """A run's test images arrived: the columns that use them are computed again."""

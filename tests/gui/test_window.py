@@ -520,4 +520,4 @@ def test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it(tmp_path):
         assert {tuple(tabs) for tabs, _ in bars} == {("Run", "Runs"),
                                                      ("Your images", "Drawing pad", "Latent dimensions", "Traversals"),
                                                      ("ELBO", "Reconstructions", "Interpolation", "Quality",
-                                                      "Worst images", "Latent quality")}, bars
+                                                      "Worst images", "Latent quality", "Compare")}, bars

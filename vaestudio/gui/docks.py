@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import traceback
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabBar, QVBoxLayout, QWidget
 
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
@@ -20,7 +20,6 @@ OPTIONAL_PANELS = (
     ("reconstructions", "ReconstructionsPanel", BOTTOM, "bottom"),
     ("interpolation", "InterpolationPanel", BOTTOM, "bottom"),
     ("quality", "QualityPanel", BOTTOM, "bottom"),
-    ("compare_view", "CompareViewPanel", BOTTOM, "bottom"),  # compared runs side by side (View → Compare runs)
 )
 # The diagnosis docks (issue 18), built with (studio, studio.diagnosis): the traversal sheet is tall (one row
 # per latent dimension), so it joins the right-hand tabs; the gallery and the figures are wide: bottom tabs.
@@ -29,7 +28,9 @@ DIAGNOSIS_PANELS = (
     ("worst_images", "WorstImagesPanel", BOTTOM, "bottom"),
     ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
 )
-DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS
+# The ticked runs side by side (View → Compare runs…): the last of the bottom tabs.
+COMPARE_PANEL = ("compare_view", "CompareViewPanel", BOTTOM, "bottom")
+DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS + (COMPARE_PANEL,)
 DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -141,8 +142,12 @@ def show_compare_view(window: QMainWindow, docks: dict[str, QDockWidget]) -> Non
         return
     dock.show()
     dock.raise_()
-    if not dock.isFloating() and dock.height() < window.height() * 0.45:
-        window.resizeDocks([dock], [int(window.height() * 0.5)], Qt.Orientation.Vertical)
+
+    def enlarge() -> None:  # once the raised tab is laid out
+        if not dock.isFloating() and dock.height() < window.height() * 0.45:
+            window.resizeDocks([dock], [int(window.height() * 0.5)], Qt.Orientation.Vertical)
+
+    QTimer.singleShot(0, enlarge)
 
 
 def diagnose_while_shown(docks: dict[str, QDockWidget], diagnosis) -> None:

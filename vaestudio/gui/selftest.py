@@ -253,13 +253,14 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         frames = iio.imread(gif, index=None)
         if len(frames) != snapshots:
             raise SelfTestFailure(f"the GIF has {len(frames)} frames, expected {snapshots}")
+        compared = _compare(window, folder, tmp)
         if screenshot:
             app.processEvents()
             if not window.grab().save(str(screenshot)):
                 raise SelfTestFailure(f"cannot save the screenshot to {screenshot}")
         platform_name = app.platformName()
         print(f"self-test: checks passed: window, training, drag, scrub, interpolation, own image, drawing, run "
-              f"folder, GIF of {len(frames)} frames")
+              f"folder, GIF of {len(frames)} frames, {compared}")
         for line in timings.lines():
             print(f"self-test: {line}")
         print(f"self-test: {steps} steps, {snapshots} snapshots, data: {dataset.source}, Qt platform "
@@ -373,6 +374,33 @@ def _encode_and_draw(window, timings: Timings, tmp: Path) -> None:
         wait_until(lambda: explorer.pictures.own is not None and len(explorer.pictures.own) > index
                    and explorer.pictures.own[index] is not before, 5, "the stroke's encoding")
         timings.draw.append((time.perf_counter() - started) * 1000.0)
+
+
+def _compare(window, folder: Path, tmp: Path) -> str:
+    """The run and a copy of it (the self-test trains one run) ticked and shown side by side in the Compare
+    view, moved to the middle of training: both columns must show the same snapshot, decoded by its model."""
+    import shutil
+
+    studio = window.studio
+    copy = shutil.copytree(folder, tmp / f"{folder.name} (copy)", ignore=shutil.ignore_patterns("*.lock", ".lock*"))
+    other = window.opening.open_run(copy)
+    if other is None:
+        raise SelfTestFailure(f"cannot open the copy of the run: {window.last_error}")
+    wait_until(lambda: not window.opening.is_replaying(other) and other.snapshots, 60, "the copy to be read")
+    for history in studio.runs:
+        studio.set_compared(history, True)
+    studio.comparison.request_view()
+    comparison, view = studio.comparison, window.panel("compare_view")
+    stops = view.stops if view is not None else []
+    if len(comparison.runs) != 2 or len(stops) < 2:
+        raise SelfTestFailure(f"the Compare view shows {len(comparison.runs)} runs and {len(stops)} moments")
+    view.slider.setValue(len(stops) // 2)
+    wait_until(lambda: all(m.loaded for m in comparison.columns), 30, "the Compare view's pictures")
+    shown = {(m.info.step, m.grid.tobytes()) for m in comparison.columns if m.info is not None and m.grid is not None}
+    if len(shown) != 1 or len(comparison.columns) != 2:
+        raise SelfTestFailure(f"the Compare view shows the two copies at different moments: "
+                              f"{[m.info.label if m.info else None for m in comparison.columns]}")
+    return f"compare (the run and its copy at {view.point_label.text()}: both at '{comparison.columns[0].info.label}')"
 
 
 if __name__ == "__main__":  # pragma: no cover

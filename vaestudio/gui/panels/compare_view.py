@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from vaestudio.gui.qimages import to_pixmap
-from vaestudio.gui.state.alignment import IMAGES, SECONDS, UNIT_NAMES, UNITS
+from vaestudio.gui.state.alignment import IMAGES, SECONDS, STEP, UNIT_NAMES, UNITS
 from vaestudio.gui.state.compare import ComparedMoment
 from vaestudio.gui.widgets import ElidedLabel, subscribe
 
@@ -48,11 +48,13 @@ def reconstruction_sheet(originals: np.ndarray, reconstructed: np.ndarray, gap: 
 
 
 class ScaledImage(QLabel):
-    """A picture scaled to fit its label with sharp pixels; it shrinks with the room it is given."""
+    """A picture scaled to fit its label with sharp pixels; it shrinks with the room it is given. A `square`
+    one is never wider than high (the room beside it goes to its neighbours)."""
 
-    def __init__(self, minimum: int = 40):
+    def __init__(self, minimum: int = 40, square: bool = False):
         super().__init__()
         self.image: np.ndarray | None = None
+        self.square, self.minimum = square, minimum
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(minimum, minimum)
@@ -64,6 +66,8 @@ class ScaledImage(QLabel):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
+        if self.square:
+            self.setMaximumWidth(max(self.height(), self.minimum))
         self._draw()
 
     def _draw(self) -> None:
@@ -78,11 +82,13 @@ class ScaledImage(QLabel):
 
 
 class KlBars(QWidget):
-    """The KL of each latent dimension as bars (nats), painted small."""
+    """The KL of each latent dimension as bars (nats), painted small; `top` nats fill the height (the same
+    in every column, so that bars compare across runs)."""
 
     def __init__(self):
         super().__init__()
         self.values: np.ndarray | None = None
+        self.top = 0.0
         self.setMinimumSize(40, 28)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
 
@@ -91,6 +97,11 @@ class KlBars(QWidget):
         self.setToolTip("" if values is None else "KL per latent dimension (nats): " + ", ".join(
             f"z{i + 1} {v:.2f}" for i, v in enumerate(self.values)))
         self.update()
+
+    def set_top(self, top: float) -> None:
+        if top != self.top:
+            self.top = top
+            self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(80, 40)
@@ -101,7 +112,7 @@ class KlBars(QWidget):
         painter = QPainter(self)
         text_height = self.fontMetrics().height()
         room = self.height() - text_height - 2
-        top = max(float(self.values.max()), 1e-9)
+        top = max(self.top, float(self.values.max()), 1e-9)
         width = self.width() / len(self.values)
         colour = BAR_COLOUR if self.isEnabled() else WAITING_COLOUR
         for index, value in enumerate(self.values):
@@ -122,41 +133,51 @@ class CompareColumn(QFrame):
         self.title = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.title.setStyleSheet("font-weight: bold;")
         self.moment_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
-        self.grid = ScaledImage(60)
+        self.grid = ScaledImage(60, square=True)
         self.preview = ScaledImage(28)
-        self.preview.setToolTip("The plane's cursor decoded by this run's model at this moment")
+        self.preview.setToolTip("The plane's cursor (z shown under the Cursor preview) decoded by this run's "
+                                "model at this moment")
         self.kl = KlBars()
         self.reconstructions = ScaledImage(24)
         self.reconstructions.setToolTip("The same test images (top) and this run's reconstructions (bottom)")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setEnabled(False)
+        # Columns are wider than tall in a bottom dock: the grid on the left as high as the room allows; on its
+        # right the cursor preview and the KL bars above the reconstructions.
+        small = QHBoxLayout()
+        small.setContentsMargins(0, 0, 0, 0)
+        small.addWidget(self.preview, 1)
+        small.addWidget(self.kl, 1)
         side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 0)
-        side.addWidget(QLabel("cursor"), 0)
-        side.addWidget(self.preview, 2)
-        side.addWidget(QLabel("KL"), 0)
-        side.addWidget(self.kl, 2)
+        side.setSpacing(4)
+        side.addLayout(small, 1)
+        side.addWidget(self.reconstructions, 1)
         pictures = QHBoxLayout()
         pictures.setContentsMargins(0, 0, 0, 0)
-        pictures.addWidget(self.grid, 4)
-        pictures.addLayout(side, 1)
+        pictures.addWidget(self.grid, 3)
+        pictures.addLayout(side, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
-        layout.addWidget(self.title)
-        layout.addWidget(self.moment_label)
-        layout.addLayout(pictures, 5)
-        layout.addWidget(self.reconstructions, 2)
+        header = QHBoxLayout()  # one line: the run's name, then its moment
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.title, 2)
+        header.addWidget(self.moment_label, 5)
+        layout.addLayout(header)
+        layout.addLayout(pictures, 1)
         layout.addWidget(self.note)
 
-    def show_moment(self, moment: ComparedMoment, unit: str, position_text: str) -> None:
+    def show_moment(self, moment: ComparedMoment, position_text: str) -> None:
+        """The run's moment (`position_text`: where it lies in the unit, when that is not the step)."""
         self.title.set_full_text(moment.history.title(), str(moment.history.folder or moment.history.title()))
         info = moment.info
         if info is None:
             self.moment_label.set_full_text("no snapshot yet at this point")
         else:
-            self.moment_label.set_full_text(f"{info.label} · step {info.step} · {position_text}")
+            where = f"{info.label} · step {info.step}" + (f" · {position_text}" if position_text else "")
+            self.moment_label.set_full_text(where)
         waiting = info is not None and not moment.loaded
         if not waiting:
             self.grid.set_image(moment.grid)
@@ -225,6 +246,8 @@ class CompareViewPanel(QWidget):
     def _on_runs(self) -> None:
         for column in self.columns:
             self.grid_layout.removeWidget(column)
+            column.hide()  # at once: deleteLater waits for the event loop
+            column.setParent(None)
             column.deleteLater()
         runs = self.comparison.runs
         self.columns = [CompareColumn() for _ in runs]
@@ -264,8 +287,13 @@ class CompareViewPanel(QWidget):
 
     def _on_column(self, index: int, moment: ComparedMoment) -> None:
         if index < len(self.columns):
-            position = describe_point(moment.position, self.comparison.unit) if moment.position is not None else ""
-            self.columns[index].show_moment(moment, self.comparison.unit, position)
+            unit = self.comparison.unit
+            position = describe_point(moment.position, unit) if moment.position is not None and unit != STEP else ""
+            self.columns[index].show_moment(moment, position)
+            shown = [m.kl_per_dimension.max() for m in self.comparison.columns if m.kl_per_dimension is not None
+                     and len(m.kl_per_dimension)]
+            for column in self.columns:
+                column.kl.set_top(float(max(shown, default=0.0)))
 
     def _on_preview(self, index: int, image) -> None:
         if index < len(self.columns):

@@ -234,7 +234,6 @@ class ElboPanel(QWidget):
             self.legend.addItem(train, f"{history.title()}: train")
             self.legend.addItem(test, f"{history.title()}: test")
             self.compared_curves[id(history)] = (train, test)
-        self._grey_units()
         self.refresh()
 
     def _rebuild_hyper_lines(self) -> None:
@@ -279,6 +278,7 @@ class ElboPanel(QWidget):
             if curves is not None:
                 curves[0].setData(*points(history, "train_elbo"))
                 curves[1].setData(*points(history, "test_elbo"))
+        self._grey_units()  # a live run may have recorded its first training seconds since
         self.readout.setText(self.readout_text())
 
     def readout_text(self) -> str:

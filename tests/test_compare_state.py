@@ -122,9 +122,12 @@ def test_wall_time_is_refused_while_a_drawn_run_has_no_training_time_and_dropped
     untimed = fed_run("bb", 64, [0, 4], epoch_seconds=(), rate=0.0)
     studio = compared(timed)
     studio.comparison.unit = SECONDS
+    said = []
+    studio.message.connect(lambda text, _ms: said.append(text))
     studio.add_run(untimed, activate=False)
     studio.set_compared(untimed, True)
     assert studio.comparison.unit == IMAGES  # the run that joined cannot be aligned by wall time
+    assert said == ["Runs aligned by images seen: bb: this run recorded no training time"]
     assert studio.comparison.unavailable() == {SECONDS: "bb: this run recorded no training time"}
     with pytest.raises(ValueError, match="cannot align by wall time: bb: this run recorded no training time"):
         studio.comparison.unit = SECONDS

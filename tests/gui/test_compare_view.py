@@ -78,6 +78,8 @@ def test_the_compare_view_shows_both_runs_at_the_same_point_of_training(qtbot, w
     view = dock.widget()
     qtbot.waitUntil(lambda: view.isVisible() and comparison.wanted, timeout=5_000)
     assert [column.title.full_text() for column in view.columns] == ["run-a", "run-b"]
+    least = view.minimumSizeHint()  # at 1280x720 the view shares a bottom third of the window: its grids shrink
+    assert least.width() <= 640 and least.height() <= 200, least
 
     # the timeline stops wherever either run took a snapshot: run-a every 32 images a step, run-b every 64
     steps_a, steps_b = [s.step for s in a.snapshots], [s.step for s in b.snapshots]

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLab
 
 from vaestudio.gui.qimages import to_pixmap
 from vaestudio.gui.state.alignment import IMAGES, SECONDS, STEP, UNIT_NAMES, UNITS
-from vaestudio.gui.state.compare import ComparedMoment
+from vaestudio.gui.state.compare import MAX_COLUMNS, ComparedMoment
 from vaestudio.gui.widgets import ElidedLabel, subscribe
 
 EMPTY_TEXT = ("Tick two to four runs in the Runs list (File → Open run… opens more) to see them side by side "
@@ -239,7 +239,7 @@ class CompareViewPanel(QWidget):
         subscribe(self, [(comparison.runs_changed, self._on_runs), (comparison.unit_changed, self._on_unit),
                          (comparison.point_changed, self._on_point), (comparison.column_changed, self._on_column),
                          (comparison.preview_changed, self._on_preview),
-                         (comparison.snapshots_changed, self._on_stops), (studio.compared_changed, self._grey_units)])
+                         (comparison.snapshots_changed, self._on_stops), (studio.compared_changed, self._on_compared)])
         self._on_runs()
 
     # -- following the state --------------------------------------------------------------------------------
@@ -256,8 +256,7 @@ class CompareViewPanel(QWidget):
             self.grid_layout.setColumnStretch(index, 1)
         for index in range(len(self.columns), 4):
             self.grid_layout.setColumnStretch(index, 0)
-        self.empty.setVisible(len(runs) < 2)
-        self._grey_units()
+        self._on_compared()
         self._on_unit(self.comparison.unit)
         for index, moment in enumerate(self.comparison.columns):
             self._on_column(index, moment)
@@ -298,6 +297,14 @@ class CompareViewPanel(QWidget):
     def _on_preview(self, index: int, image) -> None:
         if index < len(self.columns):
             self.columns[index].show_preview(image)
+
+    def _on_compared(self) -> None:
+        """What is said above the columns (too few or too many runs ticked), and the units they allow."""
+        shown, ticked = len(self.comparison.runs), len(self.studio.compared)
+        self.empty.setText(EMPTY_TEXT if shown < 2 else
+                           f"The first {MAX_COLUMNS} of the {ticked} ticked runs are shown: untick some to choose.")
+        self.empty.setVisible(shown < 2 or ticked > MAX_COLUMNS)
+        self._grey_units()
 
     def _grey_units(self, *_args) -> None:
         unavailable = self.comparison.unavailable()

@@ -169,8 +169,9 @@ class ElboPanel(QWidget):
         model = self.align_box.model()
         for index, unit in enumerate(UNITS):
             entry = model.item(index)
-            entry.setEnabled(unit not in unavailable)
-            entry.setToolTip(unavailable.get(unit, ""))
+            if entry.isEnabled() != (unit not in unavailable):  # refresh() calls this a few times a second
+                entry.setEnabled(unit not in unavailable)
+                entry.setToolTip(unavailable.get(unit, ""))
 
     def _on_active(self, history: RunHistory | None) -> None:
         self.history = history

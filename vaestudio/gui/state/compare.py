@@ -151,9 +151,11 @@ class Comparison:
         else:
             runs = ([studio.active] if studio.active is not None else []) + [h for h in ticked if h is not studio.active]
         runs = runs[:MAX_COLUMNS]
-        if self._unit in self.unavailable():
+        why = self.unavailable().get(self._unit)
+        if why is not None:  # a run that joined cannot be aligned by the unit chosen (wall time)
             self._unit = DEFAULT_UNIT
             self.unit_changed.emit(self._unit)
+            studio.say(f"Runs aligned by {UNIT_NAMES[DEFAULT_UNIT]}: {why}", 8000)
         if [id(h) for h in runs] == [id(h) for h in self.runs]:
             return
         for old in self.runs:

@@ -173,12 +173,12 @@ class CompareColumn(QFrame):
         """The run's moment (`position_text`: where it lies in the unit, when that is not the step)."""
         self.title.set_full_text(moment.history.title(), str(moment.history.folder or moment.history.title()))
         info = moment.info
+        waiting = info is not None and not moment.loaded
         if info is None:
             self.moment_label.set_full_text("no snapshot yet at this point")
         else:
             where = f"{info.label} · step {info.step}" + (f" · {position_text}" if position_text else "")
-            self.moment_label.set_full_text(where)
-        waiting = info is not None and not moment.loaded
+            self.moment_label.set_full_text(where + (" · computing…" if waiting else ""))
         if not waiting:
             self.grid.set_image(moment.grid)
             self.kl.set_values(moment.kl_per_dimension)
@@ -188,8 +188,9 @@ class CompareColumn(QFrame):
             self.reconstructions.set_image(sheet)
         for widget in (self.grid, self.reconstructions, self.kl, self.preview):
             widget.setEnabled(not waiting)
-        self.note.setText("computing…" if waiting else moment.note)
-        self.note.setVisible(bool(self.note.text()))
+        if not waiting:  # a note stays until the next moment is computed (the pictures do not jump meanwhile)
+            self.note.setText(moment.note)
+            self.note.setVisible(bool(moment.note))
 
     def show_preview(self, image: np.ndarray | None) -> None:
         self.preview.set_image(image, dimmed=not self.grid.isEnabled())

@@ -11,7 +11,7 @@ Runs compared by step read wrongly when their batch sizes differ (a step of 128 
 - wall time: seconds spent training, from what the run recorded: each finished epoch's training seconds
   (EpochEnd.seconds: train steps only, without the test pass, pauses or snapshots), spread evenly over the
   epoch's steps, and after the last finished epoch the last reported rate (images per second). A branch's
-  clock starts at 0 where it began. A run that recorded no training time (a model opened from a .keras
+  clock starts at 0 where it began; an epoch stopped and resumed counts only its seconds after the resume. A run that recorded no training time (a model opened from a .keras
   file, a run stopped before its first report) cannot be aligned by wall time: `RunClock.unavailable`
   says why.
 """

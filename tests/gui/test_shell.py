@@ -69,7 +69,7 @@ def test_clicking_the_elbo_plot_shows_the_snapshot_at_that_step(qtbot, window, r
     target = history.snapshots[2]  # epoch 1, batch 3 (step 3)
     vb = elbo.plot.getPlotItem().vb
     y = sum(vb.viewRange()[1]) / 2
-    scene = vb.mapViewToScene(pg_point(target.step + 0.4, y))
+    scene = vb.mapViewToScene(pg_point(elbo.x_of(history, [target.step + 0.4])[0], y))  # x: images seen
     widget_pos = elbo.plot.mapFromScene(scene)
     QTest.mouseClick(elbo.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(int(widget_pos.x()),
                                                                                    int(widget_pos.y())))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import traceback
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabBar, QVBoxLayout, QWidget
 
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
@@ -28,7 +28,9 @@ DIAGNOSIS_PANELS = (
     ("worst_images", "WorstImagesPanel", BOTTOM, "bottom"),
     ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
 )
-DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS
+# The ticked runs side by side (View → Compare runs…): the last of the bottom tabs.
+COMPARE_PANEL = ("compare_view", "CompareViewPanel", BOTTOM, "bottom")
+DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS + (COMPARE_PANEL,)
 DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -122,6 +124,30 @@ def size_docks(window: QMainWindow, docks: dict[str, QDockWidget], left_width: i
         window.resizeDocks(first_in(RIGHT), [int(width * 0.22)], Qt.Orientation.Horizontal)
     if first_in(BOTTOM):
         window.resizeDocks(first_in(BOTTOM), [int(height * 0.32)], Qt.Orientation.Vertical)
+
+
+def compare_while_shown(window: QMainWindow, docks: dict[str, QDockWidget], comparison) -> None:
+    """The Compare view's pictures are computed only while its dock can be seen (as the diagnosis parts);
+    a "Compare…" request (`comparison.view_requested`) shows it."""
+    dock = docks.get("compare_view")
+    if dock is not None:
+        dock.visibilityChanged.connect(comparison.want)
+        comparison.view_requested.connect(lambda: show_compare_view(window, docks))
+
+
+def show_compare_view(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+    """View → Compare runs: the Compare dock shown, its tab raised, and at least half the window's height."""
+    dock = docks.get("compare_view")
+    if dock is None:
+        return
+    dock.show()
+    dock.raise_()
+
+    def enlarge() -> None:  # once the raised tab is laid out
+        if not dock.isFloating() and dock.height() < window.height() * 0.45:
+            window.resizeDocks([dock], [int(window.height() * 0.5)], Qt.Orientation.Vertical)
+
+    QTimer.singleShot(0, enlarge)
 
 
 def diagnose_while_shown(docks: dict[str, QDockWidget], diagnosis) -> None:

@@ -21,7 +21,8 @@ from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
-                                 diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled, size_docks)
+                                 compare_while_shown, diagnose_while_shown, hide_stale_tab_bars, optional_panel,
+                                 scrolled, size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         self.docks["elbo"].raise_()
         self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)
         diagnose_while_shown(self.docks, self.diagnosis)
+        compare_while_shown(self, self.docks, self.studio.comparison)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -233,6 +235,8 @@ class MainWindow(QMainWindow):
         self.split_action = self._action(self.view_menu, "ELBO &split (log-likelihood / KL)",
                                          self.elbo.split_check.setChecked, checkable=True)
         self.elbo.split_check.toggled.connect(self.split_action.setChecked)
+        self.compare_action = self._action(self.view_menu, "&Compare runs…", self.studio.comparison.request_view,
+                                           "Ctrl+Shift+C", tip="The ticked runs side by side at one point of training")
         self.view_menu.addSeparator()
         self._action(self.view_menu, "Reset &layout", self.reset_layout)
 

@@ -193,7 +193,7 @@ def run(screenshot: str | None = None) -> int:
 def _run(tmp: Path, screenshot: str | None) -> str:
     from vaestudio.gui.app import create_application
     from vaestudio.gui.main_window import MainWindow
-    from vaestudio.gui.selftest_checks import branch_check
+    from vaestudio.gui.selftest_checks import branch_check, compare_check
 
     app = create_application()
     window = MainWindow()
@@ -254,6 +254,7 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         frames = iio.imread(gif, index=None)
         if len(frames) != snapshots:
             raise SelfTestFailure(f"the GIF has {len(frames)} frames, expected {snapshots}")
+        compared = compare_check(window, folder, tmp, SelfTestFailure, wait_until)
         if screenshot:
             app.processEvents()
             if not window.grab().save(str(screenshot)):
@@ -261,7 +262,7 @@ def _run(tmp: Path, screenshot: str | None) -> str:
         branched = branch_check(window, tmp, SelfTestFailure, wait_until)
         platform_name = app.platformName()
         print(f"self-test: checks passed: window, training, drag, scrub, interpolation, own image, drawing, run "
-              f"folder, GIF of {len(frames)} frames, {branched}")
+              f"folder, GIF of {len(frames)} frames, {compared}, {branched}")
         for line in timings.lines():
             print(f"self-test: {line}")
         print(f"self-test: {steps} steps, {snapshots} snapshots, data: {dataset.source}, Qt platform "

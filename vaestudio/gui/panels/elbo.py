@@ -1,7 +1,8 @@
 """The ELBO plot: the active run's smoothed train ELBO and per-epoch test ELBO, optionally split into
 log-likelihood and KL, other runs overlaid (the runs panel chooses which), a marker at the moment the
 timeline shows, one per live hyper-parameter change and a red one where a posterior-collapse alarm started
-(state: Diagnosis). Clicking the plot shows the snapshot at that step.
+(state: Diagnosis). Clicking the plot shows the snapshot at that step. The x axis is the unit compared runs are
+aligned by (`studio.comparison.unit`: images seen, step or wall time; gui.state.alignment), chosen in the bar.
 
 Curves grow with every metrics event but are redrawn on a timer (a few times a second), never per event.
 The legend sits in the plot's lower right, where ELBO curves (rising from far below) never are; the view
@@ -10,11 +11,13 @@ keeps the start of training and never shows negative steps.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.state.alignment import AXIS_LABELS, UNIT_NAMES, UNITS
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
@@ -44,7 +47,7 @@ class ElboPanel(QWidget):
 
         self.plot = pg.PlotWidget(background="w")
         item = self.plot.getPlotItem()
-        item.setLabel("bottom", "step")
+        item.setLabel("bottom", AXIS_LABELS[studio.comparison.unit])
         item.setLabel("left", "ELBO (nats)")
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setMenuEnabled(False)
@@ -92,13 +95,26 @@ class ElboPanel(QWidget):
         self.split_check = QCheckBox("Split: log-likelihood and KL")
         self.split_check.setToolTip("ELBO = log-likelihood of the reconstruction − KL(q(z|x) ‖ p(z))")
         self.split_check.toggled.connect(self.set_split_visible)
+        self.align_box = QComboBox()
+        for unit in UNITS:
+            self.align_box.addItem(f"x: {UNIT_NAMES[unit]}", unit)
+        self.align_box.setToolTip("What the x axis counts, and how compared runs are aligned: images seen "
+                                  "(runs with other batch sizes line up), optimizer steps, or seconds of training")
+        self.align_box.setCurrentIndex(UNITS.index(studio.comparison.unit))
+        self.align_box.activated.connect(self._on_unit_chosen)
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setToolTip("The ticked runs side by side at one point of training (View → Compare runs…)")
+        self.compare_button.clicked.connect(studio.comparison.request_view)
+        self._alarm = None
         self.readout = QLabel("No run yet")
         self.readout.setStyleSheet("color: palette(mid);")
         self.readout.setWordWrap(True)
         self.readout.setMinimumWidth(10)
         bar = QHBoxLayout()
+        bar.addWidget(self.align_box)
         bar.addWidget(self.split_check)
         bar.addWidget(self.readout, 1)
+        bar.addWidget(self.compare_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
@@ -113,27 +129,66 @@ class ElboPanel(QWidget):
             (studio.active_metrics_added, self._mark_dirty), (studio.active_epoch_ended, self._mark_dirty),
             (studio.active_finished, self._on_finished), (studio.compared_metrics_added, self._mark_dirty),
             (studio.active_hyper_changed, self._on_hyper), (studio.active_moment_changed, self._on_moment),
-            (studio.active_cleared, self._on_cleared)])
+            (studio.active_cleared, self._on_cleared), (studio.comparison.unit_changed, self._on_unit),
+            (studio.comparison.runs_changed, self._on_compare_runs)])
         if studio.diagnosis is not None:
             subscribe(self, [(studio.diagnosis.alarm_changed, self._on_alarm)])
             self._on_alarm(studio.diagnosis.alarm)
         self._on_active(studio.active)
+        self._on_compare_runs()
 
     # -- following the state ----------------------------------------------------------------------------------
+    # -- the x axis -----------------------------------------------------------------------------------------------
+    def x_of(self, history: RunHistory, steps) -> np.ndarray:
+        """A run's steps where the plot draws them (in the alignment unit)."""
+        return self.studio.comparison.convert(history, steps)
+
+    def _on_unit_chosen(self, index: int) -> None:
+        try:
+            self.studio.comparison.unit = self.align_box.itemData(index)
+        except ValueError as exc:
+            self.studio.say(str(exc), 8000)
+            self.align_box.setCurrentIndex(UNITS.index(self.studio.comparison.unit))
+
+    def _on_unit(self, unit: str) -> None:
+        self.align_box.setCurrentIndex(UNITS.index(unit))
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", AXIS_LABELS[unit])
+        self._rebuild_hyper_lines()
+        self._on_alarm(self._alarm)
+        self._on_moment(self.history.current if self.history is not None else None)
+        self.refresh()
+        item.enableAutoRange()
+
+    def _on_compare_runs(self) -> None:
+        self.compare_button.setEnabled(len(self.studio.comparison.runs) >= 2)
+
+    def _grey_units(self) -> None:
+        """Units the drawn runs cannot be aligned by are greyed, their tooltip says why."""
+        unavailable = self.studio.comparison.unavailable()
+        model = self.align_box.model()
+        for index, unit in enumerate(UNITS):
+            entry = model.item(index)
+            if entry.isEnabled() != (unit not in unavailable):  # refresh() calls this a few times a second
+                entry.setEnabled(unit not in unavailable)
+                entry.setToolTip(unavailable.get(unit, ""))
+
     def _on_active(self, history: RunHistory | None) -> None:
         self.history = history
         self._on_compared()
         self._rebuild_hyper_lines()
+        self._on_alarm(self._alarm)
         self._on_moment(history.current if history is not None else None)
         self.refresh()
         self.plot.getPlotItem().enableAutoRange()
 
     def _on_alarm(self, alarm) -> None:
         """Mark (or unmark) where the active run's posterior-collapse alarm started."""
-        if alarm is None:
+        self._alarm = alarm
+        if alarm is None or self.history is None:
             self.alarm_line.hide()
             return
-        self.alarm_line.setValue(alarm.started_step)
+        self.alarm_line.setValue(float(self.x_of(self.history, [alarm.started_step])[0]))
         self.alarm_line.setToolTip(f"Posterior collapse from epoch {alarm.started_epoch} (step {alarm.started_step})")
         self.alarm_line.show()
 
@@ -155,7 +210,7 @@ class ElboPanel(QWidget):
         if info is None:
             self.moment_line.hide()
         else:
-            self.moment_line.setValue(info.step)
+            self.moment_line.setValue(float(self.x_of(self.history, [info.step])[0]) if self.history else info.step)
             self.moment_line.show()
         self.readout.setText(self.readout_text())
 
@@ -190,7 +245,7 @@ class ElboPanel(QWidget):
         if self.history is None:
             return
         for change in self.history.hyper_changes:
-            line = pg.InfiniteLine(pos=change.step, angle=90, movable=False,
+            line = pg.InfiniteLine(pos=float(self.x_of(self.history, [change.step])[0]), angle=90, movable=False,
                                    pen=pg.mkPen(HYPER_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
                                    label=f"lr {change.learning_rate:g}, β {change.beta:g}",
                                    labelOpts={"position": 0.92, "color": HYPER_COLOR, "fill": (255, 255, 255, 200),
@@ -209,16 +264,22 @@ class ElboPanel(QWidget):
         self._dirty = False
         h = self.history
         empty = ([], [])
-        self.train_curve.setData(*(h.curves["train_elbo"].arrays() if h else empty))
-        self.test_curve.setData(*(h.curves["test_elbo"].arrays() if h else empty))
+
+        def points(history: RunHistory, name: str):
+            steps, values = history.curves[name].arrays()
+            return self.x_of(history, steps), values
+
+        self.train_curve.setData(*(points(h, "train_elbo") if h else empty))
+        self.test_curve.setData(*(points(h, "test_elbo") if h else empty))
         if self.split_visible():
-            self.ll_curve.setData(*(h.curves["train_log_likelihood"].arrays() if h else empty))
-            self.kl_curve.setData(*(h.curves["train_kl"].arrays() if h else empty))
+            self.ll_curve.setData(*(points(h, "train_log_likelihood") if h else empty))
+            self.kl_curve.setData(*(points(h, "train_kl") if h else empty))
         for history in self.studio.compared:
             curves = self.compared_curves.get(id(history))
             if curves is not None:
-                curves[0].setData(*history.curves["train_elbo"].arrays())
-                curves[1].setData(*history.curves["test_elbo"].arrays())
+                curves[0].setData(*points(history, "train_elbo"))
+                curves[1].setData(*points(history, "test_elbo"))
+        self._grey_units()  # a live run may have recorded its first training seconds since
         self.readout.setText(self.readout_text())
 
     def readout_text(self) -> str:
@@ -267,7 +328,7 @@ class ElboPanel(QWidget):
         vb = self.plot.getPlotItem().vb
         if not vb.sceneBoundingRect().contains(event.scenePos()):
             return
-        self.show_step(vb.mapSceneToView(event.scenePos()).x())
+        self.show_step(self.studio.comparison.step_at(self.history, vb.mapSceneToView(event.scenePos()).x()))
 
     def show_step(self, step: float) -> None:
         """Show the last snapshot taken at or before `step` (what clicking the plot does)."""

@@ -17,6 +17,7 @@ from functools import partial
 
 from psygnal import Signal
 
+from vaestudio.gui.state.compare import Comparison
 from vaestudio.gui.state.explorer import Executor, Explorer, Probe
 from vaestudio.gui.state.latent_view import LatentView
 from vaestudio.gui.state.own_images import refit_own_images
@@ -51,6 +52,7 @@ class Studio:
     probe_changed = Signal(object)  # Probe | None: the test images of the active run
     compared_changed = Signal()  # the runs whose curves the ELBO plot overlays changed
     compared_metrics_added = Signal(object)  # RunHistory: a compared run's curves grew
+    probe_set = Signal(object)  # RunHistory: the test images of a run (any, active or not) were set
     message = Signal(str, int)  # status-bar text and how long to show it (ms; 0: until replaced)
     error = Signal(str, str)  # title, one-line message: the window shows it without blocking
 
@@ -71,6 +73,8 @@ class Studio:
         self._forwarders = {name: partial(self._forward, name) for name in FORWARDED}
         self._compared_forwarders: dict[int, partial] = {}
         self.diagnosis = None  # gui.state.diagnosis.Diagnosis once `start_diagnosis` is called (the window)
+        # how compared runs are aligned (images seen, step, wall time) and the Compare view's columns
+        self.comparison = Comparison(self, executor)
 
     # -- diagnosis -------------------------------------------------------------------------------------------
     def start_diagnosis(self, executor: Executor, post=None, long_executor: Executor | None = None):
@@ -171,6 +175,7 @@ class Studio:
         else:
             self.probes[id(history)] = probe
             history.class_names = probe.class_names
+        self.probe_set.emit(history)
         if history is self.active:
             self.explorer.set_probe(probe)
             self.probe_changed.emit(probe)

@@ -1,0 +1,115 @@
+"""Comparing runs in the real window: two recorded runs with different batch sizes, ticked in the Runs list,
+aligned by images seen on the ELBO plot, then side by side in the Compare view driven by its one timeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from vaestudio.core.numpy_vae import NumpyVAE
+
+
+@pytest.fixture(scope="module")
+def two_batch_sizes(tmp_path_factory, tiny_data, recorded_run):
+    """run-a (the `recorded_run`: batch 32, 4 steps an epoch) and run-b (batch 64, 2 steps an epoch)."""
+    from vaestudio.core.config import TrainConfig
+    from vaestudio.core.runs import Run
+
+    config = TrainConfig.from_preset("custom", epochs=2, batch_size=64, learning_rate=3e-3, grid_size=6,
+                                     metrics_every=1, snapshot_every=1, seed=2)
+    run = Run.new(tmp_path_factory.mktemp("compared") / "run-b", config, load_dataset=lambda _config: tiny_data)
+    list(run.events())
+    return recorded_run[0], run.path
+
+
+def open_and_read(qtbot, window, folder):
+    window.commands.answers["runs"] = folder
+    window.open_run_action.trigger()
+    history = window.studio.active
+    assert history is not None and history.folder == folder, window.last_error
+    qtbot.waitUntil(lambda: not window.opening.is_replaying(history) and id(history) in window.studio.probes,
+                    timeout=30_000)
+    return history
+
+
+def tick_both(qtbot, window, two_batch_sizes):
+    a, b = (open_and_read(qtbot, window, folder) for folder in two_batch_sizes)
+    runs = window.runs_panel.open_list
+    for row in range(runs.count()):
+        runs.item(row).setCheckState(Qt.CheckState.Checked)
+    assert window.studio.compared == [a, b]
+    return a, b
+
+
+def test_ticked_runs_with_other_batch_sizes_line_up_by_images_seen(qtbot, window, two_batch_sizes):
+    a, b = tick_both(qtbot, window, two_batch_sizes)  # b (batch 64) is the active run, a is overlaid
+    elbo = window.elbo
+    axis = elbo.plot.getPlotItem().getAxis("bottom")
+    assert elbo.align_box.currentText() == "x: images seen" and axis.labelText == "images seen"
+    elbo.refresh()
+    train_a, test_a = elbo.compared_curves[id(a)]
+    assert list(elbo.train_curve.getData()[0]) == [64.0 * step for step in b.curves["train_elbo"].x]
+    assert list(train_a.getData()[0]) == [32.0 * step for step in a.curves["train_elbo"].x]
+    # both runs saw the 128 training images twice: their last test ELBOs are drawn at the same x
+    assert elbo.test_curve.getData()[0][-1] == test_a.getData()[0][-1] == 256.0
+
+    elbo.align_box.setCurrentIndex(elbo.align_box.findData("step"))
+    elbo.align_box.activated.emit(elbo.align_box.currentIndex())  # what choosing it with the mouse sends
+    assert window.studio.comparison.unit == "step" and axis.labelText == "step"
+    assert list(train_a.getData()[0]) == a.curves["train_elbo"].x
+    assert test_a.getData()[0][-1] == 8 and elbo.test_curve.getData()[0][-1] == 4  # misaligned by step
+
+    wall = elbo.align_box.findData("seconds")
+    assert elbo.align_box.model().item(wall).isEnabled()  # both runs recorded their training seconds
+    elbo.align_box.setCurrentIndex(wall)
+    elbo.align_box.activated.emit(wall)
+    assert axis.labelText == "wall time (s of training)"
+    seconds = sum(end.seconds for end in b.epoch_ends)
+    assert elbo.test_curve.getData()[0][-1] == pytest.approx(seconds)
+
+
+def test_the_compare_view_shows_both_runs_at_the_same_point_of_training(qtbot, window, two_batch_sizes):
+    a, b = tick_both(qtbot, window, two_batch_sizes)
+    comparison = window.studio.comparison
+    assert window.elbo.compare_button.isEnabled()
+    window.elbo.compare_button.click()
+    dock = window.docks["compare_view"]
+    view = dock.widget()
+    qtbot.waitUntil(lambda: view.isVisible() and comparison.wanted, timeout=5_000)
+    assert [column.title.full_text() for column in view.columns] == ["run-a", "run-b"]
+    least = view.minimumSizeHint()  # at 1280x720 the view shares a bottom third of the window: its grids shrink
+    assert least.width() <= 640 and least.height() <= 200, least
+
+    # the timeline stops wherever either run took a snapshot: run-a every 32 images a step, run-b every 64
+    steps_a, steps_b = [s.step for s in a.snapshots], [s.step for s in b.snapshots]
+    assert steps_a == [0, 1, 3, 4, 8] and sorted(set(steps_b)) == [0, 1, 2, 4]
+    assert view.stops == sorted({32.0 * s for s in steps_a} | {64.0 * s for s in steps_b})
+    view.slider.setValue(view.stops.index(128.0))  # the end of epoch 1 for both
+    expected = {a: 4, b: 2}
+    assert comparison.point == 128.0 and view.point_label.text() == "128 images seen"
+
+    def shown():
+        return all(m.loaded and m.info is not None and m.info.step == expected[m.history] for m in comparison.columns)
+
+    qtbot.waitUntil(shown, timeout=20_000)
+    for column, moment in zip(view.columns, comparison.columns):
+        assert column.moment_label.full_text().startswith(f"{moment.info.label} · step {expected[moment.history]}")
+        assert "128 images seen" in column.moment_label.full_text()
+        vae = NumpyVAE(moment.history.weights_at(moment.info))
+        decoded = vae.grid(6, (0, 1), np.zeros(2, np.float32), "quantile")
+        assert np.array_equal(column.grid.image, decoded)  # the grid shown is the snapshot's model's
+        assert column.grid.pixmap() is not None and not column.grid.pixmap().isNull()
+        assert column.kl.values is not None and len(column.kl.values) == 2
+        assert column.reconstructions.image is not None
+    first, second = comparison.columns
+    assert np.array_equal(first.originals, second.originals)  # the same test images in both columns
+
+    window.studio.view.cursor = (1.0, 0.5)  # the plane's cursor, decoded by each run at this moment
+    for column, moment in zip(view.columns, comparison.columns):
+        assert np.array_equal(column.preview.image, moment.vae.decode_uint8(np.array([[1.0, 0.5]], np.float32))[0])
+
+    view.slider.setValue(view.stops.index(96.0))  # run-a at step 3; run-b's last snapshot before is step 1
+    expected = {a: 3, b: 1}
+    qtbot.waitUntil(shown, timeout=20_000)
+    assert [c.moment_label.full_text().split(" · ")[0] for c in view.columns] == ["epoch 1, batch 3", "epoch 1, batch 1"]

@@ -1,0 +1,230 @@
+"""Comparing runs without Qt: a run's steps in images seen and wall time, the alignment setting, and the
+Compare view's state (which runs, the shared point, each run's snapshot and pictures there).
+
+Runs are fed by hand (tiny random weights, no training), so each test takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from random_weights import random_weights
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.config import TrainConfig
+from vaestudio.core.events import EpochEnd, Snapshot, StepMetrics
+from vaestudio.gui.state.alignment import IMAGES, SECONDS, STEP, RunClock, clock_of, images_before_branch
+from vaestudio.gui.state.explorer import Probe
+from vaestudio.gui.state.run_history import RunHistory
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.state.tasks import InlineExecutor, KeyedTasks, TaskState, run_work
+
+GRID = 4
+STEPS_PER_EPOCH = 4
+
+
+def fed_run(name: str, batch_size: int, snapshot_steps, epoch_seconds=(2.0, 4.0), rate: float = 64.0,
+            latent_dim: int = 2) -> RunHistory:
+    """A 2-epoch run of 4 steps per epoch: a report every step, snapshots at `snapshot_steps`."""
+    history = RunHistory(name, config=TrainConfig(latent_dim=latent_dim, batch_size=batch_size, grid_size=GRID))
+    architecture = Architecture(latent_dim=latent_dim)
+    snapshots = list(snapshot_steps)
+    for step in range(0, 2 * STEPS_PER_EPOCH + 1):
+        epoch = max((step - 1) // STEPS_PER_EPOCH + 1, 1) if step else 0
+        if step:
+            history.feed(StepMetrics(epoch, step, (step - 1) % STEPS_PER_EPOCH + 1, STEPS_PER_EPOCH, -200.0 + step,
+                                     -190.0, 10.0, rate))
+        if step in snapshots:
+            history.feed(Snapshot(epoch, step, f"step {step}", np.zeros((GRID * 28, GRID * 28), np.uint8),
+                                  random_weights(architecture, seed=len(name) * 10 + step), frame=snapshots.index(step)))
+        if step and step % STEPS_PER_EPOCH == 0 and epoch_seconds:
+            history.feed(EpochEnd(epoch, step, -150.0, -140.0, 10.0, seconds=epoch_seconds[epoch - 1]))
+    return history
+
+
+def tiny_probe(count: int = 30) -> Probe:
+    rng = np.random.default_rng(0)
+    images = (rng.random((count, 28, 28)) > 0.7).astype(np.uint8) * 255
+    return Probe(images, np.arange(count) % 10, tuple(f"class {i}" for i in range(10)))
+
+
+def compared(*histories: RunHistory, executor=None) -> Studio:
+    studio = Studio(executor or InlineExecutor())
+    probe = tiny_probe()
+    for history in histories:
+        studio.add_run(history, activate=history is histories[0])
+        studio.set_probe(history, probe)
+        studio.set_compared(history, True)
+    return studio
+
+
+# -- the clock ---------------------------------------------------------------------------------------------------
+def test_images_seen_are_steps_times_the_batch_size():
+    small, large = fed_run("a", 32, [0, 8]), fed_run("b", 64, [0, 4])
+    assert list(clock_of(small).convert([0, 1, 8], IMAGES)) == [0, 32, 256]
+    assert list(clock_of(large).convert([0, 1, 4], IMAGES)) == [0, 64, 256]
+    assert list(clock_of(small).convert([3, 5], STEP)) == [3, 5]
+    assert clock_of(large).step_at(192, IMAGES) == 3
+
+
+def test_wall_time_spreads_each_epochs_training_seconds_over_its_steps_and_goes_on_at_the_last_rate():
+    history = fed_run("a", 32, [0, 8], epoch_seconds=(2.0, 4.0), rate=64.0)
+    clock = clock_of(history)
+    assert not clock.unavailable
+    seconds = clock.convert([0, 2, 4, 6, 8], SECONDS)
+    assert list(seconds) == pytest.approx([0.0, 1.0, 2.0, 4.0, 6.0])
+    # beyond the last finished epoch (a live run): 64 images/s of 32 images a step is 2 steps/s
+    assert clock.convert([12], SECONDS)[0] == pytest.approx(8.0)
+    assert clock.step_at(5.0, SECONDS) == pytest.approx(7.0) and clock.step_at(8.0, SECONDS) == pytest.approx(12)
+
+
+def test_a_run_that_recorded_no_training_time_cannot_be_aligned_by_wall_time():
+    history = RunHistory("opened model", config=TrainConfig(batch_size=32))
+    history.feed(Snapshot(0, 0, "the model", None, random_weights(Architecture()), frame=-1))
+    clock = clock_of(history)
+    assert clock.unavailable == {SECONDS: "this run recorded no training time"}
+    with pytest.raises(ValueError, match="no training time"):
+        clock.convert([0], SECONDS)
+    assert RunClock().convert([3], IMAGES)[0] == 3
+
+
+def test_a_branch_counts_its_parents_images_with_their_batch_size(tmp_path):
+    root, child = tmp_path / "root", tmp_path / "child"
+    for folder, batch in ((root, 32), (child, 128)):
+        folder.mkdir()
+        TrainConfig(batch_size=batch).save(folder / "config.json")
+    (child / "run.json").write_text(json.dumps({"parent": {"folder": str(root), "step": 10}}))
+    assert images_before_branch(root) == 0 and images_before_branch(None) == 0
+    assert images_before_branch(child) == 320  # 10 steps of 32 images
+    clock = RunClock(origin_step=10, batch_size=128, images_before=320)
+    assert clock.convert([10, 11], IMAGES).tolist() == [320, 448]
+
+
+# -- the alignment setting ---------------------------------------------------------------------------------------
+def test_the_unit_is_images_seen_by_default_checked_on_assignment_and_announced_once():
+    studio = compared(fed_run("a", 32, [0, 8]), fed_run("bb", 64, [0, 4]))
+    comparison, seen = studio.comparison, []
+    comparison.unit_changed.connect(seen.append)
+    assert comparison.unit == IMAGES
+    with pytest.raises(ValueError, match="'hours' is not one of images, step, seconds"):
+        comparison.unit = "hours"
+    comparison.unit = IMAGES
+    comparison.unit = STEP
+    assert seen == [STEP] and comparison.unit == STEP
+    comparison.unit = SECONDS
+    assert seen == [STEP, SECONDS]
+
+
+def test_wall_time_is_refused_while_a_drawn_run_has_no_training_time_and_dropped_when_one_joins():
+    timed = fed_run("a", 32, [0, 8])
+    untimed = fed_run("bb", 64, [0, 4], epoch_seconds=(), rate=0.0)
+    studio = compared(timed)
+    studio.comparison.unit = SECONDS
+    said = []
+    studio.message.connect(lambda text, _ms: said.append(text))
+    studio.add_run(untimed, activate=False)
+    studio.set_compared(untimed, True)
+    assert studio.comparison.unit == IMAGES  # the run that joined cannot be aligned by wall time
+    assert said == ["Runs aligned by images seen: bb: this run recorded no training time"]
+    assert studio.comparison.unavailable() == {SECONDS: "bb: this run recorded no training time"}
+    with pytest.raises(ValueError, match="cannot align by wall time: bb: this run recorded no training time"):
+        studio.comparison.unit = SECONDS
+
+
+# -- the Compare view's state ------------------------------------------------------------------------------------
+def test_the_ticked_runs_are_the_columns_and_the_point_starts_where_every_run_has_been():
+    a, b = fed_run("a", 32, [0, 3, 4, 8]), fed_run("bb", 64, [0, 1, 2, 3])
+    studio = compared(a, b)
+    comparison = studio.comparison
+    assert comparison.runs == [a, b]
+    assert comparison.extent() == (0.0, 256.0)
+    assert comparison.point == 192.0  # b's last snapshot: step 3 x 64 images
+    assert [m.info.step for m in comparison.columns] == [4, 3]
+
+
+def test_moving_the_point_shows_each_runs_snapshot_at_or_before_it_in_the_chosen_unit():
+    a, b = fed_run("a", 32, [0, 3, 4, 8]), fed_run("bb", 64, [0, 1, 2, 4])
+    studio = compared(a, b)
+    comparison, changes = studio.comparison, []
+    comparison.column_changed.connect(lambda column, moment: changes.append((column, moment.info.step)))
+    comparison.set_point(100)  # images: a saw 96 at step 3, b 64 at step 1
+    assert [m.info.step for m in comparison.columns] == [3, 1]
+    assert changes == [(0, 3), (1, 1)]  # not loaded yet: no view wants the pictures
+    comparison.unit = STEP  # the point stays at a's moment, step 3: b's step 2
+    assert comparison.point == 3 and [m.info.step for m in comparison.columns] == [3, 2]
+    comparison.set_point(1e9)  # clamped to the last snapshot
+    assert comparison.point == 8 and [m.info.step for m in comparison.columns] == [8, 4]
+
+
+def test_each_columns_pictures_are_its_snapshots_numpy_vae_applied_to_the_same_test_images():
+    from vaestudio.core import probes
+    from vaestudio.core.numpy_vae import NumpyVAE
+
+    a, b = fed_run("a", 32, [0, 3, 4, 8]), fed_run("bb", 64, [0, 1, 2, 4])
+    studio = compared(a, b)
+    comparison = studio.comparison
+    comparison.set_point(130)
+    comparison.want(True)
+    for column, (history, step) in enumerate(((a, 4), (b, 2))):
+        moment = comparison.columns[column]
+        assert moment.loaded and moment.info.step == step and moment.note == ""
+        vae = NumpyVAE(history.weights_at(moment.info))
+        assert np.array_equal(moment.grid, vae.grid(GRID, (0, 1), np.zeros(2, np.float32), "quantile"))
+        expected = probes.reconstruct(vae, moment.originals)
+        assert np.array_equal(moment.reconstructions.images, expected.images)
+        assert moment.kl_per_dimension.shape == (2,)
+    assert np.array_equal(comparison.columns[0].originals, comparison.columns[1].originals)
+    studio.view.cursor = (1.0, -0.5)
+    for column, moment in enumerate(comparison.columns):
+        assert np.array_equal(comparison.previews[column],
+                              moment.vae.decode_uint8(np.array([[1.0, -0.5]], np.float32))[0])
+
+
+class DeferredExecutor(InlineExecutor):
+    """Keeps started tasks until `run_all` (a slow thread pool under the test's control)."""
+
+    def __init__(self):
+        self.queued: list[tuple] = []
+        self.keyed = KeyedTasks()
+
+    def start(self, work, on_done=None, on_error=None, key=None, **_callbacks) -> TaskState:
+        task = TaskState(key)
+        self.keyed.replace(task)
+        self.queued.append((task, work, on_done, on_error))
+        return task
+
+    def run_all(self) -> None:
+        queued, self.queued = self.queued, []
+        for task, work, on_done, _on_error in queued:
+            stage, value = run_work(task, work)
+            if stage == "done":
+                on_done(value)
+
+
+def test_a_newer_point_cancels_the_columns_older_loads_and_only_its_pictures_arrive():
+    executor = DeferredExecutor()
+    a, b = fed_run("a", 32, [0, 3, 4, 8]), fed_run("bb", 64, [0, 1, 2, 4])
+    studio = compared(a, b, executor=executor)
+    comparison = studio.comparison
+    comparison.want(True)
+    first = [task for task, *_ in executor.queued if task.key.startswith("compare-")]
+    assert len(first) == 2
+    comparison.set_point(0)
+    assert all(task.cancelled for task in first)
+    executor.run_all()
+    assert [(m.info.step, m.loaded) for m in comparison.columns] == [(0, True), (0, True)]
+    comparison.set_point(256)
+    comparison.set_point(0)  # seen before: at once, from what was kept
+    assert not [task for task, *_ in executor.queued if task.key.startswith("compare-") and not task.cancelled]
+    assert all(m.loaded for m in comparison.columns)
+
+
+def test_closing_a_compared_run_removes_its_column():
+    a, b, c = fed_run("a", 32, [0, 8]), fed_run("bb", 64, [0, 4]), fed_run("ccc", 16, [0, 16])
+    studio = compared(a, b, c)
+    seen = []
+    studio.comparison.runs_changed.connect(lambda: seen.append([h.name for h in studio.comparison.runs]))
+    studio.close_run(c)
+    assert seen == [["a", "bb"]] and len(studio.comparison.columns) == 2

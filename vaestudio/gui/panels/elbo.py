@@ -233,6 +233,8 @@ class ElboPanel(QWidget):
             parts.append(f"test {last.test_elbo:.1f} (epoch {last.epoch})")
         if h.current is not None and not h.following:
             parts.append(f"shown: {h.current.label}")
+        if not parts and h.folder is None and not h.live:
+            return "A model file has no training curves: its pictures, KL and log-likelihood show in the other panels"
         return " · ".join(parts) if parts else "Waiting for the first steps…"
 
     def set_split_visible(self, visible: bool) -> None:

@@ -42,3 +42,77 @@ def test_an_opened_model_shows_test_points_kl_reconstructions_and_log_likelihood
     quality.samples.setValue(4)
     quality.estimate_button.click()
     qtbot.waitUntil(lambda: "log p(x) ≈" in quality.result.text(), timeout=60_000)
+
+
+CLOSE_MID_TRAINING = """
+import os, sys, time
+os.environ['QT_QPA_PLATFORM'] = 'offscreen'
+os.environ['VAESTUDIO_SETTINGS_ORG'] = 'vaestudio-tests'
+os.environ['VAESTUDIO_RUNS_DIR'] = {runs!r}
+from PySide6.QtCore import QSettings, QTimer
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {settings!r})
+import vaestudio.gui.main_window as main_window
+from vaestudio.core.data import synthetic_dataset
+
+data = synthetic_dataset(n_train=512, n_test=64, seed=0)
+
+
+class Window(main_window.MainWindow):
+    def __init__(self):
+        super().__init__()
+        self.dataset_provider = lambda config: data
+        self.config_overrides = dict(grid_size=6, metrics_every=1, snapshot_every=2)
+        QTimer.singleShot(0, self.start)
+
+    def start(self):
+        self.controls.fields['epochs'].setText('500')
+        self.controls.start_button.click()
+        self.poll = QTimer(self)
+        self.poll.timeout.connect(self.close_when_training)
+        self.poll.start(20)
+
+    def close_when_training(self):
+        live = self.studio.live
+        if live is not None and live.last_metrics is not None and live.last_metrics.step >= 12:
+            self.poll.stop()
+            print('CLOSING', time.time(), live.folder, flush=True)
+            self.close()
+
+
+main_window.MainWindow = Window
+from vaestudio.gui.app import run
+run([])
+"""
+
+
+def test_closing_while_training_ends_the_process_at_once_with_the_runs_files_of_one_step(tmp_path):
+    """The real start-up path (gui.app.run) on a tiny run, its window closed mid-training; the exit is
+    timed from the close (a generous bound: what is measured is reported, not asserted)."""
+    import json
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from vaestudio.core.store.checkpoint import load_checkpoint
+    from vaestudio.core.store.metrics_log import MetricsLog
+
+    code = CLOSE_MID_TRAINING.format(runs=str(tmp_path / "runs"), settings=str(tmp_path / "settings"))
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline()  # blocks until the window closes (or the child dies)
+    closing = time.time()
+    assert line.startswith("CLOSING"), child.communicate(timeout=60)[1][-3000:]
+    child.wait(timeout=60)
+    seconds = time.time() - closing
+    assert child.returncode == 0, child.stderr.read()[-3000:]
+    assert seconds < 5, f"the process lived {seconds:.2f} s after its window closed"
+    folder = Path(line.split()[2])
+    facts = json.loads((folder / "run.json").read_text())
+    checkpoint = load_checkpoint(folder / "checkpoint.npz")
+    last_row = [r for r in MetricsLog(folder / "metrics.csv").rows() if r["kind"] == "step"][-1]
+    assert facts["ended"] == "stopped" and facts["saved_step"] == checkpoint.step == last_row["step"] >= 12
+    for name in ("model.keras", "grid_final.png", "training.gif"):
+        assert (folder / name).stat().st_size > 0, name
+    assert not list(folder.glob(".*.part*"))  # nothing half-written

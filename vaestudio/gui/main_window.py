@@ -42,6 +42,7 @@ from vaestudio.gui.window_status import enabled_actions, window_title
 # sooner): started at the show event, it held the interpreter while the window was still being drawn and
 # the window took 33 s to appear on a loaded 2-core machine instead of 3 s (benchmarks/startup.py).
 LOADER_DELAY_MS = 2000
+EXIT_POOL_WAIT_MS = 300  # closing the app: pictures still computing are not waited for longer (no files)
 
 
 class MainWindow(QMainWindow):
@@ -376,19 +377,20 @@ class MainWindow(QMainWindow):
         self.loader.start()
 
     def shutdown(self, wait_for_tensorflow: bool = True) -> None:
-        """Stop training (the checkpoint is saved, the final files are not written: the run continues later)
-        and end every thread this window started. The window hides first if that takes a moment."""
+        """Stop training as Stop does (its checkpoint and final files written: the run continues later) and end
+        every thread this window started. The window hides first if that takes a moment."""
         if self._shut_down:
             return
         self._shut_down = True
         if self.recorder.recording:
             self.recorder.set_recording(False)
+        exiting = getattr(self, "exit_fast", False)  # the process ends right after: nothing to free
         if self.training.busy:
             self.hide()
             QApplication.processEvents()
-            self.training.shutdown()
+            self.training.shutdown(exiting=exiting)
         self.opening.shutdown()
-        self.executor.wait(2000)
+        self.executor.wait(EXIT_POOL_WAIT_MS if exiting else 2000)
         if wait_for_tensorflow and self.loader.loading:
             self.hide()
             self.loader.wait()

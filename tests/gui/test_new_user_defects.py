@@ -116,3 +116,31 @@ def test_closing_while_training_ends_the_process_at_once_with_the_runs_files_of_
     for name in ("model.keras", "grid_final.png", "training.gif"):
         assert (folder / name).stat().st_size > 0, name
     assert not list(folder.glob(".*.part*"))  # nothing half-written
+
+
+def test_the_window_fits_a_1280x720_screen_and_showing_docks_never_grows_it_past(qtbot, window):
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QApplication
+
+    from vaestudio.gui.window_settings import fit_to_screen, fitting_size
+    from window_helpers import train
+
+    screen = window.screen().availableGeometry()  # a fresh profile opens at a size that fits the screen
+    assert window.height() <= fitting_size(screen).height() and window.frameGeometry().top() >= screen.top()
+    small = QRect(0, 0, 1280, 720)  # the new user's screen
+    window.resize(1400, 900)  # as a profile saved on a larger screen
+    fit_to_screen(window, small)
+    assert small.contains(window.frameGeometry()), window.frameGeometry()
+    train(qtbot, window, epochs=1, batch_size=32, learning_rate=0.003)
+    qtbot.waitUntil(lambda: window.studio.explorer.pictures.reconstructions is not None, timeout=10_000)
+    for key in ("reconstructions", "interpolation"):
+        window.docks[key].show()
+        window.docks[key].raise_()
+        QApplication.processEvents()
+        assert small.contains(window.frameGeometry()), (key, window.frameGeometry())
+        assert window.minimumSizeHint().height() <= small.height() - 48, key
+    strip = window.panel("reconstructions").strip
+    strip.canvas.repaint()
+    captions = [line for tile in strip.tiles for row in tile.captions for line in row.splitlines()]
+    shown = [line for tile in strip._elided for row in tile for line in row]
+    assert captions and shown == captions  # class names and ELBO values are never cut ("−10…")

@@ -29,6 +29,9 @@ DIAGNOSIS_PANELS = (
     ("latent_quality", "LatentQualityPanel", BOTTOM, "bottom"),
 )
 DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS
+# Panels of the right-hand column, scrolled when the screen is small (1280x720): their minimum sizes
+# added up would otherwise make the window larger than the screen, or the plane very narrow.
+SCROLLED_PANELS = ("cursor_preview", "own_images", "drawing_pad")
 DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)

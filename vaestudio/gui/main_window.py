@@ -20,8 +20,9 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
-from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
-                                 diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled, size_docks)
+from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, SCROLLED_PANELS, UiPost, add_dock,
+                                 column, diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled,
+                                 size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
@@ -35,7 +36,7 @@ from vaestudio.gui.status_bar import StatusBar
 from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import QtExecutor
 from vaestudio.gui.training import RunOutcome, TrainingController
-from vaestudio.gui.window_settings import LAYOUT_VERSION, restore_window, save_window
+from vaestudio.gui.window_settings import DEFAULT_SIZE, LAYOUT_VERSION, fitting_size, restore_window, save_window
 from vaestudio.gui.window_status import enabled_actions, window_title
 
 # TensorFlow's import starts this long after the window first shows (at once if something needs it
@@ -89,7 +90,8 @@ class MainWindow(QMainWindow):
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)
         self.recorder.stopped.connect(self.exports.offer_morph_save)
-        self.resize(1400, 900)
+        screen = self.screen()
+        self.resize(fitting_size(screen.availableGeometry()) if screen is not None else DEFAULT_SIZE)
         size_docks(self, self.docks, self.controls.sizeHint().width() + 24)
         self.default_layout = self.saveState(LAYOUT_VERSION)
         restore_window(self)
@@ -144,7 +146,8 @@ class MainWindow(QMainWindow):
             panel = optional_panel(module, class_name, self.studio, state)
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
-            self._add_dock(module, title, panel, area, tab_with=groups.get(group))
+            docked = scrolled(panel, 0) if module in SCROLLED_PANELS else panel  # short screens: no overflow
+            self._add_dock(module, title, docked, area, tab_with=groups.get(group))
             groups.setdefault(group, module)
         self.docks["elbo"].raise_()
         self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)

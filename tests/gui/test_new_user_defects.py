@@ -144,3 +144,47 @@ def test_the_window_fits_a_1280x720_screen_and_showing_docks_never_grows_it_past
     captions = [line for tile in strip.tiles for row in tile.captions for line in row.splitlines()]
     shown = [line for tile in strip._elided for row in tile for line in row]
     assert captions and shown == captions  # class names and ELBO values are never cut ("−10…")
+
+
+def test_the_menus_record_morph_and_the_preview_button_are_one_recording(qtbot, window, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QKeySequence
+    from window_helpers import train
+
+    train(qtbot, window, epochs=1, batch_size=32, learning_rate=0.003)
+    qtbot.waitUntil(lambda: window.studio.explorer.vae is not None, timeout=10_000)
+    preview, action, view = window.panel("cursor_preview"), window.record_action, window.studio.view
+    assert action.shortcut() == QKeySequence("Ctrl+R")
+    dialogs = []
+    asked = window.commands.ask_save_path
+
+    def counted(*args, **kwargs):
+        dialogs.append(args)
+        return asked(*args, **kwargs)
+
+    window.commands.ask_save_path = counted
+    action.trigger()  # Ctrl+R: the preview's button shows it
+    assert preview.record_button.isChecked() and preview.record_button.text().startswith("Stop recording")
+    view.move_cursor_on_plane(0.5, 0.5)
+    view.move_cursor_on_plane(-0.5, 0.2)
+    assert preview.record_button.text() == f"Stop recording ({len(window.recorder.frames)} frames)"
+    target = tmp_path / "morph.gif"
+    window.commands.answers["exports"] = str(target)
+    qtbot.mouseClick(preview.record_button, Qt.MouseButton.LeftButton)  # stopped from the other control
+    assert not window.recorder.recording and not action.isChecked() and not preview.record_button.isChecked()
+    assert target.is_file() and len(dialogs) == 1  # one save dialog, now and later
+    process_events()
+    assert len(dialogs) == 1
+    qtbot.mouseClick(preview.record_button, Qt.MouseButton.LeftButton)  # the button starts it: the menu shows it
+    assert action.isChecked() and window.recorder.recording
+    window.commands.answers["exports"] = None
+    action.trigger()
+    assert not preview.record_button.isChecked() and preview.record_button.text() == "Record morph"
+    assert len(dialogs) == 2
+
+
+def process_events() -> None:  # noqa: N802 - let any queued dialog show up
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(5):
+        QApplication.processEvents()

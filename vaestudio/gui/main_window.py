@@ -29,7 +29,7 @@ from vaestudio.gui.panels.elbo import ElboPanel
 from vaestudio.gui.panels.run_controls import RunControlsPanel
 from vaestudio.gui.panels.runs import RunsPanel
 from vaestudio.gui.panels.timeline import TimelinePanel
-from vaestudio.gui.recording import MorphRecorder
+from vaestudio.gui.recording import morph_recorder
 from vaestudio.gui.settings import open_settings
 from vaestudio.gui.state.studio import FAILED, READY, Studio
 from vaestudio.gui.status_bar import StatusBar
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self.commands = Commands(self.studio, self.settings, self)
         self.commands.training, self.commands.opening = self.training, self.opening
         self.commands.encode_files = self.encode_image_files
-        self.recorder = MorphRecorder(self.studio)
+        self.recorder = morph_recorder(self.studio)  # the one recording: the menu and the preview's button
         self.last_error: str | None = None
         self.errors: list[tuple[str, str]] = []
         self.docks: dict[str, QDockWidget] = {}
@@ -89,7 +89,8 @@ class MainWindow(QMainWindow):
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)
-        self.recorder.stopped.connect(self.exports.offer_morph_save)
+        if not getattr(self.panel("cursor_preview"), "offers_save", False):  # else the preview offers it
+            self.recorder.stopped.connect(self.exports.offer_morph_save)
         screen = self.screen()
         self.resize(fitting_size(screen.availableGeometry()) if screen is not None else DEFAULT_SIZE)
         size_docks(self, self.docks, self.controls.sizeHint().width() + 24)
@@ -324,7 +325,7 @@ class MainWindow(QMainWindow):
         if self.record_action.isChecked() != on:
             self.record_action.setChecked(on)
         if on:
-            self.show_message("Recording the morph: drag the cursor, then Run → Record morph again to stop")
+            self.show_message("Recording the morph: drag the cursor, then Ctrl+R or Stop recording to stop")
 
     # -- view ---------------------------------------------------------------------------------------------------
     def _on_overlay_changed(self, on: bool) -> None:

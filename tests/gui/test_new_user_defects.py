@@ -183,7 +183,7 @@ def test_the_menus_record_morph_and_the_preview_button_are_one_recording(qtbot, 
     assert len(dialogs) == 2
 
 
-def process_events() -> None:  # noqa: N802 - let any queued dialog show up
+def process_events() -> None:  # let any queued dialog show up
     from PySide6.QtWidgets import QApplication
 
     for _ in range(5):

@@ -188,3 +188,26 @@ def process_events() -> None:  # let any queued dialog show up
 
     for _ in range(5):
         QApplication.processEvents()
+
+
+def test_a_cpu_split_chosen_after_start_up_says_restart_at_once_and_start_still_trains(qtbot, window):
+    from vaestudio.gui.devices_menu import restart_command
+    from vaestudio.gui.state.studio import READY
+    from window_helpers import train
+
+    window.load_tensorflow()
+    qtbot.waitUntil(lambda: window.studio.tf_status == READY, timeout=60_000)
+    menu = window.devices_menu
+    two = [action for action in window.devices_group.actions() if action.data() == "2"]
+    assert two and menu.in_force == 1
+    two[0].trigger()  # Settings → Train on → 2 × CPU
+    assert "takes effect after a restart" in window.status_text() and "Restart now" in window.status_text()
+    qtbot.waitUntil(lambda: menu.restart_action is not None, timeout=2_000)
+    assert "applies on restart" in [a for a in window.devices_group.actions() if a.data() == "2"][0].text()
+    assert menu.restart_action in menu.actions() and "Restart now" in menu.restart_action.text()
+    train(qtbot, window, epochs=1, batch_size=32, learning_rate=0.003)  # on the devices in force: no "failed"
+    assert window.studio.active.started_event.replicas == 1 and "failed" not in window.status_text()
+    launched = []
+    menu.launch = launched.append
+    menu.restart_action.trigger()
+    assert not window.isVisible() and launched == [restart_command()]

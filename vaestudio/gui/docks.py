@@ -86,6 +86,11 @@ class UiPost(QObject):
             pass
 
 
+def dockable(module: str, panel: QWidget) -> QWidget:
+    """What the dock of `module` holds: its panel, scrolled if it is one of SCROLLED_PANELS."""
+    return scrolled(panel, 0) if module in SCROLLED_PANELS else panel
+
+
 def scrolled(widget: QWidget, min_width: int) -> QScrollArea:
     """`widget` in a frameless scroll area at least `min_width` wide (a tall panel in a short dock)."""
     scroll = QScrollArea()

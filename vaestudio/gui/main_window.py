@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
-from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, SCROLLED_PANELS, UiPost, add_dock,
-                                 column, diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled,
+from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
+                                 diagnose_while_shown, dockable, hide_stale_tab_bars, optional_panel, scrolled,
                                  size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
@@ -43,7 +43,6 @@ from vaestudio.gui.window_status import enabled_actions, window_title
 # sooner): started at the show event, it held the interpreter while the window was still being drawn and
 # the window took 33 s to appear on a loaded 2-core machine instead of 3 s (benchmarks/startup.py).
 LOADER_DELAY_MS = 2000
-EXIT_POOL_WAIT_MS = 300  # closing the app: pictures still computing are not waited for longer (no files)
 
 
 class MainWindow(QMainWindow):
@@ -89,10 +88,7 @@ class MainWindow(QMainWindow):
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)
-        if not getattr(self.panel("cursor_preview"), "offers_save", False):  # else the preview offers it
-            self.recorder.stopped.connect(self.exports.offer_morph_save)
-        screen = self.screen()
-        self.resize(fitting_size(screen.availableGeometry()) if screen is not None else DEFAULT_SIZE)
+        self.resize(fitting_size(self.screen().availableGeometry()) if self.screen() else DEFAULT_SIZE)
         size_docks(self, self.docks, self.controls.sizeHint().width() + 24)
         self.default_layout = self.saveState(LAYOUT_VERSION)
         restore_window(self)
@@ -147,8 +143,7 @@ class MainWindow(QMainWindow):
             panel = optional_panel(module, class_name, self.studio, state)
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
-            docked = scrolled(panel, 0) if module in SCROLLED_PANELS else panel  # short screens: no overflow
-            self._add_dock(module, title, docked, area, tab_with=groups.get(group))
+            self._add_dock(module, title, dockable(module, panel), area, tab_with=groups.get(group))
             groups.setdefault(group, module)
         self.docks["elbo"].raise_()
         self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)
@@ -388,13 +383,12 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         if self.recorder.recording:
             self.recorder.set_recording(False)
-        exiting = getattr(self, "exit_fast", False)  # the process ends right after: nothing to free
         if self.training.busy:
             self.hide()
             QApplication.processEvents()
-            self.training.shutdown(exiting=exiting)
+            self.training.shutdown(exiting=not wait_for_tensorflow)  # the process then ends: nothing to free
         self.opening.shutdown()
-        self.executor.wait(EXIT_POOL_WAIT_MS if exiting else 2000)
+        self.executor.wait(2000 if wait_for_tensorflow else 300)  # exiting: only pictures are cut short
         if wait_for_tensorflow and self.loader.loading:
             self.hide()
             self.loader.wait()

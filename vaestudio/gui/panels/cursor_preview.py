@@ -113,7 +113,6 @@ class CursorPreviewPanel(QWidget):
     """The decoded image at the cursor, its z, Record morph, and Sample from the prior."""
 
     title = "Cursor preview"
-    offers_save = True  # stopping a recording asks where to save it (the one save dialog)
     preview_updated = Signal()
     recording_changed = Signal(bool)
 
@@ -296,7 +295,7 @@ class CursorPreviewPanel(QWidget):
         self.recording_changed.emit(on)
 
     def _on_recording_stopped(self, count: int) -> None:
-        if count and self.offers_save:
+        if count:
             self.save_recording()
 
     def _show_recording(self, *_args) -> None:

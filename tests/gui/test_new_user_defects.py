@@ -211,3 +211,35 @@ def test_a_cpu_split_chosen_after_start_up_says_restart_at_once_and_start_still_
     menu.launch = launched.append
     menu.restart_action.trigger()
     assert not window.isVisible() and launched == [restart_command()]
+
+
+def test_after_continue_the_fields_show_the_live_applied_rate_and_the_endpoints_are_kept(qtbot, window):
+    import pytest
+
+    from vaestudio.gui.state.latent_view import Endpoint
+    from window_helpers import set_fields, wait_idle
+
+    set_fields(window, epochs=50, batch_size=32, learning_rate=0.002)
+    window.controls.start_button.click()
+    qtbot.waitUntil(lambda: window.studio.live is not None and window.studio.live.last_metrics is not None,
+                    timeout=60_000)
+    controls, history = window.controls, window.studio.live
+    controls.fields["learning_rate"].setText("0.001")
+    controls.apply_button.click()
+    qtbot.waitUntil(lambda: history.last_metrics.learning_rate == pytest.approx(0.001), timeout=20_000)
+    view = window.studio.view
+    view.set_endpoint("a", Endpoint.point((0.5, -0.5)))
+    view.set_endpoint("b", Endpoint.test_image(3))
+    controls.stop_button.click()
+    wait_idle(qtbot, window)
+    controls.fields["learning_rate"].setText("0.002")  # the field as a new run would start
+    window.commands.answers["continue_or_new"] = "Continue that run"
+    controls.start_button.click()
+    qtbot.waitUntil(lambda: window.studio.live is not None and window.studio.live.last_metrics is not None
+                    and window.studio.live.last_metrics.step > history.last_metrics.step, timeout=60_000)
+    live = window.studio.live
+    assert live.last_metrics.learning_rate == pytest.approx(0.001)  # what it trains at...
+    assert controls.fields["learning_rate"].value() == pytest.approx(0.001)  # ...is what the field shows
+    assert view.endpoint_a == Endpoint.point((0.5, -0.5)) and view.endpoint_b == Endpoint.test_image(3)
+    controls.stop_button.click()
+    wait_idle(qtbot, window)

@@ -138,7 +138,8 @@ class RunControlsPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
 
         subscribe(self, [(studio.training_changed, self._on_training_changed),
-                         (studio.runs_changed, self._on_runs_changed)])
+                         (studio.runs_changed, self._on_runs_changed),
+                         (studio.active_hyper_changed, self._show_live_values)])
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.show_progress)
@@ -280,6 +281,14 @@ class RunControlsPanel(QWidget):
         self.studio.say("New values go in force from the run's next steps (marked on the ELBO plot)", 5000)
         return True
 
+    def _show_live_values(self, *_args) -> None:
+        """The learning rate and β the live run trains at (a continued run: those applied before it stopped)."""
+        live = self.studio.live
+        if live is None or live is not self.studio.active or not live.hyper_changes:
+            return
+        for name in LIVE_FIELDS:
+            self.fields[name].set_value(getattr(live.hyper_changes[-1], name))
+
     def _in_force(self, name: str) -> float | None:
         history = self.studio.live
         if history is not None and history.hyper_changes:
@@ -302,6 +311,7 @@ class RunControlsPanel(QWidget):
             self._shown = self.studio.live
             if self.studio.live.config is not None:
                 self.show_config(self.studio.live.config)
+            self._show_live_values()
             self.show_progress()
 
     def _show_message(self, text: str) -> None:

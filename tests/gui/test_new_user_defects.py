@@ -243,3 +243,42 @@ def test_after_continue_the_fields_show_the_live_applied_rate_and_the_endpoints_
     assert view.endpoint_a == Endpoint.point((0.5, -0.5)) and view.endpoint_b == Endpoint.test_image(3)
     controls.stop_button.click()
     wait_idle(qtbot, window)
+
+
+def test_the_after_stop_message_is_whole_in_a_1280_pixel_window(qtbot, window):
+    from window_helpers import set_fields, wait_idle
+
+    window.resize(1264, 672)
+    set_fields(window, epochs=500, batch_size=32)
+    window.controls.start_button.click()
+    qtbot.waitUntil(lambda: window.studio.live is not None and window.studio.live.last_metrics is not None,
+                    timeout=60_000)
+    window.controls.stop_button.click()
+    wait_idle(qtbot, window, 10_000)
+    qtbot.wait(50)
+    label = window.message_label
+    assert label.text() == window.status_text() and label.text().endswith("continue it, or start a new run")
+    assert label.toolTip() == window.status_text()
+
+
+def test_the_elbo_legend_never_covers_the_curves_of_a_short_run_with_split_on(qtbot, window):
+    from PySide6.QtCore import QPointF
+    from window_helpers import train
+
+    window.resize(1264, 672)
+    train(qtbot, window, epochs=2, batch_size=32, learning_rate=0.003)
+    elbo = window.elbo
+    window.docks["elbo"].raise_()
+    qtbot.waitUntil(lambda: elbo.plot.isVisible(), timeout=5_000)
+    elbo.split_check.setChecked(True)
+    elbo.refresh()
+    qtbot.wait(50)
+    legend = elbo.legend.sceneBoundingRect()
+    vb = elbo.plot.getPlotItem().vb
+    for view, curve in [(vb, elbo.train_curve), (vb, elbo.test_curve), (vb, elbo.ll_curve),
+                        (elbo.kl_view, elbo.kl_curve)]:
+        xs, ys = curve.getData()
+        assert len(xs) > 0
+        for x, y in zip(xs, ys):
+            point = view.mapViewToScene(QPointF(float(x), float(y)))
+            assert not legend.contains(point), (curve.name(), x, y)

@@ -308,7 +308,8 @@ class TrainingController(QObject):
                      f"({progress.epoch_fraction:.0%} of the epoch)")
         else:
             place = f"Stopped after epoch {finished.epoch} of {total} (step {finished.step})"
-        return f"{place}; press Start to continue it, or start a new run.{where}"
+        # no folder here: the message must fit a 1280-pixel status bar (Open run folder and the run's name follow)
+        return f"{place}; press Start to continue it, or start a new run"
 
     def _divergence_text(self, outcome: RunOutcome) -> str:
         text = outcome.finished.message if outcome.finished is not None else "the loss became NaN"

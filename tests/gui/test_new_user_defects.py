@@ -282,3 +282,48 @@ def test_the_elbo_legend_never_covers_the_curves_of_a_short_run_with_split_on(qt
         for x, y in zip(xs, ys):
             point = view.mapViewToScene(QPointF(float(x), float(y)))
             assert not legend.contains(point), (curve.name(), x, y)
+
+
+def test_the_timeline_label_reads_whole_with_no_run(qtbot, window):
+    window.resize(1264, 672)
+    qtbot.wait(50)
+    assert window.timeline.label.text() == "No run shown" == window.timeline.moment_text()
+
+
+def test_encode_image_raises_its_tab_and_draws_a_large_outlined_marker(qtbot, window, recorded_run, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+
+    own_dock = window.docks["own_images"]
+    assert own_dock.visibleRegion().isEmpty()  # the right-hand tabs open on the latent dimensions
+    window.opening.open_run(recorded_run[0])
+    qtbot.waitUntil(lambda: window.studio.explorer.vae is not None, timeout=30_000)
+    picture = np.zeros((28, 28), np.uint8)
+    picture[8:20, 10:18] = 255
+    image = tmp_path / "mine.png"
+    Image.fromarray(picture).save(image)
+    window.commands.answers["images"] = image
+    window.encode_action.trigger()
+    qtbot.waitUntil(lambda: window.studio.explorer.pictures.own is not None
+                    and len(window.studio.explorer.pictures.own) == 1, timeout=10_000)
+    assert not own_dock.visibleRegion().isEmpty()  # its tab was raised
+    marker = window.panel("latent_plane").own_item
+    assert marker.isVisible() and marker.opts["size"] >= 20
+    pen = marker.opts["pen"]
+    assert pen.widthF() >= 2 and pen.color().lightness() < 60  # a dark outline around the green star
+
+
+def test_the_run_dock_says_its_fields_are_a_new_runs_while_an_opened_run_is_shown(qtbot, window, recorded_run):
+    from window_helpers import train
+
+    path, config = recorded_run
+    note = window.controls.shown_note
+    assert not note.isVisible()
+    window.opening.open_run(path)
+    qtbot.waitUntil(lambda: note.isVisible(), timeout=10_000)
+    text = note.text()
+    assert "Settings for a new run" in text and path.name in text
+    assert f"batch {config.batch_size}" in text and f"{config.epochs} epochs" in text
+    train(qtbot, window, epochs=1, batch_size=32, learning_rate=0.003)  # the run trained here: its own fields
+    assert not note.isVisible()

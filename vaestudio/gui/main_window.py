@@ -296,6 +296,7 @@ class MainWindow(QMainWindow):
     def encode_image_files(self, paths) -> int:
         from vaestudio.gui.panels.own_images import encode_image_files
 
+        self.docks["own_images"].raise_()  # where the encoded images show
         return encode_image_files(self.studio, paths, on_error=lambda text: self.report_error("Cannot encode the image",
                                                                                               text))
 
@@ -381,8 +382,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
-        if self.recorder.recording:
-            self.recorder.set_recording(False)
+        self.recorder.set_recording(False)  # nothing when not recording
         if self.training.busy:
             self.hide()
             QApplication.processEvents()

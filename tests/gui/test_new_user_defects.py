@@ -37,6 +37,8 @@ def test_an_opened_model_shows_test_points_kl_reconstructions_and_log_likelihood
     elbo = window.panel("elbo")
     elbo.refresh()
     assert "Waiting" not in elbo.readout.text() and "no training curves" in elbo.readout.text()
+    note = window.controls.shown_note  # the Run dock: a new run's settings, the model file's shape
+    assert note.isVisible() and "Settings for a new run" in note.text() and "plain.keras" in note.text()
     quality = window.panel("quality")
     quality.images.setValue(16)
     quality.samples.setValue(4)

@@ -293,7 +293,10 @@ class RunControlsPanel(QWidget):
         shown = self.studio.active
         config = shown.config if shown is not None and not shown.live else None
         self.shown_note.setVisible(config is not None)
-        if config is not None:
+        if config is not None and shown.folder is None:  # a model file: only its shape is certain
+            self.shown_note.setText(f"<b>Settings for a new run.</b> The model shown, {shown.title()}, is a model "
+                                    f"file of latent dim {config.latent_dim} ({config.image_size}×{config.image_size})")
+        elif config is not None:
             self.shown_note.setText(
                 f"<b>Settings for a new run.</b> The run shown, {shown.title()}, was trained with: latent dim "
                 f"{config.latent_dim}, {config.epochs} epochs, batch {config.batch_size}, learning rate "

@@ -261,6 +261,8 @@ def test_the_after_stop_message_is_whole_in_a_1280_pixel_window(qtbot, window):
     label = window.message_label
     assert label.text() == window.status_text() and label.text().endswith("continue it, or start a new run")
     assert label.toolTip() == window.status_text()
+    assert window.status.open_folder_button.isVisible()  # where the run is: one click away
+    assert label.geometry().right() < window.status.open_folder_button.geometry().left()
 
 
 def test_the_elbo_legend_never_covers_the_curves_of_a_short_run_with_split_on(qtbot, window):

@@ -154,24 +154,10 @@ def _from_model(path: Path) -> Subject:
 
     model = load_model(path)
     weights = VaeWeights.from_model(model)
-    config = _side_car_config(path, weights.architecture)
+    from vaestudio.core.model_settings import model_settings
+
+    config, _note = model_settings(path, weights.architecture)
     return Subject(weights, config, str(path), None, None)
-
-
-def _side_car_config(path: Path, architecture) -> TrainConfig:
-    """The model's `.json` beside it when it is valid and fits; else Fashion-MNIST with the model's shape."""
-    side_car = path.with_suffix(".json")
-    if side_car.is_file():
-        try:
-            config = TrainConfig.load(side_car)
-            if config.architecture == architecture:
-                return config
-        except Exception:  # a bad side-car never blocks a good model
-            pass
-    return TrainConfig(latent_dim=architecture.latent_dim, image_size=architecture.image_size,
-                       channels=architecture.channels, likelihood=architecture.likelihood,
-                       dataset="fashion_mnist" if architecture.image_size == 28 and architecture.channels == 1
-                       else "image_folder")
 
 
 def test_split(config: TrainConfig, limit: int | None,

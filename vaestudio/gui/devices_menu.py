@@ -1,13 +1,27 @@
 """Settings → Train on: one device, each number of GPUs and all of them, or the CPU split into logical
-devices. TensorFlow can split the CPU only before it starts, so that choice applies on restart; the
-choice is remembered and handed to the training controller for new and continued runs."""
+devices. TensorFlow can split the CPU only before it starts, so a split other than the one in force takes
+effect after a restart: the menu and the status bar say so at once and offer *Restart now*, and runs go on
+training on the devices in force until then (never a failed Start). The choice is remembered and handed to
+the training controller for new and continued runs."""
 
 from __future__ import annotations
 
+import sys
+
+from PySide6.QtCore import QProcess, QTimer
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
 from vaestudio.gui.state.studio import READY, Studio
+
+
+def restart_command() -> list[str]:
+    """The command that starts this vaestudio again (a frozen build is its own executable)."""
+    return [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "vaestudio"]
+
+
+def start_detached(command: list[str]) -> bool:
+    return QProcess.startDetached(command[0], command[1:])[0]
 
 SETTING = "device/devices"
 
@@ -18,6 +32,7 @@ class DevicesMenu(QMenu):
         self.studio, self.settings, self.training = studio, settings, training
         self.group = QActionGroup(self)
         self.in_force: int | None = None  # the logical CPU devices TensorFlow was started with (None: not yet)
+        self.restart_action: QAction | None = None  # shown while a choice waits for a restart
         studio.device_changed.connect(self._on_device_changed)  # a bound method: psygnal holds it weakly
         self.fill()
 
@@ -61,10 +76,42 @@ class DevicesMenu(QMenu):
             action.triggered.connect(lambda _checked=False, v=value: self.choose(v))
             self.group.addAction(action)
             self.addAction(action)
-        self.training.devices = None if wanted == "1" else wanted
+        self.restart_action = None
+        if self._needs_restart(wanted):
+            self.addSeparator()
+            self.restart_action = QAction(f"Restart now to train on {wanted} logical CPU devices", self)
+            self.restart_action.triggered.connect(self.restart)
+            self.addAction(self.restart_action)
+        self.training.devices = self._usable(wanted)
+
+    def _usable(self, value: str) -> str | None:
+        """The devices a run can train on now for the choice `value`: those in force until a restart."""
+        if self._needs_restart(value):
+            value = str(self.in_force)
+        return None if value == "1" else value
+
+    @property
+    def pending(self) -> str | None:
+        """The remembered choice that waits for a restart, if any."""
+        wanted = str(self.settings.value(SETTING, "1") or "1")
+        return wanted if self._needs_restart(wanted) else None
 
     def choose(self, value: str) -> None:
         self.settings.setValue(SETTING, value)
-        self.training.devices = None if value == "1" else value
+        self.training.devices = self._usable(value)
+        QTimer.singleShot(0, self.fill)  # not while the action clicked is being handled: fill() deletes it
         if self._needs_restart(value):
-            self.studio.message.emit(f"Train on {value} logical CPU devices: applies when vaestudio next starts", 0)
+            now = f"{self.in_force} logical CPU devices" if self.in_force and self.in_force > 1 else "one device"
+            self.studio.message.emit(f"Train on {value} logical CPU devices takes effect after a restart "
+                                     f"(Settings → Train on → Restart now); until then runs train on {now}", 0)
+
+    def restart(self) -> None:
+        """Restart now: close the window (a run under way stops as Stop does), then start vaestudio again."""
+        window = self.parentWidget()
+        if window is not None:
+            window.close()
+            if window.isVisible():  # the close was refused
+                return
+        self.launch(restart_command())
+
+    launch = staticmethod(start_detached)  # tests replace it

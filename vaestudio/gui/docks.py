@@ -31,6 +31,9 @@ DIAGNOSIS_PANELS = (
 # The ticked runs side by side (View → Compare runs…): the last of the bottom tabs.
 COMPARE_PANEL = ("compare_view", "CompareViewPanel", BOTTOM, "bottom")
 DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS + (COMPARE_PANEL,)
+# Panels of the right-hand column, scrolled when the screen is small (1280x720): their minimum sizes
+# added up would otherwise make the window larger than the screen, or the plane very narrow.
+SCROLLED_PANELS = ("cursor_preview", "own_images", "drawing_pad")
 DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -83,6 +86,11 @@ class UiPost(QObject):
             self._call.emit(fn)
         except RuntimeError:  # the window is gone: nobody is left to tell
             pass
+
+
+def dockable(module: str, panel: QWidget) -> QWidget:
+    """What the dock of `module` holds: its panel, scrolled if it is one of SCROLLED_PANELS."""
+    return scrolled(panel, 0) if module in SCROLLED_PANELS else panel
 
 
 def scrolled(widget: QWidget, min_width: int) -> QScrollArea:

@@ -21,22 +21,22 @@ from vaestudio.gui import help_texts
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.devices_menu import DevicesMenu
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
-                                 compare_while_shown, diagnose_while_shown, hide_stale_tab_bars, optional_panel,
-                                 scrolled, size_docks)
+                                 compare_while_shown, diagnose_while_shown, dockable, hide_stale_tab_bars,
+                                 optional_panel, scrolled, size_docks)
 from vaestudio.gui.exports import Exports
 from vaestudio.gui.opening import RunOpener
 from vaestudio.gui.panels.elbo import ElboPanel
 from vaestudio.gui.panels.run_controls import RunControlsPanel
 from vaestudio.gui.panels.runs import RunsPanel
 from vaestudio.gui.panels.timeline import TimelinePanel
-from vaestudio.gui.recording import MorphRecorder
+from vaestudio.gui.recording import morph_recorder
 from vaestudio.gui.settings import open_settings
 from vaestudio.gui.state.studio import FAILED, READY, Studio
 from vaestudio.gui.status_bar import StatusBar
 from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import QtExecutor
 from vaestudio.gui.training import RunOutcome, TrainingController
-from vaestudio.gui.window_settings import LAYOUT_VERSION, restore_window, save_window
+from vaestudio.gui.window_settings import DEFAULT_SIZE, LAYOUT_VERSION, fitting_size, restore_window, save_window
 from vaestudio.gui.window_status import enabled_actions, window_title
 
 # TensorFlow's import starts this long after the window first shows (at once if something needs it
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         self.commands = Commands(self.studio, self.settings, self)
         self.commands.training, self.commands.opening = self.training, self.opening
         self.commands.encode_files = self.encode_image_files
-        self.recorder = MorphRecorder(self.studio)
+        self.recorder = morph_recorder(self.studio)  # the one recording: the menu and the preview's button
         self.last_error: str | None = None
         self.errors: list[tuple[str, str]] = []
         self.docks: dict[str, QDockWidget] = {}
@@ -88,8 +88,7 @@ class MainWindow(QMainWindow):
         self.training.run_ended.connect(self._on_run_ended)
         self.opening.recent_changed.connect(self._fill_recent_menu)
         self.recorder.changed.connect(self._on_recording_changed)
-        self.recorder.stopped.connect(self.exports.offer_morph_save)
-        self.resize(1400, 900)
+        self.resize(fitting_size(self.screen().availableGeometry()) if self.screen() else DEFAULT_SIZE)
         size_docks(self, self.docks, self.controls.sizeHint().width() + 24)
         self.default_layout = self.saveState(LAYOUT_VERSION)
         restore_window(self)
@@ -146,7 +145,7 @@ class MainWindow(QMainWindow):
             panel = optional_panel(module, class_name, self.studio, state)
             self.panels[module] = panel
             title = getattr(panel, "title", module.replace("_", " ").capitalize())
-            self._add_dock(module, title, panel, area, tab_with=groups.get(group))
+            self._add_dock(module, title, dockable(module, panel), area, tab_with=groups.get(group))
             groups.setdefault(group, module)
         self.docks["elbo"].raise_()
         self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)
@@ -304,6 +303,7 @@ class MainWindow(QMainWindow):
     def encode_image_files(self, paths) -> int:
         from vaestudio.gui.panels.own_images import encode_image_files
 
+        self.docks["own_images"].raise_()  # where the encoded images show
         return encode_image_files(self.studio, paths, on_error=lambda text: self.report_error("Cannot encode the image",
                                                                                               text))
 
@@ -328,7 +328,7 @@ class MainWindow(QMainWindow):
         if self.record_action.isChecked() != on:
             self.record_action.setChecked(on)
         if on:
-            self.show_message("Recording the morph: drag the cursor, then Run → Record morph again to stop")
+            self.show_message("Recording the morph: drag the cursor, then Ctrl+R or Stop recording to stop")
 
     # -- view ---------------------------------------------------------------------------------------------------
     def _on_overlay_changed(self, on: bool) -> None:
@@ -384,19 +384,18 @@ class MainWindow(QMainWindow):
         self.loader.start()
 
     def shutdown(self, wait_for_tensorflow: bool = True) -> None:
-        """Stop training (the checkpoint is saved, the final files are not written: the run continues later)
-        and end every thread this window started. The window hides first if that takes a moment."""
+        """Stop training as Stop does (its checkpoint and final files written: the run continues later) and end
+        every thread this window started. The window hides first if that takes a moment."""
         if self._shut_down:
             return
         self._shut_down = True
-        if self.recorder.recording:
-            self.recorder.set_recording(False)
+        self.recorder.set_recording(False)  # nothing when not recording
         if self.training.busy:
             self.hide()
             QApplication.processEvents()
-            self.training.shutdown()
+            self.training.shutdown(exiting=not wait_for_tensorflow)  # the process then ends: nothing to free
         self.opening.shutdown()
-        self.executor.wait(2000)
+        self.executor.wait(2000 if wait_for_tensorflow else 300)  # exiting: only pictures are cut short
         if wait_for_tensorflow and self.loader.loading:
             self.hide()
             self.loader.wait()

@@ -206,53 +206,37 @@ class RunOpener(QObject):
 
     # -- models -------------------------------------------------------------------------------------------
     def open_model(self, path: str | Path) -> None:
-        """Open a `.keras` model (once TensorFlow has loaded) as a run of one snapshot, with its test images
-        when its side-car settings (`.json` beside it) name a dataset. Errors are shown; nothing changes."""
+        """Open a `.keras` model (once TensorFlow has loaded) as a run of one snapshot, with the test images of
+        the data its side-car settings (`.json` beside it) name, else of the data it was most likely trained
+        on (`core.model_settings`, as `vaestudio inspect`). Errors are shown; nothing changes."""
         path = Path(path)
         self.studio.say(f"Opening {path}…" if self.loader.ready else f"Opening {path} once TensorFlow has loaded…")
 
         def load():
+            from vaestudio.core.model_settings import model_settings
             from vaestudio.core.tf.model import load_model
             from vaestudio.core.weights import VaeWeights
 
             model = load_model(path)
             weights = VaeWeights.from_model(model)
-            config, note = None, ""
-            side_car = path.with_suffix(".json")
-            if side_car.is_file():
-                try:
-                    config = TrainConfig.load(side_car)
-                except VaeStudioError as exc:
-                    note = f" (its settings file was not used: {exc})"
-                if config is not None and config.architecture != weights.architecture:
-                    note = f" (its settings file {side_car.name} describes another model and was not used)"
-                    config = None
-            if config is None:
-                arch = weights.architecture
-                config = TrainConfig(latent_dim=arch.latent_dim, image_size=arch.image_size, channels=arch.channels,
-                                     likelihood=arch.likelihood, preset="custom",
-                                     dataset="fashion_mnist" if (arch.image_size, arch.channels) == (28, 1)
-                                     else "image_folder")
-                known = False
-            else:
-                known = True
+            config, note = model_settings(path, weights.architecture)
             from vaestudio.core.numpy_vae import NumpyVAE
 
             grid = NumpyVAE(weights).grid(config.grid_size)
             del model
             collect_cycles_here()  # in this worker thread, not on the UI thread
-            return weights, grid, config, known, note
+            return weights, grid, config, note
 
         def loaded(result) -> None:
-            weights, grid, config, known, note = result
+            weights, grid, config, note = result
             history = RunHistory(name=path.name, folder=None, config=config)
             history.feed(Started(config.epochs, 1, 1, "opened model"))
             history.feed(Snapshot(0, 0, f"{path.name} (opened model)", grid, weights))
             history.feed(Finished("completed", 0, 0, "opened from a model file"))
             self.studio.add_run(history)
-            self.studio.say(f"Opened {path}{note}", 8000)
-            if known:
-                self._load_probe(history, config)
+            self.studio.say(f"Opened {path}" + (f" ({note})" if note else "")
+                            + f"; its pictures use the test images of {config.dataset}", 8000)
+            self._load_probe(history, config)
 
         def failed(message: str) -> None:
             self.studio.report("Cannot open the model", message if str(path) in message else f"{path}: {message}")

@@ -69,8 +69,8 @@ class StatusBar(QStatusBar):
     def show_run_ended(self, folder: Path | None, succeeded: bool, text: str) -> None:
         """A run ended: its one-line outcome, with Open run folder when there is one to open."""
         self.finished_folder = folder
+        self.show_message(text)  # first: a message not naming the folder hides the button of an earlier run
         self.open_folder_button.setVisible(folder is not None and succeeded)
-        self.show_message(text)
 
     def open_run_folder(self) -> None:
         if self.finished_folder is not None:

@@ -10,6 +10,7 @@ before anything touches TensorFlow. Every decision reads the state here, never a
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -66,6 +67,7 @@ class TrainingController(QObject):
         self._saved: tuple[Path, ...] = ()
         self._error: str | None = None
         self._closing = False
+        self._written = threading.Event()  # set once the run under way has written its files (or ended)
 
     # -- starting ------------------------------------------------------------------------------------------
     @property
@@ -148,7 +150,8 @@ class TrainingController(QObject):
             return
         run.device = str(self.studio.device) if self.studio.device is not None else None
         self.studio.say(("Reading " if not run.is_new else "Starting a run in ") + f"{run.path}…")
-        thread = StreamThread(lambda: run.events(include_history=True), "vaestudio-training",
+        self._written = written = threading.Event()
+        thread = StreamThread(lambda: _until_written(run.events(include_history=True), written), "vaestudio-training",
                               lower_priority=True, parent=self)
         thread.items.connect(self._on_items)
         thread.failed.connect(self._on_failed)
@@ -212,9 +215,12 @@ class TrainingController(QObject):
             return str(exc)
         return None
 
-    def shutdown(self, timeout_ms: int = -1) -> bool:
-        """Closing the window: stop now and end the thread without writing the final files (the checkpoint
-        is saved, so the run continues later with nothing lost). True once the thread has ended."""
+    def shutdown(self, timeout_ms: int = -1, exiting: bool = False) -> bool:
+        """Closing the window: stop after the current steps as Stop does (the checkpoint at the last completed
+        step, then model.keras, the grid, the GIF and run.json, all of that step) and wait for the thread.
+        Nothing is cancelled mid-way: cutting the run's generator left files of different steps behind.
+        `exiting` (the process ends right after): wait only until the files are written, not for TensorFlow
+        to be torn down. True once the thread has ended (or, exiting, once the files are written)."""
         self._closing = True
         self.loader.forget_waiting()
         if self.run is not None:
@@ -222,7 +228,8 @@ class TrainingController(QObject):
         thread = self.thread
         if thread is None:
             return True
-        thread.cancel()
+        if exiting:
+            return self._written.wait(None if timeout_ms < 0 else timeout_ms / 1000)
         ended = thread.wait() if timeout_ms < 0 else thread.wait(timeout_ms)
         if ended:  # the event loop may not run again: take the results now
             self.thread = None
@@ -317,10 +324,22 @@ class TrainingController(QObject):
                      f"({progress.epoch_fraction:.0%} of the epoch)")
         else:
             place = f"Stopped after epoch {finished.epoch} of {total} (step {finished.step})"
-        return f"{place}; press Start to continue it, or start a new run.{where}"
+        # no folder here: the message must fit a 1280-pixel status bar (Open run folder and the run's name follow)
+        return f"{place}; press Start to continue it, or start a new run"
 
     def _divergence_text(self, outcome: RunOutcome) -> str:
         text = outcome.finished.message if outcome.finished is not None else "the loss became NaN"
         if outcome.folder is not None and (outcome.folder / "model.keras").is_file():
             text += f"\n\nThe model with the last good weights is saved in {outcome.folder}."
         return text + "\n\nTry a lower learning rate (a tenth of it, say), then continue or start again."
+
+
+def _until_written(events, written: threading.Event):
+    """The run's events; `written` is set once its files are written (Saved passed on) or it has ended."""
+    try:
+        for event in events:
+            yield event
+            if isinstance(event, Saved):
+                written.set()
+    finally:
+        written.set()

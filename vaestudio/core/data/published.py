@@ -120,6 +120,11 @@ def _load_place(place: Path, name: str, explicit: bool) -> tuple[Arrays, str] | 
         keys = ("x_train", "y_train", "x_test", "y_test")
         return _validated(read_npz(npz), [f"{shown(npz)}[{k}]" for k in keys]), str(npz)
     if explicit:
+        from vaestudio.core.data.scan import holds_images
+
+        if holds_images(place):
+            raise DataError(f"{shown(place)}: this folder holds images, not the {name} files: add --dataset "
+                            "image_folder (in the window: choose the dataset Image folder)")
         missing = [stem + "[.gz]" for stem, f in zip(IDX_STEMS, files) if f is None]
         raise DataError(f"{shown(place)}: missing {', '.join(missing)} (or a Keras-style .npz with x_train, y_train, "
                         "x_test, y_test)")

@@ -184,3 +184,26 @@ def _walk(folder: Path, relative: str, visited: set[tuple[int, int]], skipped: l
                     subfolders.append((Path(entry.path), entry_relative))
         stack += reversed(subfolders)
     return found
+
+
+def holds_images(root: str | os.PathLike, entries: int = 64, subfolders: int = 16) -> bool:
+    """Whether folder `root` looks like an image folder: an image among its first `entries` names or those of
+    its first `subfolders` subfolders (names only: no file is opened, no link followed)."""
+    def images_in(folder: str | os.PathLike) -> tuple[bool, list[str]]:
+        found, children = False, []
+        try:
+            with os.scandir(folder) as listing:
+                for count, entry in enumerate(listing):
+                    if count >= entries:
+                        break
+                    if entry.is_dir(follow_symlinks=False):
+                        children.append(entry.path)
+                    elif is_image_name(entry.name):
+                        found = True
+                        break
+        except OSError:
+            pass
+        return found, children
+
+    found, children = images_in(root)
+    return found or any(images_in(child)[0] for child in children[:subfolders])

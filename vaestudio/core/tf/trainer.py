@@ -74,6 +74,7 @@ class Trainer:
         self.model = None
         self.optimizer = None
         self._steps = None
+        self._batches = None  # the epoch's input iterator
         self.control = control if control is not None else TrainingControl()
 
     @property
@@ -109,7 +110,9 @@ class Trainer:
 
         for epoch in range(state.epoch + 1, cfg.epochs + 1):
             epoch_step, busy = state.epoch_step, 0.0
-            batches = self._inputs.epoch_iterator(epoch, skip=epoch_step)
+            # Kept on the trainer: freeing an input iterator mid-epoch joins its prefetch threads (up to
+            # seconds on a loaded machine), so a stopped run frees it with the trainer, after its files.
+            batches = self._batches = self._inputs.epoch_iterator(epoch, skip=epoch_step)
             window = _Window()
             while epoch_step < steps_per_epoch:
                 if not self._wait_while_paused():

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.qimages import to_qimage
+from vaestudio.gui.recording import morph_recorder
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
@@ -28,7 +29,6 @@ from vaestudio.gui.widgets import subscribe
 MIN_DECODE_MS = 12
 PRIOR_SAMPLES = 8
 GIF_SCALE = 4  # recorded morphs are saved at 4x (112 pixels for 28x28 images)
-MIN_GIF_FRAME_SECONDS = 0.02  # viewers show shorter GIF delays as 0.1 s
 
 
 def rgb32(image: np.ndarray) -> np.ndarray:
@@ -127,8 +127,7 @@ class CursorPreviewPanel(QWidget):
         self._painting_since: float | None = None  # a decoded move waiting for its paint
         self._last_decode = 0.0
         self.latencies_ms: deque[float] = deque(maxlen=2000)
-        self.recording = False
-        self.recorded: list[tuple[np.ndarray, np.ndarray, float]] = []  # (z, image, time) per frame
+        self.recorder = morph_recorder(studio)  # the one recording, shared with the Run menu's Record morph
         self.prior_z: np.ndarray | None = None
         self._prior_seed = 0
         self._build()
@@ -136,7 +135,10 @@ class CursorPreviewPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._decode(measure=True))
         subscribe(self, [(self.view.events.cursor, self.request),
-                         (self.explorer.moment_loaded, self._on_pictures)])
+                         (self.explorer.moment_loaded, self._on_pictures),
+                         (self.recorder.changed, self._on_recording_changed),
+                         (self.recorder.frame_added, self._show_recording),
+                         (self.recorder.stopped, self._on_recording_stopped)])
         self.prior_button.setEnabled(False)
         self._on_pictures(self.explorer.pictures)
         self.request(self.view.cursor, measure=False)
@@ -233,9 +235,6 @@ class CursorPreviewPanel(QWidget):
         self._pending_since = None
         self.image_view.set_image(image)
         self._show_caption(z)
-        if self.recording:
-            self.recorded.append((z.copy(), image, now))
-            self._show_recording()
         self.preview_updated.emit()
 
     def _on_painted(self) -> None:
@@ -268,42 +267,46 @@ class CursorPreviewPanel(QWidget):
         """The q-th percentile of the recorded drag latencies (ms), or None before any."""
         return float(np.percentile(np.asarray(self.latencies_ms), q)) if self.latencies_ms else None
 
-    # -- recording a morph -------------------------------------------------------------------------------------
+    # -- recording a morph (the studio's one MorphRecorder) ----------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.recorder.recording
+
+    @property
+    def recorded(self) -> list[np.ndarray]:
+        """The frames of the recording under way, or of the last one."""
+        return self.recorder.frames
+
     def set_recording(self, on: bool) -> None:
-        """Start or stop recording; stopping with frames recorded offers to save them as a GIF at once."""
-        on = bool(on)
-        if on == self.recording:
-            return
-        self.recording = on
+        """Start or stop the recording (the Run menu's Record morph is the same one); stopping with frames
+        recorded offers to save them as a GIF at once."""
+        self.recorder.set_recording(on)
+
+    def _on_recording_changed(self, on: bool) -> None:
         if self.record_button.isChecked() != on:
             self.record_button.blockSignals(True)
             self.record_button.setChecked(on)
             self.record_button.blockSignals(False)
         if on:
-            self.recorded = []
-            if self.image is not None and self._shown_z is not None:
-                self.recorded.append((self._shown_z.copy(), self.image, time.perf_counter()))
             self._show_recording()
         else:
             self.record_button.setText("Record morph")
         self.save_button.setEnabled(bool(self.recorded) and not on)
         self.recording_changed.emit(on)
-        if not on and self.recorded:
+
+    def _on_recording_stopped(self, count: int) -> None:
+        if count:
             self.save_recording()
 
-    def _show_recording(self) -> None:
+    def _show_recording(self, *_args) -> None:
         self.record_button.setText(f"Stop recording ({frames_text(len(self.recorded))})")
 
     def recorded_frames(self) -> list[np.ndarray]:
-        return [image for _, image, _ in self.recorded]
+        return list(self.recorder.frames)
 
     def frame_seconds(self) -> float:
         """How long each recorded frame shows in the GIF: the pace it was recorded at (at least 0.02 s)."""
-        if len(self.recorded) < 2:
-            return 0.1
-        times = [t for _, _, t in self.recorded]
-        pace = (times[-1] - times[0]) / (len(times) - 1)
-        return round(max(MIN_GIF_FRAME_SECONDS, min(pace, 1.0)), 2)
+        return self.recorder.frame_seconds()
 
     def save_recording(self) -> bool:
         """Ask where to save the recorded morph and write it as a GIF; False when cancelled or failed."""

@@ -5,8 +5,8 @@ timeline shows, one per live hyper-parameter change and a red one where a poster
 aligned by (`studio.comparison.unit`: images seen, step or wall time; gui.state.alignment), chosen in the bar.
 
 Curves grow with every metrics event but are redrawn on a timer (a few times a second), never per event.
-The legend sits in the plot's lower right, where ELBO curves (rising from far below) never are; the view
-keeps the start of training and never shows negative steps.
+The legend sits in the plot's lower right, kept clear: the y ranges are chosen so that the curves pass above
+it (legend_corner.py); the view keeps the start of training and never shows negative steps.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.legend_corner import keep_clear
 from vaestudio.gui.state.alignment import AXIS_LABELS, UNIT_NAMES, UNITS
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
@@ -44,6 +45,7 @@ class ElboPanel(QWidget):
         self.commands = commands
         self.history: RunHistory | None = None
         self._dirty = True
+        self._fit_y = True  # the y ranges keep the legend's corner clear until the user zooms or pans
 
         self.plot = pg.PlotWidget(background="w")
         item = self.plot.getPlotItem()
@@ -91,6 +93,9 @@ class ElboPanel(QWidget):
         self.alarm_line.hide()
         self.compared_curves: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+        for view in (item.vb, self.kl_view):
+            view.sigRangeChangedManually.connect(self._on_zoomed)
+        item.vb.sigResized.connect(self._clear_legend_corner)
 
         self.split_check = QCheckBox("Split: log-likelihood and KL")
         self.split_check.setToolTip("ELBO = log-likelihood of the reconstruction − KL(q(z|x) ‖ p(z))")
@@ -181,6 +186,8 @@ class ElboPanel(QWidget):
         self._on_moment(history.current if history is not None else None)
         self.refresh()
         self.plot.getPlotItem().enableAutoRange()
+        self._fit_y = True
+        self._clear_legend_corner()
 
     def _on_alarm(self, alarm) -> None:
         """Mark (or unmark) where the active run's posterior-collapse alarm started."""
@@ -281,6 +288,21 @@ class ElboPanel(QWidget):
                 curves[1].setData(*points(history, "test_elbo"))
         self._grey_units()  # a live run may have recorded its first training seconds since
         self.readout.setText(self.readout_text())
+        self._clear_legend_corner()
+
+    def _on_zoomed(self, *_args) -> None:
+        self._fit_y = False
+
+    def _clear_legend_corner(self) -> None:
+        """Curves pass above the legend (lower right), so the ends of short runs are never covered."""
+        if not self._fit_y:
+            return
+        vb = self.plot.getPlotItem().vb
+        curves = [self.train_curve, self.test_curve] + [c for pair in self.compared_curves.values() for c in pair]
+        if self.split_visible():
+            curves.append(self.ll_curve)
+            keep_clear(self.kl_view, [self.kl_curve], self.legend)
+        keep_clear(vb, curves, self.legend)
 
     def readout_text(self) -> str:
         h = self.history
@@ -294,6 +316,8 @@ class ElboPanel(QWidget):
             parts.append(f"test {last.test_elbo:.1f} (epoch {last.epoch})")
         if h.current is not None and not h.following:
             parts.append(f"shown: {h.current.label}")
+        if not parts and h.folder is None and not h.live:
+            return "A model file has no training curves: its pictures, KL and log-likelihood show in the other panels"
         return " · ".join(parts) if parts else "Waiting for the first steps…"
 
     def set_split_visible(self, visible: bool) -> None:
@@ -312,6 +336,7 @@ class ElboPanel(QWidget):
         self.refresh()
         if visible:
             self.kl_view.enableAutoRange()
+            self._clear_legend_corner()
 
     def split_visible(self) -> bool:
         return self.split_check.isChecked()

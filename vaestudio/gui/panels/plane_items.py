@@ -320,7 +320,7 @@ class OwnMarkers(Points):
     """The user's own images, at their encoder means (stars)."""
 
     def __init__(self):
-        super().__init__(size=15, symbol="star", pen=pg.mkPen((0, 60, 30), width=1),
+        super().__init__(size=22, symbol="star", pen=pg.mkPen("k", width=2),  # seen on light and dark images
                          brush=pg.mkBrush(*OWN_COLOR))
         self.setZValue(14)
 

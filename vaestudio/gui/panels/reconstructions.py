@@ -35,7 +35,7 @@ class ReconstructionsPanel(QWidget):
 
         self.header = QLabel()
         self.header.setWordWrap(True)
-        self.strip = ImageStrip(rows=2, max_cell=112)
+        self.strip = ImageStrip(rows=2, max_cell=112, whole_captions=(0, 1))  # class names and ELBOs never cut
         self.strip.clicked.connect(self._on_clicked)
         self.strip.menu_requested.connect(self._on_menu)
         self.add_button = QPushButton("Add inspected image")

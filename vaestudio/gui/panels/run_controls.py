@@ -99,6 +99,10 @@ class RunControlsPanel(QWidget):
         form.addRow("", self.apply_button)
         settings_box = QGroupBox("Training")
         settings_box.setLayout(form)
+        self.shown_note = QLabel()  # which settings these are while another run is shown
+        self.shown_note.setWordWrap(True)
+        self.shown_note.setStyleSheet("background: palette(alternate-base); padding: 4px;")
+        self.shown_note.hide()
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -121,6 +125,7 @@ class RunControlsPanel(QWidget):
         self.eta_label = self.progress.eta_label
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.shown_note)
         layout.addWidget(settings_box)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
@@ -141,7 +146,9 @@ class RunControlsPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
 
         subscribe(self, [(studio.training_changed, self._on_training_changed),
-                         (studio.runs_changed, self._on_runs_changed)])
+                         (studio.runs_changed, self._on_runs_changed),
+                         (studio.active_hyper_changed, self._show_live_values),
+                         (studio.active_changed, self._show_which_settings)])
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.show_progress)
@@ -283,6 +290,29 @@ class RunControlsPanel(QWidget):
         self.studio.say("New values go in force from the run's next steps (marked on the ELBO plot)", 5000)
         return True
 
+    def _show_which_settings(self, *_args) -> None:
+        """While an opened run (not the one training here) is shown, say that these fields are a new run's
+        and what the run shown was trained with."""
+        shown = self.studio.active
+        config = shown.config if shown is not None and not shown.live else None
+        self.shown_note.setVisible(config is not None)
+        if config is not None and shown.folder is None:  # a model file: only its shape is certain
+            self.shown_note.setText(f"<b>Settings for a new run.</b> The model shown, {shown.title()}, is a model "
+                                    f"file of latent dim {config.latent_dim} ({config.image_size}×{config.image_size})")
+        elif config is not None:
+            self.shown_note.setText(
+                f"<b>Settings for a new run.</b> The run shown, {shown.title()}, was trained with: latent dim "
+                f"{config.latent_dim}, {config.epochs} epochs, batch {config.batch_size}, learning rate "
+                f"{config.learning_rate:g}, β {config.beta:g} ({config.dataset})")
+
+    def _show_live_values(self, *_args) -> None:
+        """The learning rate and β the live run trains at (a continued run: those applied before it stopped)."""
+        live = self.studio.live
+        if live is None or live is not self.studio.active or not live.hyper_changes:
+            return
+        for name in LIVE_FIELDS:
+            self.fields[name].set_value(getattr(live.hyper_changes[-1], name))
+
     def _in_force(self, name: str) -> float | None:
         history = self.studio.live
         if history is not None and history.hyper_changes:
@@ -305,6 +335,7 @@ class RunControlsPanel(QWidget):
             self._shown = self.studio.live
             if self.studio.live.config is not None:
                 self.show_config(self.studio.live.config)
+            self._show_live_values()
             self.show_progress()
 
     def _show_message(self, text: str) -> None:

@@ -113,6 +113,7 @@ class TimelinePanel(QWidget):
         self.live_button.setToolTip("Follow training: show each new snapshot as it comes")
         self.label = _MomentLabel()
         self.label.setMinimumWidth(60)
+        self.label.want(["No snapshot yet", "No run shown"])  # room for these before any run is measured
         self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
         self._measured: tuple[RunHistory | None, int] = (None, 0)  # the history and how many moments measured
         self._widest_head = (0, "")  # pixels and text of the widest "label · step n" among them

@@ -156,9 +156,11 @@ class Studio:
         if self.active is not None:
             for name, forwarder in self._forwarders.items():
                 getattr(self.active, name).disconnect(forwarder)
+        continued = (self.active is not None and history is not None and history.folder is not None
+                     and self.active.folder == history.folder and self.active.latent_dim == history.latent_dim)
         self.active = history
         self.explorer.show(None)  # the old run's pictures go first: none is redrawn for the new run's view
-        if history is not None:
+        if history is not None and not continued:  # a continued run keeps the view (axes, endpoints, cursor)
             self.view.reset(history.latent_dim)
         self.explorer.show(history, self.probes.get(id(history)) if history is not None else None)
         refit_own_images(self)  # own images made for another image size or colour are prepared again

@@ -104,7 +104,8 @@ def test_a_collapsed_run_shows_the_banner_and_marks_where_it_started(qtbot, wind
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=30_000)
     alarm = window.diagnosis.alarm
     assert "Posterior collapse" in window.banner.text.text() and "lower beta" in window.banner.text.text()
-    assert not window.banner.branch.isEnabled() and "not in the window yet" in window.banner.branch.toolTip()
+    # No run trains: the banner offers to branch (tests/gui/test_branching_window.py follows the button).
+    assert window.banner.branch.isEnabled() and "not in the window yet" not in window.banner.branch.toolTip()
     started = history.index_at_step(alarm.started_step)
     assert window.timeline.alarm_index == started and window.timeline.slider.mark == started
     assert window.elbo.alarm_line.isVisible()

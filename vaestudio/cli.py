@@ -15,7 +15,7 @@ from typing import Sequence, TextIO
 
 from vaestudio import __version__
 from vaestudio.core.config import DATASETS, KL_SCHEDULES, LR_SCHEDULES, OBJECTIVES, PRECISIONS, PRESETS, TrainConfig
-from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS
+from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS, PRIORS
 from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -23,7 +23,8 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 # The model zoo's loss-side options (core/config.py): argparse name -> (TrainConfig field, option).
 VARIANT_OPTIONS = {"objective": ("objective", "--objective"), "samples": ("samples", "--samples"),
                    "free_bits": ("free_bits", "--free-bits"), "kl_schedule": ("kl_schedule", "--kl-schedule"),
-                   "cycles": ("cycles", "--cycles")}
+                   "cycles": ("cycles", "--cycles"), "prior": ("prior", "--prior"),
+                   "pseudo_inputs": ("pseudo_inputs", "--pseudo-inputs")}
 # What `--resume` may change; every other training option is fixed by the run's checkpoint.
 RESUME_OPTIONS = {"epochs": "--epochs", "lr": "--lr", "beta": "--beta"}
 FIXED_ON_RESUME = {"dataset": "--dataset", "data": "--data", "preset": "--preset", "latent_dim": "--latent-dim",
@@ -101,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "importance-weighted bound; tcvae: beta-TCVAE, --beta weighs the total correlation")
     train.add_argument("--samples", type=int, metavar="K", help="samples per image of --objective iwae "
                        "(default 5)")
+    train.add_argument("--prior", choices=PRIORS, help="standard: N(0, I) (default); vamp: VampPrior, a mixture "
+                       "of the encoder's posteriors at --pseudo-inputs learned images (Tomczak & Welling 2018)")
+    train.add_argument("--pseudo-inputs", type=int, metavar="K", help="pseudo-inputs of --prior vamp (default "
+                       "500)")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="default: constant")
     train.add_argument("--lr-warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up (default 0)")
     train.add_argument("--grid", type=int, help="grid size n, n x n decoded images (default 20)")

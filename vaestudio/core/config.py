@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaestudio.core.architecture import CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, Architecture
+from vaestudio.core.architecture import (CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, MAX_PSEUDO_INPUTS, PRIORS,
+                                         Architecture)
 from vaestudio.core.errors import ConfigError
 
 DATASETS = ("fashion_mnist", "mnist", "image_folder")
@@ -26,6 +27,7 @@ OBJECTIVES = ("elbo", "iwae", "tcvae")
 # linear: beta rises from 0 over kl_warmup_steps (constant when 0: today's); cyclical: Fu et al. 2019.
 KL_SCHEDULES = ("linear", "cyclical")
 DEFAULT_IWAE_SAMPLES = 5
+DEFAULT_PSEUDO_INPUTS = 500  # Tomczak & Welling's K for MNIST
 
 # Each preset fills the hyperparameters; explicit values override it.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -108,6 +110,9 @@ class TrainConfig:
     free_bits: float = 0.0
     kl_schedule: str = "linear"
     cycles: int = 4
+    # The prior (architecture.py): standard normal, or a VampPrior over `pseudo_inputs` learned images.
+    prior: str = "standard"
+    pseudo_inputs: int = 0
 
     @classmethod
     def from_preset(cls, preset: str = "tutorial", **overrides: Any) -> "TrainConfig":
@@ -118,6 +123,8 @@ class TrainConfig:
         given = {k: v for k, v in overrides.items() if v is not None}
         if given.get("dataset") == "image_folder" and "likelihood" not in given:
             values["likelihood"] = "continuous_bernoulli"  # grey levels carry the picture
+        if given.get("prior") == "vamp" and "pseudo_inputs" not in given:
+            values["pseudo_inputs"] = DEFAULT_PSEUDO_INPUTS
         if given.get("objective") == "iwae" and "samples" not in given:
             values["samples"] = DEFAULT_IWAE_SAMPLES
         values.update(given)
@@ -131,7 +138,8 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first value that is out of range or of the wrong type."""
         for name, choices in (("dataset", DATASETS), ("precision", PRECISIONS), ("lr_schedule", LR_SCHEDULES),
-                              ("likelihood", LIKELIHOODS), ("objective", OBJECTIVES), ("kl_schedule", KL_SCHEDULES)):
+                              ("likelihood", LIKELIHOODS), ("objective", OBJECTIVES), ("kl_schedule", KL_SCHEDULES),
+                              ("prior", PRIORS)):
             value = getattr(self, name)
             if not isinstance(value, str) or value not in choices:
                 raise ConfigError(f"{name} {value!r} is not one of {', '.join(choices)}")
@@ -154,7 +162,15 @@ class TrainConfig:
         return self
 
     def _check_variant(self) -> None:
-        """Refuse combinations of the loss-side variants that have no meaning, naming the setting."""
+        """Refuse combinations of the variants that have no meaning, naming the setting."""
+        if self.prior == "vamp":
+            setattr(self, "pseudo_inputs", checked_number("pseudo_inputs", self.pseudo_inputs, 1, MAX_PSEUDO_INPUTS, int))
+            if self.free_bits or self.objective == "tcvae":
+                what = "free_bits" if self.free_bits else "objective tcvae"
+                raise ConfigError(f"{what} needs the standard normal prior (its KL is split per dimension), not "
+                                  f"prior vamp")
+        elif self.pseudo_inputs != 0:
+            raise ConfigError(f"pseudo_inputs ({self.pseudo_inputs!r}) applies only to prior vamp")
         if self.objective == "iwae" and self.samples < 2:
             raise ConfigError(f"samples must be at least 2 with objective iwae (1 is the ELBO), got {self.samples}")
         if self.objective != "iwae" and self.samples != 1:

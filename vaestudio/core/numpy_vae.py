@@ -95,6 +95,8 @@ class NumpyDecoder:
             raise ValueError(f"decoder weights of shapes {[a.shape for a in arrays]} do not fit a model of "
                              f"{architecture.describe()} (expected {shapes})")
         self.architecture = architecture
+        # A VampPrior's pseudo-input logits come first (architecture.py); decoding does not use them.
+        self.pseudo_input_logits = _frozen(arrays.pop(0)) if architecture.vamp else None
         base = self._base = architecture.decoder_base_size
         dense_w, dense_b = arrays[0], arrays[1]
         channels = dense_b.size // (base * base)
@@ -254,6 +256,43 @@ class NumpyVAE:
         """(N, latent_dim) -> display values float32 (N, H, W, C) in [0, 1]: the Bernoulli's probability
         (sigmoid of the logits) or the continuous Bernoulli's mean."""
         return display_values(self.decode_logits(z), self.architecture.likelihood)
+
+    def pseudo_inputs(self) -> np.ndarray | None:
+        """A VampPrior's pseudo-inputs, float32 (K, H, W, C) in [0, 1]; None for the standard normal prior."""
+        logits = self._decoder.pseudo_input_logits
+        return None if logits is None else sigmoid(logits).astype(np.float32)
+
+    def prior_components(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The VampPrior's mixture components, (means, log-variances) each float64 (K, d); None for N(0, I)."""
+        images = self.pseudo_inputs()
+        if images is None:
+            return None
+        means, logvars = self.encode(images)
+        return means.astype(np.float64), logvars.astype(np.float64)
+
+    def prior_log_density(self, z: np.ndarray) -> np.ndarray:
+        """log p(z) (N,) of latent points (N, d) under the model's prior: N(0, I), or the VampPrior's
+        mixture (1/K) sum_k N(z; mean_k, var_k) of the encoder's posteriors at the pseudo-inputs."""
+        z = check_latents(z, self.architecture.latent_dim).astype(np.float64)
+        half_log_2pi = 0.5 * np.log(2.0 * np.pi)
+        components = self.prior_components()
+        if components is None:
+            return (-0.5 * z ** 2 - half_log_2pi).sum(axis=1)
+        means, logvars = components
+        per_component = (-0.5 * ((z[:, None] - means) ** 2 * np.exp(-logvars) + logvars) - half_log_2pi).sum(axis=2)
+        peak = per_component.max(axis=1, keepdims=True)
+        return peak[:, 0] + np.log(np.exp(per_component - peak).mean(axis=1))
+
+    def sample_prior(self, count: int, seed: int = 0) -> np.ndarray:
+        """`count` latent points float32 (count, d) drawn from the model's prior (reproducible by seed)."""
+        rng = np.random.default_rng(seed)
+        noise = rng.standard_normal((count, self.architecture.latent_dim), dtype=np.float32)
+        components = self.prior_components()
+        if components is None:
+            return noise
+        means, logvars = components
+        chosen = rng.integers(0, len(means), count)
+        return (means[chosen] + noise * np.exp(0.5 * logvars[chosen])).astype(np.float32)
 
     def decode_uint8(self, z: np.ndarray) -> np.ndarray:
         """(N, latent_dim) -> uint8 images (N, H, W) for grey models, (N, H, W, 3) for colour."""

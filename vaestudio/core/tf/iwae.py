@@ -130,7 +130,7 @@ def _log_weight_function(model, tf):
         logits = tf.reshape(logits, [batch, samples, height, width, channels])
         targets = tf.broadcast_to(x[:, None], tf.shape(logits))
         log_px_z = log_likelihood_of(likelihood, targets, logits)
-        log_pz = tf.reduce_sum(-0.5 * tf.square(z) - half_log_2pi, axis=-1)
+        log_pz = model.prior_log_prob(z)  # the model's prior: the standard normal or a VampPrior
         log_qz_x = tf.reduce_sum(-0.5 * tf.square(eps) - half_log_2pi, axis=-1) - tf.reduce_sum(0.5 * logvar, axis=-1)[:, None]
         return tf.cast(log_px_z + log_pz - log_qz_x, tf.float64)
 

@@ -2,8 +2,9 @@
 
 The tutorial's single-sample Monte Carlo ELBO: z = mean + eps * std, log p(x|z) under the architecture's
 likelihood (independent Bernoulli pixels for binarized images, the tutorial's; or the continuous
-Bernoulli for grey levels), and the single-sample KL estimate log q(z|x) - log p(z). The analytic
-per-dimension KL(q(z|x) || N(0, I)) is given beside it for reports.
+Bernoulli for grey levels), and the single-sample KL estimate log q(z|x) - log p(z), p the model's prior
+(N(0, I), or a VampPrior). The analytic per-dimension KL(q(z|x) || N(0, I)) is given beside it for reports
+(with a VampPrior too: it then measures how far each dimension is from the standard normal).
 """
 
 from __future__ import annotations
@@ -46,9 +47,17 @@ def elbo_terms(model, x: tf.Tensor, eps: tf.Tensor) -> ElboTerms:
     logits = tf.cast(model.decode(z), tf.float32)
     log_likelihood = log_likelihood_of(likelihood_of(model), x, logits)
     posterior = tfd.MultivariateNormalDiag(loc=mean, scale_diag=std)
-    prior = tfd.MultivariateNormalDiag(loc=tf.zeros_like(mean), scale_diag=tf.ones_like(std))
-    kl = posterior.log_prob(z) - prior.log_prob(z)
+    kl = posterior.log_prob(z) - prior_log_prob(model, z)
     return ElboTerms(log_likelihood - kl, log_likelihood, kl, kl_per_dimension(mean, logvar))
+
+
+def prior_log_prob(model, z: tf.Tensor) -> tf.Tensor:
+    """log p(z) over the last axis: the model's prior (a VampPrior), or the standard normal's."""
+    architecture = getattr(model, "architecture", None)
+    if architecture is not None and architecture.vamp:
+        return model.prior_log_prob(z)
+    prior = tfd.MultivariateNormalDiag(loc=tf.zeros_like(z), scale_diag=tf.ones_like(z))
+    return prior.log_prob(z)
 
 
 def kl_per_dimension(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:

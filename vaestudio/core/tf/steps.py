@@ -100,7 +100,7 @@ class TrainingSteps:
                  variant: "Variant | None" = None):
         import tensorflow as tf
 
-        from vaestudio.core.tf.objective import elbo_terms
+        from vaestudio.core.tf.objective import elbo_terms, kl_per_dimension
 
         self.tf = tf
         self.model, self.optimizer, self.inputs = model, optimizer, inputs
@@ -156,30 +156,42 @@ class TrainingSteps:
             optimizer.learning_rate.assign(self.base_lr * lr_factor)
             return iterations, tf.stack([self.base_beta, kl_factor])
 
-        def replica_step(batch, positions, sizes, iterations, beta):
-            """One replica's share of a step: images `batch` at `positions` of a global batch whose size
-            each image carries in `sizes` (positions None: the whole global batch, on one device)."""
+        def share(batch, positions, sizes):
+            """A replica's images `batch` at `positions` of a global batch whose size each image carries in
+            `sizes` (positions None: the whole global batch, on one device), as (inputs, images, positions,
+            weights, global batch size)."""
             x = inputs.to_inputs(batch)
             count = tf.shape(x)[0]
-            eps_all = tf.random.stateless_normal(noise_shape, seed=tf.stack([key, iterations]))
             if positions is None:
-                eps, global_count, weight = eps_all[:count], count, tf.ones([count])
-            else:
-                # A replica may get no image of a short last batch. oneDNN's fused convolutions (on CPUs
-                # with AVX-512) refuse an empty batch, so such a replica works on one blank image whose
-                # weight is 0: its sums and its gradient are then 0, as they should be.
-                padding = tf.maximum(1 - count, 0)
-                x = tf.concat([x, tf.zeros(tf.concat([[padding], tf.shape(x)[1:]], 0), x.dtype)], 0)
-                positions = tf.concat([positions, tf.zeros([padding], positions.dtype)], 0)
-                weight = tf.concat([tf.ones([count]), tf.zeros([padding])], 0)
-                eps, global_count = tf.gather(eps_all, positions), tf.reduce_max(tf.concat([sizes, [1]], 0))
+                return x, count, None, tf.ones([count]), count
+            # A replica may get no image of a short last batch. oneDNN's fused convolutions (on CPUs with
+            # AVX-512) refuse an empty batch, so such a replica works on one blank image whose weight is 0:
+            # its sums and its gradient are then 0, as they should be.
+            padding = tf.maximum(1 - count, 0)
+            x = tf.concat([x, tf.zeros(tf.concat([[padding], tf.shape(x)[1:]], 0), x.dtype)], 0)
+            positions = tf.concat([positions, tf.zeros([padding], positions.dtype)], 0)
+            weight = tf.concat([tf.ones([count]), tf.zeros([padding])], 0)
+            return x, count, positions, weight, tf.reduce_max(tf.concat([sizes, [1]], 0))
+
+        def replica_step(batch, positions, sizes, iterations, beta, kl_sums=None):
+            """One replica's share of a step (see `share`); kl_sums: free bits' KL per dimension summed over
+            the global batch (None: this share is the batch)."""
+            x, count, positions, weight, global_count = share(batch, positions, sizes)
+            eps_all = tf.random.stateless_normal(noise_shape, seed=tf.stack([key, iterations]))
+            eps = eps_all[:count] if positions is None else tf.gather(eps_all, positions)
             with tf.GradientTape() as tape:
-                sums, loss = variant_sums(x, eps, weight, global_count, beta)
+                sums, loss = variant_sums(x, eps, weight, global_count, beta, kl_sums)
             gradients = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(gradients, variables))
             return {**sums, "count": tf.cast(count, tf.float32)}
 
-        def variant_sums(x, eps, weight, global_count, beta):
+        def replica_kl_sums(batch, positions, sizes):
+            """This share's analytic KL per latent dimension summed over its images (free bits' mask)."""
+            x, _, _, weight, _ = share(batch, positions, sizes)
+            mean, logvar = model.encode(x)
+            return tf.reduce_sum(kl_per_dimension(mean, logvar) * weight[:, None], axis=0)
+
+        def variant_sums(x, eps, weight, global_count, beta, kl_sums):
             """Sums over this share's images of the ELBO terms, the objective and its own terms, and the
             loss (minus this share's objective over the global batch size)."""
             from vaestudio.core.tf import variants
@@ -198,12 +210,8 @@ class TrainingSteps:
                     terms["objective"] = full.log_likelihood - base_beta * kl_factor * full.kl
             sums = {name: tf.reduce_sum(value * weight) for name, value in terms.items()}
             if "objective" not in sums:  # free bits: the KL term is the batch's, not a sum over images
-                all_reduce = None
-                if strategy is not None:
-                    context = tf.distribute.get_replica_context()
-                    all_reduce = lambda value: context.all_reduce(tf.distribute.ReduceOp.SUM, value)  # noqa: E731
                 _, kl_sum = variants.free_bits_kl(full.kl_per_dimension, weight, variant.free_bits, global_count,
-                                                  all_reduce)
+                                                  kl_sums)
                 sums["objective"] = sums["log_likelihood"] - base_beta * kl_factor * kl_sum
             return sums, -sums["objective"] / scale
 
@@ -212,7 +220,11 @@ class TrainingSteps:
             if strategy is None:
                 return replica_step(element, None, None, iterations, beta)
             batch, positions, sizes = element
-            per_replica = strategy.run(replica_step, args=(batch, positions, sizes, iterations, beta))
+            kl_sums = None
+            if variant.free_bits:  # which dimensions are above lambda is the whole batch's: an encoder pass first
+                kl_sums = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                          strategy.run(replica_kl_sums, args=(batch, positions, sizes)), axis=None)
+            per_replica = strategy.run(replica_step, args=(batch, positions, sizes, iterations, beta, kl_sums))
             return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                     for name, value in per_replica.items()}
 

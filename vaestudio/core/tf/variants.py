@@ -2,8 +2,8 @@
 
 - free bits (Kingma et al. 2016): the KL of each latent dimension enters the objective as
   max(lambda, batch mean of its analytic KL), so a dimension whose KL is under lambda nats is not pushed
-  further down. Only which dimensions are above lambda needs the whole batch (on several devices, an
-  all-reduce of the KL sums, without gradient); the gradient is then a sum over images, as on one device.
+  further down. Only which dimensions are above lambda needs the whole batch (on several devices, the KL
+  sums of an encoder pass, reduced across them); the gradient is then a sum over images, as on one device.
 - IWAE (Burda et al. 2016): log (1/K) sum_k w_k with log w_k = log p(x|z_k) - beta_t (log q(z_k|x) - log p(z_k)),
   K reparameterised samples per image (beta_t = 1 gives the K-sample bound on log p(x)).
 - beta-TCVAE (Chen et al. 2018): the single-sample KL log q(z|x) - log p(z) split into index-code mutual
@@ -21,7 +21,7 @@ import math
 
 import tensorflow as tf
 
-from vaestudio.core.tf.objective import likelihood_of, log_likelihood_of
+from vaestudio.core.tf.objective import likelihood_of, log_likelihood_of, prior_log_prob
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # Added to the log-density of a padded image (weight 0) so that it never counts in a minibatch estimate.
@@ -49,7 +49,7 @@ def iwae_terms(model, x: tf.Tensor, eps: tf.Tensor, beta: tf.Tensor | float = 1.
     targets = tf.broadcast_to(tf.cast(x, tf.float32)[:, None], tf.shape(logits))
     log_likelihood = log_likelihood_of(likelihood_of(model), targets, logits)  # (N, K)
     log_q = tf.reduce_sum(gaussian_log_density(z, mean[:, None, :], logvar[:, None, :]), axis=-1)
-    log_p = tf.reduce_sum(-0.5 * tf.square(z) - HALF_LOG_2PI, axis=-1)
+    log_p = prior_log_prob(model, z)
     kl = log_q - log_p
     log_weights = log_likelihood - beta * kl
     objective = tf.reduce_logsumexp(log_weights, axis=1) - tf.math.log(tf.cast(samples, tf.float32))
@@ -89,17 +89,18 @@ def tcvae_objective(terms: dict[str, tf.Tensor], beta: tf.Tensor | float,
 
 
 def free_bits_kl(kl_per_dimension: tf.Tensor, weight: tf.Tensor, free_bits: float, global_count: tf.Tensor,
-                 all_reduce=None) -> tuple[tf.Tensor, tf.Tensor]:
-    """(this share's part of sum_d max(lambda, batch-mean KL_d), the objective's KL summed over its images).
+                 global_sums: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """(this share's part of sum_d max(lambda, batch-mean KL_d), the same times the batch's image count).
 
     kl_per_dimension: analytic KL per image and dimension (n, d) of this device's images, `weight` 1 for an
-    image and 0 for padding; global_count: images in the whole batch; all_reduce: sums a tensor over the
-    devices (None on one device). The first value, summed over devices, is the free-bits KL of the batch
-    (what the loss takes, divided by nothing more); its gradient is that of the global batch.
+    image and 0 for padding; global_count: images in the whole batch; global_sums: the KL per dimension
+    summed over the whole batch (None: these images are the batch). Summed over devices, the first value
+    is the free-bits KL of the batch, and its gradient that of the global batch: which dimensions are above
+    lambda is the batch's, the rest is a sum over images.
     """
     kl_per_dimension = kl_per_dimension * weight[:, None]
     sums = tf.reduce_sum(kl_per_dimension, axis=0)  # (d,)
-    global_sums = tf.stop_gradient(sums if all_reduce is None else all_reduce(sums))
+    global_sums = tf.stop_gradient(sums if global_sums is None else global_sums)
     count = tf.cast(global_count, tf.float32)
     above = tf.cast(global_sums / count > free_bits, tf.float32)
     share = tf.reduce_sum(weight) / count  # of the batch's images on this device

@@ -1,5 +1,5 @@
 """The model zoo's objectives on two logical CPU devices (issue 19): free bits, IWAE, the cyclical
-schedule and the VampPrior (its pseudo-inputs learn like any weight) take the same SGD steps on two replicas as on one (the free-bits mask is the whole batch's);
+schedule, the VampPrior (its pseudo-inputs learn like any weight) and the conditional model take the same SGD steps on two replicas as on one (the free-bits mask is the whole batch's);
 beta-TCVAE's minibatch estimate is each replica's share, so its steps differ a little, but they train,
 also when one replica gets no image. The devices are split in a fresh interpreter: this file run as a
 script (`python tests/test_zoo_distributed.py OUT`)."""
@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BATCH = 16
 VARIANTS = {"free_bits": dict(free_bits=0.05), "iwae": dict(objective="iwae", samples=3),
             "cyclical": dict(kl_schedule="cyclical", cycles=2), "tcvae": dict(objective="tcvae", beta=4.0),
-            "vamp": dict(prior="vamp", pseudo_inputs=4, objective="iwae", samples=2)}
+            "vamp": dict(prior="vamp", pseudo_inputs=4, objective="iwae", samples=2),
+            "conditional": dict(model="conditional", free_bits=0.05)}
 
 
 def _steps_agree(values: dict) -> dict:
@@ -84,7 +85,7 @@ def report(tmp_path_factory):
     return json.loads((out / "report.json").read_text())
 
 
-@pytest.mark.parametrize("variant", ["free_bits", "iwae", "cyclical", "vamp"])
+@pytest.mark.parametrize("variant", ["free_bits", "iwae", "cyclical", "vamp", "conditional"])
 def test_two_replicas_take_the_steps_of_one_device(report, variant):
     facts = report[variant]
     assert facts["finite"] and facts["counts"] == [BATCH + 1, BATCH + 1]

@@ -15,7 +15,7 @@ from typing import Sequence, TextIO
 
 from vaestudio import __version__
 from vaestudio.core.config import DATASETS, KL_SCHEDULES, LR_SCHEDULES, OBJECTIVES, PRECISIONS, PRESETS, TrainConfig
-from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS, PRIORS
+from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS, MODELS, PRIORS
 from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -24,7 +24,7 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 VARIANT_OPTIONS = {"objective": ("objective", "--objective"), "samples": ("samples", "--samples"),
                    "free_bits": ("free_bits", "--free-bits"), "kl_schedule": ("kl_schedule", "--kl-schedule"),
                    "cycles": ("cycles", "--cycles"), "prior": ("prior", "--prior"),
-                   "pseudo_inputs": ("pseudo_inputs", "--pseudo-inputs")}
+                   "pseudo_inputs": ("pseudo_inputs", "--pseudo-inputs"), "model": ("model", "--model")}
 # What `--resume` may change; every other training option is fixed by the run's checkpoint.
 RESUME_OPTIONS = {"epochs": "--epochs", "lr": "--lr", "beta": "--beta"}
 FIXED_ON_RESUME = {"dataset": "--dataset", "data": "--data", "preset": "--preset", "latent_dim": "--latent-dim",
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "importance-weighted bound; tcvae: beta-TCVAE, --beta weighs the total correlation")
     train.add_argument("--samples", type=int, metavar="K", help="samples per image of --objective iwae "
                        "(default 5)")
+    train.add_argument("--model", choices=MODELS, help="vae (default); conditional: the image's class enters the "
+                       "encoder and the decoder (Fashion-MNIST, MNIST; render --grid --class C draws one class)")
     train.add_argument("--prior", choices=PRIORS, help="standard: N(0, I) (default); vamp: VampPrior, a mixture "
                        "of the encoder's posteriors at --pseudo-inputs learned images (Tomczak & Welling 2018)")
     train.add_argument("--pseudo-inputs", type=int, metavar="K", help="pseudo-inputs of --prior vamp (default "

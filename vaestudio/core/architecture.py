@@ -9,6 +9,10 @@ The prior is N(0, I) (the tutorial's) or a VampPrior (Tomczak & Welling 2018): t
 posteriors at K learned pseudo-inputs. The pseudo-inputs are part of the generative model, so their logits
 (K, H, W, C) are the decoder's first weights (an identity layer that holds them: model.PseudoInputs), and
 travel with the decoder through checkpoints, snapshots and weights files.
+
+A class-conditional model (model "conditional") takes an image's label, one-hot over CLASSES classes, as
+extra input channels of the encoder (constant over the image) and as extra inputs of the decoder
+(concatenated to z); its first convolution and its decoder's dense layer grow accordingly.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ CHANNELS = (1, 3)
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
 MAX_LATENT_DIM = 64
 PRIORS = ("standard", "vamp")
+MODELS = ("vae", "conditional")
+CLASSES = 10  # of a conditional model: the labels of Fashion-MNIST and MNIST
 MAX_PSEUDO_INPUTS = 2000
 KERNEL = 3
 DECODER_BASE_CHANNELS = 32
@@ -41,6 +47,7 @@ class Architecture:
     likelihood: str = "bernoulli"
     prior: str = "standard"
     pseudo_inputs: int = 0  # K of the VampPrior; 0 for the standard normal
+    model: str = "vae"  # or "conditional" on the image's class
 
     def __post_init__(self) -> None:
         for name, value in (("latent_dim", self.latent_dim), ("image_size", self.image_size),
@@ -64,6 +71,11 @@ class Architecture:
                               f"got {self.pseudo_inputs}")
         if self.prior == "standard" and self.pseudo_inputs:
             raise ConfigError(f"pseudo_inputs ({self.pseudo_inputs}) needs prior vamp")
+        if self.model not in MODELS:
+            raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.model == "conditional" and self.vamp:
+            raise ConfigError("model conditional cannot have prior vamp (its pseudo-inputs would need a class): "
+                              "use prior standard")
 
     # -- layers --------------------------------------------------------------------------------------
     @property
@@ -100,7 +112,7 @@ class Architecture:
     # -- weights, in Keras's get_weights() order -------------------------------------------------------
     def encoder_shapes(self) -> list[tuple[int, ...]]:
         shapes: list[tuple[int, ...]] = []
-        channels_in = self.channels
+        channels_in = self.channels + self.classes
         for filters in self.encoder_filters:
             shapes += [(KERNEL, KERNEL, channels_in, filters), (filters,)]
             channels_in = filters
@@ -111,11 +123,16 @@ class Architecture:
     def vamp(self) -> bool:
         return self.prior == "vamp"
 
+    @property
+    def classes(self) -> int:
+        """Classes a conditional model takes (0: unconditional)."""
+        return CLASSES if self.model == "conditional" else 0
+
     def decoder_shapes(self) -> list[tuple[int, ...]]:
         """The VampPrior's pseudo-input logits first (its prior), then the decoder's layers."""
         base = self.decoder_base_size ** 2 * DECODER_BASE_CHANNELS
         shapes: list[tuple[int, ...]] = [(self.pseudo_inputs, *self.image_shape)] if self.vamp else []
-        shapes += [(self.latent_dim, base), (base,)]
+        shapes += [(self.latent_dim + self.classes, base), (base,)]
         channels_in = DECODER_BASE_CHANNELS
         for filters in (*self.decoder_filters, self.channels):
             # Conv2DTranspose kernels are (height, width, filters out, channels in).
@@ -138,11 +155,13 @@ class Architecture:
         values = asdict(self)
         if not self.vamp:
             del values["prior"], values["pseudo_inputs"]
+        if not self.classes:
+            del values["model"]
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "architecture") -> "Architecture":
-        known = {"latent_dim", "image_size", "channels", "likelihood", "prior", "pseudo_inputs"}
+        known = {"latent_dim", "image_size", "channels", "likelihood", "prior", "pseudo_inputs", "model"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown architecture setting(s) {', '.join(unknown)}")
@@ -155,10 +174,12 @@ class Architecture:
     def of(cls, config: Any) -> "Architecture":
         """The architecture a TrainConfig names."""
         return cls(config.latent_dim, config.image_size, config.channels, config.likelihood,
-                   getattr(config, "prior", "standard"), getattr(config, "pseudo_inputs", 0))
+                   getattr(config, "prior", "standard"), getattr(config, "pseudo_inputs", 0),
+                   getattr(config, "model", "vae"))
 
     def describe(self) -> str:
         colour = "grey" if self.channels == 1 else "colour"
         prior = f", VampPrior of {self.pseudo_inputs} pseudo-inputs" if self.vamp else ""
+        prior += f", conditional on {self.classes} classes" if self.classes else ""
         return (f"{self.image_size}x{self.image_size} {colour}, latent dim {self.latent_dim}, "
                 f"{self.likelihood.replace('_', ' ')} likelihood{prior}")

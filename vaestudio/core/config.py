@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaestudio.core.architecture import (CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, MAX_PSEUDO_INPUTS, PRIORS,
-                                         Architecture)
+from vaestudio.core.architecture import (CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, MAX_PSEUDO_INPUTS, MODELS,
+                                         PRIORS, Architecture)
 from vaestudio.core.errors import ConfigError
 
 DATASETS = ("fashion_mnist", "mnist", "image_folder")
@@ -113,6 +113,8 @@ class TrainConfig:
     # The prior (architecture.py): standard normal, or a VampPrior over `pseudo_inputs` learned images.
     prior: str = "standard"
     pseudo_inputs: int = 0
+    # "conditional": the label enters the encoder and the decoder (architecture.py); Fashion-MNIST and MNIST.
+    model: str = "vae"
 
     @classmethod
     def from_preset(cls, preset: str = "tutorial", **overrides: Any) -> "TrainConfig":
@@ -139,7 +141,7 @@ class TrainConfig:
         """Raise ConfigError naming the first value that is out of range or of the wrong type."""
         for name, choices in (("dataset", DATASETS), ("precision", PRECISIONS), ("lr_schedule", LR_SCHEDULES),
                               ("likelihood", LIKELIHOODS), ("objective", OBJECTIVES), ("kl_schedule", KL_SCHEDULES),
-                              ("prior", PRIORS)):
+                              ("prior", PRIORS), ("model", MODELS)):
             value = getattr(self, name)
             if not isinstance(value, str) or value not in choices:
                 raise ConfigError(f"{name} {value!r} is not one of {', '.join(choices)}")
@@ -171,6 +173,13 @@ class TrainConfig:
                                   f"prior vamp")
         elif self.pseudo_inputs != 0:
             raise ConfigError(f"pseudo_inputs ({self.pseudo_inputs!r}) applies only to prior vamp")
+        if self.model == "conditional":
+            if self.dataset == "image_folder":
+                raise ConfigError("model conditional needs the labels of fashion_mnist or mnist, not dataset "
+                                  "image_folder")
+            if self.prior == "vamp":
+                raise ConfigError("model conditional cannot have prior vamp (its pseudo-inputs would need a "
+                                  "class): use prior standard")
         if self.objective == "iwae" and self.samples < 2:
             raise ConfigError(f"samples must be at least 2 with objective iwae (1 is the ELBO), got {self.samples}")
         if self.objective != "iwae" and self.samples != 1:

@@ -64,8 +64,12 @@ class NumpyEncoder:
             per_image = max(per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
         self._chunk = max(1, CHUNK_FLOATS // per_image)
 
-    def __call__(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, inputs: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
         x = check_inputs(inputs, self.architecture)
+        if self.architecture.classes:  # the label as constant input channels
+            condition = one_hot(labels, len(x), self.architecture.classes)
+            x = np.concatenate([x, np.broadcast_to(condition[:, None, None, :], (*x.shape[:3], len(condition[0])))],
+                               axis=3)
         d = self.architecture.latent_dim
         out = np.empty((len(x), 2 * d), np.float32)
         chunk = self._chunk
@@ -134,9 +138,12 @@ class NumpyDecoder:
     def latent_dim(self) -> int:
         return self.architecture.latent_dim
 
-    def logits(self, z: np.ndarray) -> np.ndarray:
-        """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them."""
+    def logits(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them; a
+        conditional model decodes for `labels` (one class for all, or one per point; None: DEFAULT_CLASS)."""
         z = check_latents(z, self.latent_dim)
+        if self.architecture.classes:
+            z = np.concatenate([z, one_hot(labels, len(z), self.architecture.classes)], axis=1)
         count = len(z)
         side = self._base << self._levels
         out_channels = self._last.shape[0] // 9
@@ -244,18 +251,19 @@ class NumpyVAE:
     def decoder(self) -> NumpyDecoder:
         return self._decoder
 
-    def encode(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Model inputs float32 (N, H, W, C) in [0, 1] -> (mean, log-variance), each float32 (N, latent_dim)."""
-        return self._encoder(inputs)
+    def encode(self, inputs: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
+        """Model inputs float32 (N, H, W, C) in [0, 1] -> (mean, log-variance), each float32 (N, latent_dim).
+        `labels`: of a conditional model, the images' classes (None: DEFAULT_CLASS); ignored otherwise."""
+        return self._encoder(inputs, labels)
 
-    def decode_logits(self, z: np.ndarray) -> np.ndarray:
-        """(N, latent_dim) -> float32 logits (N, H, W, C)."""
-        return self._decoder.logits(z)
+    def decode_logits(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """(N, latent_dim) -> float32 logits (N, H, W, C); `labels` as in `encode`."""
+        return self._decoder.logits(z, labels)
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
+    def decode(self, z: np.ndarray, labels=None) -> np.ndarray:
         """(N, latent_dim) -> display values float32 (N, H, W, C) in [0, 1]: the Bernoulli's probability
-        (sigmoid of the logits) or the continuous Bernoulli's mean."""
-        return display_values(self.decode_logits(z), self.architecture.likelihood)
+        (sigmoid of the logits) or the continuous Bernoulli's mean. `labels` as in `encode`."""
+        return display_values(self.decode_logits(z, labels), self.architecture.likelihood)
 
     def pseudo_inputs(self) -> np.ndarray | None:
         """A VampPrior's pseudo-inputs, float32 (K, H, W, C) in [0, 1]; None for the standard normal prior."""
@@ -294,17 +302,17 @@ class NumpyVAE:
         chosen = rng.integers(0, len(means), count)
         return (means[chosen] + noise * np.exp(0.5 * logvars[chosen])).astype(np.float32)
 
-    def decode_uint8(self, z: np.ndarray) -> np.ndarray:
+    def decode_uint8(self, z: np.ndarray, labels=None) -> np.ndarray:
         """(N, latent_dim) -> uint8 images (N, H, W) for grey models, (N, H, W, 3) for colour."""
-        images = to_uint8(self.decode(z))
+        images = to_uint8(self.decode(z, labels))
         return images[..., 0] if images.shape[-1] == 1 else images
 
     def grid(self, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[float] | None = None,
-             spacing: str = "quantile") -> np.ndarray:
+             spacing: str = "quantile", label: int | None = None) -> np.ndarray:
         """The n x n grid (a 1 x n strip for a 1-d latent space) as one uint8 picture, see latent.mosaic;
-        `spacing` as in latent.grid_axis_values."""
+        `spacing` as in latent.grid_axis_values; `label`: a conditional model's class (None: DEFAULT_CLASS)."""
         points = grid_points(n, self.architecture.latent_dim, axes, held, spacing)
-        return mosaic(self.decode_uint8(points), n)
+        return mosaic(self.decode_uint8(points, label), n)
 
 
 # -- display values ---------------------------------------------------------------------------------------
@@ -338,6 +346,21 @@ def display_values(logits: np.ndarray, likelihood: str) -> np.ndarray:
 
 
 # -- input checks -------------------------------------------------------------------------------------------
+# The class a conditional model encodes and decodes for when none is given (the window explores that one).
+DEFAULT_CLASS = 0
+
+
+def one_hot(labels, count: int, classes: int) -> np.ndarray:
+    """float32 (count, classes): one label for all rows (an int, or None for DEFAULT_CLASS) or one per row;
+    ValueError naming a label outside 0..classes-1."""
+    labels = np.full(count, DEFAULT_CLASS if labels is None else labels) if np.ndim(labels) == 0 else np.asarray(labels)
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be {count} whole numbers, got shape {labels.shape} of {labels.dtype}")
+    if count and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"a class must be between 0 and {classes - 1}, got {int(labels.min() if labels.min() < 0 else labels.max())}")
+    return np.eye(classes, dtype=np.float32)[labels]
+
+
 def check_inputs(inputs: np.ndarray, architecture: Architecture) -> np.ndarray:
     """Model inputs as a C-contiguous float32 (N, H, W, C) array; ValueError naming the shape otherwise."""
     x = np.asarray(inputs)

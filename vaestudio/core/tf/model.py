@@ -39,7 +39,7 @@ _END_RECORD = struct.Struct("<4s4H2LH")  # the zip format's end of central direc
 # state, should a compiled model be saved, is 2-3x), plus room for HDF5's own structures.
 WEIGHTS_FACTOR = 4
 WEIGHTS_SLACK_BYTES = 1024 * 1024
-_CVAE_CONFIG_KEYS = {"latent_dim", "image_size", "channels", "likelihood", "prior", "pseudo_inputs"}
+_CVAE_CONFIG_KEYS = {"latent_dim", "image_size", "channels", "likelihood", "prior", "pseudo_inputs", "model"}
 _KERAS_CONFIG_KEYS = {"name", "trainable", "dtype"}
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -47,8 +47,9 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 def build_encoder(architecture: Architecture | int) -> keras.Sequential:
     """Image -> concatenated (mean, log-variance) of the diagonal Gaussian posterior."""
     arch = _architecture(architecture)
+    height, width, channels = arch.image_shape
     return keras.Sequential(
-        [keras.Input(shape=arch.image_shape)]
+        [keras.Input(shape=(height, width, channels + arch.classes))]  # a conditional model's label: channels
         + [keras.layers.Conv2D(filters, 3, strides=2, activation="relu") for filters in arch.encoder_filters]
         + [keras.layers.Flatten(), keras.layers.Dense(2 * arch.latent_dim)],  # no activation
         name="encoder",
@@ -85,7 +86,7 @@ def build_decoder(architecture: Architecture | int) -> keras.Sequential:
     base = arch.decoder_base_size
     prior = [PseudoInputs(arch.pseudo_inputs, arch.image_shape, name="pseudo_inputs")] if arch.vamp else []
     return keras.Sequential(
-        [keras.Input(shape=(arch.latent_dim,)), *prior,
+        [keras.Input(shape=(arch.latent_dim + arch.classes,)), *prior,  # a conditional model's label after z
          keras.layers.Dense(base * base * 32, activation="relu"),
          keras.layers.Reshape((base, base, 32))]
         + [keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")
@@ -100,9 +101,10 @@ class CVAE(keras.Model):
     """Convolutional variational autoencoder: `encode` gives (mean, logvar), `decode` gives logits."""
 
     def __init__(self, latent_dim: int = 2, image_size: int = 28, channels: int = 1,
-                 likelihood: str = "bernoulli", prior: str = "standard", pseudo_inputs: int = 0, **kwargs):
+                 likelihood: str = "bernoulli", prior: str = "standard", pseudo_inputs: int = 0, model: str = "vae",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.architecture = Architecture(latent_dim, image_size, channels, likelihood, prior, pseudo_inputs)
+        self.architecture = Architecture(latent_dim, image_size, channels, likelihood, prior, pseudo_inputs, model)
         self.latent_dim = self.architecture.latent_dim
         self.encoder = build_encoder(self.architecture)
         self.decoder = build_decoder(self.architecture)
@@ -132,14 +134,19 @@ class CVAE(keras.Model):
         return self.decoder.get_layer("pseudo_inputs").images()
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        """Deterministic reconstruction logits (decodes the posterior mean)."""
+        """Deterministic reconstruction logits (decodes the posterior mean). A conditional model's inputs
+        carry the label as channels after the image's (see objective.split_condition)."""
+        from vaestudio.core.tf.objective import conditioned, split_condition
+
         mean, _ = self.encode(x)
-        return self.decode(mean)
+        return self.decode(conditioned(mean, split_condition(self, x)[1]))
 
     def build(self, input_shape=None) -> None:
-        self.encoder.build((None, *self.architecture.image_shape))
-        self.decoder.build((None, self.latent_dim))
-        super().build((None, *self.architecture.image_shape))
+        height, width, channels = self.architecture.image_shape
+        classes = self.architecture.classes
+        self.encoder.build((None, height, width, channels + classes))
+        self.decoder.build((None, self.latent_dim + classes))
+        super().build((None, height, width, channels + classes))
 
     def get_config(self) -> dict:
         return {**self.architecture.to_dict(), "name": self.name}
@@ -171,8 +178,12 @@ def decode_grid(model: CVAE, n: int, axes: tuple[int, int] = (0, 1), held: Seque
     from vaestudio.core.latent import grid_points, mosaic
     from vaestudio.core.numpy_vae import display_values
 
+    from vaestudio.core.numpy_vae import one_hot
+
     arch = getattr(model, "architecture", None) or Architecture(model.latent_dim)
     points = grid_points(n, arch.latent_dim, axes, held)
+    if arch.classes:  # a conditional model's grid is decoded for numpy_vae.DEFAULT_CLASS
+        points = np.concatenate([points, one_hot(None, len(points), arch.classes)], axis=1)
     logits = tf.cast(model.decoder(points, training=False), tf.float32).numpy()
     return mosaic(display_values(logits, arch.likelihood), n)
 

@@ -44,11 +44,33 @@ def elbo_terms(model, x: tf.Tensor, eps: tf.Tensor) -> ElboTerms:
     logvar = tf.cast(logvar, tf.float32)
     std = tf.exp(0.5 * logvar)
     z = mean + eps * std
-    logits = tf.cast(model.decode(z), tf.float32)
-    log_likelihood = log_likelihood_of(likelihood_of(model), x, logits)
+    targets, condition = split_condition(model, x)
+    logits = tf.cast(model.decode(conditioned(z, condition)), tf.float32)
+    log_likelihood = log_likelihood_of(likelihood_of(model), targets, logits)
     posterior = tfd.MultivariateNormalDiag(loc=mean, scale_diag=std)
     kl = posterior.log_prob(z) - prior_log_prob(model, z)
     return ElboTerms(log_likelihood - kl, log_likelihood, kl, kl_per_dimension(mean, logvar))
+
+
+def split_condition(model, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """(the images, the one-hot labels (N, classes)) of a conditional model's inputs, whose label follows
+    the image's channels (constant over the image); (x, None) for other models."""
+    architecture = getattr(model, "architecture", None)
+    if architecture is None or not architecture.classes:
+        return x, None
+    channels = architecture.channels
+    return x[..., :channels], tf.cast(x[:, 0, 0, channels:], tf.float32)
+
+
+def conditioned(z: tf.Tensor, condition: tf.Tensor | None) -> tf.Tensor:
+    """The decoder's input: z (N, d) or (N, K, d) with the one-hot label (N, classes) after it (z alone
+    when `condition` is None)."""
+    if condition is None:
+        return z
+    condition = tf.cast(condition, z.dtype)
+    if len(z.shape) == 3:
+        condition = tf.broadcast_to(condition[:, None, :], tf.concat([tf.shape(z)[:2], tf.shape(condition)[1:]], 0))
+    return tf.concat([z, condition], axis=-1)
 
 
 def prior_log_prob(model, z: tf.Tensor) -> tf.Tensor:

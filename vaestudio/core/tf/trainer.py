@@ -192,6 +192,10 @@ class Trainer:
         self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
         n = cfg.grid_size
         points = grid_points(n, self.architecture.latent_dim)
+        if self.architecture.classes:  # a conditional model's grid: for numpy_vae.DEFAULT_CLASS
+            from vaestudio.core.numpy_vae import one_hot
+
+            points = np.concatenate([points, one_hot(None, len(points), self.architecture.classes)], axis=1)
         # 0 but for a branch (core.branching): its steps continue the parent's count, with a fresh optimizer
         # (steps ahead of the optimizer's count) or on other data (steps ahead of epochs x batches).
         state = self.state

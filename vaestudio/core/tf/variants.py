@@ -21,7 +21,8 @@ import math
 
 import tensorflow as tf
 
-from vaestudio.core.tf.objective import likelihood_of, log_likelihood_of, prior_log_prob
+from vaestudio.core.tf.objective import (conditioned, likelihood_of, log_likelihood_of, prior_log_prob,
+                                          split_condition)
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # Added to the log-density of a padded image (weight 0) so that it never counts in a minibatch estimate.
@@ -42,11 +43,13 @@ def iwae_terms(model, x: tf.Tensor, eps: tf.Tensor, beta: tf.Tensor | float = 1.
     """Per-image IWAE objective for noise `eps` (N, K, d), and the single-sample ELBO terms averaged over
     the K samples (elbo, log_likelihood, kl: what the ELBO curve shows)."""
     mean, logvar = _encode(model, x)
-    samples, latent_dim = tf.shape(eps)[1], tf.shape(eps)[2]
+    samples = tf.shape(eps)[1]
     z = mean[:, None, :] + eps * tf.exp(0.5 * logvar)[:, None, :]  # (N, K, d)
-    logits = tf.cast(model.decode(tf.reshape(z, [-1, latent_dim])), tf.float32)
+    images, condition = split_condition(model, x)
+    decoder_input = conditioned(z, condition)
+    logits = tf.cast(model.decode(tf.reshape(decoder_input, [-1, decoder_input.shape[-1]])), tf.float32)
     logits = tf.reshape(logits, tf.concat([tf.shape(z)[:2], tf.shape(logits)[1:]], 0))
-    targets = tf.broadcast_to(tf.cast(x, tf.float32)[:, None], tf.shape(logits))
+    targets = tf.broadcast_to(tf.cast(images, tf.float32)[:, None], tf.shape(logits))
     log_likelihood = log_likelihood_of(likelihood_of(model), targets, logits)  # (N, K)
     log_q = tf.reduce_sum(gaussian_log_density(z, mean[:, None, :], logvar[:, None, :]), axis=-1)
     log_p = prior_log_prob(model, z)
@@ -63,8 +66,9 @@ def tcvae_terms(model, x: tf.Tensor, eps: tf.Tensor, dataset_size: int | tf.Tens
     (N, d), the minibatch being the images of `x` whose `weight` is not 0 (all without weights)."""
     mean, logvar = _encode(model, x)
     z = mean + eps * tf.exp(0.5 * logvar)
-    logits = tf.cast(model.decode(z), tf.float32)
-    log_likelihood = log_likelihood_of(likelihood_of(model), x, logits)
+    images, condition = split_condition(model, x)
+    logits = tf.cast(model.decode(conditioned(z, condition)), tf.float32)
+    log_likelihood = log_likelihood_of(likelihood_of(model), images, logits)
     # log q(z_i,d | x_j) for every pair (i, j): (N, N, d)
     pairwise = gaussian_log_density(z[:, None, :], mean[None, :, :], logvar[None, :, :])
     if weight is None:

@@ -128,3 +128,13 @@ def test_a_vamp_run_trains_resumes_replays_and_keeps_its_prior_in_a_branch(tiny_
     assert "--prior cannot change in a branch" in capsys.readouterr().err
     assert main(["train", "--from", str(folder), "--out", str(tmp_path / "child"), "--epochs", "3",
                  "--objective", "elbo"]) == 0
+
+
+def test_the_windows_prior_samples_come_from_the_vampprior(vamp_weights):
+    from vaestudio.core import probes
+
+    samples = probes.sample_prior(vamp_weights, 6, seed=2)
+    np.testing.assert_array_equal(samples.z, NumpyVAE(vamp_weights).sample_prior(6, seed=2))
+    standard = random_weights(Architecture(latent_dim=3))
+    expected = np.random.default_rng(2).standard_normal((6, 3), dtype=np.float32)  # as before the VampPrior
+    np.testing.assert_array_equal(probes.sample_prior(standard, 6, seed=2).z, expected)

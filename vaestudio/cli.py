@@ -92,22 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=float, help="weight of the KL term in the objective (default 1: the ELBO)")
     train.add_argument("--kl-warmup", type=int, metavar="STEPS", help="raise beta linearly from 0 over STEPS "
                        "steps (default 0)")
-    train.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="linear: beta rises over --kl-warmup steps "
-                       "(default; constant without them); cyclical: over the first half of each of --cycles equal "
-                       "cycles of the run, then stays (Fu et al. 2019)")
+    train.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="linear (default): beta rises over "
+                       "--kl-warmup steps; cyclical: over the first half of each of --cycles cycles (Fu et al. 2019)")
     train.add_argument("--cycles", type=int, metavar="N", help="cycles of --kl-schedule cyclical (default 4)")
-    train.add_argument("--free-bits", type=float, metavar="NATS", help="free bits per latent dimension: the "
-                       "objective's KL of a dimension is max(NATS, its batch-mean KL) (default 0: off)")
-    train.add_argument("--objective", choices=OBJECTIVES, help="elbo (default); iwae: the --samples K "
-                       "importance-weighted bound; tcvae: beta-TCVAE, --beta weighs the total correlation")
-    train.add_argument("--samples", type=int, metavar="K", help="samples per image of --objective iwae "
-                       "(default 5)")
-    train.add_argument("--model", choices=MODELS, help="vae (default); conditional: the image's class enters the "
-                       "encoder and the decoder (Fashion-MNIST, MNIST; render --grid --class C draws one class)")
-    train.add_argument("--prior", choices=PRIORS, help="standard: N(0, I) (default); vamp: VampPrior, a mixture "
-                       "of the encoder's posteriors at --pseudo-inputs learned images (Tomczak & Welling 2018)")
-    train.add_argument("--pseudo-inputs", type=int, metavar="K", help="pseudo-inputs of --prior vamp (default "
-                       "500)")
+    train.add_argument("--free-bits", type=float, metavar="NATS", help="per latent dimension, the objective's KL "
+                       "is max(NATS, its batch-mean KL) (default 0: off)")
+    train.add_argument("--objective", choices=OBJECTIVES, help="elbo (default); iwae: the --samples K bound "
+                       "(default K 5); tcvae: beta-TCVAE, --beta weighs the total correlation")
+    train.add_argument("--samples", type=int, metavar="K", help="samples per image of --objective iwae")
+    train.add_argument("--model", choices=MODELS, help="vae (default); conditional: the class enters encoder and "
+                       "decoder (Fashion-MNIST, MNIST; render --grid --class C)")
+    train.add_argument("--prior", choices=PRIORS, help="standard: N(0, I) (default); vamp: VampPrior over "
+                       "--pseudo-inputs K learned images (default K 500; Tomczak & Welling 2018)")
+    train.add_argument("--pseudo-inputs", type=int, metavar="K", help="pseudo-inputs of --prior vamp")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="default: constant")
     train.add_argument("--lr-warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up (default 0)")
     train.add_argument("--grid", type=int, help="grid size n, n x n decoded images (default 20)")

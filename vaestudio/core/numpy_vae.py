@@ -32,6 +32,8 @@ from vaestudio.core.architecture import KERNEL, Architecture
 from vaestudio.core.latent import grid_points, mosaic, to_uint8
 from vaestudio.core.transposed_conv import final_moves, to_natural_order, upsample_matrix, upsample_moves
 from vaestudio.core.weights import VaeWeights
+from vaestudio.core.zoo import numpy_prior
+from vaestudio.core.zoo.labels import DEFAULT_CLASS, one_hot, with_label_channels  # noqa: F401  (for callers)
 
 # Floats of intermediate results per chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
 CHUNK_FLOATS = 2_000_000
@@ -67,9 +69,7 @@ class NumpyEncoder:
     def __call__(self, inputs: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
         x = check_inputs(inputs, self.architecture)
         if self.architecture.classes:  # the label as constant input channels
-            condition = one_hot(labels, len(x), self.architecture.classes)
-            x = np.concatenate([x, np.broadcast_to(condition[:, None, None, :], (*x.shape[:3], len(condition[0])))],
-                               axis=3)
+            x = with_label_channels(x, labels, self.architecture.classes)
         d = self.architecture.latent_dim
         out = np.empty((len(x), 2 * d), np.float32)
         chunk = self._chunk
@@ -270,37 +270,13 @@ class NumpyVAE:
         logits = self._decoder.pseudo_input_logits
         return None if logits is None else sigmoid(logits).astype(np.float32)
 
-    def prior_components(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The VampPrior's mixture components, (means, log-variances) each float64 (K, d); None for N(0, I)."""
-        images = self.pseudo_inputs()
-        if images is None:
-            return None
-        means, logvars = self.encode(images)
-        return means.astype(np.float64), logvars.astype(np.float64)
-
     def prior_log_density(self, z: np.ndarray) -> np.ndarray:
-        """log p(z) (N,) of latent points (N, d) under the model's prior: N(0, I), or the VampPrior's
-        mixture (1/K) sum_k N(z; mean_k, var_k) of the encoder's posteriors at the pseudo-inputs."""
-        z = check_latents(z, self.architecture.latent_dim).astype(np.float64)
-        half_log_2pi = 0.5 * np.log(2.0 * np.pi)
-        components = self.prior_components()
-        if components is None:
-            return (-0.5 * z ** 2 - half_log_2pi).sum(axis=1)
-        means, logvars = components
-        per_component = (-0.5 * ((z[:, None] - means) ** 2 * np.exp(-logvars) + logvars) - half_log_2pi).sum(axis=2)
-        peak = per_component.max(axis=1, keepdims=True)
-        return peak[:, 0] + np.log(np.exp(per_component - peak).mean(axis=1))
+        """log p(z) (N,) of latent points (N, d) under the model's prior (zoo.numpy_prior)."""
+        return numpy_prior.log_density(self, check_latents(z, self.architecture.latent_dim))
 
     def sample_prior(self, count: int, seed: int = 0) -> np.ndarray:
         """`count` latent points float32 (count, d) drawn from the model's prior (reproducible by seed)."""
-        rng = np.random.default_rng(seed)
-        noise = rng.standard_normal((count, self.architecture.latent_dim), dtype=np.float32)
-        components = self.prior_components()
-        if components is None:
-            return noise
-        means, logvars = components
-        chosen = rng.integers(0, len(means), count)
-        return (means[chosen] + noise * np.exp(0.5 * logvars[chosen])).astype(np.float32)
+        return numpy_prior.sample(self, count, seed)
 
     def decode_uint8(self, z: np.ndarray, labels=None) -> np.ndarray:
         """(N, latent_dim) -> uint8 images (N, H, W) for grey models, (N, H, W, 3) for colour."""
@@ -346,21 +322,6 @@ def display_values(logits: np.ndarray, likelihood: str) -> np.ndarray:
 
 
 # -- input checks -------------------------------------------------------------------------------------------
-# The class a conditional model encodes and decodes for when none is given (the window explores that one).
-DEFAULT_CLASS = 0
-
-
-def one_hot(labels, count: int, classes: int) -> np.ndarray:
-    """float32 (count, classes): one label for all rows (an int, or None for DEFAULT_CLASS) or one per row;
-    ValueError naming a label outside 0..classes-1."""
-    labels = np.full(count, DEFAULT_CLASS if labels is None else labels) if np.ndim(labels) == 0 else np.asarray(labels)
-    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be {count} whole numbers, got shape {labels.shape} of {labels.dtype}")
-    if count and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"a class must be between 0 and {classes - 1}, got {int(labels.min() if labels.min() < 0 else labels.max())}")
-    return np.eye(classes, dtype=np.float32)[labels]
-
-
 def check_inputs(inputs: np.ndarray, architecture: Architecture) -> np.ndarray:
     """Model inputs as a C-contiguous float32 (N, H, W, C) array; ValueError naming the shape otherwise."""
     x = np.asarray(inputs)

@@ -72,17 +72,15 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
         raise DataError(str(exc)) from None
     if len(x_all) == 0:
         raise DataError("no images to estimate log p(x) on")
-    if architecture.classes:
-        from vaestudio.core.numpy_vae import one_hot
+    if architecture.classes:  # a conditional model: its inputs carry the label (objective.split_condition)
+        from vaestudio.core.zoo.labels import with_label_channels
 
         if labels is None:
             raise DataError("a conditional model's log p(x) needs the images' labels")
         try:
-            condition = one_hot(np.asarray(labels), len(x_all), architecture.classes)
+            x_all = with_label_channels(x_all, np.asarray(labels), architecture.classes)
         except ValueError as exc:
             raise DataError(str(exc)) from None
-        x_all = np.concatenate([x_all, np.broadcast_to(condition[:, None, None, :], (*x_all.shape[:3],
-                                                                                     architecture.classes))], axis=3)
     k = _positive(k, "k")
     budget = _positive(max_decodes, "max_decodes") if max_decodes is not None else _decode_budget(architecture)
     samples_per_call = min(k, budget)

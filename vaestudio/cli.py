@@ -14,19 +14,25 @@ import threading
 from typing import Sequence, TextIO
 
 from vaestudio import __version__
-from vaestudio.core.config import DATASETS, LR_SCHEDULES, PRECISIONS, PRESETS, TrainConfig
-from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS
+from vaestudio.core.config import DATASETS, KL_SCHEDULES, LR_SCHEDULES, OBJECTIVES, PRECISIONS, PRESETS, TrainConfig
+from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS, MODELS, PRIORS
 from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# The model zoo's loss-side options (core/config.py): argparse name -> (TrainConfig field, option).
+VARIANT_OPTIONS = {"objective": ("objective", "--objective"), "samples": ("samples", "--samples"),
+                   "free_bits": ("free_bits", "--free-bits"), "kl_schedule": ("kl_schedule", "--kl-schedule"),
+                   "cycles": ("cycles", "--cycles"), "prior": ("prior", "--prior"),
+                   "pseudo_inputs": ("pseudo_inputs", "--pseudo-inputs"), "model": ("model", "--model")}
 # What `--resume` may change; every other training option is fixed by the run's checkpoint.
 RESUME_OPTIONS = {"epochs": "--epochs", "lr": "--lr", "beta": "--beta"}
 FIXED_ON_RESUME = {"dataset": "--dataset", "data": "--data", "preset": "--preset", "latent_dim": "--latent-dim",
                    "batch_size": "--batch-size", "grid": "--grid", "seed": "--seed", "limit": "--limit",
                    "precision": "--precision", "kl_warmup": "--kl-warmup", "lr_schedule": "--lr-schedule",
                    "lr_warmup": "--lr-warmup", "snapshots_every": "--snapshots-every", "image_size": "--image-size",
-                   "channels": "--channels", "likelihood": "--likelihood", "test_fraction": "--test-fraction"}
+                   "channels": "--channels", "likelihood": "--likelihood", "test_fraction": "--test-fraction",
+                   **{name: option for name, (_, option) in VARIANT_OPTIONS.items()}}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=float, help="weight of the KL term in the objective (default 1: the ELBO)")
     train.add_argument("--kl-warmup", type=int, metavar="STEPS", help="raise beta linearly from 0 over STEPS "
                        "steps (default 0)")
+    train.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="linear (default): beta rises over "
+                       "--kl-warmup steps; cyclical: over the first half of each of --cycles cycles (Fu et al. 2019)")
+    train.add_argument("--cycles", type=int, metavar="N", help="cycles of --kl-schedule cyclical (default 4)")
+    train.add_argument("--free-bits", type=float, metavar="NATS", help="per latent dimension, the objective's KL "
+                       "is max(NATS, its batch-mean KL) (default 0: off)")
+    train.add_argument("--objective", choices=OBJECTIVES, help="elbo (default); iwae: the --samples K bound "
+                       "(default K 5); tcvae: beta-TCVAE, --beta weighs the total correlation")
+    train.add_argument("--samples", type=int, metavar="K", help="samples per image of --objective iwae")
+    train.add_argument("--model", choices=MODELS, help="vae (default); conditional: the class enters encoder and "
+                       "decoder (Fashion-MNIST, MNIST; render --grid --class C)")
+    train.add_argument("--prior", choices=PRIORS, help="standard: N(0, I) (default); vamp: VampPrior over "
+                       "--pseudo-inputs K learned images (default K 500; Tomczak & Welling 2018)")
+    train.add_argument("--pseudo-inputs", type=int, metavar="K", help="pseudo-inputs of --prior vamp")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="default: constant")
     train.add_argument("--lr-warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up (default 0)")
     train.add_argument("--grid", type=int, help="grid size n, n x n decoded images (default 20)")
@@ -218,7 +237,8 @@ def make_run(args: argparse.Namespace):
         seed=args.seed, limit=args.limit, precision=args.precision, beta=args.beta,
         kl_warmup_steps=args.kl_warmup, lr_schedule=args.lr_schedule, lr_warmup_steps=args.lr_warmup,
         snapshot_every_later=args.snapshots_every, image_size=args.image_size, channels=args.channels,
-        likelihood=args.likelihood, test_fraction=args.test_fraction)
+        likelihood=args.likelihood, test_fraction=args.test_fraction,
+        **{field: getattr(args, name) for name, (field, _) in VARIANT_OPTIONS.items()})
     return Run.new(args.out, config, devices=args.devices)
 
 
@@ -232,12 +252,14 @@ BRANCH_OPTIONS = {"dataset": ("dataset", "--dataset"), "data": ("data_dir", "--d
                   "lr_warmup": ("lr_warmup_steps", "--lr-warmup"),
                   "snapshots_every": ("snapshot_every_later", "--snapshots-every"),
                   "image_size": ("image_size", "--image-size"), "channels": ("channels", "--channels"),
-                  "likelihood": ("likelihood", "--likelihood"), "test_fraction": ("test_fraction", "--test-fraction")}
+                  "likelihood": ("likelihood", "--likelihood"), "test_fraction": ("test_fraction", "--test-fraction"),
+                  **VARIANT_OPTIONS}
 
 
 def _branch_run(args: argparse.Namespace):
     """`train --from RUN[@epoch:N|@step:N] --out NEW`: checked without writing anything, the parent never."""
     from vaestudio.core.branching import plan_branch
+    from vaestudio.core.config import DEFAULT_IWAE_SAMPLES
     from vaestudio.core.errors import ConfigError
     from vaestudio.core.runs import Run
 
@@ -247,6 +269,10 @@ def _branch_run(args: argparse.Namespace):
     if not args.out:
         raise ConfigError("--from needs --out DIR, the new run's folder (the run branched from is never written)")
     changes = {field: getattr(args, name) for name, (field, _) in BRANCH_OPTIONS.items()}
+    if changes["objective"] is not None and changes["samples"] is None:  # the samples of the new objective
+        changes["samples"] = DEFAULT_IWAE_SAMPLES if changes["objective"] == "iwae" else 1
+    if changes["kl_schedule"] == "cyclical" and changes["kl_warmup_steps"] is None:
+        changes["kl_warmup_steps"] = 0  # the cycles replace a parent's warm-up
     names = {field: option for field, option in BRANCH_OPTIONS.values()}
     plan = plan_branch(args.branch_from, args.out, changes, option_names=names)
     return Run.branching(plan, devices=args.devices)

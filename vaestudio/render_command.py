@@ -32,6 +32,8 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
     if args.image is not None and not args.traversals:
         raise ConfigError("--image goes with --traversals")
+    if getattr(args, "label", None) is not None and not args.grid:
+        raise ConfigError("--class goes with --grid")
     recorded = _recorded_grid(Path(args.target), args.at) if args.grid else None
     if recorded is not None:  # a 0.1.0 snapshot: its grid as recorded
         mosaic, source = recorded
@@ -49,7 +51,7 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.grid:
         side = subject.config.grid_size * subject.weights.architecture.image_size * args.scale
         _check_render_size(side, side, 1)
-        picture = vae.grid(subject.config.grid_size)
+        picture = vae.grid(subject.config.grid_size, label=_class_of(args, vae))
         frames = [picture]
     elif args.traversals:
         return _render_traversals(subject, target, args, out)
@@ -80,6 +82,18 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         save_png(frames[0], target, scale=args.scale)
     out.write(f"Wrote {target} ({subject.source})\n")
     return 0
+
+
+def _class_of(args: argparse.Namespace, vae) -> int | None:
+    """The class --class asks a conditional model's grid for; ConfigError for another model or no class."""
+    label, classes = getattr(args, "label", None), vae.architecture.classes
+    if label is None:
+        return None
+    if not classes:
+        raise ConfigError("--class needs a conditional model (trained with --model conditional)")
+    if not 0 <= label < classes:
+        raise ConfigError(f"--class must be between 0 and {classes - 1}, got {label}")
+    return label
 
 
 def _render_traversals(subject: Subject, target: Path, args: argparse.Namespace, out: TextIO) -> int:

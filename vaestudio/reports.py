@@ -83,6 +83,8 @@ def add_commands(commands) -> None:
                       "standard deviations from --image's posterior mean (default: the origin); a .gif plays it")
     render.add_argument("--image", type=int, metavar="I", help="with --traversals: start from test image I")
     render.add_argument("--frames", type=int, default=10, help="frames of an interpolation (default 10)")
+    render.add_argument("--class", dest="label", type=int, metavar="C", help="with --grid, of a conditional model: "
+                        "decode for class C (default 0)")
     render.add_argument("--spherical", action="store_true", help="interpolate along a great circle")
     render.add_argument("--scale", type=int, default=4, help="pixels per image pixel (default 4)")
     render.add_argument("--out", required=True, metavar="FILE", help="a .png or .gif to write")
@@ -185,7 +187,7 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--iwae-k must be 0 (skip) to {MAX_IWAE_K}, got {args.iwae_k}")
     subject = load_subject(args.target, args.at)
     dataset = default_dataset_loader(subject.config)
-    images, _labels, _names, data = test_split(subject.config, args.images, dataset)
+    images, labels, _names, data = test_split(subject.config, args.images, dataset)
     if args.worst is not None and not 1 <= args.worst <= len(images):
         raise ConfigError(f"--worst must be between 1 and the {len(images)} test images used, got {args.worst}")
     architecture = subject.weights.architecture
@@ -208,7 +210,8 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     import_tensorflow()
     from vaestudio.core.tf.iwae import iwae_log_likelihood
 
-    result = iwae_log_likelihood(subject.weights, inputs, k=k, progress=progress.update if out.isatty() else None)
+    result = iwae_log_likelihood(subject.weights, inputs, k=k, progress=progress.update if out.isatty() else None,
+                                 labels=labels)  # a conditional model's log p(x | y)
     progress.clear()
     report["elbo"] = float(result.elbo)
     report["elbo_standard_error"] = float(result.elbo_standard_error)

@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaestudio.core.architecture import CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, Architecture
+from vaestudio.core.architecture import (CHANNELS, IMAGE_SIZES, LIKELIHOODS, MAX_LATENT_DIM, MAX_PSEUDO_INPUTS, MODELS,
+                                         PRIORS, Architecture)
 from vaestudio.core.errors import ConfigError
 
 DATASETS = ("fashion_mnist", "mnist", "image_folder")
 # "auto": mixed bfloat16 where the hardware has native bfloat16 (see tf.device.bfloat16_is_fast), else float32.
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 LR_SCHEDULES = ("constant", "cosine")
+# What training maximises (core/zoo/objectives.py): the ELBO (the tutorial's), the K-sample importance-weighted
+# bound (Burda et al. 2016), or the ELBO with its KL split into MI + beta * TC + dimension-wise KL (Chen et al. 2018).
+OBJECTIVES = ("elbo", "iwae", "tcvae")
+# linear: beta rises from 0 over kl_warmup_steps (constant when 0: today's); cyclical: Fu et al. 2019.
+KL_SCHEDULES = ("linear", "cyclical")
+DEFAULT_IWAE_SAMPLES = 5
+DEFAULT_PSEUDO_INPUTS = 500  # Tomczak & Welling's K for MNIST
 
 # Each preset fills the hyperparameters; explicit values override it.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -52,6 +60,9 @@ LIMITS: dict[str, tuple[float | None, float | None, type]] = {
     "kl_warmup_steps": (0, 100_000_000, int),
     "lr_warmup_steps": (0, 100_000_000, int),
     "test_fraction": (0.01, 0.5, float),
+    "free_bits": (0.0, 100.0, float),
+    "samples": (1, 1000, int),
+    "cycles": (1, 10_000, int),
 }
 # Settings a resumed run may change; the others are fixed by its checkpoint and its data order.
 RESUMABLE = ("epochs", "learning_rate", "beta")
@@ -90,6 +101,20 @@ class TrainConfig:
     channels: int = 1
     likelihood: str = "bernoulli"
     test_fraction: float = 0.1
+    # The model zoo's loss-side variants; their defaults are the tutorial's objective, so configs written
+    # before they existed mean today's model. free_bits: nats per latent dimension under which the batch-mean
+    # KL of a dimension is not pushed down (Kingma et al. 2016), 0: off. samples: K of the IWAE objective.
+    # cycles: of the cyclical KL schedule, over the whole run.
+    objective: str = "elbo"
+    samples: int = 1
+    free_bits: float = 0.0
+    kl_schedule: str = "linear"
+    cycles: int = 4
+    # The prior (architecture.py): standard normal, or a VampPrior over `pseudo_inputs` learned images.
+    prior: str = "standard"
+    pseudo_inputs: int = 0
+    # "conditional": the label enters the encoder and the decoder (architecture.py); Fashion-MNIST and MNIST.
+    model: str = "vae"
 
     @classmethod
     def from_preset(cls, preset: str = "tutorial", **overrides: Any) -> "TrainConfig":
@@ -100,6 +125,10 @@ class TrainConfig:
         given = {k: v for k, v in overrides.items() if v is not None}
         if given.get("dataset") == "image_folder" and "likelihood" not in given:
             values["likelihood"] = "continuous_bernoulli"  # grey levels carry the picture
+        if given.get("prior") == "vamp" and "pseudo_inputs" not in given:
+            values["pseudo_inputs"] = DEFAULT_PSEUDO_INPUTS
+        if given.get("objective") == "iwae" and "samples" not in given:
+            values["samples"] = DEFAULT_IWAE_SAMPLES
         values.update(given)
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
@@ -111,7 +140,8 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first value that is out of range or of the wrong type."""
         for name, choices in (("dataset", DATASETS), ("precision", PRECISIONS), ("lr_schedule", LR_SCHEDULES),
-                              ("likelihood", LIKELIHOODS)):
+                              ("likelihood", LIKELIHOODS), ("objective", OBJECTIVES), ("kl_schedule", KL_SCHEDULES),
+                              ("prior", PRIORS), ("model", MODELS)):
             value = getattr(self, name)
             if not isinstance(value, str) or value not in choices:
                 raise ConfigError(f"{name} {value!r} is not one of {', '.join(choices)}")
@@ -130,7 +160,35 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        self._check_variant()
         return self
+
+    def _check_variant(self) -> None:
+        """Refuse combinations of the variants that have no meaning, naming the setting."""
+        if self.prior == "vamp":
+            setattr(self, "pseudo_inputs", checked_number("pseudo_inputs", self.pseudo_inputs, 1, MAX_PSEUDO_INPUTS, int))
+            if self.free_bits or self.objective == "tcvae":
+                what = "free_bits" if self.free_bits else "objective tcvae"
+                raise ConfigError(f"{what} needs the standard normal prior (its KL is split per dimension), not "
+                                  f"prior vamp")
+        elif self.pseudo_inputs != 0:
+            raise ConfigError(f"pseudo_inputs ({self.pseudo_inputs!r}) applies only to prior vamp")
+        if self.model == "conditional":
+            if self.dataset == "image_folder":
+                raise ConfigError("model conditional needs the labels of fashion_mnist or mnist, not dataset "
+                                  "image_folder")
+            if self.prior == "vamp":
+                raise ConfigError("model conditional cannot have prior vamp (its pseudo-inputs would need a "
+                                  "class): use prior standard")
+        if self.objective == "iwae" and self.samples < 2:
+            raise ConfigError(f"samples must be at least 2 with objective iwae (1 is the ELBO), got {self.samples}")
+        if self.objective != "iwae" and self.samples != 1:
+            raise ConfigError(f"samples ({self.samples}) applies only to objective iwae, not {self.objective}")
+        if self.free_bits and self.objective != "elbo":
+            raise ConfigError(f"free_bits applies to objective elbo only, not {self.objective}")
+        if self.kl_schedule == "cyclical" and self.kl_warmup_steps:
+            raise ConfigError("kl_warmup_steps applies to kl_schedule linear; the cyclical schedule ramps beta "
+                              "within each of its cycles")
 
     @property
     def architecture(self) -> Architecture:

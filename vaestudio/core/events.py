@@ -64,6 +64,8 @@ class StepMetrics:
     objective: float | None = None  # log_likelihood - beta_t * kl when that differs from the ELBO
     learning_rate: float | None = None  # in force at this step (after schedule and warm-up)
     beta: float | None = None  # beta_t in force at this step (after KL warm-up)
+    # An objective's own terms, by name (beta-TCVAE: mi, tc, dim_kl); None for the others.
+    terms: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

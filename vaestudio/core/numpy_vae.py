@@ -32,6 +32,8 @@ from vaestudio.core.architecture import KERNEL, Architecture
 from vaestudio.core.latent import grid_points, mosaic, to_uint8
 from vaestudio.core.transposed_conv import final_moves, to_natural_order, upsample_matrix, upsample_moves
 from vaestudio.core.weights import VaeWeights
+from vaestudio.core.zoo import numpy_prior
+from vaestudio.core.zoo.labels import DEFAULT_CLASS, one_hot, with_label_channels  # noqa: F401  (for callers)
 
 # Floats of intermediate results per chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
 CHUNK_FLOATS = 2_000_000
@@ -64,8 +66,10 @@ class NumpyEncoder:
             per_image = max(per_image, size * size * (matrix.shape[0] + matrix.shape[1]))
         self._chunk = max(1, CHUNK_FLOATS // per_image)
 
-    def __call__(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, inputs: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
         x = check_inputs(inputs, self.architecture)
+        if self.architecture.classes:  # the label as constant input channels
+            x = with_label_channels(x, labels, self.architecture.classes)
         d = self.architecture.latent_dim
         out = np.empty((len(x), 2 * d), np.float32)
         chunk = self._chunk
@@ -95,6 +99,8 @@ class NumpyDecoder:
             raise ValueError(f"decoder weights of shapes {[a.shape for a in arrays]} do not fit a model of "
                              f"{architecture.describe()} (expected {shapes})")
         self.architecture = architecture
+        # A VampPrior's pseudo-input logits come first (architecture.py); decoding does not use them.
+        self.pseudo_input_logits = _frozen(arrays.pop(0)) if architecture.vamp else None
         base = self._base = architecture.decoder_base_size
         dense_w, dense_b = arrays[0], arrays[1]
         channels = dense_b.size // (base * base)
@@ -132,9 +138,12 @@ class NumpyDecoder:
     def latent_dim(self) -> int:
         return self.architecture.latent_dim
 
-    def logits(self, z: np.ndarray) -> np.ndarray:
-        """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them."""
+    def logits(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them; a
+        conditional model decodes for `labels` (one class for all, or one per point; None: DEFAULT_CLASS)."""
         z = check_latents(z, self.latent_dim)
+        if self.architecture.classes:
+            z = np.concatenate([z, one_hot(labels, len(z), self.architecture.classes)], axis=1)
         count = len(z)
         side = self._base << self._levels
         out_channels = self._last.shape[0] // 9
@@ -242,30 +251,44 @@ class NumpyVAE:
     def decoder(self) -> NumpyDecoder:
         return self._decoder
 
-    def encode(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Model inputs float32 (N, H, W, C) in [0, 1] -> (mean, log-variance), each float32 (N, latent_dim)."""
-        return self._encoder(inputs)
+    def encode(self, inputs: np.ndarray, labels=None) -> tuple[np.ndarray, np.ndarray]:
+        """Model inputs float32 (N, H, W, C) in [0, 1] -> (mean, log-variance), each float32 (N, latent_dim).
+        `labels`: of a conditional model, the images' classes (None: DEFAULT_CLASS); ignored otherwise."""
+        return self._encoder(inputs, labels)
 
-    def decode_logits(self, z: np.ndarray) -> np.ndarray:
-        """(N, latent_dim) -> float32 logits (N, H, W, C)."""
-        return self._decoder.logits(z)
+    def decode_logits(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """(N, latent_dim) -> float32 logits (N, H, W, C); `labels` as in `encode`."""
+        return self._decoder.logits(z, labels)
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
+    def decode(self, z: np.ndarray, labels=None) -> np.ndarray:
         """(N, latent_dim) -> display values float32 (N, H, W, C) in [0, 1]: the Bernoulli's probability
-        (sigmoid of the logits) or the continuous Bernoulli's mean."""
-        return display_values(self.decode_logits(z), self.architecture.likelihood)
+        (sigmoid of the logits) or the continuous Bernoulli's mean. `labels` as in `encode`."""
+        return display_values(self.decode_logits(z, labels), self.architecture.likelihood)
 
-    def decode_uint8(self, z: np.ndarray) -> np.ndarray:
+    def pseudo_inputs(self) -> np.ndarray | None:
+        """A VampPrior's pseudo-inputs, float32 (K, H, W, C) in [0, 1]; None for the standard normal prior."""
+        logits = self._decoder.pseudo_input_logits
+        return None if logits is None else sigmoid(logits).astype(np.float32)
+
+    def prior_log_density(self, z: np.ndarray) -> np.ndarray:
+        """log p(z) (N,) of latent points (N, d) under the model's prior (zoo.numpy_prior)."""
+        return numpy_prior.log_density(self, check_latents(z, self.architecture.latent_dim))
+
+    def sample_prior(self, count: int, seed: int = 0) -> np.ndarray:
+        """`count` latent points float32 (count, d) drawn from the model's prior (reproducible by seed)."""
+        return numpy_prior.sample(self, count, seed)
+
+    def decode_uint8(self, z: np.ndarray, labels=None) -> np.ndarray:
         """(N, latent_dim) -> uint8 images (N, H, W) for grey models, (N, H, W, 3) for colour."""
-        images = to_uint8(self.decode(z))
+        images = to_uint8(self.decode(z, labels))
         return images[..., 0] if images.shape[-1] == 1 else images
 
     def grid(self, n: int, axes: tuple[int, int] = (0, 1), held: Sequence[float] | None = None,
-             spacing: str = "quantile") -> np.ndarray:
+             spacing: str = "quantile", label: int | None = None) -> np.ndarray:
         """The n x n grid (a 1 x n strip for a 1-d latent space) as one uint8 picture, see latent.mosaic;
-        `spacing` as in latent.grid_axis_values."""
+        `spacing` as in latent.grid_axis_values; `label`: a conditional model's class (None: DEFAULT_CLASS)."""
         points = grid_points(n, self.architecture.latent_dim, axes, held, spacing)
-        return mosaic(self.decode_uint8(points), n)
+        return mosaic(self.decode_uint8(points, label), n)
 
 
 # -- display values ---------------------------------------------------------------------------------------

@@ -122,10 +122,10 @@ def interpolate(model: NumpyVAE | VaeWeights, z_a: Sequence[float], z_b: Sequenc
 
 
 def sample_prior(model: NumpyVAE | VaeWeights, n: int, seed: int = 0) -> PriorSamples:
-    """n points from the prior N(0, I) (a generator seeded by `seed`) and their decoded images."""
+    """n points from the model's prior, N(0, I) or a VampPrior (a generator seeded by `seed`; NumpyVAE.
+    sample_prior), and their decoded images."""
     vae = as_vae(model)
-    z = np.random.default_rng(seed).standard_normal((_positive(n, "n"), vae.architecture.latent_dim),
-                                                    dtype=np.float32)
+    z = vae.sample_prior(_positive(n, "n"), seed)
     return PriorSamples(z, vae.decode_uint8(z))
 
 

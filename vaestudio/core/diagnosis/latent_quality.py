@@ -122,7 +122,7 @@ def sample_judgement(model: NumpyVAE | VaeWeights, classifier, n: int = SAMPLES,
                      seed: int = 0) -> tuple[dict[str, float], np.ndarray]:
     """(class name -> fraction of n decoded prior samples the classifier puts in it, their features)."""
     vae = probes.as_vae(model)
-    z = np.random.default_rng(seed).standard_normal((n, vae.architecture.latent_dim), dtype=np.float32)
+    z = vae.sample_prior(n, seed)  # the model's prior: N(0, I) (the same draws as before) or a VampPrior
     features = classifier.features(vae.decode(z))
     predicted = classifier.logits_of_features(features).argmax(axis=1)
     counts = np.bincount(predicted, minlength=len(classifier.class_names))

@@ -77,6 +77,8 @@ class RunRecorder:
                                      learning_rate=event.learning_rate, beta=event.beta)
             self._tb("step_row", event.step, event.elbo, event.log_likelihood, event.kl, event.objective,
                      event.learning_rate, event.beta)
+            for name, value in (event.terms or {}).items():  # an objective's own terms (beta-TCVAE's)
+                self._tb("scalar", f"train/{name}", value, event.step)
             if self._clock() - self._last_checkpoint > CHECKPOINT_SECONDS:
                 self.save_checkpoint()
         elif isinstance(event, HyperChanged):

@@ -162,7 +162,16 @@ class DevicePlan:
             return None
         import tensorflow as tf
 
-        return tf.distribute.MirroredStrategy(devices=list(self.device_names))
+        # One strategy per set of devices for the whole process: runs that followed each other on fresh
+        # strategies with models of other shapes met collective ops whose instance keys collided
+        # ("Shape mismatch in the collective instance").
+        names = tuple(self.device_names)
+        if names not in _MIRRORED:
+            _MIRRORED[names] = tf.distribute.MirroredStrategy(devices=list(names))
+        return _MIRRORED[names]
+
+
+_MIRRORED: dict[tuple[str, ...], object] = {}  # DevicePlan.strategy's, by device names
 
 
 def parse_devices(value: DevicesRequest | None) -> DevicesRequest | None:

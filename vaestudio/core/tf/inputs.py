@@ -5,6 +5,9 @@ model inputs inside the compiled step, which keeps the pipeline light. On severa
 batches are handed to `strategy.experimental_distribute_dataset`, which splits each one across the
 replicas; every image then carries its position in its global batch and that batch's size, so that its
 noise and the loss's divisor are those of one device, whatever the split.
+
+A conditional model's batches are (images, labels); `to_inputs` appends the one-hot label to the image as
+constant channels (objective.split_condition takes them apart again).
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ class InputPipeline:
         self.batch_size = batch_size
         self.seed = seed
         train = _model_bytes(dataset.train_images, architecture)
-        self.train_count = len(train)
+        test = _model_bytes(dataset.test_images, architecture)
+        if architecture.classes:
+            train = (train, _labels(dataset.train_labels, len(train), architecture.classes))
+            test = (test, _labels(dataset.test_labels, len(test), architecture.classes))
+        self.train_count = len(dataset.train_images)
         self.train = tf.data.Dataset.from_tensor_slices(train)
-        self.test = (tf.data.Dataset.from_tensor_slices(_model_bytes(dataset.test_images, architecture))
-                     .batch(TEST_BATCH).prefetch(tf.data.AUTOTUNE))
+        self.test = tf.data.Dataset.from_tensor_slices(test).batch(TEST_BATCH).prefetch(tf.data.AUTOTUNE)
 
     def epoch_iterator(self, epoch: int, skip: int = 0):
         """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order;
@@ -48,17 +54,36 @@ class InputPipeline:
         return iter(self.strategy.experimental_distribute_dataset(batches))
 
     def to_inputs(self, batch):
-        """uint8 batch -> float32 model inputs in [0, 1] (inside a compiled function)."""
+        """uint8 batch -> float32 model inputs in [0, 1] (inside a compiled function); a conditional
+        model's (images, labels) -> the images with the one-hot labels as channels after theirs."""
         tf = self.tf
-        x = tf.cast(batch, tf.float32)
-        return x if self.architecture.binarized else x / 255.0
+        classes = self.architecture.classes
+        images, labels = batch if classes else (batch, None)
+        x = tf.cast(images, tf.float32)
+        x = x if self.architecture.binarized else x / 255.0
+        if not classes:
+            return x
+        condition = tf.one_hot(tf.cast(labels, tf.int32), classes, dtype=tf.float32)
+        planes = tf.broadcast_to(condition[:, None, None, :], tf.concat([tf.shape(x)[:3], [classes]], 0))
+        return tf.concat([x, planes], axis=3)
 
 
-def _with_positions(batch):
+def _with_positions(*batch):
     import tensorflow as tf
 
-    size = tf.shape(batch)[0]
-    return batch, tf.range(size, dtype=tf.int32), tf.fill([size], size)
+    element = batch[0] if len(batch) == 1 else batch
+    size = tf.shape(batch[0])[0]
+    return element, tf.range(size, dtype=tf.int32), tf.fill([size], size)
+
+
+def _labels(labels, count: int, classes: int) -> np.ndarray:
+    """A conditional model's labels as int32 (count,); ValueError when missing or outside 0..classes-1."""
+    labels = None if labels is None else np.asarray(labels)
+    if labels is None or labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"a conditional model needs one whole-number label per image ({count})")
+    if count and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"a conditional model's labels must be between 0 and {classes - 1}")
+    return labels.astype(np.int32)
 
 
 def _model_bytes(images: np.ndarray, architecture: Architecture) -> np.ndarray:

@@ -54,11 +54,12 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
                         batch_size: int | None = None, seed: int = 0,
                         progress: Callable[[int, int], None] | None = None,
                         cancelled: Callable[[], bool] | None = None,
-                        max_decodes: int | None = None) -> IwaeResult:
+                        max_decodes: int | None = None, labels: np.ndarray | None = None) -> IwaeResult:
     """IWAE estimate of log p(x) with k samples per image, for model inputs float32 (N, H, W, C).
 
     batch_size: images per call (default: as many as `max_decodes` allows). progress(done, total) counts
-    calls. cancelled() returning True raises Cancelled before the next call.
+    calls. cancelled() returning True raises Cancelled before the next call. labels: the images' classes,
+    which a conditional model needs (log p(x | y) then); ignored for other models.
     """
     import tensorflow as tf
 
@@ -71,6 +72,15 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
         raise DataError(str(exc)) from None
     if len(x_all) == 0:
         raise DataError("no images to estimate log p(x) on")
+    if architecture.classes:  # a conditional model: its inputs carry the label (objective.split_condition)
+        from vaestudio.core.zoo.labels import with_label_channels
+
+        if labels is None:
+            raise DataError("a conditional model's log p(x) needs the images' labels")
+        try:
+            x_all = with_label_channels(x_all, np.asarray(labels), architecture.classes)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
     k = _positive(k, "k")
     budget = _positive(max_decodes, "max_decodes") if max_decodes is not None else _decode_budget(architecture)
     samples_per_call = min(k, budget)
@@ -112,25 +122,27 @@ def _standard_error(values: np.ndarray) -> float:
 
 def _log_weight_function(model, tf):
     """A compiled (x (B, H, W, C), eps (B, S, d)) -> log p(x|z) + log p(z) - log q(z|x), float64 (B, S)."""
-    from vaestudio.core.tf.objective import likelihood_of, log_likelihood_of
+    from vaestudio.core.tf.objective import conditioned, likelihood_of, log_likelihood_of, split_condition
 
     likelihood = likelihood_of(model)
     height, width, channels = model.architecture.image_shape
+    classes = model.architecture.classes
     d = model.architecture.latent_dim
     half_log_2pi = 0.5 * math.log(2.0 * math.pi)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32),
+    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels + classes], tf.float32),
                                   tf.TensorSpec([None, None, d], tf.float32)])
     def log_weights(x, eps):
         mean, logvar = model.encode(x)
         std = tf.exp(0.5 * logvar)
         z = mean[:, None, :] + eps * std[:, None, :]  # (B, S, d)
         batch, samples = tf.shape(eps)[0], tf.shape(eps)[1]
-        logits = model.decode(tf.reshape(z, [-1, d]))
+        images, condition = split_condition(model, x)
+        logits = model.decode(tf.reshape(conditioned(z, condition), [-1, d + classes]))
         logits = tf.reshape(logits, [batch, samples, height, width, channels])
-        targets = tf.broadcast_to(x[:, None], tf.shape(logits))
+        targets = tf.broadcast_to(images[:, None], tf.shape(logits))
         log_px_z = log_likelihood_of(likelihood, targets, logits)
-        log_pz = tf.reduce_sum(-0.5 * tf.square(z) - half_log_2pi, axis=-1)
+        log_pz = model.prior_log_prob(z)  # the model's prior: the standard normal or a VampPrior
         log_qz_x = tf.reduce_sum(-0.5 * tf.square(eps) - half_log_2pi, axis=-1) - tf.reduce_sum(0.5 * logvar, axis=-1)[:, None]
         return tf.cast(log_px_z + log_pz - log_qz_x, tf.float64)
 

@@ -39,27 +39,54 @@ _END_RECORD = struct.Struct("<4s4H2LH")  # the zip format's end of central direc
 # state, should a compiled model be saved, is 2-3x), plus room for HDF5's own structures.
 WEIGHTS_FACTOR = 4
 WEIGHTS_SLACK_BYTES = 1024 * 1024
-_CVAE_CONFIG_KEYS = {"latent_dim", "image_size", "channels", "likelihood"}
+_CVAE_CONFIG_KEYS = {"latent_dim", "image_size", "channels", "likelihood", "prior", "pseudo_inputs", "model"}
 _KERAS_CONFIG_KEYS = {"name", "trainable", "dtype"}
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def build_encoder(architecture: Architecture | int) -> keras.Sequential:
     """Image -> concatenated (mean, log-variance) of the diagonal Gaussian posterior."""
     arch = _architecture(architecture)
+    height, width, channels = arch.image_shape
     return keras.Sequential(
-        [keras.Input(shape=arch.image_shape)]
+        [keras.Input(shape=(height, width, channels + arch.classes))]  # a conditional model's label: channels
         + [keras.layers.Conv2D(filters, 3, strides=2, activation="relu") for filters in arch.encoder_filters]
         + [keras.layers.Flatten(), keras.layers.Dense(2 * arch.latent_dim)],  # no activation
         name="encoder",
     )
 
 
+@keras.saving.register_keras_serializable(package="vaestudio")
+class PseudoInputs(keras.layers.Layer):
+    """The VampPrior's K learned pseudo-inputs, as logits (images = sigmoid(logits), in [0, 1]). An identity
+    on the latent points it is given: it sits first in the decoder only to hold them (architecture.py)."""
+
+    def __init__(self, count: int, image_shape: Sequence[int], **kwargs):
+        super().__init__(**kwargs)
+        self.count, self.image_shape = int(count), tuple(int(n) for n in image_shape)
+        self.logits = self.add_weight(shape=(self.count, *self.image_shape), name="pseudo_input_logits",
+                                      initializer=keras.initializers.RandomNormal(0.0, 0.5, seed=None),
+                                      dtype="float32")
+
+    def call(self, z):
+        return z
+
+    def images(self) -> tf.Tensor:
+        """The pseudo-inputs, float32 (K, H, W, C) in [0, 1]."""
+        return tf.sigmoid(tf.cast(self.logits, tf.float32))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "count": self.count, "image_shape": list(self.image_shape)}
+
+
 def build_decoder(architecture: Architecture | int) -> keras.Sequential:
-    """Latent point -> logits of an image (Bernoulli or continuous-Bernoulli parameters per pixel)."""
+    """Latent point -> logits of an image (Bernoulli or continuous-Bernoulli parameters per pixel); with a
+    VampPrior, its pseudo-inputs first (an identity layer)."""
     arch = _architecture(architecture)
     base = arch.decoder_base_size
+    prior = [PseudoInputs(arch.pseudo_inputs, arch.image_shape, name="pseudo_inputs")] if arch.vamp else []
     return keras.Sequential(
-        [keras.Input(shape=(arch.latent_dim,)),
+        [keras.Input(shape=(arch.latent_dim + arch.classes,)), *prior,  # a conditional model's label after z
          keras.layers.Dense(base * base * 32, activation="relu"),
          keras.layers.Reshape((base, base, 32))]
         + [keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")
@@ -74,9 +101,10 @@ class CVAE(keras.Model):
     """Convolutional variational autoencoder: `encode` gives (mean, logvar), `decode` gives logits."""
 
     def __init__(self, latent_dim: int = 2, image_size: int = 28, channels: int = 1,
-                 likelihood: str = "bernoulli", **kwargs):
+                 likelihood: str = "bernoulli", prior: str = "standard", pseudo_inputs: int = 0, model: str = "vae",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.architecture = Architecture(latent_dim, image_size, channels, likelihood)
+        self.architecture = Architecture(latent_dim, image_size, channels, likelihood, prior, pseudo_inputs, model)
         self.latent_dim = self.architecture.latent_dim
         self.encoder = build_encoder(self.architecture)
         self.decoder = build_decoder(self.architecture)
@@ -89,15 +117,36 @@ class CVAE(keras.Model):
         logits = self.decoder(z)
         return tf.sigmoid(logits) if apply_sigmoid else logits
 
+    def prior_log_prob(self, z: tf.Tensor) -> tf.Tensor:
+        """log p(z) in float32 over the last axis of `z` (..., d): the standard normal's, or the VampPrior's
+        log (1/K) sum_k N(z; mean_k, var_k) at the encoder's posteriors of the pseudo-inputs."""
+        z = tf.cast(z, tf.float32)
+        if not self.architecture.vamp:
+            return tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=-1)
+        means, logvars = self.encode(self.pseudo_inputs())
+        means, logvars = tf.cast(means, tf.float32), tf.cast(logvars, tf.float32)  # (K, d)
+        per_component = tf.reduce_sum(-0.5 * (tf.square(z[..., None, :] - means) * tf.exp(-logvars) + logvars)
+                                      - _HALF_LOG_2PI, axis=-1)  # (..., K)
+        return tf.reduce_logsumexp(per_component, axis=-1) - math.log(self.architecture.pseudo_inputs)
+
+    def pseudo_inputs(self) -> tf.Tensor:
+        """The VampPrior's pseudo-inputs, float32 (K, H, W, C) in [0, 1] (a model with a VampPrior only)."""
+        return self.decoder.get_layer("pseudo_inputs").images()
+
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        """Deterministic reconstruction logits (decodes the posterior mean)."""
+        """Deterministic reconstruction logits (decodes the posterior mean). A conditional model's inputs
+        carry the label as channels after the image's (see objective.split_condition)."""
+        from vaestudio.core.tf.objective import conditioned, split_condition
+
         mean, _ = self.encode(x)
-        return self.decode(mean)
+        return self.decode(conditioned(mean, split_condition(self, x)[1]))
 
     def build(self, input_shape=None) -> None:
-        self.encoder.build((None, *self.architecture.image_shape))
-        self.decoder.build((None, self.latent_dim))
-        super().build((None, *self.architecture.image_shape))
+        height, width, channels = self.architecture.image_shape
+        classes = self.architecture.classes
+        self.encoder.build((None, height, width, channels + classes))
+        self.decoder.build((None, self.latent_dim + classes))
+        super().build((None, height, width, channels + classes))
 
     def get_config(self) -> dict:
         return {**self.architecture.to_dict(), "name": self.name}
@@ -129,8 +178,12 @@ def decode_grid(model: CVAE, n: int, axes: tuple[int, int] = (0, 1), held: Seque
     from vaestudio.core.latent import grid_points, mosaic
     from vaestudio.core.numpy_vae import display_values
 
+    from vaestudio.core.numpy_vae import one_hot
+
     arch = getattr(model, "architecture", None) or Architecture(model.latent_dim)
     points = grid_points(n, arch.latent_dim, axes, held)
+    if arch.classes:  # a conditional model's grid is decoded for numpy_vae.DEFAULT_CLASS
+        points = np.concatenate([points, one_hot(None, len(points), arch.classes)], axis=1)
     logits = tf.cast(model.decoder(points, training=False), tf.float32).numpy()
     return mosaic(display_values(logits, arch.likelihood), n)
 
@@ -161,7 +214,8 @@ def load_model(path: str | Path, expected: Architecture | None = None) -> CVAE:
     if expected is not None and architecture != expected:
         raise ModelFileError(f"{path}: a model of {architecture.describe()}, not of {expected.describe()}")
     try:
-        model = keras.saving.load_model(path, custom_objects={"CVAE": CVAE}, compile=False, safe_mode=True)
+        model = keras.saving.load_model(path, custom_objects={"CVAE": CVAE, "PseudoInputs": PseudoInputs},
+                                        compile=False, safe_mode=True)
     except Exception as exc:  # keras raises many types for foreign or damaged files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: not a vaestudio model ({reason[:200]})") from None

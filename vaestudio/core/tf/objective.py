@@ -2,8 +2,9 @@
 
 The tutorial's single-sample Monte Carlo ELBO: z = mean + eps * std, log p(x|z) under the architecture's
 likelihood (independent Bernoulli pixels for binarized images, the tutorial's; or the continuous
-Bernoulli for grey levels), and the single-sample KL estimate log q(z|x) - log p(z). The analytic
-per-dimension KL(q(z|x) || N(0, I)) is given beside it for reports.
+Bernoulli for grey levels), and the single-sample KL estimate log q(z|x) - log p(z), p the model's prior
+(N(0, I), or a VampPrior). The analytic per-dimension KL(q(z|x) || N(0, I)) is given beside it for reports
+(with a VampPrior too: it then measures how far each dimension is from the standard normal).
 """
 
 from __future__ import annotations
@@ -43,12 +44,42 @@ def elbo_terms(model, x: tf.Tensor, eps: tf.Tensor) -> ElboTerms:
     logvar = tf.cast(logvar, tf.float32)
     std = tf.exp(0.5 * logvar)
     z = mean + eps * std
-    logits = tf.cast(model.decode(z), tf.float32)
-    log_likelihood = log_likelihood_of(likelihood_of(model), x, logits)
+    targets, condition = split_condition(model, x)
+    logits = tf.cast(model.decode(conditioned(z, condition)), tf.float32)
+    log_likelihood = log_likelihood_of(likelihood_of(model), targets, logits)
     posterior = tfd.MultivariateNormalDiag(loc=mean, scale_diag=std)
-    prior = tfd.MultivariateNormalDiag(loc=tf.zeros_like(mean), scale_diag=tf.ones_like(std))
-    kl = posterior.log_prob(z) - prior.log_prob(z)
+    kl = posterior.log_prob(z) - prior_log_prob(model, z)
     return ElboTerms(log_likelihood - kl, log_likelihood, kl, kl_per_dimension(mean, logvar))
+
+
+def split_condition(model, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """(the images, the one-hot labels (N, classes)) of a conditional model's inputs, whose label follows
+    the image's channels (constant over the image); (x, None) for other models."""
+    architecture = getattr(model, "architecture", None)
+    if architecture is None or not architecture.classes:
+        return x, None
+    channels = architecture.channels
+    return x[..., :channels], tf.cast(x[:, 0, 0, channels:], tf.float32)
+
+
+def conditioned(z: tf.Tensor, condition: tf.Tensor | None) -> tf.Tensor:
+    """The decoder's input: z (N, d) or (N, K, d) with the one-hot label (N, classes) after it (z alone
+    when `condition` is None)."""
+    if condition is None:
+        return z
+    condition = tf.cast(condition, z.dtype)
+    if len(z.shape) == 3:
+        condition = tf.broadcast_to(condition[:, None, :], tf.concat([tf.shape(z)[:2], tf.shape(condition)[1:]], 0))
+    return tf.concat([z, condition], axis=-1)
+
+
+def prior_log_prob(model, z: tf.Tensor) -> tf.Tensor:
+    """log p(z) over the last axis: the model's prior (a VampPrior), or the standard normal's."""
+    architecture = getattr(model, "architecture", None)
+    if architecture is not None and architecture.vamp:
+        return model.prior_log_prob(z)
+    prior = tfd.MultivariateNormalDiag(loc=tf.zeros_like(z), scale_diag=tf.ones_like(z))
+    return prior.log_prob(z)
 
 
 def kl_per_dimension(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:

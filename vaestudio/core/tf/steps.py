@@ -24,21 +24,26 @@ from vaestudio.core.config import TrainConfig
 from vaestudio.core.tf.inputs import InputPipeline
 
 TRAIN_SUMS = ("elbo", "log_likelihood", "kl", "objective", "count")
+# Further sums some objectives report (each a curve): beta-TCVAE's decomposition of the KL.
+OBJECTIVE_SUMS = {"elbo": (), "iwae": (), "tcvae": ("mi", "tc", "dim_kl")}
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """Learning-rate warm-up and decay, and the KL warm-up, as functions of the global step."""
+    """Learning-rate warm-up and decay, and the KL schedule (linear warm-up or cycles), as functions of the
+    global step."""
 
     lr_schedule: str
     lr_warmup_steps: int
     kl_warmup_steps: int
     total_steps: int
+    kl_schedule: str = "linear"
+    cycles: int = 1
 
     @classmethod
     def of(cls, config: TrainConfig, steps_per_epoch: int) -> "Schedule":
         return cls(config.lr_schedule, config.lr_warmup_steps, config.kl_warmup_steps,
-                   max(config.epochs * steps_per_epoch, 1))
+                   max(config.epochs * steps_per_epoch, 1), config.kl_schedule, config.cycles)
 
     def lr_factor(self, step: float) -> float:
         """Multiplier of the base learning rate for the update that makes step `step + 1`."""
@@ -51,7 +56,11 @@ class Schedule:
         return factor
 
     def beta_factor(self, step: float) -> float:
-        return min(1.0, (step + 1) / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
+        from vaestudio.core.zoo.schedules import cyclical_factor, linear_factor
+
+        if self.kl_schedule == "cyclical":
+            return cyclical_factor(step, self.total_steps, self.cycles)
+        return linear_factor(step, self.kl_warmup_steps)
 
 
 def noise_key(seed: int) -> int:
@@ -67,15 +76,31 @@ def noise_state(seed: int, step: int) -> np.ndarray:
     return np.array([step, 0, noise_key(seed)], dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Variant:
+    """The loss-side variant of a run (config.py): objective, its samples, free bits, and the number of
+    training images (beta-TCVAE's minibatch-weighted sampling needs it)."""
+
+    objective: str = "elbo"
+    samples: int = 1
+    free_bits: float = 0.0
+    dataset_size: int = 1
+
+    @classmethod
+    def of(cls, config: TrainConfig, dataset_size: int) -> "Variant":
+        return cls(config.objective, config.samples, config.free_bits, max(int(dataset_size), 1))
+
+
 class TrainingSteps:
     """Builds the compiled functions over a model, its optimizer and an input pipeline, on one device or,
     with `strategy`, on each of its replicas (model and optimizer must then be built in its scope)."""
 
     def __init__(self, model, optimizer, inputs: InputPipeline, seed: int, schedule: Schedule,
-                 learning_rate: float, beta: float, grid_points: np.ndarray, strategy=None, step_offset: int = 0):
+                 learning_rate: float, beta: float, grid_points: np.ndarray, strategy=None, step_offset: int = 0,
+                 variant: "Variant | None" = None):
         import tensorflow as tf
 
-        from vaestudio.core.tf.objective import elbo_parts, elbo_terms
+        from vaestudio.core.tf.objective import elbo_terms, kl_per_dimension
 
         self.tf = tf
         self.model, self.optimizer, self.inputs = model, optimizer, inputs
@@ -97,6 +122,21 @@ class TrainingSteps:
         lr_warmup = float(schedule.lr_warmup_steps)
         kl_warmup = float(schedule.kl_warmup_steps)
         cosine = schedule.lr_schedule == "cosine"
+        cyclical = schedule.kl_schedule == "cyclical"
+        cycles = float(schedule.cycles)
+        variant = variant or Variant()
+        self.variant = variant
+        sum_names = TRAIN_SUMS + OBJECTIVE_SUMS[variant.objective]
+        samples = variant.samples if variant.objective == "iwae" else None
+        noise_shape = [global_batch, latent_dim] if samples is None else [global_batch, samples, latent_dim]
+
+        def beta_factor(step):
+            if cyclical:
+                # as zoo.schedules.cyclical_factor: within each cycle beta rises over its first half
+                cycle = tf.maximum(self.total_steps, 1.0) / cycles
+                position = tf.math.floormod(step, cycle)
+                return tf.minimum(1.0, (position + 1.0) / tf.maximum(0.5 * cycle, 1.0))
+            return tf.minimum(1.0, (step + 1.0) / kl_warmup) if kl_warmup else tf.constant(1.0)
 
         def factors(step):
             lr = tf.constant(1.0)
@@ -106,60 +146,94 @@ class TrainingSteps:
                 span = tf.maximum(self.total_steps - lr_warmup, 1.0)
                 progress = tf.clip_by_value((step - lr_warmup) / span, 0.0, 1.0)
                 lr = lr * 0.5 * (1.0 + tf.cos(pi * progress))
-            beta = tf.minimum(1.0, (step + 1.0) / kl_warmup) if kl_warmup else tf.constant(1.0)
-            return lr, beta
+            return lr, beta_factor(step)
 
         def prepare_step():
-            """Cross-replica: put this step's learning rate in force; (global step, beta) for the replicas."""
+            """Cross-replica: put this step's learning rate in force; (global step, (beta, schedule's factor))
+            for the replicas."""
             iterations = tf.cast(optimizer.iterations, tf.int64) + offset
-            lr_factor, beta_factor = factors(tf.cast(iterations, tf.float32))
+            lr_factor, kl_factor = factors(tf.cast(iterations, tf.float32))
             optimizer.learning_rate.assign(self.base_lr * lr_factor)
-            return iterations, self.base_beta * beta_factor
+            return iterations, tf.stack([self.base_beta, kl_factor])
 
-        def replica_step(batch, positions, sizes, iterations, beta):
-            """One replica's share of a step: images `batch` at `positions` of a global batch whose size
-            each image carries in `sizes` (positions None: the whole global batch, on one device)."""
+        def share(batch, positions, sizes):
+            """A replica's images `batch` at `positions` of a global batch whose size each image carries in
+            `sizes` (positions None: the whole global batch, on one device), as (inputs, images, positions,
+            weights, global batch size)."""
             x = inputs.to_inputs(batch)
             count = tf.shape(x)[0]
-            eps_all = tf.random.stateless_normal([global_batch, latent_dim], seed=tf.stack([key, iterations]))
             if positions is None:
-                eps, global_count, weight = eps_all[:count], count, None
-            else:
-                # A replica may get no image of a short last batch. oneDNN's fused convolutions (on CPUs
-                # with AVX-512) refuse an empty batch, so such a replica works on one blank image whose
-                # weight is 0: its sums and its gradient are then 0, as they should be.
-                padding = tf.maximum(1 - count, 0)
-                x = tf.concat([x, tf.zeros(tf.concat([[padding], tf.shape(x)[1:]], 0), x.dtype)], 0)
-                positions = tf.concat([positions, tf.zeros([padding], positions.dtype)], 0)
-                weight = tf.concat([tf.ones([count]), tf.zeros([padding])], 0)
-                eps, global_count = tf.gather(eps_all, positions), tf.reduce_max(tf.concat([sizes, [1]], 0))
+                return x, count, None, tf.ones([count]), count
+            # A replica may get no image of a short last batch. oneDNN's fused convolutions (on CPUs with
+            # AVX-512) refuse an empty batch, so such a replica works on one blank image whose weight is 0:
+            # its sums and its gradient are then 0, as they should be.
+            padding = tf.maximum(1 - count, 0)
+            x = tf.concat([x, tf.zeros(tf.concat([[padding], tf.shape(x)[1:]], 0), x.dtype)], 0)
+            positions = tf.concat([positions, tf.zeros([padding], positions.dtype)], 0)
+            weight = tf.concat([tf.ones([count]), tf.zeros([padding])], 0)
+            return x, count, positions, weight, tf.reduce_max(tf.concat([sizes, [1]], 0))
+
+        def replica_step(batch, positions, sizes, iterations, beta, kl_sums=None):
+            """One replica's share of a step (see `share`); kl_sums: free bits' KL per dimension summed over
+            the global batch (None: this share is the batch)."""
+            x, count, positions, weight, global_count = share(batch, positions, sizes)
+            eps_all = tf.random.stateless_normal(noise_shape, seed=tf.stack([key, iterations]))
+            eps = eps_all[:count] if positions is None else tf.gather(eps_all, positions)
             with tf.GradientTape() as tape:
-                elbo, log_likelihood, kl = elbo_parts(model, x, eps)
-                if weight is not None:
-                    elbo, log_likelihood, kl = elbo * weight, log_likelihood * weight, kl * weight
-                objective = log_likelihood - beta * kl
-                loss = -tf.reduce_sum(objective) / tf.cast(global_count, tf.float32)
+                sums, loss = variant_sums(x, eps, weight, global_count, beta, kl_sums)
             gradients = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(gradients, variables))
-            return {"elbo": tf.reduce_sum(elbo), "log_likelihood": tf.reduce_sum(log_likelihood),
-                    "kl": tf.reduce_sum(kl), "objective": tf.reduce_sum(objective),
-                    "count": tf.cast(count, tf.float32)}
+            return {**sums, "count": tf.cast(count, tf.float32)}
+
+        def replica_kl_sums(batch, positions, sizes):
+            """This share's analytic KL per latent dimension summed over its images (free bits' mask)."""
+            x, _, _, weight, _ = share(batch, positions, sizes)
+            mean, logvar = model.encode(x)
+            return tf.reduce_sum(kl_per_dimension(mean, logvar) * weight[:, None], axis=0)
+
+        def variant_sums(x, eps, weight, global_count, beta, kl_sums):
+            """Sums over this share's images of the ELBO terms, the objective and its own terms, and the
+            loss (minus this share's objective over the global batch size)."""
+            from vaestudio.core.tf import variants
+
+            base_beta, kl_factor = beta[0], beta[1]
+            scale = tf.cast(global_count, tf.float32)
+            if variant.objective == "iwae":
+                terms = variants.iwae_terms(model, x, eps, base_beta * kl_factor)
+            elif variant.objective == "tcvae":
+                terms = variants.tcvae_terms(model, x, eps, variant.dataset_size, weight)
+                terms["objective"] = variants.tcvae_objective(terms, base_beta, kl_factor)
+            else:
+                full = elbo_terms(model, x, eps)
+                terms = {"elbo": full.elbo, "log_likelihood": full.log_likelihood, "kl": full.kl}
+                if not variant.free_bits:
+                    terms["objective"] = full.log_likelihood - base_beta * kl_factor * full.kl
+            sums = {name: tf.reduce_sum(value * weight) for name, value in terms.items()}
+            if "objective" not in sums:  # free bits: the KL term is the batch's, not a sum over images
+                _, kl_sum = variants.free_bits_kl(full.kl_per_dimension, weight, variant.free_bits, global_count,
+                                                  kl_sums)
+                sums["objective"] = sums["log_likelihood"] - base_beta * kl_factor * kl_sum
+            return sums, -sums["objective"] / scale
 
         def one_step(element):
             iterations, beta = prepare_step()
             if strategy is None:
                 return replica_step(element, None, None, iterations, beta)
             batch, positions, sizes = element
-            per_replica = strategy.run(replica_step, args=(batch, positions, sizes, iterations, beta))
+            kl_sums = None
+            if variant.free_bits:  # which dimensions are above lambda is the whole batch's: an encoder pass first
+                kl_sums = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                          strategy.run(replica_kl_sums, args=(batch, positions, sizes)), axis=None)
+            per_replica = strategy.run(replica_step, args=(batch, positions, sizes, iterations, beta, kl_sums))
             return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                     for name, value in per_replica.items()}
 
         @tf.function
         def train_chunk(iterator, steps):
-            sums = {name: tf.constant(0.0) for name in TRAIN_SUMS}
+            sums = {name: tf.constant(0.0) for name in sum_names}
             for _ in tf.range(steps):
                 step_sums = one_step(next(iterator))
-                sums = {name: sums[name] + step_sums[name] for name in TRAIN_SUMS}
+                sums = {name: sums[name] + step_sums[name] for name in sum_names}
             return sums
 
         @tf.function

@@ -27,7 +27,10 @@ from vaestudio.core.control import TrainingControl
 from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, StepMetrics
 from vaestudio.core.store.checkpoint import Checkpoint
-from vaestudio.core.tf.steps import noise_state
+from vaestudio.core.tf.steps import TRAIN_SUMS, noise_state
+
+# Sums every objective reports; others (beta-TCVAE's MI, TC, dim-KL) go into StepMetrics.terms.
+_ELBO_SUMS = frozenset(TRAIN_SUMS)
 
 @dataclass
 class TrainerState:
@@ -170,7 +173,7 @@ class Trainer:
         from vaestudio.core.tf.device import DevicePlan, plan_devices, use_bfloat16
         from vaestudio.core.tf.inputs import InputPipeline
         from vaestudio.core.tf.model import build_cvae
-        from vaestudio.core.tf.steps import Schedule, TrainingSteps
+        from vaestudio.core.tf.steps import Schedule, TrainingSteps, Variant
 
         cfg = self.config
         if self.devices is not None:  # first: splitting the CPU must precede TensorFlow's first operation
@@ -192,6 +195,10 @@ class Trainer:
         self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
         n = cfg.grid_size
         points = grid_points(n, self.architecture.latent_dim)
+        if self.architecture.classes:  # a conditional model's grid: for numpy_vae.DEFAULT_CLASS
+            from vaestudio.core.numpy_vae import one_hot
+
+            points = np.concatenate([points, one_hot(None, len(points), self.architecture.classes)], axis=1)
         # 0 but for a branch (core.branching): its steps continue the parent's count, with a fresh optimizer
         # (steps ahead of the optimizer's count) or on other data (steps ahead of epochs x batches).
         state = self.state
@@ -201,7 +208,8 @@ class Trainer:
         schedule = dataclasses.replace(schedule, total_steps=schedule.total_steps + ahead_of_epochs)
         self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, cfg.seed, schedule,
                                     state.learning_rate, state.beta, points, strategy=self.strategy,
-                                    step_offset=ahead_of_optimizer)
+                                    step_offset=ahead_of_optimizer,
+                                    variant=Variant.of(cfg, len(self.dataset.train_images)))
         return precision
 
     # -- helpers -------------------------------------------------------------------------------
@@ -321,9 +329,10 @@ class _Window:
         mean = {name: value / images for name, value in self.sums.items()}
         learning_rate, beta = in_force
         objective = mean["objective"] if not math.isclose(mean["objective"], mean["elbo"], abs_tol=1e-9) else None
+        terms = {name: value for name, value in mean.items() if name not in _ELBO_SUMS} or None
         return StepMetrics(epoch, step, epoch_step, steps_per_epoch, mean["elbo"], mean["log_likelihood"],
                            mean["kl"], images / max(self.seconds, 1e-9), objective=objective,
-                           learning_rate=learning_rate, beta=beta)
+                           learning_rate=learning_rate, beta=beta, terms=terms)
 
 
 def _device_name() -> str:

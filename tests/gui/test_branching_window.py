@@ -137,7 +137,9 @@ def test_the_run_docks_button_branches_a_run_trained_in_the_window(qtbot, window
     # While a run trains or is paused, branching is refused (the window trains one run at a time): stop it first.
     assert window.studio.training == "paused"
     assert not button.isEnabled() and "stop it first" in button.toolTip()
-    menu = right_click(qtbot, window.timeline.slider)
+    # (The label: the slider is disabled while the run has only its first snapshot, and a disabled widget
+    # takes no right-click.)
+    menu = right_click(qtbot, window.timeline.label)
     assert not window.timeline.branch_action.isEnabled()
     assert any("stop it first" in action.text() for action in menu.actions())
     menu.close()

@@ -2,7 +2,7 @@
 the window filling the screen (as maximized):
 
     xvfb-run -a -s "-screen 0 1400x900x24" python docs/screenshots/take_compare.py docs/screenshots \
-        PARENT BRANCH OTHER [--suffix -1280x720]
+        PARENT BRANCH OTHER [--suffix=-1280x720]
 
 PARENT is a finished run folder, BRANCH a run branched from it (`vaestudio train --from PARENT@epoch:1
 --beta 4`), OTHER a run with another batch size. Writes run-family<suffix>.png (the Runs panel's family
@@ -21,7 +21,7 @@ from pathlib import Path
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("out", type=Path)
 parser.add_argument("runs", type=Path, nargs=3, metavar="RUN", help="parent, branch, other")
-parser.add_argument("--suffix", default="", help="added to the PNG names, e.g. -1280x720")
+parser.add_argument("--suffix", default="", help="added to the PNG names, e.g. --suffix=-1280x720")
 args = parser.parse_args()
 for folder in args.runs:
     if not (folder / "config.json").is_file():

@@ -178,13 +178,17 @@ class CompareColumn(QFrame):
         layout.addWidget(self.note)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
-        """A column taller than wide (three or four runs side by side) puts its small pictures under the grid and
-        its moment under its name."""
         super().resizeEvent(event)
-        tall = self.width() < self.height()
-        direction = QBoxLayout.Direction.TopToBottom if tall else QBoxLayout.Direction.LeftToRight
-        for layout in (self.pictures, self.header):  # a narrow column: the moment on a line of its own too
-            layout.setDirection(direction)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """A column taller than wide (three or four runs side by side) puts its small pictures under the grid;
+        its moment goes under its name when both do not fit on one line."""
+        down, across = QBoxLayout.Direction.TopToBottom, QBoxLayout.Direction.LeftToRight
+        self.pictures.setDirection(down if self.width() < self.height() else across)
+        metrics = self.fontMetrics()
+        words = sum(metrics.horizontalAdvance(label.full_text()) + 12 for label in (self.title, self.moment_label))
+        self.header.setDirection(down if words > self.width() else across)
 
     def show_moment(self, moment: ComparedMoment, position_text: str) -> None:
         """The run's moment (`position_text`: where it lies in the unit, when that is not the step)."""
@@ -196,6 +200,7 @@ class CompareColumn(QFrame):
         else:
             where = f"{info.label} · step {info.step}" + (f" · {position_text}" if position_text else "")
             self.moment_label.set_full_text(where + (" · computing…" if waiting else ""))
+        self._arrange()
         if not waiting:
             self.grid.set_image(moment.grid)
             self.kl.set_values(moment.kl_per_dimension)

@@ -4,7 +4,7 @@ driven by selenium, headless), after a drag on the page's latent plane:
     vaestudio report RUN --out run.html
     python docs/screenshots/take_report.py run.html docs/screenshots/report.png
 
-The window is 1400x1000; the page is scrolled so that the latent plane is in view.
+The window is 1400x1000; the page is scrolled to the snapshots and the latent plane beside them.
 """
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ def main(page: Path, out: Path) -> None:
         driver.get(page.resolve().as_uri())
         before = await_state(driver, lambda s: s.get("ready"), "TensorFlow.js to decode the first point")
         plane = driver.find_element(By.ID, "latent-plane")
-        driver.execute_script("arguments[0].closest('section, div').scrollIntoView({block: 'start'});"
-                              "window.scrollBy(0, -12);", plane)
+        # the snapshots' slider and grid, and beside them the latent plane, their headings in view
+        driver.execute_script("(document.getElementById('snapshots') || arguments[0]).scrollIntoView();"
+                              "window.scrollBy(0, -6);", plane)
         ActionChains(driver).move_to_element_with_offset(plane, -70, 50).click_and_hold() \
             .move_by_offset(40, -20).move_by_offset(60, -40).release().perform()
         await_state(driver, lambda s: s["decodes"] > before["decodes"] and not s.get("busy"), "the drag's decode")

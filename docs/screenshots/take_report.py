@@ -50,6 +50,8 @@ def main(page: Path, out: Path) -> None:
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
                               options=options)
     try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the page's view itself 1400x1000
+                               {"width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False})
         driver.get(page.resolve().as_uri())
         before = await_state(driver, lambda s: s.get("ready"), "TensorFlow.js to decode the first point")
         plane = driver.find_element(By.ID, "latent-plane")

@@ -113,3 +113,14 @@ def test_the_compare_view_shows_both_runs_at_the_same_point_of_training(qtbot, w
     expected = {a: 3, b: 1}
     qtbot.waitUntil(shown, timeout=20_000)
     assert [c.moment_label.full_text().split(" · ")[0] for c in view.columns] == ["epoch 1, batch 3", "epoch 1, batch 1"]
+
+
+def test_a_short_elbo_plot_shows_the_compared_runs_legend_in_two_columns(qtbot, window, two_batch_sizes):
+    tick_both(qtbot, window, two_batch_sizes)  # four legend entries: two for each run
+    elbo, dock = window.elbo, window.docks["elbo"]
+    vb = elbo.plot.getPlotItem().vb
+    window.resizeDocks([dock], [140], Qt.Orientation.Vertical)  # the bottom dock dragged low (as at 1280x720)
+    qtbot.waitUntil(lambda: elbo.legend.columnCount == 2, timeout=5_000)
+    qtbot.waitUntil(lambda: elbo.legend.mapRectToItem(vb, elbo.legend.boundingRect()).top() >= 0, timeout=5_000)
+    window.resizeDocks([dock], [int(window.height() * 0.6)], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: elbo.legend.columnCount == 1, timeout=5_000)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider,
+from PySide6.QtWidgets import (QBoxLayout, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider,
                                QVBoxLayout, QWidget)
 
 from vaestudio.gui.qimages import to_pixmap
@@ -118,10 +118,18 @@ class KlBars(QWidget):
         for index, value in enumerate(self.values):
             height = room * max(value, 0.0) / top
             painter.fillRect(QRectF(index * width + 1, room - height, max(width - 2, 1), height), colour)
-            if len(self.values) <= 8:
+            label = self.label(index, width)
+            if label:
                 painter.drawText(QRectF(index * width, room, width, text_height + 2), Qt.AlignmentFlag.AlignCenter,
-                                 f"z{index + 1} {value:.1f}")
+                                 label)
         painter.end()
+
+    def label(self, index: int, width: float) -> str:
+        """The words under bar `index` that fit its `width`: 'z1 2.5', else '2.5', else none."""
+        value = float(self.values[index])
+        fitting = [text for text in (f"z{index + 1} {value:.1f}", f"{value:.1f}")
+                   if self.fontMetrics().horizontalAdvance(text) + 2 <= width]
+        return fitting[0] if fitting and len(self.values) <= 8 else ""
 
 
 class CompareColumn(QFrame):
@@ -143,8 +151,8 @@ class CompareColumn(QFrame):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setEnabled(False)
-        # Columns are wider than tall in a bottom dock: the grid on the left as high as the room allows; on its
-        # right the cursor preview and the KL bars above the reconstructions.
+        # A column wider than tall (two runs in a bottom dock): the grid on the left as high as the room allows,
+        # on its right the cursor preview and the KL bars above the reconstructions; taller than wide: below it.
         small = QHBoxLayout()
         small.setContentsMargins(0, 0, 0, 0)
         small.addWidget(self.preview, 1)
@@ -154,20 +162,34 @@ class CompareColumn(QFrame):
         side.setSpacing(4)
         side.addLayout(small, 1)
         side.addWidget(self.reconstructions, 1)
-        pictures = QHBoxLayout()
+        self.pictures = pictures = QBoxLayout(QBoxLayout.Direction.LeftToRight)  # see resizeEvent
         pictures.setContentsMargins(0, 0, 0, 0)
         pictures.addWidget(self.grid, 3)
         pictures.addLayout(side, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
-        header = QHBoxLayout()  # one line: the run's name, then its moment
+        self.header = header = QBoxLayout(QBoxLayout.Direction.LeftToRight)  # the run's name, then its moment
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title, 2)
         header.addWidget(self.moment_label, 5)
         layout.addLayout(header)
         layout.addLayout(pictures, 1)
         layout.addWidget(self.note)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """A column taller than wide (three or four runs side by side) puts its small pictures under the grid;
+        its moment goes under its name when both do not fit on one line."""
+        down, across = QBoxLayout.Direction.TopToBottom, QBoxLayout.Direction.LeftToRight
+        self.pictures.setDirection(down if self.width() < self.height() else across)
+        metrics = self.fontMetrics()  # on one line, the name has 2/7 of the width and the moment 5/7
+        fits = all(metrics.horizontalAdvance(label.full_text()) + 12 <= self.width() * share
+                   for label, share in ((self.title, 2 / 7), (self.moment_label, 5 / 7)))
+        self.header.setDirection(across if fits else down)
 
     def show_moment(self, moment: ComparedMoment, position_text: str) -> None:
         """The run's moment (`position_text`: where it lies in the unit, when that is not the step)."""
@@ -179,6 +201,7 @@ class CompareColumn(QFrame):
         else:
             where = f"{info.label} · step {info.step}" + (f" · {position_text}" if position_text else "")
             self.moment_label.set_full_text(where + (" · computing…" if waiting else ""))
+        self._arrange()
         if not waiting:
             self.grid.set_image(moment.grid)
             self.kl.set_values(moment.kl_per_dimension)

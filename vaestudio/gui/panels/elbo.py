@@ -294,10 +294,14 @@ class ElboPanel(QWidget):
         self._fit_y = False
 
     def _clear_legend_corner(self) -> None:
-        """Curves pass above the legend (lower right), so the ends of short runs are never covered."""
+        """Curves pass above the legend (lower right), so the ends of short runs are never covered; in a short
+        plot (1280x720, runs compared) the legend takes two columns, half as high."""
+        vb = self.plot.getPlotItem().vb
+        rows = len(self.legend.items)
+        self.legend.setColumnCount(2 if rows > 2 and rows * (self.fontMetrics().height() + 6) > 0.6 * vb.height()
+                                   else 1)
         if not self._fit_y:
             return
-        vb = self.plot.getPlotItem().vb
         curves = [self.train_curve, self.test_curve] + [c for pair in self.compared_curves.values() for c in pair]
         if self.split_visible():
             curves.append(self.ll_curve)

@@ -1,4 +1,5 @@
-"""Start the desktop app: show the window first, then load TensorFlow in the background; end quickly.
+"""Start the desktop app: show the window first (bare, then its contents), then load TensorFlow in the
+background; end quickly.
 
 SIGTERM and SIGHUP (logout, shutdown, `kill`) and Ctrl+C in the terminal close the window as its close
 button does: training stops after its current steps with its checkpoint saved. Once the window has closed
@@ -24,8 +25,9 @@ CLOSE_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 
-def create_application(argv: Sequence[str] | None = None):
-    """The QApplication (reused if one exists), named so QSettings and the desktop know it."""
+def create_application(argv: Sequence[str] | None = None, bare: bool = False):
+    """The QApplication (reused if one exists), named so QSettings and the desktop know it. bare: without
+    importing pyqtgraph (MainWindow.build configures it)."""
     from PySide6.QtWidgets import QApplication
 
     from vaestudio.gui.settings import APPLICATION, organisation
@@ -45,10 +47,16 @@ def create_application(argv: Sequence[str] | None = None):
         sys.setswitchinterval(float(interval) if interval else SWITCH_INTERVAL_SECONDS)
     except ValueError:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    if not bare:
+        configure_pyqtgraph()
+    return app
+
+
+def configure_pyqtgraph() -> None:
+    """pyqtgraph's options for every plot of the window (before the first one is built)."""
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    return app
 
 
 class SignalCloser:
@@ -100,16 +108,23 @@ class SignalCloser:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Show the main window and run the event loop; ends the process with the exit code."""
-    app = create_application(argv)
+    app = create_application(argv, bare=True)
     from vaestudio.gui.main_window import MainWindow
 
-    window = MainWindow()
+    # The first frame is the bare window (its title, size and place): it shows before NumPy, pyqtgraph and the
+    # panels are imported; its contents are built right after, in the same window.
+    window = MainWindow(build=False)
     window.exit_fast = True  # closing does not wait for a TensorFlow import still under way
     closer = SignalCloser(window)
     window.show()
-    if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
+    app.processEvents()
+    report = os.environ.get("VAESTUDIO_REPORT_STARTUP")
+    if report:
+        print(f"window visible after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
+    window.build()
+    if report:
         app.processEvents()
-        print(f"window visible after {time.perf_counter() - _T0:.2f} s", file=sys.stderr)
+        print(f"window complete after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
     code = int(app.exec())
     closed = time.perf_counter()
     closer.restore()

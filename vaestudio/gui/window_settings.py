@@ -11,6 +11,13 @@ LAYOUT_VERSION = 4  # bump when docks change: an older saved layout is then igno
 DEFAULT_SIZE = QSize(1400, 900)
 
 
+def restore_geometry(window) -> None:
+    """Put back the window's remembered size and place only (its bare first frame, before the docks exist)."""
+    geometry = window.settings.value("window/geometry")
+    if isinstance(geometry, QByteArray):
+        window.restoreGeometry(geometry)
+
+
 def restore_window(window) -> None:
     """Put back what `save_window` kept (a layout of another version is ignored; a tiny window regrows)."""
     s = window.settings

@@ -48,15 +48,10 @@ def create_application(argv: Sequence[str] | None = None, bare: bool = False):
     except ValueError:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     if not bare:
+        from vaestudio.gui.docks import configure_pyqtgraph
+
         configure_pyqtgraph()
     return app
-
-
-def configure_pyqtgraph() -> None:
-    """pyqtgraph's options for every plot of the window (before the first one is built)."""
-    import pyqtgraph as pg
-
-    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
 
 
 class SignalCloser:

@@ -18,7 +18,8 @@ from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
-                                 diagnose_while_shown, hide_stale_tab_bars, optional_panel, scrolled, size_docks)
+                                 configure_pyqtgraph, diagnose_while_shown, hide_stale_tab_bars, optional_panel,
+                                 scrolled, size_docks)
 from vaestudio.gui.settings import open_settings
 from vaestudio.gui.window_settings import LAYOUT_VERSION, restore_geometry, restore_window, save_window
 
@@ -72,8 +73,6 @@ class MainWindow(QMainWindow):
         if self.built:
             return
         _import_contents()
-        from vaestudio.gui.app import configure_pyqtgraph
-
         configure_pyqtgraph()
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)

@@ -170,7 +170,8 @@ def numpy_against_sgemm(rounds: int, n: int, k: int = 1000) -> None:
             verdict = "ok" if share >= TARGET_SHARE else "FAILED"
             print(f"    {label:26s} {statistics.median(times[name]) * 1000:7.1f} ms {statistics.median(speed):6.1f} "
                   f"GFLOP/s = {share:.0%} of sgemm on all cores  {verdict}")
-    grid_ratio = statistics.median(results["numpy first"]["grid"]) / statistics.median(results["vaestudio first"]["grid"])
+    grid_ratio = (statistics.median(results["numpy first"]["grid"])
+                  / statistics.median(results["vaestudio first"]["grid"]))
     print(f"  grid time, NumPy imported first / vaestudio first: x{grid_ratio:.2f}")
 
 

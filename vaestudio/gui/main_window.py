@@ -63,10 +63,11 @@ class MainWindow(QMainWindow):
         self.settings = open_settings()
         self.built = False
         self.setWindowTitle("vaestudio")
-        self.resize(1400, 900)
-        restore_geometry(self)
         if build:
             self.build()
+        else:  # sized before any dock exists only when bare (docks added to a sized window leave stray tab bars)
+            self.resize(1400, 900)
+            restore_geometry(self)
 
     def build(self) -> None:
         """Add the studio, the panels, the menus (window_menus.py) and the status bar (once)."""

@@ -136,9 +136,9 @@ def launch(runs: int, only: list[str] | None = None) -> None:
                     times[name].append(spawn_to_marker(chosen[name], env)[0])
     print(f"\nlaunch to window (median of {runs} interleaved rounds; offscreen unless DISPLAY is set):")
     for name, values in times.items():
-        print(f"  {name:10s} {statistics.median(values) * 1000:6.0f} ms  (min {min(values) * 1000:.0f}, "
+        print(f"  {name:18s} {statistics.median(values) * 1000:6.0f} ms  (min {min(values) * 1000:.0f}, "
               f"max {max(values) * 1000:.0f})")
-    for floor in [name for name in chosen if name != "vaestudio"]:
+    for floor in [name for name in chosen if not name.startswith("vaestudio")]:
         if "vaestudio" not in times:
             break
         excess = [v - f for v, f in zip(times["vaestudio"], times[floor])]

@@ -80,3 +80,29 @@ def test_the_filled_window_shows_one_tab_bar_under_each_group_of_docks(tmp_path)
     assert sorted(tuple(tabs) for tabs, _ in bars) == sorted([
         ("Run", "Runs"), ("Your images", "Drawing pad", "Latent dimensions", "Traversals"),
         ("ELBO", "Reconstructions", "Interpolation", "Quality", "Worst images", "Latent quality")]), bars
+
+
+def test_a_signal_while_the_window_is_bare_ends_the_app(tmp_path):
+    """SIGTERM as soon as the bare window shows: the app still closes and ends (it once waited forever in an
+    event loop without a window)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DISPLAY=os.environ.get("DISPLAY") or ":offscreen",
+               VAESTUDIO_REPORT_STARTUP="1", VAESTUDIO_SETTINGS_ORG="vaestudio-tests", HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-m", "vaestudio"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if "window visible" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        _out, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, rest
+    assert "event loop ended" in rest

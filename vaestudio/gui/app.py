@@ -104,6 +104,8 @@ class SignalCloser:
 def run(argv: Sequence[str] | None = None) -> int:
     """Show the main window and run the event loop; ends the process with the exit code."""
     app = create_application(argv, bare=True)
+    from PySide6.QtCore import QTimer
+
     from vaestudio.gui.main_window import MainWindow
 
     # The first frame is the bare window (its title, size and place): it shows before NumPy, pyqtgraph and the
@@ -113,13 +115,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     closer = SignalCloser(window)
     window.show()
     app.processEvents()
-    report = os.environ.get("VAESTUDIO_REPORT_STARTUP")
-    if report:
+    if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
         print(f"window visible after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
-    window.build()
-    if report:
-        app.processEvents()
-        print(f"window complete after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
+    # Built inside the event loop: a window closed before (the close button, a signal) ends the loop unbuilt.
+    QTimer.singleShot(0, lambda: None if closer.received else fill_window(window))
     code = int(app.exec())
     closed = time.perf_counter()
     closer.restore()
@@ -127,6 +126,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"event loop ended; leaving {time.perf_counter() - closed:.3f} s later", file=sys.stderr)
     leave(code)
     return code  # pragma: no cover - leave() does not return
+
+
+def fill_window(window) -> None:
+    """Build the contents of the bare window `run` showed, unless it has been closed already."""
+    if not window.isVisible():
+        return
+    window.build()
+    if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()
+        print(f"window complete after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
 
 
 def leave(code: int) -> None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from typing import Sequence
 
 _T0 = time.perf_counter()
@@ -129,13 +130,19 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def fill_window(window) -> None:
-    """Build the contents of the bare window `run` showed, unless it has been closed already."""
+    """Build the contents of the bare window `run` showed, unless it has been closed already. A build that
+    fails ends the app with its traceback (as a failing window did before it had a bare first frame)."""
+    from PySide6.QtWidgets import QApplication
+
     if not window.isVisible():
         return
-    window.build()
+    try:
+        window.build()
+    except Exception:  # noqa: BLE001 - an empty window must not stay up
+        traceback.print_exc()
+        QApplication.exit(1)
+        return
     if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
-        from PySide6.QtWidgets import QApplication
-
         QApplication.processEvents()
         print(f"window complete after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
 

@@ -4,6 +4,8 @@ XLA, and the NumPy grid, interleaved, against this machine's float32 peak.
     python benchmarks/grid_speed.py              # ~2 min on 2 shared cores
     python benchmarks/grid_speed.py --rounds 20
     python benchmarks/grid_speed.py --blas --rounds 6   # NumPy grid: OpenBLAS default threads against one
+    python benchmarks/grid_speed.py --numpy            # issue 22 item 5: the NumPy decodes against sgemm on all
+                                                       # cores, NumPy imported before or after vaestudio (~1 min)
 
 Contenders, each run once per round in turn (the order alternating), all float32, untrained weights (the
 work does not depend on the values):
@@ -99,14 +101,93 @@ def numpy_blas_threads(rounds: int, n: int) -> None:
     print(f"  one thread is x{statistics.median(ratios):.2f} faster (rounds {min(ratios):.2f}..{max(ratios):.2f})")
 
 
+NUMPY_AGAINST_SGEMM_CHILD = """
+import json, os, sys, time
+{first}
+import numpy as np
+from threadpoolctl import threadpool_limits
+from vaestudio.core.architecture import Architecture
+from vaestudio.core.latent import grid_points
+from vaestudio.core.numpy_vae import NumpyVAE
+from vaestudio.core.weights import VaeWeights
+arch = Architecture(2)
+rng = np.random.default_rng(0)
+weights = VaeWeights(arch, [rng.standard_normal(s).astype(np.float32) * 0.1 for s in arch.encoder_shapes()],
+                     [rng.standard_normal(s).astype(np.float32) * 0.1 for s in arch.decoder_shapes()])
+vae = NumpyVAE(weights)
+grid, samples = grid_points({n}, 2), rng.standard_normal(({k}, 2)).astype(np.float32)
+a, b = (np.random.default_rng(i).standard_normal((1024, 1024), dtype=np.float32) for i in (1, 2))
+
+def sgemm(threads):
+    with threadpool_limits(threads, user_api="blas"):
+        return a @ b
+
+work = {{"grid": lambda: vae.decode_logits(grid), "iwae": lambda: vae.decode_logits(samples),
+        "sgemm_all": lambda: sgemm(os.cpu_count()), "sgemm_1": lambda: sgemm(1)}}
+for function in work.values():
+    function()
+times = {{name: [] for name in work}}
+for round_ in range({repeats}):
+    for name in (list(work) if round_ % 2 == 0 else list(work)[::-1]):
+        started = time.perf_counter()
+        for _ in range(3):
+            work[name]()
+        times[name].append((time.perf_counter() - started) / 3)
+print("TIMES", json.dumps(times))
+"""
+TARGET_SHARE = 0.60  # issue 22 item 5: decoding at >= 60 % of sgemm's GFLOP/s on all cores
+
+
+def numpy_against_sgemm(rounds: int, n: int, k: int = 1000) -> None:
+    """The NumPy grid and an IWAE-sized decode (k points) against sgemm with OpenBLAS on all cores, in fresh
+    processes: vaestudio imported first, and NumPy imported first (OpenBLAS starts with its own threads)."""
+    import json
+    import subprocess
+
+    from vaestudio.core.architecture import Architecture
+
+    orders = {"vaestudio first": "import vaestudio", "numpy first": "import numpy; import vaestudio"}
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    results: dict[str, dict[str, list[float]]] = {order: {} for order in orders}
+    for round_ in range(rounds):
+        for order in (list(orders) if round_ % 2 == 0 else list(orders)[::-1]):
+            code = NUMPY_AGAINST_SGEMM_CHILD.format(first=orders[order], n=n, k=k, repeats=3)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+            for name, values in json.loads(out.stdout.split("TIMES", 1)[1]).items():
+                results[order].setdefault(name, []).extend(values)
+    flops = {"grid": decoder_flops(Architecture(2)) * n * n, "iwae": decoder_flops(Architecture(2)) * k}
+    print(f"\nNumPy decodes against sgemm (1024^3 float32), fresh processes, {rounds} rounds x 3 interleaved "
+          f"measurements each (medians); target: >= {TARGET_SHARE:.0%} of sgemm on all {os.cpu_count()} cores:")
+    for order, times in results.items():
+        all_cores = [2 * 1024 ** 3 / t / 1e9 for t in times["sgemm_all"]]
+        one = [2 * 1024 ** 3 / t / 1e9 for t in times["sgemm_1"]]
+        print(f"  {order}: sgemm {statistics.median(all_cores):.1f} GFLOP/s on all cores, "
+              f"{statistics.median(one):.1f} on one")
+        for name, label in (("grid", f"{n}x{n} grid"), ("iwae", f"{k} decodes (IWAE, k = {k})")):
+            speed = [flops[name] / t / 1e9 for t in times[name]]
+            share = statistics.median(s / g for s, g in zip(speed, all_cores))
+            verdict = "ok" if share >= TARGET_SHARE else "FAILED"
+            print(f"    {label:26s} {statistics.median(times[name]) * 1000:7.1f} ms {statistics.median(speed):6.1f} "
+                  f"GFLOP/s = {share:.0%} of sgemm on all cores  {verdict}")
+    grid_ratio = (statistics.median(results["numpy first"]["grid"])
+                  / statistics.median(results["vaestudio first"]["grid"]))
+    print(f"  grid time, NumPy imported first / vaestudio first: x{grid_ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--blas", action="store_true", help="only: the NumPy grid with OpenBLAS's default "
                         "threads against one, in fresh processes")
+    parser.add_argument("--numpy", action="store_true", help="only: the NumPy grid and IWAE decodes against "
+                        "sgemm on all cores, NumPy imported before and after vaestudio (fresh processes)")
     args = parser.parse_args()
     print(header(), flush=True)
+    if args.numpy:
+        numpy_against_sgemm(min(args.rounds, 4), args.n)
+        return
     if args.blas:
         numpy_blas_threads(args.rounds, args.n)
         return

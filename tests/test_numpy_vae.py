@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,6 +88,31 @@ def test_results_do_not_depend_on_how_the_work_is_split(monkeypatch):
     np.testing.assert_allclose(split.encode(x)[1], logvar, atol=1e-5)
     singles = np.concatenate([whole.decode_logits(point[None]) for point in z[:5]])
     np.testing.assert_allclose(singles, logits[:5], atol=1e-5)
+
+
+def test_numpy_imported_first_still_decodes_on_single_threaded_blas(tmp_path):
+    """With NumPy imported before vaestudio, OpenBLAS starts with a thread per core; the NumPy VAE's own
+    threads on top of those made a grid ~10x slower. Building a NumpyVAE makes OpenBLAS single-threaded
+    (the results are the same)."""
+    import os
+
+    code = ("import numpy as np, vaestudio; from threadpoolctl import threadpool_info; "
+            "from vaestudio.core.architecture import Architecture; from vaestudio.core.numpy_vae import NumpyVAE; "
+            "from random_weights import random_weights; "
+            "blas = lambda: sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}); "
+            "before = blas(); vae = NumpyVAE(random_weights(Architecture(2), seed=3)); "
+            "z = np.random.default_rng(0).normal(size=(45, 2)).astype(np.float32); "
+            "np.save(os.environ['LOGITS'], vae.decode_logits(z)); print(before, blas())")
+    tests = str(Path(__file__).parent)
+    out = tmp_path / "logits.npy"
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    env.update(LOGITS=str(out), PYTHONPATH=os.pathsep.join([tests, env.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", "import os; " + code], capture_output=True, text=True,
+                            check=True, env=env)
+    assert result.stdout.strip().endswith(" [1]"), result.stdout  # OpenBLAS's threads after: one
+    z = np.random.default_rng(0).normal(size=(45, 2)).astype(np.float32)
+    np.testing.assert_allclose(np.load(out), NumpyVAE(random_weights(Architecture(2), seed=3)).decode_logits(z),
+                               atol=1e-5)
 
 
 def test_one_instance_serves_several_threads():

@@ -14,9 +14,6 @@ import threading
 from typing import Sequence, TextIO
 
 from vaestudio import __version__
-from vaestudio.core.config import DATASETS, KL_SCHEDULES, LR_SCHEDULES, OBJECTIVES, PRECISIONS, PRESETS, TrainConfig
-from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS, MODELS, PRIORS
-from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -43,6 +40,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _preset_text() -> str:
+    from vaestudio.core.config import PRESETS
+
     lines = []
     for name, values in PRESETS.items():
         shown = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
@@ -54,6 +53,11 @@ def _preset_text() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Imported here, not at the top: plain `vaestudio` opens the window without building the parser.
+    from vaestudio.core.architecture import IMAGE_SIZES, LIKELIHOODS, MODELS, PRIORS
+    from vaestudio.core.config import DATASETS, KL_SCHEDULES, LR_SCHEDULES, OBJECTIVES, PRECISIONS, PRESETS
+    from vaestudio.core.tf.device import DEVICES_HELP, WORKERS_HELP
+
     parser = _Parser(prog="vaestudio", description="Train a convolutional VAE and watch it learn. "
                      "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"vaestudio {__version__}")
@@ -139,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_output()
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(argv)
+    try:  # plain `vaestudio` opens the window without building the sub-commands' parsers (they load NumPy)
+        args = build_parser().parse_args(argv) if argv else argparse.Namespace(command=None, self_test=False,
+                                                                               screenshot=None)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0)
     if args.command == "train":
@@ -215,6 +220,7 @@ def _run_guarded(command) -> int:
 
 def make_run(args: argparse.Namespace):
     """The Run the arguments ask for; everything is checked before anything is written."""
+    from vaestudio.core.config import TrainConfig
     from vaestudio.core.errors import ConfigError
     from vaestudio.core.runs import ResumeChanges, Run
 

@@ -15,7 +15,9 @@ How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8
   added in a few blocks with long contiguous runs. The logits are put in natural order once, at the end.
   That index bookkeeping is in core/transposed_conv.py.
 - Images go through in blocks small enough for the CPU's caches; with WORKERS > 1, blocks run on
-  that many threads (NumPy releases the GIL), which pays off when BLAS itself is single-threaded.
+  that many threads (NumPy releases the GIL), which pays off when BLAS itself is single-threaded. So the
+  first decoder or encoder built makes OpenBLAS single-threaded (threadpoolctl), also when NumPy was
+  imported before vaestudio and OpenBLAS started its own threads (a 20x20 grid then took ~10x longer).
 """
 
 from __future__ import annotations
@@ -46,6 +48,25 @@ _ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster tha
 _ZEROS.setflags(write=False)
 
 
+def single_threaded_blas() -> None:
+    """Make NumPy's BLAS single-threaded for the whole process, once, unless the user asked for more threads
+    (OPENBLAS_NUM_THREADS other than vaestudio's default "1"). Without threadpoolctl, nothing changes."""
+    global _blas_limited
+    if _blas_limited:
+        return
+    _blas_limited = True
+    if os.environ.get("OPENBLAS_NUM_THREADS", "1") != "1":
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency; only speed depends on it
+        return
+    threadpool_limits(1, user_api="blas")  # kept for the process's life (never restored)
+
+
+_blas_limited = False
+
+
 class NumpyEncoder:
     """Images -> (mean, log-variance): valid 3x3 stride-2 convolutions with ReLU, then a dense layer."""
 
@@ -56,6 +77,7 @@ class NumpyEncoder:
             raise ValueError(f"encoder weights of shapes {[a.shape for a in arrays]} do not fit a model of "
                              f"{architecture.describe()} (expected {shapes})")
         self.architecture = architecture
+        single_threaded_blas()
         # Each convolution as one matrix: rows (kernel row, kernel column, channel in) and a bias row.
         self._convs = [_frozen(np.concatenate([kernel.reshape(-1, kernel.shape[-1]), bias[None]]))
                        for kernel, bias in zip(arrays[0:-2:2], arrays[1:-2:2])]
@@ -101,6 +123,7 @@ class NumpyDecoder:
         self.architecture = architecture
         # A VampPrior's pseudo-input logits come first (architecture.py); decoding does not use them.
         self.pseudo_input_logits = _frozen(arrays.pop(0)) if architecture.vamp else None
+        single_threaded_blas()
         base = self._base = architecture.decoder_base_size
         dense_w, dense_b = arrays[0], arrays[1]
         channels = dense_b.size // (base * base)

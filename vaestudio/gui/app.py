@@ -1,4 +1,5 @@
-"""Start the desktop app: show the window first, then load TensorFlow in the background; end quickly.
+"""Start the desktop app: show the window first (bare, then its contents), then load TensorFlow in the
+background; end quickly.
 
 SIGTERM and SIGHUP (logout, shutdown, `kill`) and Ctrl+C in the terminal close the window as its close
 button does: training stops after its current steps with its checkpoint saved. Once the window has closed
@@ -13,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from typing import Sequence
 
 _T0 = time.perf_counter()
@@ -24,8 +26,9 @@ CLOSE_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 
-def create_application(argv: Sequence[str] | None = None):
-    """The QApplication (reused if one exists), named so QSettings and the desktop know it."""
+def create_application(argv: Sequence[str] | None = None, bare: bool = False):
+    """The QApplication (reused if one exists), named so QSettings and the desktop know it. bare: without
+    importing pyqtgraph (MainWindow.build configures it)."""
     from PySide6.QtWidgets import QApplication
 
     from vaestudio.gui.settings import APPLICATION, organisation
@@ -45,9 +48,10 @@ def create_application(argv: Sequence[str] | None = None):
         sys.setswitchinterval(float(interval) if interval else SWITCH_INTERVAL_SECONDS)
     except ValueError:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    import pyqtgraph as pg
+    if not bare:
+        from vaestudio.gui.docks import configure_pyqtgraph
 
-    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+        configure_pyqtgraph()
     return app
 
 
@@ -100,16 +104,22 @@ class SignalCloser:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Show the main window and run the event loop; ends the process with the exit code."""
-    app = create_application(argv)
+    app = create_application(argv, bare=True)
+    from PySide6.QtCore import QTimer
+
     from vaestudio.gui.main_window import MainWindow
 
-    window = MainWindow()
+    # The first frame is the bare window (its title, size and place): it shows before NumPy, pyqtgraph and the
+    # panels are imported; its contents are built right after, in the same window.
+    window = MainWindow(build=False)
     window.exit_fast = True  # closing does not wait for a TensorFlow import still under way
     closer = SignalCloser(window)
     window.show()
+    app.processEvents()
     if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
-        app.processEvents()
-        print(f"window visible after {time.perf_counter() - _T0:.2f} s", file=sys.stderr)
+        print(f"window visible after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
+    # Built inside the event loop: a window closed before (the close button, a signal) ends the loop unbuilt.
+    QTimer.singleShot(0, lambda: None if closer.received else fill_window(window))
     code = int(app.exec())
     closed = time.perf_counter()
     closer.restore()
@@ -117,6 +127,24 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"event loop ended; leaving {time.perf_counter() - closed:.3f} s later", file=sys.stderr)
     leave(code)
     return code  # pragma: no cover - leave() does not return
+
+
+def fill_window(window) -> None:
+    """Build the contents of the bare window `run` showed, unless it has been closed already. A build that
+    fails ends the app with its traceback (as a failing window did before it had a bare first frame)."""
+    from PySide6.QtWidgets import QApplication
+
+    if not window.isVisible():
+        return
+    try:
+        window.build()
+    except Exception:  # noqa: BLE001 - an empty window must not stay up
+        traceback.print_exc()
+        QApplication.exit(1)
+        return
+    if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
+        QApplication.processEvents()
+        print(f"window complete after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)
 
 
 def leave(code: int) -> None:

@@ -39,6 +39,13 @@ DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.D
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
 
 
+def configure_pyqtgraph() -> None:
+    """pyqtgraph's options for every plot of the window: set before the first panel is built."""
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+
+
 def optional_panel(module: str, class_name: str, studio, commands) -> QWidget:
     """Build `vaestudio.gui.panels.<module>.<class_name>(studio, commands)`; a panel that fails to build is
     replaced by a label saying why (the window still opens)."""

@@ -1,4 +1,4 @@
-"""The main window: lays out the panels in docks and builds the menus, and little else.
+"""The main window: lays out the panels in docks (menus: window_menus.py), and little else.
 
 The central area is the collapse banner, the latent plane and the timeline; run controls and runs on the left;
 the cursor preview, own images, drawing pad, latent dimensions and traversals on the right; ELBO, reconstructions,
@@ -6,38 +6,48 @@ interpolation, quality, worst images and latent quality below (tabs where space 
 Menu actions go to the controllers (`TrainingController`, `RunOpener`), to `Commands` (the File menu's dialogs and
 files), `Exports` and the status bar (status_bar.py); what is shown comes from the `Studio`, the title and which
 actions are enabled from window_status.py; window_settings.py remembers the window between sessions.
+`MainWindow(build=False)` is the bare window (title, size, place) that `app.run` shows first; `build()` fills it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
-from vaestudio.gui import help_texts
-from vaestudio.gui.commands import Commands
-from vaestudio.gui.devices_menu import DevicesMenu
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
-                                 compare_while_shown, diagnose_while_shown, dockable, hide_stale_tab_bars,
-                                 optional_panel, scrolled, size_docks)
-from vaestudio.gui.exports import Exports
-from vaestudio.gui.opening import RunOpener
-from vaestudio.gui.panels.elbo import ElboPanel
-from vaestudio.gui.panels.run_controls import RunControlsPanel
-from vaestudio.gui.panels.runs import RunsPanel
-from vaestudio.gui.panels.timeline import TimelinePanel
-from vaestudio.gui.recording import morph_recorder
+                                 compare_while_shown, configure_pyqtgraph, diagnose_while_shown, dockable,
+                                 hide_stale_tab_bars, optional_panel, scrolled, size_docks)
 from vaestudio.gui.settings import open_settings
-from vaestudio.gui.state.studio import FAILED, READY, Studio
-from vaestudio.gui.status_bar import StatusBar
-from vaestudio.gui.tensorflow import TensorFlowLoader
-from vaestudio.gui.threads import QtExecutor
-from vaestudio.gui.training import RunOutcome, TrainingController
-from vaestudio.gui.window_settings import DEFAULT_SIZE, LAYOUT_VERSION, fitting_size, restore_window, save_window
-from vaestudio.gui.window_status import enabled_actions, window_title
+from vaestudio.gui.window_settings import (DEFAULT_SIZE, LAYOUT_VERSION, fitting_size, restore_geometry, restore_window,
+                                          save_window)
+
+
+def _import_contents() -> None:
+    """The contents' modules (NumPy, pyqtgraph, the studio, the panels): imported when the window is built,
+    which `app.run` does after the first frame is up (a bare window shows ~4x sooner than the whole one)."""
+    global help_texts, Commands, Exports, RunOpener, ElboPanel, RunControlsPanel, RunsPanel
+    global TimelinePanel, morph_recorder, FAILED, READY, Studio, StatusBar, TensorFlowLoader, QtExecutor
+    global RunOutcome, TrainingController, enabled_actions, window_title, build_menus
+    from vaestudio.gui import help_texts
+    from vaestudio.gui.commands import Commands
+    from vaestudio.gui.exports import Exports
+    from vaestudio.gui.opening import RunOpener
+    from vaestudio.gui.panels.elbo import ElboPanel
+    from vaestudio.gui.panels.run_controls import RunControlsPanel
+    from vaestudio.gui.panels.runs import RunsPanel
+    from vaestudio.gui.panels.timeline import TimelinePanel
+    from vaestudio.gui.recording import morph_recorder
+    from vaestudio.gui.state.studio import FAILED, READY, Studio
+    from vaestudio.gui.status_bar import StatusBar
+    from vaestudio.gui.tensorflow import TensorFlowLoader
+    from vaestudio.gui.threads import QtExecutor
+    from vaestudio.gui.training import RunOutcome, TrainingController
+    from vaestudio.gui.window_menus import build_menus
+    from vaestudio.gui.window_status import enabled_actions, window_title
+
 
 # TensorFlow's import starts this long after the window first shows (at once if something needs it
 # sooner): started at the show event, it held the interpreter while the window was still being drawn and
@@ -48,9 +58,24 @@ LOADER_DELAY_MS = 2000
 class MainWindow(QMainWindow):
     """The vaestudio window."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, build: bool = True):
+        """build=False: a bare window of the remembered size and place, whose contents `build()` adds."""
         super().__init__(parent)
         self.settings = open_settings()
+        self.built = False
+        self.setWindowTitle("vaestudio")
+        if build:
+            self.build()
+        else:  # sized before any dock exists only when bare (docks added to a sized window leave stray tab bars)
+            self.resize(fitting_size(self.screen().availableGeometry()) if self.screen() else DEFAULT_SIZE)
+            restore_geometry(self)
+
+    def build(self) -> None:
+        """Add the studio, the panels, the menus (window_menus.py) and the status bar (once)."""
+        if self.built:
+            return
+        _import_contents()
+        configure_pyqtgraph()
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)
         self.diagnosis = self.studio.start_diagnosis(self.executor, UiPost(self).post)  # issue 18's docks, banner
@@ -78,7 +103,7 @@ class MainWindow(QMainWindow):
                                                                      self.exports.morph)
 
         self._build_panels()
-        self._build_menus()
+        build_menus(self)
         self.studio.error.connect(self.report_error)
         self.studio.device_changed.connect(self._on_device_changed)
         self.studio.active_changed.connect(self._update_title)
@@ -94,6 +119,9 @@ class MainWindow(QMainWindow):
         restore_window(self)
         self._update_title()
         self._update_actions()
+        self.built = True
+        if self.isVisible():
+            self._after_show()
 
     # -- test and self-test hooks --------------------------------------------------------------------------------
     @property
@@ -176,81 +204,6 @@ class MainWindow(QMainWindow):
         self._schedule_tab_bar_check()
 
     # -- menus --------------------------------------------------------------------------------------------------
-    def _action(self, menu, text: str, slot: Callable, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.new_run_action = self._action(file_menu, "&New run / Start", self.controls.start)
-        self.open_run_action = self._action(file_menu, "&Open run… (read-only)", self.commands.ask_open_run,
-                                            QKeySequence.StandardKey.Open)
-        self.recent_menu = file_menu.addMenu("&Recent runs")
-        self.continue_action = self._action(file_menu, "&Continue run…", self.commands.ask_continue_run,
-                                            tip="Resume a run folder: more epochs, a new learning rate or β")
-        file_menu.addSeparator()
-        self.open_model_action = self._action(file_menu, "Open &model…", self.commands.ask_open_model, "Ctrl+Shift+O")
-        self.save_action = self._action(file_menu, "&Save model…", self.commands.ask_save_model,
-                                        QKeySequence.StandardKey.Save,
-                                        tip="Save the model of the moment shown as .keras")
-        self.encode_action = self._action(file_menu, "&Encode image…", self.commands.ask_encode_image, "Ctrl+I")
-        file_menu.addSeparator()
-        self.export_animation_action = self._action(file_menu, "&Export training animation…",
-                                                    self.exports.ask_animation, "Ctrl+E")
-        self.export_png_action = self._action(file_menu, "Export grid as &PNG…", self.exports.ask_png)
-        self.export_model_action = self._action(file_menu, "E&xport…", self.exports.ask_snapshot)  # model, codes
-        self.export_report_action = self._action(file_menu, "Export &report…", self.exports.ask_html_report)
-        file_menu.addSeparator()
-        self.quit_action = self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
-
-        run_menu = bar.addMenu("&Run")
-        self.start_action = self._action(run_menu, "&Start", self.controls.start, "Ctrl+Return")
-        self.pause_action = self._action(run_menu, "&Pause / Resume", self.training.toggle_pause, "Space")
-        self.stop_action = self._action(run_menu, "S&top", self.training.stop, "Ctrl+.")
-        run_menu.addSeparator()
-        self.back_action = self._action(run_menu, "Previous snapshot", lambda: self.timeline.step(-1), "Alt+Left")
-        self.forward_action = self._action(run_menu, "Next snapshot", lambda: self.timeline.step(+1), "Alt+Right")
-        self.live_action = self._action(run_menu, "Follow training (&Live)", self.timeline.follow, "Alt+End")
-        run_menu.addSeparator()
-        self.record_action = self._action(run_menu, "&Record morph", self.recorder.set_recording, "Ctrl+R",
-                                          checkable=True)
-
-        self.view_menu = bar.addMenu("&View")
-        for dock in self.docks.values():
-            self.view_menu.addAction(dock.toggleViewAction())
-        self.view_menu.addSeparator()
-        self.overlay_action = self._action(self.view_menu, "Test images on the &plane", self.studio.view.show_overlay,
-                                           "Ctrl+L", checkable=True)
-        self.studio.view.events.overlay_visible.connect(self._on_overlay_changed)
-        self.split_action = self._action(self.view_menu, "ELBO &split (log-likelihood / KL)",
-                                         self.elbo.split_check.setChecked, checkable=True)
-        self.elbo.split_check.toggled.connect(self.split_action.setChecked)
-        self.compare_action = self._action(self.view_menu, "&Compare runs…", self.studio.comparison.request_view,
-                                           "Ctrl+Shift+C", tip="The ticked runs side by side at one point of training")
-        self.view_menu.addSeparator()
-        self._action(self.view_menu, "Reset &layout", self.reset_layout)
-
-        settings_menu = bar.addMenu("Se&ttings")
-        self.cpu_only_action = self._action(settings_menu, "Use &CPU only (applies on restart)", self._on_cpu_only,
-                                            checkable=True)
-        self.devices_menu = DevicesMenu(self.studio, self.settings, self.training, self)
-        self.devices_group = self.devices_menu.group
-        settings_menu.addMenu(self.devices_menu)
-        self._action(settings_menu, "&Devices…", self.show_devices)
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
-        self._action(help_menu, "&About vaestudio", self.show_about)
-        self._fill_recent_menu()
-
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         recent = self.opening.recent()
@@ -376,6 +329,10 @@ class MainWindow(QMainWindow):
     # -- start-up and shutdown ------------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
+        if self.built:
+            self._after_show()
+
+    def _after_show(self) -> None:
         self._schedule_tab_bar_check()
         if not self.loader.started:
             QTimer.singleShot(LOADER_DELAY_MS, self.load_tensorflow)
@@ -401,6 +358,8 @@ class MainWindow(QMainWindow):
             self.loader.wait()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.built:  # closed before its contents were built: nothing to save or stop
+            return event.accept()
         self.save_settings()
         self.shutdown(wait_for_tensorflow=not getattr(self, "exit_fast", False))
         event.accept()

@@ -37,6 +37,14 @@ def fit_to_screen(window, available: QRect | None = None) -> None:
         window.move(max(x, available.x()), max(y, available.y()))
 
 
+def restore_geometry(window) -> None:
+    """Put back the window's remembered size and place only (its bare first frame, before the docks exist)."""
+    geometry = window.settings.value("window/geometry")
+    if isinstance(geometry, QByteArray):
+        window.restoreGeometry(geometry)
+    fit_to_screen(window)
+
+
 def restore_window(window) -> None:
     """Put back what `save_window` kept (a layout of another version is ignored; a tiny window regrows)."""
     s = window.settings

@@ -73,6 +73,8 @@ def build_menus(window) -> None:
     w.split_action = act(w.view_menu, "ELBO &split (log-likelihood / KL)", w.elbo.split_check.setChecked,
                          checkable=True)
     w.elbo.split_check.toggled.connect(w.split_action.setChecked)
+    w.compare_action = act(w.view_menu, "&Compare runs…", w.studio.comparison.request_view, "Ctrl+Shift+C",
+                           tip="The ticked runs side by side at one point of training")
     w.view_menu.addSeparator()
     act(w.view_menu, "Reset &layout", w.reset_layout)
 

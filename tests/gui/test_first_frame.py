@@ -79,7 +79,7 @@ def test_the_filled_window_shows_one_tab_bar_under_each_group_of_docks(tmp_path)
     assert all(under for _tabs, under in bars), bars
     assert sorted(tuple(tabs) for tabs, _ in bars) == sorted([
         ("Run", "Runs"), ("Your images", "Drawing pad", "Latent dimensions", "Traversals"),
-        ("ELBO", "Reconstructions", "Interpolation", "Quality", "Worst images", "Latent quality")]), bars
+        ("ELBO", "Reconstructions", "Interpolation", "Quality", "Worst images", "Latent quality", "Compare")]), bars
 
 
 def test_a_signal_while_the_window_is_bare_ends_the_app(tmp_path):

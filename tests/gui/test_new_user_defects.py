@@ -60,8 +60,8 @@ data = synthetic_dataset(n_train=512, n_test=64, seed=0)
 
 
 class Window(main_window.MainWindow):
-    def __init__(self):
-        super().__init__()
+    def build(self):  # the bare first window is filled by gui.app.run
+        super().build()
         self.dataset_provider = lambda config: data
         self.config_overrides = dict(grid_size=6, metrics_every=1, snapshot_every=2)
         QTimer.singleShot(0, self.start)

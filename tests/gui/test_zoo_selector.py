@@ -54,6 +54,31 @@ def test_choosing_a_class_decodes_the_grid_and_preview_for_it(qtbot, window, con
     wanted = vae.decode_uint8(np.array([[0.5, -0.5]], np.float32), 3)[0]
     qtbot.waitUntil(lambda: preview.image is not None and np.array_equal(preview.image, wanted), timeout=10_000)
 
+    # Own images take a class (the drawing pad's and the own images' box; default: the plane's class).
+    from vaestudio.core.data.own_image import prepare_own_image
+
+    drawn = np.zeros((28, 28), np.uint8)
+    drawn[8:20, 12:16] = 255
+    prepared = prepare_own_image(drawn, vae.architecture)
+    own_panel = window.panels["own_images"]
+    assert own_panel.class_box.count() == classes + 1 and window.panels["drawing_pad"].class_box.count() == classes + 1
+    view.add_own_image(prepared)
+
+    def own_decoded_for(label):
+        own = explorer.pictures.own
+        if not own or len(own) != 1:
+            return False
+        mean, logvar = vae.encode(prepared.inputs[None], label)
+        return np.allclose(own[0].mean, mean[0], atol=1e-5) and np.array_equal(own[0].reconstruction,
+                                                                              vae.decode_uint8(mean, label)[0])
+
+    qtbot.waitUntil(lambda: own_decoded_for(3), timeout=10_000)  # as on the plane
+    own_panel.select(0)
+    own_panel.class_box.setCurrentIndex(own_panel.class_box.findData(5))
+    own_panel.class_box.activated.emit(own_panel.class_box.currentIndex())
+    assert view.own_images[0].label == 5
+    qtbot.waitUntil(lambda: own_decoded_for(5), timeout=10_000)
+
     selector.choose(ALL_CLASSES)
     qtbot.waitUntil(lambda: explorer.pictures.grid_class == ALL_CLASSES, timeout=20_000)
     grid, tile = explorer.pictures.grid, vae.architecture.image_size

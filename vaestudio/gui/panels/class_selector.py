@@ -86,6 +86,11 @@ class OwnClassBox(QComboBox):
         subscribe(self, [(view.events.classes, self._on_classes)])
         self._on_classes()
 
+    @classmethod
+    def of_probe(cls, view: LatentView, explorer) -> "OwnClassBox":
+        """A box naming the classes of the explorer's test images."""
+        return cls(view, lambda: explorer.probe.class_names if explorer.probe is not None else ())
+
     def _on_classes(self, *_args) -> None:
         chosen = self.label()
         self.clear()
@@ -96,6 +101,10 @@ class OwnClassBox(QComboBox):
         index = self.findData(chosen) if chosen is not None else 0
         self.setCurrentIndex(max(index, 0))
         self.setVisible(self.view.classes > 0)
+
+    def show_label(self, label: int | None) -> None:
+        """Show `label` (None: "As on the plane") without choosing it."""
+        self.setCurrentIndex(max(self.findData(label) if label is not None else 0, 0))
 
     def label(self) -> int | None:
         """The class chosen (None: the plane's)."""

@@ -108,3 +108,22 @@ def test_the_class_is_checked_and_hidden_for_a_model_without_classes(qtbot, wind
     explorer = open_at_last_moment(qtbot, window, recorded_run[0])
     assert window.studio.view.classes == 0 and explorer.pictures.grid_class is None
     assert not window.panels["latent_plane"].class_box.isVisible()
+
+
+def test_a_conditional_models_iwae_estimate_uses_the_test_labels(qtbot, window, conditional_run):
+    from vaestudio.core.probes import model_inputs
+    from vaestudio.core.tf.iwae import iwae_log_likelihood
+
+    explorer = open_at_last_moment(qtbot, window, conditional_run)
+    estimates = window.panels["quality"].estimates
+    history = window.studio.active
+    qtbot.waitUntil(lambda: estimates.problem() is None, timeout=60_000)
+    assert estimates.start(k=4, images=8)
+    qtbot.waitUntil(lambda: estimates.result_for(history, 4, 8) is not None or not estimates.running,
+                    timeout=60_000)
+    found = estimates.result_for(history, 4, 8)
+    assert found is not None, window.last_error
+    probe, weights = explorer.probe, history.weights_at(history.current)
+    expected = iwae_log_likelihood(weights, model_inputs(probe.images[:8], weights.architecture), k=4,
+                                   labels=probe.labels[:8])
+    assert abs(found[1].mean - expected.mean) < 1e-3

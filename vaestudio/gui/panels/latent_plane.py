@@ -6,8 +6,8 @@ view (`move_cursor_on_plane`, `set_axes`, `set_held`, `pick_endpoint`, ...); it 
 whatever else moves the cursor or changes the axes is shown here too. Each visual is one item of plane_items.py;
 the parts live beside this module: plane_canvas.py (the widget and its scene), plane_geometry.py (latent point
 <-> plot position), plane_axes.py (axis selectors, held-coordinate sliders), plane_overlay.py (test-set points,
-legend, the inspected test image), class_selector.py (a conditional model's class). Per cursor move it only
-moves the cross-hair and rewrites its label.
+legend, the inspected test image), class_selector.py (a conditional model's class), plane_prior.py (the
+prior's density, a VampPrior's pseudo-inputs). Per cursor move it only moves the cross-hair and its label.
 
 Mouse: click or drag (left button) moves the cursor; Shift+drag draws an interpolation from A to B;
 right or middle drag (or Ctrl+drag) pans; the wheel zooms. Keys: arrows nudge the cursor (Shift: five
@@ -31,6 +31,7 @@ from vaestudio.gui.panels.plane_geometry import PlaneGeometry
 from vaestudio.gui.panels.plane_overlay import TestSetOverlay
 from vaestudio.gui.panels.class_selector import ClassSelector
 from vaestudio.gui.panels.plane_paths import PathAndOwnMarks
+from vaestudio.gui.panels.plane_prior import PriorView
 from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
@@ -60,9 +61,7 @@ class LatentPlanePanel(QWidget):
 
     # == building ===========================================================================================
     def _build(self) -> None:
-        self.graphics = PlaneCanvas()
-        self.graphics.setBackground("w")
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.graphics = PlaneCanvas()  # white, takes the keyboard focus
         self.graphics.setToolTip("")
         self.viewbox = items.PlaneViewBox()
         self.x_axis_item, self.y_axis_item = axes.ScaleAxis("bottom"), axes.ScaleAxis("left")
@@ -111,20 +110,20 @@ class LatentPlanePanel(QWidget):
         self.overlay_box = QCheckBox("Test images")
         self.overlay_box.setToolTip("Overlay the encoder means of the fixed test images, coloured by class; "
                                     "click one to see it")
-        self.reset_button = QToolButton()
-        self.reset_button.setText("Reset view")
+        self.reset_button = QToolButton(text="Reset view")
         self.reset_button.setToolTip("Zoom and pan back to the whole grid (wheel zooms, right-drag pans)")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         self.class_box = ClassSelector.of_probe(self.view, self.explorer)  # only for a conditional model
-        for widget in (self.scale_box, self.scale_help, *self.axis_selectors.widgets, self.class_box):
+        self.prior = PriorView(self.studio, self.geometry, self.plot, self)  # density overlay, pseudo-inputs
+        for widget in (self.scale_box, self.scale_help, *self.axis_selectors.widgets, self.class_box,
+                       *self.prior.widgets):
             bar.addWidget(widget)
         bar.addStretch(1)
         for widget in (self.overlay_box, self.reset_button):
             bar.addWidget(widget)
 
-        self.notice = QLabel(wordWrap=True)
-        self.notice.setStyleSheet("color: #8a5a00;")
+        self.notice = QLabel(wordWrap=True, styleSheet="color: #8a5a00;")
 
         # -- held coordinates (latent dim > 2) and the inspected test image
         self.held_panel = HeldSliders(self.view)

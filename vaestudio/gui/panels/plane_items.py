@@ -77,6 +77,7 @@ class GridImage(pg.ImageItem):
 
     def __init__(self):
         super().__init__(axisOrder="row-major")
+        self.setZValue(-1)  # under every mark, and under the prior's density (plane_prior.py)
         self.setLevels((0, 255))
         self._indices: dict[tuple[int, int, str], tuple[np.ndarray, float, float]] = {}
         self.shown: tuple | None = None  # (mosaic, n, scale, one_d) last drawn

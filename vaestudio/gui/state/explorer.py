@@ -213,7 +213,8 @@ class Explorer:
                 and self.view.decode_class == 0  # the snapshot's grid is decoded for the first class
             if vae is None or (recorded_fits and self._spacing() == "quantile"):
                 # The snapshot's recorded grid is the tutorial's (quantile spacing), for axes z1 x z2.
-                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1), grid_spacing="quantile")
+                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1), grid_spacing="quantile",
+                                               grid_class=0 if self.view.classes else None)
             self._publish(pictures, "moment")
             if pictures.grid is not None:
                 self._publish(pictures, "grid")

@@ -36,7 +36,7 @@ def test_round_trip_with_header_and_empty_cells(tmp_path):
     assert step == {"kind": "step", "epoch": 1, "step": 5, "elbo": -201.25, "log_likelihood": -180.5,
                     "kl": 20.75, "test_elbo": None, "test_log_likelihood": None, "test_kl": None,
                     "seconds": None, "images_per_second": 1234.5, "objective": None, "learning_rate": None,
-                    "beta": None, "kl_per_dimension": ()}
+                    "beta": None, "kl_per_dimension": (), "mi": None, "tc": None, "dim_kl": None}
     assert epoch["kind"] == "epoch" and epoch["test_kl"] == 1 / 3 and epoch["seconds"] == 12.25
     assert epoch["elbo"] is None and epoch["images_per_second"] is None
 

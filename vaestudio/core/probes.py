@@ -77,24 +77,24 @@ def as_vae(model: NumpyVAE | VaeWeights) -> NumpyVAE:
     raise TypeError(f"expected a NumpyVAE or VaeWeights, got {type(model).__name__}")
 
 
-def encode(model: NumpyVAE | VaeWeights, images: np.ndarray) -> Posterior:
-    """Means and log-variances of q(z|x) for each image."""
+def encode(model: NumpyVAE | VaeWeights, images: np.ndarray, labels=None) -> Posterior:
+    """Means and log-variances of q(z|x) for each image (`labels`: a conditional model's classes)."""
     vae = as_vae(model)
-    return Posterior(*vae.encode(model_inputs(images, vae.architecture)))
+    return Posterior(*vae.encode(model_inputs(images, vae.architecture), labels))
 
 
 def reconstruct(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: int = RECONSTRUCTION_SAMPLES,
-                seed: int = 0) -> Reconstructions:
+                seed: int = 0, labels=None) -> Reconstructions:
     """Decode each image's posterior mean, and score the image with its ELBO.
 
     ELBO = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)). The KL term is exact (analytic); the likelihood
     term is a Monte Carlo average over `samples` draws z = mean + std * eps with eps from a generator
-    seeded by `seed`, so the same call gives the same numbers.
+    seeded by `seed`, so the same call gives the same numbers. `labels`: a conditional model's classes.
     """
     vae = as_vae(model)
     x = model_inputs(images, vae.architecture)
     samples = _positive(samples, "samples")
-    mean, logvar = vae.encode(x)
+    mean, logvar = vae.encode(x, labels)
     kl = analytic_kl(mean, logvar).sum(axis=1)
     rng = np.random.default_rng(seed)
     eps = rng.standard_normal((samples, *mean.shape), dtype=np.float32)
@@ -104,21 +104,24 @@ def reconstruct(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: int =
     for start in range(0, len(x), per_call):
         stop = min(start + per_call, len(x))
         z = mean[None, start:stop] + eps[:, start:stop] * std[None, start:stop]  # (S, B, d)
-        logits = vae.decode_logits(z.reshape(-1, z.shape[-1])).reshape(samples, stop - start, *x.shape[1:])
+        rows = None if labels is None or np.ndim(labels) == 0 else np.tile(np.asarray(labels)[start:stop], samples)
+        logits = vae.decode_logits(z.reshape(-1, z.shape[-1]), labels if rows is None else rows)
+        logits = logits.reshape(samples, stop - start, *x.shape[1:])
         values = log_likelihood_of(vae.architecture.likelihood, x[None, start:stop], logits)
         log_likelihood[start:stop] = values.mean(axis=0)
-    images_out = vae.decode_uint8(mean)
+    images_out = vae.decode_uint8(mean, labels)
     return Reconstructions(images_out, log_likelihood - kl, log_likelihood, kl, samples, seed)
 
 
 def interpolate(model: NumpyVAE | VaeWeights, z_a: Sequence[float], z_b: Sequence[float], n: int,
-                method: str = "linear") -> Interpolation:
-    """n points from z_a to z_b (latent.interpolate: linear or spherical) and their decoded frames."""
+                method: str = "linear", label: int | None = None) -> Interpolation:
+    """n points from z_a to z_b (latent.interpolate: linear or spherical) and their decoded frames
+    (`label`: a conditional model's class)."""
     vae = as_vae(model)
     path = latent.interpolate(z_a, z_b, n, method)
     if path.shape[1] != vae.architecture.latent_dim:
         raise ValueError(f"endpoints of size {path.shape[1]} do not fit a {vae.architecture.latent_dim}-d latent space")
-    return Interpolation(path, vae.decode_uint8(path))
+    return Interpolation(path, vae.decode_uint8(path, label))
 
 
 def sample_prior(model: NumpyVAE | VaeWeights, n: int, seed: int = 0) -> PriorSamples:

@@ -21,6 +21,7 @@ from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import (CollapseAlarm, EpochEnd, Event, Finished, HyperChanged, Snapshot, Started, Status,
                                     StepMetrics)
 from vaestudio.core.run_facts import read_facts, recorded_start_step, recorded_steps_per_epoch, step_offset
+from vaestudio.core.store.metrics_log import OBJECTIVE_TERMS
 from vaestudio.core.store.run_folder import RunFolder
 
 
@@ -103,7 +104,8 @@ def _in_order(folder: RunFolder, rows: list[dict], records: list, steps_per_epoc
             epoch_step = step - offset - (row["epoch"] - 1) * steps_per_epoch
             yield StepMetrics(row["epoch"], step, epoch_step, steps_per_epoch, row["elbo"], row["log_likelihood"],
                               row["kl"], row["images_per_second"] or 0.0, objective=row["objective"],
-                              learning_rate=row["learning_rate"], beta=row["beta"])
+                              learning_rate=row["learning_rate"], beta=row["beta"],
+                              terms={name: row[name] for name in OBJECTIVE_TERMS if row.get(name) is not None} or None)
         elif kind == "hyper":
             yield from snapshots_until(step, inclusive=False)
             yield HyperChanged(step, row["learning_rate"], row["beta"])

@@ -42,6 +42,7 @@ class OwnImage:
     preview: np.ndarray
     source: str = ""
     inverted: bool = False
+    label: int | None = None  # the class a conditional model encodes it with (None: the class chosen on the plane)
 
     @property
     def model_input(self) -> np.ndarray:

@@ -130,9 +130,11 @@ def health_of_posterior(mean: np.ndarray, logvar: np.ndarray, step: int = 0, epo
 
 
 def health(model: NumpyVAE | VaeWeights, images: np.ndarray, step: int = 0, epoch: int = 0,
-           seed: int = 0) -> Health:
-    """A snapshot's health on `images` (uint8 pictures or model inputs)."""
-    posterior = probes.encode(model, images)
+           seed: int = 0, labels=None) -> Health:
+    """A snapshot's health on `images` (uint8 pictures or model inputs; `labels`: their classes, which a
+    conditional model encodes with)."""
+    vae = probes.as_vae(model)
+    posterior = probes.encode(vae, images, labels if vae.architecture.classes else None)
     return health_of_posterior(posterior.mean, posterior.logvar, step, epoch, seed)
 
 
@@ -201,8 +203,10 @@ class LiveWatch:
 
 
 # -- the run folder -------------------------------------------------------------------------------------------
-def health_of_run(folder: str | Path, images: np.ndarray, up_to_step: int | None = None) -> list[Health]:
-    """The health of each snapshot with weights of a run folder (to `up_to_step`), on `images`."""
+def health_of_run(folder: str | Path, images: np.ndarray, up_to_step: int | None = None,
+                  labels=None) -> list[Health]:
+    """The health of each snapshot with weights of a run folder (to `up_to_step`), on `images` (`labels`:
+    their classes, for a conditional model)."""
     from vaestudio.core.store.run_folder import RunFolder
 
     store = RunFolder(folder).snapshots
@@ -212,7 +216,7 @@ def health_of_run(folder: str | Path, images: np.ndarray, up_to_step: int | None
             break
         weights = store.load_weights(record)
         if weights is not None:
-            moments.append(health(weights, images, record.step, record.epoch))
+            moments.append(health(weights, images, record.step, record.epoch, labels=labels))
     return moments
 
 

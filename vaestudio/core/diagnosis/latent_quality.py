@@ -144,8 +144,9 @@ def latent_quality(model: NumpyVAE | VaeWeights, train_images: np.ndarray, train
     if len(train_images) > train_limit:
         chosen = np.sort(np.random.default_rng(seed).choice(len(train_images), train_limit, replace=False))
         train_images, train_labels = np.asarray(train_images)[chosen], train_labels[chosen]
-    train_z = probes.encode(vae, train_images).mean
-    test_z = (test_posterior or probes.encode(vae, test_images)).mean
+    given = vae.architecture.classes  # a conditional model encodes each image with its true class
+    train_z = probes.encode(vae, train_images, train_labels if given else None).mean
+    test_z = (test_posterior or probes.encode(vae, test_images, np.asarray(test_labels) if given else None)).mean
     seconds["encode"] = time.perf_counter() - started
     classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
     if classifier is not None:

@@ -54,7 +54,7 @@ def inspect_fields(weights, dataset, *, folder: str | Path | None = None, step: 
         test_images, test_labels = test_images[:test_limit], test_labels[:test_limit]
     vae = probes.as_vae(weights)
     if posterior is None or len(posterior.mean) != len(test_images):
-        posterior = probes.encode(vae, test_images)
+        posterior = probes.encode(vae, test_images, test_labels if vae.architecture.classes else None)
     started = time.perf_counter()
     health = collapse.health_of_posterior(posterior.mean, posterior.logvar, step or 0, epoch or 0)
     seconds["mutual_information"] = time.perf_counter() - started
@@ -80,7 +80,8 @@ def inspect_fields(weights, dataset, *, folder: str | Path | None = None, step: 
     if worst_count:
         started = time.perf_counter()
         _, items = worst.worst_images(vae, test_images, worst_count, train_images=dataset.train_images,
-                                      progress=progress)
+                                      progress=progress, test_labels=test_labels,
+                                      train_labels=dataset.train_labels)
         fields["worst"] = worst.worst_summary(items)
         seconds["worst_with_nearest_train"] = time.perf_counter() - started
     fields["diagnosis_seconds"] = {name: round(value, 2) for name, value in seconds.items()}

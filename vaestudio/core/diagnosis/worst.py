@@ -60,9 +60,10 @@ class WorstImage:
 
 def per_image_elbo(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: int = 1, seed: int = 0,
                    chunk: int = CHUNK, progress: Callable[[int, int], None] | None = None,
-                   cancelled: Callable[[], bool] | None = None) -> ImageScores:
+                   cancelled: Callable[[], bool] | None = None, labels=None) -> ImageScores:
     """Every image's ELBO terms (see the module docstring). progress(done, total) counts images;
-    cancelled() returning True raises Cancelled before the next chunk."""
+    cancelled() returning True raises Cancelled before the next chunk. `labels`: the images' classes, which
+    a conditional model encodes and decodes with (ignored by other models; None: class 0)."""
     vae = probes.as_vae(model)
     x = probes.model_inputs(images, vae.architecture)
     samples = _whole(samples, "samples")
@@ -75,11 +76,13 @@ def per_image_elbo(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: in
         if cancelled is not None and cancelled():
             raise Cancelled(f"per-image ELBO cancelled after {start} of {count} images")
         stop = min(start + chunk, count)
-        mean, logvar = vae.encode(x[start:stop])
+        chunk_labels = _rows(vae, labels, start, stop)
+        mean, logvar = vae.encode(x[start:stop], chunk_labels)
         means[start:stop] = mean
         kl[start:stop] = probes.analytic_kl(mean, logvar).sum(axis=1)
         z = mean[None] + eps[:, start:stop] * np.exp(0.5 * logvar)[None]  # (S, B, d)
-        logits = vae.decode_logits(z.reshape(-1, dim)).reshape(samples, stop - start, *x.shape[1:])
+        repeated = None if chunk_labels is None else np.tile(chunk_labels, samples)
+        logits = vae.decode_logits(z.reshape(-1, dim), repeated).reshape(samples, stop - start, *x.shape[1:])
         log_likelihood[start:stop] = probes.log_likelihood_of(vae.architecture.likelihood, x[None, start:stop],
                                                               logits).mean(axis=0)
         if progress is not None:
@@ -87,18 +90,20 @@ def per_image_elbo(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: in
     return ImageScores(log_likelihood - kl, log_likelihood, kl, means, samples, seed)
 
 
-def pixel_errors(model: NumpyVAE | VaeWeights, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pixel_errors(model: NumpyVAE | VaeWeights, images: np.ndarray, labels=None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(heat float32 (N, H, W): each pixel's -log p(x | z = mean) in nats, summed over channels;
-    reconstructions uint8; posterior means float32 (N, d))."""
+    reconstructions uint8; posterior means float32 (N, d)). `labels` as in per_image_elbo."""
     vae = probes.as_vae(model)
     x = probes.model_inputs(images, vae.architecture)
-    mean, _ = vae.encode(x)
-    logits = vae.decode_logits(mean)
+    labels = _rows(vae, labels, 0, len(x))
+    mean, _ = vae.encode(x, labels)
+    logits = vae.decode_logits(mean, labels)
     eta = logits.astype(np.float64)
     log_p = x * eta - np.logaddexp(0.0, eta)
     if vae.architecture.likelihood == "continuous_bernoulli":
         log_p = log_p + probes.continuous_bernoulli_log_normalizer(eta)
-    reconstructions = vae.decode_uint8(mean)
+    reconstructions = vae.decode_uint8(mean, labels)
     return (-log_p.sum(axis=-1)).astype(np.float32), reconstructions, mean
 
 
@@ -128,20 +133,22 @@ def worst_images(model: NumpyVAE | VaeWeights, test_images: np.ndarray, n: int,
                  scores: ImageScores | None = None, train_images: np.ndarray | None = None,
                  train_means: np.ndarray | None = None, k_nearest: int = NEAREST,
                  progress: Callable[[int, int], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> tuple[ImageScores, list[WorstImage]]:
+                 cancelled: Callable[[], bool] | None = None, test_labels=None,
+                 train_labels=None) -> tuple[ImageScores, list[WorstImage]]:
     """The n worst-modelled test images with their reconstruction, heat map and (given training images or
-    their posterior means) nearest training images; `scores` when already computed."""
+    their posterior means) nearest training images; `scores` when already computed. `test_labels`,
+    `train_labels`: the images' classes, for a conditional model (see per_image_elbo)."""
     vae = probes.as_vae(model)
     if scores is None:
-        scores = per_image_elbo(vae, test_images, progress=progress, cancelled=cancelled)
+        scores = per_image_elbo(vae, test_images, progress=progress, cancelled=cancelled, labels=test_labels)
     chosen = scores.worst(n)
     if len(chosen) == 0:
         return scores, []
     picked = np.asarray(test_images)[chosen]
-    heat, reconstructions, means = pixel_errors(vae, picked)
+    heat, reconstructions, means = pixel_errors(vae, picked, _rows(vae, test_labels, 0, len(test_images), chosen))
     neighbours = None
     if train_means is None and train_images is not None:
-        train_means = probes.encode(vae, train_images).mean
+        train_means = probes.encode(vae, train_images, _rows(vae, train_labels, 0, len(train_images))).mean
     if train_means is not None:
         neighbours = nearest(train_means, means, k_nearest)
     found = [WorstImage(int(i), float(scores.elbo[i]), float(scores.log_likelihood[i]), float(scores.kl[i]),
@@ -161,3 +168,12 @@ def _whole(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
     return int(value)
+
+
+def _rows(vae: NumpyVAE, labels, start: int, stop: int, chosen=None) -> np.ndarray | None:
+    """A conditional model's labels of images start..stop (then `chosen` of them); None for other models or
+    when no labels are given (the model's first class)."""
+    if labels is None or not vae.architecture.classes:
+        return None
+    rows = np.asarray(labels, dtype=int)[start:stop]
+    return rows if chosen is None else rows[chosen]

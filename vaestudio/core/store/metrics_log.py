@@ -4,8 +4,9 @@ change of the learning rate or beta made while training ("hyper" rows).
 Rows are appended and flushed one line at a time, so a crash loses at most the line being
 written; such a torn last line (no newline) is ignored when reading and dropped before the
 next append. On resume, `truncate_after_step` cuts the file back to the resumed checkpoint.
-Files written by vaestudio 0.1.0 (without the objective, learning_rate and beta columns) are read
-too, and rewritten with today's header when a resumed run first appends to them.
+Files written by vaestudio 0.1.0 (without the objective, learning_rate and beta columns) and 0.2.0
+(without the beta-TCVAE terms mi, tc and dim_kl) are read too (the missing cells are None), and
+rewritten with today's header when a resumed run first appends to them.
 """
 
 from __future__ import annotations
@@ -37,12 +38,21 @@ COLUMNS: tuple[str, ...] = (
     "learning_rate",
     "beta",
     "kl_per_dimension",  # epoch rows: test KL of each latent dimension, space-separated
+    # step rows of a beta-TCVAE run: the KL's index-code mutual information, total correlation and
+    # dimension-wise KL (they sum to kl; see core/tf/variants.py); empty for the other objectives
+    "mi",
+    "tc",
+    "dim_kl",
 )
+OBJECTIVE_TERMS = ("mi", "tc", "dim_kl")
 _INT_COLUMNS = ("epoch", "step")
 _KINDS = ("step", "epoch", "hyper")
 _HEADER_LINE = ",".join(COLUMNS) + "\n"
 _OLD_COLUMNS = COLUMNS[:11]  # vaestudio 0.1.0
 _OLD_HEADER_LINE = ",".join(_OLD_COLUMNS) + "\n"
+_EARLIER_COLUMNS = COLUMNS[:15]  # vaestudio 0.2.0
+# Each earlier header, and the columns its rows have.
+_EARLIER_HEADERS = {_OLD_HEADER_LINE: _OLD_COLUMNS, ",".join(_EARLIER_COLUMNS) + "\n": _EARLIER_COLUMNS}
 # A 100-epoch Fashion-MNIST run reporting every step writes about 40 MB; 128 MB is far more than a run writes.
 MAX_METRICS_BYTES = 128 << 20
 
@@ -60,7 +70,8 @@ class MetricsLog:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._tail_checked = False
-        self._old_header = False
+        self._old_header = False  # the file has an earlier header (see _EARLIER_HEADERS)
+        self._columns = COLUMNS  # the columns of the file's rows
         self._read_lines()  # fails now, not at the first append, on a foreign or unreadable file
 
     def append_step(
@@ -75,11 +86,16 @@ class MetricsLog:
         objective: float | None = None,
         learning_rate: float | None = None,
         beta: float | None = None,
+        terms: dict[str, float] | None = None,
     ) -> None:
-        """Record the train ELBO terms reported at global `step` and the hyper-parameters in force."""
+        """Record the train ELBO terms reported at global `step` and the hyper-parameters in force;
+        `terms`: an objective's own terms (beta-TCVAE's mi, tc, dim_kl; names outside OBJECTIVE_TERMS are
+        not recorded)."""
+        own = {name: value for name, value in (terms or {}).items() if name in OBJECTIVE_TERMS}
         self._append(
             kind="step", epoch=epoch, step=step, elbo=elbo, log_likelihood=log_likelihood, kl=kl,
             images_per_second=images_per_second, objective=objective, learning_rate=learning_rate, beta=beta,
+            **own,
         )
 
     def append_hyper(self, epoch: int, step: int, learning_rate: float, beta: float) -> None:
@@ -159,10 +175,10 @@ class MetricsLog:
             self._tail_checked = True
 
     def _migrate(self) -> None:
-        """Rewrite a 0.1.0 file with today's header (atomically), keeping every complete row."""
+        """Rewrite a 0.1.0 or 0.2.0 file with today's header (atomically), keeping every complete row."""
         rows = [_as_line(row) for _, row in self._parsed()]
         write_bytes_atomic(self.path, (_HEADER_LINE + "".join(rows)).encode("utf-8"))
-        self._old_header = False
+        self._old_header, self._columns = False, COLUMNS
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line that a crash left without its newline, so the next row starts cleanly."""
@@ -187,7 +203,8 @@ class MetricsLog:
         if not text or (_HEADER_LINE.startswith(text) and not text.endswith("\n")):
             return None  # empty, or a header torn while being written
         lines = text.splitlines(keepends=True)
-        self._old_header = lines[0] == _OLD_HEADER_LINE
+        self._old_header = lines[0] in _EARLIER_HEADERS
+        self._columns = _EARLIER_HEADERS.get(lines[0], COLUMNS)
         if lines[0] != _HEADER_LINE and not self._old_header:
             raise RunFolderError(
                 f"{self.path} is not a vaestudio metrics file: header {lines[0].strip()[:80]!r}, "
@@ -202,7 +219,7 @@ class MetricsLog:
         if lines is None:
             lines = self._read_lines()
         parsed = []
-        columns = _OLD_COLUMNS if self._old_header else COLUMNS
+        columns = self._columns
         for number, line in enumerate(lines or [], start=2):
             parsed.append((line, _parse_line(line, self.path, number, columns)))
         return parsed

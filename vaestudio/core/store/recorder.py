@@ -74,7 +74,7 @@ class RunRecorder:
             self._epoch = event.epoch
             self.metrics.append_step(event.epoch, event.step, event.elbo, event.log_likelihood, event.kl,
                                      event.images_per_second, objective=event.objective,
-                                     learning_rate=event.learning_rate, beta=event.beta)
+                                     learning_rate=event.learning_rate, beta=event.beta, terms=event.terms)
             self._tb("step_row", event.step, event.elbo, event.log_likelihood, event.kl, event.objective,
                      event.learning_rate, event.beta)
             for name, value in (event.terms or {}).items():  # an objective's own terms (beta-TCVAE's)

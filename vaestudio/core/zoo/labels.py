@@ -26,3 +26,18 @@ def with_label_channels(images: np.ndarray, labels, classes: int) -> np.ndarray:
     condition = one_hot(labels, len(images), classes)
     planes = np.broadcast_to(condition[:, None, None, :], (*images.shape[:3], classes))
     return np.concatenate([images, planes], axis=3).astype(np.float32, copy=False)
+
+
+def conditional_labels(vae, labels) -> np.ndarray | None:
+    """`labels` (images' true classes) as ints for a conditional model; None for a model without classes."""
+    return np.asarray(labels, dtype=int) if vae.architecture.classes else None
+
+
+def own_image_labels(vae, own_images, label: int | None) -> np.ndarray | None:
+    """Each own image's class for a conditional model: its own `label` attribute when set, else `label`
+    (None: DEFAULT_CLASS); None for a model without classes."""
+    if not vae.architecture.classes:
+        return None
+    fallback = DEFAULT_CLASS if label is None else label
+    return np.array([fallback if getattr(image, "label", None) is None else image.label for image in own_images],
+                    dtype=int)

@@ -134,7 +134,7 @@ class CursorPreviewPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._decode(measure=True))
-        subscribe(self, [(self.view.events.cursor, self.request),
+        subscribe(self, [(self.view.events.cursor, self.request), (self.view.events.decode_class, self._on_class),
                          (self.explorer.moment_loaded, self._on_pictures),
                          (self.recorder.changed, self._on_recording_changed),
                          (self.recorder.frame_added, self._show_recording),
@@ -212,6 +212,10 @@ class CursorPreviewPanel(QWidget):
             self._z = np.asarray(self.view.cursor, dtype=np.float32)
         self._decode(measure=False)
 
+    def _on_class(self, *_args) -> None:
+        self._z = np.asarray(self.view.cursor, dtype=np.float32)  # a conditional model's class: decode again
+        self.refresh()
+
     def _decode(self, measure: bool) -> None:
         z = self._z
         vae = self._vae
@@ -223,7 +227,7 @@ class CursorPreviewPanel(QWidget):
             self.image_view.set_image(None)
             self._show_caption(z)
             return
-        image = vae.decode_uint8(z[None])[0]
+        image = vae.decode_uint8(z[None], self.view.single_label)[0]
         now = time.perf_counter()
         self._last_decode = now
         self._shown_z, self._z = z, None
@@ -350,7 +354,7 @@ class CursorPreviewPanel(QWidget):
             self.prior_z = None
             self.prior_strip.hide()
             return
-        for thumb, image in zip(self.prior_images, self._vae.decode_uint8(self.prior_z)):
+        for thumb, image in zip(self.prior_images, self._vae.decode_uint8(self.prior_z, self.view.single_label)):
             thumb.set_image(image)
 
     def choose_prior_sample(self, index: int) -> None:

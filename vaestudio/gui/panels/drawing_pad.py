@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.class_selector import OwnClassBox
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.qimages import to_qimage
 from vaestudio.gui.state.latent_view import OwnImage
@@ -189,12 +190,15 @@ class DrawingPadPanel(QWidget):
         self.keep_button = QPushButton("Keep")
         self.keep_button.setToolTip("Keep this drawing as one of your images and start a new one")
         self.keep_button.clicked.connect(self.keep)
+        self.class_box = OwnClassBox.of_probe(self.view, studio.explorer)  # a conditional model's class
+        self.class_box.activated.connect(lambda _index: self.push() if self.position() is not None else None)
         self.result = ImageStrip(rows=1, max_cell=140)
         self.posterior = QLabel()
         self.posterior.setWordWrap(True)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Brush"))
         controls.addWidget(self.brush)
+        controls.addWidget(self.class_box)
         controls.addStretch(1)
         controls.addWidget(self.keep_button)
         controls.addWidget(self.clear_button)
@@ -271,7 +275,7 @@ class DrawingPadPanel(QWidget):
         except ValueError as exc:
             studio.say(f"The drawing cannot be encoded: {exc}", 5000)
             return None
-        return OwnImage(DRAWING, prepared.model_input[0], prepared.preview, DRAWING)
+        return OwnImage(DRAWING, prepared.model_input[0], prepared.preview, DRAWING, label=self.class_box.label())
 
     def clear(self) -> None:
         """Empty the canvas (the drawing stays an own image, blank, until you draw again)."""
@@ -285,7 +289,7 @@ class DrawingPadPanel(QWidget):
             return
         self._kept += 1
         self.view.replace_own_image(index, OwnImage(f"drawing {self._kept}", self.own.inputs, self.own.preview,
-                                                    DRAWING))
+                                                    DRAWING, label=self.own.label))
         self.own = None
         self.canvas.ink[:] = 0.0
         self.canvas.update()

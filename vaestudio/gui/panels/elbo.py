@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.elbo_objective import ObjectiveCurves
 from vaestudio.gui.panels.legend_corner import keep_clear
 from vaestudio.gui.state.alignment import AXIS_LABELS, UNIT_NAMES, UNITS
 from vaestudio.gui.state.run_history import RunHistory
@@ -79,6 +80,7 @@ class ElboPanel(QWidget):
         self.kl_view.addItem(self.kl_curve)
         item.vb.sigResized.connect(self._sync_kl_view)
         self.kl_view.hide()
+        self.objective = ObjectiveCurves(item, self.kl_view, self.legend)  # IWAE, beta-TCVAE (elbo_objective.py)
         self.moment_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MOMENT_COLOR, width=1,
                                                                                   style=Qt.PenStyle.DotLine))
         self.moment_line.setZValue(-5)
@@ -281,6 +283,7 @@ class ElboPanel(QWidget):
         if self.split_visible():
             self.ll_curve.setData(*(points(h, "train_log_likelihood") if h else empty))
             self.kl_curve.setData(*(points(h, "train_kl") if h else empty))
+        self.objective.refresh(h, points, self.split_visible())
         for history in self.studio.compared:
             curves = self.compared_curves.get(id(history))
             if curves is not None:
@@ -303,9 +306,10 @@ class ElboPanel(QWidget):
         if not self._fit_y:
             return
         curves = [self.train_curve, self.test_curve] + [c for pair in self.compared_curves.values() for c in pair]
+        curves += self.objective.shown_curves()
         if self.split_visible():
             curves.append(self.ll_curve)
-            keep_clear(self.kl_view, [self.kl_curve], self.legend)
+            keep_clear(self.kl_view, [self.kl_curve, *self.objective.shown_term_curves()], self.legend)
         keep_clear(vb, curves, self.legend)
 
     def readout_text(self) -> str:

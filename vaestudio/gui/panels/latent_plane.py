@@ -1,13 +1,13 @@
 """The latent plane: the grid of the moment at its true latent coordinates, the cursor, the test-set
 overlay, the interpolation path and the user's own images, with zoom, pan and a linear or probit scale.
 
-The panel shows `studio.explorer.pictures` for `studio.view` and sends every user action back through
-the view (`move_cursor_on_plane`, `set_axes`, `set_held`, `pick_endpoint`, ...); it follows the view's
-events, so whatever else moves the cursor or changes the axes is shown here too. Each visual is one
-item of plane_items.py; the parts live beside this module: plane_canvas.py (the widget and its scene),
-plane_geometry.py (latent point <-> plot position), plane_axes.py (axis selectors, held-coordinate
-sliders), plane_overlay.py (test-set points, legend, the inspected test image). Per cursor move it only
-moves the cross-hair and rewrites its label.
+The panel shows `studio.explorer.pictures` for `studio.view` and sends every user action back through the
+view (`move_cursor_on_plane`, `set_axes`, `set_held`, `pick_endpoint`, ...); it follows the view's events, so
+whatever else moves the cursor or changes the axes is shown here too. Each visual is one item of plane_items.py;
+the parts live beside this module: plane_canvas.py (the widget and its scene), plane_geometry.py (latent point
+<-> plot position), plane_axes.py (axis selectors, held-coordinate sliders), plane_overlay.py (test-set points,
+legend, the inspected test image), class_selector.py (a conditional model's class), plane_prior.py (the
+prior's density, a VampPrior's pseudo-inputs). Per cursor move it only moves the cross-hair and its label.
 
 Mouse: click or drag (left button) moves the cursor; Shift+drag draws an interpolation from A to B;
 right or middle drag (or Ctrl+drag) pans; the wheel zooms. Keys: arrows nudge the cursor (Shift: five
@@ -29,8 +29,10 @@ from vaestudio.gui.panels.plane_axes import AxisSelectors, HeldSliders
 from vaestudio.gui.panels.plane_canvas import PlaneCanvas
 from vaestudio.gui.panels.plane_geometry import PlaneGeometry
 from vaestudio.gui.panels.plane_overlay import TestSetOverlay
+from vaestudio.gui.panels.class_selector import ClassSelector
 from vaestudio.gui.panels.plane_paths import PathAndOwnMarks
-from vaestudio.gui.state.latent_view import Endpoint
+from vaestudio.gui.panels.plane_prior import PriorView
+from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
 
@@ -59,9 +61,7 @@ class LatentPlanePanel(QWidget):
 
     # == building ===========================================================================================
     def _build(self) -> None:
-        self.graphics = PlaneCanvas()
-        self.graphics.setBackground("w")
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.graphics = PlaneCanvas()  # white, takes the keyboard focus
         self.graphics.setToolTip("")
         self.viewbox = items.PlaneViewBox()
         self.x_axis_item, self.y_axis_item = axes.ScaleAxis("bottom"), axes.ScaleAxis("left")
@@ -104,27 +104,26 @@ class LatentPlanePanel(QWidget):
         self.scale_box.addItem("Linear scale", axes.LINEAR)
         self.scale_box.addItem("Probit scale", axes.PROBIT)
         self.scale_box.setToolTip(axes.SCALE_EXPLANATION)
-        self.scale_help = QLabel("(?)")
-        self.scale_help.setToolTip(axes.SCALE_EXPLANATION)
+        self.scale_help = QLabel("(?)", toolTip=axes.SCALE_EXPLANATION)
         self.axis_selectors = AxisSelectors(self.view, self._kl)
         self.axes_label, self.x_box, self.y_box = self.axis_selectors.widgets
         self.overlay_box = QCheckBox("Test images")
         self.overlay_box.setToolTip("Overlay the encoder means of the fixed test images, coloured by class; "
                                     "click one to see it")
-        self.reset_button = QToolButton()
-        self.reset_button.setText("Reset view")
+        self.reset_button = QToolButton(text="Reset view")
         self.reset_button.setToolTip("Zoom and pan back to the whole grid (wheel zooms, right-drag pans)")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.scale_box, self.scale_help, *self.axis_selectors.widgets):
+        self.class_box = ClassSelector.of_probe(self.view, self.explorer)  # only for a conditional model
+        self.prior = PriorView(self.studio, self.geometry, self.plot, self)  # density overlay, pseudo-inputs
+        for widget in (self.scale_box, self.scale_help, *self.axis_selectors.widgets, self.class_box,
+                       *self.prior.widgets):
             bar.addWidget(widget)
         bar.addStretch(1)
-        bar.addWidget(self.overlay_box)
-        bar.addWidget(self.reset_button)
+        for widget in (self.overlay_box, self.reset_button):
+            bar.addWidget(widget)
 
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color: #8a5a00;")
+        self.notice = QLabel(wordWrap=True, styleSheet="color: #8a5a00;")
 
         # -- held coordinates (latent dim > 2) and the inspected test image
         self.held_panel = HeldSliders(self.view)
@@ -163,8 +162,8 @@ class LatentPlanePanel(QWidget):
         events = self.view.events
         subscribe(self, [
             (events.cursor, self._on_cursor), (events.axes, self._on_axes),
-            (events.held, self.held_panel.show_values),
-            (events.scale, self._on_scale), (events.overlay_visible, self._on_overlay_visible),
+            (events.held, self.held_panel.show_values), (events.scale, self._on_scale),
+            (events.overlay_visible, self._on_overlay_visible),
             (events.latent_dim, self._on_latent_dim), (events.dimension_order, self._on_dimension_order),
             (events.inspected_test_image, self.overlay.show_inspected),
             (events.endpoint_a, self.marks.endpoints_changed), (events.endpoint_b, self.marks.endpoints_changed),
@@ -336,8 +335,9 @@ class LatentPlanePanel(QWidget):
             return  # a new moment's grid is on its way: keep the last one until it comes
         if self._drawn.get("grid") is grid:
             return
-        n = self.geometry.tiles_per_side(grid)
-        self.grid_item.show_grid(grid, n, self.geometry.scale, self.geometry.one_d, pictures.grid_spacing)
+        n, rows = self.geometry.grid_layout(grid, pictures.grid_class == ALL_CLASSES)  # rows: one per class
+        self.grid_item.show_grid(grid, n, self.geometry.scale, self.geometry.one_d or bool(rows),
+                                 pictures.grid_spacing, max(rows, 1))
         self._drawn["grid"] = grid
         framing = (id(self.studio.active), self.geometry.scale, n, self.geometry.one_d)
         if framing != self._framed:  # a new run, scale or grid size: show the whole grid

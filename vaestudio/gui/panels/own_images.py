@@ -9,6 +9,7 @@ them and forwards the user's actions. A file that is not an image gives one line
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterable
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayo
 
 from vaestudio.core.data.dataset import shown
 from vaestudio.gui.commands import Commands
+from vaestudio.gui.panels.class_selector import OwnClassBox
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.own_images import MAX_FILES_PER_DROP, encode_image_files
@@ -73,10 +75,12 @@ class OwnImagesPanel(QWidget):
         self.cursor_button.clicked.connect(lambda: self.cursor_to(self.selected))
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(lambda: self.remove(self.selected))
+        self.class_box = OwnClassBox.of_probe(self.view, studio.explorer)  # the selected image's class
+        self.class_box.activated.connect(lambda _index: self.set_class(self.selected, self.class_box.label()))
         buttons = QHBoxLayout()
         buttons.addWidget(self.encode_button)
         buttons.addStretch(1)
-        for button in (self.endpoint_button, self.cursor_button, self.remove_button):
+        for button in (self.class_box, self.endpoint_button, self.cursor_button, self.remove_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -174,6 +178,8 @@ class OwnImagesPanel(QWidget):
         chosen = self.selected is not None
         self.endpoint_button.setEnabled(chosen)
         self.remove_button.setEnabled(chosen)
+        self.class_box.setEnabled(chosen)
+        self.class_box.show_label(own[self.selected].label if chosen else None)
         self.cursor_button.setEnabled(chosen and encodings is not None)
 
     # -- user actions ------------------------------------------------------------------------------------
@@ -200,6 +206,11 @@ class OwnImagesPanel(QWidget):
         own = self.studio.explorer.pictures.own
         if index is not None and own is not None and len(own) == len(self.view.own_images) and 0 <= index < len(own):
             self.view.move_cursor(own[index].mean)
+
+    def set_class(self, index: int | None, label: int | None) -> None:
+        """A conditional model encodes own image `index` with class `label` (None: the plane's class)."""
+        if index is not None and 0 <= index < len(self.view.own_images):
+            self.view.replace_own_image(index, dataclasses.replace(self.view.own_images[index], label=label))
 
     def remove(self, index: int | None) -> None:
         if index is not None and 0 <= index < len(self.view.own_images):

@@ -10,6 +10,7 @@ which would be rebuilt for every move of the cross-hair.
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsScene, QWidget
 
 
@@ -39,3 +40,5 @@ class PlaneCanvas(pg.GraphicsLayoutWidget):
         self.setScene(self.sceneObj)
         self.setCentralItem(layout)
         stock.deleteLater()
+        self.setBackground("w")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the plane takes the arrow keys

@@ -33,6 +33,14 @@ class PlaneGeometry:
         config = self.config()
         return config.grid_size if config is not None else DEFAULT_GRID_COUNT
 
+    def grid_layout(self, grid: np.ndarray, per_class: bool) -> tuple[int, int]:
+        """(tiles along x, strip rows): a conditional model's row per class (`per_class`) is drawn as a strip of
+        rows along the x axis; any other mosaic gives (tiles_per_side, 0)."""
+        if not per_class:
+            return self.tiles_per_side(grid), 0
+        n = self.grid_count()
+        return n, grid.shape[0] // max(grid.shape[1] // n, 1)
+
     def tiles_per_side(self, grid: np.ndarray) -> int:
         """How many tiles a side the mosaic `grid` has (a 1-d space: a 1 x n strip of square tiles)."""
         if self.one_d:

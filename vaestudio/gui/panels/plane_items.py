@@ -77,18 +77,22 @@ class GridImage(pg.ImageItem):
 
     def __init__(self):
         super().__init__(axisOrder="row-major")
+        self.setZValue(-1)  # under every mark, and under the prior's density (plane_prior.py)
         self.setLevels((0, 255))
         self._indices: dict[tuple[int, int, str], tuple[np.ndarray, float, float]] = {}
         self.shown: tuple | None = None  # (mosaic, n, scale, one_d) last drawn
 
-    def show_grid(self, mosaic: np.ndarray, n: int, scale: str, one_d: bool, spacing: str = "quantile") -> None:
-        """`mosaic`: core orientation (top tile row = highest z2), n tiles a side (a 1 x n strip if one_d)."""
+    def show_grid(self, mosaic: np.ndarray, n: int, scale: str, one_d: bool, spacing: str = "quantile",
+                  strip_rows: int = 1) -> None:
+        """`mosaic`: core orientation (top tile row = highest z2), n tiles a side (a strip of `strip_rows`
+        rows of n tiles if one_d: a 1-d space, or a conditional model's row per class)."""
         tile = mosaic.shape[1] // n
         picture = mosaic[::-1]  # a y-up plot draws row 0 at the bottom
         cols, x0, width = self._resampling(n, tile, scale, spacing)
         if one_d:
             rows = np.arange(picture.shape[0])
             y0, height = axes.strip_height(n, scale, spacing)
+            y0, height = y0 + height / 2 - height * strip_rows / 2, height * strip_rows
         else:
             rows, y0, height = cols, x0, width
         if len(cols) != picture.shape[1] or len(rows) != picture.shape[0]:

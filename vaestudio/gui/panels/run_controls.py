@@ -27,6 +27,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.number_field import NumberField
 from vaestudio.gui.panels.data_choice import DataChoice
 from vaestudio.gui.panels.run_progress import RunProgress
+from vaestudio.gui.panels.variant_fields import VariantFields
 from vaestudio.gui.state.studio import IDLE, PAUSED, TRAINING, WAITING, Studio
 from vaestudio.gui.widgets import subscribe
 
@@ -59,8 +60,7 @@ class RunControlsPanel(QWidget):
 
     def __init__(self, studio: Studio, commands: Commands, parent: QWidget | None = None):
         super().__init__(parent)
-        self.studio = studio
-        self.commands = commands
+        self.studio, self.commands = studio, commands
         self._filling = False
         self._base_preset = "tutorial"  # the named preset a custom run keeps precision and call length from
         self._shown = None  # the RunHistory whose progress is shown (the live run, then the last one)
@@ -69,22 +69,20 @@ class RunControlsPanel(QWidget):
         self.dataset_combo, self.size_combo, self.channels_combo = (self.data.dataset_combo, self.data.size_combo,
                                                                     self.data.channels_combo)
         self.folder_button, self.folder_label = self.data.folder_button, self.data.folder_label
+        self.variant = VariantFields(self._refresh, lambda: self._filling, self)  # the "Model" group (issue 19)
 
         # -- training --
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(PRESET_CHOICES)
         self.preset_combo.setToolTip("fast: tuned by measurement; tutorial: the article's settings; custom: your own")
-        self.preset_note = QLabel()
-        self.preset_note.setWordWrap(True)
-        self.preset_note.setStyleSheet("color: palette(mid);")
+        self.preset_note = QLabel(wordWrap=True, styleSheet="color: palette(mid);")
         self.fields = {name: NumberField.for_setting(name, label) for name, label in FIELD_LABELS.items()}
         self.snapshot_row = QHBoxLayout()
         self.snapshot_row.setContentsMargins(0, 0, 0, 0)
         self.snapshot_row.addWidget(self.fields["snapshot_every_later"], 1)
         self.snapshot_row.addWidget(QLabel("steps after epoch 1"))
-        self.apply_button = QPushButton("Apply to this run")
-        self.apply_button.setToolTip("Put the learning rate and β above in force from the run's next steps "
-                                     "(marked on the ELBO plot)")
+        self.apply_button = QPushButton("Apply to this run", toolTip="Put the learning rate and β above in force "
+                                        "from the run's next steps (marked on the ELBO plot)")
         self.apply_button.hide()
 
         form = QFormLayout()
@@ -99,21 +97,17 @@ class RunControlsPanel(QWidget):
         form.addRow("", self.apply_button)
         settings_box = QGroupBox("Training")
         settings_box.setLayout(form)
-        self.shown_note = QLabel()  # which settings these are while another run is shown
-        self.shown_note.setWordWrap(True)
-        self.shown_note.setStyleSheet("background: palette(alternate-base); padding: 4px;")
+        # which settings these are while another run is shown
+        self.shown_note = QLabel(wordWrap=True, styleSheet="background: palette(alternate-base); padding: 4px;")
         self.shown_note.hide()
 
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #c9302c;")
+        self.message = QLabel(wordWrap=True, styleSheet="color: #c9302c;")
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.message.hide()
 
         self.start_button = QPushButton("Start")
-        self.pause_button = QPushButton("Pause")
+        self.pause_button = QPushButton("Pause", toolTip="Pause or resume training (Space)")
         self.stop_button = QPushButton("Stop")
-        self.pause_button.setToolTip("Pause or resume training (Space)")
         self.stop_button.setToolTip("Stop after the current steps; the run is kept and can be continued")
         buttons = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.stop_button):
@@ -127,6 +121,7 @@ class RunControlsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.shown_note)
         layout.addWidget(settings_box)
+        layout.addWidget(self.variant.box)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self.branch_button = BranchButton(studio, commands)  # a new run from the moment shown (issue 17)
@@ -136,7 +131,7 @@ class RunControlsPanel(QWidget):
 
         self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
         for field in self.fields.values():
-            field.validityChanged.connect(self._refresh)
+            field.textChanged.connect(lambda _text: self._refresh())  # a value, or a combination (Model group)
             field.textEdited.connect(self._on_field_edited)
         for name in LIVE_FIELDS:
             self.fields[name].returnPressed.connect(self._apply_if_live)
@@ -169,8 +164,9 @@ class RunControlsPanel(QWidget):
         return self.preset_combo.currentText()
 
     def errors(self) -> list[str]:
-        problems = [field.error for field in self.fields.values() if field.error]
-        return problems + [self.data.error()] if self.data.error() else problems
+        problems = [field.error for field in self.fields.values() if field.error] + [self.data.error()]
+        values = {name: field.value() for name, field in self.fields.items()} | self.data.config_values()
+        return [problem for problem in problems + [self.variant.error(values)] if problem]
 
     def config(self) -> TrainConfig:
         """The config the fields describe; raises ConfigError when a value is invalid."""
@@ -178,7 +174,7 @@ class RunControlsPanel(QWidget):
         if problems:
             raise ConfigError(problems[0])
         values: dict[str, Any] = {name: field.value() for name, field in self.fields.items()}
-        values.update(self.data.config_values())
+        values.update(self.data.config_values(), **self.variant.config_values())
         if self.preset == "custom":
             base = PRESETS[self._base_preset]
             values.update(precision=base["precision"], steps_per_call=base["steps_per_call"])
@@ -204,6 +200,7 @@ class RunControlsPanel(QWidget):
         self._filling = True
         try:
             self.data.show_config(config)
+            self.variant.show_config(config)
             preset = config.preset if config.preset in PRESET_CHOICES else "custom"
             if preset in PRESETS and any(PRESETS[preset][n] != getattr(config, n) for n in TUNING_FIELDS):
                 preset = "custom"
@@ -349,6 +346,7 @@ class RunControlsPanel(QWidget):
         idle = state == IDLE
         running = state in (TRAINING, PAUSED, WAITING)
         self.data.refresh(idle)
+        self.variant.refresh(idle)
         self.preset_combo.setEnabled(idle)
         for name, field in self.fields.items():
             field.setEnabled(idle or (running and name in LIVE_FIELDS))
@@ -374,6 +372,7 @@ class RunControlsPanel(QWidget):
     # -- persistence ------------------------------------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
         self.data.save_settings(settings)
+        self.variant.save_settings(settings)
         settings.setValue("run/preset", self.preset)
         settings.setValue("run/base_preset", self._base_preset)
         for name, field in self.fields.items():
@@ -383,6 +382,7 @@ class RunControlsPanel(QWidget):
         self._filling = True
         try:
             self.data.restore_settings(settings)
+            self.variant.restore_settings(settings)
         finally:
             self._filling = False
         preset = str(settings.value("run/preset", "tutorial"))

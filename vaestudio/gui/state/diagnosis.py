@@ -317,11 +317,13 @@ class Diagnosis:
 
             try:
                 scores = worst.per_image_elbo(vae, probe.images, chunk=CHUNK, progress=progress,
-                                                cancelled=cancelled)
+                                                cancelled=cancelled, labels=probe.labels)
             except Cancelled:
                 return None
-            train_means = None if pool is None else encode(vae, pool[1]).mean
-            _, items = worst.worst_images(vae, probe.images, count, scores=scores, train_means=train_means)
+            train_labels = pool[2] if pool is not None and vae.architecture.classes else None
+            train_means = None if pool is None else encode(vae, pool[1], train_labels).mean
+            _, items = worst.worst_images(vae, probe.images, count, scores=scores, train_means=train_means,
+                                          test_labels=probe.labels)
             return WorstResult(scores, tuple(items), None if pool is None else pool[0])
 
         self._submit("worst", work, (count, pool is not None), generation)

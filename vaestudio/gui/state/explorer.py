@@ -24,7 +24,8 @@ from typing import Any, Callable
 import numpy as np
 from psygnal import Signal
 
-from vaestudio.gui.state.latent_view import Endpoint, LatentView
+from vaestudio.core.zoo.labels import conditional_labels as _labels, own_image_labels as _own_labels
+from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint, LatentView
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.tasks import Executor, InlineExecutor  # noqa: F401 (tests import InlineExecutor here)
 
@@ -85,6 +86,7 @@ class Pictures:
     grid: np.ndarray | None = None  # uint8 mosaic for the view's axes and held coordinates
     grid_axes: tuple[int, int] = (0, 1)
     grid_spacing: str = "quantile"  # "linear": evenly spaced in z (the linear scale); "quantile": the tutorial's
+    grid_class: int | None = None  # a conditional model's class decoded, ALL_CLASSES (one row per class); None
     means: np.ndarray | None = None  # (N, d) encoder means of the probe
     logvars: np.ndarray | None = None
     kl_per_dimension: np.ndarray | None = None  # (d,)
@@ -118,9 +120,11 @@ class Explorer:
         self._part_generation = {part: 0 for part in PARTS}
         self._moments: OrderedDict[tuple, dict[str, Any]] = OrderedDict()  # see MOMENTS_KEPT
         self._moment_key: tuple | None = None
+        self._loading = False  # a moment's model sets the view's classes: no recomputing then
         view.events.axes.connect(self._on_axes_or_held)
         view.events.held.connect(self._on_axes_or_held)
         view.events.scale.connect(self._on_axes_or_held)
+        view.events.decode_class.connect(self._on_class)
         view.events.endpoint_a.connect(self._on_interpolation_changed)
         view.events.endpoint_b.connect(self._on_interpolation_changed)
         view.events.interpolation_method.connect(self._on_interpolation_changed)
@@ -167,10 +171,11 @@ class Explorer:
         view, probe = self.view, self.probe
         if part == "grid":
             n = self.history.config.grid_size if self.history and self.history.config else 20
-            return (n, tuple(view.axes), tuple(float(v) for v in view.held), self._spacing())
+            return (n, tuple(view.axes), tuple(float(v) for v in view.held), self._spacing(), view.classes,
+                    view.decode_class)
         if part == "encodings":
-            return (id(probe),)
-        return (id(probe), tuple(view.reconstruction_extra))
+            return (id(probe), view.classes)
+        return (id(probe), tuple(view.reconstruction_extra), view.classes)
 
     def _on_moment(self, info: SnapshotInfo | None) -> None:
         self._generation += 1
@@ -199,10 +204,17 @@ class Explorer:
             note = "" if vae is not None else ("this run was recorded without model weights (vaestudio 0.1.0): "
                                                "only its grids can be shown")
             pictures = Pictures(info=info, vae=vae, note=note, seconds={"load": seconds})
-            recorded_fits = self.view.axes == (0, 1) and not any(self._held_off_plane())
+            self._loading = True
+            try:
+                self.view.set_classes(vae.architecture.classes if vae is not None else 0)
+            finally:
+                self._loading = False
+            recorded_fits = self.view.axes == (0, 1) and not any(self._held_off_plane()) \
+                and self.view.decode_class == 0  # the snapshot's grid is decoded for the first class
             if vae is None or (recorded_fits and self._spacing() == "quantile"):
                 # The snapshot's recorded grid is the tutorial's (quantile spacing), for axes z1 x z2.
-                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1), grid_spacing="quantile")
+                pictures = dataclasses.replace(pictures, grid=mosaic, grid_axes=(0, 1), grid_spacing="quantile",
+                                               grid_class=0 if self.view.classes else None)
             self._publish(pictures, "moment")
             if pictures.grid is not None:
                 self._publish(pictures, "grid")
@@ -230,6 +242,11 @@ class Explorer:
             self._compute("grid")
         elif self.pictures.info is not None and self.view.axes != (0, 1):
             self._report("this run was recorded without model weights: other axes cannot be decoded")
+
+    def _on_class(self, *_args) -> None:
+        if self.pictures.vae is not None and not self._loading:
+            for part in ("grid", "own", "interpolation"):
+                self._compute(part)
 
     def _on_interpolation_changed(self, *_args) -> None:
         if self.pictures.vae is not None:
@@ -284,14 +301,20 @@ class Explorer:
         if part == "grid":
             n = self.history.config.grid_size if self.history and self.history.config else 20
             axes, held, spacing = view.axes, np.asarray(view.held, np.float32), self._spacing()
-            return lambda: {"grid": vae.grid(n, axes if vae.architecture.latent_dim > 1 else (0, 0), held, spacing),
-                            "grid_axes": axes, "grid_spacing": spacing}
+            chosen = view.decode_class if view.classes else None
+            if chosen == ALL_CLASSES:
+                from vaestudio.core.zoo.class_grid import class_rows
+
+                return lambda: {"grid": class_rows(vae, n, axes[0], held, spacing), "grid_axes": axes,
+                                "grid_spacing": spacing, "grid_class": chosen}
+            return lambda: {"grid": vae.grid(n, axes if vae.architecture.latent_dim > 1 else (0, 0), held, spacing,
+                                             chosen), "grid_axes": axes, "grid_spacing": spacing, "grid_class": chosen}
         if part == "encodings":
             if probe is None:
                 return None
 
             def encodings():
-                posterior = probes.encode(vae, probe.images)
+                posterior = probes.encode(vae, probe.images, _labels(vae, probe.labels))
                 active = probes.active_units(posterior.mean)
                 return {"means": posterior.mean, "logvars": posterior.logvar,
                         "kl_per_dimension": probes.kl_per_dimension(posterior.mean, posterior.logvar),
@@ -303,17 +326,19 @@ class Explorer:
                 return None
             indices = probe.first_of_each_class() + tuple(i for i in view.reconstruction_extra
                                                           if 0 <= i < len(probe.images))
-            images = probe.images[list(indices)]
-            return lambda: {"reconstructions": probes.reconstruct(vae, images), "reconstruction_indices": indices}
+            images, labels = probe.images[list(indices)], _labels(vae, probe.labels[list(indices)])
+            return lambda: {"reconstructions": probes.reconstruct(vae, images, labels=labels),
+                            "reconstruction_indices": indices}
         if part == "own":
-            own = view.own_images
+            own, label = view.own_images, view.single_label
             if not own:
                 return lambda: {"own": ()}
 
             def encode_own():
                 inputs = np.stack([image.inputs for image in own])
-                mean, logvar = vae.encode(inputs)
-                recon = vae.decode_uint8(mean)
+                labels = _own_labels(vae, own, label)
+                mean, logvar = vae.encode(inputs, labels)
+                recon = vae.decode_uint8(mean, labels)
                 return {"own": tuple(OwnEncoding(mean[i], logvar[i], recon[i]) for i in range(len(own)))}
 
             return encode_own
@@ -322,12 +347,13 @@ class Explorer:
             if any(end is None for end in ends):
                 return lambda: {"interpolation": None}
             method, frames, own = view.interpolation_method, view.interpolation_frames, view.own_images
+            label = view.single_label
 
             def interpolation():  # endpoints are encoded here, off the UI thread (a drawing updates often)
-                z = [_endpoint_z(vae, end, probe, own) for end in ends]
+                z = [_endpoint_z(vae, end, probe, own, label) for end in ends]
                 if any(v is None for v in z):
                     return {"interpolation": None}
-                return {"interpolation": probes.interpolate(vae, z[0], z[1], frames, method)}
+                return {"interpolation": probes.interpolate(vae, z[0], z[1], frames, method, label)}
 
             return interpolation
         raise ValueError(f"unknown part {part!r}")
@@ -346,14 +372,19 @@ class Explorer:
         self.failed.emit(message)
 
 
-def _endpoint_z(vae, endpoint: Endpoint, probe: Probe | None, own_images) -> np.ndarray | None:
-    """An endpoint's latent point at this moment: test and own images are encoded by this moment's model."""
+def _endpoint_z(vae, endpoint: Endpoint, probe: Probe | None, own_images, label: int | None = None
+                ) -> np.ndarray | None:
+    """An endpoint's latent point at this moment: test and own images are encoded by this moment's model
+    (a conditional model's test image with its true class, an own image with its class or `label`)."""
     from vaestudio.core import probes
 
     if endpoint.kind == "point":
         return np.asarray(endpoint.z, np.float32)
     if endpoint.kind == "test" and probe is not None and 0 <= endpoint.index < len(probe.images):
-        return probes.encode(vae, probe.images[endpoint.index:endpoint.index + 1]).mean[0]
+        chosen = slice(endpoint.index, endpoint.index + 1)
+        return probes.encode(vae, probe.images[chosen], _labels(vae, probe.labels[chosen])).mean[0]
     if endpoint.kind == "own" and 0 <= endpoint.index < len(own_images):
-        return vae.encode(own_images[endpoint.index].inputs[None])[0][0]
+        image = own_images[endpoint.index]
+        return vae.encode(image.inputs[None], _own_labels(vae, (image,), label))[0][0]
     return None
+

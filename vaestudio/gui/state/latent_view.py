@@ -20,6 +20,8 @@ from vaestudio.core.data.own_image import OwnImage
 SCALES = ("linear", "probit")
 METHODS = ("linear", "spherical")
 MAX_FRAMES = 64
+ALL_CLASSES = -1  # a conditional model's grid decoded for every class: one row per class
+MAX_CLASSES = 1000
 Z_LIMIT = 6.0  # the cursor and held coordinates stay within ±6 (the prior puts 1e-9 of its mass beyond)
 
 
@@ -66,6 +68,8 @@ class LatentView:
     reconstruction_extra: tuple[int, ...] = ()  # test images the user added to the reconstruction strip
     inspected_test_image: int | None = None  # the test image last clicked on the overlay
     dimension_order: tuple[int, ...] = field(default=(0, 1))  # dimensions by KL, most informative first
+    classes: int = 0  # a conditional model's number of classes (0: the model takes no class)
+    decode_class: int = 0  # the class the plane, grid and preview decode for, or ALL_CLASSES (grid rows)
 
     # -- changes, checked ---------------------------------------------------------------------------------
     def reset(self, latent_dim: int) -> None:
@@ -192,6 +196,29 @@ class LatentView:
             raise ValueError(f"test image {test_index} was not added to the reconstructions")
         self.reconstruction_extra = tuple(i for i in self.reconstruction_extra if i != test_index)
 
+    def set_classes(self, classes: int) -> None:
+        """The model shown takes `classes` classes (0: not conditional); the chosen class is kept when it
+        still exists, else the first class is chosen."""
+        classes = _whole(classes, "the number of classes", 0, MAX_CLASSES)
+        with self.events.paused():
+            if self.decode_class != ALL_CLASSES and self.decode_class >= max(classes, 1):
+                self.decode_class = 0
+            if self.decode_class == ALL_CLASSES and not classes:
+                self.decode_class = 0
+            self.classes = classes
+
+    def choose_class(self, decode_class: int) -> None:
+        """Decode for one class (0..classes-1), or ALL_CLASSES: the grid shows one row per class."""
+        self.decode_class = decode_class
+
+    @property
+    def single_label(self) -> int | None:
+        """The class a single decode (the preview, an interpolation) uses: None for a model without
+        classes; the first class when all classes are shown."""
+        if not self.classes:
+            return None
+        return 0 if self.decode_class == ALL_CLASSES else self.decode_class
+
     def set_dimension_order(self, order) -> None:
         self.dimension_order = tuple(order)
 
@@ -275,6 +302,15 @@ def _check_held(view: "LatentView", value) -> tuple[float, ...]:
     return held
 
 
+def _check_decode_class(view: "LatentView", value) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == ALL_CLASSES \
+            and view.classes:
+        return ALL_CLASSES
+    if not view.classes:
+        return _whole(value, "the class (this model takes no class)", 0, 0)
+    return _whole(value, f"the class (or {ALL_CLASSES}: all classes)", 0, view.classes - 1)
+
+
 _CHECKS = {
     "latent_dim": lambda _view, value: _whole(value, "latent_dim", 1, 64),
     "axes": _check_axes,
@@ -290,6 +326,8 @@ _CHECKS = {
     "reconstruction_extra": lambda _view, value: tuple(_whole(i, "a test image index", 0) for i in value),
     "inspected_test_image": lambda _view, value: None if value is None else _whole(value, "a test image index", 0),
     "dimension_order": _check_order,
+    "classes": lambda _view, value: _whole(value, "the number of classes", 0, MAX_CLASSES),
+    "decode_class": _check_decode_class,
 }
 
 

@@ -109,7 +109,7 @@ def refitted(image: OwnImage, studio: Studio) -> OwnImage | None:
     except (VaeStudioError, ValueError, OSError) as exc:
         studio.say(f"{shown(image.name)} cannot be shown to this model: {exc}", 8000)
         return None
-    return OwnImage(image.name, prepared.model_input[0], prepared.preview, image.source)
+    return OwnImage(image.name, prepared.model_input[0], prepared.preview, image.source, label=image.label)
 
 
 def refit_own_images(studio: Studio) -> None:

@@ -137,13 +137,13 @@ class QualityEstimates:
         job = Estimate(self._jobs, history, history.current, int(k), min(int(images), len(probe.images)))
         if self.studio.tf_status == READY:
             job.tf_ready.set()
-        pixels = probe.images[:job.images]
+        pixels, labels = probe.images[:job.images], probe.labels[:job.images]
         self.job = job
         self.running_changed.emit(True)
         self.progress.emit(0, 0)
         self.status_changed.emit(f"Estimating log p(x) for {job.describe()}…")
         job.task = self.executor.start(
-            lambda task: self._work(job, pixels, task), lambda result: self._on_done(job, result),
+            lambda task: self._work(job, pixels, task, labels), lambda result: self._on_done(job, result),
             lambda message: self._on_failed(job, message), key="iwae",
             on_progress=lambda done, total: self._on_progress(job, int(done), int(total)),
             on_status=lambda text: self._on_status(job, text))
@@ -167,8 +167,9 @@ class QualityEstimates:
         return job.stopped.wait(timeout)
 
     # -- the work (on the executor's thread) -----------------------------------------------------------------------
-    def _work(self, job: Estimate, pixels, task: TaskState):
-        """Wait for TensorFlow, then estimate; stops (raising Cancelled) within one batch of a cancel."""
+    def _work(self, job: Estimate, pixels, task: TaskState, labels=None):
+        """Wait for TensorFlow, then estimate; stops (raising Cancelled) within one batch of a cancel. A
+        conditional model's estimate is log p(x | y) with the test images' true `labels`."""
         from vaestudio.core.probes import model_inputs
 
         if not job.tf_ready.is_set():
@@ -183,7 +184,9 @@ class QualityEstimates:
         if weights is None:
             raise RuntimeError("the snapshot's weights could not be read")
         inputs = model_inputs(pixels, weights.architecture)
-        return estimate(weights, inputs, k=job.k, cancelled=lambda: task.cancelled, progress=task.set_progress)
+        given = {"labels": labels} if weights.architecture.classes else {}  # only a conditional model takes them
+        return estimate(weights, inputs, k=job.k, cancelled=lambda: task.cancelled, progress=task.set_progress,
+                        **given)
 
     # -- news from the work (on the UI thread) ---------------------------------------------------------------------
     def _on_status(self, job: Estimate, text: str) -> None:

@@ -94,6 +94,7 @@ class RunHistory:
         self.current_index: int | None = None
         self.tracker = ProgressTracker()
         self._emas = [Ema(self._smoothing) for _ in TRAIN_CURVES]
+        self._objective_emas: dict[str, Ema] = {}  # "train_objective" and an objective's own terms, when recorded
         with self._cache_lock:
             self._cache.clear()
             self._mosaics.clear()
@@ -110,6 +111,10 @@ class RunHistory:
             self.last_metrics = event
             for ema, name, value in zip(self._emas, TRAIN_CURVES, (event.elbo, event.log_likelihood, event.kl)):
                 self.curves[name].append(event.step, ema.update(value))
+            own = {"objective": event.objective, **(event.terms or {})}  # IWAE/beta-TCVAE: "train_<name>" curves
+            for name, value in ((f"train_{name}", value) for name, value in own.items() if value is not None):
+                ema = self._objective_emas.setdefault(name, Ema(self._smoothing))
+                self.curves.setdefault(name, Curve()).append(event.step, ema.update(value))
             self.tracker.on_metrics(event)
             self.metrics_added.emit()
         elif isinstance(event, Snapshot):

@@ -1,0 +1,49 @@
+"""The ELBO panel of a beta-TCVAE run (issue 19): its objective beside the ELBO, and in the Split view the
+KL's terms (MI, TC, dimension-wise KL), replayed from metrics.csv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def tcvae_run(tmp_path_factory, tiny_data):
+    from vaestudio.core.config import TrainConfig
+    from vaestudio.core.runs import Run
+
+    config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
+                                     metrics_every=1, snapshot_every=2, seed=1, objective="tcvae", beta=2.0)
+    run = Run.new(tmp_path_factory.mktemp("tcvae") / "run", config, load_dataset=lambda _config: tiny_data)
+    list(run.events())
+    return run.path
+
+
+def test_the_split_view_shows_the_tcvae_terms_and_the_objective(qtbot, window, tcvae_run, recorded_run):
+    from vaestudio.core.store.metrics_log import MetricsLog
+
+    window.commands.answers["runs"] = tcvae_run
+    window.open_run_action.trigger()
+    history = window.studio.active
+    qtbot.waitUntil(lambda: not window.opening.is_replaying(history), timeout=30_000)
+    elbo = window.elbo
+    elbo.refresh()
+    labels = lambda: [label.text for _, label in elbo.legend.items]  # noqa: E731
+    assert "train β-TCVAE objective (EMA)" in labels() and not any("total correlation" in t for t in labels())
+    steps = [row for row in MetricsLog(tcvae_run / "metrics.csv").rows() if row["kind"] == "step"]
+    objective = elbo.objective.objective.getData()[1]
+    assert len(objective) == len(steps) and np.isclose(objective[0], steps[0]["objective"])  # the EMA starts there
+
+    elbo.split_check.setChecked(True)
+    assert {"train index-code MI (right axis)", "train total correlation (right axis)",
+            "train dimension-wise KL (right axis)"} <= set(labels())
+    tc = elbo.objective.terms["tc"].getData()[1]
+    assert len(tc) == len(steps) and np.isclose(tc[0], steps[0]["tc"])
+
+    window.commands.answers["runs"] = recorded_run[0]  # a tutorial run: no objective, no terms
+    window.open_run_action.trigger()
+    qtbot.waitUntil(lambda: window.studio.active is not history, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.opening.is_replaying(window.studio.active), timeout=30_000)
+    elbo.refresh()
+    assert not any(word in text for text in labels() for word in ("objective", "MI", "total correlation",
+                                                                  "dimension-wise"))

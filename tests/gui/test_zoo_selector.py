@@ -1,0 +1,129 @@
+"""A conditional model's class selector on the latent plane (issue 19): the grid, the cursor preview and own
+images decode for the class chosen; "All classes" shows one row per class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def conditional_run(tmp_path_factory, tiny_data):
+    """A finished 1-epoch conditional run (latent dim 2, 4x4 grid) recorded by the core pipeline."""
+    from vaestudio.core.config import TrainConfig
+    from vaestudio.core.runs import Run
+
+    config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
+                                     metrics_every=1, snapshot_every=2, seed=1, model="conditional")
+    run = Run.new(tmp_path_factory.mktemp("conditional") / "run", config, load_dataset=lambda _config: tiny_data)
+    list(run.events())
+    return run.path
+
+
+def open_at_last_moment(qtbot, window, folder):
+    window.commands.answers["runs"] = folder
+    window.open_run_action.trigger()
+    history = window.studio.active
+    assert history is not None and history.folder == folder, window.last_error
+    qtbot.waitUntil(lambda: not window.opening.is_replaying(history), timeout=30_000)
+    explorer = window.studio.explorer
+    qtbot.waitUntil(lambda: explorer.pictures.vae is not None and explorer.pictures.grid is not None, timeout=20_000)
+    return explorer
+
+
+def test_choosing_a_class_decodes_the_grid_and_preview_for_it(qtbot, window, conditional_run):
+    from vaestudio.core.latent import grid_axis_values, mosaic
+    from vaestudio.gui.state.latent_view import ALL_CLASSES
+
+    explorer = open_at_last_moment(qtbot, window, conditional_run)
+    view, vae = window.studio.view, explorer.pictures.vae
+    classes = vae.architecture.classes
+    assert classes == 10 and view.classes == classes
+    selector = window.panels["latent_plane"].class_box
+    assert selector.isVisible() and selector.count() == classes + 1
+
+    selector.choose(3)
+    assert view.decode_class == 3
+    qtbot.waitUntil(lambda: explorer.pictures.grid_class == 3, timeout=20_000)
+    expected = vae.grid(4, (0, 1), np.zeros(2, np.float32), explorer.pictures.grid_spacing, 3)
+    np.testing.assert_array_equal(explorer.pictures.grid, expected)
+    assert not np.array_equal(expected, vae.grid(4, (0, 1), np.zeros(2, np.float32), explorer.pictures.grid_spacing, 0))
+
+    view.move_cursor_on_plane(0.5, -0.5)
+    preview = window.panels["cursor_preview"]
+    wanted = vae.decode_uint8(np.array([[0.5, -0.5]], np.float32), 3)[0]
+    qtbot.waitUntil(lambda: preview.image is not None and np.array_equal(preview.image, wanted), timeout=10_000)
+
+    # Own images take a class (the drawing pad's and the own images' box; default: the plane's class).
+    from vaestudio.core.data.own_image import prepare_own_image
+
+    drawn = np.zeros((28, 28), np.uint8)
+    drawn[8:20, 12:16] = 255
+    prepared = prepare_own_image(drawn, vae.architecture)
+    own_panel = window.panels["own_images"]
+    assert own_panel.class_box.count() == classes + 1 and window.panels["drawing_pad"].class_box.count() == classes + 1
+    view.add_own_image(prepared)
+
+    def own_decoded_for(label):
+        own = explorer.pictures.own
+        if not own or len(own) != 1:
+            return False
+        mean, logvar = vae.encode(prepared.inputs[None], label)
+        return np.allclose(own[0].mean, mean[0], atol=1e-5) and np.array_equal(own[0].reconstruction,
+                                                                              vae.decode_uint8(mean, label)[0])
+
+    qtbot.waitUntil(lambda: own_decoded_for(3), timeout=10_000)  # as on the plane
+    own_panel.select(0)
+    own_panel.class_box.setCurrentIndex(own_panel.class_box.findData(5))
+    own_panel.class_box.activated.emit(own_panel.class_box.currentIndex())
+    assert view.own_images[0].label == 5
+    qtbot.waitUntil(lambda: own_decoded_for(5), timeout=10_000)
+
+    selector.choose(ALL_CLASSES)
+    qtbot.waitUntil(lambda: explorer.pictures.grid_class == ALL_CLASSES, timeout=20_000)
+    grid, tile = explorer.pictures.grid, vae.architecture.image_size
+    assert grid.shape[:2] == (classes * tile, 4 * tile)  # one row of 4 tiles per class
+    points = np.zeros((4, 2), np.float32)  # along z1, z2 held at 0
+    points[:, 0] = grid_axis_values(4, explorer.pictures.grid_spacing)
+    for label in (0, 3, 9):
+        row = grid[label * tile:(label + 1) * tile]
+        np.testing.assert_array_equal(row, mosaic(vae.decode_uint8(points, label), 4))
+    assert not window.last_error
+
+
+def test_the_class_is_checked_and_hidden_for_a_model_without_classes(qtbot, window, recorded_run):
+    from vaestudio.gui.state.latent_view import LatentView
+
+    view = LatentView()
+    with pytest.raises(ValueError, match="takes no class"):
+        view.choose_class(3)
+    view.set_classes(10)
+    events = []
+    view.events.decode_class.connect(events.append)
+    view.choose_class(7)
+    with pytest.raises(ValueError, match="between 0 and 9"):
+        view.choose_class(10)
+    view.set_classes(5)  # the class chosen no longer exists: the first class
+    assert events == [7, 0] and view.decode_class == 0
+    explorer = open_at_last_moment(qtbot, window, recorded_run[0])
+    assert window.studio.view.classes == 0 and explorer.pictures.grid_class is None
+    assert not window.panels["latent_plane"].class_box.isVisible()
+
+
+def test_a_conditional_models_iwae_estimate_uses_the_test_labels(qtbot, window, conditional_run):
+    from vaestudio.core.probes import model_inputs
+    from vaestudio.core.tf.iwae import iwae_log_likelihood
+
+    explorer = open_at_last_moment(qtbot, window, conditional_run)
+    estimates = window.panels["quality"].estimates
+    history = window.studio.active
+    qtbot.waitUntil(lambda: estimates.problem() is None, timeout=60_000)
+    assert estimates.start(k=4, images=8)
+    qtbot.waitUntil(lambda: estimates.result_for(history, 4, 8) is not None or not estimates.running,
+                    timeout=60_000)
+    found = estimates.result_for(history, 4, 8)
+    assert found is not None, window.last_error
+    probe, weights = explorer.probe, history.weights_at(history.current)
+    expected = iwae_log_likelihood(weights, model_inputs(probe.images[:8], weights.architecture), k=4,
+                                   labels=probe.labels[:8])
+    assert abs(found[1].mean - expected.mean) < 1e-3

@@ -189,9 +189,10 @@ class Exports:
         shown = history.current
         at = f"step:{shown.step}" if shown is not None else None
         folder = history.folder
+        provider = getattr(self.commands.opening, "dataset_provider", None)  # the window's data (tests: tiny)
 
         def work(task):
-            return write_report(folder, path, at, progress=task.set_status)
+            return write_report(folder, path, at, progress=task.set_status, load_dataset=provider)
 
         self.message(f"Writing the report {path}…", 0)
         return self.parent.executor.start(work, lambda written: self.message(f"Exported the report to {written}", 8000),

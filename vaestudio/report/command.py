@@ -41,7 +41,7 @@ def report_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def write_report(run: str | Path, out: str | Path, at: str | None = None, iwae_k: int = 100, images: int = 1000,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None, load_dataset: Callable | None = None) -> Path:
     """Gather, lay out and write the page (temporary name, then rename). Raises VaeStudioError subclasses
     with one line naming the file or value at fault; nothing is left behind on failure."""
     from vaestudio.report.content import gather
@@ -57,7 +57,7 @@ def write_report(run: str | Path, out: str | Path, at: str | None = None, iwae_k
         raise ConfigError(f"--images must be at least 1, got {images}")
     check_target(target)
     tfjs = read_tfjs()  # before the work: a missing TensorFlow.js is said at once
-    content = gather(run, at, iwae_k, images, progress)
+    content = gather(run, at, iwae_k, images, progress, load_dataset)
     page = render_page(content, tfjs)
     from vaestudio.core.store.atomic import write_text_atomic
 

@@ -98,8 +98,9 @@ def pick_snapshot(records, at: str | None, path: Path):
 
 
 def gather(target: str | Path, at: str | None = None, iwae_k: int = 100, images: int = 1000,
-           progress=None) -> ReportContent:
-    """Everything a report of the run folder `target` shows, at snapshot `at`."""
+           progress=None, load_dataset=None) -> ReportContent:
+    """Everything a report of the run folder `target` shows, at snapshot `at` (`load_dataset(config)` reads
+    the run's data; default: where the run's config says)."""
     from vaestudio.core.store.run_folder import ANIMATION, RunFolder
     from vaestudio.core.store.snapshots import spread
 
@@ -134,7 +135,7 @@ def gather(target: str | Path, at: str | None = None, iwae_k: int = 100, images:
     snapshots, grid_notes = _grids(folder, records, record, spread, grid_budget)
     notes += grid_notes
     chosen = next(s for s in snapshots if s.frame == record.frame)
-    figures = _figures(weights, config, folder.path, record, iwae_k, images, progress)
+    figures = _figures(weights, config, folder.path, record, iwae_k, images, progress, load_dataset)
     kl = figures.kl_per_dimension
     order = sorted(range(len(kl)), key=lambda d: -kl[d]) if kl else list(range(weights.architecture.latent_dim))
     axes = (order[0], order[1]) if len(order) > 1 else (0, 0)
@@ -167,7 +168,8 @@ def _grids(folder, records, record, spread, budget: int) -> tuple[list[Snapshot]
     return [Snapshot(r.frame, r.epoch, r.step, r.label, cache[r.frame]) for r in picked], notes
 
 
-def _figures(weights, config, folder: Path, record, iwae_k: int, limit: int, progress) -> Figures:
+def _figures(weights, config, folder: Path, record, iwae_k: int, limit: int, progress,
+             load_dataset=None) -> Figures:
     """inspect's figures on the first `limit` test images (cheap settings); a note instead when the run's
     data cannot be read."""
     from vaestudio.core import latent, probes
@@ -175,7 +177,7 @@ def _figures(weights, config, folder: Path, record, iwae_k: int, limit: int, pro
 
     figures = Figures()
     try:
-        dataset = default_dataset_loader(config)
+        dataset = (load_dataset or default_dataset_loader)(config)
         test_images = np.asarray(dataset.test_images)[:limit]
         labels = np.asarray(dataset.test_labels)[:limit]
         figures.data = dataset.describe()

@@ -5,7 +5,7 @@
     python benchmarks/zoo.py --variant vamp --quick         # ~200 steps on 6 400 images: checks the pipeline
 
 Variants (each the `vaestudio train` options printed with the results): tutorial, free-bits, cyclical,
-iwae, tcvae, vamp. Trains through the same `Run` as the CLI into --out (a temporary folder by default),
+iwae, tcvae, vamp, conditional (its encodings and IWAE with the test labels). Trains through the same `Run` as the CLI into --out (a temporary folder by default),
 binarized as the tutorial does, and prints: the command, epochs, training time (the EpochEnd seconds,
 without test passes), the last test ELBO (single sample, whole test set), the IWAE estimate of log p(x)
 with k samples on the first --iwae-images test images (both stated), and the active units (Burda et al.
@@ -39,6 +39,7 @@ VARIANTS: dict[str, list[str]] = {
     "iwae": ["--objective", "iwae", "--samples", "5"],
     "tcvae": ["--objective", "tcvae", "--beta", "4"],
     "vamp": ["--prior", "vamp", "--pseudo-inputs", "500"],
+    "conditional": ["--model", "conditional"],
 }
 QUICK = dict(limit=6400, epochs=1, iwae_samples=50, iwae_images=200)
 
@@ -100,9 +101,11 @@ def train_and_measure(options: list[str], out: Path, iwae_samples: int, iwae_ima
             weights = event.weights
     wall = time.perf_counter() - started
     test = preprocess(dataset.test_images, weights.architecture)
-    means, _ = NumpyVAE(weights).encode(test)
+    labels = dataset.test_labels if weights.architecture.model == "conditional" else None
+    means, _ = NumpyVAE(weights).encode(test, labels)
     subset = test[:iwae_images]
-    iwae = iwae_log_likelihood(weights, subset, k=iwae_samples)
+    iwae = iwae_log_likelihood(weights, subset, k=iwae_samples,
+                               **({"labels": labels[:iwae_images]} if labels is not None else {}))
     return dict(epochs=len(epochs), train_seconds=sum(e.seconds for e in epochs), wall_seconds=wall,
                 test_elbo=epochs[-1].test_elbo, test_images=len(test), iwae=iwae.mean, iwae_se=iwae.standard_error,
                 iwae_images=len(subset), iwae_seconds=iwae.seconds, active=active_units(means).count,

@@ -6,7 +6,7 @@ each, training.gif has as many frames as the index, and no temporary file is lef
 Crash points are VAESTUDIO_KILL_AT=<point>:<file>[:<n>] (vaestudio/core/store/faults.py): the process
 SIGKILLs itself there. A point is taken in one of two phases: a new run (`--out`, 2 epochs) or a resume
 (`--resume --epochs 3` of a run stopped in epoch 2). Random kills are seeded: the seed is printed and
-set with VAESTUDIO_FAULT_SEED to replay a failure; VAESTUDIO_FAULT_ROUNDS sets the slow test's rounds.
+set with VAESTUDIO_FAULT_SEED to replay a failure; VAESTUDIO_FAULT_ROUNDS sets the slow test's rounds (default 8, 1-3 kills each; more for a longer sweep).
 
 A few crash points run in the normal suite, the others are marked slow.
 """
@@ -167,5 +167,5 @@ def test_random_kills_are_recovered_quick(tiny_idx, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_random_kills_are_recovered_many_times(tiny_idx, tmp_path, capsys):
-    rounds = int(os.environ.get("VAESTUDIO_FAULT_ROUNDS", "12"))
+    rounds = int(os.environ.get("VAESTUDIO_FAULT_ROUNDS", "8"))
     _rounds(tiny_idx, tmp_path, capsys, rounds=rounds, kills_per_round=lambda rng: rng.randint(1, 3))

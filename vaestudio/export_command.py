@@ -100,33 +100,6 @@ def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
 
 def load_export_subject(target: str, at: str | None):
     """The snapshot `--at` names (epoch:N, step:N, or frame:N), with its weights, as `inspect` loads it."""
-    from vaestudio.reports import Subject, load_subject
+    from vaestudio.reports import load_subject
 
-    text = (at or "").strip().lower()
-    if not text.startswith(("frame:", "frame=")):
-        return load_subject(target, at)
-    from vaestudio.core.errors import RunFolderError
-    from vaestudio.core.store.run_folder import RunFolder
-
-    try:
-        frame = int(text[6:])
-    except ValueError:
-        raise ConfigError(f"--at {at!r}: expected frame:N with N a snapshot's number") from None
-    path = Path(target)
-    if not path.is_dir():
-        raise ConfigError("--at picks a snapshot of a run folder; a model file has only one moment")
-    folder = RunFolder(path)
-    config = folder.read_config()
-    records = folder.snapshots.records()
-    chosen = [record for record in records if record.frame == frame]
-    if not chosen:
-        raise ConfigError(f"--at {at}: {path} has no snapshot frame {frame} "
-                          f"(frames {records[0].frame}…{records[-1].frame})" if records else
-                          f"--at {at}: {path} has no snapshots yet")
-    record = chosen[0]
-    weights = folder.snapshots.load_weights(record)
-    if weights is None:
-        raise RunFolderError(f"{record.png}: this run was recorded without model weights (vaestudio 0.1.0); "
-                             "only its grids can be shown")
-    return Subject(weights, config, f"{path}, snapshot '{record.label}' (step {record.step})", record.epoch,
-                   record.step, path)
+    return load_subject(target, at)

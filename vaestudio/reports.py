@@ -91,8 +91,9 @@ def add_commands(commands) -> None:
 
 
 def _add_at(parser) -> None:
-    parser.add_argument("--at", metavar="EPOCH|step:STEP", help="the snapshot: the end of epoch EPOCH, or the "
-                        "last one taken at or before step STEP (default: the last snapshot)")
+    parser.add_argument("--at", metavar="EPOCH|step:STEP|frame:N", help="the snapshot: the end of epoch EPOCH, "
+                        "the last one taken at or before step STEP, or frame N of the run's snapshots (default: the "
+                        "last snapshot)")
 
 
 # -- finding the model --------------------------------------------------------------------------------------
@@ -125,10 +126,20 @@ def _from_run(path: Path, at: str | None) -> Subject:
 
 
 def pick_record(records, at: str | None, path: Path):
-    """The snapshot record `--at` names (default: the last)."""
+    """The snapshot record `--at` names: epoch:N (or a bare N), step:N or frame:N; default the last."""
     if at is None:
         return records[-1]
     text = at.strip().lower()
+    if text.startswith(("frame:", "frame=")):
+        try:
+            frame = int(text[6:])
+        except ValueError:
+            raise ConfigError(f"--at {at!r}: expected frame:N with N a snapshot's number") from None
+        chosen = [r for r in records if r.frame == frame]
+        if not chosen:
+            raise ConfigError(f"--at {at}: {path} has no snapshot frame {frame} "
+                              f"(frames {records[0].frame}…{records[-1].frame})")
+        return chosen[0]
     try:
         if text.startswith("step:") or text.startswith("step="):
             step = int(text[5:])
@@ -138,7 +149,7 @@ def pick_record(records, at: str | None, path: Path):
             return chosen[-1]
         epoch = int(text.removeprefix("epoch:").removeprefix("epoch="))
     except ValueError:
-        raise ConfigError(f"--at {at!r}: expected an epoch number or step:N") from None
+        raise ConfigError(f"--at {at!r}: expected an epoch number, step:N or frame:N") from None
     ends = [r for r in records if r.label == f"epoch {epoch}" or (epoch == 0 and r.step == 0)]
     if not ends:
         done = sorted({r.epoch for r in records if r.label.startswith("epoch ") and "," not in r.label})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaestudio.core.errors import ConfigError, RunFolderError, VaeStudioError
+from vaestudio.core.errors import RunFolderError, VaeStudioError
 
 # The page's target is 10 MB for the 10-epoch tutorial run: TensorFlow.js (1.5 MB), the decoder's weights
 # (0.2 MB), the snapshots' grids and the training animation share the rest.
@@ -80,29 +80,13 @@ def png_data_uri(picture: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pick_snapshot(records, at: str | None, path: Path):
-    """--at: epoch:N, step:N, frame:N (or a bare epoch number); default the last snapshot."""
-    from vaestudio.reports import pick_record
-
-    if at is not None and at.strip().lower().startswith(("frame:", "frame=")):
-        try:
-            frame = int(at.strip()[6:])
-        except ValueError:
-            raise ConfigError(f"--at {at!r}: expected epoch:N, step:N or frame:N") from None
-        chosen = [r for r in records if r.frame == frame]
-        if not chosen:
-            raise ConfigError(f"--at {at}: {path} has no snapshot frame {frame} (frames {records[0].frame}.."
-                              f"{records[-1].frame})")
-        return chosen[0]
-    return pick_record(records, at, path)
-
-
 def gather(target: str | Path, at: str | None = None, iwae_k: int = 100, images: int = 1000,
            progress=None, load_dataset=None) -> ReportContent:
     """Everything a report of the run folder `target` shows, at snapshot `at` (`load_dataset(config)` reads
     the run's data; default: where the run's config says)."""
     from vaestudio.core.store.run_folder import ANIMATION, RunFolder
     from vaestudio.core.store.snapshots import spread
+    from vaestudio.reports import pick_record
 
     path = Path(target)
     if not path.is_dir():
@@ -112,7 +96,7 @@ def gather(target: str | Path, at: str | None = None, iwae_k: int = 100, images:
     records = folder.snapshots.records()
     if not records:
         raise RunFolderError(f"{folder.snapshot_dir / 'index.csv'}: the run has no snapshots yet")
-    record = pick_snapshot(records, at, path)
+    record = pick_record(records, at, path)
     weights = folder.snapshots.load_weights(record)
     if weights is None:
         raise RunFolderError(f"{record.weights_path}: missing; this run was recorded without model weights "

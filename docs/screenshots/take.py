@@ -7,56 +7,22 @@ second run to compare. Settings and runs go to a temporary folder, never the use
 """
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 OUT, RUN_A = Path(sys.argv[1]), Path(sys.argv[2])
 RUN_B = Path(sys.argv[3]) if len(sys.argv) > 3 else None
 OUT.mkdir(parents=True, exist_ok=True)
-import tempfile  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from shots import leave_after, open_run, pump, scratch_window, wait  # noqa: E402
 
-SCRATCH = Path(tempfile.mkdtemp(prefix="vaestudio-shots-"))
-os.environ["VAESTUDIO_SETTINGS_ORG"] = "vaestudio-docshots"
-os.environ["VAESTUDIO_RUNS_DIR"] = str(SCRATCH / "runs")
-os.environ.pop("QT_QPA_PLATFORM", None)
-from PySide6.QtCore import QSettings  # noqa: E402
-
-QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(SCRATCH / "settings"))
+win, SCRATCH = scratch_window()
 from PIL import Image, ImageDraw  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from vaestudio.gui.app import create_application  # noqa: E402
-
-app = create_application()
-from vaestudio.gui.main_window import MainWindow  # noqa: E402
 from vaestudio.gui.state.latent_view import Endpoint  # noqa: E402
 
-win = MainWindow()
-win.exit_fast = True
 win.resize(1500, 940)
 win.show()
-
-
-def pump(seconds):
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        QApplication.processEvents()
-        time.sleep(0.02)
-
-
-def wait(cond, timeout, what):
-    end = time.perf_counter() + timeout
-    while time.perf_counter() < end:
-        QApplication.processEvents()
-        try:
-            if cond():
-                return
-        except Exception:  # noqa: BLE001
-            pass
-        time.sleep(0.02)
-    print("TIMEOUT", what, flush=True)
 
 
 def grab(name):
@@ -64,17 +30,14 @@ def grab(name):
     print("saved", name, win.grab().save(str(OUT / name)), win.errors, flush=True)
 
 
-def open_run(folder):
-    win.commands.answers["runs"] = folder
-    win.open_run_action.trigger()
-    history = win.studio.active
-    wait(lambda: not win.opening.is_replaying(history), 300, "replay")
+def open_shown(folder):
+    history = open_run(win, folder)
     wait(lambda: win.studio.explorer.probe is not None, 300, "probe")
     return history
 
 
 pump(1.0)
-history = open_run(RUN_A)
+history = open_shown(RUN_A)
 ex = win.studio.explorer
 wait(lambda: win.device_ready, 300, "TensorFlow")
 
@@ -127,15 +90,11 @@ wait(lambda: ex.pictures.own is not None and len(ex.pictures.own) == 1, 60, "own
 grab("own-images.png")
 
 if RUN_B is not None:
-    other = open_run(RUN_B)
+    other = open_shown(RUN_B)
     win.studio.set_compared(history, True)
     win.studio.set_compared(other, True)
     win.docks["runs"].raise_()
     win.docks["elbo"].raise_()
     wait(lambda: ex.pictures.grid is not None, 60, "grid b")
     grab("runs.png")
-win.close()
-pump(0.5)
-from vaestudio.gui.app import leave  # noqa: E402
-
-leave(0)
+leave_after(win)

@@ -12,10 +12,7 @@ Compare view where the three have ended epoch 2). Runs are opened read-only; set
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -28,44 +25,16 @@ for folder in args.runs:
         sys.exit(f"{folder}: not a run folder (no config.json)")
 args.out.mkdir(parents=True, exist_ok=True)
 
-SCRATCH = Path(tempfile.mkdtemp(prefix="vaestudio-shots-"))
-os.environ["VAESTUDIO_SETTINGS_ORG"] = "vaestudio-docshots"
-os.environ["VAESTUDIO_RUNS_DIR"] = str(SCRATCH / "runs")
-os.environ.pop("QT_QPA_PLATFORM", None)
-from PySide6.QtCore import QSettings  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from shots import leave_after, open_run, pump, scratch_window, wait  # noqa: E402
 
-QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(SCRATCH / "settings"))
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from vaestudio.gui.app import create_application, leave  # noqa: E402
-
-app = create_application()
+win, _scratch = scratch_window()
 from vaestudio.gui.docks import size_docks  # noqa: E402
-from vaestudio.gui.main_window import MainWindow  # noqa: E402
 from vaestudio.gui.state.alignment import IMAGES  # noqa: E402
 
-win = MainWindow()
-win.exit_fast = True
 win.setGeometry(win.screen().geometry())  # no window manager under Xvfb: the whole screen, as maximized
 size_docks(win, win.docks, win.controls.sizeHint().width() + 24)  # the start proportions at this size
 win.show()
-
-
-def pump(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        QApplication.processEvents()
-        time.sleep(0.02)
-
-
-def wait(condition, timeout: float, what: str) -> None:
-    end = time.perf_counter() + timeout
-    while time.perf_counter() < end:
-        QApplication.processEvents()
-        if condition():
-            return
-        time.sleep(0.02)
-    print("TIMEOUT", what, flush=True)
 
 
 def grab(name: str) -> None:
@@ -74,17 +43,9 @@ def grab(name: str) -> None:
     print("saved", path, win.grab().save(str(path)), win.errors, flush=True)
 
 
-def open_run(folder: Path):
-    win.commands.answers["runs"] = folder
-    win.open_run_action.trigger()
-    history = win.studio.active
-    wait(lambda: not win.opening.is_replaying(history), 300, f"replay of {folder}")
-    return history
-
-
 pump(1.0)
 studio, runs_panel = win.studio, win.runs_panel
-parent, branch, other = (open_run(folder) for folder in args.runs)
+parent, branch, other = (open_run(win, folder) for folder in args.runs)
 wait(lambda: win.device_ready, 300, "TensorFlow")
 wait(lambda: studio.explorer.probe is not None, 300, "the test images")
 order = [(history.title(), depth) for history, depth in runs_panel.family_order()]
@@ -119,6 +80,4 @@ wait(lambda: len(comparison.columns) == 3 and all(m.loaded and m.grid is not Non
 wait(lambda: all(image is not None for image in comparison.previews), 60, "the cursor previews")
 grab("compare-view")
 
-win.close()
-pump(0.5)
-leave(0)
+leave_after(win)

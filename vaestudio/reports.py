@@ -108,19 +108,29 @@ def load_subject(target: str, at: str | None) -> Subject:
     raise RunFolderError(f"{path}: no such run folder or model file")
 
 
-def _from_run(path: Path, at: str | None) -> Subject:
+def snapshot_at(path: Path, at: str | None, without_weights: str = "only its grids can be shown"):
+    """The run folder at `path`, its config, its snapshot records, the one `--at` names, and its weights.
+
+    Raises RunFolderError for a run without snapshots, or one recorded without weights (vaestudio 0.1.0;
+    `without_weights` says what that means for the caller).
+    """
     from vaestudio.core.store.run_folder import RunFolder
 
     folder = RunFolder(path)
     config = folder.read_config()
     records = folder.snapshots.records()
     if not records:
-        raise RunFolderError(f"{path}: the run has no snapshots yet")
+        raise RunFolderError(f"{folder.snapshot_dir / 'index.csv'}: the run has no snapshots yet")
     record = pick_record(records, at, path)
     weights = folder.snapshots.load_weights(record)
     if weights is None:
-        raise RunFolderError(f"{record.png}: this run was recorded without model weights (vaestudio 0.1.0); "
-                             "only its grids can be shown")
+        raise RunFolderError(f"{record.weights_path}: missing; this run was recorded without model weights "
+                             f"(vaestudio 0.1.0): {without_weights}")
+    return folder, config, records, record, weights
+
+
+def _from_run(path: Path, at: str | None) -> Subject:
+    _folder, config, _records, record, weights = snapshot_at(path, at)
     return Subject(weights, config, f"{path}, snapshot '{record.label}' (step {record.step})", record.epoch,
                    record.step, path)
 

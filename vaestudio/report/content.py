@@ -84,23 +84,14 @@ def gather(target: str | Path, at: str | None = None, iwae_k: int = 100, images:
            progress=None, load_dataset=None) -> ReportContent:
     """Everything a report of the run folder `target` shows, at snapshot `at` (`load_dataset(config)` reads
     the run's data; default: where the run's config says)."""
-    from vaestudio.core.store.run_folder import ANIMATION, RunFolder
+    from vaestudio.core.store.run_folder import ANIMATION
     from vaestudio.core.store.snapshots import spread
-    from vaestudio.reports import pick_record
+    from vaestudio.reports import snapshot_at
 
     path = Path(target)
     if not path.is_dir():
         raise RunFolderError(f"{path}: no such run folder")
-    folder = RunFolder(path)
-    config = folder.read_config()
-    records = folder.snapshots.records()
-    if not records:
-        raise RunFolderError(f"{folder.snapshot_dir / 'index.csv'}: the run has no snapshots yet")
-    record = pick_record(records, at, path)
-    weights = folder.snapshots.load_weights(record)
-    if weights is None:
-        raise RunFolderError(f"{record.weights_path}: missing; this run was recorded without model weights "
-                             "(vaestudio 0.1.0), so its decoder cannot be put in a report")
+    folder, config, records, record, weights = snapshot_at(path, at, "its decoder cannot be put in a report")
     notes: list[str] = []
     gif, animation = folder.file(ANIMATION), None
     grid_budget = GRID_BUDGET

@@ -29,7 +29,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from vaestudio.core.architecture import KERNEL, Architecture
-from vaestudio.core.transposed_conv import final_moves, to_natural_order, upsample_matrix, upsample_moves
+from vaestudio.core.transposed_conv import (final_moves, to_natural_order, to_storage_order, upsample_matrix,
+                                           upsample_moves)
 from vaestudio.core.zoo.labels import one_hot, with_label_channels
 
 # Floats of intermediate results per chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
@@ -159,9 +160,7 @@ class NumpyDecoder:
     def logits(self, z: np.ndarray, labels=None) -> np.ndarray:
         """(N, latent_dim) -> float32 logits (N, H, W, channels), as Keras's decoder gives them; a
         conditional model decodes for `labels` (one class for all, or one per point; None: DEFAULT_CLASS)."""
-        z = check_latents(z, self.latent_dim)
-        if self.architecture.classes:
-            z = np.concatenate([z, one_hot(labels, len(z), self.architecture.classes)], axis=1)
+        z = self.inputs(z, labels)
         count = len(z)
         side = self._base << self._levels
         out_channels = self._last.shape[0] // 9
@@ -189,6 +188,33 @@ class NumpyDecoder:
             logits = self._last_layer(taps, out_channels)
             to_natural_order(logits, result[start:stop], self._levels, self._base)
         return result
+
+    def inputs(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """Checked latent points (N, latent_dim) with a conditional model's one-hot `labels` appended (as in
+        `logits`): what `block_logits` takes."""
+        z = check_latents(z, self.latent_dim)
+        if self.architecture.classes:
+            z = np.concatenate([z, one_hot(labels, len(z), self.architecture.classes)], axis=1)
+        return z
+
+    @property
+    def block_size(self) -> int:
+        """Points that one thread decodes at a time (`block_logits`): a working set that fits the caches."""
+        return self._chunk
+
+    def block_logits(self, inputs: np.ndarray) -> np.ndarray:
+        """Logits of a block of `inputs` (N, latent_dim [+ classes]) left in storage order, float32 (P, N)
+        with P = channels x pixels; `storage_order` puts images in the same order. Runs on the calling
+        thread only (for work that `run_all` spreads, such as core/iwae.py's)."""
+        hidden = self._hidden(inputs)
+        storage = (2, 2) * self._levels + (self._base, self._base)
+        taps = np.matmul(self._last, hidden.reshape(hidden.shape[0], -1))
+        logits = self._last_layer(taps.reshape(len(self._last), 1, *storage, len(inputs)), len(self._last) // 9)
+        return logits.reshape(-1, len(inputs))
+
+    def storage_order(self, images: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, channels) in the pixel order of `block_logits`: float32 (P, N)."""
+        return to_storage_order(images, self._levels, self._base).reshape(-1, len(images))
 
     # -- layers ---------------------------------------------------------------------------------------
     def _hidden(self, z: np.ndarray) -> np.ndarray:

@@ -83,10 +83,15 @@ def iwae_log_likelihood(model: NumpyVAE | VaeWeights, inputs: np.ndarray, k: int
         raise DataError("a conditional model's log p(x) needs the images' labels")
     labels = np.asarray(labels) if architecture.classes else None
     k = positive(k, "k")
-    budget = positive(max_decodes, "max_decodes") if max_decodes is not None else decode_budget(architecture,
-                                                                                                 MAX_DECODES)
+    if max_decodes is None:
+        budget = decode_budget(architecture, MAX_DECODES)
+    else:
+        budget = positive(max_decodes, "max_decodes")
     samples_per_call = min(k, budget)
-    images_per_call = positive(batch_size, "batch_size") if batch_size is not None else max(1, budget // samples_per_call)
+    if batch_size is None:
+        images_per_call = max(1, budget // samples_per_call)
+    else:
+        images_per_call = positive(batch_size, "batch_size")
     sample_chunks = math.ceil(k / samples_per_call)
     image_batches = math.ceil(len(x_all) / images_per_call)
     total = image_batches * sample_chunks

@@ -21,6 +21,7 @@ from vaestudio.core.weights import VaeWeights
 from vaestudio.core.zoo import numpy_prior
 from vaestudio.core.zoo.labels import DEFAULT_CLASS, one_hot, with_label_channels  # noqa: F401  (for callers)
 
+
 class NumpyVAE:
     """Encoder and decoder of one snapshot in NumPy. Immutable; safe to share between threads."""
 

@@ -136,10 +136,11 @@ for function in work.values():
 times = {{name: [] for name in work}}
 for round_ in range({repeats}):
     for name in (list(work) if round_ % 2 == 0 else list(work)[::-1]):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(3):
             work[name]()
         times[name].append((time.perf_counter() - started) / 3)
+        times.setdefault(name + "_cpu", []).append((time.process_time() - cpu) / 3)
 print("TIMES", json.dumps(times))
 """
 TARGET_SHARE = 0.60  # issue 22 item 5: decoding at >= 60 % of sgemm's GFLOP/s on all cores
@@ -193,6 +194,14 @@ def numpy_against_sgemm(rounds: int, n: int, k: int = 1000) -> None:
               f"{statistics.median(one):.1f} on one")
         for name, label in (("grid", f"{n}x{n} grid"), ("iwae", f"IWAE estimate, {IWAE_IMAGES} images, k = {k}")):
             print("    " + share_line(label, times[name], flops[name], all_cores))
+        # Per CPU-second of this process (all its threads): what each core does while it runs, which other
+        # processes' load changes far less than the wall-clock figures (OpenBLAS's threads on all cores
+        # spin and lose most under load).
+        per_cpu = {name: statistics.median(work / t for t in times[name + "_cpu"])
+                   for name, work in (("grid", flops["grid"]), ("iwae", flops["iwae"]), ("sgemm_1", 2 * 1024 ** 3))}
+        print(f"    per CPU-second: grid {per_cpu['grid'] / 1e9:.1f}, IWAE {per_cpu['iwae'] / 1e9:.1f}, sgemm on "
+              f"one thread {per_cpu['sgemm_1'] / 1e9:.1f} GFLOP (IWAE {per_cpu['iwae'] / per_cpu['sgemm_1']:.0%} "
+              f"of sgemm's)")
     print("  " + iwae_extrapolation(results["vaestudio first"]["iwae"], IWAE_IMAGES, k))
     grid_ratio = (statistics.median(results["numpy first"]["grid"])
                   / statistics.median(results["vaestudio first"]["grid"]))

@@ -12,7 +12,7 @@ and best times; FAILED when the median 20x20 grid of the tutorial model takes ov
     python benchmarks/numpy_vae_speed.py [--rounds 15] [--workers N]
     OPENBLAS_NUM_THREADS=2 python benchmarks/numpy_vae_speed.py --workers 1
 
---workers sets numpy_vae.WORKERS (threads that run blocks of images at once). BLAS's own thread count is
+--workers sets numpy_layers.WORKERS (threads that run blocks of images at once). BLAS's own thread count is
 fixed when NumPy loads, by OPENBLAS_NUM_THREADS, which importing vaestudio sets to 1 unless it is set
 already: a multi-threaded BLAS spins while it waits for its threads, so when another process (training)
 keeps a core busy it is many times slower.
@@ -168,16 +168,16 @@ def timed(function) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--workers", type=int, default=None, help="numpy_vae.WORKERS (default: as shipped)")
+    parser.add_argument("--workers", type=int, default=None, help="numpy_layers.WORKERS (default: as shipped)")
     args = parser.parse_args()
-    import vaestudio.core.numpy_vae as numpy_vae
+    import vaestudio.core.numpy_layers as numpy_layers
 
     if args.workers is not None:
-        numpy_vae.WORKERS = max(1, args.workers)
+        numpy_layers.WORKERS = max(1, args.workers)
 
     for line in machine_report():
         print(line)
-    print(f"NumpyVAE worker threads: {numpy_vae.WORKERS}")
+    print(f"NumpyVAE worker threads: {numpy_layers.WORKERS}")
     weights = random_weights(Architecture(2))
     vae = NumpyVAE(weights)
     old = OldDecoder(2, weights.decoder)

@@ -86,7 +86,7 @@ def train_and_measure(options: list[str], out: Path, iwae_samples: int, iwae_ima
     from vaestudio.core.events import DataLoaded, EpochEnd, Snapshot
     from vaestudio.core.numpy_vae import NumpyVAE
     from vaestudio.core.probes import active_units
-    from vaestudio.core.tf.iwae import iwae_log_likelihood
+    from vaestudio.core.iwae import iwae_log_likelihood
 
     run = make_run(build_parser().parse_args(["train", *options, "--out", str(out)]))
     started = time.perf_counter()

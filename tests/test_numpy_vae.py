@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import vaestudio.core.numpy_vae as numpy_vae
+import vaestudio.core.numpy_layers as numpy_layers
 from vaestudio.core.architecture import Architecture
 from vaestudio.core.latent import grid_axis_values, grid_points, mosaic
 from vaestudio.core.numpy_vae import NumpyDecoder, NumpyVAE, continuous_bernoulli_mean, sigmoid
@@ -71,18 +71,18 @@ def test_results_do_not_depend_on_how_the_work_is_split(monkeypatch):
     x = np.random.default_rng(1).random((45, 28, 28, 1)).astype(np.float32)
     whole = NumpyVAE(weights)
     logits, (mean, logvar) = whole.decode_logits(z), whole.encode(x)
-    monkeypatch.setattr(numpy_vae, "CHUNK_FLOATS", 1)  # one image at a time
-    monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 1)
+    monkeypatch.setattr(numpy_layers, "CHUNK_FLOATS", 1)  # one image at a time
+    monkeypatch.setattr(numpy_layers, "FINAL_CHUNK_FLOATS", 1)
     single = NumpyVAE(weights)
     np.testing.assert_allclose(single.decode_logits(z), logits, atol=1e-5)
-    monkeypatch.setattr(numpy_vae, "CHUNK_FLOATS", 4 * 14 * 14 * (9 * 32 + 64 + 1))  # blocks of 4 images
-    monkeypatch.setattr(numpy_vae, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 1))  # 2 blocks per final pass
+    monkeypatch.setattr(numpy_layers, "CHUNK_FLOATS", 4 * 14 * 14 * (9 * 32 + 64 + 1))  # blocks of 4 images
+    monkeypatch.setattr(numpy_layers, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 1))  # 2 blocks per final pass
     split = NumpyVAE(weights)
     assert (split.decoder._chunk, split.decoder._final_chunk) == (4, 8)  # 45 = 11 blocks + 1 padded
-    monkeypatch.setattr(numpy_vae, "WORKERS", 3)  # blocks on three threads
+    monkeypatch.setattr(numpy_layers, "WORKERS", 3)  # blocks on three threads
     np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
-    monkeypatch.setattr(numpy_vae, "WORKERS", 1)
+    monkeypatch.setattr(numpy_layers, "WORKERS", 1)
     np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[1], logvar, atol=1e-5)

@@ -226,12 +226,9 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     k = args.iwae_k or 1
     started = time.perf_counter()
     progress = _Progress(out, "estimating log p(x)" if args.iwae_k else "estimating the ELBO")
-    from vaestudio.core.tf.quiet import import_tensorflow
+    from vaestudio.core.iwae import iwae_log_likelihood  # NumPy: no TensorFlow to load
 
-    import_tensorflow()
-    from vaestudio.core.tf.iwae import iwae_log_likelihood
-
-    result = iwae_log_likelihood(subject.weights, inputs, k=k, progress=progress.update if out.isatty() else None,
+    result = iwae_log_likelihood(subject.weights, inputs, k=k, progress=progress.update if progress.active else None,
                                  labels=labels)  # a conditional model's log p(x | y)
     progress.clear()
     report["elbo"] = float(result.elbo)
@@ -271,7 +268,7 @@ def _diagnosis(subject: Subject, dataset, posterior, args: argparse.Namespace, o
     fields = inspect_fields(subject.weights, dataset, folder=subject.folder, step=subject.step, epoch=subject.epoch,
                             warmup_steps=config.kl_warmup_steps, beta=config.beta, worst_count=args.worst,
                             classifier=args.classifier, test_limit=args.images, posterior=posterior,
-                            progress=_images_progress(progress) if out.isatty() else None)
+                            progress=_images_progress(progress) if progress.active else None)
     progress.clear()
     return fields
 
@@ -303,8 +300,13 @@ def _print_report(report: dict, out: TextIO) -> None:
 
 
 class _Progress:
+    """One updating line with the ETA: on `out` when it is a terminal, else on stderr when that is one (so
+    `--json > file` still shows it), else nowhere (`active` False)."""
+
     def __init__(self, out: TextIO, what: str):
-        self.out, self.what, self.started = out, what, time.perf_counter()
+        terminal = [stream for stream in (out, sys.stderr) if stream is not None and stream.isatty()]
+        self.out, self.what, self.started = (terminal[0] if terminal else out), what, time.perf_counter()
+        self.active = bool(terminal)
         self.shown = False
 
     def update(self, done: int, total: int, unit: str = "batches") -> None:

@@ -4,8 +4,7 @@ Every function takes a `NumpyVAE` (or the `VaeWeights` to build one) and NumPy a
 nor TensorFlow, and returns plain arrays or small frozen records. Images are either model inputs
 (float32 (N, H, W, C) in [0, 1]) or uint8 pictures (N, H, W[, C]), which are prepared the way training
 prepares them (binarized at 0.5 for the Bernoulli likelihood, grey levels for the continuous one).
-Log-likelihoods are in nats per image. The importance-weighted log p(x) needs TensorFlow and lives in
-core/tf/iwae.py.
+Log-likelihoods are in nats per image. The importance-weighted log p(x) is in core/iwae.py (NumPy too).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Index bookkeeping of the NumPy decoder's transposed convolutions (see `core.numpy_vae`).
+"""Index bookkeeping of the NumPy decoder's transposed convolutions (see `core.numpy_layers`).
 
 The decoder keeps feature maps channel-first in phase-plane storage: after L stride-2 layers the pixel
 axes are (p_L, q_L, ..., p_1, q_1, i, j), the natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise
 for columns). Here: the matrix of a stride-2 layer, the block moves that add a tap into a neighbouring
-pixel in that storage, and the copy back to natural (NHWC) order. Pure index arithmetic, no weights.
+pixel in that storage, and the copies between it and natural (NHWC) order. Pure index arithmetic, no weights.
 """
 
 from __future__ import annotations
@@ -99,3 +99,16 @@ def to_natural_order(x: np.ndarray, out: np.ndarray, levels: int, base: int) -> 
     side = base << levels
     ordered = ordered.reshape(-1, side, side, x.shape[0])  # a copy: the transpose is not contiguous
     out[...] = ordered[:len(out)]
+
+
+def to_storage_order(images: np.ndarray, levels: int, base: int) -> np.ndarray:
+    """The inverse of `to_natural_order` for N images (N, H, W, C): float32 (C, p_L, q_L, ..., p_1, q_1, i, j,
+    N), contiguous."""
+    count, channels = len(images), images.shape[-1]
+    # Axes of the reshape: 0 image, 1 i, 2 .. 1+L p_1 .. p_L, 2+L j, 3+L .. 2+2L q_1 .. q_L, 3+2L channel.
+    split = np.asarray(images, np.float32).reshape(count, base, *(2,) * levels, base, *(2,) * levels, channels)
+    phases = []
+    for k in range(levels, 0, -1):
+        phases += [1 + k, 2 + levels + k]
+    return np.ascontiguousarray(split.transpose([3 + 2 * levels, *phases, 1, 2 + levels, 0]))
+

@@ -184,10 +184,7 @@ def _figures(weights, config, folder: Path, record, iwae_k: int, limit: int, pro
     top = latent.strip(latent.to_uint8(probes.model_inputs(test_images[picks], architecture)))
     figures.reconstructions_png = png_data_uri(np.concatenate([top, latent.strip(result.images)], axis=0))
     _say(progress, f"estimating log p(x) (IWAE, k = {iwae_k}) on {len(inputs)} test images")
-    from vaestudio.core.tf.quiet import import_tensorflow
-
-    import_tensorflow()
-    from vaestudio.core.tf.iwae import iwae_log_likelihood
+    from vaestudio.core.iwae import iwae_log_likelihood  # NumPy (core/iwae.py): no TensorFlow to load
 
     started = time.perf_counter()
     estimate = iwae_log_likelihood(weights, inputs, k=max(1, iwae_k))

@@ -1,4 +1,5 @@
-"""The importance-weighted estimate of the test log-likelihood log p(x) (Burda et al. 2016).
+"""The importance-weighted estimate of log p(x) (Burda et al. 2016) in TensorFlow: the reference that
+core/iwae.py's NumPy estimate (the one `vaestudio inspect` uses, several times faster) is checked against.
 
 For each image, k samples z_j ~ q(z|x) give log p(x) >= log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x),
 a bound that equals the ELBO at k = 1 and tightens as k grows. Runs TensorFlow, so call it from a worker
@@ -14,40 +15,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from vaestudio.core.errors import Cancelled, DataError
-from vaestudio.core.numpy_vae import check_inputs
+from vaestudio.core.iwae import (DEFAULT_SAMPLES, IwaeResult, decode_budget, iwae_noise, positive,  # noqa: F401
+                                 standard_error)
+from vaestudio.core.numpy_layers import check_inputs
 from vaestudio.core.weights import VaeWeights
 
-DEFAULT_SAMPLES = 1000
 # Decoder evaluations per graph call: ~100 MB of activations for the 28x28 model.
 MAX_DECODES = 2048
-_PIXELS_28 = 28 * 28
-
-
-@dataclass(frozen=True)
-class IwaeResult:
-    """Mean IWAE bound over the images (nats per image) and its standard error."""
-
-    mean: float
-    standard_error: float  # std of the per-image values (ddof=1) / sqrt(count); NaN for one image
-    count: int  # images
-    samples: int  # k
-    seconds: float
-    per_image: np.ndarray = field(repr=False)  # float64 (count,)
-    # The same samples give the ELBO too: the mean of the k log-weights, E_q[log p(x, z) - log q(z|x)].
-    elbo: float = float("nan")
-    elbo_standard_error: float = float("nan")
-
-
-def iwae_noise(seed: int, image_index: int, k: int, latent_dim: int) -> np.ndarray:
-    """The standard-normal noise (k, latent_dim) float32 that image `image_index` gets: the first k'
-    rows are the same for any k >= k', so estimates for growing k share their samples."""
-    return np.random.default_rng([seed, image_index]).standard_normal((k, latent_dim), dtype=np.float32)
 
 
 def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAULT_SAMPLES,
@@ -81,10 +60,10 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
             x_all = with_label_channels(x_all, np.asarray(labels), architecture.classes)
         except ValueError as exc:
             raise DataError(str(exc)) from None
-    k = _positive(k, "k")
-    budget = _positive(max_decodes, "max_decodes") if max_decodes is not None else _decode_budget(architecture)
+    k = positive(k, "k")
+    budget = positive(max_decodes, "max_decodes") if max_decodes is not None else decode_budget(architecture, MAX_DECODES)
     samples_per_call = min(k, budget)
-    images_per_call = _positive(batch_size, "batch_size") if batch_size is not None else max(1, budget // samples_per_call)
+    images_per_call = positive(batch_size, "batch_size") if batch_size is not None else max(1, budget // samples_per_call)
     sample_chunks = math.ceil(k / samples_per_call)
     image_batches = math.ceil(len(x_all) / images_per_call)
     total = image_batches * sample_chunks
@@ -112,12 +91,8 @@ def iwae_log_likelihood(weights: VaeWeights, inputs: np.ndarray, k: int = DEFAUL
         peak = values.max(axis=1, keepdims=True)
         per_image[first:first + len(x)] = (peak[:, 0] + np.log(np.exp(values - peak).sum(axis=1)) - math.log(k))
     count = len(per_image)
-    return IwaeResult(float(per_image.mean()), _standard_error(per_image), count, k, time.perf_counter() - started,
-                      per_image, float(elbo_per_image.mean()), _standard_error(elbo_per_image))
-
-
-def _standard_error(values: np.ndarray) -> float:
-    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+    return IwaeResult(float(per_image.mean()), standard_error(per_image), count, k, time.perf_counter() - started,
+                      per_image, float(elbo_per_image.mean()), standard_error(elbo_per_image))
 
 
 def _log_weight_function(model, tf):
@@ -147,15 +122,3 @@ def _log_weight_function(model, tf):
         return tf.cast(log_px_z + log_pz - log_qz_x, tf.float64)
 
     return log_weights
-
-
-def _decode_budget(architecture) -> int:
-    """Decodes per call: MAX_DECODES for 28x28, fewer for larger images (activations grow with pixels)."""
-    pixels = architecture.image_size ** 2
-    return max(1, MAX_DECODES * _PIXELS_28 // pixels)
-
-
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-    return int(value)

@@ -26,12 +26,19 @@ def components(vae: "NumpyVAE") -> tuple[np.ndarray, np.ndarray] | None:
 
 def log_density(vae: "NumpyVAE", z: np.ndarray) -> np.ndarray:
     """log p(z) float64 (N,) of checked latent points (N, d)."""
+    return log_density_of(components(vae), z)
+
+
+def log_density_of(mixture: tuple[np.ndarray, np.ndarray] | None, z: np.ndarray) -> np.ndarray:
+    """log p(z) float64 (N,) for `components`' result (computed once for many calls, as the IWAE does).
+    Each component's squared distance is expanded into matrix products, (N, d) x (d, K), not (N, K, d)."""
     z = np.asarray(z, dtype=np.float64)
-    mixture = components(vae)
     if mixture is None:
         return (-0.5 * z ** 2 - HALF_LOG_2PI).sum(axis=1)
     means, logvars = mixture
-    per_component = (-0.5 * ((z[:, None] - means) ** 2 * np.exp(-logvars) + logvars) - HALF_LOG_2PI).sum(axis=2)
+    precisions = np.exp(-logvars)
+    squared = (z * z) @ precisions.T - 2.0 * z @ (means * precisions).T + (means * means * precisions).sum(axis=1)
+    per_component = -0.5 * (squared + logvars.sum(axis=1)) - z.shape[1] * HALF_LOG_2PI  # (N, K)
     peak = per_component.max(axis=1, keepdims=True)
     return peak[:, 0] + np.log(np.exp(per_component - peak).mean(axis=1))
 

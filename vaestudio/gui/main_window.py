@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.loader = TensorFlowLoader(self.studio, self)
         self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)
+        self.loader.training_config = lambda: self.training.config_to_prepare(self.controls.config)
         self.opening = RunOpener(self.studio, self.loader, self.executor, self.settings, self)
         self.commands = Commands(self.studio, self.settings, self)
         self.commands.training, self.commands.opening = self.training, self.opening

@@ -85,6 +85,7 @@ from vaestudio.gui.app import create_application
 from vaestudio.gui.main_window import MainWindow
 app = create_application()
 window = MainWindow()
+window.prepare_training_ahead = True  # as `vaestudio gui` (gui/app.py) does
 window.show()
 mark("window shown")
 window.training.runs_root = lambda: Path(sys.argv[1])

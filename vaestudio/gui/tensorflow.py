@@ -6,6 +6,10 @@ training, opening or saving a `.keras` model, the IWAE estimate — asks `when_r
 runs on the UI thread as soon as the import has finished, or at once if it already has. Two imports
 racing each other broke TensorFlow for the whole session (issue 9 #6: "Registering two gradient …
 ReduceDataset"), so nothing else in the window imports it.
+
+Once loaded, the window launched as the app (`prepare_training_ahead`) has the training of the settings shown
+prepared in the background (core.tf.prepare: the model and its compiled steps), so that Start trains within
+seconds; a run with other settings builds its own.
 """
 
 from __future__ import annotations

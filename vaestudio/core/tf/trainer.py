@@ -166,8 +166,10 @@ class Trainer:
     def _build(self) -> str:
         """Devices, model, optimizer, input pipeline and compiled steps; returns the precision used.
 
-        On one device the parts prepared ahead for this config are taken (core.tf.prepare: a run starts
-        preparing them while its data loads), else built here and compiled at their first call."""
+        On one device the parts prepared ahead for this config are taken (core.tf.prepare: the window
+        prepares them before Start), else built here, and compiled at their first call."""
+        import contextlib
+
         import keras
 
         from vaestudio.core.tf.device import DevicePlan, plan_devices
@@ -186,7 +188,8 @@ class Trainer:
             keras.utils.set_random_seed(cfg.seed)  # as when built here: the same global generators after
         self.model, self.optimizer, steps = parts.model, parts.optimizer, parts.steps
         if self.resume_from is not None:
-            _restore(self.resume_from, self.model, self.optimizer)
+            with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+                _restore(self.resume_from, self.model, self.optimizer)
         self._inputs = steps.inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed,
                                                     self.strategy)
         # 0 but for a branch (core.branching): its steps continue the parent's count, with a fresh optimizer

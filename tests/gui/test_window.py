@@ -36,7 +36,7 @@ def test_window_shows_before_tensorflow_loads():
             "app = create_application(); w = MainWindow(); w.show(); app.processEvents()\n"
             "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules, flush=True)\n"
             "while not (w.device_ready or w.last_error): app.processEvents()\n"
-            "print('tensorflow_probability' in sys.modules, 'vaestudio.core.tf.trainer' in sys.modules, flush=True)\n"
+            "print('vaestudio.core.tf.objective' in sys.modules, 'vaestudio.core.tf.trainer' in sys.modules, flush=True)\n"
             "os._exit(0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
                          cwd=REPO)

@@ -113,6 +113,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     # panels are imported; its contents are built right after, in the same window.
     window = MainWindow(build=False)
     window.exit_fast = True  # closing does not wait for a TensorFlow import still under way
+    window.prepare_training_ahead = True  # Start's model and steps compiled once TensorFlow is loaded (issue 22)
     closer = SignalCloser(window)
     window.show()
     app.processEvents()

@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self.loader = TensorFlowLoader(self.studio, self)
         self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)
+        self.loader.training_config = lambda: (self.training.config_to_prepare(self.controls.config)
+                                               if getattr(self, "prepare_training_ahead", False) else None)
         self.opening = RunOpener(self.studio, self.loader, self.executor, self.settings, self)
         self.commands = Commands(self.studio, self.settings, self)
         self.commands.training, self.commands.opening = self.training, self.opening

@@ -6,6 +6,10 @@ training, opening or saving a `.keras` model, the IWAE estimate — asks `when_r
 runs on the UI thread as soon as the import has finished, or at once if it already has. Two imports
 racing each other broke TensorFlow for the whole session (issue 9 #6: "Registering two gradient …
 ReduceDataset"), so nothing else in the window imports it.
+
+Once loaded, the window launched as the app (`prepare_training_ahead`) has the training of the settings shown
+prepared in the background (core.tf.prepare: the model and its compiled steps), so that Start trains within
+seconds; a run with other settings builds its own.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ def import_tensorflow_for_the_window(cpu_only: bool, split_cpu: int = 1) -> tupl
     # Import what training and model files need now, not when Start is pressed: an import holds the
     # interpreter for long stretches, which would freeze the window mid-run.
     import vaestudio.core.tf.model  # noqa: F401
-    import vaestudio.core.tf.objective  # noqa: F401  (tensorflow-probability)
+    import vaestudio.core.tf.objective  # noqa: F401
+    import vaestudio.core.tf.prepare  # noqa: F401
     import vaestudio.core.tf.trainer  # noqa: F401
     return info, str(tf.__version__)
 
@@ -48,6 +53,9 @@ class TensorFlowLoader(QObject):
         self._thread: TaskThread | None = None
         self._waiting: list[tuple[Callable[[], None], Callable[[str], None] | None]] = []
         self.settings: Callable[[], tuple[bool, int]] | None = None  # (cpu only, logical CPU devices)
+        # The config Start would train now (None: nothing to prepare); its steps are built and compiled in the
+        # background once TensorFlow is loaded, so that Start trains within seconds (core.tf.prepare).
+        self.training_config: Callable[[], object | None] | None = None
 
     @property
     def started(self) -> bool:
@@ -108,6 +116,20 @@ class TensorFlowLoader(QObject):
         waiting, self._waiting = self._waiting, []
         for action, _ in waiting:
             action()
+        self._prepare_training()
+
+    def _prepare_training(self) -> None:
+        """Start preparing the training of the config Start would train (its own thread, at a lower priority:
+        the UI thread never calls TensorFlow)."""
+        try:
+            config = self.training_config() if self.training_config is not None else None
+        except Exception:  # noqa: BLE001  a head start only: never a reason for the loader to fail
+            config = None
+        if config is not None:
+            from vaestudio.core.tf.prepare import start_preparing
+            from vaestudio.gui.threads import yield_cpu_to_the_window
+
+            start_preparing(config, first=yield_cpu_to_the_window)
 
     def _on_failed(self, message: str) -> None:
         self.studio.set_tensorflow_failed(message)

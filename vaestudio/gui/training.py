@@ -70,6 +70,16 @@ class TrainingController(QObject):
         self._written = threading.Event()  # set once the run under way has written its files (or ended)
 
     # -- starting ------------------------------------------------------------------------------------------
+    def config_to_prepare(self, config: Callable[[], TrainConfig]) -> TrainConfig | None:
+        """The config Start would train with the settings `config()` gives, to prepare its steps ahead
+        (core.tf.prepare); None while a run trains, for several devices, or for invalid settings."""
+        if self.busy or self.devices is not None:
+            return None
+        try:
+            return dataclasses.replace(config(), **self.config_overrides).validate()
+        except (VaeStudioError, TypeError, ValueError):
+            return None
+
     @property
     def busy(self) -> bool:
         """True from Start until the run's thread has ended and its results are taken."""

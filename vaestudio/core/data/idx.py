@@ -113,6 +113,9 @@ def _read_gzip(path: Path, ndim: int | None) -> np.ndarray:
         handle.seek(header_len)  # labels have an 8-byte header: give back the data bytes read above
         if _gzip_isize(path) != (header_len + expected) % 2**32:
             _explain_size_mismatch(path, handle, shape, expected)
+        whole = _inflate_whole(path, header_len + expected)
+        if whole is not None:
+            return np.frombuffer(whole, dtype=np.uint8, offset=header_len).reshape(shape).copy()
         data = np.empty(expected, dtype=np.uint8)
         view = memoryview(data)
         filled = 0
@@ -124,6 +127,17 @@ def _read_gzip(path: Path, ndim: int | None) -> np.ndarray:
         if handle.read(1):
             raise DataError(f"{path}: longer than its header says ({_shape_text(shape)} = {expected} bytes of data)")
     return data.reshape(shape)
+
+
+def _inflate_whole(path: Path, size: int) -> bytes | None:
+    """The `size` bytes of a single-member gzip file, inflated in one call (which lets go of the interpreter
+    all along: reading chunk by chunk beside a busy thread, such as TensorFlow's import, took ten times
+    longer); None when the file holds anything else (several members, other sizes: read chunk by chunk)."""
+    inflater = zlib.decompressobj(wbits=31)  # gzip framing: the CRC and the size are checked at its end
+    data = inflater.decompress(path.read_bytes(), size + 1)
+    if len(data) != size or not inflater.eof or inflater.unused_data:
+        return None
+    return data
 
 
 def _explain_size_mismatch(path: Path, handle: gzip.GzipFile, shape: tuple[int, ...], expected: int) -> None:

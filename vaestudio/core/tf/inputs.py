@@ -19,16 +19,48 @@ from vaestudio.core.architecture import Architecture
 TEST_BATCH = 1000
 
 
-class InputPipeline:
-    """Train and test batches of a Dataset for one architecture and batch size."""
+class InputFormat:
+    """What a batch looks like for one architecture and batch size, without any data: enough to build and
+    compile the training steps before the data has loaded (core.tf.prepare)."""
 
-    def __init__(self, dataset, architecture: Architecture, batch_size: int, seed: int, strategy=None):
+    def __init__(self, architecture: Architecture, batch_size: int):
         import tensorflow as tf
 
         self.tf = tf
-        self.strategy = strategy
         self.architecture = architecture
         self.batch_size = batch_size
+
+    def placeholder_iterator(self):
+        """An iterator over blank batches of the training batches' element spec (one device): a compiled
+        step traced on it is the one the real batches use."""
+        tf = self.tf
+        arch = self.architecture
+        images = np.zeros((1, *arch.image_shape), np.uint8)
+        element = (images, np.zeros(1, np.int32)) if arch.classes else images
+        return iter(tf.data.Dataset.from_tensor_slices(element).repeat().batch(self.batch_size))
+
+    def to_inputs(self, batch):
+        """uint8 batch -> float32 model inputs in [0, 1] (inside a compiled function); a conditional
+        model's (images, labels) -> the images with the one-hot labels as channels after theirs."""
+        tf = self.tf
+        classes = self.architecture.classes
+        images, labels = batch if classes else (batch, None)
+        x = tf.cast(images, tf.float32)
+        x = x if self.architecture.binarized else x / 255.0
+        if not classes:
+            return x
+        condition = tf.one_hot(tf.cast(labels, tf.int32), classes, dtype=tf.float32)
+        planes = tf.broadcast_to(condition[:, None, None, :], tf.concat([tf.shape(x)[:3], [classes]], 0))
+        return tf.concat([x, planes], axis=3)
+
+
+class InputPipeline(InputFormat):
+    """Train and test batches of a Dataset for one architecture and batch size."""
+
+    def __init__(self, dataset, architecture: Architecture, batch_size: int, seed: int, strategy=None):
+        super().__init__(architecture, batch_size)
+        tf = self.tf
+        self.strategy = strategy
         self.seed = seed
         train = _model_bytes(dataset.train_images, architecture)
         test = _model_bytes(dataset.test_images, architecture)
@@ -52,20 +84,6 @@ class InputPipeline:
             return iter(batches.prefetch(tf.data.AUTOTUNE))
         batches = batches.map(_with_positions).prefetch(tf.data.AUTOTUNE)
         return iter(self.strategy.experimental_distribute_dataset(batches))
-
-    def to_inputs(self, batch):
-        """uint8 batch -> float32 model inputs in [0, 1] (inside a compiled function); a conditional
-        model's (images, labels) -> the images with the one-hot labels as channels after theirs."""
-        tf = self.tf
-        classes = self.architecture.classes
-        images, labels = batch if classes else (batch, None)
-        x = tf.cast(images, tf.float32)
-        x = x if self.architecture.binarized else x / 255.0
-        if not classes:
-            return x
-        condition = tf.one_hot(tf.cast(labels, tf.int32), classes, dtype=tf.float32)
-        planes = tf.broadcast_to(condition[:, None, None, :], tf.concat([tf.shape(x)[:3], [classes]], 0))
-        return tf.concat([x, planes], axis=3)
 
 
 def _with_positions(*batch):

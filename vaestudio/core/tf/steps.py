@@ -15,13 +15,14 @@ resumed run continues exactly without any generator state.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from vaestudio.core.config import TrainConfig
-from vaestudio.core.tf.inputs import InputPipeline
+from vaestudio.core.tf.inputs import InputFormat
 
 TRAIN_SUMS = ("elbo", "log_likelihood", "kl", "objective", "count")
 # Further sums some objectives report (each a curve): beta-TCVAE's decomposition of the KL.
@@ -92,10 +93,14 @@ class Variant:
 
 
 class TrainingSteps:
-    """Builds the compiled functions over a model, its optimizer and an input pipeline, on one device or,
-    with `strategy`, on each of its replicas (model and optimizer must then be built in its scope)."""
+    """Builds the compiled functions over a model, its optimizer and an input format (an InputPipeline, or
+    its InputFormat before the data has loaded), on one device or, with `strategy`, on each of its replicas
+    (model and optimizer must then be built in its scope).
 
-    def __init__(self, model, optimizer, inputs: InputPipeline, seed: int, schedule: Schedule,
+    What depends on the data or on a checkpoint (the schedule's length, the step offset, beta-TCVAE's
+    dataset size) lives in variables set by `set_run`, so that the functions can be compiled before."""
+
+    def __init__(self, model, optimizer, inputs: InputFormat, seed: int, schedule: Schedule,
                  learning_rate: float, beta: float, grid_points: np.ndarray, strategy=None, step_offset: int = 0,
                  variant: "Variant | None" = None):
         import tensorflow as tf
@@ -110,13 +115,16 @@ class TrainingSteps:
             self.base_lr = tf.Variable(float(learning_rate), trainable=False, dtype=tf.float32, name="base_lr")
             self.base_beta = tf.Variable(float(beta), trainable=False, dtype=tf.float32, name="base_beta")
             self.total_steps = tf.Variable(float(schedule.total_steps), trainable=False, dtype=tf.float32)
+            # The run's global step is the optimizer's count plus this (not 0 only for a branch that started
+            # with a fresh optimizer from a parent's step: core.branching).
+            self.step_offset = tf.Variable(int(step_offset), trainable=False, dtype=tf.int64, name="step_offset")
+            self.dataset_size = tf.Variable(float((variant or Variant()).dataset_size), trainable=False,
+                                            dtype=tf.float32, name="dataset_size")
         self.grid_points = tf.constant(grid_points)
         latent_dim = model.architecture.latent_dim
         global_batch = inputs.batch_size
         key = tf.constant(noise_key(seed), tf.int64)
-        # The run's global step is the optimizer's count plus this (not 0 only for a branch that started
-        # with a fresh optimizer from a parent's step: core.branching).
-        offset = tf.constant(int(step_offset), tf.int64)
+        offset = self.step_offset
         variables = model.trainable_variables
         pi = tf.constant(math.pi, tf.float32)
         lr_warmup = float(schedule.lr_warmup_steps)
@@ -201,7 +209,7 @@ class TrainingSteps:
             if variant.objective == "iwae":
                 terms = variants.iwae_terms(model, x, eps, base_beta * kl_factor)
             elif variant.objective == "tcvae":
-                terms = variants.tcvae_terms(model, x, eps, variant.dataset_size, weight)
+                terms = variants.tcvae_terms(model, x, eps, self.dataset_size, weight)
                 terms["objective"] = variants.tcvae_objective(terms, base_beta, kl_factor)
             else:
                 full = elbo_terms(model, x, eps)
@@ -228,15 +236,18 @@ class TrainingSteps:
             return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                     for name, value in per_replica.items()}
 
-        @tf.function
+        # No AutoGraph: nothing here branches on a tensor (every `if` above tests a Python value fixed when the
+        # steps are built), and converting these functions' source cost most of the first call (issue 22).
+        @tf.function(autograph=False)
         def train_chunk(iterator, steps):
-            sums = {name: tf.constant(0.0) for name in sum_names}
-            for _ in tf.range(steps):
-                step_sums = one_step(next(iterator))
-                sums = {name: sums[name] + step_sums[name] for name in sum_names}
-            return sums
+            def body(done, sums):
+                step_sums = one_step(iterator.get_next())
+                return done + 1, {name: sums[name] + step_sums[name] for name in sum_names}
 
-        @tf.function
+            start = (tf.constant(0), {name: tf.constant(0.0) for name in sum_names})
+            return tf.while_loop(lambda done, _: done < steps, body, start)[1]
+
+        @tf.function(autograph=False)
         def test_sums(batch, seed):
             x = inputs.to_inputs(batch)
             eps = tf.random.stateless_normal([tf.shape(x)[0], latent_dim], seed=seed)
@@ -245,11 +256,27 @@ class TrainingSteps:
                     "kl": tf.reduce_sum(terms.kl), "kl_dims": tf.reduce_sum(terms.kl_per_dimension, axis=0),
                     "count": tf.cast(tf.shape(x)[0], tf.float32)}
 
-        @tf.function
+        @tf.function(autograph=False)
         def grid():
             return tf.cast(model.decoder(self.grid_points, training=False), tf.float32)
 
         self._train_chunk, self._test_sums, self._grid = train_chunk, test_sums, grid
+
+    def set_run(self, schedule: Schedule, step_offset: int, dataset_size: int) -> None:
+        """What the compiled functions take from the run: its schedule's length (the rest of the schedule must
+        be the one they were built with), its step offset and its number of training images."""
+        self.schedule = schedule
+        self.total_steps.assign(float(schedule.total_steps))
+        self.step_offset.assign(int(step_offset))
+        self.dataset_size.assign(float(max(int(dataset_size), 1)))
+        self.variant = dataclasses.replace(self.variant, dataset_size=max(int(dataset_size), 1))
+
+    def compile(self, iterator) -> None:
+        """Trace the training chunk on `iterator` (of the training batches' element spec) and run it for zero
+        steps, which prepares its graph without changing any variable; then the grid. What the first call of
+        each would otherwise spend."""
+        self._train_chunk(iterator, self.tf.constant(0, self.tf.int32))
+        self._grid()
 
     def set_hyper(self, learning_rate: float, beta: float) -> None:
         self.base_lr.assign(float(learning_rate))

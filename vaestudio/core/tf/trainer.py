@@ -164,41 +164,34 @@ class Trainer:
 
     # -- building ------------------------------------------------------------------------------
     def _build(self) -> str:
-        """Devices, model, optimizer, input pipeline and compiled steps; returns the precision used."""
+        """Devices, model, optimizer, input pipeline and compiled steps; returns the precision used.
+
+        On one device the parts prepared ahead for this config are taken (core.tf.prepare: the window
+        prepares them before Start), else built here, and compiled at their first call."""
         import contextlib
 
         import keras
 
-        from vaestudio.core.latent import grid_points
-        from vaestudio.core.tf.device import DevicePlan, plan_devices, use_bfloat16
+        from vaestudio.core.tf.device import DevicePlan, plan_devices
         from vaestudio.core.tf.inputs import InputPipeline
-        from vaestudio.core.tf.model import build_cvae
-        from vaestudio.core.tf.steps import Schedule, TrainingSteps, Variant
+        from vaestudio.core.tf.prepare import build_training, take_prepared
+        from vaestudio.core.tf.steps import Schedule
 
         cfg = self.config
-        if self.devices is not None:  # first: splitting the CPU must precede TensorFlow's first operation
-            self.plan = self.devices if isinstance(self.devices, DevicePlan) else plan_devices(self.devices)
-            self.strategy = self.plan.strategy()
-        keras.utils.set_random_seed(cfg.seed)
-        precision = "mixed_bfloat16" if use_bfloat16(cfg.precision) else "float32"
-        with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
-            previous = keras.config.dtype_policy()
-            keras.config.set_dtype_policy(precision)
-            try:
-                self.model = build_cvae(self.architecture)
-            finally:
-                keras.config.set_dtype_policy(previous)
-            self.optimizer = keras.optimizers.Adam(cfg.learning_rate)
-            self.optimizer.build(self.model.trainable_variables)
-            if self.resume_from is not None:
+        parts = take_prepared(cfg) if self.devices is None else None
+        if parts is None:
+            if self.devices is not None:  # first: splitting the CPU must precede TensorFlow's first operation
+                self.plan = self.devices if isinstance(self.devices, DevicePlan) else plan_devices(self.devices)
+                self.strategy = self.plan.strategy()
+            parts = build_training(cfg, self.strategy)
+        else:
+            keras.utils.set_random_seed(cfg.seed)  # as when built here: the same global generators after
+        self.model, self.optimizer, steps = parts.model, parts.optimizer, parts.steps
+        if self.resume_from is not None:
+            with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
                 _restore(self.resume_from, self.model, self.optimizer)
-        self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
-        n = cfg.grid_size
-        points = grid_points(n, self.architecture.latent_dim)
-        if self.architecture.classes:  # a conditional model's grid: for numpy_vae.DEFAULT_CLASS
-            from vaestudio.core.numpy_vae import one_hot
-
-            points = np.concatenate([points, one_hot(None, len(points), self.architecture.classes)], axis=1)
+        self._inputs = steps.inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed,
+                                                    self.strategy)
         # 0 but for a branch (core.branching): its steps continue the parent's count, with a fresh optimizer
         # (steps ahead of the optimizer's count) or on other data (steps ahead of epochs x batches).
         state = self.state
@@ -206,11 +199,10 @@ class Trainer:
         ahead_of_epochs = state.step - (state.epoch * self.steps_per_epoch + state.epoch_step)
         schedule = Schedule.of(cfg, self.steps_per_epoch)
         schedule = dataclasses.replace(schedule, total_steps=schedule.total_steps + ahead_of_epochs)
-        self._steps = TrainingSteps(self.model, self.optimizer, self._inputs, cfg.seed, schedule,
-                                    state.learning_rate, state.beta, points, strategy=self.strategy,
-                                    step_offset=ahead_of_optimizer,
-                                    variant=Variant.of(cfg, len(self.dataset.train_images)))
-        return precision
+        steps.set_run(schedule, ahead_of_optimizer, len(self.dataset.train_images))
+        steps.set_hyper(state.learning_rate, state.beta)
+        self._steps = steps
+        return parts.precision
 
     # -- helpers -------------------------------------------------------------------------------
     def _wait_while_paused(self) -> bool:

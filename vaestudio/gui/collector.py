@@ -1,0 +1,37 @@
+"""Keep Python's garbage collector from freezing the window: what is alive once the window is built and
+once TensorFlow has loaded lives as long as the process, so the collector stops scanning it.
+
+With TensorFlow, Keras and pyqtgraph loaded the interpreter tracks ~400 000 objects; a full collection
+walks all of them: 0.7 s on the UI thread at the end of a run on a busy 2-core machine (measured in
+benchmarks/window_responsiveness.py --profile), 0 ms once they are frozen (`gc.freeze`). Cycles made
+later (a run's Keras model, closed dialogs) are still collected as before.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from vaestudio.gui.state.studio import READY
+
+
+def freeze_long_lived() -> None:
+    """Move every object alive now out of the collector's generations (they are never scanned again)."""
+    gc.freeze()
+
+
+def settle_memory(window) -> None:
+    """Freeze what is alive now (the built window), and again once TensorFlow has loaded (TensorFlow's
+    modules). For the app's own window: a test's windows are not frozen, so they stay collectable."""
+    freeze_long_lived()
+    studio = window.studio
+    if studio.tf_status == READY:
+        return
+
+    frozen = [False]
+
+    def on_device(status: str) -> None:
+        if status == READY and not frozen[0]:
+            frozen[0] = True
+            freeze_long_lived()
+
+    studio.device_changed.connect(on_device)

@@ -84,6 +84,10 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
     from vaestudio.gui.run_paths import RUNS_DIR_VARIABLE
     from vaestudio.gui.selftest import PaintClock, StallWatch, wait_until
 
+    if os.environ.get("VAESTUDIO_BENCH_POOL_NICENESS"):  # A/B of the explorer pool's priority
+        from vaestudio.gui import threads
+
+        threads.POOL_NICENESS = int(os.environ["VAESTUDIO_BENCH_POOL_NICENESS"])
     tmp = tempfile.TemporaryDirectory()
     os.environ[RUNS_DIR_VARIABLE] = tmp.name
     os.environ["VAESTUDIO_SETTINGS_ORG"] = "vaestudio-benchmark"
@@ -156,14 +160,20 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
     drag.start()
     scrubber.start()
     if probe is not None:
+        import cProfile
+
+        profiler = cProfile.Profile(time.thread_time)  # the UI thread's CPU seconds, whatever the load
         probe.start()
+        profiler.enable()
     wait_until(lambda: not studio.is_training, 3600, "training to finish", poll_ms=20)
     watch.stop()
     for timer in (drag, scrubber, poll):
         timer.stop()
     if probe is not None:
+        profiler.disable()
         probe.stop()
         print("\n".join(probe.report()), file=sys.stderr, flush=True)
+        print_ui_profile(profiler)
     clock.remove(app)
     error = window.last_error
     window.close()
@@ -173,6 +183,22 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
         raise SystemExit(error)
     return {"epoch_times": epoch_times, "drags_ms": drags, "scrubs_ms": scrubs, "moves": moves[0],
             "gaps_ms": watch.gaps, "platform": app.platformName()}
+
+
+def print_ui_profile(profiler, rows: int = 45) -> None:
+    """The UI thread's CPU time by function (cumulative), from a cProfile timed with time.thread_time."""
+    import pstats
+
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    if os.environ.get("VAESTUDIO_UI_PSTATS"):  # the whole profile, for pstats' callers/callees
+        stats.dump_stats(os.environ["VAESTUDIO_UI_PSTATS"])
+    stats.sort_stats("cumulative").print_stats(rows)
+    print("  UI thread's CPU seconds by function while training (cProfile, thread time):", file=sys.stderr)
+    for line in stream.getvalue().splitlines():
+        if line.strip() and "{built-in method builtins.exec}" not in line:
+            print("    " + line.replace(str(Path(sys.prefix)), "").replace(str(HERE.parent), ""), file=sys.stderr)
+    sys.stderr.flush()
 
 
 # -- closing the window mid-training ---------------------------------------------------------------------

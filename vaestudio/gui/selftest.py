@@ -124,11 +124,20 @@ class PaintClock:
         # isAncestorOf walks the parents in C++: this filter sees every paint event of the window
         return obj is self.root or (isinstance(obj, QWidget) and self.root.isAncestorOf(obj))
 
-    def install(self, app) -> None:
-        app.installEventFilter(self._filter)
+    def _widgets(self) -> list:
+        from PySide6.QtWidgets import QWidget
 
-    def remove(self, app) -> None:
-        app.removeEventFilter(self._filter)
+        return [self.root, *self.root.findChildren(QWidget)]
+
+    def install(self, _app=None) -> None:
+        """Watch the root and the widgets inside it (not the whole application: a Python filter on every
+        event of the window cost the UI thread ~10 % of its time while training)."""
+        for widget in self._widgets():
+            widget.installEventFilter(self._filter)
+
+    def remove(self, _app=None) -> None:
+        for widget in self._widgets():
+            widget.removeEventFilter(self._filter)
 
 
 class StallWatch:

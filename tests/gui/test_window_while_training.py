@@ -1,0 +1,95 @@
+"""What keeps the window responsive while a run trains (issue 22 item 1): the collector no longer walks what
+lives as long as the app, the plots' axes are blitted, the explorer's pool threads give way to the UI
+thread, and the benchmarks' paint clock watches only the widget it times."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+
+from vaestudio.gui.collector import settle_memory
+from vaestudio.gui.state.studio import Studio
+from vaestudio.gui.state.tasks import InlineExecutor
+
+
+class _Thing:
+    """An object the collector tracks (it has a __dict__)."""
+
+
+def _tracked(obj) -> bool:
+    """True while the collector's generations hold `obj` (a full collection would walk it)."""
+    return any(candidate is obj for candidate in gc.get_objects())
+
+
+def test_settling_freezes_what_is_alive_and_again_once_tensorflow_has_loaded():
+    studio = Studio(InlineExecutor())
+    before = _Thing()
+    assert _tracked(before)
+    settle_memory(SimpleNamespace(studio=studio))
+    assert not _tracked(before)  # the built window's objects: never scanned again
+
+    loaded_later = _Thing()  # as TensorFlow's modules, imported after the window was built
+    assert _tracked(loaded_later)
+    studio.set_device("CPU", "2.x")
+    assert not _tracked(loaded_later)
+
+    made_in_a_run = _Thing()  # a run's objects (its Keras model) stay collectable
+    studio.set_device("CPU", "2.x")  # a second report does not freeze again
+    assert _tracked(made_in_a_run)
+
+
+def test_the_plots_axes_are_drawn_once_and_blitted(window):
+    cached = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    plots = {"elbo": window.panel("elbo").plot.getPlotItem(), "latent plane": window.panel("latent_plane").plot}
+    for name, item in plots.items():
+        modes = {axis: item.getAxis(axis).cacheMode() for axis in item.axes}
+        assert modes and all(mode == cached for mode in modes.values()), (name, modes)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_explorer_pool_threads_run_below_the_ui_thread(qtbot):
+    from vaestudio.gui.threads import POOL_NICENESS, QtExecutor
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    ui = niceness()
+    executor = QtExecutor()
+    seen: list[int] = []
+    for _ in range(3):  # a thread lowers itself once, not once per task
+        executor.submit(niceness, seen.append)
+    qtbot.waitUntil(lambda: len(seen) == 3)
+    executor.wait()
+    assert seen == [min(19, ui + POOL_NICENESS)] * 3
+    assert niceness() == ui
+
+
+def test_the_paint_clock_sees_paints_inside_its_widget_only(qtbot):
+    from vaestudio.gui.selftest import PaintClock
+
+    root, outside = QWidget(), QLabel("elsewhere")
+    inner = QLabel("the preview's picture")
+    QVBoxLayout(root).addWidget(inner)
+    for widget in (root, outside):
+        qtbot.addWidget(widget)
+        widget.show()
+        qtbot.waitExposed(widget)
+    clock, elsewhere = PaintClock(root), PaintClock(outside)
+    clock.install()
+    elsewhere.install()
+    try:
+        inner.update()
+        qtbot.waitUntil(lambda: clock.last > 0.0)
+        seen = clock.last
+        outside.update()
+        qtbot.waitUntil(lambda: elsewhere.last > seen)
+        assert clock.last == seen  # a paint outside the watched widget is not the preview's
+    finally:
+        clock.remove()
+        elsewhere.remove()

@@ -152,9 +152,11 @@ class StallProbe:
         lines.append("  training thread's Python stack meanwhile: " + "; ".join(
             f"{n}x {s}" for s, n in training_late.most_common(5)))
         busy = {s: n for s, n in self.ui_samples.items() if not s.startswith("idle")}
-        lines.append(f"  UI thread over the whole run ({self.samples} samples, 2 ms; busy "
-                     f"{sum(busy.values()) / max(1, self.samples):.0%}): " + "; ".join(
-                         f"{n * 2} ms {s}" for s, n in Counter(busy).most_common(10)))
+        lines.append(f"  UI thread over the whole run ({self.samples} samples; not in the event loop "
+                     f"{sum(busy.values()) / max(1, self.samples):.0%}), share of samples: " + "; ".join(
+                         f"{n / max(1, self.samples):.1%} {s}" for s, n in Counter(busy).most_common(10)))
+        lines.append(f"  objects the collector scans at the end: {len(gc.get_objects())} (frozen, never scanned: "
+                     f"{gc.get_freeze_count()})")
         lines.append("  stalls (ms: cpu/queued/blocked): " + ", ".join(
             f"{g['ms']:.0f}: {g['cpu']:.0f}/{g['queued']:.0f}/{g['blocked']:.0f}"
             for g in sorted(stalls, key=lambda g: -g["ms"])[:12]))

@@ -93,3 +93,52 @@ def test_the_paint_clock_sees_paints_inside_its_widget_only(qtbot):
     finally:
         clock.remove()
         elsewhere.remove()
+
+
+def test_a_kept_moment_reaches_the_panels_one_part_per_turn_of_the_event_loop(qtbot):
+    """Scrubbing back to a moment already computed: its pictures are published part by part, each in its own
+    turn of the event loop (the cursor and repaints get the UI thread between them), all of them in order."""
+    from test_explorer_state import Recorder, explored, live_run
+
+    from vaestudio.gui.threads import QtExecutor
+
+    executor = QtExecutor()
+    history = live_run()
+    studio = explored(history, executor)
+    explorer = studio.explorer
+
+    def settled(index: int) -> bool:
+        return explorer.pictures.info is not None and explorer.pictures.info.index == index and not executor.busy()
+
+    for index in (0, 1):  # computed on the pool and kept
+        history.select(index)
+        qtbot.waitUntil(lambda index=index: settled(index))
+    seen = Recorder(explorer)
+    history.select(0)
+    at_once = list(seen.names)
+    assert executor.busy()  # the rest is still to come: a benchmark waiting for "settled" waits for it
+    qtbot.waitUntil(lambda: settled(0))
+    assert at_once == ["moment"]
+    assert seen.names == ["moment", "grid", "encodings", "reconstructions", "own", "interpolation"]
+    assert explorer.pictures.means is not None and explorer.pictures.reconstructions is not None
+
+
+def test_a_kept_part_left_behind_is_not_published(qtbot):
+    from test_explorer_state import Recorder, explored, live_run
+
+    from vaestudio.gui.threads import QtExecutor
+
+    executor = QtExecutor()
+    history = live_run()
+    studio = explored(history, executor)
+    explorer = studio.explorer
+    for index in (0, 1):
+        history.select(index)
+        qtbot.waitUntil(lambda index=index: explorer.pictures.info is not None
+                        and explorer.pictures.info.index == index and not executor.busy())
+    seen = Recorder(explorer)
+    history.select(0)
+    history.select(1)  # before moment 0's kept parts had their turn
+    qtbot.waitUntil(lambda: not executor.busy())
+    assert explorer.pictures.info.index == 1
+    assert seen.names.count("encodings") == 1 and explorer.pictures.means is not None

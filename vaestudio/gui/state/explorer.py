@@ -271,8 +271,15 @@ class Explorer:
         moment, signature = self._moment_key, (self._signature(part) if part in CACHED_PARTS else None)
         kept = self._kept(moment)
         if signature is not None and kept is not None and kept.get(part, (None,))[0] == signature:
-            self._publish(dataclasses.replace(self.pictures, **kept[part][1], seconds={**self.pictures.seconds,
-                                                                                       part: 0.0}), part)
+            values = kept[part][1]
+
+            def publish_kept() -> None:
+                if generation == self._generation and part_generation == self._part_generation[part]:
+                    self._publish(dataclasses.replace(self.pictures, **values,
+                                                      seconds={**self.pictures.seconds, part: 0.0}), part)
+
+            soon = getattr(self.executor, "call_soon", None)  # the window's: one part per turn of its loop
+            soon(publish_kept) if soon is not None else publish_kept()
             return
 
         def timed():

@@ -84,10 +84,6 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
     from vaestudio.gui.run_paths import RUNS_DIR_VARIABLE
     from vaestudio.gui.selftest import PaintClock, StallWatch, wait_until
 
-    if os.environ.get("VAESTUDIO_BENCH_POOL_NICENESS"):  # A/B of the explorer pool's priority
-        from vaestudio.gui import threads
-
-        threads.POOL_NICENESS = int(os.environ["VAESTUDIO_BENCH_POOL_NICENESS"])
     tmp = tempfile.TemporaryDirectory()
     os.environ[RUNS_DIR_VARIABLE] = tmp.name
     os.environ["VAESTUDIO_SETTINGS_ORG"] = "vaestudio-benchmark"

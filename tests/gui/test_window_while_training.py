@@ -1,16 +1,12 @@
 """What keeps the window responsive while a run trains (issue 22 item 1): the collector no longer walks what
-lives as long as the app, the plots' axes are blitted, the explorer's pool threads give way to the UI
-thread, and the benchmarks' paint clock watches only the widget it times."""
+lives as long as the app, the plots' axes are blitted, a moment already computed reaches the panels part
+by part, and the benchmarks' paint clock watches only the widget it times."""
 
 from __future__ import annotations
 
 import gc
-import os
-import sys
-import threading
 from types import SimpleNamespace
 
-import pytest
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from vaestudio.gui.collector import settle_memory
@@ -50,24 +46,6 @@ def test_the_plots_axes_are_drawn_once_and_blitted(window):
     for name, item in plots.items():
         modes = {axis: item.getAxis(axis).cacheMode() for axis in item.axes}
         assert modes and all(mode == cached for mode in modes.values()), (name, modes)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_the_explorer_pool_threads_run_below_the_ui_thread(qtbot):
-    from vaestudio.gui.threads import POOL_NICENESS, QtExecutor
-
-    def niceness() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    ui = niceness()
-    executor = QtExecutor()
-    seen: list[int] = []
-    for _ in range(3):  # a thread lowers itself once, not once per task
-        executor.submit(niceness, seen.append)
-    qtbot.waitUntil(lambda: len(seen) == 3)
-    executor.wait()
-    assert seen == [min(19, ui + POOL_NICENESS)] * 3
-    assert niceness() == ui
 
 
 def test_the_paint_clock_sees_paints_inside_its_widget_only(qtbot):

@@ -34,52 +34,17 @@ def collect_cycles_here() -> None:
     gc.collect()
 
 
-POOL_NICENESS = 2  # how much lower than the UI thread the explorer's pool threads run (training: 5)
-
-
-def _run_at_niceness(niceness: int | None) -> None:
-    """Give the calling thread this nice value (Linux; elsewhere, or None, nothing). A pool thread runs
-    below the UI thread: at the same priority, the pictures of a moment took the cores the UI thread woke
-    up to."""
-    import os
-
-    if niceness is None:
-        return
-    try:
-        thread = threading.get_native_id()
-        if os.getpriority(os.PRIO_PROCESS, thread) != niceness:
-            os.setpriority(os.PRIO_PROCESS, thread, niceness)
-    except OSError:
-        pass
-
-
-def _lowered_niceness(by: int) -> int | None:
-    """The calling thread's nice value plus `by` (at most 19); None where threads have no nice value."""
-    import os
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + by)
-    except OSError:
-        return None
-
-
 class _Relay(QObject):
     report = Signal(int, str, object)  # task id, kind (partial, progress, status, done, error, ended), value
 
 
 class _Runnable(QRunnable):
-    def __init__(self, task_id: int, task: TaskState, work: Callable[[TaskState], Any], relay: _Relay,
-                 niceness: int | None = None):
+    def __init__(self, task_id: int, task: TaskState, work: Callable[[TaskState], Any], relay: _Relay):
         super().__init__()
         self.task_id, self.task, self.work, self.relay = task_id, task, work, relay
-        self.niceness = niceness
         self.setAutoDelete(False)  # the executor keeps it until it has ended, so tryTake stays safe
 
     def run(self) -> None:
-        _run_at_niceness(self.niceness)
         stage, value = run_work(self.task, self.work)
         kind = {DONE: "done", FAILED: "error"}.get(stage, "ended")
         _send(self.relay, self.task_id, kind, value)
@@ -99,7 +64,6 @@ class QtExecutor(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
-        self._niceness = _lowered_niceness(POOL_NICENESS)  # the pool's threads run below the owner's
         self._relay = _Relay(self)
         self._relay.report.connect(self._deliver)
         self._next_id = 0
@@ -120,7 +84,7 @@ class QtExecutor(QObject):
         replaced = self._keyed.replace(task)
         if replaced is not None:
             self._drop_if_queued(replaced)
-        runnable = _Runnable(task_id, task, work, self._relay, self._niceness)
+        runnable = _Runnable(task_id, task, work, self._relay)
         self._pending[task_id] = (runnable, Callbacks(on_done, on_error, on_partial, on_progress, on_status))
         self._pool.start(runnable)
         return task
@@ -183,8 +147,8 @@ class QtExecutor(QObject):
 TRAINING_NICENESS = 5  # how much lower than the UI thread training threads run
 
 
-def yield_cpu_to_the_window(niceness: int = TRAINING_NICENESS) -> None:
-    """Lower the calling thread's CPU priority by `niceness`, so the UI thread gets a core the moment it wakes.
+def yield_cpu_to_the_window() -> None:
+    """Lower the calling thread's CPU priority, so the UI thread gets a core the moment it wakes.
 
     Linux keeps a nice value per thread and new threads inherit it, so TensorFlow's thread pools,
     started from a lowered thread, also give way. Elsewhere this does nothing.
@@ -196,7 +160,8 @@ def yield_cpu_to_the_window(niceness: int = TRAINING_NICENESS) -> None:
         return
     try:
         thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness))
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + TRAINING_NICENESS))
     except OSError:
         pass
 

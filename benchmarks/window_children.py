@@ -79,7 +79,6 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
 
     from vaestudio.core.data import load_dataset
     from vaestudio.gui.app import create_application
-    from vaestudio.gui.collector import settle_memory
     from vaestudio.gui.main_window import MainWindow
     from vaestudio.gui.run_paths import RUNS_DIR_VARIABLE
     from vaestudio.gui.selftest import PaintClock, StallWatch, wait_until
@@ -92,7 +91,12 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
     window.resize(1400, 900)
     show_every_dock(window)
     window.show()
-    settle_memory(window)  # as app.run does once the window is built
+    try:  # as app.run does once the window is built (vaestudio 0.3 on; earlier ones did nothing)
+        from vaestudio.gui.collector import settle_memory
+    except ImportError:
+        settle_memory = None
+    if settle_memory is not None:
+        settle_memory(window)
 
     wait_until(lambda: window.device_ready, 300, "TensorFlow to load", poll_ms=20)
     dataset = load_dataset("fashion_mnist", limit=limit)

@@ -151,6 +151,12 @@ class StallProbe:
             f"{n}x {s}" for s, n in ui_late.most_common(6)))
         lines.append("  training thread's Python stack meanwhile: " + "; ".join(
             f"{n}x {s}" for s, n in training_late.most_common(5)))
+        if stalls:
+            longest = max(stalls, key=lambda g: g["ms"])
+            lines.append(f"  in the longest stall ({longest['ms']:.0f} ms), the UI thread: " + "; ".join(
+                f"{n}x {s}" for s, n in Counter(u for u, _t in longest["stacks"]).most_common(4))
+                + " | the training thread: " + "; ".join(
+                f"{n}x {s}" for s, n in Counter(t for _u, t in longest["stacks"]).most_common(4)))
         busy = {s: n for s, n in self.ui_samples.items() if not s.startswith("idle")}
         lines.append(f"  UI thread over the whole run ({self.samples} samples; not in the event loop "
                      f"{sum(busy.values()) / max(1, self.samples):.0%}), share of samples: " + "; ".join(

@@ -14,6 +14,7 @@ JSON line on stdout.
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import math
 import os
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+faulthandler.enable()  # a crash prints every thread's stack on stderr
 HERE = Path(__file__).resolve().parent
 for folder in (str(HERE.parent), str(HERE)):
     if folder not in sys.path:

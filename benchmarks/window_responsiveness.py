@@ -103,7 +103,7 @@ def child(kind: str, args: argparse.Namespace, home: str) -> dict:
         command.append("--profile")
     out = subprocess.run(command, capture_output=True, text=True, env=child_environment(home))
     if out.returncode != 0:
-        raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stderr[-6000:]}")
     if args.profile and kind == "window":
         print("\n".join(line for line in out.stderr.splitlines() if line.startswith(("stall probe", "  "))))
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -4,7 +4,9 @@ Every picture is a plain function of (the snapshot's weights, some images), comp
 never with the model in training: the grid for the chosen axes, the test images' encodings (overlay,
 per-dimension KL, active units), the reconstruction strip, the own images' encodings, the interpolation
 strip. Each part is its own task on the executor, so a cheap part (the grid) shows before a dearer one;
-a result that arrives after the moment or the view moved on is dropped.
+a result that arrives after the moment or the view moved on is dropped. Parts kept from an earlier visit
+are published through the executor's `call_soon` when it has one (the window's: one part per turn of the
+event loop, so a scrub back is not one long burst of the UI thread).
 
 Each part has its own event, so a panel connects exactly the ones it draws: `moment_loaded` (a new moment,
 or none: `info`, `vae` and `note`; every part is empty again), then, as each part arrives, `grid_changed`,

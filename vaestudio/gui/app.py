@@ -143,6 +143,9 @@ def fill_window(window) -> None:
         traceback.print_exc()
         QApplication.exit(1)
         return
+    from vaestudio.gui.collector import settle_memory
+
+    settle_memory(window)
     if os.environ.get("VAESTUDIO_REPORT_STARTUP"):
         QApplication.processEvents()
         print(f"window complete after {time.perf_counter() - _T0:.2f} s", file=sys.stderr, flush=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
 from vaestudio.gui.state.tasks import DONE, FAILED, Callbacks, KeyedTasks, TaskState, describe_error, plain, run_work
 
@@ -68,6 +68,8 @@ class QtExecutor(QObject):
         self._relay.report.connect(self._deliver)
         self._next_id = 0
         self._pending: dict[int, tuple[_Runnable, Callbacks]] = {}
+        self._soon = 0  # call_soon calls not yet run
+        self._round = 0  # wait() drops the call_soon calls made before it
         self._keyed = KeyedTasks()
 
     def start(self, work: Callable[[TaskState], Any], on_done: Callable[[Any], None] | None = None,
@@ -92,8 +94,22 @@ class QtExecutor(QObject):
         """Run `fn()` (which takes no task) on the pool."""
         return self.start(plain(fn), on_done, on_error, key)
 
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` on this executor's thread at the next turn of its event loop (busy() until then):
+        what is ready at once (a moment's kept pictures) reaches the panels one part per turn, so the
+        cursor and the clock get the UI thread between parts instead of after all of them."""
+        self._soon += 1
+        round_ = self._round
+
+        def run() -> None:
+            self._soon -= 1
+            if round_ == self._round:
+                fn()
+
+        QTimer.singleShot(0, self, run)
+
     def busy(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending) or self._soon > 0
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Cancel every task (queued ones are dropped, running ones stop at their next check) and wait for the
@@ -104,6 +120,7 @@ class QtExecutor(QObject):
         self._pool.clear()
         done = self._pool.waitForDone(timeout_ms)
         self._pending.clear()
+        self._round += 1
         return done
 
     def _drop_if_queued(self, task: TaskState) -> None:

@@ -22,7 +22,7 @@ from vaestudio.gui.panels.legend_corner import keep_clear
 from vaestudio.gui.state.alignment import AXIS_LABELS, UNIT_NAMES, UNITS
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import cache_axes, subscribe
 
 TRAIN_COLOR = (31, 119, 180)
 TEST_COLOR = (214, 39, 40)
@@ -53,6 +53,7 @@ class ElboPanel(QWidget):
         item.setLabel("bottom", AXIS_LABELS[studio.comparison.unit])
         item.setLabel("left", "ELBO (nats)")
         item.showGrid(x=True, y=True, alpha=0.25)
+        cache_axes(item)
         item.setMenuEnabled(False)
         item.layout.setContentsMargins(4, 4, 18, 4)  # room for the last tick's label on the right
         item.vb.setLimits(xMin=0)  # no negative steps

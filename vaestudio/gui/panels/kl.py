@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vaestudio.core.probes import ACTIVE_THRESHOLD
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import ElidedLabel, subscribe
+from vaestudio.gui.widgets import ElidedLabel, cache_axes, subscribe
 
 ACTIVE_BRUSH = (31, 119, 180)
 INACTIVE_BRUSH = (190, 190, 190)
@@ -78,6 +78,7 @@ class KlPanel(QWidget):
         self.plot.setLabel("left", "KL (nats)")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(y=True, alpha=0.25)
+        cache_axes(self.plot)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
         self.plot_widget.setMinimumHeight(PLOT_MIN_HEIGHT)

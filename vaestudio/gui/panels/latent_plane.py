@@ -34,7 +34,7 @@ from vaestudio.gui.panels.plane_paths import PathAndOwnMarks
 from vaestudio.gui.panels.plane_prior import PriorView
 from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import cache_axes, subscribe
 
 NUDGE_FRACTION = 1 / 50  # an arrow key moves the cursor this fraction of the visible width (Shift: 5x)
 MIN_PICK_DRAG = 0.02  # a Shift+drag shorter than this fraction of the view picks nothing
@@ -74,6 +74,7 @@ class LatentPlanePanel(QWidget):
         self.y_axis_item.setWidth(46)
         self.x_axis_item.setHeight(36)
         self.viewbox.setAspectLocked(True)
+        cache_axes(self.plot)
         self.graphics.addItem(self.plot, row=0, col=0)
         for axis in (self.x_axis_item, self.y_axis_item):
             axis.enableAutoSIPrefix(False)  # probit ticks sit in (0, 1) but read z: no "(x0.1)"

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVB
 
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import cache_axes, subscribe
 
 BAR = 24  # characters of the widest histogram bar
 KNN_COLOR, PROBE_COLOR, CHANCE_COLOR = (31, 119, 180), (214, 39, 40), (150, 150, 150)
@@ -74,6 +74,7 @@ class LatentQualityPanel(QWidget):
         item.setMouseEnabled(x=False, y=False)
         item.hideButtons()
         item.showGrid(x=True, y=True, alpha=0.25)
+        cache_axes(item)
         item.setLabel("bottom", "step")
         item.setLabel("left", "accuracy")
         item.setYRange(0, 1, padding=0.02)

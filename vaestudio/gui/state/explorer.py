@@ -4,7 +4,9 @@ Every picture is a plain function of (the snapshot's weights, some images), comp
 never with the model in training: the grid for the chosen axes, the test images' encodings (overlay,
 per-dimension KL, active units), the reconstruction strip, the own images' encodings, the interpolation
 strip. Each part is its own task on the executor, so a cheap part (the grid) shows before a dearer one;
-a result that arrives after the moment or the view moved on is dropped.
+a result that arrives after the moment or the view moved on is dropped. Parts kept from an earlier visit
+are published through the executor's `call_soon` when it has one (the window's: one part per turn of the
+event loop, so a scrub back is not one long burst of the UI thread).
 
 Each part has its own event, so a panel connects exactly the ones it draws: `moment_loaded` (a new moment,
 or none: `info`, `vae` and `note`; every part is empty again), then, as each part arrives, `grid_changed`,
@@ -271,8 +273,15 @@ class Explorer:
         moment, signature = self._moment_key, (self._signature(part) if part in CACHED_PARTS else None)
         kept = self._kept(moment)
         if signature is not None and kept is not None and kept.get(part, (None,))[0] == signature:
-            self._publish(dataclasses.replace(self.pictures, **kept[part][1], seconds={**self.pictures.seconds,
-                                                                                       part: 0.0}), part)
+            values = kept[part][1]
+
+            def publish_kept() -> None:
+                if generation == self._generation and part_generation == self._part_generation[part]:
+                    self._publish(dataclasses.replace(self.pictures, **values,
+                                                      seconds={**self.pictures.seconds, part: 0.0}), part)
+
+            soon = getattr(self.executor, "call_soon", None)  # the window's: one part per turn of its loop
+            soon(publish_kept) if soon is not None else publish_kept()
             return
 
         def timed():

@@ -564,7 +564,7 @@ def tensorflow():
 
 def test_the_estimate_waits_for_tensorflow_then_shows_log_px_beside_the_test_elbo(qtbot, studio, commands, probe,
                                                                                    tensorflow):
-    from vaestudio.core.tf.iwae import iwae_log_likelihood
+    from vaestudio.core.iwae import iwae_log_likelihood
 
     panel = shown(qtbot, QualityPanel(studio, commands), 800, 300)
     assert "not estimated yet" in panel.result.text()

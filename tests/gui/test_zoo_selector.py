@@ -112,7 +112,7 @@ def test_the_class_is_checked_and_hidden_for_a_model_without_classes(qtbot, wind
 
 def test_a_conditional_models_iwae_estimate_uses_the_test_labels(qtbot, window, conditional_run):
     from vaestudio.core.probes import model_inputs
-    from vaestudio.core.tf.iwae import iwae_log_likelihood
+    from vaestudio.core.iwae import iwae_log_likelihood
 
     explorer = open_at_last_moment(qtbot, window, conditional_run)
     estimates = window.panels["quality"].estimates

@@ -1,8 +1,9 @@
 """Quality on demand, without Qt: the importance-weighted estimate of log p(x) (IWAE, Burda et al. 2016)
 of the active run's snapshot shown, one estimate at a time, in the background.
 
-The estimate is a task (gui/state/tasks.py) on the executor handed in, which runs TensorFlow
-(core/tf/iwae.py). It first waits for the window's one TensorFlow loader (`studio.tf_status`), reports
+The estimate is a task (gui/state/tasks.py) on the executor handed in, which decodes with the snapshot's
+NumPy VAE (core/iwae.py; core/tf/iwae.py is its TensorFlow reference). It first waits for the window's one
+TensorFlow loader (`studio.tf_status`: the window's test images come with it), reports
 its status and progress after each batch, and stops within one batch when cancelled. Starting again, or
 the user moving to another snapshot, cancels a running estimate (its result is never delivered); a new
 snapshot arriving while the timeline follows training does not (the result names the snapshot it belongs
@@ -69,7 +70,7 @@ class QualityEstimates:
     def __init__(self, studio: Studio, executor: Executor, estimate: Callable[..., Any] | None = None):
         self.studio = studio
         self.executor = executor
-        self._estimate = estimate  # iwae_log_likelihood's signature; None: core.tf.iwae's (TensorFlow)
+        self._estimate = estimate  # iwae_log_likelihood's signature; None: core.iwae's (the NumPy VAE)
         self.job: Estimate | None = None
         self.results: dict[tuple, tuple] = {}  # (history, snapshot, k, N) -> (SnapshotInfo, IwaeResult)
         self.last: tuple | None = None  # (history id, SnapshotInfo, IwaeResult) of the newest estimate
@@ -179,7 +180,7 @@ class QualityEstimates:
         task.check()
         estimate = self._estimate
         if estimate is None:
-            from vaestudio.core.tf.iwae import iwae_log_likelihood as estimate
+            from vaestudio.core.iwae import iwae_log_likelihood as estimate
         weights = job.history.weights_at(job.info)
         if weights is None:
             raise RuntimeError("the snapshot's weights could not be read")

@@ -192,6 +192,10 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
             if self.resume_from is not None:
                 _restore(self.resume_from, self.model, self.optimizer)
+            else:  # a VampPrior's pseudo-inputs start at training images (zoo/vamp.py)
+                from vaestudio.core.tf.variants import start_pseudo_inputs
+
+                start_pseudo_inputs(self.model, self.dataset.train_images, cfg.seed)
         self._inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed, self.strategy)
         n = cfg.grid_size
         points = grid_points(n, self.architecture.latent_dim)

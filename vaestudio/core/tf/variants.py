@@ -110,3 +110,13 @@ def free_bits_kl(kl_per_dimension: tf.Tensor, weight: tf.Tensor, free_bits: floa
     share = tf.reduce_sum(weight) / count  # of the batch's images on this device
     batch_kl = tf.reduce_sum(above * sums / count + (1.0 - above) * free_bits * share)
     return batch_kl, batch_kl * count
+
+
+def start_pseudo_inputs(model, train_images, seed: int) -> None:
+    """A fresh VampPrior model's pseudo-inputs set to K training images (zoo/vamp.py says why); nothing for
+    a model without one (a resumed or branched model keeps the pseudo-inputs it learned)."""
+    from vaestudio.core.zoo.vamp import initial_pseudo_input_logits
+
+    if model.architecture.vamp:
+        logits = initial_pseudo_input_logits(train_images, model.architecture, seed)
+        model.decoder.get_layer("pseudo_inputs").logits.assign(logits)

@@ -168,3 +168,19 @@ def test_pseudo_inputs_start_at_distinct_training_images_chosen_by_the_seed():
     assert initial_pseudo_input_logits(images[:3], architecture, seed=1).shape == (20, 28, 28, 1)
     with pytest.raises(ValueError, match="0 training images"):
         initial_pseudo_input_logits(images[:0], architecture, seed=1)
+
+
+def test_the_pseudo_inputs_encoded_in_chunks_give_the_mixture_of_one_batch():
+    from vaestudio.core.tf.model import model_from_weights
+    from vaestudio.core.tf.variants import PSEUDO_INPUT_CHUNK, vamp_components
+
+    count = 2 * PSEUDO_INPUT_CHUNK + 30  # two whole chunks and a part
+    weights = random_weights(Architecture(latent_dim=2, prior="vamp", pseudo_inputs=count), seed=4, scale=0.3)
+    model = model_from_weights(weights)
+    means, logvars = vamp_components(model)
+    whole_means, whole_logvars = model.encode(model.pseudo_inputs())
+    np.testing.assert_allclose(means.numpy(), whole_means.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logvars.numpy(), whole_logvars.numpy(), rtol=1e-5, atol=1e-6)
+    z = np.random.default_rng(3).normal(0, 1.5, (6, 2))
+    np.testing.assert_allclose(model.prior_log_prob(z.astype(np.float32)).numpy(),
+                               _direct_log_density(weights, z), rtol=1e-4, atol=1e-4)

@@ -124,7 +124,7 @@ def start_pseudo_inputs(model, train_images, seed: int) -> None:
 
 # The pseudo-inputs go through the encoder this many at a time: on a 2-core Zen 4, the encoder's forward
 # and backward pass over 500 pseudo-inputs took 53 ms in chunks of 100 against 128 ms in one batch of 500
-# (its activations, ~15 MB, no longer fit the caches); 50 and 250 were 58 and 68 ms.
+# (probably its activations, ~15 MB, overflowing the caches); 50 and 250 were 58 and 68 ms (load 15).
 PSEUDO_INPUT_CHUNK = 100
 
 

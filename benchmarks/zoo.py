@@ -9,7 +9,10 @@ iwae, tcvae, vamp, conditional (its encodings and IWAE with the test labels). Tr
 binarized as the tutorial does, and prints: the command, epochs, training time (the EpochEnd seconds,
 without test passes), the last test ELBO (single sample, whole test set), the IWAE estimate of log p(x)
 with k samples on the first --iwae-images test images (both stated), and the active units (Burda et al.
-2016, Cov_x E[z_d] > 0.01 over the test set's posterior means).
+2016, Cov_x E[z_d] > 0.01 over the test set's posterior means), then the diagnosis figures `vaestudio
+inspect RUN --images N --json` gives (--diagnosis-images, default 1000): I(x; z), kNN accuracy and the
+Fréchet distance of prior samples (the latter only when the dataset's classifier is cached: inspect
+trains it once).
 
 Takes hours for the full settings on a CPU (IWAE k = 1000 on 10 000 images is 10 million decodes): run it
 on an idle machine, not beside other work.
@@ -53,6 +56,8 @@ def main() -> int:
     parser.add_argument("--iwae-images", type=int, default=10_000, help="first N test images (default all)")
     parser.add_argument("--data", metavar="DIR", help="folder with Fashion-MNIST's four IDX files (default: found)")
     parser.add_argument("--out", metavar="DIR", help="run folder to write (default: a temporary one)")
+    parser.add_argument("--diagnosis-images", type=int, default=1000,
+                        help="first N test images of the diagnosis figures (default 1000; 0 skips them)")
     parser.add_argument("--quick", action="store_true", help=f"check the pipeline: {QUICK}")
     args = parser.parse_args()
     limit = None
@@ -68,7 +73,7 @@ def main() -> int:
         out = Path(args.out) if args.out else Path(scratch) / args.variant
         command = ["vaestudio", "train", *options, "--out", str(out)]
         print(f"command       {shlex.join(command)}")
-        result = train_and_measure(options, out, args.iwae_samples, args.iwae_images)
+        result = train_and_measure(options, out, args.iwae_samples, args.iwae_images, args.diagnosis_images)
     print(f"variant       {args.variant}")
     print(f"epochs        {result['epochs']}")
     print(f"training      {result['train_seconds']:.1f} s (epochs only; {result['wall_seconds']:.1f} s in all)")
@@ -76,11 +81,20 @@ def main() -> int:
     print(f"IWAE log p(x) {result['iwae']:.2f} nats ± {result['iwae_se']:.2f} (k = {args.iwae_samples}, "
           f"first {result['iwae_images']} test images, {result['iwae_seconds']:.0f} s)")
     print(f"active units  {result['active']} of {result['latent_dim']}")
+    diagnosis = result.get("diagnosis")
+    if diagnosis:
+        frechet = diagnosis.get("frechet_distance")
+        print(f"diagnosis     I(x; z) {diagnosis['mutual_information']:.2f} nats, kNN accuracy "
+              f"{100 * diagnosis['knn_accuracy']:.1f} %, Fréchet distance "
+              f"{'not judged (no cached classifier)' if frechet is None else f'{frechet:.2f}'} "
+              f"(first {args.diagnosis_images} test images, as `vaestudio inspect --images N`)")
     return 0
 
 
-def train_and_measure(options: list[str], out: Path, iwae_samples: int, iwae_images: int) -> dict:
-    """Train through the CLI's own path, then measure the last snapshot's model."""
+def train_and_measure(options: list[str], out: Path, iwae_samples: int, iwae_images: int,
+                      diagnosis_images: int = 0) -> dict:
+    """Train through the CLI's own path, then measure the last snapshot's model (and its diagnosis
+    figures on the first `diagnosis_images` test images; 0: none)."""
     from vaestudio.cli import build_parser, make_run
     from vaestudio.core.data import preprocess
     from vaestudio.core.events import DataLoaded, EpochEnd, Snapshot
@@ -106,10 +120,15 @@ def train_and_measure(options: list[str], out: Path, iwae_samples: int, iwae_ima
     subset = test[:iwae_images]
     iwae = iwae_log_likelihood(weights, subset, k=iwae_samples,
                                **({"labels": labels[:iwae_images]} if labels is not None else {}))
+    diagnosis = None
+    if diagnosis_images:
+        from vaestudio.core.diagnosis.report import inspect_fields
+
+        diagnosis = inspect_fields(weights, dataset, folder=out, classifier="cached", test_limit=diagnosis_images)
     return dict(epochs=len(epochs), train_seconds=sum(e.seconds for e in epochs), wall_seconds=wall,
                 test_elbo=epochs[-1].test_elbo, test_images=len(test), iwae=iwae.mean, iwae_se=iwae.standard_error,
                 iwae_images=len(subset), iwae_seconds=iwae.seconds, active=active_units(means).count,
-                latent_dim=weights.architecture.latent_dim)
+                latent_dim=weights.architecture.latent_dim, diagnosis=diagnosis)
 
 
 if __name__ == "__main__":

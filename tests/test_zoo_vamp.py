@@ -123,7 +123,14 @@ def test_a_vamp_run_trains_resumes_replays_and_keeps_its_prior_in_a_branch(tiny_
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2]
     last = [e for e in events if isinstance(e, Snapshot)][-1]
     assert last.weights.architecture.prior == "vamp"
-    assert NumpyVAE(last.weights).pseudo_inputs().shape == (4, 28, 28, 1)
+    pseudo_inputs = NumpyVAE(last.weights).pseudo_inputs()
+    assert pseudo_inputs.shape == (4, 28, 28, 1)
+    # they started at training images (binarized) and are still recognisably those after two short epochs
+    from vaestudio.core.data import load_dataset, preprocess
+
+    training = preprocess(load_dataset("fashion_mnist", data_dir=tiny_idx).train_images)
+    for image in pseudo_inputs > 0.5:
+        assert (training == image).all(axis=(1, 2, 3)).any()
     capsys.readouterr()
     assert main(["train", "--from", str(folder), "--out", str(tmp_path / "child"), "--epochs", "3",
                  "--prior", "standard"]) == 2
@@ -140,3 +147,40 @@ def test_the_windows_prior_samples_come_from_the_vampprior(vamp_weights):
     standard = random_weights(Architecture(latent_dim=3))
     expected = np.random.default_rng(2).standard_normal((6, 3), dtype=np.float32)  # as before the VampPrior
     np.testing.assert_array_equal(probes.sample_prior(standard, 6, seed=2).z, expected)
+
+
+def test_pseudo_inputs_start_at_distinct_training_images_chosen_by_the_seed():
+    from vaestudio.core.data import preprocess
+    from vaestudio.core.zoo.vamp import MARGIN, initial_pseudo_input_logits
+
+    images = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    architecture = Architecture(latent_dim=2, prior="vamp", pseudo_inputs=20)
+    logits = initial_pseudo_input_logits(images, architecture, seed=1)
+    assert logits.shape == (20, 28, 28, 1) and logits.dtype == np.float32
+    pixels = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    np.testing.assert_allclose(np.sort(np.unique(pixels.round(6))), [MARGIN, 1.0 - MARGIN], rtol=1e-5)
+    binarized = preprocess(images)
+    chosen = [np.flatnonzero((binarized == image).all(axis=(1, 2, 3)))[0] for image in pixels > 0.5]
+    assert len(set(chosen)) == 20  # distinct images
+    np.testing.assert_array_equal(initial_pseudo_input_logits(images, architecture, seed=1), logits)
+    assert not np.array_equal(initial_pseudo_input_logits(images, architecture, seed=2), logits)
+    # fewer training images than pseudo-inputs: some repeat; none at all is refused by name
+    assert initial_pseudo_input_logits(images[:3], architecture, seed=1).shape == (20, 28, 28, 1)
+    with pytest.raises(ValueError, match="0 training images"):
+        initial_pseudo_input_logits(images[:0], architecture, seed=1)
+
+
+def test_the_pseudo_inputs_encoded_in_chunks_give_the_mixture_of_one_batch():
+    from vaestudio.core.tf.model import model_from_weights
+    from vaestudio.core.tf.variants import PSEUDO_INPUT_CHUNK, vamp_components
+
+    count = 2 * PSEUDO_INPUT_CHUNK + 30  # two whole chunks and a part
+    weights = random_weights(Architecture(latent_dim=2, prior="vamp", pseudo_inputs=count), seed=4, scale=0.3)
+    model = model_from_weights(weights)
+    means, logvars = vamp_components(model)
+    whole_means, whole_logvars = model.encode(model.pseudo_inputs())
+    np.testing.assert_allclose(means.numpy(), whole_means.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logvars.numpy(), whole_logvars.numpy(), rtol=1e-5, atol=1e-6)
+    z = np.random.default_rng(3).normal(0, 1.5, (6, 2))
+    np.testing.assert_allclose(model.prior_log_prob(z.astype(np.float32)).numpy(),
+                               _direct_log_density(weights, z), rtol=1e-4, atol=1e-4)

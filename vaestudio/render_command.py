@@ -32,8 +32,8 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
     if args.image is not None and not args.traversals:
         raise ConfigError("--image goes with --traversals")
-    if getattr(args, "label", None) is not None and not args.grid:
-        raise ConfigError("--class goes with --grid")
+    if getattr(args, "label", None) is not None and not (args.grid or args.traversals):
+        raise ConfigError("--class goes with --grid or --traversals")
     recorded = _recorded_grid(Path(args.target), args.at) if args.grid else None
     if recorded is not None:  # a 0.1.0 snapshot: its grid as recorded
         mosaic, source = recorded
@@ -100,15 +100,18 @@ def _render_traversals(subject: Subject, target: Path, args: argparse.Namespace,
     from vaestudio.core.diagnosis.report import render_traversals
     from vaestudio.core.diagnosis.traversals import STEPS
 
-    images, _labels, _names, _data = test_split(subject.config, None)
+    images, labels, _names, _data = test_split(subject.config, None)
     if args.image is not None and not 0 <= args.image < len(images):
         raise ConfigError(f"--image {args.image}: no such test image (0..{len(images) - 1})")
     architecture = subject.weights.architecture
     _check_render_size(STEPS * architecture.image_size, architecture.latent_dim * architecture.image_size, args.scale)
-    render_traversals(subject.weights, images, target, args.image, args.scale)
+    label = _class_of(args, subject.weights)  # its .architecture is all it reads
+    render_traversals(subject.weights, images, target, args.image, args.scale,
+                      labels if architecture.classes else None, label)
     start = "the origin" if args.image is None else f"test image {args.image}"
+    decoded = f", class {label or 0}" if architecture.classes else ""
     out.write(f"Wrote {target} ({subject.source}; {architecture.latent_dim} rows, one per latent dimension, "
-              f"from {start})\n")
+              f"from {start}{decoded})\n")
     return 0
 
 

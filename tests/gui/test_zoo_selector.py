@@ -127,3 +127,23 @@ def test_a_conditional_models_iwae_estimate_uses_the_test_labels(qtbot, window, 
     expected = iwae_log_likelihood(weights, model_inputs(probe.images[:8], weights.architecture), k=4,
                                    labels=probe.labels[:8])
     assert abs(found[1].mean - expected.mean) < 1e-3
+
+
+def test_the_traversal_sheet_decodes_for_the_planes_class(qtbot, window, conditional_run):
+    explorer = open_at_last_moment(qtbot, window, conditional_run)
+    dock = window.docks["traversals"]
+    dock.show()
+    dock.raise_()
+    panel = dock.widget()
+    qtbot.waitUntil(lambda: panel.sheet is not None, timeout=30_000)
+    assert panel.sheet.decode_class == 0 and "class 0" in panel.header.text()
+
+    window.panels["latent_plane"].class_box.choose(6)
+    qtbot.waitUntil(lambda: panel.sheet is not None and panel.sheet.decode_class == 6, timeout=30_000)
+    sheet, vae = panel.sheet, explorer.pictures.vae
+    points = np.repeat(sheet.base[None, None], len(sheet.order), axis=0).repeat(sheet.rows.shape[1], axis=1)
+    for row, dim in enumerate(sheet.order):
+        points[row, :, dim] = sheet.sweeps[row]
+    expected = vae.decode_uint8(points.reshape(-1, len(sheet.base)), 6)
+    np.testing.assert_array_equal(sheet.rows.reshape(expected.shape), expected)
+    assert "class 6" in panel.header.text()

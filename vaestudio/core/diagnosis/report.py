@@ -144,7 +144,8 @@ def _percent(value: float) -> str:
 
 
 def render_traversals(weights, test_images: np.ndarray, out: str | Path, image: int | None = None,
-                      scale: int = 2) -> Path:
-    """`render --traversals [--image I] [--scale S] --out FILE.png|gif`: the traversal sheet of a snapshot."""
-    sheet = traversals.traversal_sheet(weights, test_images, image)
+                      scale: int = 2, labels=None, label: int | None = None) -> Path:
+    """`render --traversals [--image I] [--class C] [--scale S] --out FILE.png|gif`: the traversal sheet of a
+    snapshot (`labels`, `label`: a conditional model's test classes and decoded class, traversal_sheet's)."""
+    sheet = traversals.traversal_sheet(weights, test_images, image, labels=labels, label=label)
     return traversals.save_sheet(sheet, out, scale=scale)

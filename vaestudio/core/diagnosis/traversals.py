@@ -4,7 +4,9 @@ Rows are sorted by the dimension's KL (largest first); a row decodes a base poin
 a chosen image, or the origin — with that one coordinate swept across ±`span` standard deviations of the
 test set's posterior means in that dimension (the spread the encoder actually uses), the other
 coordinates held. Dimensions that are not active (Burda: Cov_x E_q[z_d] <= 0.01) are flagged, and the
-mosaic dims them. A pure function of (the snapshot's weights, the test images).
+mosaic dims them. A conditional model's sheet decodes for one chosen class (the plane's, or `--class`),
+its test images encoded with their own classes. A pure function of (the snapshot's weights, the test
+images, their classes, the chosen class).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class TraversalSheet:
     base: np.ndarray = field(repr=False)  # float32 (d,): the point every row starts from
     spread: np.ndarray = field(repr=False)  # float64 (d,): std of the test posterior means, by dimension
     image_index: int | None = None  # the test image whose posterior mean is the base; None: the origin
+    decode_class: int | None = None  # the class a conditional model's rows decode for; None: no classes
 
     def label(self, row: int) -> str:
         """e.g. 'z3  KL 2.14' or 'z1  KL 0.00 (inactive)'."""
@@ -44,17 +47,30 @@ class TraversalSheet:
 
 def traversal_sheet(model: NumpyVAE | VaeWeights, test_images: np.ndarray, image: int | np.ndarray | None = None,
                     steps: int = STEPS, span: float = SPAN,
-                    posterior: probes.Posterior | None = None) -> TraversalSheet:
+                    posterior: probes.Posterior | None = None, labels=None,
+                    label: int | None = None) -> TraversalSheet:
     """The sheet for `model` on `test_images`, based at test image `image` (an index), at a picture of its
     own (uint8 or model inputs, one image), or at the origin (None). `posterior`: the test images'
-    posteriors when already encoded (e.g. the window's encodings), to save encoding them again."""
+    posteriors when already encoded (e.g. the window's encodings), to save encoding them again. A
+    conditional model's: `labels`, the test images' classes (for encoding them); `label`, the class the
+    rows are decoded for (and an own picture encoded with; None: labels.DEFAULT_CLASS)."""
+    from vaestudio.core.zoo.labels import DEFAULT_CLASS
+
     vae = probes.as_vae(model)
+    classes = vae.architecture.classes
+    if label is not None and not classes:
+        raise ValueError("a class applies only to a conditional model's traversal sheet")
+    if classes:
+        label = DEFAULT_CLASS if label is None else label
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < classes:
+            raise ValueError(f"the class must be between 0 and {classes - 1}, got {label!r}")
+        label = int(label)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
         raise ValueError(f"steps must be a whole number of at least 2, got {steps!r}")
     if not np.isfinite(span) or span <= 0:
         raise ValueError(f"span must be a positive number of standard deviations, got {span!r}")
     if posterior is None:
-        posterior = probes.encode(vae, test_images)
+        posterior = probes.encode(vae, test_images, labels if classes else None)
     mean = np.asarray(posterior.mean, np.float64)
     kl = probes.kl_per_dimension(posterior.mean, posterior.logvar)
     active = probes.active_units(mean)
@@ -68,7 +84,7 @@ def traversal_sheet(model: NumpyVAE | VaeWeights, test_images: np.ndarray, image
             raise ValueError(f"image {image} is not a test image index (0..{len(mean) - 1})")
         index, base = int(image), np.asarray(posterior.mean[image], np.float32)
     else:
-        base = probes.encode(vae, np.asarray(image)[None]).mean[0]
+        base = probes.encode(vae, np.asarray(image)[None], label).mean[0]
     order = tuple(int(d) for d in np.argsort(-kl, kind="stable"))
     offsets = np.linspace(-span, span, steps)
     sweeps = np.empty((dim, steps), np.float32)
@@ -76,10 +92,10 @@ def traversal_sheet(model: NumpyVAE | VaeWeights, test_images: np.ndarray, image
     for row, d in enumerate(order):
         sweeps[row] = base[d] + offsets * spread[d]
         points[row, :, d] = sweeps[row]
-    images = vae.decode_uint8(points.reshape(-1, dim))
+    images = vae.decode_uint8(points.reshape(-1, dim), label)
     return TraversalSheet(images.reshape(dim, steps, *images.shape[1:]), order, kl,
                           tuple(bool(active.variances[d] > probes.ACTIVE_THRESHOLD) for d in order),
-                          sweeps, base, spread, index)
+                          sweeps, base, spread, index, decode_class=label)
 
 
 def sheet_mosaic(sheet: TraversalSheet, dim_inactive: bool = True) -> np.ndarray:
@@ -98,7 +114,8 @@ def sheet_caption(sheet: TraversalSheet) -> str:
     """One line: which dimension each row sweeps, and from where."""
     start = "the origin" if sheet.image_index is None else f"test image {sheet.image_index}"
     rows = ", ".join(f"z{d + 1}" + ("" if a else "*") for d, a in zip(sheet.order, sheet.active))
-    return f"rows {rows} (* inactive), ±{_span_of(sheet):g} sd from {start}"
+    decoded = "" if sheet.decode_class is None else f", class {sheet.decode_class}"
+    return f"rows {rows} (* inactive), ±{_span_of(sheet):g} sd from {start}{decoded}"
 
 
 def save_sheet(sheet: TraversalSheet, path: str | Path, scale: int = 2, frame_seconds: float = 0.15) -> Path:

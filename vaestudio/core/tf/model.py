@@ -123,8 +123,9 @@ class CVAE(keras.Model):
         z = tf.cast(z, tf.float32)
         if not self.architecture.vamp:
             return tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=-1)
-        means, logvars = self.encode(self.pseudo_inputs())
-        means, logvars = tf.cast(means, tf.float32), tf.cast(logvars, tf.float32)  # (K, d)
+        from vaestudio.core.tf.variants import vamp_components
+
+        means, logvars = vamp_components(self)  # (K, d) float32, the pseudo-inputs encoded in chunks
         per_component = tf.reduce_sum(-0.5 * (tf.square(z[..., None, :] - means) * tf.exp(-logvars) + logvars)
                                       - _HALF_LOG_2PI, axis=-1)  # (..., K)
         return tf.reduce_logsumexp(per_component, axis=-1) - math.log(self.architecture.pseudo_inputs)

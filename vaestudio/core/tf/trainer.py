@@ -187,9 +187,13 @@ class Trainer:
         else:
             keras.utils.set_random_seed(cfg.seed)  # as when built here: the same global generators after
         self.model, self.optimizer, steps = parts.model, parts.optimizer, parts.steps
-        if self.resume_from is not None:
-            with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+        with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+            if self.resume_from is not None:
                 _restore(self.resume_from, self.model, self.optimizer)
+            else:  # a VampPrior's pseudo-inputs start at training images (zoo/vamp.py)
+                from vaestudio.core.tf.variants import start_pseudo_inputs
+
+                start_pseudo_inputs(self.model, self.dataset.train_images, cfg.seed)
         self._inputs = steps.inputs = InputPipeline(self.dataset, self.architecture, cfg.batch_size, cfg.seed,
                                                     self.strategy)
         # 0 but for a branch (core.branching): its steps continue the parent's count, with a fresh optimizer

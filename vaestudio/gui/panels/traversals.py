@@ -70,8 +70,9 @@ class TraversalsPanel(QWidget):
             self.legend.setText("")
             return
         start = "the origin" if sheet.image_index is None else f"test image {sheet.image_index}"
+        decoded = "" if sheet.decode_class is None else f", decoded for class {sheet.decode_class} (the plane's)"
         self.header.setText(f"<b>One row per latent dimension</b>, largest KL on top, swept ±3 test-set sd "
-                            f"from {start}; grey: inactive.")
+                            f"from {start}{decoded}; grey: inactive.")
         self._pixmap = QPixmap.fromImage(to_qimage(sheet_mosaic(sheet)))
         self._fit()
         self.legend.setText("<br>".join(sheet.label(row).replace(" (inactive)", " <i>(inactive)</i>")

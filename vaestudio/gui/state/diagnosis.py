@@ -121,6 +121,7 @@ class Diagnosis:
         self.quality_by_moment: dict[tuple, Any] = {}  # (id(history), index, step, id(probe)) -> LatentQuality
         self.explorer.moment_loaded.connect(self._on_moment)
         self.explorer.encodings_changed.connect(self._on_encodings)
+        studio.view.events.decode_class.connect(self._on_class)  # a conditional sheet decodes the plane's class
         studio.active_changed.connect(self._on_active)
         studio.active_epoch_ended.connect(self._on_epoch_end)
         studio.active_cleared.connect(self._update_alarm)
@@ -285,7 +286,14 @@ class Diagnosis:
         vae, posterior = pictures.vae, Posterior(pictures.means, pictures.logvars)
         image = self.traversal_image if self.traversal_image is not None and \
             0 <= self.traversal_image < len(probe.images) else None
-        self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior), (image,))
+        label = self.studio.view.single_label if vae.architecture.classes else None
+        self._submit("traversals", lambda: traversal_sheet(vae, probe.images, image, posterior=posterior, label=label),
+                     (image, label))
+
+    def _on_class(self, *_args) -> None:
+        vae = self.explorer.pictures.vae
+        if vae is not None and vae.architecture.classes:
+            self._start_traversals(self.explorer.pictures)
 
     def _start_health(self, pictures: Pictures) -> None:
         if "health" not in self.wanted or pictures.info is None or pictures.means is None:

@@ -72,7 +72,7 @@ class VaestudioSteps:
         self.inputs = InputPipeline(data, arch, batch, seed)
         self.steps_per_epoch = math.ceil(self.inputs.train_count / batch)
         schedule = Schedule("constant", 0, 0, 10 * self.steps_per_epoch)
-        self.steps = TrainingSteps(self.model, optimizer, self.inputs, tf.random.Generator.from_seed(seed),
+        self.steps = TrainingSteps(self.model, optimizer, self.inputs, seed,
                                    schedule, learning_rate, 1.0, grid_points(20, 2))
         self.batch, self.per_call = batch, steps_per_call
         self.epoch, self.epoch_step, self.iterator = 0, 0, None

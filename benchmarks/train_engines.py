@@ -15,6 +15,7 @@ sgemm with OpenBLAS on all cores and a one-thread sgemm times the cores (issue 2
 Contenders:
   vaestudio      its TrainingSteps as the Trainer drives them (train_levers.VaestudioSteps: tf.data shuffle
                  of uint8 images, 16 steps per compiled call), float32
+  vaestudio-keras  the same with Keras' own output layer (vaestudio.core.tf.output_layer.ENABLED = False)
   article        the tutorial's own code (tutorial_reference.py): a tf.function per step, a Python loop
                  over a tf.data pipeline of float32 images
   torch-eager, torch-compile     torch_reference.py in the PyTorch virtualenv (--torch-python), PyTorch's
@@ -41,7 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from machine import header  # noqa: E402
 
-DEFAULT = "vaestudio,article,torch-eager,torch-eager-1t,torch-compile-1t,sgemm"
+DEFAULT = "vaestudio,vaestudio-keras,article,torch-eager-1t,torch-compile-1t,sgemm"
 TORCH_PYTHON = "/work/torchvenv/bin/python"
 
 
@@ -57,10 +58,12 @@ def training_mflop_per_image(latent_dim: int = 2) -> float:
 
 
 # -- children (each in a fresh process) -------------------------------------------------------------------
-def child_vaestudio(batches: list[int], images: int) -> dict[int, float]:
+def child_vaestudio(batches: list[int], images: int, fast_output: bool = True) -> dict[int, float]:
     from train_levers import VaestudioSteps
     from vaestudio.core.data import load_dataset
+    from vaestudio.core.tf import output_layer
 
+    output_layer.ENABLED = fast_output
     data, rates = load_dataset("fashion_mnist"), {}
     for batch in batches:
         steps = VaestudioSteps(data, batch)
@@ -156,7 +159,8 @@ def main() -> None:
         if args.child == "sgemm":
             print("RESULT " + json.dumps(child_sgemm()))
         else:
-            rates = (child_vaestudio if args.child == "vaestudio" else child_article)(batches, args.images)
+            rates = (child_article(batches, args.images) if args.child == "article" else
+                     child_vaestudio(batches, args.images, fast_output=args.child == "vaestudio"))
             print("RESULT " + json.dumps(rates))
         return
     names = args.only.split(",")

@@ -8,7 +8,7 @@ def test_fast_preset_is_the_measured_one_epoch_recipe():
     fast = TrainConfig.from_preset("fast")
     assert (fast.epochs, fast.batch_size, fast.learning_rate) == (1, 24, 2.5e-3)
     assert (fast.lr_schedule, fast.lr_warmup_steps) == ("cosine", 250)
-    assert (fast.steps_per_call, fast.precision, fast.latent_dim) == (16, "auto", 2)
+    assert (fast.steps_per_call, fast.precision, fast.latent_dim) == (16, "float32", 2)
     assert set(PRESETS["fast"]) == {"epochs", "latent_dim", "batch_size", "learning_rate", "lr_schedule",
                                     "lr_warmup_steps", "steps_per_call", "precision"}
 

@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="default: 0")
     train.add_argument("--limit", type=int, help="use only the first N train and N test images")
     train.add_argument("--precision", choices=PRECISIONS, help="auto: mixed bfloat16 where the hardware has it "
-                       "natively (fast preset's default); tutorial: float32")
+                       "natively; the presets: float32")
     train.add_argument("--image-size", type=int, choices=IMAGE_SIZES, help="image folders: 28 (default) or 64")
     train.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 grey (default) or 3 colour")
     train.add_argument("--likelihood", choices=LIKELIHOODS, help="bernoulli: binarized pixels (default for "

@@ -52,7 +52,6 @@ class VaestudioSteps:
     def __init__(self, data, batch: int, steps_per_call: int = 16, precision: str = "float32",
                  learning_rate: float = 1e-3, seed: int = 0):
         import keras
-        import tensorflow as tf
 
         from vaestudio.core.architecture import Architecture
         from vaestudio.core.latent import grid_points

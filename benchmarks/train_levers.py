@@ -14,7 +14,8 @@ round's images/s is divided by the baseline's of the same round, and the median 
 Contenders:
   vaestudio's own TrainingSteps (core/tf/steps.py) as the Trainer uses it: tf.data shuffle of uint8
   images, `steps_per_call` steps per tf.function call. Names `bB` (batch B, 16 steps per call),
-  `bB-sS` (S steps per call), `bB-bf16` (mixed bfloat16 policy).
+  `bB-sS` (S steps per call), `bB-bf16` (mixed bfloat16 policy), `bB-kerasout` (the decoder's output
+  layer run by Keras' Conv2DTranspose instead of core/tf/output_layer.py).
   A variant built here from vaestudio's modules (model.build_cvae, objective.elbo_parts): the uint8
   training set as one tensor, each epoch an index permutation, each step a gather of its batch — the
   chunk one graph with no iterator. Names `bB-gather`, and `bB-xla` where each step (the model, the
@@ -51,7 +52,6 @@ class VaestudioSteps:
     def __init__(self, data, batch: int, steps_per_call: int = 16, precision: str = "float32",
                  learning_rate: float = 1e-3, seed: int = 0):
         import keras
-        import tensorflow as tf
 
         from vaestudio.core.architecture import Architecture
         from vaestudio.core.latent import grid_points
@@ -72,7 +72,7 @@ class VaestudioSteps:
         self.inputs = InputPipeline(data, arch, batch, seed)
         self.steps_per_epoch = math.ceil(self.inputs.train_count / batch)
         schedule = Schedule("constant", 0, 0, 10 * self.steps_per_epoch)
-        self.steps = TrainingSteps(self.model, optimizer, self.inputs, tf.random.Generator.from_seed(seed),
+        self.steps = TrainingSteps(self.model, optimizer, self.inputs, seed,
                                    schedule, learning_rate, 1.0, grid_points(20, 2))
         self.batch, self.per_call = batch, steps_per_call
         self.epoch, self.epoch_step, self.iterator = 0, 0, None
@@ -159,7 +159,7 @@ class GatherSteps:
 
 
 def make(name: str, data):
-    """A contender from its name: bB[-sS][-bf16|-gather|-xla]."""
+    """A contender from its name: bB[-sS][-bf16|-gather|-xla|-kerasout]."""
     parts = name.split("-")
     batch = int(parts[0][1:])
     per_call = next((int(p[1:]) for p in parts[1:] if p.startswith("s") and p[1:].isdigit()), 16)
@@ -169,11 +169,15 @@ def make(name: str, data):
 
 
 def interleaved(names: list[str], rounds: int, data) -> None:
+    from vaestudio.core.tf import output_layer
+
     contenders = {}
     for name in names:
         started = time.perf_counter()
+        output_layer.ENABLED = "kerasout" not in name.split("-")  # read when the step is traced, just below
         contenders[name] = make(name, data)
         contenders[name].train(contenders[name].per_call * 2)  # trace and warm up
+        output_layer.ENABLED = True
         print(f"  built and traced {name} in {time.perf_counter() - started:.1f} s", flush=True)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):

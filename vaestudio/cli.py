@@ -88,10 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", metavar="DIR", help="folder with the four IDX files or a .npz; for "
                        "--dataset image_folder, a folder of images (classes in subfolders)")
     train.add_argument("--preset", choices=[*PRESETS, "custom"], help="default: tutorial (see below)")
-    train.add_argument("--epochs", type=int, help="default: the preset's (10); with --resume or --from, the "
+    train.add_argument("--epochs", type=int, help="default: the preset's (tutorial 10, fast 1); with --resume or --from, the "
                        "run's total counted from its first epoch (default, with --from: RUN's total)")
     train.add_argument("--latent-dim", type=int, help="default: 2")
-    train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 64)")
+    train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 16)")
     train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 2e-3)")
     train.add_argument("--beta", type=float, help="weight of the KL term in the objective (default 1: the ELBO)")
     train.add_argument("--kl-warmup", type=int, metavar="STEPS", help="raise beta linearly from 0 over STEPS "
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="default: 0")
     train.add_argument("--limit", type=int, help="use only the first N train and N test images")
     train.add_argument("--precision", choices=PRECISIONS, help="auto: mixed bfloat16 where the hardware has it "
-                       "natively (fast preset's default); tutorial: float32")
+                       "natively; the presets: float32")
     train.add_argument("--image-size", type=int, choices=IMAGE_SIZES, help="image folders: 28 (default) or 64")
     train.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 grey (default) or 3 colour")
     train.add_argument("--likelihood", choices=LIKELIHOODS, help="bernoulli: binarized pixels (default for "

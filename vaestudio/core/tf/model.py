@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from vaestudio.core.architecture import Architecture
 from vaestudio.core.errors import ConfigError, ModelFileError
+from vaestudio.core.tf.output_layer import is_output_convolution, output_convolution
 from vaestudio.core.weights import VaeWeights
 
 
@@ -114,7 +115,11 @@ class CVAE(keras.Model):
         return mean, logvar
 
     def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
-        logits = self.decoder(z)
+        """The decoder's logits (probabilities with `apply_sigmoid`); the same layers and weights as
+        `self.decoder(z)`, its stride-1 output layer computed the faster way (`output_convolution`)."""
+        logits = z
+        for layer in self.decoder.layers:
+            logits = output_convolution(layer, logits) if is_output_convolution(layer) else layer(logits)
         return tf.sigmoid(logits) if apply_sigmoid else logits
 
     def prior_log_prob(self, z: tf.Tensor) -> tf.Tensor:

@@ -68,7 +68,15 @@ def _two_device_window() -> EarlyJob:
                     env)
 
 
-EARLY_JOBS = {"frozen_build": _frozen_build, "two_device_window": _two_device_window}  # by the fixture that waits
+def _zoo_two_devices() -> EarlyJob:
+    """tests/test_zoo_distributed.py as a script: the zoo's objectives on 2 logical CPU devices."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(TESTS.parent))
+    return EarlyJob("zoo-devices", lambda base: [sys.executable, str(TESTS / "test_zoo_distributed.py"), str(base)],
+                    env)
+
+
+EARLY_JOBS = {"frozen_build": _frozen_build, "two_device_window": _two_device_window,
+              "zoo_two_devices": _zoo_two_devices}  # by the fixture that waits
 _started: dict[str, EarlyJob] = {}
 
 
@@ -111,5 +119,13 @@ def frozen_build() -> Path:
 def two_device_window() -> tuple[int, str, Path]:
     """The exit code, output and folder of tests/gui/test_window_devices.py run as a script."""
     job = _job("two_device_window")
+    code, log = job.wait(timeout=600)
+    return code, log, job.base
+
+
+@pytest.fixture(scope="session")
+def zoo_two_devices() -> tuple[int, str, Path]:
+    """The exit code, output and folder of tests/test_zoo_distributed.py run as a script."""
+    job = _job("zoo_two_devices")
     code, log = job.wait(timeout=600)
     return code, log, job.base

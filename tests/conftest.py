@@ -20,6 +20,8 @@ os.environ.setdefault("VAESTUDIO_SETTINGS_ORG", "vaestudio-tests")
 
 # Tiny IDX data and trained run folders, made once per test run for every module that asks for them.
 from hostile_helpers import tiny_idx, trained_runs  # noqa: E402,F401  (session fixtures)
+# Run folders of processes killed at a crash point, made once per test run for the hostile tests that recover them.
+from crash_runs import crash_runs  # noqa: E402,F401  (session fixture)
 
 TESTS = Path(__file__).resolve().parent
 PACKAGING = TESTS.parent / "packaging"

@@ -27,7 +27,7 @@ class Background:
         except subprocess.TimeoutExpired:
             self.discard()
             raise
-        read = lambda name: (self.folder / name).read_text(encoding="utf-8", errors="backslashreplace")  # noqa: E731
+        read = lambda name: (self.folder / name).read_text(encoding="utf-8", errors="replace")  # noqa: E731
         return subprocess.CompletedProcess(self.args, self.process.returncode, read("stdout"), read("stderr"))
 
     def discard(self) -> None:

@@ -18,9 +18,8 @@ import subprocess
 
 import pytest
 
-from background_processes import Background
-from hostile_helpers import (REPO, assert_run_complete, cli_env, command, empty_files, index_rows, part_files, recover,
-                             run_cli, stderr_problems, tiny_idx, train_args)
+from hostile_helpers import (assert_run_complete, empty_files, index_rows, part_files, recover, run_cli,
+                             stderr_problems, tiny_idx, train_args)
 
 __all__ = ["tiny_idx"]  # fixture
 
@@ -39,35 +38,10 @@ def _assert_clean_failure(result: subprocess.CompletedProcess, run, file_name: s
         index_rows(run)
 
 
-def _gif_run_args(data, run) -> list[str]:
-    return ["train", "--data", str(data), "--epochs", "6", "--batch-size", "32", "--lr", "2e-3", "--grid", "40",
-            "--seed", "3", "--out", str(run)]
-
-
 @pytest.fixture(scope="module")
-def too_big(request, tiny_idx, tmp_path_factory):
-    """The runs under a file-size limit that this session's tests check, started together (a process spends most
-    of its start on one core): by fixture name, (the process, its run folder)."""
-    runs = {"checkpoint_too_big": (lambda run: train_args(tiny_idx, run, 2), CHECKPOINT_FAILS),
-            "gif_too_big": (lambda run: _gif_run_args(tiny_idx, run), GIF_FAILS)}
-    wanted = {name for item in request.session.items if item.module is request.module
-              for name in runs if name in item.fixturenames}
-    started = {}
-    try:
-        for name in sorted(wanted):
-            run = tmp_path_factory.mktemp(name) / "run"
-            args, limit = runs[name]
-            started[name] = Background(command(args(run), fsize=limit), env=cli_env(), cwd=REPO), run
-        yield started
-    finally:
-        for process, _run in started.values():
-            process.discard()
-
-
-@pytest.fixture(scope="module")
-def checkpoint_too_big(too_big):
-    process, run = too_big["checkpoint_too_big"]
-    return process.result(timeout=240), run
+def checkpoint_too_big(tiny_idx, tmp_path_factory):
+    run = tmp_path_factory.mktemp("efbig") / "run"
+    return run_cli(train_args(tiny_idx, run, 2), fsize=CHECKPOINT_FAILS), run
 
 
 def test_a_checkpoint_that_cannot_be_written_is_one_line_naming_it(checkpoint_too_big):
@@ -84,9 +58,11 @@ def test_a_run_whose_first_checkpoint_failed_resumes_once_space_is_back(checkpoi
 
 
 @pytest.fixture(scope="module")
-def gif_too_big(too_big):
-    process, run = too_big["gif_too_big"]
-    return process.result(timeout=240), run
+def gif_too_big(tiny_idx, tmp_path_factory):
+    run = tmp_path_factory.mktemp("efbig-gif") / "run"
+    args = ["train", "--data", str(tiny_idx), "--epochs", "6", "--batch-size", "32", "--lr", "2e-3", "--grid", "40",
+            "--seed", "3", "--out", str(run)]
+    return run_cli(args, fsize=GIF_FAILS), run
 
 
 def test_a_gif_that_cannot_be_written_is_one_line_naming_it(gif_too_big):

@@ -20,6 +20,8 @@ os.environ.setdefault("VAESTUDIO_SETTINGS_ORG", "vaestudio-tests")
 
 # Tiny IDX data and trained run folders, made once per test run for every module that asks for them.
 from hostile_helpers import tiny_idx, trained_runs  # noqa: E402,F401  (session fixtures)
+# Run folders of processes killed at a crash point, made once per test run for the hostile tests that recover them.
+from crash_runs import crash_runs  # noqa: E402,F401  (session fixture)
 
 TESTS = Path(__file__).resolve().parent
 PACKAGING = TESTS.parent / "packaging"
@@ -68,7 +70,15 @@ def _two_device_window() -> EarlyJob:
                     env)
 
 
-EARLY_JOBS = {"frozen_build": _frozen_build, "two_device_window": _two_device_window}  # by the fixture that waits
+def _zoo_two_devices() -> EarlyJob:
+    """tests/test_zoo_distributed.py as a script: the zoo's objectives on 2 logical CPU devices."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(TESTS.parent))
+    return EarlyJob("zoo-devices", lambda base: [sys.executable, str(TESTS / "test_zoo_distributed.py"), str(base)],
+                    env)
+
+
+EARLY_JOBS = {"frozen_build": _frozen_build, "two_device_window": _two_device_window,
+              "zoo_two_devices": _zoo_two_devices}  # by the fixture that waits
 _started: dict[str, EarlyJob] = {}
 
 
@@ -111,5 +121,13 @@ def frozen_build() -> Path:
 def two_device_window() -> tuple[int, str, Path]:
     """The exit code, output and folder of tests/gui/test_window_devices.py run as a script."""
     job = _job("two_device_window")
+    code, log = job.wait(timeout=600)
+    return code, log, job.base
+
+
+@pytest.fixture(scope="session")
+def zoo_two_devices() -> tuple[int, str, Path]:
+    """The exit code, output and folder of tests/test_zoo_distributed.py run as a script."""
+    job = _job("zoo_two_devices")
     code, log = job.wait(timeout=600)
     return code, log, job.base

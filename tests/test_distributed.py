@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,17 @@ def _train(folder: Path, devices=None, stop_at: int | None = None, resume: bool 
 
 
 # -- the half that runs in a fresh interpreter, on 2 logical CPU devices ----------------------------------------
+ONE_STOPPED_READY = "one_stopped.ready"  # written by the test process once its one-device run stopped at STOP_AT
+
+
+def _await_file(path: Path, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"{path}: not written within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def _two_replica_half(out: Path) -> None:
     from vaestudio.core.errors import ConfigError
     from vaestudio.core.events import Started
@@ -72,8 +84,9 @@ def _two_replica_half(out: Path) -> None:
     started = [e for e in _train(out / "two", devices=2) if isinstance(e, Started)]
     report["started"] = [started[0].device, started[0].replicas]
     _train(out / "two_stopped", devices=2, stop_at=STOP_AT)
-    _train(out / "one_stopped", devices=2, resume=True)  # a checkpoint of one device, resumed on two
     report["sgd"] = _sgd_steps_agree()
+    _await_file(out / ONE_STOPPED_READY)  # the test process trains it meanwhile
+    _train(out / "one_stopped", devices=2, resume=True)  # a checkpoint of one device, resumed on two
     try:
         split_cpu(3)
     except ConfigError as exc:
@@ -164,20 +177,22 @@ def _start_workers(out: Path) -> list[subprocess.Popen]:
 @pytest.fixture(scope="module")
 def one_device(tmp_path_factory):
     """The reference: 50 steps on one device, and a run stopped after 25 (in this process). The two workers
-    start first and train beside it (they need nothing of it): a process spends most of its start on one core."""
+    and the two-replica script start first and train beside it (a process spends most of its start on one
+    core); the script waits for the stopped run only at its end, to resume it on two devices."""
     pytest.importorskip("tensorflow")
     out = tmp_path_factory.mktemp("distributed")
-    workers = _start_workers(out)
+    processes = [*_start_workers(out), _script("two-replicas", out)]
     try:
         _train(out / "one")
         _train(out / "one_stopped", stop_at=STOP_AT)
+        (out / ONE_STOPPED_READY).write_text("")
     except BaseException:
-        for process in workers:
+        for process in processes:
             process.kill()
             process.wait()
         raise
-    yield out, workers
-    for process in workers:  # left running only when no test asked for them
+    yield out, processes
+    for process in processes:  # left running only when no test asked for them
         if process.poll() is None:
             process.kill()
             process.wait()
@@ -185,8 +200,8 @@ def one_device(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(one_device):
-    out, _ = one_device
-    _finish(_script("two-replicas", out))
+    out, processes = one_device
+    _finish(processes[2])
     _train(out / "two_stopped", resume=True)  # a checkpoint of two replicas, resumed on one device
     return out, json.loads((out / "report.json").read_text())
 
@@ -194,7 +209,7 @@ def runs(one_device):
 @pytest.fixture(scope="module")
 def workers(one_device):
     out, processes = one_device
-    for process in processes:
+    for process in processes[:2]:
         _finish(process)
     _train(out / "workers_stopped", resume=True)  # a checkpoint of two workers, resumed on one device
     return out, [json.loads((out / f"worker{i}.json").read_text()) for i in range(2)]

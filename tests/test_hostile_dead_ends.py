@@ -12,20 +12,33 @@ import signal
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, kill_at, recover, run_cli, start_cli, stop_process,
-                             stderr_problems, tiny_idx, train_args, wait_for)
+from crash_runs import start_kills
+from hostile_helpers import (assert_run_complete, recover, start_cli, stop_process, stderr_problems, tiny_idx,
+                             train_args, wait_for)
 from vaestudio.cli import main
 
 __all__ = ["tiny_idx"]  # fixture
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kills_started(request, crash_runs):
+    """This module's kills (tests/crash_runs.py), started before its tests, two at a time beside them."""
+    def crash_point(item) -> str | None:
+        if item.originalname == "test_a_run_killed_while_writing_its_first_config_can_be_started_again":
+            return "atomic:config.json"
+        return item.callspec.params.get("crash_point") if hasattr(item, "callspec") else None
+
+    start_kills(request, crash_runs, crash_point)
+    return crash_runs
 
 
 @pytest.mark.parametrize("crash_point", [
     "atomic:frame-00001.png",  # in epoch 1, at its first snapshot after batch 1
     "atomic:checkpoint.npz",  # while the first checkpoint is written: epoch 1 was complete
 ])
-def test_a_run_killed_before_its_first_checkpoint_resumes(crash_point, tiny_idx, tmp_path, capsys):
-    run = tmp_path / "run"
-    killed = run_cli(train_args(tiny_idx, run, 2), env=kill_at(crash_point))
+def test_a_run_killed_before_its_first_checkpoint_resumes(crash_point, kills_started, tmp_path, capsys):
+    run = tmp_path / "run"  # a copy of what `train` (2 epochs, --out run) killed at the crash point left
+    _args, _epochs, killed = kills_started.killed("new", crash_point, run)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     code = main(["train", "--resume", str(run)])
     assert code == 0, capsys.readouterr().err
@@ -57,12 +70,11 @@ def test_a_run_that_diverged_in_epoch_1_resumes_with_a_lower_learning_rate(tiny_
     assert_run_complete(run, 2)
 
 
-def test_a_run_killed_while_writing_its_first_config_can_be_started_again(tiny_idx, tmp_path, capsys):
+def test_a_run_killed_while_writing_its_first_config_can_be_started_again(kills_started, tmp_path, capsys):
     """The folder has no config.json, only what a kill left (snapshots/, a temporary file): the same command
     must still work, or --resume must; an 'only empty folders' rule or a lock file must not make it a dead end."""
-    run = tmp_path / "run"
-    args = train_args(tiny_idx, run, 2)
-    killed = run_cli(args, env=kill_at("atomic:config.json"))
+    run = tmp_path / "run"  # a copy of what `train` (2 epochs, --out run) killed there left
+    args, _epochs, killed = kills_started.killed("new", "atomic:config.json", run)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     codes = recover(run, args)
     assert codes[-1] == 0, (codes, capsys.readouterr().err)

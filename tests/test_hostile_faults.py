@@ -21,29 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hostile_helpers import assert_run_complete, copy_run, kill_at, recover, run_cli, start_cli, train_args
-
-
-NEW_RUN_EPOCHS, RESUMED_EPOCHS = 2, 3
+from crash_runs import KILLERS, NEW_RUN_EPOCHS
+from hostile_helpers import assert_run_complete, recover, start_cli, train_args
 
 
 def _seed() -> int:
     return int(os.environ.get("VAESTUDIO_FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
-
-
-# Killed phases run two at a time beside the test that recovers an earlier one: a vaestudio process spends
-# most of its life starting (imports, tracing) on one core, and the recovery runs in this process.
-KILLERS = 2
-
-
-def _kill(phase: str, spec: str, tiny_idx, trained_runs, run) -> tuple[list[str], int, object]:
-    """Run the phase with VAESTUDIO_KILL_AT=spec: its arguments, the epochs it should end with, the process."""
-    if phase == "new":
-        args, epochs = train_args(tiny_idx, run, NEW_RUN_EPOCHS), NEW_RUN_EPOCHS
-    else:
-        copy_run(trained_runs.stale, run)
-        args, epochs = ["train", "--resume", str(run), "--epochs", str(RESUMED_EPOCHS)], RESUMED_EPOCHS
-    return args, epochs, run_cli(args, env=kill_at(spec))
 
 
 def _recover(phase: str, spec: str, run, args: list[str], epochs: int, killed) -> None:
@@ -56,17 +39,13 @@ def _recover(phase: str, spec: str, run, args: list[str], epochs: int, killed) -
 
 
 @pytest.fixture(scope="module")
-def killed_runs(request, tiny_idx, trained_runs, tmp_path_factory):
-    """The killed phase of each crash point selected in this session, started in the order the tests run."""
-    pool = ThreadPoolExecutor(max_workers=KILLERS)
-    jobs = {}
+def killed_runs(request, trained_runs, crash_runs):
+    """The killed phase of each crash point selected in this session, started in the order the tests run
+    (tests/crash_runs.py: two at a time, beside the tests that recover the earlier ones)."""
     for item in request.session.items:
         if item.module is request.module and item.originalname == "test_a_kill_at_every_crash_point_is_recovered":
-            phase, spec = item.callspec.params["phase"], item.callspec.params["spec"]
-            run = tmp_path_factory.mktemp("crash") / "run"
-            jobs[phase, spec] = run, pool.submit(_kill, phase, spec, tiny_idx, trained_runs, run)
-    yield jobs
-    pool.shutdown(cancel_futures=True)
+            crash_runs.start(item.callspec.params["phase"], item.callspec.params["spec"], trained_runs.stale)
+    return crash_runs
 
 
 # Every crash point, in the phase where it is reached. The quick ones run in the normal suite, the rest is
@@ -103,13 +82,9 @@ EVERY_POINT = [
 @pytest.mark.parametrize("phase, spec", [
     pytest.param(phase, spec, id=f"{phase}-{spec}", marks=[] if (phase, spec) in QUICK else [pytest.mark.slow])
     for phase, spec in EVERY_POINT])
-def test_a_kill_at_every_crash_point_is_recovered(phase, spec, tiny_idx, trained_runs, killed_runs, tmp_path):
-    if (phase, spec) in killed_runs:
-        run, job = killed_runs[phase, spec]
-        args, epochs, killed = job.result()
-    else:  # not known at collection (a plugin re-ran it): kill it now
-        run = tmp_path / "run"
-        args, epochs, killed = _kill(phase, spec, tiny_idx, trained_runs, run)
+def test_a_kill_at_every_crash_point_is_recovered(phase, spec, trained_runs, killed_runs, tmp_path):
+    run = tmp_path / "run"  # a copy of what the kill left (started now if not known at collection)
+    args, epochs, killed = killed_runs.killed(phase, spec, run, trained_runs.stale)
     _recover(phase, spec, run, args, epochs, killed)
 
 

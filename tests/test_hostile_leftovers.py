@@ -12,11 +12,19 @@ import signal
 
 import pytest
 
-from hostile_helpers import (assert_run_complete, assert_snapshots_consistent, epoch_rows, index_rows, kill_at,
-                             part_files, run_cli, tiny_idx, train_args)
+from crash_runs import start_kills
+from hostile_helpers import assert_run_complete, assert_snapshots_consistent, epoch_rows, index_rows, part_files
 from vaestudio.cli import main
 
-__all__ = ["tiny_idx"]  # fixture
+BETWEEN_CHECKPOINT_AND_SNAPSHOT = "atomic:frame-00002.png"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kills_started(request, crash_runs):
+    """This module's kills (tests/crash_runs.py), started before its tests, two at a time beside them."""
+    start_kills(request, crash_runs, lambda item: item.callspec.params["crash_point"] if hasattr(item, "callspec")
+                else BETWEEN_CHECKPOINT_AND_SNAPSHOT)
+    return crash_runs
 
 
 @pytest.mark.parametrize("crash_point, leftover", [
@@ -25,10 +33,10 @@ __all__ = ["tiny_idx"]  # fixture
     ("atomic:training.gif", ".training.gif."),
     ("atomic:frame-00002.png", "snapshots/.frame-00002.png."),
 ])
-def test_temporary_files_left_by_a_kill_are_gone_after_the_resume(crash_point, leftover, tiny_idx, tmp_path,
+def test_temporary_files_left_by_a_kill_are_gone_after_the_resume(crash_point, leftover, kills_started, tmp_path,
                                                                    capsys):
-    run = tmp_path / "run"
-    killed = run_cli(train_args(tiny_idx, run, 2), env=kill_at(crash_point))
+    run = tmp_path / "run"  # a copy of what `train` (2 epochs, --out run) killed at the crash point left
+    _args, _epochs, killed = kills_started.killed("new", crash_point, run)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = [str(p.relative_to(run)) for p in part_files(run)]
     assert any(name.startswith(leftover) for name in left), f"the kill left {left}, expected {leftover}*"
@@ -42,9 +50,9 @@ def test_temporary_files_left_by_a_kill_are_gone_after_the_resume(crash_point, l
     assert_snapshots_consistent(run, crash_point)  # (whether every snapshot survived is the next test's)
 
 
-def test_a_kill_between_the_checkpoint_and_the_epoch_snapshot_loses_no_snapshot(tiny_idx, tmp_path, capsys):
-    run = tmp_path / "run"
-    killed = run_cli(train_args(tiny_idx, run, 2), env=kill_at("atomic:frame-00002.png"))
+def test_a_kill_between_the_checkpoint_and_the_epoch_snapshot_loses_no_snapshot(kills_started, tmp_path, capsys):
+    run = tmp_path / "run"  # a copy of what `train` (2 epochs, --out run) killed there left
+    _args, _epochs, killed = kills_started.killed("new", BETWEEN_CHECKPOINT_AND_SNAPSHOT, run)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert main(["train", "--resume", str(run)]) == 0, capsys.readouterr().err
     labels = [row[3] for row in index_rows(run)]

@@ -4,6 +4,8 @@ checkpoint, outputs, exit 130, and `--resume` continues exactly as if nothing ha
 from __future__ import annotations
 
 import signal
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -13,15 +15,35 @@ from vaestudio.cli import main
 
 __all__ = ["tiny_idx"]  # fixture
 
+SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGHUP": signal.SIGHUP}
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume_exactly(sig, tiny_idx, tmp_path, capsys):
-    run = tmp_path / "run"
-    process = start_cli(train_args(tiny_idx, run, 400))
+
+def _signalled_after_the_first_epoch(data, run, sig) -> tuple[subprocess.Popen, str, str]:
+    process = start_cli(train_args(data, run, 400))
     try:
         wait_for(lambda: len(epoch_rows(run)) >= 1, process, what="the first epoch")
     finally:
         out, err = stop_process(process, sig)
+    return process, out, err
+
+
+@pytest.fixture(scope="module")
+def signalled_runs(request, tiny_idx, tmp_path_factory):
+    """A 400-epoch run sent each signal this session tests once its first epoch is written: all started at once
+    (a process spends most of its start on one core), each stopped by a thread of its own."""
+    names = [item.callspec.id for item in request.session.items if item.module is request.module
+             and item.originalname == "test_sigterm_and_sighup_stop_like_ctrl_c_and_resume_exactly"]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(names)))
+    runs = {name: tmp_path_factory.mktemp(f"signalled-{name}") / "run" for name in names}
+    jobs = {name: pool.submit(_signalled_after_the_first_epoch, tiny_idx, runs[name], SIGNALS[name]) for name in names}
+    yield {name: (runs[name], jobs[name]) for name in names}
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume_exactly(sig, signalled_runs, tiny_idx, tmp_path, capsys):
+    run, job = signalled_runs[sig.name]
+    process, out, err = job.result()
     assert process.returncode == 130, (process.returncode, err[-2000:])
     assert f"--resume {run}" in out
     assert stderr_problems(err, lines=0) == [] or stderr_problems(err, lines=1) == [], err

@@ -261,9 +261,11 @@ def test_stop_before_training_begins_writes_nothing(tmp_path, data):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_torn_metrics_append_is_survived(tmp_path):
-    """A kill in the middle of a metrics line (a real SIGKILL at a crash point) leaves a folder that resumes."""
+def test_a_torn_metrics_append_is_survived(tmp_path, capsys):
+    """A kill in the middle of a metrics line (a real SIGKILL at a crash point) leaves a folder that resumes
+    (here, in this process: no second TensorFlow start-up)."""
     from idx_files import write_idx_folder
+    from vaestudio.cli import main
 
     sample = synthetic_dataset(n_train=128, n_test=32, seed=2)
     idx = write_idx_folder(tmp_path / "idx", (sample.train_images, sample.train_labels, sample.test_images,
@@ -275,8 +277,6 @@ def test_a_torn_metrics_append_is_survived(tmp_path):
     killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9
     assert not (run / "metrics.csv").read_text().endswith("\n")  # torn mid-line
-    resumed = subprocess.run([sys.executable, "-m", "vaestudio", "train", "--resume", str(run)],
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    assert main(["train", "--resume", str(run)]) == 0, capsys.readouterr().err
     epochs = [e.epoch for e in replay(run) if isinstance(e, EpochEnd)]
     assert epochs == [1, 2]

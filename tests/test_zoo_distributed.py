@@ -2,14 +2,12 @@
 schedule, the VampPrior (its pseudo-inputs learn like any weight) and the conditional model take the same SGD steps on two replicas as on one (the free-bits mask is the whole batch's);
 beta-TCVAE's minibatch estimate is each replica's share, so its steps differ a little, but they train,
 also when one replica gets no image. The devices are split in a fresh interpreter: this file run as a
-script (`python tests/test_zoo_distributed.py OUT`)."""
+script (`python tests/test_zoo_distributed.py OUT`), which tests/conftest.py starts when the tests are collected."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -92,13 +90,11 @@ def _runs_in_turn(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(zoo_two_devices):
+    """The script's report; tests/conftest.py starts the script when the tests are collected, to run beside them."""
     pytest.importorskip("tensorflow")
-    out = tmp_path_factory.mktemp("zoo_distributed")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, __file__, str(out)], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=600, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    code, output, out = zoo_two_devices
+    assert code == 0, output[-3000:]
     return json.loads((out / "report.json").read_text())
 
 

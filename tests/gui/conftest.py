@@ -59,6 +59,32 @@ def recorded_run(tmp_path_factory, tiny_data):
     return run.path, config
 
 
+# The model zoo's variants as tiny 1-epoch runs (latent dim 2, 4x4 grid), each trained once per test run by the
+# first test that asks for it: the GUI tests of the zoo open them, none writes into them.
+ZOO_VARIANTS = {"vamp": dict(prior="vamp", pseudo_inputs=5, objective="iwae", samples=2),
+                "conditional": dict(model="conditional"), "tcvae": dict(objective="tcvae", beta=2.0)}
+
+
+@pytest.fixture(scope="session")
+def zoo_run(tmp_path_factory, tiny_data):
+    """zoo_run(name): the folder of the ZOO_VARIANTS run `name`, recorded by the core pipeline."""
+    from vaestudio.core.config import TrainConfig
+    from vaestudio.core.runs import Run
+
+    folders = {}
+
+    def folder(name: str):
+        if name not in folders:
+            config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
+                                             metrics_every=1, snapshot_every=2, seed=1, **ZOO_VARIANTS[name])
+            run = Run.new(tmp_path_factory.mktemp("zoo") / name, config, load_dataset=lambda _config: tiny_data)
+            list(run.events())
+            folders[name] = run.path
+        return folders[name]
+
+    return folder
+
+
 @pytest.fixture
 def make_window(qtbot, tiny_data):
     """Opens real windows that train on the tiny synthetic data, small grids and frequent events."""

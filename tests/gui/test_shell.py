@@ -234,16 +234,13 @@ def test_image_files_dropped_on_the_window_are_encoded(qtbot, window, recorded_r
     qtbot.waitUntil(lambda: [o.name for o in window.studio.view.own_images] == ["a.png", "b.png"], timeout=10_000)
 
 
-@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
-def test_a_signal_closes_the_app_like_its_close_button(tmp_path, name):
-    """SIGTERM / SIGHUP while training: the checkpoint is saved and the process ends quickly."""
-    code = f"""
+SIGNALLED_APP = """
 import os, sys, time
 os.environ['QT_QPA_PLATFORM'] = 'offscreen'
 os.environ['VAESTUDIO_SETTINGS_ORG'] = 'vaestudio-tests'
-os.environ['VAESTUDIO_RUNS_DIR'] = {str(tmp_path / 'runs')!r}
+os.environ['VAESTUDIO_RUNS_DIR'] = {runs!r}
 from PySide6.QtCore import QSettings, QTimer
-QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(tmp_path / 'settings')!r})
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {settings!r})
 from vaestudio.core.data import synthetic_dataset
 from vaestudio.gui import app as app_module
 from vaestudio.gui.main_window import MainWindow
@@ -267,11 +264,38 @@ app.exec()
 print('closed', flush=True)
 app_module.leave(0)
 """
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def signalled_apps(request, tmp_path_factory):
+    """The app training in a fresh process, one for each signal this session sends: all started at once, so that
+    their start-ups (Python, Qt, TensorFlow) run side by side. Each: (process, its stderr file)."""
+    names = [item.callspec.params["name"] for item in request.session.items if item.module is request.module
+             and item.originalname == "test_a_signal_closes_the_app_like_its_close_button"]
+    apps = {}
+    try:
+        for name in names:
+            base = tmp_path_factory.mktemp(f"signalled-{name}")
+            code = SIGNALLED_APP.format(runs=str(base / "runs"), settings=str(base / "settings"))
+            with open(base / "stderr", "wb") as stderr:
+                apps[name] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=stderr,
+                                              stdin=subprocess.DEVNULL, text=True, cwd=REPO), base / "stderr"
+        yield apps
+    finally:
+        for child, _ in apps.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_signal_closes_the_app_like_its_close_button(signalled_apps, name):
+    """SIGTERM / SIGHUP while training: the checkpoint is saved and the process ends quickly."""
+    child, stderr = signalled_apps[name]
+    errors = lambda: stderr.read_text(errors="replace")[-3000:]  # noqa: E731
     try:
         line = child.stdout.readline()
-        assert line.startswith("training"), line + child.stderr.read()[-3000:]
+        assert line.startswith("training"), line + errors()
         folder = Path(line.split(maxsplit=1)[1].strip())
         sent = time.monotonic()
         child.send_signal(getattr(signal, name))
@@ -280,7 +304,7 @@ app_module.leave(0)
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 0, child.stderr.read()[-3000:]
+    assert child.returncode == 0, errors()
     assert seconds < 20, f"the process took {seconds:.2f} s to end"  # a hang, not a speed check (benchmarks)
     from vaestudio.core.store.checkpoint import load_checkpoint
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from PySide6.QtGui import QKeySequence
 from vaestudio.core.config import PRESETS
 from vaestudio.core.latent import grid_axis_values
 from vaestudio.gui.state.studio import IDLE, PAUSED, TRAINING
+from background_processes import Background
 from window_helpers import set_fields, train, wait_idle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,24 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 def menu_actions(window, title: str) -> dict:
     menu = next(a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == title)
     return {a.text().replace("&", ""): a for a in menu.actions() if not a.isSeparator()}
-
-
-def test_window_shows_before_tensorflow_loads():
-    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
-            "from vaestudio.gui.app import create_application\n"
-            "from vaestudio.gui.main_window import MainWindow\n"
-            "app = create_application(); w = MainWindow(); w.show(); app.processEvents()\n"
-            "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules, flush=True)\n"
-            "while not (w.device_ready or w.last_error): app.processEvents()\n"
-            "print('vaestudio.core.tf.objective' in sys.modules, 'vaestudio.core.tf.trainer' in sys.modules, flush=True)\n"
-            "os._exit(0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
-                         cwd=REPO)
-    first, second = out.stdout.strip().splitlines()[-2:]
-    visible, *label, _ = first.split()
-    assert visible == "True" and " ".join(label).startswith("Loading TensorFlow")
-    # Once the device shows, what training needs is imported too: pressing Start imports nothing.
-    assert second.split() == ["True", "True"]
 
 
 def test_the_window_has_its_panels_menus_shortcuts_and_device(qtbot, window):
@@ -412,43 +394,6 @@ def test_settings_and_layout_are_remembered_and_an_old_layout_does_not_break_the
         third.close()
 
 
-def test_opening_a_model_during_the_first_second_waits_for_the_one_tensorflow_loader(tmp_path, recorded_run):
-    """Issue 9 #6: an open during start-up must not import TensorFlow beside the loader; later opens work."""
-    from vaestudio.core.store.run_folder import RunFolder
-
-    from vaestudio.core.tf.model import model_from_weights, save_model
-
-    path, _config = recorded_run
-    store = RunFolder(path).snapshots
-    model = model_from_weights(store.load_weights(store.records()[-1]))
-    for name in ("first.keras", "second.keras"):
-        save_model(model, tmp_path / name)
-    code = f"""
-import os, sys
-os.environ['QT_QPA_PLATFORM'] = 'offscreen'
-os.environ['VAESTUDIO_SETTINGS_ORG'] = 'vaestudio-tests'
-from PySide6.QtCore import QSettings
-QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(tmp_path / 'settings')!r})
-from vaestudio.gui.app import create_application
-from vaestudio.gui.main_window import MainWindow
-from vaestudio.gui.selftest import wait_until
-app = create_application(); w = MainWindow(); w.show(); app.processEvents()
-loading = w.studio.tf_status
-w.opening.open_model({str(tmp_path / 'first.keras')!r})
-wait_until(lambda: (w.studio.active is not None) or w.last_error, 120, 'the first model')
-first = w.studio.active.title() if w.studio.active else w.last_error
-w.opening.open_model({str(tmp_path / 'second.keras')!r})
-wait_until(lambda: (w.studio.active is not None and w.studio.active.title() == 'second.keras') or w.last_error, 60, 'the second')
-print(loading, first, w.studio.active.title() if w.studio.active else None, w.last_error, w.device_label.text(), flush=True)
-os._exit(0)
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=REPO)
-    assert out.returncode == 0, out.stderr[-3000:]
-    loading, first, second, error, *device = out.stdout.strip().splitlines()[-1].split()
-    assert (loading, first, second, error) == ("loading", "first.keras", "second.keras", "None")
-    assert device[0] == "Device:"
-
-
 def test_an_image_folder_dataset_asks_for_its_folder_size_and_channels(qtbot, window, tmp_path):
     controls = window.controls
     assert not controls.size_combo.isVisible()
@@ -467,6 +412,36 @@ def test_an_image_folder_dataset_asks_for_its_folder_size_and_channels(qtbot, wi
     assert controls.config().data_dir is None and not controls.size_combo.isVisible()
 
 
+# -- fresh processes: started before the tests above, checked below -------------------------------------------
+START_UP_SCRIPT = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+                   "from vaestudio.gui.app import create_application\n"
+                   "from vaestudio.gui.main_window import MainWindow\n"
+                   "app = create_application(); w = MainWindow(); w.show(); app.processEvents()\n"
+                   "print(w.isVisible(), w.device_label.text(), 'tensorflow' in sys.modules, flush=True)\n"
+                   "while not (w.device_ready or w.last_error): app.processEvents()\n"
+                   "print('vaestudio.core.tf.objective' in sys.modules, 'vaestudio.core.tf.trainer' in sys.modules, "
+                   "flush=True)\n"
+                   "os._exit(0)")
+
+FIRST_SECOND_SCRIPT = """
+import os, sys
+os.environ['QT_QPA_PLATFORM'] = 'offscreen'
+os.environ['VAESTUDIO_SETTINGS_ORG'] = 'vaestudio-tests'
+from PySide6.QtCore import QSettings
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {settings!r})
+from vaestudio.gui.app import create_application
+from vaestudio.gui.main_window import MainWindow
+from vaestudio.gui.selftest import wait_until
+app = create_application(); w = MainWindow(); w.show(); app.processEvents()
+loading = w.studio.tf_status
+w.opening.open_model({first!r})
+wait_until(lambda: (w.studio.active is not None) or w.last_error, 120, 'the first model')
+first = w.studio.active.title() if w.studio.active else w.last_error
+w.opening.open_model({second!r})
+wait_until(lambda: (w.studio.active is not None and w.studio.active.title() == 'second.keras') or w.last_error, 60, 'the second')
+print(loading, first, w.studio.active.title() if w.studio.active else None, w.last_error, w.device_label.text(), flush=True)
+os._exit(0)
+"""
 
 TAB_BARS_SCRIPT = r"""
 import json, sys, time
@@ -505,13 +480,76 @@ window.close()
 """
 
 
-def test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it(tmp_path):
+def _start_up(tmp_path):
+    return Background([sys.executable, "-c", START_UP_SCRIPT], cwd=REPO)
+
+
+def _first_second(tmp_path, recorded_run):
+    """Issue 9 #6's process: two models opened in a fresh window, the first during TensorFlow's start-up."""
+    from vaestudio.core.store.run_folder import RunFolder
+    from vaestudio.core.tf.model import model_from_weights, save_model
+
+    path, _config = recorded_run
+    store = RunFolder(path).snapshots
+    model = model_from_weights(store.load_weights(store.records()[-1]))
+    for name in ("first.keras", "second.keras"):
+        save_model(model, tmp_path / name)
+    code = FIRST_SECOND_SCRIPT.format(settings=str(tmp_path / "settings"), first=str(tmp_path / "first.keras"),
+                                      second=str(tmp_path / "second.keras"))
+    return Background([sys.executable, "-c", code], cwd=REPO)
+
+
+def _tab_bars(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", VAESTUDIO_SETTINGS_ORG="vaestudio-tests")
+    return Background([sys.executable, "-c", TAB_BARS_SCRIPT, str(tmp_path / "settings")], env=env)
+
+
+FRESH_PROCESSES = {"test_window_shows_before_tensorflow_loads": _start_up,
+                   "test_opening_a_model_during_the_first_second_waits_for_the_one_tensorflow_loader": _first_second,
+                   "test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it": _tab_bars}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_processes(request, tmp_path_factory):
+    """The fresh processes of the tests below that this session runs, started before this module's other tests."""
+    started = {}
+    wanted = {item.originalname for item in request.session.items if item.module is request.module}
+    try:
+        for name, start in FRESH_PROCESSES.items():
+            if name in wanted:
+                extra = [request.getfixturevalue("recorded_run")] if start is _first_second else []
+                started[name] = start(tmp_path_factory.mktemp("fresh"), *extra)
+        yield started
+    finally:
+        for process in started.values():
+            process.discard()
+
+
+def test_window_shows_before_tensorflow_loads(fresh_processes):
+    out = fresh_processes["test_window_shows_before_tensorflow_loads"].result(timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    first, second = out.stdout.strip().splitlines()[-2:]
+    visible, *label, _ = first.split()
+    assert visible == "True" and " ".join(label).startswith("Loading TensorFlow")
+    # Once the device shows, what training needs is imported too: pressing Start imports nothing.
+    assert second.split() == ["True", "True"]
+
+
+def test_opening_a_model_during_the_first_second_waits_for_the_one_tensorflow_loader(fresh_processes):
+    """Issue 9 #6: an open during start-up must not import TensorFlow beside the loader; later opens work."""
+    out = fresh_processes["test_opening_a_model_during_the_first_second_waits_for_the_one_tensorflow_loader"].result(
+        timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loading, first, second, error, *device = out.stdout.strip().splitlines()[-1].split()
+    assert (loading, first, second, error) == ("loading", "first.keras", "second.keras", "None")
+    assert device[0] == "Device:"
+
+
+def test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it(fresh_processes):
     """Qt leaves stale tab bars visible after tabifying in a second dock area (a stray "ELBO |
     Reconstructions" bar under the Run dock, seen on Xvfb and offscreen in a fresh process); the window
     hides them, also after View → Reset layout."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", VAESTUDIO_SETTINGS_ORG="vaestudio-tests")
-    done = subprocess.run([sys.executable, "-c", TAB_BARS_SCRIPT, str(tmp_path / "settings")], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = fresh_processes["test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it"].result(timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stderr[-3000:]
     for bars in json.loads(lines[0][len("RESULT "):]):

@@ -7,16 +7,9 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def tcvae_run(tmp_path_factory, tiny_data):
-    from vaestudio.core.config import TrainConfig
-    from vaestudio.core.runs import Run
-
-    config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
-                                     metrics_every=1, snapshot_every=2, seed=1, objective="tcvae", beta=2.0)
-    run = Run.new(tmp_path_factory.mktemp("tcvae") / "run", config, load_dataset=lambda _config: tiny_data)
-    list(run.events())
-    return run.path
+@pytest.fixture
+def tcvae_run(zoo_run):
+    return zoo_run("tcvae")
 
 
 def test_the_split_view_shows_the_tcvae_terms_and_the_objective(qtbot, window, tcvae_run, recorded_run):

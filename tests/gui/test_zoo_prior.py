@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def vamp_run(tmp_path_factory, tiny_data):
-    from vaestudio.core.config import TrainConfig
-    from vaestudio.core.runs import Run
-
-    config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
-                                     metrics_every=1, snapshot_every=2, seed=1, prior="vamp", pseudo_inputs=5)
-    run = Run.new(tmp_path_factory.mktemp("vamp") / "run", config, load_dataset=lambda _config: tiny_data)
-    list(run.events())
-    return run.path
+@pytest.fixture
+def vamp_run(zoo_run):
+    """A VampPrior run with 5 pseudo-inputs (trained with the IWAE objective, which the prior does not see)."""
+    return zoo_run("vamp")
 
 
 def open_run(qtbot, window, folder):

@@ -7,17 +7,10 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="session")
-def conditional_run(tmp_path_factory, tiny_data):
+@pytest.fixture
+def conditional_run(zoo_run):
     """A finished 1-epoch conditional run (latent dim 2, 4x4 grid) recorded by the core pipeline."""
-    from vaestudio.core.config import TrainConfig
-    from vaestudio.core.runs import Run
-
-    config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
-                                     metrics_every=1, snapshot_every=2, seed=1, model="conditional")
-    run = Run.new(tmp_path_factory.mktemp("conditional") / "run", config, load_dataset=lambda _config: tiny_data)
-    list(run.events())
-    return run.path
+    return zoo_run("conditional")
 
 
 def open_at_last_moment(qtbot, window, folder):

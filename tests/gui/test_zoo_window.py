@@ -5,28 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-VARIANTS = {"vamp": dict(prior="vamp", pseudo_inputs=3, objective="iwae", samples=2),
-            "conditional": dict(model="conditional"), "tcvae": dict(objective="tcvae", beta=2.0)}
 
-
-@pytest.fixture(scope="module")
-def zoo_runs(tmp_path_factory, tiny_data):
-    from vaestudio.core.config import TrainConfig
-    from vaestudio.core.runs import Run
-
-    folders = {}
-    for name, settings in VARIANTS.items():
-        config = TrainConfig.from_preset("custom", epochs=1, batch_size=32, learning_rate=3e-3, grid_size=4,
-                                         metrics_every=1, snapshot_every=2, seed=1, **settings)
-        run = Run.new(tmp_path_factory.mktemp("zoo") / name, config, load_dataset=lambda _config: tiny_data)
-        list(run.events())
-        folders[name] = run.path
-    return folders
-
-
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_a_variant_run_opens_and_its_moments_are_explored(qtbot, window, zoo_runs, variant):
-    folder = zoo_runs[variant]
+@pytest.mark.parametrize("variant", ["vamp", "conditional", "tcvae"])  # tests/gui/conftest.py: ZOO_VARIANTS
+def test_a_variant_run_opens_and_its_moments_are_explored(qtbot, window, zoo_run, variant):
+    folder = zoo_run(variant)
     window.commands.answers["runs"] = folder
     window.open_run_action.trigger()
     history = window.studio.active

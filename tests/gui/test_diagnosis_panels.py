@@ -131,7 +131,7 @@ def test_the_banner_appears_when_the_run_collapses_and_leads_to_its_start(qtbot,
 def test_a_clicked_images_iwae_bound_is_above_its_elbo_and_the_elbo_agrees_with_the_gallerys():
     from vaestudio.core.diagnosis.worst import per_image_elbo
     from vaestudio.core.numpy_vae import NumpyVAE
-    from vaestudio.gui.state.diagnosis import importance_bounds
+    from vaestudio.core.diagnosis.worst import importance_bounds
 
     vae = NumpyVAE(random_weights(Architecture(latent_dim=LATENT), seed=1))
     image = DATA.test_images[3]

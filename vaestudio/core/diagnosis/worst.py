@@ -177,3 +177,24 @@ def _rows(vae: NumpyVAE, labels, start: int, stop: int, chosen=None) -> np.ndarr
         return None
     rows = np.asarray(labels, dtype=int)[start:stop]
     return rows if chosen is None else rows[chosen]
+
+
+IWAE_SAMPLES = 500  # importance samples of one clicked image's bound
+
+
+def importance_bounds(vae, image: np.ndarray, samples: int = IWAE_SAMPLES, seed: int = 0) -> tuple[float, float]:
+    """(ELBO, IWAE bound) of one uint8 image under `vae` (a NumpyVAE with the N(0, I) prior): z_k ~ q(z|x), log w_k = log p(x|z_k)
+    + log p(z_k) − log q(z_k|x); ELBO = mean(log w_k), IWAE = log mean exp(log w_k) ≥ ELBO (Jensen)."""
+    x = probes.model_inputs(image[None], vae.architecture)
+    mean, logvar = (np.asarray(a, np.float64)[0] for a in vae.encode(x))
+    eps = np.random.default_rng(seed).standard_normal((int(samples), len(mean)))
+    z = mean + eps * np.exp(0.5 * logvar)
+    log_likelihood = probes.log_likelihood_of(vae.architecture.likelihood, x,
+                                              vae.decode_logits(z.astype(np.float32)))
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    log_prior = (-0.5 * z * z - half_log_2pi).sum(axis=1)
+    log_posterior = (-0.5 * eps * eps - half_log_2pi - 0.5 * logvar).sum(axis=1)
+    log_weights = log_likelihood + log_prior - log_posterior
+    top = log_weights.max()
+    iwae = top + np.log(np.mean(np.exp(log_weights - top)))
+    return float(log_weights.mean()), float(iwae)

@@ -13,7 +13,7 @@ The alarm follows the active run's epoch ends (their per-dimension KL), so it is
 any opened run.
 
 `bound_image(index)` estimates one probe image's ELBO beside its importance-weighted (IWAE, Burda et al.)
-bound from the same k samples of q(z|x), in NumPy (a fraction of a second for k = 500): `bounds_changed`.
+bound from the same k samples of q(z|x) (core/diagnosis/worst.py), in NumPy (a fraction of a second for k = 500): `bounds_changed`.
 
 Latent quality and nearest training images need the run's dataset (`set_dataset`); the class histogram
 and the Fréchet distance need the dataset's classifier: a cached one is used at once, training one
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from psygnal import Signal
 
+from vaestudio.core.diagnosis.worst import IWAE_SAMPLES, importance_bounds
 from vaestudio.gui.state.explorer import Executor, Pictures
 from vaestudio.gui.state.run_history import RunHistory
 
@@ -42,7 +43,6 @@ KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it 
 CHUNK = 128  # probe images scored between two looks at whether the moment moved on
 PARTS = ("traversals", "worst", "quality", "health", "alarm")
 COMPUTED = ("traversals", "worst", "quality", "health")  # per moment, each on the executor
-IWAE_SAMPLES = 500  # importance samples of one clicked image's bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,26 +62,6 @@ class ImageBounds:
     elbo: float
     iwae: float
     samples: int
-
-
-def importance_bounds(vae, image: np.ndarray, samples: int = IWAE_SAMPLES, seed: int = 0) -> tuple[float, float]:
-    """(ELBO, IWAE bound) of one uint8 image under `vae` (a NumpyVAE): z_k ~ q(z|x), log w_k = log p(x|z_k)
-    + log p(z_k) − log q(z_k|x); ELBO = mean(log w_k), IWAE = log mean exp(log w_k) ≥ ELBO (Jensen)."""
-    from vaestudio.core import probes
-
-    x = probes.model_inputs(image[None], vae.architecture)
-    mean, logvar = (np.asarray(a, np.float64)[0] for a in vae.encode(x))
-    eps = np.random.default_rng(seed).standard_normal((int(samples), len(mean)))
-    z = mean + eps * np.exp(0.5 * logvar)
-    log_likelihood = probes.log_likelihood_of(vae.architecture.likelihood, x,
-                                              vae.decode_logits(z.astype(np.float32)))
-    half_log_2pi = 0.5 * np.log(2 * np.pi)
-    log_prior = (-0.5 * z * z - half_log_2pi).sum(axis=1)
-    log_posterior = (-0.5 * eps * eps - half_log_2pi - 0.5 * logvar).sum(axis=1)
-    log_weights = log_likelihood + log_prior - log_posterior
-    top = log_weights.max()
-    iwae = top + np.log(np.mean(np.exp(log_weights - top)))
-    return float(log_weights.mean()), float(iwae)
 
 
 class Diagnosis:

@@ -97,7 +97,10 @@ def test_a_kept_moment_reaches_the_panels_one_part_per_turn_of_the_event_loop(qt
     assert executor.busy()  # the rest is still to come: a benchmark waiting for "settled" waits for it
     qtbot.waitUntil(lambda: settled(0))
     assert at_once == ["moment"]
-    assert seen.names == ["moment", "grid", "encodings", "reconstructions", "own", "interpolation"]
+    # Every part once, the moment first; a part the pool finishes while the kept ones are published can
+    # come between them (CI saw "interpolation" before "own" once), so the rest's order is not asserted.
+    assert seen.names[0] == "moment"
+    assert sorted(seen.names) == sorted(["moment", "grid", "encodings", "reconstructions", "own", "interpolation"])
     assert explorer.pictures.means is not None and explorer.pictures.reconstructions is not None
 
 

@@ -140,3 +140,36 @@ def test_the_traversal_sheet_decodes_for_the_planes_class(qtbot, window, conditi
     expected = vae.decode_uint8(points.reshape(-1, len(sheet.base)), 6)
     np.testing.assert_array_equal(sheet.rows.reshape(expected.shape), expected)
     assert "class 6" in panel.header.text()
+
+
+def test_the_class_boxes_name_the_classes_as_the_legend_does(qtbot, window, conditional_run):
+    """The plane's class selector, the own images' and the drawing pad's boxes say "Top bar", "Left bar", …
+    (the dataset's names, as the plane's legend shows them), not "class 0"; numbers when a dataset names
+    none."""
+    from vaestudio.gui.state.explorer import Probe
+
+    explorer = open_at_last_moment(qtbot, window, conditional_run)
+    qtbot.waitUntil(lambda: explorer.probe is not None, timeout=30_000)
+    names = explorer.probe.class_names
+    assert len(names) == 10 and not any(name.isdigit() for name in names)
+    boxes = {"plane": window.panels["latent_plane"].class_box, "own images": window.panels["own_images"].class_box,
+             "drawing pad": window.panels["drawing_pad"].class_box}
+
+    def texts(box) -> list[str]:
+        return [box.itemText(i) for i in range(box.count())]
+
+    assert texts(boxes["plane"]) == [*names, "All classes"]
+    assert texts(boxes["own images"]) == ["As on the plane", *names]
+    assert texts(boxes["drawing pad"]) == ["As on the plane", *names]
+    legend = window.panels["latent_plane"].legend.text()
+    assert all(name in legend for name in names)
+    boxes["plane"].choose(4)
+    assert boxes["plane"].currentText() == names[4]
+
+    probe = explorer.probe  # a dataset without class names (an image folder's names are its own)
+    window.studio.set_probe(window.studio.active, Probe(probe.images, probe.labels, ()))
+    assert texts(boxes["plane"]) == [f"class {label}" for label in range(10)] + ["All classes"]
+    assert boxes["plane"].currentText() == "class 4" and window.studio.view.decode_class == 4
+    assert texts(boxes["own images"])[1:] == [f"class {label}" for label in range(10)]
+    window.studio.set_probe(window.studio.active, probe)  # names that come after the classes still reach the boxes
+    assert texts(boxes["plane"]) == [*names, "All classes"] and boxes["plane"].currentText() == names[4]

@@ -1,12 +1,14 @@
 """The class a conditional model decodes for: a combo on the latent plane's bar (every class by name, and
 "All classes": the grid shows one row per class), and a combo beside the drawing pad and the own images
 (the class they are encoded with; "As on the plane" follows the plane's choice). Shown only for a
-conditional model; choices go back through the view (`choose_class`)."""
+conditional model; choices go back through the view (`choose_class`). Classes are named as the plane's
+legend names them: from the active run's test images (`Studio.probe_changed`), numbered until they come."""
 
 from __future__ import annotations
 
 from typing import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from vaestudio.gui.state.latent_view import ALL_CLASSES, LatentView
@@ -17,36 +19,51 @@ AS_ON_PLANE_TEXT = "As on the plane"
 
 
 def class_name(names, label: int) -> str:
-    """The name of class `label` (its number when the run's class names are unknown)."""
-    return f"{label}: {names[label]}" if 0 <= label < len(names) else f"class {label}"
+    """The name of class `label` as the legend shows it ("Trouser"); "class 3" when the run's class names
+    are unknown or are the numbers themselves (MNIST's digits)."""
+    name = names[label] if 0 <= label < len(names) else ""
+    return name if name and name != str(label) else f"class {label}"
+
+
+def add_classes(box: QComboBox, names, classes: int) -> None:
+    """Add one item per class to `box`, named, its number in the item's tooltip."""
+    for label in range(classes):
+        box.addItem(class_name(names, label), label)
+        box.setItemData(box.count() - 1, f"Class {label}", Qt.ItemDataRole.ToolTipRole)
+
+
+def probe_class_names(studio) -> tuple[str, ...]:
+    """The class names of the active run's test images (what the plane's legend shows); () before they come."""
+    probe = studio.explorer.probe
+    return probe.class_names if probe is not None else ()
 
 
 class ClassSelector(QComboBox):
     """The plane's class: the view's `decode_class` (hidden unless the model takes classes)."""
 
     def __init__(self, view: LatentView, class_names: Callable[[], tuple[str, ...]],
-                 parent: QWidget | None = None):
+                 names_changed=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.view, self.class_names = view, class_names
         self.setToolTip("The class the grid, the cursor preview and the interpolation decode for (a conditional "
                         "model); All classes: the grid shows one row per class along the x axis")
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names replace numbers later
         self._filling = False
         self.activated.connect(self._on_chosen)
-        subscribe(self, [(view.events.classes, self._on_classes), (view.events.decode_class, self._on_class)])
+        subscribe(self, [(view.events.classes, self._on_classes), (view.events.decode_class, self._on_class),
+                         *([(names_changed, self._on_classes)] if names_changed is not None else [])])
         self._on_classes()
 
     @classmethod
-    def of_probe(cls, view: LatentView, explorer) -> "ClassSelector":
-        """A selector naming the classes of the explorer's test images."""
-        return cls(view, lambda: explorer.probe.class_names if explorer.probe is not None else ())
+    def of_probe(cls, view: LatentView, studio) -> "ClassSelector":
+        """A selector naming the classes of the active run's test images, as the plane's legend does."""
+        return cls(view, lambda: probe_class_names(studio), studio.probe_changed)
 
     def _on_classes(self, *_args) -> None:
         self._filling = True
         try:
             self.clear()
-            names = self.class_names()
-            for label in range(self.view.classes):
-                self.addItem(class_name(names, label), label)
+            add_classes(self, self.class_names(), self.view.classes)
             if self.view.classes:
                 self.addItem(ALL_CLASSES_TEXT, ALL_CLASSES)
         finally:
@@ -79,25 +96,25 @@ class OwnClassBox(QComboBox):
     takes classes)."""
 
     def __init__(self, view: LatentView, class_names: Callable[[], tuple[str, ...]],
-                 parent: QWidget | None = None):
+                 names_changed=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.view, self.class_names = view, class_names
         self.setToolTip("The class a conditional model encodes and decodes this image with")
-        subscribe(self, [(view.events.classes, self._on_classes)])
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        subscribe(self, [(view.events.classes, self._on_classes),
+                         *([(names_changed, self._on_classes)] if names_changed is not None else [])])
         self._on_classes()
 
     @classmethod
-    def of_probe(cls, view: LatentView, explorer) -> "OwnClassBox":
-        """A box naming the classes of the explorer's test images."""
-        return cls(view, lambda: explorer.probe.class_names if explorer.probe is not None else ())
+    def of_probe(cls, view: LatentView, studio) -> "OwnClassBox":
+        """A box naming the classes of the active run's test images, as the plane's legend does."""
+        return cls(view, lambda: probe_class_names(studio), studio.probe_changed)
 
     def _on_classes(self, *_args) -> None:
         chosen = self.label()
         self.clear()
         self.addItem(AS_ON_PLANE_TEXT, None)
-        names = self.class_names()
-        for label in range(self.view.classes):
-            self.addItem(class_name(names, label), label)
+        add_classes(self, self.class_names(), self.view.classes)
         index = self.findData(chosen) if chosen is not None else 0
         self.setCurrentIndex(max(index, 0))
         self.setVisible(self.view.classes > 0)

@@ -190,7 +190,7 @@ class DrawingPadPanel(QWidget):
         self.keep_button = QPushButton("Keep")
         self.keep_button.setToolTip("Keep this drawing as one of your images and start a new one")
         self.keep_button.clicked.connect(self.keep)
-        self.class_box = OwnClassBox.of_probe(self.view, studio.explorer)  # a conditional model's class
+        self.class_box = OwnClassBox.of_probe(self.view, studio)  # a conditional model's class
         self.class_box.activated.connect(lambda _index: self.push() if self.position() is not None else None)
         self.result = ImageStrip(rows=1, max_cell=140)
         self.posterior = QLabel()

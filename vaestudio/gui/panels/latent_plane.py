@@ -115,7 +115,7 @@ class LatentPlanePanel(QWidget):
         self.reset_button.setToolTip("Zoom and pan back to the whole grid (wheel zooms, right-drag pans)")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        self.class_box = ClassSelector.of_probe(self.view, self.explorer)  # only for a conditional model
+        self.class_box = ClassSelector.of_probe(self.view, self.studio)  # only for a conditional model
         self.prior = PriorView(self.studio, self.geometry, self.plot, self)  # density overlay, pseudo-inputs
         for widget in (self.scale_box, self.scale_help, *self.axis_selectors.widgets, self.class_box,
                        *self.prior.widgets):

@@ -75,7 +75,7 @@ class OwnImagesPanel(QWidget):
         self.cursor_button.clicked.connect(lambda: self.cursor_to(self.selected))
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(lambda: self.remove(self.selected))
-        self.class_box = OwnClassBox.of_probe(self.view, studio.explorer)  # the selected image's class
+        self.class_box = OwnClassBox.of_probe(self.view, studio)  # the selected image's class
         self.class_box.activated.connect(lambda _index: self.set_class(self.selected, self.class_box.label()))
         buttons = QHBoxLayout()
         buttons.addWidget(self.encode_button)

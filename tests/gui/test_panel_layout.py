@@ -256,6 +256,47 @@ def test_the_readout_under_the_plane_is_readable(qtbot, studio, commands, data):
     assert win.plane.moment_label.text() and text_contrast(win.plane.moment_label) >= 4.5
 
 
+
+@pytest.mark.parametrize("latent_dim, classes", [(2, 10), (4, 0)])
+def test_the_bar_above_the_plane_shows_each_control_whole_at_1280x720(qtbot, studio, commands, data, latent_dim,
+                                                                       classes):
+    """At 1280x720 the plane is about 494 px wide: its bar (scale, axes, class, prior density, test images,
+    reset) wraps onto a second row rather than squeezing a combo to "Linear scal"; wide, it is one row."""
+    live_run(studio, data, latent_dim=latent_dim)
+    studio.view.set_classes(classes)
+    win = PlaneAndStrip(qtbot, studio, commands)
+    plane = win.plane
+    bar = [plane.scale_box, plane.scale_help, *plane.axis_selectors.widgets, plane.class_box,
+           *plane.prior.widgets, plane.overlay_box, plane.reset_button]
+
+    def placed() -> list[QRect]:
+        shown = [widget for widget in bar if widget.isVisible()]
+        assert plane.scale_box in shown and (plane.class_box in shown) == bool(classes)
+        assert (plane.x_box in shown) == (latent_dim > 2)
+        for widget in shown:  # whole: no text squeezed
+            assert widget.width() >= widget.sizeHint().width(), (widget, widget.width(), widget.sizeHint())
+        rects = [rect_in(widget, plane) for widget in shown]
+        assert all(plane.rect().contains(rect) for rect in rects), rects
+        assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), rects
+        assert all(rect.bottom() < rect_in(plane.graphics, plane).top() for rect in rects)  # above the plot
+        return rects
+
+    win.main.resize(494, 800)
+    qtbot.waitUntil(lambda: plane.width() <= 494)
+    QApplication.processEvents()
+    rows = {rect.center().y() for rect in placed()}
+    assert len(rows) >= 2
+    reset = rect_in(plane.reset_button, plane)
+    assert plane.width() - reset.right() < 12  # still on the right
+    assert plane.scale_box.currentText() == "Linear scale"
+
+    win.main.resize(1600, 800)
+    qtbot.waitUntil(lambda: plane.width() >= 1000)
+    QApplication.processEvents()
+    rows = placed()
+    assert max(rect.top() for rect in rows) - min(rect.top() for rect in rows) < 12  # one row
+
+
 # -- your images ------------------------------------------------------------------------------------------
 def drawn_file(path, seed: int):
     """A small picture file: a light shape on a dark background."""

@@ -35,6 +35,7 @@ from vaestudio.gui.panels.plane_prior import PriorView
 from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import cache_axes, subscribe
+from vaestudio.gui.wrapping_bar import WrappingBar
 
 NUDGE_FRACTION = 1 / 50  # an arrow key moves the cursor this fraction of the visible width (Shift: 5x)
 MIN_PICK_DRAG = 0.02  # a Shift+drag shorter than this fraction of the view picks nothing
@@ -113,16 +114,11 @@ class LatentPlanePanel(QWidget):
                                     "click one to see it")
         self.reset_button = QToolButton(text="Reset view")
         self.reset_button.setToolTip("Zoom and pan back to the whole grid (wheel zooms, right-drag pans)")
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
         self.class_box = ClassSelector.of_probe(self.view, self.studio)  # only for a conditional model
         self.prior = PriorView(self.studio, self.geometry, self.plot, self)  # density overlay, pseudo-inputs
-        for widget in (self.scale_box, self.scale_help, *self.axis_selectors.widgets, self.class_box,
-                       *self.prior.widgets):
-            bar.addWidget(widget)
-        bar.addStretch(1)
-        for widget in (self.overlay_box, self.reset_button):
-            bar.addWidget(widget)
+        # Wraps rather than squeezes when narrow (1280x720 with a conditional model, or latent dim > 2).
+        bar = WrappingBar((self.scale_box, self.scale_help, *self.axis_selectors.widgets, self.class_box,
+                           *self.prior.widgets), (self.overlay_box, self.reset_button))
 
         self.notice = QLabel(wordWrap=True, styleSheet="color: #8a5a00;")
 

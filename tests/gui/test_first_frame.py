@@ -78,7 +78,7 @@ def test_the_filled_window_shows_one_tab_bar_under_each_group_of_docks(tmp_path)
     bars = json.loads(lines[0][len("RESULT "):])
     assert all(under for _tabs, under in bars), bars
     assert sorted(tuple(tabs) for tabs, _ in bars) == sorted([
-        ("Run", "Runs"), ("Your images", "Drawing pad", "Latent dimensions", "Traversals"),
+        ("Run", "Runs"), ("Your images", "Draw", "Dimensions", "Traversals"),
         ("ELBO", "Reconstructions", "Interpolation", "Quality", "Worst images", "Latent quality", "Compare")]), bars
 
 

@@ -361,3 +361,35 @@ def test_closing_while_training_ends_the_process_at_once_with_the_runs_files_of_
     for name in ("model.keras", "grid_final.png", "training.gif"):
         assert (folder / name).stat().st_size > 0, name
     assert not list(folder.glob(".*.part*"))  # nothing half-written
+
+
+def test_the_dock_tabs_are_whole_in_a_1280x720_window_and_name_their_panels_in_full(qtbot, window):
+    """The right-hand tabs share about 346 px at 1280x720 (Qt elided them to "Your i…", "Drawin…"): each tab's
+    text is whole; a shortened one ("Draw", "Dimensions") names its panel in full in its tooltip and in the
+    View menu."""
+    from PySide6.QtWidgets import QApplication, QTabBar
+
+    from vaestudio.gui.docks import size_docks
+
+    window.resize(1280, 720)
+    size_docks(window, window.docks, window.controls.sizeHint().width() + 24)  # the start proportions
+    QApplication.processEvents()
+    full_names = {"Your images", "Drawing pad", "Latent dimensions", "Traversals"}
+
+    def right_hand_bar() -> QTabBar | None:
+        for bar in window.findChildren(QTabBar):
+            if bar.parent() is window and bar.isVisible() and bar.count() == 4:
+                return bar
+        return None
+
+    qtbot.waitUntil(lambda: right_hand_bar() is not None
+                    and {right_hand_bar().tabToolTip(i) for i in range(4)} == full_names)
+    bar = right_hand_bar()
+    assert bar.geometry().left() > window.width() * 0.6  # the right-hand column's tabs
+    texts = [bar.tabText(i) for i in range(bar.count())]
+    assert texts == ["Your images", "Draw", "Dimensions", "Traversals"]
+    for index, text in enumerate(texts):  # as wide as its whole text needs: not elided
+        assert bar.tabRect(index).width() >= bar.tabSizeHint(index).width(), (text, bar.tabRect(index))
+        assert bar.tabRect(index).right() <= bar.width()
+    view_menu = {action.text() for action in window.view_menu.actions()}
+    assert full_names <= view_menu and not {"Draw", "Dimensions"} & view_menu

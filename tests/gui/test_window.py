@@ -48,7 +48,9 @@ def test_the_window_has_its_panels_menus_shortcuts_and_device(qtbot, window):
     # View: one entry per dock, the overlay and the ELBO split; nothing is ticked but greyed out.
     view = menu_actions(window, "View")
     for dock in window.docks.values():
-        assert dock.windowTitle() in view
+        assert dock.toggleViewAction() in view.values()
+    # Each by its panel's full name (a tab may show a shorter one)
+    assert {"Drawing pad", "Latent dimensions", "Your images", "Traversals", "Cursor preview"} <= set(view)
     assert not [text for text, a in view.items() if a.isCheckable() and a.isChecked() and not a.isEnabled()]
     assert "Use CPU only (applies on restart)" in menu_actions(window, "Settings")
     assert "Keyboard shortcuts" in menu_actions(window, "Help")
@@ -556,6 +558,6 @@ def test_each_group_of_tabbed_docks_shows_one_tab_bar_under_it(fresh_processes):
         assert all(under for _tabs, under in bars), bars  # none stray elsewhere in the window
         # Run | Runs, ELBO | …, Your images | … (after a reset Qt may stack two identical bars in one place)
         assert {tuple(tabs) for tabs, _ in bars} == {("Run", "Runs"),
-                                                     ("Your images", "Drawing pad", "Latent dimensions", "Traversals"),
+                                                     ("Your images", "Draw", "Dimensions", "Traversals"),
                                                      ("ELBO", "Reconstructions", "Interpolation", "Quality",
                                                       "Worst images", "Latent quality", "Compare")}, bars

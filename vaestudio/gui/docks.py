@@ -35,6 +35,11 @@ DOCKED_PANELS = OPTIONAL_PANELS + DIAGNOSIS_PANELS + (COMPARE_PANEL,)
 # added up would otherwise make the window larger than the screen, or the plane very narrow.
 SCROLLED_PANELS = ("cursor_preview", "own_images", "drawing_pad")
 DIAGNOSIS_PARTS = {"traversals": ("traversals",), "worst_images": ("worst",), "latent_quality": ("health", "quality")}
+# Shorter dock titles where the panel's name would not fit its tab: at 1280x720 the four right-hand tabs share
+# about 346 px and Qt elided them to "Your i…", "Drawin…", "Latent dimen…", "Trav…". The panel's full name
+# stays the tab's tooltip and its entry in the View menu.
+TAB_TITLES = {"drawing_pad": "Draw", "kl": "Dimensions"}
+FULL_TITLE = "full_title"  # the dock property holding the panel's full name
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
 
@@ -112,9 +117,13 @@ def scrolled(widget: QWidget, min_width: int) -> QScrollArea:
 
 def add_dock(window: QMainWindow, docks: dict[str, QDockWidget], key: str, title: str, widget: QWidget, area,
              tab_with: str | None = None) -> QDockWidget:
-    """A dock named `key` holding `widget` in `area`, or tabbed with the dock `tab_with`; kept in `docks`."""
-    dock = QDockWidget(title, window)
-    dock.setObjectName(f"dock-{key}")
+    """A dock named `key` holding `widget` in `area`, or tabbed with the dock `tab_with`; kept in `docks`. Its
+    title is `title` (the View menu's entry, its tab's tooltip), shortened on its tab and title bar as
+    TAB_TITLES says."""
+    dock = QDockWidget(TAB_TITLES.get(key, title), window)
+    dock.setObjectName(f"dock-{key}")  # what saved layouts restore by: unchanged by a shorter title
+    dock.setProperty(FULL_TITLE, title)
+    dock.toggleViewAction().setText(title)
     dock.setWidget(widget)
     dock.setFeatures(DOCK_FEATURES)
     if tab_with is not None and tab_with in docks:
@@ -199,3 +208,16 @@ def hide_stale_tab_bars(window: QMainWindow, docks: dict[str, QDockWidget]) -> i
             bar.hide()
             hidden += 1
     return hidden
+
+
+def name_tabs(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+    """Give each dock tab the panel's full name as its tooltip (Qt sets the tab's text there, and again
+    whenever it rebuilds a tab bar)."""
+    full_names = {dock.windowTitle(): dock.property(FULL_TITLE) or dock.windowTitle() for dock in docks.values()}
+    for bar in window.findChildren(QTabBar):
+        if bar.parent() is not window:
+            continue
+        for index in range(bar.count()):
+            full = full_names.get(bar.tabText(index))
+            if full is not None and bar.tabToolTip(index) != full:
+                bar.setTabToolTip(index, full)

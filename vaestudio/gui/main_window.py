@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
                                  compare_while_shown, configure_pyqtgraph, diagnose_while_shown, dockable,
-                                 hide_stale_tab_bars, optional_panel, scrolled, size_docks)
+                                 hide_stale_tab_bars, name_tabs, optional_panel, scrolled, size_docks)
 from vaestudio.gui.settings import open_settings
 from vaestudio.gui.window_settings import (DEFAULT_SIZE, LAYOUT_VERSION, fitting_size, restore_geometry, restore_window,
                                           save_window)
@@ -193,7 +193,11 @@ class MainWindow(QMainWindow):
         return dock
 
     def _schedule_tab_bar_check(self, *_args) -> None:
-        QTimer.singleShot(0, self.hide_stale_tab_bars)
+        QTimer.singleShot(0, self._check_tab_bars)
+
+    def _check_tab_bars(self) -> None:
+        self.hide_stale_tab_bars()
+        name_tabs(self, self.docks)
 
     def hide_stale_tab_bars(self) -> int:
         return hide_stale_tab_bars(self, self.docks)

@@ -228,3 +228,23 @@ def test_closing_a_compared_run_removes_its_column():
     studio.comparison.runs_changed.connect(lambda: seen.append([h.name for h in studio.comparison.runs]))
     studio.close_run(c)
     assert seen == [["a", "bb"]] and len(studio.comparison.columns) == 2
+
+
+def test_while_the_view_is_shown_the_point_and_the_active_runs_moment_move_together():
+    a, b = fed_run("a", 32, [0, 2, 4, 8]), fed_run("b", 64, [0, 1, 2, 4])
+    studio = compared(a, b)  # a is active
+    comparison = studio.comparison
+    comparison.set_point(128.0)  # hidden: the active run keeps its moment
+    assert a.current.step == 8 and a.following
+
+    comparison.want(True)
+    comparison.set_point(100.0)  # a's snapshot at or before 100 images: step 2 (64 images)
+    assert a.current.step == 2 and not a.following and b.current.step == 4  # a column only keeps its own
+    a.select(2)  # the main timeline to a's step 4 (128 images): the point follows, the columns with it
+    assert comparison.point == 128.0 and [m.info.step for m in comparison.columns] == [4, 2]
+    comparison.set_point(256.0)
+    assert a.current.step == 8 and a.following  # the last snapshot: following training again
+
+    comparison.want(False)
+    a.select(0)
+    assert comparison.point == 256.0

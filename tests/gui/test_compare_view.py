@@ -124,3 +124,33 @@ def test_a_short_elbo_plot_shows_the_compared_runs_legend_in_two_columns(qtbot, 
     qtbot.waitUntil(lambda: elbo.legend.mapRectToItem(vb, elbo.legend.boundingRect()).top() >= 0, timeout=5_000)
     window.resizeDocks([dock], [int(window.height() * 0.6)], Qt.Orientation.Vertical)
     qtbot.waitUntil(lambda: elbo.legend.columnCount == 1, timeout=5_000)
+
+
+def test_the_main_timeline_and_the_compare_view_move_together_for_the_active_run(qtbot, window, two_batch_sizes):
+    """Comparing "at the same point of training": moving the Compare view's timeline shows the active run's
+    snapshot there on the main timeline (the plane and every panel with it), and the main timeline moves the
+    Compare view's point; while the view is hidden, neither moves the other."""
+    a, b = tick_both(qtbot, window, two_batch_sizes)  # run-b (batch 64) is the active run
+    comparison, timeline = window.studio.comparison, window.timeline
+    window.elbo.compare_button.click()
+    view = window.docks["compare_view"].widget()
+    qtbot.waitUntil(lambda: view.isVisible() and comparison.wanted, timeout=5_000)
+
+    view.slider.setValue(view.stops.index(96.0))  # run-a at step 3; run-b's last snapshot before it: step 1
+    assert b.current.step == 1 and not b.following
+    assert timeline.slider.value() == b.current.index and " · step 1 · " in timeline.moment_text()
+    qtbot.waitUntil(lambda: window.studio.explorer.pictures.info is b.current, timeout=10_000)  # the plane too
+    assert a.current.step == 8  # a run shown only as a column keeps its own moment
+
+    timeline.slider.setValue(len(b.snapshots) - 1)  # the main timeline to run-b's last snapshot (step 4)
+    assert b.following and comparison.point == 256.0 and view.point_label.text() == "256 images seen"
+    assert view.slider.value() == view.stops.index(256.0)
+    qtbot.waitUntil(lambda: [m.info.step if m.info else None for m in comparison.columns] == [8, 4], timeout=20_000)
+
+    view.slider.setValue(view.stops.index(32.0))  # before run-b's step 1: its snapshot at step 0
+    assert b.current.step == 0 and " · step 0 · " in timeline.moment_text()
+
+    window.docks["elbo"].raise_()  # the Compare view tabbed away: the timelines are independent again
+    qtbot.waitUntil(lambda: not comparison.wanted, timeout=5_000)
+    timeline.slider.setValue(len(b.snapshots) - 1)
+    assert comparison.point == 32.0 and b.current.step == 4

@@ -20,6 +20,7 @@ from psygnal import Signal
 from vaestudio.gui.state.compare import Comparison
 from vaestudio.gui.state.explorer import Executor, Explorer, Probe
 from vaestudio.gui.state.latent_view import LatentView
+from vaestudio.gui.state.linked_timelines import LinkedTimelines
 from vaestudio.gui.state.own_images import refit_own_images
 from vaestudio.gui.state.run_history import RunHistory
 
@@ -75,6 +76,7 @@ class Studio:
         self.diagnosis = None  # gui.state.diagnosis.Diagnosis once `start_diagnosis` is called (the window)
         # how compared runs are aligned (images seen, step, wall time) and the Compare view's columns
         self.comparison = Comparison(self, executor)
+        self.linked_timelines = LinkedTimelines(self, self.comparison)  # the Compare view's and the main one
 
     # -- diagnosis -------------------------------------------------------------------------------------------
     def start_diagnosis(self, executor: Executor, post=None, long_executor: Executor | None = None):

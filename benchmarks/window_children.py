@@ -45,7 +45,8 @@ class _EpochClock(io.TextIOBase):
 
 
 def run_headless(limit: int, epochs: int) -> dict:
-    from vaestudio.cli import build_parser, train_command
+    from vaestudio.cli import build_parser
+    from vaestudio.train_command import train_command
 
     clock = _EpochClock()
     with tempfile.TemporaryDirectory() as tmp:

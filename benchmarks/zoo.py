@@ -95,12 +95,13 @@ def train_and_measure(options: list[str], out: Path, iwae_samples: int, iwae_ima
                       diagnosis_images: int = 0) -> dict:
     """Train through the CLI's own path, then measure the last snapshot's model (and its diagnosis
     figures on the first `diagnosis_images` test images; 0: none)."""
-    from vaestudio.cli import build_parser, make_run
+    from vaestudio.cli import build_parser
     from vaestudio.core.data import preprocess
     from vaestudio.core.events import DataLoaded, EpochEnd, Snapshot
     from vaestudio.core.numpy_vae import NumpyVAE
     from vaestudio.core.probes import active_units
     from vaestudio.core.iwae import iwae_log_likelihood
+    from vaestudio.train_command import make_run
 
     run = make_run(build_parser().parse_args(["train", *options, "--out", str(out)]))
     started = time.perf_counter()

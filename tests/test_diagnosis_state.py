@@ -191,3 +191,18 @@ def test_training_the_classifier_runs_on_the_long_executor_and_then_judges_the_s
     long_tasks.run_all()
     assert diagnosis.classifier is stand_in and diagnosis.quality.classifier_accuracy == 0.8
     assert classifiers.cached_classifier(DATA).test_accuracy == 0.8  # cached for the next time
+
+
+def test_a_clicked_images_bounds_in_a_conditional_run_are_those_of_its_class():
+    from vaestudio.core.diagnosis.worst import importance_bounds
+
+    weights = random_weights(Architecture(latent_dim=LATENT, model="conditional"), seed=1)
+    history = RunHistory("run", config=TrainConfig(latent_dim=LATENT, grid_size=2, model="conditional"), live=True)
+    history.feed(Snapshot(0, 0, "epoch 0", np.zeros((56, 56), np.uint8), weights, frame=0))
+    studio, diagnosis, _ = diagnosed(history)
+    probe = studio.explorer.probe
+    index = int(np.flatnonzero(probe.labels != 0)[0])
+    diagnosis.bound_image(index, samples=50)
+    expected = importance_bounds(weights, probe.images[index], 50, label=int(probe.labels[index]))
+    assert (diagnosis.bounds.index, diagnosis.bounds.elbo, diagnosis.bounds.iwae) == (index, *expected)
+    assert importance_bounds(weights, probe.images[index], 50, label=0) != expected  # class 0's is another

@@ -11,6 +11,7 @@ from vaestudio.core.architecture import Architecture
 from vaestudio.core.data.synthetic import synthetic_dataset
 from vaestudio.core.diagnosis import worst
 from vaestudio.core.errors import Cancelled
+from vaestudio.core.iwae import iwae_log_likelihood, iwae_noise
 
 ARCH = Architecture(latent_dim=3)
 DATA = synthetic_dataset(40, 70)
@@ -71,3 +72,53 @@ def test_worst_images_come_with_reconstruction_heat_map_and_nearest_training_ima
     assert worst.heat_uint8(first.heat).max() == 255
     summary = worst.worst_summary(items)
     assert summary[0]["index"] == first.index and summary[0]["elbo"] == first.elbo
+
+
+VAMP = Architecture(latent_dim=3, prior="vamp", pseudo_inputs=5)
+
+
+def _bounds_written_out(vae, image: np.ndarray, samples: int, seed: int, log_prior) -> tuple[float, float]:
+    """(ELBO, IWAE) of one image in plain NumPy from core/iwae's noise of image 0, with log p(z) = log_prior(z)."""
+    x = probes.model_inputs(image[None], vae.architecture).astype(float)
+    mean, logvar = (a.astype(float)[0] for a in vae.encode(x.astype(np.float32)))
+    eps = iwae_noise(seed, 0, samples, vae.architecture.latent_dim).astype(float)
+    z = mean + eps * np.exp(0.5 * logvar)
+    eta = vae.decode_logits(z.astype(np.float32)).astype(float).reshape(samples, -1)
+    log_px = (x.reshape(1, -1) * eta - np.logaddexp(0.0, eta)).sum(axis=1)
+    log_q = (-0.5 * (eps ** 2 + logvar + np.log(2 * np.pi))).sum(axis=1)
+    log_w = log_px + log_prior(z) - log_q
+    return float(log_w.mean()), float(np.log(np.mean(np.exp(log_w - log_w.max()))) + log_w.max())
+
+
+def _vamp_log_density(vae, z: np.ndarray) -> np.ndarray:
+    """log (1/K) sum_k N(z; mean_k, var_k) over the encoder's posteriors at the pseudo-inputs, directly."""
+    means, logvars = (a.astype(float) for a in vae.encode(vae.pseudo_inputs()))
+    log_n = -0.5 * ((z[:, None] - means) ** 2 / np.exp(logvars) + logvars + np.log(2 * np.pi)).sum(axis=2)
+    return np.log(np.exp(log_n).mean(axis=1))
+
+
+def _standard_log_density(z: np.ndarray) -> np.ndarray:
+    return (-0.5 * (z ** 2 + np.log(2 * np.pi))).sum(axis=1)
+
+
+def test_a_clicked_images_bounds_under_a_vampprior_are_core_iwaes_not_the_standard_priors():
+    vae = probes.as_vae(random_weights(VAMP, seed=5, scale=1.0))  # components away from N(0, I)
+    image = DATA.test_images[5]
+    elbo, iwae = worst.importance_bounds(vae, image, samples=300, seed=3)
+    estimate = iwae_log_likelihood(vae, probes.model_inputs(image[None], VAMP), k=300, seed=3)
+    assert (elbo, iwae) == (estimate.elbo, estimate.per_image[0])  # one implementation of the mathematics
+    assert iwae >= elbo
+    # the VampPrior's bounds, written out: what the window shows; N(0, I)'s are nats away
+    model_elbo, model_iwae = _bounds_written_out(vae, image, 300, 3, lambda z: _vamp_log_density(vae, z))
+    standard_elbo, standard_iwae = _bounds_written_out(vae, image, 300, 3, _standard_log_density)
+    assert elbo == pytest.approx(model_elbo, abs=1e-3) and iwae == pytest.approx(model_iwae, abs=1e-3)
+    assert abs(elbo - standard_elbo) > 1.0 and abs(iwae - standard_iwae) > 1.0
+
+
+def test_a_clicked_images_bounds_under_a_conditional_model_are_those_of_its_class():
+    vae = probes.as_vae(random_weights(Architecture(latent_dim=3, model="conditional"), seed=3))
+    image = DATA.test_images[2]
+    bounds = worst.importance_bounds(vae, image, samples=200, label=7)
+    estimate = iwae_log_likelihood(vae, probes.model_inputs(image[None], vae.architecture), k=200, labels=[7])
+    assert bounds == (estimate.elbo, estimate.per_image[0])
+    assert worst.importance_bounds(vae, image, samples=200) != bounds  # no label: class 0's bound

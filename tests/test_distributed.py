@@ -327,7 +327,8 @@ def test_devices_that_the_machine_lacks_are_refused_before_the_folder_is_made(tm
 
 
 def test_devices_may_change_on_resume_since_they_are_not_part_of_the_run(one_device):
-    from vaestudio.cli import build_parser, make_run
+    from vaestudio.cli import build_parser
+    from vaestudio.train_command import make_run
 
     out, _ = one_device
     run = make_run(build_parser().parse_args(["train", "--resume", str(out / "one"), "--epochs", "2",

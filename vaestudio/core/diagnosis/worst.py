@@ -20,8 +20,10 @@ import numpy as np
 
 from vaestudio.core import probes
 from vaestudio.core.errors import Cancelled
+from vaestudio.core.iwae import iwae_log_likelihood
 from vaestudio.core.numpy_vae import NumpyVAE
 from vaestudio.core.weights import VaeWeights
+from vaestudio.core.zoo.labels import DEFAULT_CLASS
 
 CHUNK = 256  # images per chunk (one progress report, one cancel check)
 NEAREST = 5
@@ -182,19 +184,15 @@ def _rows(vae: NumpyVAE, labels, start: int, stop: int, chosen=None) -> np.ndarr
 IWAE_SAMPLES = 500  # importance samples of one clicked image's bound
 
 
-def importance_bounds(vae, image: np.ndarray, samples: int = IWAE_SAMPLES, seed: int = 0) -> tuple[float, float]:
-    """(ELBO, IWAE bound) of one uint8 image under `vae` (a NumpyVAE with the N(0, I) prior): z_k ~ q(z|x), log w_k = log p(x|z_k)
-    + log p(z_k) − log q(z_k|x); ELBO = mean(log w_k), IWAE = log mean exp(log w_k) ≥ ELBO (Jensen)."""
-    x = probes.model_inputs(image[None], vae.architecture)
-    mean, logvar = (np.asarray(a, np.float64)[0] for a in vae.encode(x))
-    eps = np.random.default_rng(seed).standard_normal((int(samples), len(mean)))
-    z = mean + eps * np.exp(0.5 * logvar)
-    log_likelihood = probes.log_likelihood_of(vae.architecture.likelihood, x,
-                                              vae.decode_logits(z.astype(np.float32)))
-    half_log_2pi = 0.5 * np.log(2 * np.pi)
-    log_prior = (-0.5 * z * z - half_log_2pi).sum(axis=1)
-    log_posterior = (-0.5 * eps * eps - half_log_2pi - 0.5 * logvar).sum(axis=1)
-    log_weights = log_likelihood + log_prior - log_posterior
-    top = log_weights.max()
-    iwae = top + np.log(np.mean(np.exp(log_weights - top)))
-    return float(log_weights.mean()), float(iwae)
+def importance_bounds(model: NumpyVAE | VaeWeights, image: np.ndarray, samples: int = IWAE_SAMPLES, seed: int = 0,
+                      label: int | None = None) -> tuple[float, float]:
+    """(ELBO, IWAE bound) of one uint8 image under the model and its prior (N(0, I) or a VampPrior): core/iwae.py's
+    estimate on this image alone, from `samples` draws z_k ~ q(z|x) (the noise of image 0, `iwae_noise(seed, 0,
+    ...)`): log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x); ELBO = mean(log w_k), IWAE = log mean exp(log w_k)
+    ≥ ELBO (Jensen). `label`: the image's class, which a conditional model encodes and decodes with (None: its
+    first class; ignored by other models)."""
+    vae = probes.as_vae(model)
+    x = probes.model_inputs(np.asarray(image)[None], vae.architecture)
+    labels = np.array([DEFAULT_CLASS if label is None else int(label)]) if vae.architecture.classes else None
+    estimate = iwae_log_likelihood(vae, x, k=samples, seed=seed, labels=labels)
+    return estimate.elbo, estimate.mean

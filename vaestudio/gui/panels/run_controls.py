@@ -1,102 +1,50 @@
-"""Run controls: data, preset and hyper-parameters; Start / Pause / Stop; progress with ETA; the learning
+"""The Run dock: the new run's settings (run_form.py); Start / Pause / Stop; progress with ETA; the learning
 rate and β of the run under way, changed live.
 
 Values are checked where they are typed (a red field and one line saying why; Start is disabled). The
-panel builds a `TrainConfig`, and hands run actions to the `TrainingController` (`commands.training`);
-what it shows of the run comes from the studio (`training`, `live`), redrawn on a timer, never per event.
-
-Presets: `fast` and `tutorial` fill batch size, learning rate, epochs and latent size. Changing the
-latent size or the epochs keeps the preset (they say what to train, not how); changing the batch size or
-the learning rate makes the run `custom`, which keeps the precision and graph-call length of the preset
-it came from (so `fast`'s bfloat16 is not silently lost).
+dock hands run actions to the `TrainingController` (`commands.training`); what it shows of the run comes
+from the studio (`training`, `live`), redrawn on a timer, never per event.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from vaestudio.core.config import PRESETS, TrainConfig
+from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import ConfigError
 from vaestudio.gui.branch_dialog import BranchButton
 from vaestudio.gui.commands import Commands
-from vaestudio.gui.number_field import NumberField
-from vaestudio.gui.panels.data_choice import DataChoice
+from vaestudio.gui.panels.run_form import LIVE_FIELDS, RunForm
 from vaestudio.gui.panels.run_progress import RunProgress
-from vaestudio.gui.panels.variant_fields import VariantFields
 from vaestudio.gui.state.studio import IDLE, PAUSED, TRAINING, WAITING, Studio
 from vaestudio.gui.widgets import subscribe
 
-PRESET_CHOICES = ("fast", "tutorial", "custom")
-FIELD_LABELS = {
-    "latent_dim": "Latent dim",
-    "epochs": "Epochs",
-    "batch_size": "Batch size",
-    "learning_rate": "Learning rate",
-    "beta": "β (KL weight)",
-    "kl_warmup_steps": "KL warm-up steps",
-    "snapshot_every_later": "Snapshot every",
-    "seed": "Seed",
-}
-# Fields that make a preset "custom" when edited: how the model is trained.
-TUNING_FIELDS = ("batch_size", "learning_rate")
-# The window's snapshot schedule after epoch 1, per preset, so that the grid changes at least every ~5 s of
-# training on the README's 2-core machine: tutorial 1756 images/s = 55 steps/s of batch 32 (250 steps: 4.6 s);
-# fast ~1500 images/s = 12 steps/s of batch 128 (60 steps: 5 s). A snapshot (grid decode and weights) costs
-# ~0.1-0.2 s, so this spends 2-4 % of the training time on them.
-WINDOW_SNAPSHOT_EVERY = {"fast": 60, "tutorial": 250, "custom": 150}
-LIVE_FIELDS = ("learning_rate", "beta")
 REDRAW_MS = 250
 
 
 class RunControlsPanel(QWidget):
-    """Dataset, preset, hyper-parameters, Start / Pause / Stop, progress; live learning rate and β."""
+    """The new run's settings (RunForm), Start / Pause / Stop, progress; live learning rate and β."""
 
     title = "Run"
 
     def __init__(self, studio: Studio, commands: Commands, parent: QWidget | None = None):
         super().__init__(parent)
         self.studio, self.commands = studio, commands
-        self._filling = False
-        self._base_preset = "tutorial"  # the named preset a custom run keeps precision and call length from
         self._shown = None  # the RunHistory whose progress is shown (the live run, then the last one)
 
-        self.data = DataChoice(commands, self._refresh, lambda: self._filling)
+        self.form = RunForm(commands, self._refresh, lambda: self.studio.is_training, self)
+        self.data, self.variant, self.fields = self.form.data, self.form.variant, self.form.fields
         self.dataset_combo, self.size_combo, self.channels_combo = (self.data.dataset_combo, self.data.size_combo,
                                                                     self.data.channels_combo)
         self.folder_button, self.folder_label = self.data.folder_button, self.data.folder_label
-        self.variant = VariantFields(self._refresh, lambda: self._filling, self)  # the "Model" group (issue 19)
-
-        # -- training --
-        self.preset_combo = QComboBox()
-        self.preset_combo.addItems(PRESET_CHOICES)
-        self.preset_combo.setToolTip("fast: tuned by measurement; tutorial: the article's settings; custom: your own")
-        self.preset_note = QLabel(wordWrap=True, styleSheet="color: palette(mid);")
-        self.fields = {name: NumberField.for_setting(name, label) for name, label in FIELD_LABELS.items()}
-        self.snapshot_row = QHBoxLayout()
-        self.snapshot_row.setContentsMargins(0, 0, 0, 0)
-        self.snapshot_row.addWidget(self.fields["snapshot_every_later"], 1)
-        self.snapshot_row.addWidget(QLabel("steps after epoch 1"))
+        self.preset_combo, self.preset_note = self.form.preset_combo, self.form.preset_note
         self.apply_button = QPushButton("Apply to this run", toolTip="Put the learning rate and β above in force "
                                         "from the run's next steps (marked on the ELBO plot)")
         self.apply_button.hide()
-
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.data.add_rows(form)
-        form.addRow("Preset", self.preset_combo)
-        form.addRow("", self.preset_note)
-        for name in ("latent_dim", "epochs", "batch_size", "learning_rate", "beta", "kl_warmup_steps"):
-            form.addRow(FIELD_LABELS[name], self.fields[name])
-        form.addRow(FIELD_LABELS["snapshot_every_later"], self.snapshot_row)
-        form.addRow(FIELD_LABELS["seed"], self.fields["seed"])
-        form.addRow("", self.apply_button)
-        settings_box = QGroupBox("Training")
-        settings_box.setLayout(form)
+        self.form.rows.addRow("", self.apply_button)
         # which settings these are while another run is shown
         self.shown_note = QLabel(wordWrap=True, styleSheet="background: palette(alternate-base); padding: 4px;")
         self.shown_note.hide()
@@ -120,7 +68,7 @@ class RunControlsPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.shown_note)
-        layout.addWidget(settings_box)
+        layout.addWidget(self.form.box)
         layout.addWidget(self.variant.box)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
@@ -129,10 +77,6 @@ class RunControlsPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addStretch(1)
 
-        self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
-        for field in self.fields.values():
-            field.textChanged.connect(lambda _text: self._refresh())  # a value, or a combination (Model group)
-            field.textEdited.connect(self._on_field_edited)
         for name in LIVE_FIELDS:
             self.fields[name].returnPressed.connect(self._apply_if_live)
         self.apply_button.clicked.connect(self.apply_live_values)
@@ -148,81 +92,31 @@ class RunControlsPanel(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.show_progress)
 
-        self.apply_preset("tutorial")
-        self.fields["seed"].set_value(0)
-        self.fields["beta"].set_value(1.0)
-        self.fields["kl_warmup_steps"].set_value(0)
         self._refresh()
 
-    # -- values -------------------------------------------------------------------------------------------
+    # -- the form (run_form.py) ------------------------------------------------------------------------------
     @property
     def dataset(self) -> str:
-        return self.data.dataset
+        return self.form.dataset
 
     @property
     def preset(self) -> str:
-        return self.preset_combo.currentText()
+        return self.form.preset
 
     def errors(self) -> list[str]:
-        problems = [field.error for field in self.fields.values() if field.error] + [self.data.error()]
-        values = {name: field.value() for name, field in self.fields.items()} | self.data.config_values()
-        return [problem for problem in problems + [self.variant.error(values)] if problem]
+        return self.form.errors()
 
     def config(self) -> TrainConfig:
         """The config the fields describe; raises ConfigError when a value is invalid."""
-        problems = self.errors()
-        if problems:
-            raise ConfigError(problems[0])
-        values: dict[str, Any] = {name: field.value() for name, field in self.fields.items()}
-        values.update(self.data.config_values(), **self.variant.config_values())
-        if self.preset == "custom":
-            base = PRESETS[self._base_preset]
-            values.update(precision=base["precision"], steps_per_call=base["steps_per_call"])
-        return TrainConfig.from_preset(self.preset, **values)
+        return self.form.config()
 
     def apply_preset(self, preset: str) -> None:
         """Fill the fields from a preset ('custom' keeps what is there)."""
-        self._filling = True
-        try:
-            if self.preset_combo.currentText() != preset:
-                self.preset_combo.setCurrentText(preset)
-            if preset in PRESETS:
-                self._base_preset = preset
-                for name in ("latent_dim", "epochs", "batch_size", "learning_rate"):
-                    self.fields[name].set_value(PRESETS[preset][name])
-                self.fields["snapshot_every_later"].set_value(WINDOW_SNAPSHOT_EVERY[preset])
-        finally:
-            self._filling = False
-        self._refresh()
+        self.form.apply_preset(preset)
 
     def show_config(self, config: TrainConfig) -> None:
         """Show a run's settings (the run being continued)."""
-        self._filling = True
-        try:
-            self.data.show_config(config)
-            self.variant.show_config(config)
-            preset = config.preset if config.preset in PRESET_CHOICES else "custom"
-            if preset in PRESETS and any(PRESETS[preset][n] != getattr(config, n) for n in TUNING_FIELDS):
-                preset = "custom"
-            self.preset_combo.setCurrentText(preset)
-            for name, field in self.fields.items():
-                field.set_value(getattr(config, name))
-        finally:
-            self._filling = False
-        self._refresh()
-
-    def _on_preset_chosen(self, preset: str) -> None:
-        if not self._filling:
-            self.apply_preset(preset)
-
-    def _on_field_edited(self, _text: str) -> None:
-        if self._filling or self.preset == "custom" or self.studio.is_training:
-            return
-        if getattr(self.sender(), "name", None) in TUNING_FIELDS:
-            self._filling = True
-            self.preset_combo.setCurrentText("custom")
-            self._filling = False
-            self._refresh()
+        self.form.show_config(config)
 
     # -- run actions ----------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -345,11 +239,7 @@ class RunControlsPanel(QWidget):
         self._show_message(problems[0] if problems else "")
         idle = state == IDLE
         running = state in (TRAINING, PAUSED, WAITING)
-        self.data.refresh(idle)
-        self.variant.refresh(idle)
-        self.preset_combo.setEnabled(idle)
-        for name, field in self.fields.items():
-            field.setEnabled(idle or (running and name in LIVE_FIELDS))
+        self.form.refresh(idle, running)
         self.apply_button.setVisible(running)
         self.apply_button.setEnabled(running and not any(self.fields[n].error for n in LIVE_FIELDS))
         self.start_button.setEnabled(idle and not problems)
@@ -357,13 +247,6 @@ class RunControlsPanel(QWidget):
         self.pause_button.setEnabled(running)
         self.pause_button.setText("Resume" if state == PAUSED else "Pause")
         self.stop_button.setEnabled(running)
-        base = PRESETS.get(self.preset if self.preset in PRESETS else self._base_preset, {})
-        precision = {"auto": "bfloat16 where the CPU or GPU has it", "float32": "float32",
-                     "mixed_bfloat16": "bfloat16"}.get(base.get("precision", ""), "")
-        if self.preset == "custom":
-            self.preset_note.setText(f"your values; precision and steps per call as {self._base_preset} ({precision})")
-        else:
-            self.preset_note.setText(f"batch {base['batch_size']}, Adam {base['learning_rate']:g}, {precision}")
 
     def show_progress(self) -> None:
         """Progress bars, ETA and rate of the live run (or how the last one ended)."""
@@ -371,31 +254,7 @@ class RunControlsPanel(QWidget):
 
     # -- persistence ------------------------------------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
-        self.data.save_settings(settings)
-        self.variant.save_settings(settings)
-        settings.setValue("run/preset", self.preset)
-        settings.setValue("run/base_preset", self._base_preset)
-        for name, field in self.fields.items():
-            settings.setValue(f"run/{name}", field.text())
+        self.form.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
-        self._filling = True
-        try:
-            self.data.restore_settings(settings)
-            self.variant.restore_settings(settings)
-        finally:
-            self._filling = False
-        preset = str(settings.value("run/preset", "tutorial"))
-        base = str(settings.value("run/base_preset", "tutorial"))
-        self.apply_preset(base if base in PRESETS else "tutorial")
-        self.apply_preset(preset if preset in PRESET_CHOICES else "tutorial")
-        self._filling = True
-        try:
-            for name, field in self.fields.items():
-                text = settings.value(f"run/{name}")
-                if text not in (None, ""):
-                    field.setText(str(text))
-        finally:
-            self._filling = False
-        self._refresh()
-
+        self.form.restore_settings(settings)

@@ -13,7 +13,8 @@ The alarm follows the active run's epoch ends (their per-dimension KL), so it is
 any opened run.
 
 `bound_image(index)` estimates one probe image's ELBO beside its importance-weighted (IWAE, Burda et al.)
-bound from the same k samples of q(z|x) (core/diagnosis/worst.py), in NumPy (a fraction of a second for k = 500): `bounds_changed`.
+bound from the same k samples of q(z|x), under the model's prior and (conditional model) the image's class:
+core/iwae.py on that image (core/diagnosis/worst.py), in NumPy (a fraction of a second for k = 500): `bounds_changed`.
 
 Latent quality and nearest training images need the run's dataset (`set_dataset`); the class histogram
 and the Fréchet distance need the dataset's classifier: a cached one is used at once, training one
@@ -144,13 +145,13 @@ class Diagnosis:
         self.bounds_changed.emit(None)
         if vae is None or probe is None or not 0 <= index < len(probe.images):
             return
-        image = probe.images[index]
+        image, label = probe.images[index], int(probe.labels[index])  # a conditional model's bound is log p(x | y)
 
         def done(found: tuple[float, float]) -> None:
             if generation == self._generation:
                 self._publish("bounds", ImageBounds(index, found[0], found[1], samples))
 
-        self.executor.submit(lambda: importance_bounds(vae, image, samples), done, self._report,
+        self.executor.submit(lambda: importance_bounds(vae, image, samples, label=label), done, self._report,
                              key="diagnosis-bounds")
 
     def train_classifier(self) -> None:

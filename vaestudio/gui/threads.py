@@ -113,8 +113,12 @@ class QtExecutor(QObject):
 
         QTimer.singleShot(0, self, run)
 
-    def busy(self) -> bool:
-        return bool(self._pending) or self._soon > 0
+    def busy(self, ignoring: tuple[str, ...] = ()) -> bool:
+        """Whether a task (other than those of the keys `ignoring`) or a call_soon call is still to come."""
+        if self._soon > 0:
+            return True
+        return any(runnable.task.key is None or runnable.task.key not in ignoring
+                   for runnable, _callbacks in self._pending.values())
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Cancel every task (queued ones are dropped, running ones stop at their next check) and wait for the

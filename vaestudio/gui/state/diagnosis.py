@@ -50,6 +50,7 @@ PARTS = ("traversals", "worst", "quality", "health", "alarm")
 COMPUTED = ("traversals", "worst", "quality", "health")  # per moment, each on the executor
 SCANS = ("worst", "quality")  # the parts that decode the test images: paced while the window's run trains
 PACED_STATES = ("waiting", "training")  # Studio.training states in which the scans are paced
+SCAN_KEYS = tuple(f"diagnosis-{part}" for part in SCANS)  # their executor keys
 
 
 @dataclass(frozen=True, eq=False)

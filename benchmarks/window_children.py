@@ -138,9 +138,18 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
         history.select(target)
         poll.start()
 
+    try:  # vaestudio 0.3 on: not the paced scans (while training) or the Compare previews (the drag's)
+        from vaestudio.gui.selftest import moment_settled
+
+        def settled(_pictures, index: int) -> bool:
+            return moment_settled(window, index)
+    except ImportError:
+        def settled(pictures, index: int) -> bool:
+            return pictures.info is not None and pictures.info.index == index and not window.executor.busy()
+
     def scrub_poll() -> None:
         pictures = studio.explorer.pictures
-        if pictures.info is not None and pictures.info.index == scrub_state["target"] and not window.executor.busy():
+        if settled(pictures, scrub_state["target"]):
             poll.stop()
             QApplication.processEvents()  # the repaints of the visible panels
             scrubs.append((time.perf_counter() - scrub_state["started"]) * 1000.0)

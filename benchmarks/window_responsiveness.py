@@ -12,7 +12,8 @@ in fresh processes (children in window_children.py):
    alternating by round), the window with every dock shown, a 60 Hz cursor drag and a timeline step back
    once a second from the end of epoch 1 on. Targets idle: no UI-thread stall over 50 ms (gaps between
    ticks of a 10 ms timer), drag p95 <= 16 ms (cursor move -> the preview repainted), scrub p95 <= 50 ms
-   (one step -> every picture of that moment computed and the panels repainted); busy: no stall over
+   (one step -> every picture of that moment computed and the panels repainted; not
+   the test-image scans, paced while training, nor the drag's Compare previews); busy: no stall over
    100 ms, drag p95 <= 33 ms; both: images/s with the window >= 0.9 of headless (epochs 2..N, wall clock).
 3. start-up: the window visible (its first frame) against an empty PySide6 window in the same round
    (benchmarks/startup.py's contenders and timer, imported): target x1.5.

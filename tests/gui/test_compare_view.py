@@ -105,9 +105,10 @@ def test_the_compare_view_shows_both_runs_at_the_same_point_of_training(qtbot, w
     first, second = comparison.columns
     assert np.array_equal(first.originals, second.originals)  # the same test images in both columns
 
-    window.studio.view.cursor = (1.0, 0.5)  # the plane's cursor, decoded by each run at this moment
-    for column, moment in zip(view.columns, comparison.columns):
-        assert np.array_equal(column.preview.image, moment.vae.decode_uint8(np.array([[1.0, 0.5]], np.float32))[0])
+    window.studio.view.cursor = (1.0, 0.5)  # the plane's cursor, decoded by each run at this moment (off the UI thread)
+    decoded = [moment.vae.decode_uint8(np.array([[1.0, 0.5]], np.float32))[0] for moment in comparison.columns]
+    qtbot.waitUntil(lambda: all(column.preview.image is not None and np.array_equal(column.preview.image, image)
+                                for column, image in zip(view.columns, decoded)), timeout=5_000)
 
     view.slider.setValue(view.stops.index(96.0))  # run-a at step 3; run-b's last snapshot before is step 1
     expected = {a: 3, b: 1}

@@ -71,3 +71,14 @@ def test_a_task_thread_s_producer_is_closed_in_its_own_thread_when_cancelled(qtb
         qtbot.waitUntil(lambda: len(items) > 3, timeout=10000)
         thread.cancel()
     assert thread.wait(5000) and closed_in and closed_in[0] != threading.current_thread().name
+
+
+def test_busy_can_leave_out_the_tasks_of_some_keys(qtbot):
+    executor = QtExecutor(threads=2)
+    release = threading.Event()
+    executor.start(lambda task: release.wait(10), lambda _: None, key="diagnosis-worst")
+    assert executor.busy() and not executor.busy(ignoring=("diagnosis-worst",))
+    executor.start(lambda task: release.wait(10), lambda _: None, key="grid")
+    assert executor.busy(ignoring=("diagnosis-worst",))
+    release.set()
+    qtbot.waitUntil(lambda: not executor.busy(), timeout=10000)

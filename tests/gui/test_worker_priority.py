@@ -37,3 +37,18 @@ def test_a_training_thread_and_the_threads_it_starts_run_below_the_ui_thread():
     expected = min(19, ui + TRAINING_NICENESS)
     assert seen == {"training": expected, "child": expected}
     assert _niceness() == ui  # the calling (UI) thread keeps its priority
+
+
+def test_the_windows_pool_runs_below_the_ui_thread_and_above_training(qtbot):
+    from vaestudio.gui.threads import POOL_NICENESS, QtExecutor
+
+    assert 0 < POOL_NICENESS < TRAINING_NICENESS
+    ui = _niceness()
+    executor = QtExecutor(threads=2)
+    seen: list[int] = []
+    for _ in range(4):
+        executor.submit(_niceness, seen.append)
+    qtbot.waitUntil(lambda: len(seen) == 4, timeout=5_000)
+    assert set(seen) == {min(19, ui + POOL_NICENESS)}  # every task, however many times a thread is reused
+    assert _niceness() == ui
+    executor.wait()

@@ -99,6 +99,10 @@ class UiPost(QObject):
         except RuntimeError:  # the window is gone: nobody is left to tell
             pass
 
+    def later(self, seconds: float, fn) -> None:
+        """Run `fn()` on this object's thread after `seconds` (nothing if this object is gone by then)."""
+        QTimer.singleShot(max(0, round(seconds * 1000)), self, fn)
+
 
 def dockable(module: str, panel: QWidget) -> QWidget:
     """What the dock of `module` holds: its panel, scrolled if it is one of SCROLLED_PANELS."""

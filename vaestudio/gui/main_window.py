@@ -78,7 +78,8 @@ class MainWindow(QMainWindow):
         configure_pyqtgraph()
         self.executor = QtExecutor(self, threads=2)
         self.studio = Studio(self.executor)
-        self.diagnosis = self.studio.start_diagnosis(self.executor, UiPost(self).post)  # issue 18's docks, banner
+        ui = UiPost(self)
+        self.diagnosis = self.studio.start_diagnosis(self.executor, ui.post, later=ui.later)  # issue 18's docks
         self.loader = TensorFlowLoader(self.studio, self)
         self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)

@@ -314,9 +314,17 @@ def _drag(app, window, timings: Timings) -> None:
         raise SelfTestFailure(f"the preview repainted for only {len(timings.drag)} of {DRAG_POSITIONS} moves")
 
 
-def _settled(window, index: int) -> bool:
+def moment_settled(window, index: int) -> bool:
+    """The window shows moment `index` with every picture of it: nothing left to compute but the cursor's
+    Compare previews (a drag's) and, while its run trains, the paced test-image scans (gui/state/pacing.py:
+    their panels show the last scan, labelled, meanwhile)."""
+    from vaestudio.gui.state.diagnosis import SCAN_KEYS
+
     pictures = window.studio.explorer.pictures
-    return pictures.info is not None and pictures.info.index == index and not window.executor.busy()
+    if pictures.info is None or pictures.info.index != index:
+        return False
+    ignoring = ("compare-preview",) + (SCAN_KEYS if window.diagnosis.paced() else ())
+    return not window.executor.busy(ignoring)
 
 
 def _scrub(window, timings: Timings) -> None:
@@ -334,7 +342,7 @@ def _scrub(window, timings: Timings) -> None:
         target = history.current.index - 1
         started = time.perf_counter()
         window.timeline.step(-1)
-        wait_until(lambda: _settled(window, target), 5, "the scrubbed moment")
+        wait_until(lambda: moment_settled(window, target), 5, "the scrubbed moment")
         QApplication.processEvents()  # the repaints
         timings.scrub.append((time.perf_counter() - started) * 1000.0)
 

@@ -34,6 +34,10 @@ def collect_cycles_here() -> None:
     gc.collect()
 
 
+POOL_NICENESS = 2  # the pool's threads: below the UI thread, above training (the user waits for their work)
+
+
+
 class _Relay(QObject):
     report = Signal(int, str, object)  # task id, kind (partial, progress, status, done, error, ended), value
 
@@ -45,6 +49,7 @@ class _Runnable(QRunnable):
         self.setAutoDelete(False)  # the executor keeps it until it has ended, so tryTake stays safe
 
     def run(self) -> None:
+        keep_thread_below_the_window(POOL_NICENESS)
         stage, value = run_work(self.task, self.work)
         kind = {DONE: "done", FAILED: "error"}.get(stage, "ended")
         _send(self.relay, self.task_id, kind, value)
@@ -108,8 +113,12 @@ class QtExecutor(QObject):
 
         QTimer.singleShot(0, self, run)
 
-    def busy(self) -> bool:
-        return bool(self._pending) or self._soon > 0
+    def busy(self, ignoring: tuple[str, ...] = ()) -> bool:
+        """Whether a task (other than those of the keys `ignoring`) or a call_soon call is still to come."""
+        if self._soon > 0:
+            return True
+        return any(runnable.task.key is None or runnable.task.key not in ignoring
+                   for runnable, _callbacks in self._pending.values())
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Cancel every task (queued ones are dropped, running ones stop at their next check) and wait for the
@@ -153,6 +162,42 @@ def yield_cpu_to_the_window() -> None:
     Linux keeps a nice value per thread and new threads inherit it, so TensorFlow's thread pools,
     started from a lowered thread, also give way. Elsewhere this does nothing.
     """
+    lower_thread_priority(TRAINING_NICENESS)
+
+
+def keep_thread_below_the_window(by: int) -> None:
+    """Make the calling thread's nice value at least the window's (the process's at start) + `by` (Linux).
+
+    A syscall or two per call: pool threads call it before each task (Qt threads keep no Python
+    thread-locals between calls, and a pool thread may be new)."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        thread = threading.get_native_id()
+        wanted = min(19, _WINDOW_NICENESS + by)
+        if os.getpriority(os.PRIO_PROCESS, thread) < wanted:
+            os.setpriority(os.PRIO_PROCESS, thread, wanted)
+    except OSError:
+        pass
+
+
+def _niceness_now() -> int:
+    import os
+
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (OSError, AttributeError):
+        return 0
+
+
+_WINDOW_NICENESS = _niceness_now()  # the importing (UI) thread's
+
+
+def lower_thread_priority(by: int) -> None:
+    """Raise the calling thread's nice value by `by` (Linux; elsewhere nothing). Threads it starts inherit it."""
     import os
     import sys
 
@@ -161,7 +206,7 @@ def yield_cpu_to_the_window() -> None:
     try:
         thread = threading.get_native_id()
         niceness = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + TRAINING_NICENESS))
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + by))
     except OSError:
         pass
 

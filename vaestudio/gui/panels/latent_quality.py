@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from vaestudio.gui.panels.scan_note import older_scan_note
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import cache_axes, subscribe
@@ -142,7 +143,8 @@ class LatentQualityPanel(QWidget):
         self._show_over_training()
         self.figures.setText(f"<b style='color:{_css(KNN_COLOR)}'>kNN accuracy</b> {quality.knn_accuracy:.1%} · "
                              f"<b style='color:{_css(PROBE_COLOR)}'>linear probe</b> {quality.probe_accuracy:.1%} "
-                             f"(chance {quality.chance:.0%}, dashed), on the latent means")
+                             f"(chance {quality.chance:.0%}, dashed), on the latent means"
+                             + older_scan_note(self.diagnosis.older_scan("quality")))
         if quality.sample_classes is None:
             self.samples.setText("Prior samples are judged once the dataset's classifier exists.")
             return

@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
+from vaestudio.gui.panels.scan_note import older_scan_note
 from vaestudio.gui.state.diagnosis import IWAE_SAMPLES, Diagnosis
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
@@ -81,7 +82,8 @@ class WorstImagesPanel(QWidget):
         scored = len(result.scores.elbo)
         self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (mean "
                             f"{_nats(result.scores.elbo.mean())} nats) · "
-                            f"rows: image, reconstruction, −log p per pixel (√ scale, white {top:.1f} nats)")
+                            f"rows: image, reconstruction, −log p per pixel (√ scale, white {top:.1f} nats)"
+                            + older_scan_note(self.diagnosis.older_scan("worst")))
 
     def choose(self, position: int) -> None:
         """Inspect the gallery's image at `position`: on the plane, and its nearest training images."""

@@ -290,22 +290,37 @@ class Comparison:
 
     # -- the cursor preview ----------------------------------------------------------------------------------
     def _on_cursor(self, *_args) -> None:
-        if self.wanted:
-            for column in range(len(self.columns)):
-                self._update_preview(column)
+        """Decode the cursor with every column's model on the pool (a drag's burst of moves costs one)."""
+        if not self.wanted or not self.columns:
+            return
+        cursor = np.asarray(self.studio.view.cursor, np.float32)
+        vaes = [moment.vae for moment in self.columns]
+
+        def done(images: list) -> None:
+            for column, (vae, image) in enumerate(zip(vaes, images)):
+                if column < len(self.columns) and self.columns[column].vae is vae:
+                    self._show_preview(column, image)
+
+        self.executor.submit(lambda: [_cursor_image(vae, cursor) for vae in vaes], done, key="compare-preview")
 
     def _update_preview(self, column: int) -> None:
-        vae = self.columns[column].vae
-        image = None
-        if vae is not None:
-            cursor = np.zeros(vae.architecture.latent_dim, np.float32)
-            given = np.asarray(self.studio.view.cursor, np.float32)[:len(cursor)]
-            cursor[:len(given)] = given  # a run of another latent size: the cursor's first coordinates, else 0
-            image = vae.decode_uint8(cursor[None])[0]
+        self._show_preview(column, _cursor_image(self.columns[column].vae,
+                                                 np.asarray(self.studio.view.cursor, np.float32)))
+
+    def _show_preview(self, column: int, image: np.ndarray | None) -> None:
         if image is None and self.previews[column] is None:
             return
         self.previews[column] = image
         self.preview_changed.emit(column, image)
+
+
+def _cursor_image(vae, cursor: np.ndarray) -> np.ndarray | None:
+    """The cursor decoded by `vae` (a run of another latent size: the cursor's first coordinates, else 0)."""
+    if vae is None:
+        return None
+    z = np.zeros(vae.architecture.latent_dim, np.float32)
+    z[:min(len(z), len(cursor))] = cursor[:len(z)]
+    return vae.decode_uint8(z[None])[0]
 
 
 def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> ComparedMoment:

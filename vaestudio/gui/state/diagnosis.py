@@ -9,6 +9,10 @@ user has left is dropped, a running scoring stops at its next chunk, and the par
 seen are kept (going back shows them at once; `quality_by_moment` is latent quality over training).
 With `on_demand` (the window) a part is only computed while a panel shows it (`want(part, on)`): docks
 tabbed away cost nothing while the timeline is scrubbed.
+While the window's own run trains (`later` given: the window), the scans over the test images (worst
+images, latent quality) are paced (gui/state/pacing.py): each kind takes at most a twentieth of the time,
+a scan started is not dropped when a newer snapshot arrives, and until the newest moment's scan is done
+the panels keep the last one, whose moment is `scanned[part]`. Pausing or ending the training lifts it.
 The alarm follows the active run's epoch ends (their per-dimension KL), so it is raised live and for
 any opened run.
 
@@ -32,6 +36,7 @@ from psygnal import Signal
 
 from vaestudio.core.diagnosis.worst import IWAE_SAMPLES, importance_bounds
 from vaestudio.gui.state.explorer import Executor, Pictures
+from vaestudio.gui.state.pacing import ScanPacer
 from vaestudio.gui.state.run_history import RunHistory
 
 if TYPE_CHECKING:  # the studio owns a Diagnosis (Studio.start_diagnosis): no import back at run time
@@ -44,6 +49,9 @@ KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it 
 CHUNK = 128  # probe images scored between two looks at whether the moment moved on
 PARTS = ("traversals", "worst", "quality", "health", "alarm")
 COMPUTED = ("traversals", "worst", "quality", "health")  # per moment, each on the executor
+SCANS = ("worst", "quality")  # the parts that decode the test images: paced while the window's run trains
+PACED_STATES = ("waiting", "training")  # Studio.training states in which the scans are paced
+SCAN_KEYS = tuple(f"diagnosis-{part}" for part in SCANS)  # their executor keys
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,9 +88,10 @@ class Diagnosis:
 
     def __init__(self, studio: Studio, executor: Executor, post: Callable[[Callable[[], None]], None] | None = None,
                  worst_count: int = WORST_COUNT, samples: int = SAMPLES, long_executor: Executor | None = None,
-                 on_demand: bool = False):
+                 on_demand: bool = False, later: Callable[[float, Callable[[], None]], None] | None = None):
         """`long_executor` runs the classifier's training (a minute or more; e.g. tasks.ThreadedExecutor, so
-        it does not hold one of the explorer's workers); default: `executor`."""
+        it does not hold one of the explorer's workers); default: `executor`. `later(seconds, fn)` runs `fn`
+        on the UI thread after a while: given, the scans are paced while the window's run trains."""
         self.studio = studio
         self.long_executor = long_executor or executor
         self._post = post or (lambda fn: fn())  # runs a callable on the UI thread (progress from the work)
@@ -100,12 +109,17 @@ class Diagnosis:
         self._generation = 0
         self._kept: OrderedDict[tuple, Any] = OrderedDict()  # (moment, part, signature) -> value
         self.quality_by_moment: dict[tuple, Any] = {}  # (id(history), index, step, id(probe)) -> LatentQuality
+        self._later = later
+        self.pacers = {part: ScanPacer() for part in SCANS} if later is not None else None
+        self.scanned: dict[str, Any] = {part: None for part in SCANS}  # SnapshotInfo of the scan shown
+        self._retry_pending = False
         self.explorer.moment_loaded.connect(self._on_moment)
         self.explorer.encodings_changed.connect(self._on_encodings)
         studio.view.events.decode_class.connect(self._on_class)  # a conditional sheet decodes the plane's class
         studio.active_changed.connect(self._on_active)
         studio.active_epoch_ended.connect(self._on_epoch_end)
         studio.active_cleared.connect(self._update_alarm)
+        studio.training_changed.connect(self._on_training)
 
     # -- inputs from the window ---------------------------------------------------------------------------
     def set_dataset(self, history: RunHistory, dataset) -> None:
@@ -202,12 +216,49 @@ class Diagnosis:
         if announce:
             self.alarm_changed.emit(alarm)
 
+    def paced(self) -> bool:
+        """Whether the scans are paced now: the run shown is the one this window is training."""
+        studio = self.studio
+        return (self.pacers is not None and studio.training in PACED_STATES and studio.active is not None
+                and studio.active is studio.live)
+
     def _on_moment(self, pictures: Pictures) -> None:
         self._generation += 1
+        paced = self.paced()
         for part in ("traversals", "worst", "quality", "health", "bounds"):
+            if part in SCANS:
+                if paced and getattr(self, part) is not None:
+                    continue  # the last scan stays, labelled with its moment, until this one's is done
+                self.scanned[part] = None
             setattr(self, part, None)
             getattr(self, f"{part}_changed").emit(None)
         self._start_worst(pictures)
+
+    def older_scan(self, part: str):
+        """The SnapshotInfo of the scan of `part` shown when it is not of the moment shown (paced), else None."""
+        info, shown = self.scanned.get(part), self.explorer.pictures.info
+        return info if info is not None and shown is not None and info != shown else None
+
+    def _on_training(self, _state: str) -> None:
+        if not self.paced():  # paused or ended: the moment shown gets its scans now
+            self._start_scans()
+
+    def _start_scans(self) -> None:
+        self._retry_pending = False
+        self._start_worst(self.explorer.pictures)
+        self._start_quality(self.explorer.pictures)
+
+    def _wait_for_pacer(self, part: str) -> bool:
+        """True when a scan of `part` must wait (a retry is then scheduled)."""
+        if not self.paced():
+            return False
+        wait = self.pacers[part].wait()
+        if wait <= 0.0:
+            return False
+        if not self._retry_pending:
+            self._retry_pending = True
+            self._later(wait, self._start_scans)
+        return True
 
     def _on_encodings(self, pictures: Pictures) -> None:
         if pictures.vae is None or pictures.means is None:
@@ -222,14 +273,21 @@ class Diagnosis:
         """Run `work` for `part` of the moment shown, unless a result for the same moment and `signature` is
         kept (then at once). `unpack(value) -> part's value` runs on the UI thread first."""
         generation = self._generation if generation is None else generation
-        moment = self._moment_key()
+        moment, info = self._moment_key(), self.explorer.pictures.info
         key = None if moment is None else (moment, part, signature)
         if key is not None and key in self._kept:
             self._kept.move_to_end(key)
-            self._publish(part, self._kept[key])
+            self._publish(part, self._kept[key], info)
             return
+        pacer = self.pacers[part] if part in SCANS and self.pacers is not None else None
+        if pacer is not None:
+            if self._wait_for_pacer(part):
+                return
+            pacer.begin()
 
         def done(value) -> None:
+            if pacer is not None:
+                pacer.end()
             if value is None:
                 return
             if unpack is not None:
@@ -240,12 +298,19 @@ class Diagnosis:
                     self._kept.popitem(last=False)
                 if part == "quality":
                     self.quality_by_moment[moment] = value
-            if generation == self._generation:
-                self._publish(part, value)
+            if generation == self._generation or (pacer is not None and self.paced()):
+                self._publish(part, value, info)
 
-        self.executor.submit(work, done, self._report, key=f"diagnosis-{part}")
+        def failed(message: str) -> None:
+            if pacer is not None:
+                pacer.end()
+            self._report(message)
 
-    def _publish(self, part: str, value) -> None:
+        self.executor.submit(work, done, failed, key=f"diagnosis-{part}")
+
+    def _publish(self, part: str, value, info=None) -> None:
+        if part in SCANS:
+            self.scanned[part] = info
         setattr(self, part, value)
         getattr(self, f"{part}_changed").emit(value)
 
@@ -295,8 +360,10 @@ class Diagnosis:
 
         generation, count, pool = self._generation, self.worst_count, self._pool()
 
-        def cancelled() -> bool:  # read from the worker between chunks
-            return generation != self._generation
+        paced = self.paced()
+
+        def cancelled() -> bool:  # read from the worker between chunks; a paced scan is not dropped
+            return generation != self._generation and not paced
 
         def progress(done: int, total: int) -> None:
             self._post(lambda: self.worst_progress.emit(done, total) if generation == self._generation else None)

@@ -79,18 +79,21 @@ class Studio:
         self.linked_timelines = LinkedTimelines(self, self.comparison)  # the Compare view's and the main one
 
     # -- diagnosis -------------------------------------------------------------------------------------------
-    def start_diagnosis(self, executor: Executor, post=None, long_executor: Executor | None = None):
+    def start_diagnosis(self, executor: Executor, post=None, long_executor: Executor | None = None, later=None):
         """Own a Diagnosis of the active run (the window's; state tests without it stay cheap): its traversal
         sheet, worst images, latent quality and collapse alarm follow the explorer from now on; each part is
         computed only while a panel shows it (Diagnosis.want). With `post` (runs a callable on the UI
-        thread) and no `long_executor`, the classifier's training gets a thread of its own."""
+        thread) and no `long_executor`, the classifier's training gets a thread of its own. With `later(seconds,
+        fn)` (runs a callable on the UI thread after a while) the test-image scans are paced while this
+        window's run trains (gui/state/pacing.py)."""
         from vaestudio.gui.state.diagnosis import Diagnosis  # it imports this module
         from vaestudio.gui.state.tasks import ThreadedExecutor
 
         if long_executor is None and post is not None:
             long_executor = ThreadedExecutor(post, "vaestudio-diagnosis")
         if self.diagnosis is None:
-            self.diagnosis = Diagnosis(self, executor, post, long_executor=long_executor, on_demand=True)
+            self.diagnosis = Diagnosis(self, executor, post, long_executor=long_executor, on_demand=True,
+                                       later=later)
         return self.diagnosis
 
     # -- TensorFlow and the device -------------------------------------------------------------------------

@@ -139,3 +139,39 @@ def test_a_clicked_images_iwae_bound_is_above_its_elbo_and_the_elbo_agrees_with_
     assert iwae >= elbo
     scored = per_image_elbo(vae, image[None], samples=2000).elbo[0]  # analytic KL, its own samples
     assert abs(elbo - scored) < 0.01 * abs(scored) + 0.5
+
+
+def test_while_the_run_trains_the_panels_say_which_moment_their_scan_is_of(qtbot):
+    """Paced scans (gui/state/pacing.py): a new snapshot keeps the last scan, and the panels name its moment."""
+    from vaestudio.gui.state.studio import TRAINING
+
+    history = RunHistory("run", config=TrainConfig(latent_dim=LATENT, grid_size=2), live=True)
+    history.feed(Snapshot(0, 0, "before training", np.zeros((56, 56), np.uint8),
+                          random_weights(Architecture(latent_dim=LATENT), seed=0), frame=0))
+    studio = Studio(InlineExecutor())
+    retries: list = []
+    diagnosis = Diagnosis(studio, InlineExecutor(), worst_count=5, samples=100, on_demand=True,
+                          later=lambda seconds, fn: retries.append(fn))
+    for part in ("worst", "quality"):
+        diagnosis.want(part, True)
+    studio.add_run(history)
+    studio.set_live(history)
+    studio.set_training(TRAINING)
+    studio.set_probe(history, Probe.from_dataset(DATA))
+    diagnosis.set_dataset(history, DATA)
+    worst = shown(qtbot, WorstImagesPanel(studio, diagnosis))
+    quality = shown(qtbot, LatentQualityPanel(studio, diagnosis))
+    assert "worst of 40" in worst.header.text() and worst.scan_note.isHidden()
+    for index in (1, 2):  # two snapshots in quick succession: the scan right after the last is not due yet
+        history.feed(Snapshot(index, index * 100, f"epoch {index}", np.zeros((56, 56), np.uint8),
+                              random_weights(Architecture(latent_dim=LATENT), seed=index), frame=index))
+    assert history.current.label == "epoch 2"
+    assert "worst of 40" in worst.header.text()  # the last scan stays ...
+    older = diagnosis.older_scan("worst")
+    assert older is not None and f"Of {older.label}" in worst.scan_note.text()  # ... and says which moment it is
+    assert worst.scan_note.isVisible()
+    if diagnosis.older_scan("quality") is not None:
+        assert quality.scan_note.isVisible() and "Of " in quality.scan_note.text()
+    studio.set_training("paused")
+    assert worst.scan_note.isHidden() and quality.scan_note.isHidden()
+    assert "worst of 40" in worst.header.text()

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from vaestudio.gui.panels.scan_note import older_scan_note
+from vaestudio.gui.panels.scan_note import ScanNote
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import cache_axes, subscribe
@@ -42,6 +42,8 @@ class LatentQualityPanel(QWidget):
         left = QVBoxLayout()  # the accuracies; beside them the health and the prior samples (a wide, short dock)
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.figures)
+        self.scan_note = ScanNote(diagnosis, "quality")
+        left.addWidget(self.scan_note)
         left.addWidget(self.plot, 1)
         left.addWidget(self.over_training)
         right = QWidget()
@@ -143,8 +145,7 @@ class LatentQualityPanel(QWidget):
         self._show_over_training()
         self.figures.setText(f"<b style='color:{_css(KNN_COLOR)}'>kNN accuracy</b> {quality.knn_accuracy:.1%} · "
                              f"<b style='color:{_css(PROBE_COLOR)}'>linear probe</b> {quality.probe_accuracy:.1%} "
-                             f"(chance {quality.chance:.0%}, dashed), on the latent means"
-                             + older_scan_note(self.diagnosis.older_scan("quality")))
+                             f"(chance {quality.chance:.0%}, dashed), on the latent means")
         if quality.sample_classes is None:
             self.samples.setText("Prior samples are judged once the dataset's classifier exists.")
             return

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
-from vaestudio.gui.panels.scan_note import older_scan_note
+from vaestudio.gui.panels.scan_note import ScanNote
 from vaestudio.gui.state.diagnosis import IWAE_SAMPLES, Diagnosis
 from vaestudio.gui.state.studio import Studio
 from vaestudio.gui.widgets import subscribe
@@ -50,6 +50,8 @@ class WorstImagesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
+        self.scan_note = ScanNote(diagnosis, "worst")
+        layout.addWidget(self.scan_note)
         layout.addLayout(row, 1)
         subscribe(self, [(diagnosis.worst_changed, self._show), (diagnosis.worst_progress, self._on_progress),
                          (diagnosis.bounds_changed, self._show_bounds)])
@@ -82,8 +84,7 @@ class WorstImagesPanel(QWidget):
         scored = len(result.scores.elbo)
         self.header.setText(f"<b>The {len(tiles)} worst of {scored} test images</b> by ELBO (mean "
                             f"{_nats(result.scores.elbo.mean())} nats) · "
-                            f"rows: image, reconstruction, −log p per pixel (√ scale, white {top:.1f} nats)"
-                            + older_scan_note(self.diagnosis.older_scan("worst")))
+                            f"rows: image, reconstruction, −log p per pixel (√ scale, white {top:.1f} nats)")
 
     def choose(self, position: int) -> None:
         """Inspect the gallery's image at `position`: on the plane, and its nearest training images."""

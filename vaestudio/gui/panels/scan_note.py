@@ -24,5 +24,5 @@ class ScanNote(QLabel):
         info = self.diagnosis.older_scan(self.part)
         self.setVisible(info is not None)
         self.setText("" if info is None else
-                     f"<i>Of {info.label}: while the run trains, the test images are scanned every few seconds "
-                     f"(pause to scan the moment shown now).</i>")
+                     f"<i>Of {info.label}: while the run trains, scanning the test images takes at most a "
+                     f"twentieth of the time (pause to scan the moment shown now).</i>")

@@ -229,9 +229,14 @@ def test_stop_ends_the_run_and_its_message_agrees_with_the_progress(qtbot, windo
     qtbot.waitUntil(lambda: (window.studio.live is not None and window.studio.live.last_metrics is not None
                              and window.studio.live.last_metrics.step >= 2), timeout=60_000)
     thread = window.training.thread
+    import gc
+
+    from vaestudio.gui.collector import FULL_COLLECTIONS_OFF
+    assert gc.get_threshold()[2] == FULL_COLLECTIONS_OFF  # no 70 ms full collection while the run trains
     window.controls.stop_button.click()
     wait_idle(qtbot, window, 10_000)
     assert not thread.isRunning()
+    assert gc.get_threshold()[2] < FULL_COLLECTIONS_OFF  # the run's end gives them back
     history = window.studio.active
     progress = history.progress()
     text = window.status_text()

@@ -24,6 +24,7 @@ from vaestudio.core.progress import format_duration
 from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import IDLE, PAUSED, STOPPING, TRAINING, WAITING, Studio
+from vaestudio.gui.collector import pause_full_collections, resume_full_collections
 from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import StreamThread, collect_cycles_here
 
@@ -144,6 +145,7 @@ class TrainingController(QObject):
     def _begin(self, run, history: RunHistory) -> None:
         self.run, self.history = run, history
         self._finished, self._saved, self._error = None, (), None
+        pause_full_collections()  # gui/collector.py: no 70 ms full collection while the run trains
         self.studio.set_live(history)
         self.studio.add_run(history)  # replaces a read-only view of the same folder, and shows this one
         self.studio.set_training(WAITING)
@@ -296,6 +298,7 @@ class TrainingController(QObject):
     def _end(self, text: str | None = None) -> None:
         run, history = self.run, self.history
         self.run = None
+        resume_full_collections()
         folder = run.path if run is not None and run.path.exists() else None
         outcome = RunOutcome(folder, self._finished, self._saved, self._error,
                              text or self._describe(history, folder))

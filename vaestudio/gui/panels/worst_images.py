@@ -71,8 +71,9 @@ class WorstImagesPanel(QWidget):
         self.bounds.setText("")
         if result is None:
             waiting = self.studio.explorer.pictures.vae is not None
-            self.header.setText("Scoring every test image…" if waiting else
-                                "No model at this moment: nothing to score.")
+            self.header.setText(("Scoring every test image… (while the run trains, at most a twentieth of the "
+                                 "time goes to it)" if self.diagnosis.paced() else "Scoring every test image…")
+                                if waiting else "No model at this moment: nothing to score.")
             self.strip.set_tiles([])
             return
         top = max((float(w.heat.max()) for w in result.items), default=0.0)

@@ -248,3 +248,26 @@ def test_while_the_view_is_shown_the_point_and_the_active_runs_moment_move_toget
     comparison.want(False)
     a.select(0)
     assert comparison.point == 256.0
+
+
+def test_following_the_window_s_training_does_not_move_the_compare_view_but_choosing_a_moment_does():
+    from vaestudio.gui.state.studio import IDLE, TRAINING
+
+    a, b = fed_run("a", 32, [0, 2, 4]), fed_run("b", 64, [0, 1, 2, 4])
+    studio = compared(a, b)
+    comparison = studio.comparison
+    comparison.want(True)
+    comparison.set_point(64.0)
+    a.follow()
+    studio.set_live(a)
+    studio.set_training(TRAINING)
+    point = comparison.point
+    a.feed(Snapshot(2, 8, "step 8", np.zeros((GRID * 28, GRID * 28), np.uint8),
+                    random_weights(Architecture(latent_dim=2), seed=99), frame=3))  # a new snapshot, followed
+    assert a.following and a.current.step == 8
+    assert comparison.point == point  # the columns are not recomputed for every new snapshot
+    a.select(2)  # the user chooses a moment: the Compare view follows
+    assert comparison.point == 128.0
+    studio.set_training(IDLE)
+    a.select(3)
+    assert comparison.point == 256.0  # not training: following the last snapshot moves it too

@@ -4,7 +4,9 @@ Moving the shared point (`Comparison.point_changed`) shows, on the main timeline
 or before it (the one its column shows); choosing a moment on the main timeline (`Studio.active_moment_changed`)
 moves the shared point to that snapshot, and every column with it. Only when the active run is one of the
 compared columns and the view is shown (`Comparison.wanted`): ticking runs, or the view's own reset to the
-latest common point while it is hidden, never moves the main timeline. Qt-free, state to state.
+latest common point while it is hidden, never moves the main timeline. While the window's run trains and
+its timeline follows the newest snapshot, the Compare view stays where it is (each column's pictures cost
+~0.1 s of CPU, and training makes a snapshot every second or so). Qt-free, state to state.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class LinkedTimelines:
         history = self._linked_run()
         if history is None or info is None or self.comparison.index_at(history) == info.index:
             return  # the column already shows this snapshot (e.g. the point just moved the timeline)
+        if history.following and history is self.studio.live and self.studio.is_training:
+            return  # following training: a new snapshot every second or so would recompute every column
         positions = self.comparison.positions(history)
         if 0 <= info.index < len(positions):
             self.comparison.set_point(float(positions[info.index]))

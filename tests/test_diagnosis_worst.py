@@ -12,6 +12,7 @@ from vaestudio.core.data.synthetic import synthetic_dataset
 from vaestudio.core.diagnosis import worst
 from vaestudio.core.errors import Cancelled
 from vaestudio.core.iwae import iwae_log_likelihood, iwae_noise
+from vaestudio.core.zoo import numpy_prior
 
 ARCH = Architecture(latent_dim=3)
 DATA = synthetic_dataset(40, 70)
@@ -122,3 +123,36 @@ def test_a_clicked_images_bounds_under_a_conditional_model_are_those_of_its_clas
     estimate = iwae_log_likelihood(vae, probes.model_inputs(image[None], vae.architecture), k=200, labels=[7])
     assert bounds == (estimate.elbo, estimate.per_image[0])
     assert worst.importance_bounds(vae, image, samples=200) != bounds  # no label: class 0's bound
+
+
+def test_the_per_image_elbo_of_a_vampprior_model_takes_its_kl_against_the_mixture_not_n01(monkeypatch):
+    vae = probes.as_vae(random_weights(VAMP, seed=3, scale=0.6))  # components away from N(0, I)
+    images = DATA.test_images[:12]
+    scores = worst.per_image_elbo(vae, images, samples=2, seed=7, chunk=5)
+    x = probes.model_inputs(images, VAMP).astype(float)
+    mean, logvar = (a.astype(float) for a in vae.encode(x.astype(np.float32)))
+    # the reconstruction term: from the same draws as with N(0, I), written out
+    eps = np.random.default_rng(7).standard_normal((2, len(x), 3), dtype=np.float32)
+    z = (mean[None] + eps * np.exp(0.5 * logvar)[None]).astype(np.float32).reshape(-1, 3)
+    eta = vae.decode_logits(z).astype(float).reshape(2, *x.shape)
+    log_px = (x[None] * eta - np.logaddexp(0.0, eta)).sum(axis=(2, 3, 4)).mean(axis=0)
+    assert scores.log_likelihood == pytest.approx(log_px, rel=1e-5)
+    # the KL: E_q[log q(z|x) - log p(z)] against the mixture written out, from 4000 draws of its own
+    draws = np.random.default_rng(11).standard_normal((len(x), 4000, 3))
+    z = mean[:, None] + draws * np.exp(0.5 * logvar)[:, None]
+    log_q = (-0.5 * (draws ** 2 + logvar[:, None] + np.log(2 * np.pi))).sum(axis=2)
+    gaps = log_q - _vamp_log_density(vae, z.reshape(-1, 3)).reshape(len(x), 4000)
+    errors = gaps.std(axis=1) / np.sqrt(probes.KL_SAMPLES)  # standard error of the estimate of each image
+    assert np.all(np.abs(scores.kl - gaps.mean(axis=1)) < 5 * errors + 0.05)
+    assert scores.elbo == pytest.approx(log_px - scores.kl)
+    # N(0, I)'s closed form is nats away: the ELBO shown is not the standard prior's
+    standard_elbo = log_px - 0.5 * (mean ** 2 + np.exp(logvar) - 1.0 - logvar).sum(axis=1)
+    assert abs(np.mean(scores.elbo - standard_elbo)) > max(1.0, 5 * np.sqrt(np.sum(errors ** 2)) / len(x))
+    # repeatable whatever the chunking, the reconstructions' figures too; another seed, other draws
+    again = worst.per_image_elbo(vae, images, samples=2, seed=7, chunk=1000)
+    assert again.kl == pytest.approx(scores.kl, rel=1e-6)  # (the encoder's float32 sums, batched otherwise)
+    assert again.elbo == pytest.approx(scores.elbo, rel=1e-6)
+    assert probes.reconstruct(vae, images, 2, 7).kl == pytest.approx(scores.kl, rel=1e-6)
+    monkeypatch.setattr(numpy_prior, "_KL_BLOCK", 1)  # the KL's draws in blocks of one image
+    assert worst.per_image_elbo(vae, images, samples=2, seed=7, chunk=5).kl == pytest.approx(scores.kl, rel=1e-12)
+    assert not np.array_equal(worst.per_image_elbo(vae, images, samples=2, seed=8).kl, scores.kl)

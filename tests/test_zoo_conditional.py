@@ -121,3 +121,27 @@ def test_a_conditional_run_trains_resumes_replays_and_renders_a_class(tiny_idx, 
 def test_class_needs_a_conditional_model(trained_runs, tmp_path, capsys):
     assert main(["render", str(trained_runs.finished), "--grid", "--class", "1", "--out", str(tmp_path / "g.png")]) == 2
     assert "--class needs a conditional model" in capsys.readouterr().err
+
+
+def test_inspect_and_the_html_report_of_a_conditional_run_encode_each_test_image_with_its_class(
+        tiny_idx, tmp_path, capsys):
+    import json
+
+    from vaestudio.core import probes
+    from vaestudio.core.data import load_dataset
+    from vaestudio.core.store.run_folder import RunFolder
+
+    folder = tmp_path / "conditional"
+    assert main(["train", "--data", str(tiny_idx), *COMMON, "--model", "conditional", "--epochs", "1",
+                 "--out", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(folder), "--iwae-k", "1", "--classifier", "none", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    runs = RunFolder(folder)
+    weights = runs.snapshots.load_weights(runs.snapshots.records()[-1])
+    data = load_dataset("fashion_mnist", data_dir=tiny_idx)
+    own = probes.encode(weights, data.test_images, data.test_labels)
+    np.testing.assert_allclose(report["kl_per_dimension"], probes.kl_per_dimension(*own), rtol=1e-5)
+    assert report["kl"] == pytest.approx(probes.kl_per_dimension(*own).sum(), rel=1e-6)
+    assert main(["report", str(folder), "--iwae-k", "1", "--out", str(tmp_path / "run.html")]) == 0
+    assert "Test ELBO" in (tmp_path / "run.html").read_text()

@@ -184,3 +184,34 @@ def test_the_pseudo_inputs_encoded_in_chunks_give_the_mixture_of_one_batch():
     z = np.random.default_rng(3).normal(0, 1.5, (6, 2))
     np.testing.assert_allclose(model.prior_log_prob(z.astype(np.float32)).numpy(),
                                _direct_log_density(weights, z), rtol=1e-4, atol=1e-4)
+
+
+def test_inspect_splits_a_vamp_runs_elbo_with_the_kl_against_its_prior(tiny_idx, tmp_path, capsys):
+    from vaestudio.core import probes
+    from vaestudio.core.data import load_dataset
+    from vaestudio.core.store.run_folder import RunFolder
+
+    folder = tmp_path / "vamp"
+    args = ["train", "--data", str(tiny_idx), *COMMON, "--prior", "vamp", "--pseudo-inputs", "4", "--epochs", "1"]
+    assert main([*args, "--out", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(folder), "--iwae-k", "2", "--worst", "3", "--classifier", "none", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # the KL of the snapshot's test posteriors against its mixture, written out from 2000 draws of q per image
+    runs = RunFolder(folder)
+    weights = runs.snapshots.load_weights(runs.snapshots.records()[-1])
+    images = load_dataset("fashion_mnist", data_dir=tiny_idx).test_images
+    mean, logvar = (a.astype(np.float64) for a in probes.encode(weights, images))
+    draws = np.random.default_rng(4).standard_normal((len(images), 2000, mean.shape[1]))
+    z = mean[:, None] + draws * np.exp(0.5 * logvar)[:, None]
+    log_q = (-0.5 * (draws ** 2 + logvar[:, None] + math.log(2 * math.pi))).sum(axis=2)
+    gaps = log_q - _direct_log_density(weights, z.reshape(-1, mean.shape[1])).reshape(z.shape[:2])
+    per_image = gaps.mean(axis=1)
+    errors = gaps.std(axis=1) / math.sqrt(probes.KL_SAMPLES)  # of inspect's estimate of each image's KL
+    tolerance = 5 * math.sqrt(np.sum(errors ** 2)) / len(images) + 0.01
+    assert report["kl"] == pytest.approx(per_image.mean(), abs=tolerance)
+    assert report["log_likelihood_term"] == pytest.approx(report["elbo"] + report["kl"])
+    assert abs(report["kl"] - sum(report["kl_per_dimension"])) > tolerance  # the bars' N(0, I) KL is not it
+    for item in report["worst"]:
+        assert item["elbo"] == pytest.approx(item["log_likelihood"] - item["kl"])
+        assert item["kl"] == pytest.approx(per_image[item["index"]], abs=5 * errors[item["index"]] + 0.01)

@@ -212,28 +212,30 @@ def inspect_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.worst is not None and not 1 <= args.worst <= len(images):
         raise ConfigError(f"--worst must be between 1 and the {len(images)} test images used, got {args.worst}")
     architecture = subject.weights.architecture
+    vae = probes.as_vae(subject.weights)
     inputs = probes.model_inputs(images, architecture)
     started = time.perf_counter()
-    posterior = probes.encode(subject.weights, inputs)
+    posterior = probes.encode(vae, inputs, labels if architecture.classes else None)  # a conditional model's own
     encoding = time.perf_counter() - started
-    kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)
+    kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)  # against N(0, I), for the display
+    kl = float(probes.PriorKl(vae)(posterior.mean, posterior.logvar).mean())  # the ELBO's: the model's prior
     active = probes.active_units(posterior.mean)
     report: dict = {"subject": subject.source, "data": data, "images": int(len(images)),
                     "lineage": _lineage(args.target),
                     "architecture": architecture.describe(), "epoch": subject.epoch, "step": subject.step,
-                    "kl_per_dimension": [float(v) for v in kl_dims], "kl": float(kl_dims.sum()),
+                    "kl_per_dimension": [float(v) for v in kl_dims], "kl": kl,
                     "active_units": int(active.count), "active_variances": [float(v) for v in active.variances]}
     k = args.iwae_k or 1
     started = time.perf_counter()
     progress = _Progress(out, "estimating log p(x)" if args.iwae_k else "estimating the ELBO")
     from vaestudio.core.iwae import iwae_log_likelihood  # NumPy: no TensorFlow to load
 
-    result = iwae_log_likelihood(subject.weights, inputs, k=k, progress=progress.update if progress.active else None,
+    result = iwae_log_likelihood(vae, inputs, k=k, progress=progress.update if progress.active else None,
                                  labels=labels)  # a conditional model's log p(x | y)
     progress.clear()
     report["elbo"] = float(result.elbo)
     report["elbo_standard_error"] = float(result.elbo_standard_error)
-    report["log_likelihood_term"] = float(result.elbo + kl_dims.sum())
+    report["log_likelihood_term"] = float(result.elbo + kl)
     if args.iwae_k:
         report["iwae"] = {"log_px": float(result.mean), "standard_error": float(result.standard_error),
                           "k": int(result.samples), "seconds": round(time.perf_counter() - started, 1)}

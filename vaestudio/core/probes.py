@@ -19,8 +19,13 @@ from vaestudio.core.architecture import Architecture
 from vaestudio.core.errors import DataError
 from vaestudio.core.numpy_vae import NumpyVAE
 from vaestudio.core.weights import VaeWeights
+from vaestudio.core.zoo import numpy_prior
 
 RECONSTRUCTION_SAMPLES = 16
+# Draws of q(z|x) per image for the Monte Carlo KL against a VampPrior (no closed form): no decoding, so
+# cheap next to the likelihood term; its standard error is the per-image spread / 4.
+KL_SAMPLES = 16
+_KL_STREAM = 0x4B4C  # the KL's noise has its own generator, (seed, _KL_STREAM): the likelihood's is untouched
 ACTIVE_THRESHOLD = 0.01  # Burda et al. (2016)
 _DECODES_PER_CALL = 2048  # bounds the memory of Monte Carlo decodes
 _SERIES_BELOW = 1e-3  # |logit| under which the continuous Bernoulli's normaliser uses its series
@@ -40,7 +45,7 @@ class Reconstructions:
     images: np.ndarray = field(repr=False)  # uint8 (N, H, W) grey or (N, H, W, 3) colour
     elbo: np.ndarray = field(repr=False)
     log_likelihood: np.ndarray = field(repr=False)  # Monte Carlo estimate of E_q[log p(x|z)]
-    kl: np.ndarray = field(repr=False)  # analytic KL(q(z|x) || N(0, I))
+    kl: np.ndarray = field(repr=False)  # KL(q(z|x) || p(z)), p the model's prior (PriorKl)
     samples: int = RECONSTRUCTION_SAMPLES
     seed: int = 0
 
@@ -86,15 +91,16 @@ def reconstruct(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: int =
                 seed: int = 0, labels=None) -> Reconstructions:
     """Decode each image's posterior mean, and score the image with its ELBO.
 
-    ELBO = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)). The KL term is exact (analytic); the likelihood
-    term is a Monte Carlo average over `samples` draws z = mean + std * eps with eps from a generator
-    seeded by `seed`, so the same call gives the same numbers. `labels`: a conditional model's classes.
+    ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), p the model's prior: the KL term is exact (analytic) for
+    N(0, I) and a Monte Carlo estimate for a VampPrior (PriorKl); the likelihood term is a Monte Carlo
+    average over `samples` draws z = mean + std * eps with eps from a generator seeded by `seed`, so the
+    same call gives the same numbers. `labels`: a conditional model's classes.
     """
     vae = as_vae(model)
     x = model_inputs(images, vae.architecture)
     samples = _positive(samples, "samples")
     mean, logvar = vae.encode(x, labels)
-    kl = analytic_kl(mean, logvar).sum(axis=1)
+    kl = PriorKl(vae, seed)(mean, logvar)
     rng = np.random.default_rng(seed)
     eps = rng.standard_normal((samples, *mean.shape), dtype=np.float32)
     std = np.exp(0.5 * logvar)
@@ -131,8 +137,29 @@ def sample_prior(model: NumpyVAE | VaeWeights, n: int, seed: int = 0) -> PriorSa
     return PriorSamples(z, vae.decode_uint8(z))
 
 
+class PriorKl:
+    """Each image's KL(q(z|x) || p(z)) against the model's prior, float64 nats (N,), for the posteriors of
+    images given in order, all at once or chunk after chunk: N(0, I)'s analytic value (`analytic_kl`
+    summed); a VampPrior's Monte Carlo estimate E_q[log q(z|x) - log p(z)] from KL_SAMPLES draws of q per
+    image (zoo/numpy_prior.monte_carlo_kl, the components encoded once), its noise from a generator seeded
+    by (seed, _KL_STREAM), so the figures repeat and do not depend on the chunking."""
+
+    def __init__(self, vae: NumpyVAE, seed: int = 0, samples: int = KL_SAMPLES):
+        self.mixture = numpy_prior.components(vae)
+        self.samples = _positive(samples, "samples")
+        self.rng = np.random.default_rng([int(seed), _KL_STREAM])
+
+    def __call__(self, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+        """The KL of the next images' posteriors, float (B, d) means and log-variances."""
+        if self.mixture is None:
+            return analytic_kl(mean, logvar).sum(axis=1)
+        return numpy_prior.monte_carlo_kl(self.mixture, mean, logvar, self.rng, self.samples)
+
+
 def analytic_kl(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """KL(N(mean, exp(logvar)) || N(0, 1)) per image and dimension, float64 (N, d)."""
+    """KL(N(mean, exp(logvar)) || N(0, 1)) per image and dimension, float64 (N, d). Against N(0, I) whatever
+    the model's prior: per dimension, as the Dimensions display and the collapse checks read it (a VampPrior's
+    KL has no per-dimension split); an image's KL against the model's prior is PriorKl's."""
     mean = np.asarray(mean, dtype=np.float64)
     logvar = np.asarray(logvar, dtype=np.float64)
     if mean.shape != logvar.shape or mean.ndim != 2:
@@ -141,7 +168,8 @@ def analytic_kl(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
 
 
 def kl_per_dimension(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """KL(q(z|x) || N(0, I)) of each latent dimension, averaged over the images: float64 (d,)."""
+    """KL(q(z|x) || N(0, I)) of each latent dimension, averaged over the images: float64 (d,). N(0, I)'s with
+    a VampPrior too (how far each dimension is from the standard normal, as training's metrics report it)."""
     return analytic_kl(mean, logvar).mean(axis=0)
 
 

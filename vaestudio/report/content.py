@@ -168,11 +168,11 @@ def _figures(weights, config, folder: Path, record, iwae_k: int, limit: int, pro
     vae = probes.as_vae(weights)
     inputs = probes.model_inputs(test_images, architecture)
     _say(progress, f"encoding {len(inputs)} test images")
-    posterior = probes.encode(vae, test_images)
+    posterior = probes.encode(vae, test_images, labels if architecture.classes else None)
     figures.means, figures.labels = posterior.mean, labels
-    kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)
+    kl_dims = probes.kl_per_dimension(posterior.mean, posterior.logvar)  # against N(0, I), for the bars
     figures.kl_per_dimension = [float(v) for v in kl_dims]
-    figures.kl = float(kl_dims.sum())
+    figures.kl = float(probes.PriorKl(vae)(posterior.mean, posterior.logvar).mean())  # the ELBO's: the model's prior
     figures.active_units = int(probes.active_units(posterior.mean).count)
     chosen: dict[int, int] = {}
     for index, label in enumerate(labels):
@@ -180,16 +180,16 @@ def _figures(weights, config, folder: Path, record, iwae_k: int, limit: int, pro
         if len(chosen) >= RECONSTRUCTION_CLASSES:
             break
     picks = [chosen[k] for k in sorted(chosen)]
-    result = probes.reconstruct(vae, test_images[picks])
+    result = probes.reconstruct(vae, test_images[picks], labels=labels[picks] if architecture.classes else None)
     top = latent.strip(latent.to_uint8(probes.model_inputs(test_images[picks], architecture)))
     figures.reconstructions_png = png_data_uri(np.concatenate([top, latent.strip(result.images)], axis=0))
     _say(progress, f"estimating log p(x) (IWAE, k = {iwae_k}) on {len(inputs)} test images")
     from vaestudio.core.iwae import iwae_log_likelihood  # NumPy (core/iwae.py): no TensorFlow to load
 
     started = time.perf_counter()
-    estimate = iwae_log_likelihood(weights, inputs, k=max(1, iwae_k))
+    estimate = iwae_log_likelihood(vae, inputs, k=max(1, iwae_k), labels=labels)  # a conditional one's log p(x|y)
     figures.elbo, figures.elbo_standard_error = float(estimate.elbo), float(estimate.elbo_standard_error)
-    figures.log_likelihood_term = float(estimate.elbo + kl_dims.sum())
+    figures.log_likelihood_term = float(estimate.elbo + figures.kl)
     if iwae_k:
         figures.iwae = {"log_px": float(estimate.mean), "standard_error": float(estimate.standard_error),
                         "k": int(estimate.samples), "seconds": round(time.perf_counter() - started, 1)}

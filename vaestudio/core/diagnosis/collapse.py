@@ -1,7 +1,9 @@
 """Posterior collapse: per-snapshot health and an alarm over a run's sequence of moments.
 
 A snapshot's health is read from its test images' posteriors q(z|x) = N(mean, exp(logvar)):
-- the KL(q(z|x) || N(0, I)) of each latent dimension (analytic, averaged over the images);
+- the KL(q(z|x) || N(0, I)) of each latent dimension (analytic, averaged over the images), N(0, I)'s
+  whatever the model's prior (a VampPrior's KL has no per-dimension split; the ELBO's KL against the
+  model's prior is probes.PriorKl's);
 - the active units (Burda et al. 2016): dimension d is active when Cov_x(E_q[z_d]) > 0.01;
 - the mutual information I(x; z) under the encoder, by the standard minibatch estimate (as in He et al.
   2019, "Lagging inference networks"): I = E_x[log q(z|x) - log q(z)] with one z drawn from each

@@ -1,12 +1,12 @@
 """The traversal sheet: what each latent dimension does, one row per dimension.
 
-Rows are sorted by the dimension's KL (largest first); a row decodes a base point — the posterior mean of
-a chosen image, or the origin — with that one coordinate swept across ±`span` standard deviations of the
-test set's posterior means in that dimension (the spread the encoder actually uses), the other
-coordinates held. Dimensions that are not active (Burda: Cov_x E_q[z_d] <= 0.01) are flagged, and the
-mosaic dims them. A conditional model's sheet decodes for one chosen class (the plane's, or `--class`),
-its test images encoded with their own classes. A pure function of (the snapshot's weights, the test
-images, their classes, the chosen class).
+Rows are sorted by the dimension's KL against N(0, I) (largest first; probes.kl_per_dimension, N(0, I)'s
+whatever the prior); a row decodes a base point — the posterior mean of a chosen image, or the origin —
+with that one coordinate swept across ±`span` standard deviations of the test set's posterior means in
+that dimension (the spread the encoder actually uses), the other coordinates held. Dimensions that are
+not active (Burda: Cov_x E_q[z_d] <= 0.01) are flagged, and the mosaic dims them. A conditional model's
+sheet decodes for one chosen class (the plane's, or `--class`), its test images encoded with their own
+classes. A pure function of (the snapshot's weights, the test images, their classes, the chosen class).
 """
 
 from __future__ import annotations

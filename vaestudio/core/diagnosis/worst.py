@@ -1,10 +1,12 @@
 """The worst-modelled test images and why: per-image ELBO, per-pixel error, nearest training images.
 
-Per-image ELBO = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), the KL analytic and the reconstruction term a
+Per-image ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), p the model's prior: the reconstruction term a
 Monte Carlo average over `samples` draws z = mean + std * eps (one draw by default), eps from one
-generator seeded by `seed` for the whole set — the same numbers as probes.reconstruct(model, images,
-samples, seed) on every image at once, whatever the chunking. Computed in chunks with a progress
-callback and a cancel check, so the window can run it in the background.
+generator seeded by `seed` for the whole set; the KL analytic for N(0, I), and for a VampPrior (no
+closed form) a Monte Carlo estimate from probes.KL_SAMPLES draws of q per image of its own generator
+(probes.PriorKl) — the same numbers as probes.reconstruct(model, images, samples, seed) on every image
+at once, whatever the chunking. Computed in chunks with a progress callback and a cancel check, so the
+window can run it in the background.
 
 The heat map of an image is each pixel's negative log-likelihood under the decoder at the posterior mean
 (summed over colour channels); its sum is -log p(x | z = mean). Nearest training images are found by
@@ -74,6 +76,7 @@ def per_image_elbo(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: in
     eps = np.random.default_rng(seed).standard_normal((samples, count, dim), dtype=np.float32)
     means = np.empty((count, dim), np.float32)
     log_likelihood, kl = np.empty(count), np.empty(count)
+    prior_kl = probes.PriorKl(vae, seed)
     for start in range(0, count, chunk):
         if cancelled is not None and cancelled():
             raise Cancelled(f"per-image ELBO cancelled after {start} of {count} images")
@@ -81,7 +84,7 @@ def per_image_elbo(model: NumpyVAE | VaeWeights, images: np.ndarray, samples: in
         chunk_labels = _rows(vae, labels, start, stop)
         mean, logvar = vae.encode(x[start:stop], chunk_labels)
         means[start:stop] = mean
-        kl[start:stop] = probes.analytic_kl(mean, logvar).sum(axis=1)
+        kl[start:stop] = prior_kl(mean, logvar)
         z = mean[None] + eps[:, start:stop] * np.exp(0.5 * logvar)[None]  # (S, B, d)
         repeated = None if chunk_labels is None else np.tile(chunk_labels, samples)
         logits = vae.decode_logits(z.reshape(-1, dim), repeated).reshape(samples, stop - start, *x.shape[1:])

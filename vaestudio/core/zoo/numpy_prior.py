@@ -1,6 +1,7 @@
 """The prior of a NumPy VAE (core/numpy_vae.py): N(0, I), or a VampPrior (Tomczak & Welling 2018), the
 mixture (1/K) sum_k N(z; mean_k, var_k) of the encoder's posteriors at the model's K pseudo-inputs.
-The explorer's densities and prior samples use it, as training's TensorFlow (CVAE.prior_log_prob) does."""
+The explorer's densities and prior samples use it, as training's TensorFlow (CVAE.prior_log_prob) does, and
+so do the diagnosis's KL terms (`monte_carlo_kl`: a mixture has no closed-form KL)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,31 @@ def log_density_of(mixture: tuple[np.ndarray, np.ndarray] | None, z: np.ndarray)
     per_component = -0.5 * (squared + logvars.sum(axis=1)) - z.shape[1] * HALF_LOG_2PI  # (N, K)
     peak = per_component.max(axis=1, keepdims=True)
     return peak[:, 0] + np.log(np.exp(per_component - peak).mean(axis=1))
+
+
+# Latent points per block of `monte_carlo_kl` x components: bounds its (points, K) float64 matrix to ~8 MB.
+_KL_BLOCK = 1 << 20
+
+
+def monte_carlo_kl(mixture: tuple[np.ndarray, np.ndarray] | None, mean: np.ndarray, logvar: np.ndarray,
+                   rng: np.random.Generator, samples: int) -> np.ndarray:
+    """KL(q(z|x) || p(z)) float64 (N,) of posteriors (mean, logvar) (N, d), estimated as the average over
+    `samples` draws z = mean + std * eps of log q(z|x) - log p(z), p the prior of `components`' result.
+    eps: float64 standard normals from `rng`, drawn image by image in order (`samples` rows each), so
+    calls on consecutive chunks of images with one generator give the numbers of one call on them all."""
+    mean = np.asarray(mean, dtype=np.float64)
+    logvar = np.asarray(logvar, dtype=np.float64)
+    count, d = mean.shape
+    per_block = max(1, _KL_BLOCK // (samples * (1 if mixture is None else len(mixture[0]))))
+    kl = np.empty(count)
+    for start in range(0, count, per_block):
+        stop = min(start + per_block, count)
+        eps = rng.standard_normal((stop - start, samples, d))
+        z = mean[start:stop, None] + eps * np.exp(0.5 * logvar[start:stop, None])
+        log_q = (-0.5 * eps ** 2 - HALF_LOG_2PI).sum(axis=2) - 0.5 * logvar[start:stop].sum(axis=1)[:, None]
+        log_p = log_density_of(mixture, z.reshape(-1, d)).reshape(stop - start, samples)
+        kl[start:stop] = (log_q - log_p).mean(axis=1)
+    return kl
 
 
 def sample(vae: "NumpyVAE", count: int, seed: int = 0) -> np.ndarray:

@@ -38,10 +38,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Same architecture and objective, tuned by measurement (benchmarks/time_to_quality.py, RESULTS.md): one
     # epoch of batch 32 at a peak of 1e-2 (100x the article's), a 200-step warm-up and a cosine decay to zero
     # passed the article's 10-epoch test ELBO (-194.1) with every seed 0-4: -188.96, -189.70, -188.94,
-    # -191.05, -188.41, in 0.050-0.084 of the article's 10-epoch training time at ×1.16-1.52 its images/s
-    # (Zen 4, 2 cores, load 4-8, issue 22). On seed 3, the hardest: peak 8e-3 / 1.2e-2 -191.26 / -191.18;
-    # batch 16 at 2e-3 (the preset before) -194.40 (missed), at 5e-3 -190.77 but slower (×1.02 the article's
-    # images/s against ×1.32 in one run); batch 64 at 1e-2 / 2e-2 -193.19 / -193.86, ×1.46.
+    # -191.05, -188.41, in 0.050-0.084 of the article's 10-epoch training time at x1.16-1.52 its images/s
+    # (Zen 4, 2 cores shared, load 4-8, issue 22); seeds 5-9 -188.90 to -191.56. On seed 3, the hardest:
+    # peak 8e-3 / 1.2e-2 -191.26 / -191.18; batch 16 at 2e-3 (the preset before) -194.40 (missed), at 5e-3
+    # -190.77 but slower (x1.02 the article's images/s against batch 32's x1.32, in one run); batch 64 at
+    # 1e-2 / 2e-2 -193.19 / -193.86 (x1.46).
     # float32: mixed bfloat16, native on that CPU (AVX512-BF16), trained no more images/s (x1.01) and ended
     # 1.1-1.9 nats lower (measured at batch 16-24).
     "fast": dict(epochs=1, latent_dim=2, batch_size=32, learning_rate=1e-2, lr_schedule="cosine",

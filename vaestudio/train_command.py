@@ -65,7 +65,7 @@ def add_command(commands) -> None:
                        "run's total counted from its first epoch (default, with --from: RUN's total)")
     train.add_argument("--latent-dim", type=int, help="default: 2")
     train.add_argument("--batch-size", type=int, help="default: the preset's (tutorial 32, fast 16)")
-    train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 2e-3)")
+    train.add_argument("--lr", type=float, help="learning rate; default: the preset's (tutorial 1e-4, fast 1e-2)")
     train.add_argument("--beta", type=float, help="weight of the KL term in the objective (default 1: the ELBO)")
     train.add_argument("--kl-warmup", type=int, metavar="STEPS", help="raise beta linearly from 0 over STEPS "
                        "steps (default 0)")

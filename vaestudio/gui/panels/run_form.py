@@ -38,9 +38,10 @@ TUNING_FIELDS = ("batch_size", "learning_rate")
 LIVE_FIELDS = ("learning_rate", "beta")
 # The window's snapshot schedule after epoch 1, per preset, so that the grid changes at least every ~5 s of
 # training on the README's 2-core machine: tutorial 1756 images/s = 55 steps/s of batch 32 (250 steps: 4.6 s);
-# fast ~1500 images/s = 12 steps/s of batch 128 (60 steps: 5 s). A snapshot (grid decode and weights) costs
-# ~0.1-0.2 s, so this spends 2-4 % of the training time on them.
-WINDOW_SNAPSHOT_EVERY = {"fast": 60, "tutorial": 250, "custom": 150}
+# fast (batch 32 too, ~1900 images/s idle) 300 steps: ~5 s. A snapshot (grid decode and weights) costs
+# ~0.1-0.2 s, so this spends 2-4 % of the training time on them; each new moment also costs the window its
+# pictures (issue 22: at fast's former 60 steps of batch 16, one a second).
+WINDOW_SNAPSHOT_EVERY = {"fast": 300, "tutorial": 250, "custom": 150}
 PRECISION_NOTES = {"auto": "bfloat16 where the CPU or GPU has it", "float32": "float32", "mixed_bfloat16": "bfloat16"}
 
 

@@ -155,3 +155,36 @@ def test_the_main_timeline_and_the_compare_view_move_together_for_the_active_run
     qtbot.waitUntil(lambda: not comparison.wanted, timeout=5_000)
     timeline.slider.setValue(len(b.snapshots) - 1)
     assert comparison.point == 32.0 and b.current.step == 4
+
+
+def test_dragging_the_cursor_does_not_lay_the_window_out_again(qtbot, window, two_batch_sizes):
+    """The cursor preview's z and the Compare view's previews change with every move (60 a second while
+    dragging): they repaint themselves only. Before, each move asked every layout up to the main window's
+    to recompute, and every dock was repainted (issue 22)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    a, b = tick_both(qtbot, window, two_batch_sizes)
+    window.elbo.compare_button.click()
+    comparison, view = window.studio.comparison, window.docks["compare_view"].widget()
+    qtbot.waitUntil(lambda: comparison.wanted and all(m.loaded for m in comparison.columns), timeout=20_000)
+
+    class LayoutRequests(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.LayoutRequest and watched is window:
+                self.count += 1
+            return False
+
+    requests = LayoutRequests()
+    window.installEventFilter(requests)
+    caption = window.panel("cursor_preview").caption
+    try:
+        for index in range(5):
+            window.studio.view.cursor = (0.3 * index, -0.2 * index)
+            qtbot.waitUntil(lambda: caption.text().startswith(f"z = ({0.3 * index:+.2f}"), timeout=5_000)
+            qtbot.waitUntil(lambda: all(c.preview.image is not None for c in view.columns), timeout=5_000)
+            qtbot.wait(20)  # posted layout requests and paints are handled
+    finally:
+        window.removeEventFilter(requests)
+    assert requests.count == 0

@@ -10,8 +10,8 @@ snapshot, in the alignment unit (images seen, step or wall time). Pictures shrin
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import (QBoxLayout, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider,
                                QVBoxLayout, QWidget)
 
@@ -47,38 +47,61 @@ def reconstruction_sheet(originals: np.ndarray, reconstructed: np.ndarray, gap: 
     return np.concatenate([rows[0], spacer, rows[1]], axis=0)
 
 
-class ScaledImage(QLabel):
-    """A picture scaled to fit its label with sharp pixels; it shrinks with the room it is given. A `square`
-    one is never wider than high (the room beside it goes to its neighbours)."""
+class ScaledImage(QWidget):
+    """A picture scaled to fit with sharp pixels, centred; it shrinks with the room it is given. A `square`
+    one is never wider than high (the room beside it goes to its neighbours).
+
+    Painted, not a QLabel's pixmap: a QLabel asks its layouts to recompute on every new picture, and the
+    cursor preview's picture changes 60 times a second while the cursor is dragged: every dock of the
+    window was laid out and repainted each time (issue 22)."""
 
     def __init__(self, minimum: int = 40, square: bool = False):
         super().__init__()
         self.image: np.ndarray | None = None
+        self._source = None  # QPixmap of the image at its own size
         self.square, self.minimum = square, minimum
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(minimum, minimum)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # its own background: no parent repaints
 
     def set_image(self, image: np.ndarray | None, dimmed: bool = False) -> None:
         self.image = image
+        self._source = None if image is None else to_pixmap(image)
         self.setEnabled(not dimmed)  # a picture of the moment before, until the new one arrives
-        self._draw()
+        self.update()
+
+    def target_rect(self) -> QRect:
+        """Where the picture is drawn: the largest centred rectangle of its shape that fits."""
+        if self.image is None:
+            return QRect()
+        height, width = self.image.shape[:2]
+        scale = max(min(self.width() / width, self.height() / height), 0.05)
+        w, h = max(int(width * scale), 1), max(int(height * scale), 1)
+        return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
+
+    def pixmap(self) -> QPixmap | None:
+        """The picture as it is drawn now (None without one)."""
+        if self._source is None:
+            return None
+        rect = self.target_rect()
+        return self._source.scaled(rect.width(), rect.height(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                   Qt.TransformationMode.FastTransformation)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         if self.square:
             self.setMaximumWidth(max(self.height(), self.minimum))
-        self._draw()
 
-    def _draw(self) -> None:
-        if self.image is None:
-            self.clear()
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().color(self.backgroundRole()))
+        if self._source is None:
+            painter.end()
             return
-        height, width = self.image.shape[:2]
-        scale = max(min(self.width() / width, self.height() / height), 0.05)
-        pixmap = to_pixmap(self.image)
-        self.setPixmap(pixmap.scaled(max(int(width * scale), 1), max(int(height * scale), 1),
-                                     Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        if not self.isEnabled():
+            painter.setOpacity(0.4)
+        painter.drawPixmap(self.target_rect(), self._source)
+        painter.end()
 
 
 class KlBars(QWidget):

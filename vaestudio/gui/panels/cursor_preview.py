@@ -15,8 +15,8 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.qimages import to_qimage
@@ -146,8 +146,15 @@ class CursorPreviewPanel(QWidget):
     def _build(self) -> None:
         self.image_view = PixelImage(minimum=160)
         self.image_view.painted.connect(self._on_painted)
-        self.caption = QLabel("z = ")
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A read-only line, not a QLabel: a QLabel's new text asks every layout up to the window's to recompute,
+        # 60 times a second while the cursor is dragged (every dock was laid out and repainted each time).
+        self.caption = QLineEdit("z = ")
+        self.caption.setReadOnly(True)  # still selectable and copyable
+        self.caption.setFrame(False)
+        self.caption.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        palette = self.caption.palette()
+        palette.setColor(QPalette.ColorRole.Base, palette.color(QPalette.ColorRole.Window))
+        self.caption.setPalette(palette)
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.record_button = QPushButton("Record morph")
         self.record_button.setCheckable(True)

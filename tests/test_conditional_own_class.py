@@ -1,0 +1,65 @@
+"""A conditional model's test images are encoded and reconstructed with their own classes wherever a picture
+or a figure shows them (not as class 0): `render --reconstructions` and `--interpolate`, the Compare view's
+columns, the diagnosis's decoded prior samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hostile_helpers import COMMON
+from vaestudio.cli import main
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tiny_idx, tmp_path_factory):
+    """A conditional run trained one epoch on the tiny data, its last weights and its test split."""
+    from vaestudio.core.data import load_dataset
+    from vaestudio.core.store.run_folder import RunFolder
+
+    folder = tmp_path_factory.mktemp("own-class") / "conditional"
+    assert main(["train", "--data", str(tiny_idx), *COMMON, "--model", "conditional", "--epochs", "1",
+                 "--out", str(folder)]) == 0
+    runs = RunFolder(folder)
+    weights = runs.snapshots.load_weights(runs.snapshots.records()[-1])
+    data = load_dataset("fashion_mnist", data_dir=tiny_idx)
+    return folder, weights, np.asarray(data.test_images), np.asarray(data.test_labels)
+
+
+def test_render_reconstructs_each_test_image_with_its_own_class(conditional_run, tmp_path):
+    import imageio.v3 as iio
+
+    from vaestudio.core import latent, probes
+    from vaestudio.render_command import _first_of_each_class
+
+    folder, weights, images, labels = conditional_run
+    target = tmp_path / "r.png"
+    assert main(["render", str(folder), "--reconstructions", "--scale", "1", "--out", str(target)]) == 0
+    picture = iio.imread(target)
+    bottom = picture[picture.shape[0] // 2:]
+    chosen = _first_of_each_class(labels)
+    assert len(set(labels[chosen])) > 1
+    own = latent.strip(probes.reconstruct(weights, images[chosen], labels=labels[chosen]).images)
+    as_class_0 = latent.strip(probes.reconstruct(weights, images[chosen]).images)
+    np.testing.assert_array_equal(bottom.reshape(own.shape), own)
+    assert not np.array_equal(own, as_class_0)
+
+
+def test_render_interpolates_between_own_class_encodings_decoded_for_the_class_asked(conditional_run, tmp_path):
+    import imageio.v3 as iio
+
+    from vaestudio.core import latent, probes
+
+    folder, weights, images, labels = conditional_run
+    i, j = (int(np.flatnonzero(labels == c)[0]) for c in (3, 7))
+    means = probes.encode(weights, images[[i, j]], labels[[i, j]]).mean
+    for label in (None, 5):
+        target = tmp_path / f"i{label}.png"
+        extra = [] if label is None else ["--class", str(label)]
+        assert main(["render", str(folder), "--interpolate", str(i), str(j), "--frames", "4", "--scale", "1",
+                     *extra, "--out", str(target)]) == 0
+        shown = iio.imread(target)
+        expected = latent.strip(probes.interpolate(weights, means[0], means[1], 4, "linear", label).frames)
+        np.testing.assert_array_equal(shown.reshape(expected.shape), expected)
+    as_class_0 = probes.encode(weights, images[[i, j]]).mean
+    assert not np.allclose(means, as_class_0)

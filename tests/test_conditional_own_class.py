@@ -63,3 +63,56 @@ def test_render_interpolates_between_own_class_encodings_decoded_for_the_class_a
         np.testing.assert_array_equal(shown.reshape(expected.shape), expected)
     as_class_0 = probes.encode(weights, images[[i, j]]).mean
     assert not np.allclose(means, as_class_0)
+
+
+class PixelJudge:
+    """A stand-in for the dataset's classifier: a few pixels as features, a fixed random linear head."""
+
+    class_names = tuple(f"class {i}" for i in range(10))
+    test_accuracy = 0.5
+
+    def __init__(self):
+        self.head = np.random.default_rng(4).normal(size=(16, 10))
+
+    def features(self, images):
+        x = np.asarray(images, np.float32).reshape(len(images), -1)
+        return x[:, ::49] / (255.0 if x.max() > 1.0 else 1.0)
+
+    def logits_of_features(self, features):
+        return features @ self.head
+
+
+def test_the_diagnosis_decodes_a_conditional_models_prior_samples_for_every_class_in_turn():
+    """inspect_fields given the labelled posterior: the prior samples' classes and the Fréchet distance are
+    of samples decoded for class i mod 10 (as they were, all of class 0, they judged class 0's decoder)."""
+    from types import SimpleNamespace
+
+    from random_weights import random_weights
+    from vaestudio.core import probes
+    from vaestudio.core.architecture import Architecture
+    from vaestudio.core.diagnosis import latent_quality
+    from vaestudio.core.diagnosis.report import inspect_fields
+    from vaestudio.core.numpy_vae import NumpyVAE
+
+    vae = NumpyVAE(random_weights(Architecture(latent_dim=2, model="conditional"), seed=11))
+    rng = np.random.default_rng(3)
+    images = (rng.random((60, 28, 28)) > 0.6).astype(np.uint8) * 255
+    labels = np.arange(60) % 10
+    data = SimpleNamespace(train_images=images[:40], train_labels=labels[:40], test_images=images[40:],
+                           test_labels=labels[40:], class_names=PixelJudge.class_names)
+    judge = PixelJudge()
+    fields = inspect_fields(vae.weights, data, classifier=judge,
+                            posterior=probes.encode(vae, images[40:], labels[40:]))
+    z = vae.sample_prior(latent_quality.SAMPLES, 0)
+    test_features = judge.features(images[40:])
+
+    def judged(decode_labels):
+        features = judge.features(vae.decode(z, decode_labels))
+        counts = np.bincount(judge.logits_of_features(features).argmax(axis=1), minlength=10)
+        return ({name: c / len(z) for name, c in zip(judge.class_names, counts)},
+                latent_quality.frechet_distance(test_features, features))
+
+    histogram, distance = judged(np.arange(len(z)) % 10)
+    assert fields["sample_classes"] == pytest.approx(histogram)
+    assert fields["frechet_distance"] == pytest.approx(distance, rel=1e-6)
+    assert fields["frechet_distance"] != pytest.approx(judged(None)[1], rel=1e-3)

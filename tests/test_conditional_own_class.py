@@ -116,3 +116,16 @@ def test_the_diagnosis_decodes_a_conditional_models_prior_samples_for_every_clas
     assert fields["sample_classes"] == pytest.approx(histogram)
     assert fields["frechet_distance"] == pytest.approx(distance, rel=1e-6)
     assert fields["frechet_distance"] != pytest.approx(judged(None)[1], rel=1e-3)
+
+
+def test_exported_latents_of_a_conditional_run_are_each_test_images_own_class_encoding(conditional_run, tmp_path):
+    from vaestudio.core import probes
+
+    folder, weights, images, labels = conditional_run
+    target = tmp_path / "codes.npz"
+    assert main(["export", str(folder), "--latents", str(target)]) == 0
+    codes = np.load(target)
+    own = probes.encode(weights, images, labels)
+    np.testing.assert_allclose(codes["mean"], own.mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(codes["std"], np.exp(0.5 * own.logvar), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(codes["mean"], probes.encode(weights, images).mean, rtol=1e-3)

@@ -26,10 +26,11 @@ STEPS_PER_EPOCH = 4
 
 
 def fed_run(name: str, batch_size: int, snapshot_steps, epoch_seconds=(2.0, 4.0), rate: float = 64.0,
-            latent_dim: int = 2) -> RunHistory:
+            latent_dim: int = 2, model: str = "vae") -> RunHistory:
     """A 2-epoch run of 4 steps per epoch: a report every step, snapshots at `snapshot_steps`."""
-    history = RunHistory(name, config=TrainConfig(latent_dim=latent_dim, batch_size=batch_size, grid_size=GRID))
-    architecture = Architecture(latent_dim=latent_dim)
+    history = RunHistory(name, config=TrainConfig(latent_dim=latent_dim, batch_size=batch_size, grid_size=GRID,
+                                                  model=model))
+    architecture = Architecture(latent_dim=latent_dim, model=model)
     snapshots = list(snapshot_steps)
     for step in range(0, 2 * STEPS_PER_EPOCH + 1):
         epoch = max((step - 1) // STEPS_PER_EPOCH + 1, 1) if step else 0
@@ -180,6 +181,42 @@ def test_each_columns_pictures_are_its_snapshots_numpy_vae_applied_to_the_same_t
     for column, moment in enumerate(comparison.columns):
         assert np.array_equal(comparison.previews[column],
                               moment.vae.decode_uint8(np.array([[1.0, -0.5]], np.float32))[0])
+
+
+def test_a_conditional_runs_column_reconstructs_and_encodes_each_test_image_with_its_own_class():
+    from vaestudio.core import probes
+
+    conditional, plain = fed_run("cvae", 32, [0, 4], model="conditional"), fed_run("vae", 32, [0, 4])
+    studio = compared(conditional, plain)
+    comparison = studio.comparison
+    comparison.want(True)
+    moment, probe = comparison.columns[0], tiny_probe()
+    assert moment.loaded and moment.note == "" and moment.vae.architecture.classes == 10
+    indices = list(probe.first_of_each_class()[:6])
+    assert np.array_equal(moment.originals, probe.images[indices])
+    own = probes.reconstruct(moment.vae, moment.originals, labels=probe.labels[indices])
+    as_class_0 = probes.reconstruct(moment.vae, moment.originals)
+    assert np.array_equal(moment.reconstructions.images, own.images)
+    assert not np.array_equal(own.images, as_class_0.images)
+    np.testing.assert_allclose(moment.reconstructions.elbo, own.elbo, rtol=1e-6)
+    posterior = probes.encode(moment.vae, probe.images, probe.labels)
+    np.testing.assert_allclose(moment.kl_per_dimension, probes.kl_per_dimension(*posterior), rtol=1e-6)
+    plain_column = comparison.columns[1]
+    assert np.array_equal(plain_column.reconstructions.images,
+                          probes.reconstruct(plain_column.vae, plain_column.originals).images)
+
+
+def test_a_conditional_run_takes_no_test_images_of_classes_it_does_not_know():
+    conditional = fed_run("cvae", 32, [0, 4], model="conditional")
+    studio = Studio(InlineExecutor())
+    studio.add_run(conditional, activate=True)
+    rng = np.random.default_rng(0)
+    studio.set_probe(conditional, Probe((rng.random((12, 28, 28)) > 0.7).astype(np.uint8) * 255, np.arange(12),
+                                        tuple(f"class {i}" for i in range(12))))
+    studio.set_compared(conditional, True)
+    studio.comparison.want(True)
+    moment = studio.comparison.columns[0]
+    assert moment.loaded and moment.reconstructions is None and "no reconstructions" in moment.note
 
 
 class DeferredExecutor(InlineExecutor):

@@ -59,4 +59,4 @@ def test_render_traversals_takes_the_class(tiny_idx, tmp_path, capsys):
         pictures.append(iio.imread(target))
     assert pictures[0].shape == pictures[1].shape and not np.array_equal(pictures[0], pictures[1])
     assert main(["render", str(folder), "--reconstructions", "--class", "2", "--out", str(tmp_path / "r.png")]) == 2
-    assert "--class goes with --grid or --traversals" in capsys.readouterr().err
+    assert "--class goes with --grid, --traversals or --interpolate" in capsys.readouterr().err

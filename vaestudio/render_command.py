@@ -23,6 +23,7 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from vaestudio.core import latent, probes
     from vaestudio.core.numpy_vae import NumpyVAE
     from vaestudio.core.store.images import save_gif, save_png
+    from vaestudio.core.zoo.labels import conditional_labels
 
     out = out or sys.stdout
     target = Path(args.out)
@@ -32,8 +33,8 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
     if args.image is not None and not args.traversals:
         raise ConfigError("--image goes with --traversals")
-    if getattr(args, "label", None) is not None and not (args.grid or args.traversals):
-        raise ConfigError("--class goes with --grid or --traversals")
+    if getattr(args, "label", None) is not None and not (args.grid or args.traversals or args.interpolate):
+        raise ConfigError("--class goes with --grid, --traversals or --interpolate")
     recorded = _recorded_grid(Path(args.target), args.at) if args.grid else None
     if recorded is not None:  # a 0.1.0 snapshot: its grid as recorded
         mosaic, source = recorded
@@ -57,9 +58,10 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return _render_traversals(subject, target, args, out)
     else:
         images, labels, names, _data = test_split(subject.config, None)
+        own = conditional_labels(vae, labels)  # a conditional model encodes each image with its own class
         if args.reconstructions:
             chosen = _first_of_each_class(labels)
-            result = probes.reconstruct(vae, images[chosen])
+            result = probes.reconstruct(vae, images[chosen], labels=None if own is None else own[chosen])
             originals = probes.model_inputs(images[chosen], vae.architecture)
             top = latent.strip(latent.to_uint8(originals))
             frames = [np.concatenate([top, latent.strip(result.images)], axis=0)]
@@ -70,9 +72,9 @@ def render_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     raise ConfigError(f"--interpolate: test image {index} does not exist (0..{len(images) - 1})")
             if not 2 <= args.frames <= 256:
                 raise ConfigError(f"--frames must be between 2 and 256, got {args.frames}")
-            means = probes.encode(vae, images[[i, j]]).mean
+            means = probes.encode(vae, images[[i, j]], None if own is None else own[[i, j]]).mean
             path = probes.interpolate(vae, means[0], means[1], args.frames,
-                                      "spherical" if args.spherical else "linear")
+                                      "spherical" if args.spherical else "linear", _class_of(args, vae))
             frames = list(path.frames) if gif else [latent.strip(path.frames)]
     height, width = np.shape(frames[0])[:2]
     _check_render_size(width, height, args.scale)

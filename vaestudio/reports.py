@@ -83,8 +83,9 @@ def add_commands(commands) -> None:
                       "standard deviations from --image's posterior mean (default: the origin); a .gif plays it")
     render.add_argument("--image", type=int, metavar="I", help="with --traversals: start from test image I")
     render.add_argument("--frames", type=int, default=10, help="frames of an interpolation (default 10)")
-    render.add_argument("--class", dest="label", type=int, metavar="C", help="with --grid or --traversals, of a "
-                        "conditional model: decode for class C (default 0)")
+    render.add_argument("--class", dest="label", type=int, metavar="C", help="with --grid, --traversals or "
+                        "--interpolate, of a conditional model: decode for class C (default 0; test images are "
+                        "encoded with their own classes)")
     render.add_argument("--spherical", action="store_true", help="interpolate along a great circle")
     render.add_argument("--scale", type=int, default=4, help="pixels per image pixel (default 4)")
     render.add_argument("--out", required=True, metavar="FILE", help="a .png or .gif to write")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 
 @pytest.fixture
@@ -173,3 +174,59 @@ def test_the_class_boxes_name_the_classes_as_the_legend_does(qtbot, window, cond
     assert texts(boxes["own images"])[1:] == [f"class {label}" for label in range(10)]
     window.studio.set_probe(window.studio.active, probe)  # names that come after the classes still reach the boxes
     assert texts(boxes["plane"]) == [*names, "All classes"] and boxes["plane"].currentText() == names[4]
+
+
+def test_the_panels_decodes_and_encodings_of_a_conditional_model_take_the_right_class(qtbot, window,
+                                                                                      conditional_run, tmp_path):
+    """Prior samples, a point endpoint's thumbnail and the recorded morph decode for the plane's class; "Put
+    the cursor on its encoding" encodes a test image with its own class."""
+    from PySide6.QtGui import QPixmap
+
+    from vaestudio.core import probes
+    from vaestudio.gui.panels.image_strip import to_qimage
+    from vaestudio.gui.panels.interpolation import THUMB
+    from vaestudio.gui.state.latent_view import Endpoint
+
+    explorer = open_at_last_moment(qtbot, window, conditional_run)
+    view, vae, probe = window.studio.view, explorer.pictures.vae, explorer.probe
+    window.panels["latent_plane"].class_box.choose(3)
+
+    preview = window.panels["cursor_preview"]
+    preview.prior_button.click()
+    expected = probes.sample_prior(vae, len(preview.prior_images), seed=0, label=3)
+    assert not np.array_equal(expected.images, probes.sample_prior(vae, len(preview.prior_images), seed=0).images)
+    for thumb, image in zip(preview.prior_images, expected.images):
+        np.testing.assert_array_equal(thumb.image, image)
+
+    point = Endpoint.point((0.7, -0.4))
+    view.set_endpoint("a", point)
+    panel = window.panels["interpolation"]
+
+    def thumbnail(image):
+        return QPixmap.fromImage(to_qimage(image)).scaled(THUMB - 2, THUMB - 2, Qt.AspectRatioMode.KeepAspectRatio,
+                                                          Qt.TransformationMode.FastTransformation).toImage()
+
+    z = np.array([[0.7, -0.4]], np.float32)
+    assert panel.thumbs["a"].pixmap().toImage() == thumbnail(vae.decode_uint8(z, 3)[0])
+    assert thumbnail(vae.decode_uint8(z, 3)[0]) != thumbnail(vae.decode_uint8(z)[0])
+    window.panels["latent_plane"].class_box.choose(5)
+    assert panel.thumbs["a"].pixmap().toImage() == thumbnail(vae.decode_uint8(z, 5)[0])
+    window.panels["latent_plane"].class_box.choose(3)
+
+    recorder = window.recorder
+    window.commands.answers["exports"] = str(tmp_path / "morph.gif")  # stopping offers to save the GIF
+    recorder.set_recording(True)
+    view.move_cursor((0.2, 0.9))
+    recorder.set_recording(False)
+    np.testing.assert_array_equal(recorder.frames[-1], vae.decode_uint8(np.array([[0.2, 0.9]], np.float32), 3)[0])
+
+    strip = window.panels["reconstructions"]
+    qtbot.waitUntil(lambda: len(strip.indices) > 1, timeout=10_000)
+    column = next(c for c, index in enumerate(strip.indices) if probe.labels[index] not in (0, 3))
+    index = strip.indices[column]
+    action = next(a for a in strip.context_menu(column).actions() if a.text() == "Put the cursor on its encoding")
+    action.trigger()
+    own = probes.encode(vae, probe.images[index:index + 1], probe.labels[index:index + 1]).mean[0]
+    assert view.cursor == pytest.approx(tuple(own), abs=1e-5)
+    assert not np.allclose(own, probes.encode(vae, probe.images[index:index + 1]).mean[0], atol=1e-4)
+    assert not window.last_error

@@ -129,12 +129,12 @@ def interpolate(model: NumpyVAE | VaeWeights, z_a: Sequence[float], z_b: Sequenc
     return Interpolation(path, vae.decode_uint8(path, label))
 
 
-def sample_prior(model: NumpyVAE | VaeWeights, n: int, seed: int = 0) -> PriorSamples:
+def sample_prior(model: NumpyVAE | VaeWeights, n: int, seed: int = 0, label: int | None = None) -> PriorSamples:
     """n points from the model's prior, N(0, I) or a VampPrior (a generator seeded by `seed`; NumpyVAE.
-    sample_prior), and their decoded images."""
+    sample_prior), and their decoded images (`label`: a conditional model's class)."""
     vae = as_vae(model)
     z = vae.sample_prior(_positive(n, "n"), seed)
-    return PriorSamples(z, vae.decode_uint8(z))
+    return PriorSamples(z, vae.decode_uint8(z, label))
 
 
 class PriorKl:

@@ -64,7 +64,7 @@ class MorphRecorder:
         z = np.asarray(cursor, dtype=np.float32)
         if z.size != vae.architecture.latent_dim:
             return
-        self.frames.append(vae.decode_uint8(z[None])[0])
+        self.frames.append(vae.decode_uint8(z[None], self.view.single_label)[0])  # as the cursor preview shows it
         self.times.append(time.perf_counter())
         self.frame_added.emit(len(self.frames))
 

@@ -7,7 +7,7 @@ makes of the prior.
   PROBE_STEPS steps of full-batch gradient descent on the mean cross-entropy with a small L2 penalty
   (NumPy; no closed form), scored on the test means;
 - with the dataset's classifier (core/diagnosis/classifier.py): the class histogram of decoded prior
-  samples, and the Fréchet distance between the classifier's penultimate features of test images and of
+  samples (a conditional model's decoded for every class in turn), and the Fréchet distance between the classifier's penultimate features of test images and of
   prior samples: a "Fréchet distance on this dataset's classifier features (not Inception FID)".
 
 Training means are those of at most TRAIN_LIMIT training images (a seeded choice), so one snapshot costs
@@ -120,10 +120,12 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
 def sample_judgement(model: NumpyVAE | VaeWeights, classifier, n: int = SAMPLES,
                      seed: int = 0) -> tuple[dict[str, float], np.ndarray]:
-    """(class name -> fraction of n decoded prior samples the classifier puts in it, their features)."""
+    """(class name -> fraction of n decoded prior samples the classifier puts in it, their features). A
+    conditional model decodes sample i for class i mod its classes (an even share each, not all class 0)."""
     vae = probes.as_vae(model)
     z = vae.sample_prior(n, seed)  # the model's prior: N(0, I) (the same draws as before) or a VampPrior
-    features = classifier.features(vae.decode(z))
+    classes = vae.architecture.classes
+    features = classifier.features(vae.decode(z, np.arange(n) % classes if classes else None))
     predicted = classifier.logits_of_features(features).argmax(axis=1)
     counts = np.bincount(predicted, minlength=len(classifier.class_names))
     return {name: float(c) / n for name, c in zip(classifier.class_names, counts)}, features

@@ -37,12 +37,14 @@ class Codes:
 
 def encode_test_set(weights: VaeWeights, images: np.ndarray, labels: np.ndarray,
                    class_names: tuple[str, ...]) -> Codes:
-    """Encode `images` (a dataset's test images, as stored) with the NumPy VAE."""
+    """Encode `images` (a dataset's test images, as stored) with the NumPy VAE (a conditional model: each
+    with its own label)."""
     from vaestudio.core import probes
     from vaestudio.core.numpy_vae import NumpyVAE
 
     inputs = probes.model_inputs(images, weights.architecture)
-    mean, logvar = NumpyVAE(weights).encode(inputs)
+    own = np.asarray(labels, dtype=np.int64) if weights.architecture.classes else None
+    mean, logvar = NumpyVAE(weights).encode(inputs, own)
     std = np.exp(0.5 * logvar.astype(np.float64)).astype(np.float32)
     return Codes(mean, std, np.asarray(labels, dtype=np.int64), tuple(class_names), np.asarray(images))
 

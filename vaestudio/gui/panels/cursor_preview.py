@@ -340,12 +340,13 @@ class CursorPreviewPanel(QWidget):
 
     # -- samples from the prior -----------------------------------------------------------------------------------
     def sample_prior(self) -> None:
-        """Fill the strip with decodes of random points from N(0, I) (a new draw each time)."""
+        """Fill the strip with decodes of random points from the prior (a new draw each time; a conditional
+        model's for the plane's class, as the cursor)."""
         if self._vae is None:
             return
         from vaestudio.core.probes import sample_prior
 
-        samples = sample_prior(self._vae, PRIOR_SAMPLES, seed=self._prior_seed)
+        samples = sample_prior(self._vae, PRIOR_SAMPLES, seed=self._prior_seed, label=self.view.single_label)
         self._prior_seed += 1
         self.prior_z = samples.z
         for thumb, image, z in zip(self.prior_images, samples.images, samples.z):

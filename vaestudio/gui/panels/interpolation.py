@@ -138,7 +138,7 @@ class InterpolationPanel(QWidget):
         subscribe(self, [(signal, self._refresh) for signal in (
             explorer.moment_loaded, explorer.interpolation_changed, studio.probe_changed, studio.active_changed,
             events.endpoint_a, events.endpoint_b, events.interpolation_method, events.interpolation_frames,
-            events.own_images, events.axes, events.latent_dim)])
+            events.own_images, events.axes, events.latent_dim, events.decode_class)])
         self._refresh()
 
     # -- layout --------------------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ class InterpolationPanel(QWidget):
             return self.view.own_images[endpoint.index].preview
         vae = self.studio.explorer.vae
         if endpoint.kind == "point" and vae is not None and len(endpoint.z) == vae.architecture.latent_dim:
-            return vae.decode_uint8(np.asarray(endpoint.z, np.float32)[None])[0]
+            return vae.decode_uint8(np.asarray(endpoint.z, np.float32)[None], self.view.single_label)[0]
         return None
 
     # -- user actions ------------------------------------------------------------------------------------

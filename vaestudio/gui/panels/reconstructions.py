@@ -170,7 +170,9 @@ class ReconstructionsPanel(QWidget):
 
     def _cursor_to(self, index: int) -> None:
         from vaestudio.core import probes
+        from vaestudio.core.zoo.labels import conditional_labels
 
         vae, probe = self.studio.explorer.vae, self.studio.explorer.probe
         if vae is not None and probe is not None:
-            self.view.move_cursor(probes.encode(vae, probe.images[index:index + 1]).mean[0])
+            labels = conditional_labels(vae, probe.labels[index:index + 1])  # a conditional model's: its own class
+            self.view.move_cursor(probes.encode(vae, probe.images[index:index + 1], labels).mean[0])

@@ -5,7 +5,8 @@ more are ticked, else the active run and the ticked one; at most MAX_COLUMNS. On
 unit (images seen by default, step, or wall time: see gui.state.alignment), drives every column: each run
 shows its snapshot taken at or before the point, and each picture is that snapshot's NumPy VAE applied to
 images (a snapshot is a model): the z1 x z2 grid, the decoded cursor (`studio.view.cursor`), the
-reconstructions of the same test images, and the test images' KL per latent dimension.
+reconstructions of the same test images, and the test images' KL per latent dimension (a conditional model
+encodes and reconstructs each test image with its own class; its grid and cursor decode for class 0).
 
 Events, one per change: `unit_changed(unit)`, `runs_changed()` (which columns), `point_changed(value)`,
 `column_changed(column, ComparedMoment)` (a column's moment chosen, then again once its pictures are
@@ -323,10 +324,18 @@ def _cursor_image(vae, cursor: np.ndarray) -> np.ndarray | None:
     return vae.decode_uint8(z[None])[0]
 
 
+def _fits(probe, arch) -> bool:
+    """The probe's images are of the model's size and colour, and a conditional model knows their classes."""
+    return (probe.images.shape[1:3] == (arch.image_size, arch.image_size)
+            and (probe.images.ndim == 3) == (arch.channels == 1)
+            and (not arch.classes or not len(probe.labels) or int(np.max(probe.labels)) < arch.classes))
+
+
 def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> ComparedMoment:
     """A column's pictures from its snapshot's weights (a worker thread; checked between parts)."""
     from vaestudio.core import probes as probe_functions
     from vaestudio.core.numpy_vae import NumpyVAE
+    from vaestudio.core.zoo.labels import conditional_labels
 
     weights = moment.history.weights_at(moment.info)
     if weights is None:
@@ -338,16 +347,18 @@ def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> Com
     grid = vae.grid(grid_size, (0, 1) if arch.latent_dim > 1 else (0, 0), np.zeros(arch.latent_dim, np.float32),
                     "quantile")
     task.check()
-    probe = next((p for p in probes if p.images.shape[1:3] == (arch.image_size, arch.image_size)
-                  and (p.images.ndim == 3) == (arch.channels == 1)), None)
+    probe = next((p for p in probes if _fits(p, arch)), None)
     if probe is None:
         return dataclasses.replace(moment, loaded=True, vae=vae, grid=grid,
                                    note="test images not loaded: no reconstructions or KL")
     indices = list(probe.first_of_each_class()[:RECONSTRUCTED])
     originals = probe.images[indices]
-    reconstructions = probe_functions.reconstruct(vae, originals)
+    # a conditional model encodes and reconstructs each test image with its own class
+    reconstructions = probe_functions.reconstruct(vae, originals,
+                                                  labels=conditional_labels(vae, probe.labels[indices]))
     task.check()
-    posterior = probe_functions.encode(vae, probe.images[:KL_IMAGES])
+    posterior = probe_functions.encode(vae, probe.images[:KL_IMAGES],
+                                       conditional_labels(vae, probe.labels[:KL_IMAGES]))
     kl = probe_functions.kl_per_dimension(posterior.mean, posterior.logvar)
     return dataclasses.replace(moment, loaded=True, vae=vae, grid=grid, originals=originals,
                                reconstructions=reconstructions, kl_per_dimension=kl)

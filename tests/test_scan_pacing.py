@@ -80,7 +80,8 @@ def training_window(clock: Clock):
     waits: list[tuple[float, object]] = []
     diagnosis = Diagnosis(studio, executor, worst_count=4, samples=200, on_demand=True,
                           later=lambda seconds, fn: waits.append((seconds, fn)))
-    diagnosis.pacers = {part: ScanPacer(clock=clock) for part in diagnosis.pacers}
+    for pacer in diagnosis.turns.pacers.values():
+        pacer.clock = clock
     for part in ("worst", "quality", "health"):
         diagnosis.want(part, True)
     heard = Heard(diagnosis)

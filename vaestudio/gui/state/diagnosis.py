@@ -36,7 +36,7 @@ from psygnal import Signal
 
 from vaestudio.core.diagnosis.worst import IWAE_SAMPLES, importance_bounds
 from vaestudio.gui.state.explorer import Executor, Pictures
-from vaestudio.gui.state.pacing import ScanPacer
+from vaestudio.gui.state.pacing import ScanTurns
 from vaestudio.gui.state.run_history import RunHistory
 
 if TYPE_CHECKING:  # the studio owns a Diagnosis (Studio.start_diagnosis): no import back at run time
@@ -109,10 +109,8 @@ class Diagnosis:
         self._generation = 0
         self._kept: OrderedDict[tuple, Any] = OrderedDict()  # (moment, part, signature) -> value
         self.quality_by_moment: dict[tuple, Any] = {}  # (id(history), index, step, id(probe)) -> LatentQuality
-        self._later = later
-        self.pacers = {part: ScanPacer() for part in SCANS} if later is not None else None
+        self.turns = ScanTurns(SCANS, later, self._start_scans) if later is not None else None
         self.scanned: dict[str, Any] = {part: None for part in SCANS}  # SnapshotInfo of the scan shown
-        self._retry_pending = False
         self.explorer.moment_loaded.connect(self._on_moment)
         self.explorer.encodings_changed.connect(self._on_encodings)
         studio.view.events.decode_class.connect(self._on_class)  # a conditional sheet decodes the plane's class
@@ -219,7 +217,7 @@ class Diagnosis:
     def paced(self) -> bool:
         """Whether the scans are paced now: the run shown is the one this window is training."""
         studio = self.studio
-        return (self.pacers is not None and studio.training in PACED_STATES and studio.active is not None
+        return (self.turns is not None and studio.training in PACED_STATES and studio.active is not None
                 and studio.active is studio.live)
 
     def _on_moment(self, pictures: Pictures) -> None:
@@ -244,21 +242,8 @@ class Diagnosis:
             self._start_scans()
 
     def _start_scans(self) -> None:
-        self._retry_pending = False
         self._start_worst(self.explorer.pictures)
         self._start_quality(self.explorer.pictures)
-
-    def _wait_for_pacer(self, part: str) -> bool:
-        """True when a scan of `part` must wait (a retry is then scheduled)."""
-        if not self.paced():
-            return False
-        wait = self.pacers[part].wait()
-        if wait <= 0.0:
-            return False
-        if not self._retry_pending:
-            self._retry_pending = True
-            self._later(wait, self._start_scans)
-        return True
 
     def _on_encodings(self, pictures: Pictures) -> None:
         if pictures.vae is None or pictures.means is None:
@@ -279,15 +264,13 @@ class Diagnosis:
             self._kept.move_to_end(key)
             self._publish(part, self._kept[key], info)
             return
-        pacer = self.pacers[part] if part in SCANS and self.pacers is not None else None
-        if pacer is not None:
-            if self._wait_for_pacer(part):
-                return
-            pacer.begin()
+        paced = part in SCANS and self.paced()
+        if paced and not self.turns.may_start(part):
+            return  # its turn comes later (ScanTurns retries)
 
         def done(value) -> None:
-            if pacer is not None:
-                pacer.end()
+            if paced:
+                self.turns.ended(part)
             if value is None:
                 return
             if unpack is not None:
@@ -298,12 +281,12 @@ class Diagnosis:
                     self._kept.popitem(last=False)
                 if part == "quality":
                     self.quality_by_moment[moment] = value
-            if generation == self._generation or (pacer is not None and self.paced()):
+            if generation == self._generation or (paced and self.paced()):
                 self._publish(part, value, info)
 
         def failed(message: str) -> None:
-            if pacer is not None:
-                pacer.end()
+            if paced:
+                self.turns.ended(part)
             self._report(message)
 
         self.executor.submit(work, done, failed, key=f"diagnosis-{part}")

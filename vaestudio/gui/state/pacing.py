@@ -52,3 +52,34 @@ class ScanPacer:
         now = self.clock()
         self._free_at = now + (now - self._started) * (1.0 / self.share - 1.0)
         self._started = None
+
+
+class ScanTurns:
+    """One pacer per kind of scan, and the one retry pending for those that had to wait.
+
+    `may_start(part)`: True, after which the scan is begun (`ended(part)` when it is done, failed or
+    cancelled); or False, and `retry()` runs on the UI thread once the earliest wait is over (through
+    `later(seconds, fn)`)."""
+
+    def __init__(self, parts, later: Callable[[float, Callable[[], None]], None], retry: Callable[[], None],
+                 clock: Callable[[], float] = time.monotonic):
+        self.pacers = {part: ScanPacer(clock=clock) for part in parts}
+        self._later, self._retry = later, retry
+        self._pending = False
+
+    def may_start(self, part: str) -> bool:
+        wait = self.pacers[part].wait()
+        if wait > 0.0:
+            if not self._pending:
+                self._pending = True
+                self._later(wait, self._run_retry)
+            return False
+        self.pacers[part].begin()
+        return True
+
+    def ended(self, part: str) -> None:
+        self.pacers[part].end()
+
+    def _run_retry(self) -> None:
+        self._pending = False
+        self._retry()

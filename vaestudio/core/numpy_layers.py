@@ -132,8 +132,9 @@ class NumpyDecoder:
         channels = dense_b.size // (base * base)
         # Dense columns are in (row, column, channel) order: rows (channel, row, column) here.
         by_channel = dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0)
-        self._dense_w = _frozen(by_channel.reshape(-1, dense_w.shape[0]))
-        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T.reshape(-1, 1))
+        # The bias as a last column (inputs get a row of ones).
+        self._dense = _frozen(np.concatenate([by_channel.reshape(-1, dense_w.shape[0]),
+                                              dense_b.reshape(base * base, channels).T.reshape(-1, 1)], axis=1))
         self._dense_channels = channels
         kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
         self._levels = len(kernels) - 1
@@ -225,8 +226,10 @@ class NumpyDecoder:
         channels, pixels = self._dense_channels, self._base * self._base
         buffers = self._buffers(len(z))
         x = buffers[0][channels + 1:2 * channels + 1].reshape(channels * pixels, len(z))
-        np.matmul(self._dense_w, z.T, out=x)
-        x += self._dense_b
+        inputs = np.empty((z.shape[1] + 1, len(z)), np.float32)
+        inputs[:-1] = z.T
+        inputs[-1] = 1.0
+        np.matmul(self._dense, inputs, out=x)
         _relu(x)
         for level, stage in enumerate(self._stages):
             self._upsample(level, stage, buffers[level], buffers[level + 1])

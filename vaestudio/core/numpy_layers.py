@@ -41,14 +41,14 @@ CHUNK_FLOATS = 2_000_000
 # Floats of a decoder block's largest layer input and output: ~3.6 MB keeps them in a core's L2 and its share
 # of L3 (10 images of the 28x28 model, the fastest block measured: a 20x20 grid in 40 blocks).
 DECODER_BLOCK_FLOATS = 900_000
-# Sets of decoder work buffers each thread keeps (two: a block size and a shorter last block).
-KEPT_BUFFER_SETS = 2
+# Decoder work buffers each thread keeps, by block size (two: a block size and a shorter last block).
+KEPT_BLOCK_PLANS = 2
 # Threads that run blocks of images at once (NumPy releases the GIL in its loops and in BLAS). Meant for
 # a single-threaded BLAS, which vaestudio/__init__.py asks for.
 WORKERS = min(2, os.cpu_count() or 1)
 _ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster than np.maximum(x, 0)
 _ZEROS.setflags(write=False)
-_thread_buffers = threading.local()  # NumpyDecoder's work buffers, one set per thread (see _buffers)
+_thread_plans = threading.local()  # NumpyDecoder's work buffers, kept per thread (see NumpyDecoder._plan)
 
 
 def single_threaded_blas() -> None:
@@ -152,7 +152,7 @@ class NumpyDecoder:
         self._last = _frozen(taps)
         self._column_moves = {step: final_moves(self._levels, base, 0, step) for step in (-1, 1)}
         self._row_moves = {step: final_moves(self._levels, base, step, 0) for step in (-1, 1)}
-        # The work buffers of a block (see _buffers): per image, rows x pixels; sized so that one layer's
+        # The work buffers of a block (see _make_plan): per image, rows x pixels; sized so that one layer's
         # input and output fit the caches.
         channels_in = [stage[0] for stage in self._stages] + [last.shape[3]]
         self._buffer_rows = [3 * c + 1 for c in channels_in[:-1]] + [2 * channels_in[-1] + 1]
@@ -170,9 +170,7 @@ class NumpyDecoder:
         z = self.inputs(z, labels)
         count = len(z)
         side = self._base << self._levels
-        out_channels = self._last.shape[0] // 9
-        storage = (2, 2) * self._levels + (self._base, self._base)
-        result = np.empty((count, side, side, out_channels), np.float32)
+        result = np.empty((count, side, side, self._last.shape[0] // 9), np.float32)
         if count == 0:
             return result
         # Images per pass through the layers on one thread: at most _chunk, in a multiple of WORKERS blocks
@@ -186,8 +184,7 @@ class NumpyDecoder:
             part = z[index * block:(index + 1) * block]
             if len(part) < block:  # the same shapes for every block: the same work buffers
                 part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
-            logits = self.block_logits(part).reshape(out_channels, 1, *storage, block)
-            to_natural_order(logits, result[index * block:(index + 1) * block], self._levels, self._base)
+            to_natural_order(self._block(part), result[index * block:(index + 1) * block], self._levels, self._base)
 
         run_all(fill, -(-count // block))
         return result
@@ -209,97 +206,118 @@ class NumpyDecoder:
         """Logits of a block of `inputs` (N, latent_dim [+ classes]) left in storage order, float32 (P, N)
         with P = channels x pixels; `storage_order` puts images in the same order. Runs on the calling
         thread only (for work that `run_all` spreads, such as core/iwae.py's)."""
-        hidden = self._hidden(inputs)
-        storage = (2, 2) * self._levels + (self._base, self._base)
-        taps = np.matmul(self._last, hidden.reshape(hidden.shape[0], -1))
-        logits = self._last_layer(taps.reshape(len(self._last), 1, *storage, len(inputs)), len(self._last) // 9)
-        return logits.reshape(-1, len(inputs))
+        return self._block(inputs).reshape(-1, len(inputs)).copy()
 
     def storage_order(self, images: np.ndarray) -> np.ndarray:
         """Images (N, H, W, channels) in the pixel order of `block_logits`: float32 (P, N)."""
         return to_storage_order(images, self._levels, self._base).reshape(-1, len(images))
 
     # -- layers ---------------------------------------------------------------------------------------
-    def _hidden(self, z: np.ndarray) -> np.ndarray:
-        """Dense and stride-2 layers (with ReLU) for a block of points: (1 + C, *storage, N) phase planes,
-        the first channel all ones. A view of this thread's work buffers (valid until its next call)."""
-        channels, pixels = self._dense_channels, self._base * self._base
-        buffers = self._buffers(len(z))
-        x = buffers[0][channels + 1:2 * channels + 1].reshape(channels * pixels, len(z))
-        inputs = np.empty((z.shape[1] + 1, len(z)), np.float32)
-        inputs[:-1] = z.T
-        inputs[-1] = 1.0
-        np.matmul(self._dense, inputs, out=x)
-        _relu(x)
-        for level, stage in enumerate(self._stages):
-            self._upsample(level, stage, buffers[level], buffers[level + 1])
-        storage = (2, 2) * self._levels + (self._base, self._base)
-        return buffers[-1][:self._last.shape[1]].reshape(-1, *storage, len(z))
+    def _block(self, z: np.ndarray) -> np.ndarray:
+        """Logits of a block of points (N, inputs) in storage order, (out, 1, *storage, N): a view of this
+        thread's work buffers, valid until the thread's next block."""
+        plan = self._plan(len(z))
+        self._hidden(plan, z)
+        np.matmul(self._last, plan.hidden, out=plan.taps)
+        self._last_layer(plan)
+        return plan.logits
 
-    def _buffers(self, count: int) -> list[np.ndarray]:
-        """This thread's work buffers for blocks of `count` images, a (rows, pixels * count) array per layer
-        input: of a stride-2 layer of C channels, rows (L: the map shifted one column right; ones; X: the
-        map; scratch), 3 C + 1; of the last layer, rows (ones; X; scratch), 2 C + 1 (see _upsample). Made
-        once per thread and shape, shared by all decoders: ones and the borders that shifts never reach
-        stay as made."""
-        key = (count, *self._buffer_rows, *self._buffer_pixels)
-        kept: dict | None = getattr(_thread_buffers, "kept", None)
-        if kept is None:
-            kept = _thread_buffers.kept = {}
-        buffers = kept.pop(key, None)
-        if buffers is None:
-            buffers = [np.zeros((rows, pixels * count), np.float32)
-                       for rows, pixels in zip(self._buffer_rows, self._buffer_pixels)]
-            for buffer, (channels, *_) in zip(buffers, self._stages):
-                buffer[channels] = 1.0
-            buffers[-1][0] = 1.0
-            while len(kept) >= KEPT_BUFFER_SETS:  # the least recently used go
-                kept.pop(next(iter(kept)))
-        kept[key] = buffers
-        return buffers
+    def _hidden(self, plan: _BlockPlan, z: np.ndarray) -> None:
+        """Dense and stride-2 layers (with ReLU) into the last layer's input, plan.hidden."""
+        plan.inputs[:-1] = z.T
+        np.matmul(self._dense, plan.inputs, out=plan.dense)
+        _relu(plan.dense)
+        for level, ((_, first, second, *_), stage) in enumerate(zip(self._stages, plan.stages)):
+            self._upsample(level, first, second, stage)
 
-    def _upsample(self, level: int, stage: tuple, source: np.ndarray, target: np.ndarray) -> None:
-        """Conv2DTranspose(3, stride 2, 'same') + ReLU from the map X of `source` (C, *storage, N) to the
-        map X of `target` (C', 2, 2, *storage, N) (see _buffers, core.transposed_conv.stride2_matrices).
-
-        X is copied one column right into L; then two matrix products write phases (p, 0) and (p, 1)
-        straight into place, and the parts that belong to the row below into the target's scratch rows,
-        which are added in one row down."""
-        channels, first, second, right, down = stage
-        storage = (2, 2) * level + (self._base, self._base)
-        everything = (slice(None),)
-        x = source[channels + 1:2 * channels + 1].reshape(channels, *storage, -1)
-        shifted = source[:channels].reshape(channels, *storage, -1)
-        for from_, to in right:
-            shifted[everything + to] = x[everything + from_]
-        # Target rows from its map X on, in rows of two phases (p, 0), (p, 1): (channel, p), then scratch.
-        out_channels, pixels = first.shape[0] // 3, source.shape[1]
-        start = len(target) - 2 * out_channels
-        rows = target.reshape(-1, 2 * pixels)[2 * start:2 * start + 3 * out_channels]
-        np.matmul(first, source[:2 * channels + 1], out=rows[:, :pixels])
-        np.matmul(second, source[channels:2 * channels + 1], out=rows[:, pixels:])
-        out = target[start:start + out_channels]
-        phases = out.reshape(out_channels, 2, 2, *storage, -1)
-        below = target[start + out_channels:].reshape(-1)[:2 * out_channels * pixels].reshape(
-            out_channels, 2, *storage, -1)
-        for from_, to in down:
-            phases[(slice(None), 0, slice(None)) + to] += below[(slice(None), slice(None)) + from_]
+    @staticmethod
+    def _upsample(level: int, first: np.ndarray, second: np.ndarray, stage: tuple) -> None:
+        """Conv2DTranspose(3, stride 2, 'same') + ReLU of layer `level` (see _plan and
+        core.transposed_conv.stride2_matrices): the input X is copied one column right into L; two matrix
+        products write phases (p, 0) and (p, 1) straight into place, and the parts that belong to the row
+        below into scratch rows, which are added in one row down."""
+        shifts, first_in, first_out, second_in, second_out, adds, out = stage
+        for target, source in shifts:
+            np.copyto(target, source)
+        np.matmul(first, first_in, out=first_out)
+        np.matmul(second, second_in, out=second_out)
+        for target, source in adds:
+            np.add(target, source, out=target)
         _relu(out)
 
-    def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
-        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N), the bias
-        already in the centre tap: output pixel (r + a - 1, c + b - 1) gets tap (a, b) of input pixel
-        (r, c). Separable: each kernel row's three column taps go into its middle one, then the rows."""
-        taps = taps.reshape(3, 3, out_channels, *taps.shape[1:])
-        every_row = (slice(None),)
-        for b, moves in ((0, self._column_moves[-1]), (2, self._column_moves[1])):
-            for target, source in moves:  # the three kernel rows at once
-                taps[:, 1][every_row + target] += taps[:, b][every_row + source]
-        out = taps[1, 1]
-        for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])):
-            for target, source in moves:
-                out[target] += taps[a, 1][source]
-        return out
+    @staticmethod
+    def _last_layer(plan: _BlockPlan) -> None:
+        """Conv2DTranspose(3, stride 1, 'same') from its tap planes in plan.taps, the bias already in the
+        centre tap: output pixel (r + a - 1, c + b - 1) gets tap (a, b) of input pixel (r, c). Separable:
+        each kernel row's column taps go into its middle one (three rows at once), then the rows."""
+        for target, source in plan.tap_adds:
+            np.add(target, source, out=target)
+
+    def _plan(self, count: int) -> _BlockPlan:
+        """This thread's work buffers and views for blocks of `count` points: made once per thread and
+        shape, and shared by all decoders of that shape (ones and the borders that shifts never reach
+        stay as made). The two most recently used are kept."""
+        key = (count, self._dense.shape, self._last.shape, *self._buffer_rows, *self._buffer_pixels)
+        kept: dict | None = getattr(_thread_plans, "kept", None)
+        if kept is None:
+            kept = _thread_plans.kept = {}
+        plan = kept.pop(key, None)
+        if plan is None:
+            plan = self._make_plan(count)
+            while len(kept) >= KEPT_BLOCK_PLANS:  # the least recently used goes
+                kept.pop(next(iter(kept)))
+        kept[key] = plan
+        return plan
+
+    def _make_plan(self, count: int) -> _BlockPlan:
+        """Work buffers, a (rows, pixels * count) array per layer input: of a stride-2 layer of C channels,
+        rows (L: the map X shifted one column right; ones; X; scratch), 3 C + 1; of the last layer, rows
+        (ones; X; scratch), 2 C + 1; and the views of each step."""
+        buffers = [np.zeros((rows, pixels * count), np.float32)
+                   for rows, pixels in zip(self._buffer_rows, self._buffer_pixels)]
+        plan = _BlockPlan()
+        plan.inputs = np.ones((self._dense.shape[1], count), np.float32)  # the last row stays ones
+        channels = self._dense_channels
+        plan.dense = buffers[0][channels + 1:2 * channels + 1].reshape(-1, count)
+        plan.stages = []
+        every = (slice(None),)
+        for level, ((channels, first, _, right, down), source, target) in enumerate(
+                zip(self._stages, buffers, buffers[1:])):
+            source[channels] = 1.0
+            storage = (2, 2) * level + (self._base, self._base)
+            x = source[channels + 1:2 * channels + 1].reshape(channels, *storage, count)
+            shifted = source[:channels].reshape(channels, *storage, count)
+            shifts = [(shifted[every + to], x[every + from_]) for from_, to in right]
+            # Target rows from its map X on, in rows of two phases (p, 0), (p, 1): (channel, p), then scratch.
+            out_channels, pixels = first.shape[0] // 3, source.shape[1]
+            start = len(target) - 2 * out_channels
+            rows = target.reshape(-1, 2 * pixels)[2 * start:2 * start + 3 * out_channels]
+            out = target[start:start + out_channels]
+            phases = out.reshape(out_channels, 2, 2, *storage, count)
+            below = target[start + out_channels:].reshape(-1)[:2 * out_channels * pixels].reshape(
+                out_channels, 2, *storage, count)
+            adds = [(phases[every + (0,) + every + to], below[every + every + from_]) for from_, to in down]
+            plan.stages.append((shifts, source[:2 * channels + 1], rows[:, :pixels], source[channels:2 * channels + 1],
+                                rows[:, pixels:], adds, out))
+        buffers[-1][0] = 1.0
+        plan.hidden = buffers[-1][:self._last.shape[1]]
+        plan.taps = np.empty((len(self._last), plan.hidden.shape[1]), np.float32)
+        storage = (2, 2) * self._levels + (self._base, self._base)
+        taps = plan.taps.reshape(3, 3, len(self._last) // 9, 1, *storage, count)
+        plan.tap_adds = [(taps[:, 1][every + target], taps[:, b][every + source])
+                         for b, moves in ((0, self._column_moves[-1]), (2, self._column_moves[1]))
+                         for target, source in moves]
+        plan.tap_adds += [(taps[1, 1][target], taps[a, 1][source])
+                          for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])) for target, source in moves]
+        plan.logits = taps[1, 1]
+        return plan
+
+
+class _BlockPlan:
+    """One thread's work buffers for blocks of N points of one decoder shape and the views that each step
+    of a block reads and writes, made once: a block then costs its arithmetic and few Python calls."""
+
+    __slots__ = ("inputs", "dense", "stages", "hidden", "taps", "tap_adds", "logits")
 
 
 # -- input checks -------------------------------------------------------------------------------------------

@@ -11,6 +11,11 @@ and best times; FAILED when the median 20x20 grid of the tutorial model takes ov
 
     python benchmarks/numpy_vae_speed.py [--rounds 15] [--workers N]
     OPENBLAS_NUM_THREADS=2 python benchmarks/numpy_vae_speed.py --workers 1
+    python benchmarks/numpy_vae_speed.py --layers    # only: where a 20x20 grid's time goes, layer by layer
+
+--layers decodes the grid on one thread and sums the CPU time of each part (the CPU time of this thread,
+which other processes' load changes far less than the wall clock; the least of --rounds rounds), with
+each part's GFLOP/s next to a 1024^3 float32 matrix product's on one thread in the same run.
 
 --workers sets numpy_layers.WORKERS (threads that run blocks of images at once). BLAS's own thread count is
 fixed when NumPy loads, by OPENBLAS_NUM_THREADS, which importing vaestudio sets to 1 unless it is set
@@ -165,11 +170,80 @@ def timed(function) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def layer_profile(rounds: int) -> None:
+    """The 20x20 grid of the tutorial model, on one thread: each part's CPU time (least of `rounds`)."""
+    import vaestudio.core.numpy_layers as numpy_layers
+    from vaestudio.core.architecture import KERNEL
+
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+    numpy_layers.WORKERS = 1
+    arch = Architecture(2)
+    decoder = NumpyVAE(random_weights(arch)).decoder
+    points = grid_points(20, 2)
+    spent: dict[str, float] = {}
+
+    def timed(name, function):
+        def wrapper(*args):
+            started = time.thread_time()
+            result = function(*args)
+            label = name(*args) if callable(name) else name
+            spent[label] = spent.get(label, 0.0) + time.thread_time() - started
+            return result
+        return wrapper
+
+    decoder._hidden = timed("hidden", decoder._hidden)
+    decoder._upsample = timed(lambda level, *_: f"stride-2 layer {level + 1}", decoder._upsample)
+    decoder._last_layer = timed("last layer: tap adds", decoder._last_layer)
+    natural = numpy_layers.to_natural_order
+    numpy_layers.to_natural_order = timed("natural order", natural)
+    matrix = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    best: dict[str, float] = {}
+    try:
+        for _ in range(rounds):
+            spent.clear()
+            started = time.thread_time()
+            decoder.logits(points)
+            spent["total"] = time.thread_time() - started
+            started = time.thread_time()
+            matrix @ matrix
+            spent["sgemm"] = time.thread_time() - started
+            for name, seconds in spent.items():
+                best[name] = min(best.get(name, seconds), seconds)
+    finally:
+        numpy_layers.to_natural_order = natural
+    layers = [name for name in best if name.startswith("stride-2")]
+    best["dense"] = best["hidden"] - sum(best[name] for name in layers)
+    best["last layer: product, block overhead"] = (best["total"] - best["hidden"] - best["last layer: tap adds"]
+                                                    - best["natural order"])
+    count, size, channels = len(points), arch.decoder_base_size, 32
+    flops = {"dense": 2 * count * arch.latent_dim * size * size * channels}
+    for name, filters in zip(layers, arch.decoder_filters):
+        flops[name] = 2 * count * size * size * channels * filters * KERNEL * KERNEL
+        size, channels = 2 * size, filters
+    flops["last layer: product, block overhead"] = 2 * count * size * size * channels * arch.channels * KERNEL * KERNEL
+    flops["total"] = sum(flops.values())
+    flops["sgemm"] = 2 * 1024 ** 3
+    print(f"20x20 grid of the tutorial model on one thread, CPU time, least of {rounds} rounds "
+          f"(block of {decoder.block_size} images):")
+    for name in ("dense", *layers, "last layer: product, block overhead", "last layer: tap adds", "natural order",
+                 "total", "sgemm"):
+        speed = f"{flops[name] / best[name] / 1e9:6.1f} GFLOP/s" if name in flops else ""
+        print(f"  {name:38s} {best[name] * 1e3:7.2f} ms  {speed}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--workers", type=int, default=None, help="numpy_layers.WORKERS (default: as shipped)")
+    parser.add_argument("--layers", action="store_true", help="only: a grid's CPU time layer by layer")
     args = parser.parse_args()
+    if args.layers:
+        for line in machine_report():
+            print(line)
+        layer_profile(max(1, args.rounds))
+        return 0
     import vaestudio.core.numpy_layers as numpy_layers
 
     if args.workers is not None:

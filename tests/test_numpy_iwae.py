@@ -84,7 +84,8 @@ def test_batches_blocks_and_threads_change_nothing(monkeypatch):
     weights = random_weights(Architecture(2), seed=2)
     x = inputs_for(Architecture(2), 5)
     whole = iwae_log_likelihood(weights, x, k=30, seed=0)
-    monkeypatch.setattr(numpy_layers, "CHUNK_FLOATS", 1)  # blocks of one decode
+    monkeypatch.setattr(numpy_layers, "DECODER_BLOCK_FLOATS", 1)  # blocks of one decode
+    monkeypatch.setattr(numpy_layers, "CHUNK_FLOATS", 1)  # and of one encode
     monkeypatch.setattr(numpy_layers, "WORKERS", 3)
     split = iwae_log_likelihood(weights, x, k=30, seed=0, batch_size=2, max_decodes=7)
     monkeypatch.setattr(numpy_layers, "WORKERS", 1)

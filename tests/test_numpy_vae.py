@@ -72,13 +72,13 @@ def test_results_do_not_depend_on_how_the_work_is_split(monkeypatch):
     whole = NumpyVAE(weights)
     logits, (mean, logvar) = whole.decode_logits(z), whole.encode(x)
     monkeypatch.setattr(numpy_layers, "CHUNK_FLOATS", 1)  # one image at a time
-    monkeypatch.setattr(numpy_layers, "FINAL_CHUNK_FLOATS", 1)
+    monkeypatch.setattr(numpy_layers, "DECODER_BLOCK_FLOATS", 1)
     single = NumpyVAE(weights)
     np.testing.assert_allclose(single.decode_logits(z), logits, atol=1e-5)
-    monkeypatch.setattr(numpy_layers, "CHUNK_FLOATS", 4 * 14 * 14 * (9 * 32 + 64 + 1))  # blocks of 4 images
-    monkeypatch.setattr(numpy_layers, "FINAL_CHUNK_FLOATS", 8 * 28 * 28 * (9 + 1))  # 2 blocks per final pass
+    # Blocks of 4 images: the largest layer's input and output buffers (see NumpyDecoder._buffers).
+    monkeypatch.setattr(numpy_layers, "DECODER_BLOCK_FLOATS", 4 * (14 * 14 * (3 * 64 + 1) + 28 * 28 * (2 * 32 + 1)))
     split = NumpyVAE(weights)
-    assert (split.decoder._chunk, split.decoder._final_chunk) == (4, 8)  # 45 = 11 blocks + 1 padded
+    assert split.decoder.block_size == 4  # 45 = 11 blocks + 1 padded
     monkeypatch.setattr(numpy_layers, "WORKERS", 3)  # blocks on three threads
     np.testing.assert_allclose(split.decode_logits(z), logits, atol=1e-5)
     np.testing.assert_allclose(split.encode(x)[0], mean, atol=1e-5)
@@ -115,6 +115,31 @@ def test_numpy_imported_first_still_decodes_on_single_threaded_blas(tmp_path):
                                atol=1e-5)
 
 
+def test_decoders_that_share_a_threads_work_buffers_keep_their_own_results(monkeypatch):
+    """Decoders of the same shapes reuse one set of work buffers per thread (block sizes as they come):
+    each call gives what it gives on a thread that never decoded before, whatever ran before it."""
+    monkeypatch.setattr(numpy_layers, "WORKERS", 1)  # all on the calling thread
+    first = NumpyVAE(random_weights(Architecture(2), seed=1))
+    second = NumpyVAE(random_weights(Architecture(2), seed=2))
+    colour = NumpyVAE(random_weights(Architecture(2, 64, 3), seed=3))
+    points = {count: np.random.default_rng(count).normal(size=(count, 2)).astype(np.float32) for count in (1, 3, 45)}
+
+    def on_a_new_thread(vae, z):
+        result = []
+        thread = threading.Thread(target=lambda: result.append(vae.decode_logits(z)))
+        thread.start()
+        thread.join()
+        return result[0]
+
+    expected = {(name, count): on_a_new_thread(vae, z) for name, vae in (("first", first), ("second", second))
+                for count, z in points.items()}
+    for count in (45, 3, 1, 45, 1, 3):
+        colour.decode_logits(points[3])
+        for name, vae in (("second", second), ("first", first)):
+            np.testing.assert_array_equal(vae.decode_logits(points[count]), expected[name, count])
+    assert not np.allclose(expected["first", 45], expected["second", 45], atol=1e-2)
+
+
 def test_one_instance_serves_several_threads():
     vae = NumpyVAE(random_weights(Architecture(2), seed=5))
     points = [np.random.default_rng(i).normal(size=(30, 2)).astype(np.float32) for i in range(4)]
@@ -145,7 +170,7 @@ def test_the_vae_and_its_weights_cannot_be_changed():
     with pytest.raises(AttributeError):
         vae.extra = 1
     with pytest.raises(ValueError):
-        vae.decoder._stages[0][0][0, 0] = 1.0  # read-only arrays
+        vae.decoder._stages[0][1][0, 0] = 1.0  # read-only arrays
 
 
 def test_bad_input_is_named():

@@ -3,15 +3,20 @@ convolutions, and the threads that run blocks of images through them.
 
 How it is fast enough for interaction (a 20x20 grid of the tutorial model is 3.8 GFLOP):
 - Each layer is one or two matrix products. Encoder convolutions gather their 3x3 patches (im2col,
-  through a strided view) and multiply them by the kernel, the bias an extra row. Decoder transposed
-  convolutions multiply first ("col2im"), then add the taps that reach a neighbouring pixel into place.
-- The decoder keeps feature maps channel-first, (C + 1, ..., i, j, N) with a last channel of ones that
-  carries each bias into the next matrix product, and never interleaves the output phases of a
-  stride-2 layer: after L stride-2 layers the pixel axes are (p_L, q_L, ..., p_1, q_1, i, j), the
-  natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise for columns). So the taps that stay in
-  their pixel are written straight into their phase planes by the matrix product, and the others are
-  added in a few blocks with long contiguous runs. The logits are put in natural order once, at the end.
-  That index bookkeeping is in core/transposed_conv.py.
+  through a strided view) and multiply them by the kernel, the bias an extra row. A stride-2 decoder
+  layer stacks its input with a copy shifted one column right, so that the taps from the pixel on the
+  left are part of the product ("im2col" along columns), and writes its output phases straight into
+  place; only the taps that reach the row below are added, in one shifted block. (A full im2col, one
+  product per output phase, leaves products with as few rows as output channels: OpenBLAS ran those
+  ~15 % slower, measured.) The last (stride-1, few channels) layer multiplies first, then adds its 9 tap
+  planes into place (col2im).
+- The decoder keeps feature maps channel-first, (C, ..., i, j, N) beside a channel of ones that carries
+  each bias into the next matrix product, and never interleaves the output phases of a stride-2 layer:
+  after L stride-2 layers the pixel axes are (p_L, q_L, ..., p_1, q_1, i, j), the natural row being
+  i*2^L + p_1*2^(L-1) + ... + p_L (likewise for columns). So a product writes its phase planes in
+  place, and a shift by one pixel is a few block copies with long contiguous runs. The logits are put
+  in natural order at the end of each block. That index bookkeeping is in core/transposed_conv.py.
+  Each thread keeps its work buffers between calls (no allocation, zeroing or page faults per block).
 - Images go through in blocks small enough for the CPU's caches; with WORKERS > 1, blocks run on
   that many threads (NumPy releases the GIL), which pays off when BLAS itself is single-threaded. So the
   first decoder or encoder built makes OpenBLAS single-threaded (threadpoolctl), also when NumPy was
@@ -29,19 +34,23 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from vaestudio.core.architecture import KERNEL, Architecture
-from vaestudio.core.transposed_conv import (final_moves, to_natural_order, to_storage_order, upsample_matrix,
-                                           upsample_moves)
+from vaestudio.core.transposed_conv import (block_moves, final_moves, stride2_matrices, to_natural_order,
+                                           to_storage_order)
 from vaestudio.core.zoo.labels import one_hot, with_label_channels
 
-# Floats of intermediate results per chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
+# Floats of intermediate results per encoder chunk: ~8 MB keeps a chunk's working set in the L2/L3 caches.
 CHUNK_FLOATS = 2_000_000
-# The last decoder layer's taps are added for many images at once (fewer, larger operations).
-FINAL_CHUNK_FLOATS = 8_000_000
+# Floats of a decoder block's largest layer input and output: ~3.6 MB keeps them in a core's L2 and its share
+# of L3 (10 images of the 28x28 model, the fastest block measured: a 20x20 grid in 40 blocks).
+DECODER_BLOCK_FLOATS = 900_000
+# Decoder work buffers each thread keeps, by block size (two: a block size and a shorter last block).
+KEPT_BLOCK_PLANS = 2
 # Threads that run blocks of images at once (NumPy releases the GIL in its loops and in BLAS). Meant for
 # a single-threaded BLAS, which vaestudio/__init__.py asks for.
 WORKERS = min(2, os.cpu_count() or 1)
 _ZEROS = np.zeros(1 << 20, np.float32)  # np.maximum(x, zeros) is ~5x faster than np.maximum(x, 0)
 _ZEROS.setflags(write=False)
+_thread_plans = threading.local()  # NumpyDecoder's work buffers, kept per thread (see NumpyDecoder._plan)
 
 
 def single_threaded_blas() -> None:
@@ -107,8 +116,8 @@ class NumpyDecoder:
     """Latent points -> logits: a dense layer, stride-2 'same' transposed convolutions with ReLU, and a
     stride-1 'same' transposed convolution to the image channels. Matches Keras's Conv2DTranspose.
 
-    Feature maps carry one extra channel of ones after their real channels, so that each layer's bias
-    is a column of its matrix (channel-first storage makes that channel free to keep)."""
+    Feature maps sit beside a channel of ones in their work buffer, so that each layer's bias is a column
+    of its matrix (channel-first storage makes that channel free to keep)."""
 
     def __init__(self, architecture: Architecture, arrays: Sequence[np.ndarray]):
         shapes = architecture.decoder_shapes()
@@ -125,33 +134,33 @@ class NumpyDecoder:
         channels = dense_b.size // (base * base)
         # Dense columns are in (row, column, channel) order: rows (channel, row, column) here.
         by_channel = dense_w.reshape(-1, base * base, channels).transpose(2, 1, 0)
-        self._dense_w = _frozen(by_channel.reshape(-1, dense_w.shape[0]))
-        self._dense_b = _frozen(dense_b.reshape(base * base, channels).T.reshape(-1, 1))
+        # The bias as a last column (inputs get a row of ones).
+        self._dense = _frozen(np.concatenate([by_channel.reshape(-1, dense_w.shape[0]),
+                                              dense_b.reshape(base * base, channels).T.reshape(-1, 1)], axis=1))
         self._dense_channels = channels
         kernels, biases = arrays[2::2], arrays[3::2]  # kernels are (row a, column b, out, in)
         self._levels = len(kernels) - 1
-        # Stride-2 layers: one matrix whose rows give, in order, the four output phases (a, b < 2) of each
-        # pixel with the bias, the ones channel again (for the next layer), and the taps that land on a
-        # neighbouring pixel (see _upsample; core.transposed_conv).
+        # Stride-2 layers: (input channels, the matrices of output phases q = 0 and q = 1, the block moves
+        # that shift a map one column right and one row down; see _upsample and core.transposed_conv).
         self._stages = []
         for level, (kernel, bias) in enumerate(zip(kernels[:-1], biases[:-1])):
-            moves = upsample_moves(level, base, kernel.shape[2])
-            self._stages.append((_frozen(upsample_matrix(kernel, bias)), moves))
-        # The last layer: all 9 taps (rows (a, b, channel)), the bias on the centre tap.
+            first, second = stride2_matrices(kernel, bias)
+            self._stages.append((kernel.shape[3], _frozen(first), _frozen(second), block_moves(level, base, 0, 1),
+                                 block_moves(level, base, 1, 0)))
+        # The last layer: all 9 taps (rows (a, b, channel)) on (ones, channels), the bias on the centre tap.
         last, last_bias = kernels[-1], biases[-1]
-        taps = np.concatenate([last.reshape(-1, last.shape[-1]), np.zeros((last[..., 0].size, 1))], axis=1)
-        taps.reshape(3, 3, last.shape[2], -1)[1, 1, :, -1] = last_bias
+        taps = np.concatenate([np.zeros((last[..., 0].size, 1)), last.reshape(-1, last.shape[-1])], axis=1)
+        taps.reshape(3, 3, last.shape[2], -1)[1, 1, :, 0] = last_bias
         self._last = _frozen(taps)
         self._column_moves = {step: final_moves(self._levels, base, 0, step) for step in (-1, 1)}
         self._row_moves = {step: final_moves(self._levels, base, step, 0) for step in (-1, 1)}
-        # Floats per image of the largest intermediate arrays, to size chunks.
-        per_image, size, channels_in = 0, base, channels
-        for matrix, _ in self._stages:
-            out_channels = (matrix.shape[0] - 4) // 9
-            per_image = max(per_image, size * size * (9 * out_channels + channels_in + 1))
-            size, channels_in = 2 * size, out_channels
-        self._chunk = max(1, CHUNK_FLOATS // per_image)
-        self._final_chunk = max(1, FINAL_CHUNK_FLOATS // (size * size * (self._last.shape[0] + 1)))
+        # The work buffers of a block (see _make_plan): per image, rows x pixels; sized so that one layer's
+        # input and output fit the caches.
+        channels_in = [stage[0] for stage in self._stages] + [last.shape[3]]
+        self._buffer_rows = [3 * c + 1 for c in channels_in[:-1]] + [2 * channels_in[-1] + 1]
+        self._buffer_pixels = [(base << level) ** 2 for level in range(self._levels + 1)]
+        sizes = [rows * pixels for rows, pixels in zip(self._buffer_rows, self._buffer_pixels)]
+        self._chunk = max(1, DECODER_BLOCK_FLOATS // max(first + second for first, second in zip(sizes, sizes[1:])))
 
     @property
     def latent_dim(self) -> int:
@@ -163,30 +172,23 @@ class NumpyDecoder:
         z = self.inputs(z, labels)
         count = len(z)
         side = self._base << self._levels
-        out_channels = self._last.shape[0] // 9
-        storage = (2, 2) * self._levels + (self._base, self._base)
-        result = np.empty((count, side, side, out_channels), np.float32)
+        result = np.empty((count, side, side, self._last.shape[0] // 9), np.float32)
         if count == 0:
             return result
-        block = min(self._chunk, count)  # images per pass through the hidden layers
-        blocks_per_final = max(1, self._final_chunk // block)
-        for start in range(0, count, block * blocks_per_final):
-            stop = min(start + block * blocks_per_final, count)
-            blocks = -(-(stop - start) // block)
-            # The last layer's 9 tap planes for `blocks` blocks of `block` images: (9 * out, B, storage, block).
-            taps = np.empty((self._last.shape[0], blocks, *storage, block), np.float32)
+        # Images per pass through the layers on one thread: at most _chunk, in a multiple of WORKERS blocks
+        # of equal size (the last one padded), so that the threads finish together.
+        blocks = -(-count // self._chunk)
+        if blocks > 1:
+            blocks = -(-blocks // WORKERS) * WORKERS
+        block = -(-count // blocks)
 
-            def fill(index: int, start=start, stop=stop, taps=taps) -> None:
-                part = z[start + index * block:min(start + (index + 1) * block, stop)]
-                if len(part) < block:
-                    part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
-                hidden = self._hidden(part)
-                np.matmul(self._last, hidden.reshape(hidden.shape[0], -1),
-                          out=taps[:, index].reshape(self._last.shape[0], -1))
+        def fill(index: int) -> None:
+            part = z[index * block:(index + 1) * block]
+            if len(part) < block:  # the same shapes for every block: the same work buffers
+                part = np.concatenate([part, np.zeros((block - len(part), part.shape[1]), np.float32)])
+            to_natural_order(self._block(part), result[index * block:(index + 1) * block], self._levels, self._base)
 
-            run_all(fill, blocks)
-            logits = self._last_layer(taps, out_channels)
-            to_natural_order(logits, result[start:stop], self._levels, self._base)
+        run_all(fill, -(-count // block))
         return result
 
     def inputs(self, z: np.ndarray, labels=None) -> np.ndarray:
@@ -206,66 +208,118 @@ class NumpyDecoder:
         """Logits of a block of `inputs` (N, latent_dim [+ classes]) left in storage order, float32 (P, N)
         with P = channels x pixels; `storage_order` puts images in the same order. Runs on the calling
         thread only (for work that `run_all` spreads, such as core/iwae.py's)."""
-        hidden = self._hidden(inputs)
-        storage = (2, 2) * self._levels + (self._base, self._base)
-        taps = np.matmul(self._last, hidden.reshape(hidden.shape[0], -1))
-        logits = self._last_layer(taps.reshape(len(self._last), 1, *storage, len(inputs)), len(self._last) // 9)
-        return logits.reshape(-1, len(inputs))
+        return self._block(inputs).reshape(-1, len(inputs)).copy()
 
     def storage_order(self, images: np.ndarray) -> np.ndarray:
         """Images (N, H, W, channels) in the pixel order of `block_logits`: float32 (P, N)."""
         return to_storage_order(images, self._levels, self._base).reshape(-1, len(images))
 
     # -- layers ---------------------------------------------------------------------------------------
-    def _hidden(self, z: np.ndarray) -> np.ndarray:
-        """Dense and stride-2 layers (with ReLU) for a block of points: (C + 1, *storage, N) phase planes,
-        the last channel all ones."""
-        channels, pixels = self._dense_channels, self._base * self._base
-        h = np.empty(((channels + 1) * pixels, len(z)), np.float32)
-        np.matmul(self._dense_w, z.T, out=h[:channels * pixels])
-        h[:channels * pixels] += self._dense_b
-        _relu(h[:channels * pixels])
-        h[channels * pixels:] = 1.0
-        h = h.reshape(channels + 1, self._base, self._base, len(z))
-        for matrix, moves in self._stages:
-            h = self._upsample(h, matrix, moves)
-        return h
+    def _block(self, z: np.ndarray) -> np.ndarray:
+        """Logits of a block of points (N, inputs) in storage order, (out, 1, *storage, N): a view of this
+        thread's work buffers, valid until the thread's next block."""
+        plan = self._plan(len(z))
+        self._hidden(plan, z)
+        np.matmul(self._last, plan.hidden, out=plan.taps)
+        self._last_layer(plan)
+        return plan.logits
+
+    def _hidden(self, plan: _BlockPlan, z: np.ndarray) -> None:
+        """Dense and stride-2 layers (with ReLU) into the last layer's input, plan.hidden."""
+        plan.inputs[:-1] = z.T
+        np.matmul(self._dense, plan.inputs, out=plan.dense)
+        _relu(plan.dense)
+        for level, ((_, first, second, *_), stage) in enumerate(zip(self._stages, plan.stages)):
+            self._upsample(level, first, second, stage)
 
     @staticmethod
-    def _upsample(x: np.ndarray, matrix: np.ndarray, moves: list) -> np.ndarray:
-        """Conv2DTranspose(3, stride 2, 'same') + ReLU: (Cin + 1, *storage, N) -> (C + 1, 2, 2, *storage, N).
+    def _upsample(level: int, first: np.ndarray, second: np.ndarray, stage: tuple) -> None:
+        """Conv2DTranspose(3, stride 2, 'same') + ReLU of layer `level` (see _plan and
+        core.transposed_conv.stride2_matrices): the input X is copied one column right into L; two matrix
+        products write phases (p, 0) and (p, 1) straight into place, and the parts that belong to the row
+        below into scratch rows, which are added in one row down."""
+        shifts, first_in, first_out, second_in, second_out, adds, out = stage
+        for target, source in shifts:
+            np.copyto(target, source)
+        np.matmul(first, first_in, out=first_out)
+        np.matmul(second, second_in, out=second_out)
+        for target, source in adds:
+            np.add(target, source, out=target)
+        _relu(out)
 
-        Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): the taps with a, b < 2
-        fill phase (a, b) of the same pixel (each output gets exactly one of them, and the bias), and
-        are written in place by the matrix product; tap a == 2 adds to phase 0 of row I + 1, b == 2 to
-        phase 0 of column J + 1.
-        """
-        channels = (matrix.shape[0] - 4) // 9
-        products = np.matmul(matrix, x.reshape(x.shape[0], -1))
-        out = products[:4 * channels + 4].reshape(channels + 1, 2, 2, *x.shape[1:])
-        reached = products[4 * channels + 4:]
-        rows = reached[:2 * channels].reshape(channels, 2, *x.shape[1:])  # taps (2, 0), (2, 1)
-        columns = reached[2 * channels:4 * channels].reshape(channels, 2, *x.shape[1:])  # taps (0, 2), (1, 2)
-        corner = reached[4 * channels:].reshape(channels, *x.shape[1:])  # tap (2, 2)
-        for group, target, source in moves:
-            out[target] += (rows, columns, corner)[group][source]
-        return _relu(out)  # the ones stay ones
+    @staticmethod
+    def _last_layer(plan: _BlockPlan) -> None:
+        """Conv2DTranspose(3, stride 1, 'same') from its tap planes in plan.taps, the bias already in the
+        centre tap: output pixel (r + a - 1, c + b - 1) gets tap (a, b) of input pixel (r, c). Separable:
+        each kernel row's column taps go into its middle one (three rows at once), then the rows."""
+        for target, source in plan.tap_adds:
+            np.add(target, source, out=target)
 
-    def _last_layer(self, taps: np.ndarray, out_channels: int) -> np.ndarray:
-        """Conv2DTranspose(3, stride 1, 'same') from its tap planes (9 * out, B, *storage, N), the bias
-        already in the centre tap: output pixel (r + a - 1, c + b - 1) gets tap (a, b) of input pixel
-        (r, c). Separable: each kernel row's three column taps go into its middle one, then the rows."""
-        taps = taps.reshape(3, 3, out_channels, *taps.shape[1:])
-        for a in range(3):
-            middle = taps[a, 1]
-            for b, moves in ((0, self._column_moves[-1]), (2, self._column_moves[1])):
-                for target, source in moves:
-                    middle[target] += taps[a, b][source]
-        out = taps[1, 1]
-        for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])):
-            for target, source in moves:
-                out[target] += taps[a, 1][source]
-        return out
+    def _plan(self, count: int) -> _BlockPlan:
+        """This thread's work buffers and views for blocks of `count` points: made once per thread and
+        shape, and shared by all decoders of that shape (ones and the borders that shifts never reach
+        stay as made). The two most recently used are kept."""
+        key = (count, self._dense.shape, self._last.shape, *self._buffer_rows, *self._buffer_pixels)
+        kept: dict | None = getattr(_thread_plans, "kept", None)
+        if kept is None:
+            kept = _thread_plans.kept = {}
+        plan = kept.pop(key, None)
+        if plan is None:
+            plan = self._make_plan(count)
+            while len(kept) >= KEPT_BLOCK_PLANS:  # the least recently used goes
+                kept.pop(next(iter(kept)))
+        kept[key] = plan
+        return plan
+
+    def _make_plan(self, count: int) -> _BlockPlan:
+        """Work buffers, a (rows, pixels * count) array per layer input: of a stride-2 layer of C channels,
+        rows (L: the map X shifted one column right; ones; X; scratch), 3 C + 1; of the last layer, rows
+        (ones; X; scratch), 2 C + 1; and the views of each step."""
+        buffers = [np.zeros((rows, pixels * count), np.float32)
+                   for rows, pixels in zip(self._buffer_rows, self._buffer_pixels)]
+        plan = _BlockPlan()
+        plan.inputs = np.ones((self._dense.shape[1], count), np.float32)  # the last row stays ones
+        channels = self._dense_channels
+        plan.dense = buffers[0][channels + 1:2 * channels + 1].reshape(-1, count)
+        plan.stages = []
+        every = (slice(None),)
+        for level, ((channels, first, _, right, down), source, target) in enumerate(
+                zip(self._stages, buffers, buffers[1:])):
+            source[channels] = 1.0
+            storage = (2, 2) * level + (self._base, self._base)
+            x = source[channels + 1:2 * channels + 1].reshape(channels, *storage, count)
+            shifted = source[:channels].reshape(channels, *storage, count)
+            shifts = [(shifted[every + to], x[every + from_]) for from_, to in right]
+            # Target rows from its map X on, in rows of two phases (p, 0), (p, 1): (channel, p), then scratch.
+            out_channels, pixels = first.shape[0] // 3, source.shape[1]
+            start = len(target) - 2 * out_channels
+            rows = target.reshape(-1, 2 * pixels)[2 * start:2 * start + 3 * out_channels]
+            out = target[start:start + out_channels]
+            phases = out.reshape(out_channels, 2, 2, *storage, count)
+            below = target[start + out_channels:].reshape(-1)[:2 * out_channels * pixels].reshape(
+                out_channels, 2, *storage, count)
+            adds = [(phases[every + (0,) + every + to], below[every + every + from_]) for from_, to in down]
+            plan.stages.append((shifts, source[:2 * channels + 1], rows[:, :pixels], source[channels:2 * channels + 1],
+                                rows[:, pixels:], adds, out))
+        buffers[-1][0] = 1.0
+        plan.hidden = buffers[-1][:self._last.shape[1]]
+        plan.taps = np.empty((len(self._last), plan.hidden.shape[1]), np.float32)
+        storage = (2, 2) * self._levels + (self._base, self._base)
+        taps = plan.taps.reshape(3, 3, len(self._last) // 9, 1, *storage, count)
+        plan.tap_adds = [(taps[:, 1][every + target], taps[:, b][every + source])
+                         for b, moves in ((0, self._column_moves[-1]), (2, self._column_moves[1]))
+                         for target, source in moves]
+        plan.tap_adds += [(taps[1, 1][target], taps[a, 1][source])
+                          for a, moves in ((0, self._row_moves[-1]), (2, self._row_moves[1])) for target, source in moves]
+        plan.logits = taps[1, 1]
+        return plan
+
+
+class _BlockPlan:
+    """One thread's work buffers for blocks of N points of one decoder shape and the views that each step
+    of a block reads and writes, made once: a block then costs its arithmetic and few Python calls."""
+
+    __slots__ = ("inputs", "dense", "stages", "hidden", "taps", "tap_adds", "logits")
 
 
 # -- input checks -------------------------------------------------------------------------------------------

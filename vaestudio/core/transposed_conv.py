@@ -2,8 +2,9 @@
 
 The decoder keeps feature maps channel-first in phase-plane storage: after L stride-2 layers the pixel
 axes are (p_L, q_L, ..., p_1, q_1, i, j), the natural row being i*2^L + p_1*2^(L-1) + ... + p_L (likewise
-for columns). Here: the matrix of a stride-2 layer, the block moves that add a tap into a neighbouring
-pixel in that storage, and the copies between it and natural (NHWC) order. Pure index arithmetic, no weights.
+for columns). Here: the block moves that shift every pixel to a neighbour in that storage, the stacked
+input of a stride-2 layer and the matrices of its output phases, and the copies between that storage and
+natural (NHWC) order. Index arithmetic; weights are only rearranged.
 """
 
 from __future__ import annotations
@@ -45,34 +46,29 @@ def block_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[t
     return moves
 
 
-def upsample_matrix(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The matrix of a stride-2 layer, for inputs with a last channel of ones: rows (channel, a, b) for
-    the taps a, b < 2 with the bias; 4 rows that reproduce the ones channel; rows (channel, b) of taps
-    (2, b); rows (channel, a) of taps (a, 2); rows (channel) of tap (2, 2)."""
-    out_channels, in_channels = kernel.shape[2], kernel.shape[3]
-    ones = np.concatenate([np.zeros((4, in_channels)), np.ones((4, 1))], axis=1)
+def stride2_matrices(kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two matrix products of a Conv2DTranspose(3, stride 2, 'same') layer (kernel (a, b, out, in)).
 
-    def rows(taps: np.ndarray, with_bias: bool) -> np.ndarray:  # (..., out, in) -> (out * ..., in + 1)
-        taps = np.moveaxis(taps, -2, 0).reshape(-1, in_channels)
-        extra = np.repeat(bias, len(taps) // out_channels)[:, None] if with_bias else np.zeros((len(taps), 1))
-        return np.concatenate([taps, extra], axis=1)
+    Input pixel (I, J) with tap (a, b) lands on output pixel (2I + a, 2J + b): output phase (p, q) of pixel
+    (I, J) gets tap (p, q) of the input at (I, J), for q = 0 also tap (p, 2) of the input at (I, J - 1),
+    and for p = 0 taps (2, q) and, for q = 0, (2, 2) of the row above. So with the input X and its copy
+    shifted one column right, L, stacked as rows (L, ones, X):
+      - phases q = 0: matrix (3 out, 2 in + 1) on (L, ones, X): rows (channel, p) of phases (p, 0), with
+        the bias, then rows (channel) of the part (taps (2, 2), (2, 0)) that goes to the row below;
+      - phases q = 1: matrix (3 out, in + 1) on (ones, X): rows (channel, p) of phases (p, 1), then rows
+        (channel) of the part (tap (2, 1)) that goes to the row below."""
+    out_channels = kernel.shape[2]
+    bias = np.broadcast_to(np.asarray(bias, np.float64)[None, :, None], (2, out_channels, 1))
+    zeros = np.zeros((out_channels, 1))
 
-    return np.concatenate([rows(kernel[:2, :2], True), ones, rows(kernel[2, :2], False),
-                           rows(kernel[:2, 2], False), rows(kernel[2, 2], False)])
+    def by_channel(rows: np.ndarray) -> np.ndarray:  # (p, out, columns) -> rows (out, p)
+        return rows.transpose(1, 0, 2).reshape(2 * out_channels, -1)
 
-
-def upsample_moves(level: int, size0: int, channels: int) -> list[tuple[int, tuple, tuple]]:
-    """(group, target index, source index) for the taps of a stride-2 layer that land on a neighbouring
-    pixel: group 0 (taps (2, b)) moves one row down into phase a = 0, group 1 (taps (a, 2)) one column
-    right into phase b = 0, group 2 (tap (2, 2)) both."""
-    moves = []
-    everything = slice(None)
-    for group, (row_step, col_step), phase in ((0, (1, 0), (0, everything)), (1, (0, 1), (everything, 0)),
-                                               (2, (1, 1), (0, 0))):
-        lead = (everything,) * (1 if group == 2 else 2)
-        for source, target in block_moves(level, size0, row_step, col_step):
-            moves.append((group, (slice(0, channels), *phase) + target, lead + source))
-    return moves
+    first = np.concatenate([by_channel(np.concatenate([kernel[:2, 2], bias, kernel[:2, 0]], axis=2)),
+                            np.concatenate([kernel[2, 2], zeros, kernel[2, 0]], axis=1)])
+    second = np.concatenate([by_channel(np.concatenate([bias, kernel[:2, 1]], axis=2)),
+                             np.concatenate([zeros, kernel[2, 1]], axis=1)])
+    return first, second
 
 
 def final_moves(levels: int, size0: int, row_step: int, col_step: int) -> list[tuple[tuple, tuple]]:

@@ -14,7 +14,8 @@ import time
 from typing import Callable
 
 SCAN_SHARE = 0.05  # of the wall time for each kind of scan, while the window's run trains
-LONGEST_WAIT = 30.0  # seconds: no scan waits longer, and one running longer is taken for lost
+LONGEST_WAIT = 10.0  # seconds: no scan waits longer (a first scan slowed by the model build made a short run show
+# the "before training" scan throughout), and one running longer is taken for lost
 
 
 class ScanPacer:

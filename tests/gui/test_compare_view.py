@@ -176,6 +176,7 @@ def test_dragging_the_cursor_does_not_lay_the_window_out_again(qtbot, window, tw
                 self.count += 1
             return False
 
+    qtbot.wait(500)  # the columns' loading and the status bar's messages lay the window out once more: not counted
     requests = LayoutRequests()
     window.installEventFilter(requests)
     caption = window.panel("cursor_preview").caption

@@ -113,3 +113,54 @@ def test_a_collapsed_run_shows_the_banner_and_marks_where_it_started(qtbot, wind
     history.select(len(history.snapshots) - 1)
     QTest.mouseClick(window.banner.show_start, Qt.MouseButton.LeftButton)
     assert history.current.index == started
+
+
+def test_stepping_between_moments_seen_keeps_the_plots_still_and_the_docks_filled(qtbot, window, healthy_run):
+    """Going back and forth between two moments already seen (scrubbing): the texts above and below the
+    plots change, the plots keep their size (a resize redraws their axes and re-lays the window out), and
+    the diagnosis docks are never blanked to 'Measuring…' in between (issue 22)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from vaestudio.gui.selftest import moment_settled
+
+    history = open_read(qtbot, window, healthy_run)
+    kl = show_dock(qtbot, window, "kl")
+    show_dock(qtbot, window, "elbo")
+    quality = show_dock(qtbot, window, "latent_quality")
+    assert kl.isVisible() and window.elbo.isVisible()
+    first, last = 0, history.snapshots[-1].index
+    for index in (first, last, first, last):  # both moments measured (and kept)
+        history.select(index)
+        qtbot.waitUntil(lambda: moment_settled(window, index) and window.diagnosis.quality is not None,
+                        timeout=60_000)
+    qtbot.wait(200)
+
+    class Resizes(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Resize:
+                self.count += 1
+            return False
+
+    resizes = Resizes()
+    plots = (quality.plot, kl.plot_widget, window.elbo.plot)
+    for plot in plots:
+        plot.installEventFilter(resizes)
+    published = []
+    window.diagnosis.quality_changed.connect(published.append)
+    texts = set()
+    try:
+        for index in (first, last) * 3:
+            history.select(index)
+            qtbot.waitUntil(lambda: moment_settled(window, index) and window.diagnosis.quality is not None,
+                            timeout=30_000)
+            qtbot.wait(20)  # posted layout requests and paints are handled
+            texts.add(quality.figures.text())
+    finally:
+        window.diagnosis.quality_changed.disconnect(published.append)
+        for plot in plots:
+            plot.removeEventFilter(resizes)
+    assert len(texts) == 2 and all("kNN accuracy" in text for text in texts)  # each moment's own figures
+    assert published and None not in published
+    assert resizes.count == 0

@@ -82,3 +82,39 @@ def test_busy_can_leave_out_the_tasks_of_some_keys(qtbot):
     assert executor.busy(ignoring=("diagnosis-worst",))
     release.set()
     qtbot.waitUntil(lambda: not executor.busy(), timeout=10000)
+
+
+def test_call_soon_runs_the_calls_in_order_with_the_clock_ticking_between_them(qtbot):
+    """A moment's kept parts are published through call_soon: one per turn of the event loop, so a timer
+    (the cursor's drag, the heartbeat of a stall watch) runs between them instead of after all of them
+    (posted all at once they ran in one turn, and Qt ran its timers only after the last)."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    executor = QtExecutor(threads=1)
+    order: list = []
+    clock = QTimer()
+    clock.setInterval(1)
+    clock.timeout.connect(lambda: order.append("tick"))
+
+    def part(index: int):
+        def publish() -> None:
+            end = time.perf_counter() + 0.005  # a part's panels take some milliseconds
+            while time.perf_counter() < end:
+                pass
+            order.append(index)
+        return publish
+
+    clock.start()
+    qtbot.wait(10)
+    order.clear()
+    for index in range(5):
+        executor.call_soon(part(index))
+    assert executor.busy()
+    qtbot.waitUntil(lambda: not executor.busy(), timeout=5000)
+    clock.stop()
+    calls = [entry for entry in order if entry != "tick"]
+    assert calls == [0, 1, 2, 3, 4]
+    between = order[order.index(0):order.index(4)]
+    assert between.count("tick") >= 3  # the clock ran between (nearly) every two parts

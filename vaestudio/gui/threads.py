@@ -10,6 +10,7 @@ its own: the long-running producers (training, replaying a run) and the TensorFl
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
@@ -73,7 +74,7 @@ class QtExecutor(QObject):
         self._relay.report.connect(self._deliver)
         self._next_id = 0
         self._pending: dict[int, tuple[_Runnable, Callbacks]] = {}
-        self._soon = 0  # call_soon calls not yet run
+        self._soon_calls: deque[tuple[int, Callable[[], None]]] = deque()  # (round, fn) not yet run
         self._round = 0  # wait() drops the call_soon calls made before it
         self._keyed = KeyedTasks()
 
@@ -100,22 +101,24 @@ class QtExecutor(QObject):
         return self.start(plain(fn), on_done, on_error, key)
 
     def call_soon(self, fn: Callable[[], None]) -> None:
-        """Run `fn()` on this executor's thread at the next turn of its event loop (busy() until then):
-        what is ready at once (a moment's kept pictures) reaches the panels one part per turn, so the
-        cursor and the clock get the UI thread between parts instead of after all of them."""
-        self._soon += 1
-        round_ = self._round
+        """Run `fn()` on this executor's thread at a later turn of its event loop (busy() until then). The
+        calls run in order, one per turn: what is ready at once (a moment's kept pictures) reaches the panels
+        one part per turn, and the cursor, the clock and each part's repaint get the UI thread in between
+        (posted all at once, they ran in one turn: 40-100 ms for a step back to a moment seen)."""
+        self._soon_calls.append((self._round, fn))
+        if len(self._soon_calls) == 1:
+            QTimer.singleShot(1, self, self._run_one_soon)
 
-        def run() -> None:
-            self._soon -= 1
-            if round_ == self._round:
-                fn()
-
-        QTimer.singleShot(0, self, run)
+    def _run_one_soon(self) -> None:
+        round_, fn = self._soon_calls.popleft()
+        if self._soon_calls:  # posted before fn runs, so it comes after what fn posts (its repaint)
+            QTimer.singleShot(1, self, self._run_one_soon)
+        if round_ == self._round:
+            fn()
 
     def busy(self, ignoring: tuple[str, ...] = ()) -> bool:
         """Whether a task (other than those of the keys `ignoring`) or a call_soon call is still to come."""
-        if self._soon > 0:
+        if self._soon_calls:
             return True
         return any(runnable.task.key is None or runnable.task.key not in ignoring
                    for runnable, _callbacks in self._pending.values())

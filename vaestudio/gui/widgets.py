@@ -57,3 +57,34 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         metrics = self.fontMetrics()
         self.setText(metrics.elidedText(self._full, self._mode, max(self.width() - 4, 20)))
+
+
+class SteadyLabel(QLabel):
+    """A word-wrapped label that keeps the tallest height its texts have needed at its width.
+
+    Panels rewrite such labels for every moment and every few training steps (a moment's name, a figure). A
+    label whose height follows its text resizes the plots beside it when a text needs one line more or less
+    (their axes are then drawn again) and re-lays its dock out. This one grows when a text needs more lines
+    and otherwise keeps its height (text at the top), so a new text only repaints the label.
+    `forget_height()` lets it shrink to its text again (a new run).
+    """
+
+    WIDTHS_KEPT = 8
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._tallest: dict[int, int] = {}  # width -> the tallest height needed at it
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        tallest = max(super().heightForWidth(width), self._tallest.get(width, 0))
+        if width not in self._tallest and len(self._tallest) >= self.WIDTHS_KEPT:
+            self._tallest.pop(next(iter(self._tallest)))
+        self._tallest[width] = tallest
+        return tallest
+
+    def forget_height(self) -> None:
+        """Fit the height to the present text again."""
+        self._tallest.clear()
+        self.updateGeometry()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.elbo_objective import ObjectiveCurves
@@ -22,7 +22,7 @@ from vaestudio.gui.panels.legend_corner import keep_clear
 from vaestudio.gui.state.alignment import AXIS_LABELS, UNIT_NAMES, UNITS
 from vaestudio.gui.state.run_history import RunHistory
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import cache_axes, subscribe
+from vaestudio.gui.widgets import SteadyLabel, cache_axes, subscribe
 
 TRAIN_COLOR = (31, 119, 180)
 TEST_COLOR = (214, 39, 40)
@@ -114,9 +114,8 @@ class ElboPanel(QWidget):
         self.compare_button.setToolTip("The ticked runs side by side at one point of training (View → Compare runs…)")
         self.compare_button.clicked.connect(studio.comparison.request_view)
         self._alarm = None
-        self.readout = QLabel("No run yet")
+        self.readout = SteadyLabel("No run yet")
         self.readout.setStyleSheet("color: palette(mid);")
-        self.readout.setWordWrap(True)
         self.readout.setMinimumWidth(10)
         bar = QHBoxLayout()
         bar.addWidget(self.align_box)

@@ -7,15 +7,17 @@ redraws only when they change, so scrubbing the timeline updates it and training
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from vaestudio.core.probes import ACTIVE_THRESHOLD
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import ElidedLabel, cache_axes, subscribe
+from vaestudio.gui.widgets import ElidedLabel, SteadyLabel, cache_axes, subscribe
 
 ACTIVE_BRUSH = (31, 119, 180)
 INACTIVE_BRUSH = (190, 190, 190)
@@ -59,8 +61,8 @@ class KlPanel(QWidget):
         self.kl: np.ndarray | None = None  # the values shown
         self.active: np.ndarray | None = None  # bool per dimension
         self._value_items: list[pg.TextItem] = []
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
+        self._y_top: float | None = None  # the y range's top while the bars fit it
+        self.summary = SteadyLabel()
         self.summary.setToolTip(EXPLANATION)
         # One line under the chart (a wrapped paragraph there grew over the bars in a short dock); the whole
         # explanation is its tooltip. Written in the palette's text colour: a light grey was hard to read.
@@ -147,7 +149,7 @@ class KlPanel(QWidget):
                 self.plot.addItem(label)
                 self._value_items.append(label)
         self.plot.setXRange(-0.6, d - 0.4, padding=0)
-        self.plot.setYRange(0, top * 1.18, padding=0)
+        self._fit_height(top * 1.18)
         count = int(active_count) if active_count is not None else int(np.count_nonzero(active))
         self.summary.setText(f"<b>{count} of {d} dimension{'s' if d != 1 else ''} active</b> · total KL "
                              f"{kl.sum():.2f} nats"
@@ -155,6 +157,15 @@ class KlPanel(QWidget):
         self.plot_widget.setToolTip("\n".join(f"z{i + 1}: {v:.3f} nats{'' if a else ' (inactive)'}"
                                               for i, (v, a) in enumerate(zip(kl, active)))
                                     + "\nClick a bar to show that dimension horizontally on the plane")
+
+    def _fit_height(self, needed: float) -> None:
+        """Keep the y range while the bars (with their labels) fit it and fill more than half of it: stepping
+        through moments then moves the bars, not the axis (drawing the axis again took most of a repaint)."""
+        top = self._y_top
+        if top is None or needed > top or needed < top / 2:
+            top = nice_ceiling(needed)
+            self._y_top = top
+            self.plot.setYRange(0, top, padding=0)
 
     def _on_axes(self, *_args) -> None:
         if self.kl is not None:
@@ -191,3 +202,12 @@ class KlPanel(QWidget):
         if self.view.latent_dim < 2 or dimension == x_axis:
             return
         self.view.set_axes(dimension, x_axis if dimension == y_axis else y_axis)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 (times a power of ten) not below `value` (> 0)."""
+    exponent = math.floor(math.log10(value))
+    for mantissa in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if mantissa * 10.0 ** exponent >= value * (1 - 1e-12):
+            return mantissa * 10.0 ** exponent
+    return 10.0 ** (exponent + 1)

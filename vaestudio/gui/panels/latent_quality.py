@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.scan_note import ScanNote
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import cache_axes, subscribe
+from vaestudio.gui.widgets import SteadyLabel, cache_axes, subscribe
 
 BAR = 24  # characters of the widest histogram bar
 KNN_COLOR, PROBE_COLOR, CHANCE_COLOR = (31, 119, 180), (214, 39, 40), (150, 150, 150)
@@ -26,15 +26,12 @@ class LatentQualityPanel(QWidget):
 
     def __init__(self, studio: Studio, diagnosis: Diagnosis, parent: QWidget | None = None):
         super().__init__(parent)
+        self._shown: list | None = None  # (step, quality) identities of the curves drawn
         self.studio, self.diagnosis = studio, diagnosis
-        self.figures = QLabel()
-        self.figures.setWordWrap(True)
-        self.health = QLabel()
-        self.health.setWordWrap(True)
-        self.samples = QLabel()
-        self.samples.setWordWrap(True)
-        self.over_training = QLabel()
-        self.over_training.setWordWrap(True)
+        self.figures = SteadyLabel()
+        self.health = SteadyLabel()
+        self.samples = SteadyLabel()
+        self.over_training = SteadyLabel()
         self.plot = self._accuracy_plot()
         self.train_button = QPushButton("Train the dataset's classifier")
         self.train_button.setToolTip("Once per dataset (TensorFlow, about a minute); kept in the cache folder")
@@ -122,6 +119,10 @@ class LatentQualityPanel(QWidget):
         history = self.studio.active
         seen = sorted(((key[2], quality) for key, quality in self.diagnosis.quality_by_moment.items()
                        if history is not None and key[0] == id(history)), key=lambda pair: pair[0])
+        shown = [(step, id(quality)) for step, quality in seen]
+        if shown == self._shown:
+            return  # scrubbing between moments already measured: the curves stay as they are
+        self._shown = shown
         steps = [step for step, _ in seen]
         self.knn_curve.setData(steps, [q.knn_accuracy for _, q in seen])
         self.probe_curve.setData(steps, [q.probe_accuracy for _, q in seen])

@@ -17,7 +17,7 @@ from vaestudio.gui.state.quality import DEFAULT_IMAGES, DEFAULT_K, MAX_K, Qualit
 from vaestudio.gui.state.tasks import ThreadedExecutor
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.studio import FAILED, Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import SteadyLabel, subscribe
 
 __all__ = ["DEFAULT_IMAGES", "DEFAULT_K", "MAX_K", "QualityPanel", "nats"]
 
@@ -86,13 +86,10 @@ class QualityPanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self.estimates.cancel())
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
-        self.result = QLabel()
-        self.result.setWordWrap(True)
+        self.result = SteadyLabel()
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.elbo = QLabel()
-        self.elbo.setWordWrap(True)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.elbo = SteadyLabel()
+        self.status = SteadyLabel()
         note = QLabel("log p(x) ≥ ELBO: the gap shows how loose the bound the model is trained on is. The full "
                       "report (k = 1000, every test image) is <code>vaestudio inspect RUN_FOLDER</code>.")
         note.setWordWrap(True)

@@ -16,7 +16,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import SteadyLabel, subscribe
 
 HINT = "Click an image to make it an interpolation endpoint (A, then B); right-click for more."
 
@@ -33,8 +33,7 @@ class ReconstructionsPanel(QWidget):
         self.elbo: dict[int, float] = {}  # test image -> its ELBO at the moment shown
         self._last_result: tuple | None = None  # the newest reconstructions and their positions
 
-        self.header = QLabel()
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel()
         self.strip = ImageStrip(rows=2, max_cell=112, whole_captions=(0, 1))  # class names and ELBOs never cut
         self.strip.clicked.connect(self._on_clicked)
         self.strip.menu_requested.connect(self._on_menu)

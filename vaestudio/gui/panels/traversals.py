@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 from vaestudio.gui.panels.image_strip import to_qimage
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import SteadyLabel, subscribe
 
 
 class TraversalsPanel(QWidget):
@@ -23,8 +23,7 @@ class TraversalsPanel(QWidget):
         super().__init__(parent)
         self.studio, self.diagnosis = studio, diagnosis
         self.sheet = None
-        self.header = QLabel()
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel()
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)

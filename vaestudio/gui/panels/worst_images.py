@@ -6,13 +6,13 @@ samples, computed off the UI thread) and its nearest training images in latent s
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.panels.scan_note import ScanNote
 from vaestudio.gui.state.diagnosis import IWAE_SAMPLES, Diagnosis
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import SteadyLabel, subscribe
 
 
 SHOWN_DIMS = 4  # posterior coordinates written out (all of them in the tooltip)
@@ -28,14 +28,11 @@ class WorstImagesPanel(QWidget):
         self.studio, self.diagnosis = studio, diagnosis
         self.result = None
         self.chosen: int | None = None  # position in the gallery
-        self.header = QLabel()
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel()
         self.strip = ImageStrip(rows=3, max_cell=96)
         self.strip.clicked.connect(self.choose)
-        self.detail = QLabel()
-        self.detail.setWordWrap(True)
-        self.bounds = QLabel()
-        self.bounds.setWordWrap(True)
+        self.detail = SteadyLabel()
+        self.bounds = SteadyLabel()
         self.neighbours = ImageStrip(rows=1, max_cell=64)
         self.neighbours.set_placeholder("Click an image above to see its nearest training images in latent space.")
         chosen = QVBoxLayout()  # the clicked image, beside the gallery (the bottom dock is wide and short)

@@ -111,6 +111,7 @@ class Diagnosis:
         self.quality_by_moment: dict[tuple, Any] = {}  # (id(history), index, step, id(probe)) -> LatentQuality
         self.turns = ScanTurns(SCANS, later, self._start_scans) if later is not None else None
         self.scanned: dict[str, Any] = {part: None for part in SCANS}  # SnapshotInfo of the scan shown
+        self._coming: set[str] = set()  # parts of the moment shown kept from a visit before: published soon
         self.explorer.moment_loaded.connect(self._on_moment)
         self.explorer.encodings_changed.connect(self._on_encodings)
         studio.view.events.decode_class.connect(self._on_class)  # a conditional sheet decodes the plane's class
@@ -223,7 +224,12 @@ class Diagnosis:
     def _on_moment(self, pictures: Pictures) -> None:
         self._generation += 1
         paced = self.paced()
+        kept = self._parts_kept_of(self._moment_key())
+        self._coming = set()
         for part in ("traversals", "worst", "quality", "health", "bounds"):
+            if part in kept and getattr(self, part) is not None:
+                self._coming.add(part)  # a moment seen: its kept part replaces this one in a few turns, unblanked
+                continue
             if part in SCANS:
                 if paced and getattr(self, part) is not None:
                     continue  # the last scan stays, labelled with its moment, until this one's is done
@@ -232,9 +238,14 @@ class Diagnosis:
             getattr(self, f"{part}_changed").emit(None)
         self._start_worst(pictures)
 
+    def _parts_kept_of(self, moment: tuple | None) -> set[str]:
+        return set() if moment is None else {key[1] for key in self._kept if key[0] == moment}
+
     def older_scan(self, part: str):
         """The SnapshotInfo of the scan of `part` shown when it is not of the moment shown (paced), else None."""
         info, shown = self.scanned.get(part), self.explorer.pictures.info
+        if part in self._coming:
+            return None  # the moment shown's own, kept, comes in a few turns
         return info if info is not None and shown is not None and info != shown else None
 
     def _on_training(self, _state: str) -> None:
@@ -292,6 +303,7 @@ class Diagnosis:
         self.executor.submit(work, done, failed, key=f"diagnosis-{part}")
 
     def _publish(self, part: str, value, info=None) -> None:
+        self._coming.discard(part)
         if part in SCANS:
             self.scanned[part] = info
         setattr(self, part, value)

@@ -3,6 +3,8 @@ aligned by images seen on the ELBO plot, then side by side in the Compare view d
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -189,3 +191,29 @@ def test_dragging_the_cursor_does_not_lay_the_window_out_again(qtbot, window, tw
     finally:
         window.removeEventFilter(requests)
     assert requests.count == 0
+
+
+def test_a_fast_drag_decodes_the_columns_previews_at_most_30_times_a_second_ending_on_the_last_move(
+        qtbot, window, two_batch_sizes):
+    """Each Compare preview is a decode per column on the pool, which a training run's cores pay for: a
+    drag's moves (here 200 a second) are followed at most 30 times a second, and the previews end on the
+    cursor's last position (issue 22)."""
+    tick_both(qtbot, window, two_batch_sizes)
+    window.elbo.compare_button.click()
+    comparison, view = window.studio.comparison, window.docks["compare_view"].widget()
+    qtbot.waitUntil(lambda: comparison.wanted and all(m.loaded for m in comparison.columns), timeout=20_000)
+    qtbot.wait(100)
+    shown: list = []
+    comparison.preview_changed.connect(lambda column, image: shown.append(column))
+    moves = 40
+    started = time.monotonic()
+    for index in range(moves):
+        window.studio.view.cursor = (2.0 * index / moves - 1.0, 0.5)
+        qtbot.wait(5)
+    elapsed = time.monotonic() - started
+    last = window.studio.view.cursor
+    decoded = [moment.vae.decode_uint8(np.array([last], np.float32))[0] for moment in comparison.columns]
+    qtbot.waitUntil(lambda: all(column.preview.image is not None and np.array_equal(column.preview.image, image)
+                                for column, image in zip(view.columns, decoded)), timeout=5_000)
+    per_column = shown.count(0)
+    assert per_column <= elapsed * 30 + 2 < moves / 2  # not one decode per move

@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.studio = Studio(self.executor)
         ui = UiPost(self)
         self.diagnosis = self.studio.start_diagnosis(self.executor, ui.post, later=ui.later)  # issue 18's docks
+        self.studio.comparison.pace_previews(ui.later)
         self.loader = TensorFlowLoader(self.studio, self)
         self.loader.settings = lambda: (self.cpu_only_action.isChecked(), self.devices_menu.split_for_start())
         self.training = TrainingController(self.studio, self.loader, self)

@@ -19,9 +19,10 @@ older one; moments already computed are kept (the last MOMENTS_KEPT).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from psygnal import Signal
@@ -35,6 +36,7 @@ MAX_COLUMNS = 4
 RECONSTRUCTED = 6  # test images reconstructed per column (one per class, the same in every column)
 KL_IMAGES = 500  # test images whose KL per dimension each column shows
 MOMENTS_KEPT = 32
+PREVIEW_INTERVAL = 1 / 30  # paced (pace_previews): the columns' cursor previews during a drag, at most this often
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +80,9 @@ class Comparison:
         self._kept: OrderedDict[tuple, ComparedMoment] = OrderedDict()
         self._generation: list[int] = []
         self._tasks: dict[int, Any] = {}  # column -> its TaskState not yet ended
+        self._later: Callable[[float, Callable[[], None]], None] | None = None  # pace_previews
+        self._last_preview = -1e9  # time.monotonic() of the last preview submitted
+        self._preview_waiting = False
         studio.compared_changed.connect(self._on_runs)
         studio.active_changed.connect(self._on_runs)
         studio.view.events.cursor.connect(self._on_cursor)
@@ -290,10 +295,33 @@ class Comparison:
         self._tasks[column] = self.executor.start(work, done, failed, key=f"compare-{column}")
 
     # -- the cursor preview ----------------------------------------------------------------------------------
+    def pace_previews(self, later: Callable[[float, Callable[[], None]], None]) -> None:
+        """From now on the columns' cursor previews follow a drag at most every PREVIEW_INTERVAL (the last
+        move is always shown): each is a decode per column on the pool, 60 a second while dragging, and on a
+        machine whose cores train that time is taken from the training. `later(seconds, fn)` runs `fn` on
+        the UI thread after a while (the window's)."""
+        self._later = later
+
     def _on_cursor(self, *_args) -> None:
-        """Decode the cursor with every column's model on the pool (a drag's burst of moves costs one)."""
         if not self.wanted or not self.columns:
             return
+        if self._later is not None:
+            wait = self._last_preview + PREVIEW_INTERVAL - time.monotonic()
+            if wait > 0:
+                if not self._preview_waiting:
+                    self._preview_waiting = True
+                    self._later(wait, self._preview_after_wait)
+                return
+        self._decode_cursor()
+
+    def _preview_after_wait(self) -> None:
+        self._preview_waiting = False
+        if self.wanted and self.columns:
+            self._decode_cursor()
+
+    def _decode_cursor(self) -> None:
+        """Decode the cursor with every column's model on the pool (a burst of moves costs one)."""
+        self._last_preview = time.monotonic()
         cursor = np.asarray(self.studio.view.cursor, np.float32)
         vaes = [moment.vae for moment in self.columns]
 

@@ -86,6 +86,22 @@ def pieces(batch: int) -> dict:
     trainer = VaestudioSteps(load_dataset("fashion_mnist"), batch)
     trainer.train(32)
     batches = trainer.inputs.epoch_iterator(7)
+    endless = iter(trainer.inputs.train.shuffle(trainer.inputs.train_count, seed=1).repeat().batch(batch).prefetch(2))
+
+    @tf.function(autograph=False)
+    def bare_chunk(iterator, steps):
+        """vaestudio's chunk without its bookkeeping: the same while loop over the same uint8 batches (of
+        unknown size), a fixed eps, the mean ELBO's gradient, Adam; no schedules, stateless noise or sums."""
+        def body(done, total):
+            x = tf.cast(iterator.get_next(), tf.float32)
+            with tf.GradientTape() as tape:
+                elbo = elbo_terms(trainer.model, x, eps[:tf.shape(x)[0]]).elbo
+                objective = -tf.reduce_mean(elbo)
+            trainer_variables = trainer.model.trainable_variables
+            trainer.steps.optimizer.apply_gradients(zip(tape.gradient(objective, trainer_variables), trainer_variables))
+            return done + 1, total + tf.reduce_sum(elbo)
+
+        return tf.while_loop(lambda done, _: done < steps, body, (tf.constant(0), tf.constant(0.0)))[1]
 
     @tf.function
     def drain(iterator, count):
@@ -111,6 +127,7 @@ def pieces(batch: int) -> dict:
         "Adam update": (adam, 1),
         "input pipeline, steady state": (lambda: drain(batches, 16), 16),
         "whole step, fixed batch (16 per call)": (steps16, 16),
+        "bare chunk, same iterator (16 steps)": (lambda: bare_chunk(endless, tf.constant(16)), 16),
         "vaestudio's chunk (TrainingSteps, 16 steps)": (lambda: trainer.train(16), 16),
     }
 

@@ -1,7 +1,7 @@
 """Where a training step's time goes, piece by piece: each layer's forward + backward, the loss, Adam's
 update, the input pipeline, a whole step, and vaestudio's 16-step chunk (issue 22 item 6).
 
-    python benchmarks/step_parts.py [--batch 64] [--rounds 7]
+    python benchmarks/step_parts.py [--batch 64] [--rounds 7] [--only conv-T,chunk]
 
 Each piece is a compiled function timed alone on random inputs of the shapes it sees in training; the
 pieces take turns, round after round (medians printed), so that load from other processes falls on all
@@ -36,6 +36,7 @@ def pieces(batch: int) -> dict:
     from vaestudio.core.tf.model import build_cvae
     from vaestudio.core.tf.objective import elbo_terms, log_likelihood_of, prior_log_prob
     from vaestudio.core.tf.output_layer import output_convolution
+    from phase_upsampling import stride2_convolution
 
     keras.utils.set_random_seed(0)
     model = build_cvae(2)
@@ -85,6 +86,22 @@ def pieces(batch: int) -> dict:
     trainer = VaestudioSteps(load_dataset("fashion_mnist"), batch)
     trainer.train(32)
     batches = trainer.inputs.epoch_iterator(7)
+    endless = iter(trainer.inputs.train.shuffle(trainer.inputs.train_count, seed=1).repeat().batch(batch).prefetch(2))
+
+    @tf.function(autograph=False)
+    def bare_chunk(iterator, steps):
+        """vaestudio's chunk without its bookkeeping: the same while loop over the same uint8 batches (of
+        unknown size), a fixed eps, the mean ELBO's gradient, Adam; no schedules, stateless noise or sums."""
+        def body(done, total):
+            x = tf.cast(iterator.get_next(), tf.float32)
+            with tf.GradientTape() as tape:
+                elbo = elbo_terms(trainer.model, x, eps[:tf.shape(x)[0]]).elbo
+                objective = -tf.reduce_mean(elbo)
+            trainer_variables = trainer.model.trainable_variables
+            trainer.steps.optimizer.apply_gradients(zip(tape.gradient(objective, trainer_variables), trainer_variables))
+            return done + 1, total + tf.reduce_sum(elbo)
+
+        return tf.while_loop(lambda done, _: done < steps, body, (tf.constant(0), tf.constant(0.0)))[1]
 
     @tf.function
     def drain(iterator, count):
@@ -99,13 +116,18 @@ def pieces(batch: int) -> dict:
         "encoder dense 2304 -> 4": (layer(encoder[3], [2304]), 1),
         "decoder dense 2 -> 1568": (layer(decoder[0], [2]), 1),
         "decoder conv-T 32->64 (7 -> 14)": (layer(decoder[2], [7, 7, 32]), 1),
+        "decoder conv-T 32->64 (7 -> 14), on phases": (layer(decoder[2], [7, 7, 32],
+                                                             lambda i: stride2_convolution(decoder[2], i)), 1),
         "decoder conv-T 64->32 (14 -> 28)": (layer(decoder[3], [14, 14, 64]), 1),
+        "decoder conv-T 64->32 (14 -> 28), on phases": (layer(decoder[3], [14, 14, 64],
+                                                              lambda i: stride2_convolution(decoder[3], i)), 1),
         "output conv-T 32->1, Keras": (layer(decoder[4], [28, 28, 32]), 1),
         "output conv-T 32->1, vaestudio": (layer(decoder[4], [28, 28, 32], lambda i: output_convolution(decoder[4], i)), 1),
         "loss (tensorflow-probability) + gradients": (loss, 1),
         "Adam update": (adam, 1),
         "input pipeline, steady state": (lambda: drain(batches, 16), 16),
         "whole step, fixed batch (16 per call)": (steps16, 16),
+        "bare chunk, same iterator (16 steps)": (lambda: bare_chunk(endless, tf.constant(16)), 16),
         "vaestudio's chunk (TrainingSteps, 16 steps)": (lambda: trainer.train(16), 16),
     }
 
@@ -114,11 +136,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", help="pieces whose names contain one of these words, comma-separated")
     args = parser.parse_args()
     print(header(), flush=True)
     import tensorflow as tf
 
     cases = pieces(args.batch)
+    if args.only:
+        cases = {name: case for name, case in cases.items() if any(word in name for word in args.only.split(","))}
     for function, _ in cases.values():
         function()
         function()

@@ -15,7 +15,8 @@ Contenders:
   vaestudio's own TrainingSteps (core/tf/steps.py) as the Trainer uses it: tf.data shuffle of uint8
   images, `steps_per_call` steps per tf.function call. Names `bB` (batch B, 16 steps per call),
   `bB-sS` (S steps per call), `bB-bf16` (mixed bfloat16 policy), `bB-kerasout` (the decoder's output
-  layer run by Keras' Conv2DTranspose instead of core/tf/output_layer.py).
+  layer run by Keras' Conv2DTranspose instead of core/tf/output_layer.py), `bB-phaseup` (its stride-2
+  layers as matrix products on phases, phase_upsampling.py: a rejected lever).
   A variant built here from vaestudio's modules (model.build_cvae, objective.elbo_parts): the uint8
   training set as one tensor, each epoch an index permutation, each step a gather of its batch — the
   chunk one graph with no iterator. Names `bB-gather`, and `bB-xla` where each step (the model, the
@@ -159,7 +160,7 @@ class GatherSteps:
 
 
 def make(name: str, data):
-    """A contender from its name: bB[-sS][-bf16|-gather|-xla|-kerasout]."""
+    """A contender from its name: bB[-sS][-bf16|-gather|-xla|-kerasout|-phaseup]."""
     parts = name.split("-")
     batch = int(parts[0][1:])
     per_call = next((int(p[1:]) for p in parts[1:] if p.startswith("s") and p[1:].isdigit()), 16)
@@ -169,15 +170,20 @@ def make(name: str, data):
 
 
 def interleaved(names: list[str], rounds: int, data) -> None:
+    from phase_upsampling import decode_with_phases
     from vaestudio.core.tf import output_layer
+    from vaestudio.core.tf.model import CVAE
 
     contenders = {}
+    keras_decode = CVAE.decode
     for name in names:
         started = time.perf_counter()
         output_layer.ENABLED = "kerasout" not in name.split("-")  # read when the step is traced, just below
+        if "phaseup" in name.split("-"):
+            CVAE.decode = lambda model, z, apply_sigmoid=False: decode_with_phases(model, z)
         contenders[name] = make(name, data)
         contenders[name].train(contenders[name].per_call * 2)  # trace and warm up
-        output_layer.ENABLED = True
+        output_layer.ENABLED, CVAE.decode = True, keras_decode
         print(f"  built and traced {name} in {time.perf_counter() - started:.1f} s", flush=True)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
@@ -188,13 +194,20 @@ def interleaved(names: list[str], rounds: int, data) -> None:
             images = contender.train(steps)
             rates[name].append(images / (time.perf_counter() - started))
         print(f"  round {round_ + 1}: " + ", ".join(f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
+    from train_engines import child_sgemm, training_mflop_per_image
+
+    limit = child_sgemm()["gflops_1x"]  # one-thread sgemm x cores, measured now (issue 22 item 6's limit)
+    mflop = training_mflop_per_image()
     base = names[0]
     print(f"\ntrain images/s, median of {rounds} interleaved slices of ~{SLICE_IMAGES} images; "
-          f"ratio = median over rounds of (contender / {base} in the same round):")
+          f"ratio = median over rounds of (contender / {base} in the same round); ms per step; GFLOP/s at "
+          f"{mflop:.1f} MFLOP per image and its share of one-thread sgemm x cores ({limit:.0f} GFLOP/s now):")
     for name in names:
         ratios = [r / b for r, b in zip(rates[name], rates[base])]
-        print(f"  {name:14s} {statistics.median(rates[name]):6.0f} images/s   x{statistics.median(ratios):.2f} "
-              f"(rounds {min(ratios):.2f}..{max(ratios):.2f})")
+        rate = statistics.median(rates[name])
+        print(f"  {name:14s} {rate:6.0f} images/s   x{statistics.median(ratios):.3f} "
+              f"(rounds {min(ratios):.2f}..{max(ratios):.2f})   {contenders[name].batch / rate * 1000:6.2f} ms/step"
+              f"   {rate * mflop / 1000:5.1f} GFLOP/s = {100 * rate * mflop / 1000 / limit:.0f} %")
 
 
 PROCESS_SETTINGS = {

@@ -285,8 +285,11 @@ def test_a_torn_metrics_append_is_survived(tmp_path, capsys):
 def test_a_stopped_runs_final_files_can_be_written_by_another_thread_and_are_of_its_last_step(tmp_path, data):
     """A closing window hands the run's final writes to a thread at its own priority (gui/final_writes.py):
     the stop's checkpoint, run.json, the model and the pictures are written there, all of the stopped step."""
+    import shutil
     import threading
 
+    from vaestudio.core.store.recorder import save_pictures
+    from vaestudio.core.store.run_folder import RunFolder
     from vaestudio.core.store.snapshots import SnapshotStore
 
     writers = []
@@ -325,5 +328,9 @@ def test_a_stopped_runs_final_files_can_be_written_by_another_thread_and_are_of_
     assert facts["ended"] == "stopped" and facts["saved_step"] == checkpoint.step == last_step
     last_snapshot = SnapshotStore(folder / "snapshots").records()[-1]
     assert (folder / "grid_final.png").read_bytes() == last_snapshot.png.read_bytes()  # the last picture
+    again = tmp_path / "again"  # the GIF drawn from the pictures kept in memory is the one the PNGs give
+    shutil.copytree(folder, again)
+    save_pictures(RunFolder(again))
+    assert (again / "training.gif").read_bytes() == (folder / "training.gif").read_bytes()
     resumed = list(Run.resuming(folder, load_dataset=lambda _: data).events())
     assert next(e for e in resumed if isinstance(e, Started)).start_step == checkpoint.step

@@ -280,3 +280,57 @@ def test_a_torn_metrics_append_is_survived(tmp_path, capsys):
     assert main(["train", "--resume", str(run)]) == 0, capsys.readouterr().err
     epochs = [e.epoch for e in replay(run) if isinstance(e, EpochEnd)]
     assert epochs == [1, 2]
+
+
+def test_a_stopped_runs_final_files_can_be_written_by_another_thread_and_are_of_its_last_step(tmp_path, data):
+    """A closing window hands the run's final writes to a thread at its own priority (gui/final_writes.py):
+    the stop's checkpoint, run.json, the model and the pictures are written there, all of the stopped step."""
+    import shutil
+    import threading
+
+    from vaestudio.core.store.recorder import save_pictures
+    from vaestudio.core.store.run_folder import RunFolder
+    from vaestudio.core.store.snapshots import SnapshotStore
+
+    writers = []
+
+    def elsewhere(write):
+        result = {}
+
+        def work():
+            writers.append(threading.current_thread().name)
+            try:
+                result["value"] = write()
+            except BaseException as exc:  # noqa: BLE001
+                result["error"] = exc
+
+        thread = threading.Thread(target=work, name="writer")
+        thread.start()
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+
+    run = Run.new(tmp_path / "run", config(epochs=3), load_dataset=lambda _: data)
+    events = []
+    for event in run.events():
+        events.append(event)
+        if isinstance(event, StepMetrics) and event.step == 6:  # in epoch 2
+            run.write_final_files_with(elsewhere)
+            run.stop()
+    saved = events[-1]
+    assert isinstance(saved, Saved) and writers == ["writer", "writer"]  # the stop's checkpoint, then the rest
+    folder = tmp_path / "run"
+    assert {p.name for p in saved.paths} == {"model.keras", "grid_final.png", "training.gif"}
+    facts = json.loads((folder / "run.json").read_text())
+    checkpoint = load_checkpoint(folder / "checkpoint.npz")
+    last_step = max(e.step for e in events if isinstance(e, StepMetrics))
+    assert facts["ended"] == "stopped" and facts["saved_step"] == checkpoint.step == last_step
+    last_snapshot = SnapshotStore(folder / "snapshots").records()[-1]
+    assert (folder / "grid_final.png").read_bytes() == last_snapshot.png.read_bytes()  # the last picture
+    again = tmp_path / "again"  # the GIF drawn from the pictures kept in memory is the one the PNGs give
+    shutil.copytree(folder, again)
+    save_pictures(RunFolder(again))
+    assert (again / "training.gif").read_bytes() == (folder / "training.gif").read_bytes()
+    resumed = list(Run.resuming(folder, load_dataset=lambda _: data).events())
+    assert next(e for e in resumed if isinstance(e, Started)).start_step == checkpoint.step

@@ -306,9 +306,22 @@ def test_learning_rate_and_beta_change_while_training_and_are_marked(qtbot, wind
     assert rows and rows[-1]["learning_rate"] == 0.0005 and rows[-1]["beta"] == 0.5
 
 
-def test_closing_mid_training_hides_at_once_and_keeps_the_checkpoint(qtbot, window):
+def test_closing_mid_training_hides_at_once_and_keeps_the_checkpoint(qtbot, window, monkeypatch):
+    import threading
+
+    from vaestudio.core.store import recorder
     from vaestudio.core.store.checkpoint import load_checkpoint
 
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    finish, written_at = recorder.RunRecorder.finish, []
+
+    def finish_noting_priority(self, *args, **kwargs):
+        written_at.append(niceness())
+        return finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(recorder.RunRecorder, "finish", finish_noting_priority)
     set_fields(window, epochs=500, batch_size=32)
     window.controls.start_button.click()
     qtbot.waitUntil(lambda: window.studio.live is not None and window.studio.live.last_metrics is not None,
@@ -324,6 +337,9 @@ def test_closing_mid_training_hides_at_once_and_keeps_the_checkpoint(qtbot, wind
     checkpoint = load_checkpoint(folder / "checkpoint.npz")
     assert checkpoint.step >= 1
     assert not list(folder.glob(".*.part*"))  # nothing half-written
+    # The final files were written at the window's priority, not the training thread's lower one (on a busy
+    # machine they waited behind every other program): Linux keeps a priority per thread.
+    assert written_at == [niceness()], f"written at nice {written_at}, the window runs at {niceness()}"
 
 
 def test_other_latent_axes_are_decoded_from_the_snapshot_weights(qtbot, window):

@@ -6,6 +6,7 @@
     for event in run.events():               # Status, DataLoaded, Started, StepMetrics, Snapshot, ..., Saved
         ...                                  # every event is already recorded in the folder when it arrives
     run.pause(); run.resume(); run.stop(); run.set_learning_rate(x); run.set_beta(b)   # from any thread
+    run.write_final_files_with(runner)       # from any thread: who writes the files of the run's end
 
 Nothing in a folder changes until the run is known to be valid: `new` and `resuming` check the folder,
 the config, the checkpoint and the requested changes without writing; `events()` then loads the data,
@@ -82,6 +83,7 @@ class Run:
         self._recorder = None
         self.branch = None  # the BranchPlan of a new run branched from another (core.branching)
         self._branch_start = None  # its starting Checkpoint, once its data gave the batches per epoch
+        self._final_writer: Callable[[Callable[[], Any]], Any] | None = None  # see write_final_files_with
 
     # -- creating ------------------------------------------------------------------------------------
     @classmethod
@@ -163,6 +165,14 @@ class Run:
 
     def set_beta(self, value: float) -> None:
         self.control.set_beta(value)
+
+    def write_final_files_with(self, runner: Callable[[Callable[[], Any]], Any] | None) -> None:
+        """The files of the run's end not written yet (the stop's checkpoint, run.json, model.keras, the grid,
+        the GIF) are written by `runner(write)`, which calls `write` elsewhere and returns its result or raises
+        its error, while the thread iterating `events()` waits (the order and the files stay the same); None:
+        by that thread. E.g. a closing window's: a thread at the window's priority, where the training thread
+        runs lower and cannot raise its priority again (an unprivileged thread on Linux)."""
+        self._final_writer = runner
 
     # -- the run --------------------------------------------------------------------------------------
     def events(self, include_history: bool = False) -> Iterator[Event]:
@@ -323,9 +333,11 @@ class Run:
                 if isinstance(event, Started):
                     started = True
                     write_facts(self.folder, event, dataset)
-                event = recorder.record(event)
                 if isinstance(event, Finished):
-                    write_facts(self.folder, finished=event)
+                    self._write_final(lambda finished=event: (recorder.record(finished),
+                                                              write_facts(self.folder, finished=finished)))
+                else:
+                    event = recorder.record(event)
                 yield event
                 alarm = watch.observe(event)  # recorded in diagnosis.json before it is yielded
                 if alarm is not None:
@@ -336,10 +348,17 @@ class Run:
             raise
         if started and trainer.model is not None:
             yield Status(f"Saving the run in {self.folder.path}…")
-            saved = tuple(recorder.finish(trainer.model))
-            checkpoint_step = recorder.checkpoint_step if recorder.checkpoint_step is not None else self._step
-            write_facts(self.folder, saved_step=checkpoint_step)
-            yield Saved(saved)
+            yield Saved(self._write_final(lambda: self._save_final_files(recorder, trainer.model)))
+
+    def _write_final(self, write: Callable[[], Any]) -> Any:
+        runner = self._final_writer
+        return write() if runner is None else runner(write)
+
+    def _save_final_files(self, recorder, model) -> tuple[Path, ...]:
+        saved = tuple(recorder.finish(model))
+        checkpoint_step = recorder.checkpoint_step if recorder.checkpoint_step is not None else self._step
+        write_facts(self.folder, saved_step=checkpoint_step)
+        return saved
 
 
     def _collapse_watch(self):

@@ -358,6 +358,7 @@ class MainWindow(QMainWindow):
         if self.training.busy:
             self.hide()
             QApplication.processEvents()
+            self.executor.wait(0)  # cancel the pictures and scans now: the run's last steps and files get the cores
             self.training.shutdown(exiting=not wait_for_tensorflow)  # the process then ends: nothing to free
         self.opening.shutdown()
         self.executor.wait(2000 if wait_for_tensorflow else 300)  # exiting: only pictures are cut short

@@ -69,6 +69,7 @@ class TrainingController(QObject):
         self._error: str | None = None
         self._closing = False
         self._written = threading.Event()  # set once the run under way has written its files (or ended)
+        self._writer = None  # final_writes.WindowPriorityWriter of a run stopped by closing the window
 
     # -- starting ------------------------------------------------------------------------------------------
     def config_to_prepare(self, config: Callable[[], TrainConfig]) -> TrainConfig | None:
@@ -231,11 +232,18 @@ class TrainingController(QObject):
         """Closing the window: stop after the current steps as Stop does (the checkpoint at the last completed
         step, then model.keras, the grid, the GIF and run.json, all of that step) and wait for the thread.
         Nothing is cancelled mid-way: cutting the run's generator left files of different steps behind.
+        Those writes are made at the window's priority (gui/final_writes.py): the window is closing, and
+        at the training thread's they waited behind every busy program.
         `exiting` (the process ends right after): wait only until the files are written, not for TensorFlow
         to be torn down. True once the thread has ended (or, exiting, once the files are written)."""
         self._closing = True
         self.loader.forget_waiting()
         if self.run is not None:
+            if self._writer is None:
+                from vaestudio.gui.final_writes import WindowPriorityWriter
+
+                self._writer = WindowPriorityWriter()  # started here: at the UI thread's priority
+                self.run.write_final_files_with(self._writer)
             self.run.stop()
         thread = self.thread
         if thread is None:
@@ -298,6 +306,9 @@ class TrainingController(QObject):
     def _end(self, text: str | None = None) -> None:
         run, history = self.run, self.history
         self.run = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         resume_full_collections()
         folder = run.path if run is not None and run.path.exists() else None
         outcome = RunOutcome(folder, self._finished, self._saved, self._error,

@@ -1,5 +1,6 @@
 """Diagnosis of the moment shown, without Qt: the traversal sheet, the worst-modelled test images, the
-latent quality, the health of the moment and the run's posterior-collapse alarm.
+latent quality and the health of the moment; it composes the run's dataset side (gui/state/
+dataset_classifier.py: training-image pool, classifier) and the collapse alarm (gui/state/collapse_alarm.py).
 
 Follows the explorer: a new moment (`moment_loaded`) starts scoring every test image of the probe (the
 worst images); once the probe's encodings arrive (`encodings_changed`) the traversal sheet, the health
@@ -13,16 +14,14 @@ While the window's own run trains (`later` given: the window), the scans over th
 images, latent quality) are paced (gui/state/pacing.py): each kind takes at most a twentieth of the time,
 a scan started is not dropped when a newer snapshot arrives, and until the newest moment's scan is done
 the panels keep the last one, whose moment is `scanned[part]`. Pausing or ending the training lifts it.
-The alarm follows the active run's epoch ends (their per-dimension KL), so it is raised live and for
-any opened run.
 
 `bound_image(index)` estimates one probe image's ELBO beside its importance-weighted (IWAE, Burda et al.)
 bound from the same k samples of q(z|x), under the model's prior and (conditional model) the image's class:
 core/iwae.py on that image (core/diagnosis/worst.py), in NumPy (a fraction of a second for k = 500): `bounds_changed`.
 
 Latent quality and nearest training images need the run's dataset (`set_dataset`); the class histogram
-and the Fréchet distance need the dataset's classifier: a cached one is used at once, training one
-(TensorFlow; 95 s for Fashion-MNIST on a busy 2-core machine) only happens on `train_classifier()`.
+and the Fréchet distance need the dataset's classifier: a cached one is used at once, training one only
+happens on `train_classifier()`.
 """
 
 from __future__ import annotations
@@ -35,6 +34,8 @@ import numpy as np
 from psygnal import Signal
 
 from vaestudio.core.diagnosis.worst import IWAE_SAMPLES, importance_bounds
+from vaestudio.gui.state.collapse_alarm import CollapseAlarm
+from vaestudio.gui.state.dataset_classifier import RunDatasets
 from vaestudio.gui.state.explorer import Executor, Pictures
 from vaestudio.gui.state.pacing import ScanTurns
 from vaestudio.gui.state.run_history import RunHistory
@@ -43,11 +44,9 @@ if TYPE_CHECKING:  # the studio owns a Diagnosis (Studio.start_diagnosis): no im
     from vaestudio.gui.state.studio import Studio
 
 WORST_COUNT = 12
-TRAIN_POOL = 2000  # training images (a seeded choice) probed for latent quality and searched for nearest ones
 SAMPLES = 1000
 KEPT = 4 * 48  # parts of moments kept, so that going back to a moment shows it at once
 CHUNK = 128  # probe images scored between two looks at whether the moment moved on
-PARTS = ("traversals", "worst", "quality", "health", "alarm")
 COMPUTED = ("traversals", "worst", "quality", "health")  # per moment, each on the executor
 SCANS = ("worst", "quality")  # the parts that decode the test images: paced while the window's run trains
 PACED_STATES = ("waiting", "training")  # Studio.training states in which the scans are paced
@@ -93,7 +92,6 @@ class Diagnosis:
         it does not hold one of the explorer's workers); default: `executor`. `later(seconds, fn)` runs `fn`
         on the UI thread after a while: given, the scans are paced while the window's run trains."""
         self.studio = studio
-        self.long_executor = long_executor or executor
         self._post = post or (lambda fn: fn())  # runs a callable on the UI thread (progress from the work)
         self.explorer = studio.explorer
         self.executor = executor
@@ -101,10 +99,10 @@ class Diagnosis:
         self.samples = samples  # prior samples judged by the classifier
         self.wanted = set() if on_demand else set(COMPUTED)  # the parts computed for each moment
         self.traversal_image: int | None = None  # probe index the sheet starts from; None: the origin
-        self.traversals = self.worst = self.quality = self.health = self.alarm = self.bounds = None
-        self.classifier = None
-        self.datasets: dict[int, Any] = {}  # id(history) -> its Dataset
-        self._train_pool: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # indices, images, labels
+        self.traversals = self.worst = self.quality = self.health = self.bounds = None
+        self.data = RunDatasets(studio, executor, long_executor)
+        self.data.classifier_changed.connect(self._on_classifier)
+        self.data.failed.connect(self._report)
         self._test_features: tuple[int, np.ndarray] | None = None  # (id(classifier), features of the probe)
         self._generation = 0
         self._kept: OrderedDict[tuple, Any] = OrderedDict()  # (moment, part, signature) -> value
@@ -116,16 +114,29 @@ class Diagnosis:
         self.explorer.encodings_changed.connect(self._on_encodings)
         studio.view.events.decode_class.connect(self._on_class)  # a conditional sheet decodes the plane's class
         studio.active_changed.connect(self._on_active)
-        studio.active_epoch_ended.connect(self._on_epoch_end)
-        studio.active_cleared.connect(self._update_alarm)
         studio.training_changed.connect(self._on_training)
+        self.collapse = CollapseAlarm(studio)  # after _on_active: a new run's classifier is dropped first
+        self.collapse.alarm_changed.connect(self.alarm_changed.emit)
+
+    @property
+    def alarm(self):
+        """The active run's collapse.Alarm, or None."""
+        return self.collapse.alarm
+
+    @property
+    def classifier(self):
+        """The classifier of the active run's dataset (classifier.DatasetClassifier), or None."""
+        return self.data.classifier
+
+    @property
+    def datasets(self) -> dict[int, Any]:
+        """id(history) -> its loaded Dataset."""
+        return self.data.datasets
 
     # -- inputs from the window ---------------------------------------------------------------------------
     def set_dataset(self, history: RunHistory, dataset) -> None:
         """The run's dataset is loaded (call where `studio.set_probe` is called): quality, nearest images."""
-        self.datasets[id(history)] = dataset
-        if history is self.studio.active:
-            self._load_cached_classifier(dataset)
+        if self.data.add(history, dataset):
             self._start_quality(self.explorer.pictures)
             self._start_worst(self.explorer.pictures)  # again, now with the nearest training images
 
@@ -169,51 +180,17 @@ class Diagnosis:
 
     def train_classifier(self) -> None:
         """Train (once per dataset; TensorFlow) and cache the classifier of the active run's dataset."""
-        dataset = self._dataset()
-        if dataset is None:
-            self.failed.emit("The run's dataset is not loaded: no classifier can be trained.")
-            return
-        from vaestudio.core.diagnosis.classifier import classifier_for
-
-        self.long_executor.submit(lambda: classifier_for(dataset),
-                                  lambda found: self._classifier_ready(found, dataset), self._report,
-                                  key="diagnosis-classifier-training")
+        self.data.train()
 
     # -- following the studio ------------------------------------------------------------------------------
-    def _dataset(self):
-        active = self.studio.active
-        return self.datasets.get(id(active)) if active is not None else None
-
     def _on_active(self, history: RunHistory | None) -> None:
         self._test_features = None
-        self._set_classifier(None)
-        dataset = self._dataset()
-        if dataset is not None:
-            self._load_cached_classifier(dataset)
-        self._update_alarm()
+        self.data.follow_active()
 
-    def _on_epoch_end(self, _event) -> None:
-        self._update_alarm()
-
-    def _update_alarm(self) -> None:
-        from vaestudio.core.diagnosis import collapse
-
-        history = self.studio.active
-        alarm = None
-        if history is not None:
-            config = history.config
-            beta = history.hyper_changes[-1].beta if history.hyper_changes else (config.beta if config else None)
-            watch = collapse.LiveWatch(config.kl_warmup_steps if config else 0, beta)
-            for end in history.epoch_ends:
-                watch.epoch_ended(end.epoch, end.step, end.kl_per_dimension)
-            alarm = watch.alarm
-        def start(value):
-            return None if value is None else (value.started_step, value.last_healthy_step)
-
-        announce = start(alarm) != start(self.alarm)  # raised, cleared or started elsewhere: not every epoch
-        self.alarm = alarm
-        if announce:
-            self.alarm_changed.emit(alarm)
+    def _on_classifier(self, classifier) -> None:
+        self.classifier_changed.emit(classifier)
+        if classifier is not None:
+            self._start_quality(self.explorer.pictures)
 
     def paced(self) -> bool:
         """Whether the scans are paced now: the run shown is the one this window is training."""
@@ -353,7 +330,7 @@ class Diagnosis:
         from vaestudio.core.diagnosis import worst
         from vaestudio.core.errors import Cancelled
 
-        generation, count, pool = self._generation, self.worst_count, self._pool()
+        generation, count, pool = self._generation, self.worst_count, self.data.pool()
 
         paced = self.paced()
 
@@ -382,7 +359,7 @@ class Diagnosis:
     def _start_quality(self, pictures: Pictures) -> None:
         if "quality" not in self.wanted:
             return
-        probe, pool, vae = self.explorer.probe, self._pool(), pictures.vae
+        probe, pool, vae = self.explorer.probe, self.data.pool(), pictures.vae
         if probe is None or pool is None or vae is None or pictures.means is None:
             return
         from vaestudio.core.diagnosis.latent_quality import latent_quality
@@ -408,37 +385,6 @@ class Diagnosis:
             return quality
 
         self._submit("quality", work, (id(classifier), samples), unpack=unpack)
-
-    # -- the dataset and its classifier ----------------------------------------------------------------------
-    def _pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(dataset indices, images, labels) of the training images searched and probed; None: no dataset."""
-        dataset = self._dataset()
-        if dataset is None:
-            return None
-        key = id(dataset)
-        if key not in self._train_pool:
-            count = len(dataset.train_images)
-            chosen = np.sort(np.random.default_rng(0).choice(count, min(count, TRAIN_POOL), replace=False))
-            self._train_pool[key] = (chosen, np.asarray(dataset.train_images)[chosen],
-                                     np.asarray(dataset.train_labels)[chosen])
-        return self._train_pool[key]
-
-    def _load_cached_classifier(self, dataset) -> None:
-        from vaestudio.core.diagnosis.classifier import cached_classifier
-
-        self.executor.submit(lambda: cached_classifier(dataset), lambda found: self._classifier_ready(found, dataset),
-                             self._report, key="diagnosis-classifier")
-
-    def _classifier_ready(self, found, dataset) -> None:
-        if found is None or found is self.classifier or dataset is not self._dataset():
-            return  # none cached, already in use, or the active run changed to another dataset meanwhile
-        self._set_classifier(found)
-        self._start_quality(self.explorer.pictures)
-
-    def _set_classifier(self, classifier) -> None:
-        if classifier is not self.classifier:
-            self.classifier = classifier
-            self.classifier_changed.emit(classifier)
 
     def _report(self, message: str) -> None:
         self.failed.emit(message)

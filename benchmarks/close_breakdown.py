@@ -9,8 +9,8 @@ end (as window_responsiveness.py times it) into
     steps   until the steps in flight are done (the run's Finished event is recorded),
     writes  the final files: the stop's checkpoint, run.json, model.keras, grid_final.png, training.gif,
     exit    the rest of the window's shutdown, then the process's exit.
-"busy": one CPU-bound busy loop per core beside it. --one-step shows what a stop honoured after the current
-step, instead of after the up to `steps_per_call` steps of the call in flight, would give.
+"busy": one CPU-bound busy loop per core beside it. --one-step trains one step per call: before a stop cut
+the graph call in flight after its current step, it showed what that would give; now "steps" should match.
 """
 
 from __future__ import annotations

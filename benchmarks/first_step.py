@@ -64,14 +64,16 @@ try:
 except ImportError:
     pass
 timed(steps.TrainingSteps, "compile", "compile")
-original_chunk = steps.TrainingSteps.train_chunk
+# the trainer's graph call: train_steps since a stop cuts a call short, train_chunk before
+CHUNK = "train_steps" if hasattr(steps.TrainingSteps, "train_steps") else "train_chunk"
+original_chunk = getattr(steps.TrainingSteps, CHUNK)
 def first_chunk(self, iterator, count):
     mark("first step begins")
     result = original_chunk(self, iterator, count)
     mark("first step ends")
     print("MARKS " + json.dumps(MARKS), flush=True)
     os._exit(0)
-steps.TrainingSteps.train_chunk = first_chunk
+setattr(steps.TrainingSteps, CHUNK, first_chunk)
 '''
 
 CLI_CHILD = HOOKS + r'''

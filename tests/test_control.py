@@ -85,3 +85,14 @@ def test_requests_from_many_threads_are_all_seen():
     seen.extend(control.take_changes().values())
     assert seen and set(seen) <= {float(i + 1) for i in range(8)}
     assert control.take_changes() == {}
+
+
+def test_on_stop_is_told_of_a_stop_once_whenever_it_was_registered():
+    """What lets the trainer cut a graph call in flight: told when the stop comes, or at once if it came first."""
+    control, calls = TrainingControl(), []
+    control.on_stop(lambda: calls.append("early"))
+    assert calls == []
+    control.stop()
+    assert calls == ["early"]
+    control.on_stop(lambda: calls.append("late"))
+    assert calls == ["early", "late"]

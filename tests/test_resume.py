@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import imageio.v3 as iio
@@ -75,6 +76,45 @@ def test_stop_mid_epoch_checkpoints_and_resumes_exactly(tmp_path, stop_at):
     assert [r["epoch"] for r in _epoch_rows(run.path)] == ["1", "2"]
     steps = [int(r["step"]) for r in csv.DictReader(open(run.path / "metrics.csv")) if r["kind"] == "step"]
     assert steps == sorted(set(steps)) and steps[:6] == [1, 2, 3, 4, 5, 6]
+
+
+def test_stop_cuts_the_graph_call_in_flight_and_resumes_exactly(tmp_path, monkeypatch):
+    """A stop asked while a call of 64 steps runs ends it after the step under way: the run stops mid-call,
+    its checkpoint is at that step, and the resumed run ends with the uninterrupted run's numbers."""
+    from vaestudio.core.tf.steps import TrainingSteps
+
+    data = synthetic_dataset(n_train=512, n_test=64, seed=1)
+    config = TrainConfig.from_preset("custom", epochs=2, batch_size=8, learning_rate=2e-3, grid_size=4,
+                                     metrics_every=64, snapshot_every=0, steps_per_call=64, seed=4)
+    reference = [e.test_elbo for e in Trainer(config, data).events() if isinstance(e, EpochEnd)]
+
+    run = Run.new(tmp_path / "run", config, load_dataset=lambda _config: data)
+    original, watchers = TrainingSteps.train_steps, []
+
+    def stop_during_the_call(self, iterator, steps):
+        if not watchers:  # the first call: ask for a stop from another thread once 3 of its steps are done
+            def watch():
+                while int(self.optimizer.iterations.numpy()) < 3:
+                    time.sleep(0.0005)
+                run.stop()
+            watchers.append(threading.Thread(target=watch, daemon=True))
+            watchers[0].start()
+        return original(self, iterator, steps)
+
+    monkeypatch.setattr(TrainingSteps, "train_steps", stop_during_the_call)
+    list(run.events())
+    watchers[0].join(5)
+    monkeypatch.undo()
+    finished = [e for e in RunFolderEvents(run.path) if isinstance(e, Finished)]
+    assert finished and finished[-1].reason == "stopped"
+    saved = load_checkpoint(run.path / "checkpoint.npz")
+    assert 3 <= saved.step < 64  # not at the call's end (step 64)
+    assert (saved.epoch, saved.epoch_step, finished[-1].step) == (0, saved.step, saved.step)
+
+    resumed = Run.resuming(run.path, load_dataset=lambda _config: data)
+    test = [e.test_elbo for e in resumed.events() if isinstance(e, EpochEnd)]
+    assert np.allclose(test, reference, rtol=1e-5, atol=0) and len(test) == 2
+    assert [r["epoch"] for r in _epoch_rows(run.path)] == ["1", "2"]
 
 
 def RunFolderEvents(path):

@@ -5,13 +5,15 @@
     control.set_learning_rate(1e-4); control.set_beta(0.5)  # checked at once; ConfigError names the value
 
 A `Run` creates one and hands it to its `Trainer`, which reads it between graph calls: it waits while
-paused, ends after its current steps once stopped, and puts requested values in force from its next
-graph call (`take_changes`). Requests made before the trainer exists are kept until it starts.
+paused, ends after its current step once stopped (`on_stop` lets it cut the graph call in flight), and puts
+requested values in force from its next graph call (`take_changes`). Requests made before the trainer exists
+are kept until it starts.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 POLL_SECONDS = 0.05  # how often a paused loop looks again (a stop ends the wait at once)
 
@@ -25,6 +27,7 @@ class TrainingControl:
         self._running.set()
         self._stop = threading.Event()
         self._changes: dict[str, float] = {}
+        self._on_stop: list[Callable[[], None]] = []
 
     def pause(self) -> None:
         self._running.clear()
@@ -33,9 +36,21 @@ class TrainingControl:
         self._running.set()
 
     def stop(self) -> None:
-        """End after the current steps (a paused loop wakes up to end)."""
-        self._stop.set()
+        """End after the current step (a paused loop wakes up to end)."""
+        with self._lock:
+            self._stop.set()
+            callbacks = list(self._on_stop)
         self._running.set()
+        for callback in callbacks:
+            callback()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (in the stopping thread) when a stop is requested; at once if it already was."""
+        with self._lock:
+            self._on_stop.append(callback)
+            stopped = self._stop.is_set()
+        if stopped:
+            callback()
 
     @property
     def is_paused(self) -> bool:

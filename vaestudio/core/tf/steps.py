@@ -120,6 +120,10 @@ class TrainingSteps:
             self.step_offset = tf.Variable(int(step_offset), trainable=False, dtype=tf.int64, name="step_offset")
             self.dataset_size = tf.Variable(float((variant or Variant()).dataset_size), trainable=False,
                                             dtype=tf.float32, name="dataset_size")
+            # Set (from any thread, `request_stop`) to end the chunk under way after its current step. Read
+            # only by the chunk's loop condition, which runs once per step outside the replicas (cross-replica
+            # context), so on several devices every replica stops after the same step.
+            self.stop_flag = tf.Variable(False, trainable=False, dtype=tf.bool, name="stop_flag")
         self.grid_points = tf.constant(grid_points)
         latent_dim = model.architecture.latent_dim
         global_batch = inputs.batch_size
@@ -244,8 +248,11 @@ class TrainingSteps:
                 step_sums = one_step(iterator.get_next())
                 return done + 1, {name: sums[name] + step_sums[name] for name in sum_names}
 
+            def more(done, _):
+                return tf.logical_and(done < steps, tf.logical_not(self.stop_flag.read_value()))
+
             start = (tf.constant(0), {name: tf.constant(0.0) for name in sum_names})
-            return tf.while_loop(lambda done, _: done < steps, body, start)[1]
+            return tf.while_loop(more, body, start)
 
         @tf.function(autograph=False)
         def test_sums(batch, seed):
@@ -283,8 +290,19 @@ class TrainingSteps:
         self.base_beta.assign(float(beta))
 
     def train_chunk(self, iterator, steps: int) -> dict[str, float]:
-        sums = self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32))
-        return {name: float(value) for name, value in sums.items()}
+        """The metric sums of `steps` optimizer steps (fewer if a stop was requested meanwhile)."""
+        return self.train_steps(iterator, steps)[1]
+
+    def train_steps(self, iterator, steps: int) -> tuple[int, dict[str, float]]:
+        """Up to `steps` optimizer steps in one graph call: (steps done, their metric sums). Fewer once
+        `request_stop` was called: the call ends after the step under way (none if asked before)."""
+        done, sums = self._train_chunk(iterator, self.tf.constant(steps, self.tf.int32))
+        return int(done), {name: float(value) for name, value in sums.items()}
+
+    def request_stop(self, stop: bool = True) -> None:
+        """End the graph call in flight after its current step, and every later one at once (False: undo).
+        Safe from another thread while the training thread is inside the call."""
+        self.stop_flag.assign(bool(stop))
 
     def test_batch(self, batch, seed: tuple[int, int]) -> dict[str, np.ndarray]:
         sums = self._test_sums(batch, self.tf.constant(seed, self.tf.int64))

@@ -3,7 +3,8 @@
 `Trainer.events()` runs in whichever thread iterates it (the CLI's main thread, the window's worker
 thread). Its `control` (a `core.control.TrainingControl`: pause, resume, stop, learning rate, β; a run
 hands it its own) may be used from any other thread; requests take effect between graph calls, which
-last at most `steps_per_call` steps.
+last at most `steps_per_call` steps, but for a stop, which ends the call in flight after its current step
+(on one worker; several workers agree on a stop between calls).
 
 `devices` (a `device.DevicePlan`, or a request such as 2 or "all") trains on several devices with a
 MirroredStrategy; the default is one device without any strategy, as always. Across several workers
@@ -110,6 +111,9 @@ class Trainer:
         if changed is not None:
             yield changed
         state.last_good_weights = self.model.get_weights()
+        if not self._several_workers:  # a worker cut short alone would wait forever in the next all-reduce
+            steps.request_stop(False)
+            self.control.on_stop(steps.request_stop)
 
         for epoch in range(state.epoch + 1, cfg.epochs + 1):
             epoch_step, busy = state.epoch_step, 0.0
@@ -126,16 +130,18 @@ class Trainer:
                     yield changed
                 chunk = min(cfg.steps_per_call, self._next_boundary(epoch, epoch_step) - epoch_step)
                 started = time.perf_counter()
-                sums = steps.train_chunk(batches, chunk)
+                done, sums = steps.train_steps(batches, chunk)  # fewer than chunk: stopped meanwhile
                 seconds = time.perf_counter() - started
+                if not done:
+                    continue
                 busy += seconds
-                epoch_step += chunk
-                state.step += chunk
+                epoch_step += done
+                state.step += done
                 state.epoch_step = epoch_step
                 if not all(math.isfinite(v) for v in sums.values()):
                     yield self._diverged(epoch)
                     return
-                window.add(sums, chunk, seconds)
+                window.add(sums, done, seconds)
                 if epoch_step % cfg.metrics_every == 0 or epoch_step == steps_per_epoch:
                     self._remember_good_weights()
                     yield window.report(epoch, state.step, epoch_step, steps_per_epoch, self._in_force())

@@ -52,3 +52,33 @@ def test_the_windows_pool_runs_below_the_ui_thread_and_above_training(qtbot):
     assert set(seen) == {min(19, ui + POOL_NICENESS)}  # every task, however many times a thread is reused
     assert _niceness() == ui
     executor.wait()
+
+
+def test_the_background_scans_run_below_training_on_threads_of_their_own(qtbot):
+    """The test-image scans (background keys) run below training, and however long they take they hold
+    none of the threads the pictures the user waits for run on."""
+    from vaestudio.gui.threads import BACKGROUND_NICENESS, POOL_NICENESS, QtExecutor
+
+    assert BACKGROUND_NICENESS > TRAINING_NICENESS
+    ui = _niceness()
+    executor = QtExecutor(threads=2, background_keys=("scan-a", "scan-b"))
+    release = threading.Event()
+    scans: list[int] = []
+
+    def scan(_task):
+        scans.append(_niceness())
+        release.wait(10)
+
+    executor.start(scan, lambda _: None, key="scan-a")
+    executor.start(scan, lambda _: None, key="scan-b")
+    qtbot.waitUntil(lambda: len(scans) == 2, timeout=5_000)  # as many scans as the pool has threads
+    pictures: list[int] = []
+    for _ in range(3):
+        executor.submit(_niceness, pictures.append)
+    qtbot.waitUntil(lambda: len(pictures) == 3, timeout=5_000)  # done while both scans still run
+    assert executor.busy() and not executor.busy(ignoring=("scan-a", "scan-b"))
+    assert set(scans) == {min(19, ui + BACKGROUND_NICENESS)}
+    assert set(pictures) == {min(19, ui + POOL_NICENESS)}
+    release.set()
+    qtbot.waitUntil(lambda: not executor.busy(), timeout=10_000)
+    executor.wait()

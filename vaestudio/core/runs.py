@@ -1,5 +1,6 @@
 """One run pipeline for the command line and the window: start a run in a new folder, or resume one
-(`core.replay` replays a folder as the events it recorded; `core.run_facts` keeps its run.json).
+(`core.replay` replays a folder as the events it recorded; `core.run_facts` keeps its run.json;
+`core.resume_checks` decides whether a folder can continue and cuts it back to its checkpoint).
 
     run = Run.new(folder, config)            # or Run.resuming(folder, ResumeChanges(epochs=20, learning_rate=1e-4))
                                              # or Run.branching(plan), plan from core.branching.plan_branch
@@ -18,39 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
-from vaestudio.core.config import LIMITS, TrainConfig, checked_number
+from vaestudio.core.config import TrainConfig
 from vaestudio.core.control import TrainingControl
-from vaestudio.core.errors import RunFolderError
 from vaestudio.core.events import DataLoaded, Event, Finished, Saved, Started, Status
 from vaestudio.core.replay import replay  # also re-exported for callers that import it from here
+from vaestudio.core.resume_checks import (ResumeChanges, check_data_fits, first_snapshot_label, prepare_resume,
+                                          resumed_config)
 from vaestudio.core.run_facts import write_facts
 from vaestudio.core.store.run_folder import RunFolder, RunState
 
 
 DatasetLoader = Callable[[TrainConfig], Any]
 DevicesRequest = Union[int, str]  # see core.tf.device.parse_devices: a number of devices, or "all"
-
-
-@dataclass(frozen=True)
-class ResumeChanges:
-    """What a resumed run may change; everything else is fixed by its checkpoint and its data order."""
-
-    epochs: int | None = None
-    learning_rate: float | None = None
-    beta: float | None = None
-
-    def checked(self) -> "ResumeChanges":
-        values = {}
-        for name in ("epochs", "learning_rate", "beta"):
-            value = getattr(self, name)
-            if value is not None:
-                low, high, kind = LIMITS[name]
-                values[name] = checked_number(name, value, low, high, kind)
-        return ResumeChanges(**values)
 
 
 def default_dataset_loader(config: TrainConfig):
@@ -116,18 +99,8 @@ class Run:
         state = run_folder.read_state()
         run_folder.check_writable()
         changes = changes.checked()
-        config = dataclasses.replace(state.config)
-        finishing = changes.epochs == config.epochs and bool(state.final_files_missing)  # the same command again
-        if changes.epochs is not None and not finishing:
-            if changes.epochs <= state.epochs_done:
-                raise RunFolderError(f"{run_folder.path}: has already trained {state.epochs_done} epochs; ask for "
-                                     f"more than {state.epochs_done} to continue it (asked for {changes.epochs})")
-            config.epochs = changes.epochs
-        elif state.complete and not state.final_files_missing:
-            raise RunFolderError(f"{run_folder.path}: this run is complete: it has trained all its {config.epochs} "
-                                 f"epochs and saved its model; to train it further, ask for more epochs "
-                                 f"(--epochs {config.epochs + 1} or more; in the window, Continue run…)")
-        run = cls(run_folder, config.validate(), state, changes, load_dataset, device, devices)
+        config = resumed_config(run_folder, state, changes)
+        run = cls(run_folder, config, state, changes, load_dataset, device, devices)
         if state.checkpoint is None:  # a branch killed before its first checkpoint starts from its parent again
             from vaestudio.core.branching import restart_plan
 
@@ -189,7 +162,7 @@ class Run:
             self.dataset = dataset = self._load_dataset(self.config)
             steps_per_epoch = math.ceil(len(dataset.train_images) / self.config.batch_size)
             if self.state is not None:
-                _check_data_fits(self.folder, self.state, steps_per_epoch)
+                check_data_fits(self.folder, self.state, steps_per_epoch)
             if self.control.stop_requested:
                 yield Finished("stopped", self._epochs_done, self._step, "stopped before training began")
                 return
@@ -213,7 +186,7 @@ class Run:
                     self._start_branch(steps_per_epoch)
             else:
                 lock.acquire()
-                self._prepare_resume()
+                prepare_resume(self.folder, self.state, self.config)
                 if self.branch is not None:
                     self._start_branch(steps_per_epoch)
             yield self._data_loaded(dataset)
@@ -256,45 +229,6 @@ class Run:
     def _step(self) -> int:
         return self.state.step if self.state else 0
 
-    def _prepare_resume(self) -> None:
-        """Under the lock: re-check the folder, clean what a crash left, cut everything back to the checkpoint."""
-        state = self.folder.read_state()
-        if state.step != self.state.step or state.config.architecture != self.state.config.architecture:
-            raise RunFolderError(f"{self.folder.path}: changed while it was being opened; try again")
-        self.folder.remove_leftovers()
-        checkpoint = state.checkpoint
-        metrics = self.folder.metrics()
-        metrics.truncate_after_step(state.step)
-        if checkpoint is not None and checkpoint.epoch_step == 0 and checkpoint.epoch_metrics and checkpoint.epoch:
-            # Killed between the checkpoint and its metrics row: the checkpoint carries the row.
-            if not any(r["kind"] == "epoch" and r["epoch"] == checkpoint.epoch for r in metrics.rows()):
-                m = checkpoint.epoch_metrics
-                metrics.append_epoch(checkpoint.epoch, checkpoint.step, m["test_elbo"], m["test_log_likelihood"],
-                                     m["test_kl"], m["seconds"])
-        # Without a checkpoint the run starts again from step 0 and re-takes its first snapshot.
-        store = self.folder.snapshots
-        store.keep_until(state.step if checkpoint is not None else -1)
-        for record in store.unreadable():  # a damaged grid image is drawn again from the snapshot's weights
-            weights = store.load_weights(record)
-            mosaic = None
-            if weights is not None:
-                from vaestudio.core.numpy_vae import NumpyVAE
-
-                mosaic = NumpyVAE(weights).grid(self.config.grid_size)
-            store.repair(record, mosaic)
-        if self.config.to_dict() != state.config.to_dict():
-            self.folder.write_config(self.config)
-
-    def _first_snapshot(self, checkpoint) -> str | None:
-        """The snapshot to take before the first step: the start of a run, or an epoch's end that was lost."""
-        if checkpoint is None:
-            return "before training"
-        if self.branch is not None:
-            return self.branch.first_label
-        if _missing_epoch_snapshot(self.folder, checkpoint):
-            return f"epoch {checkpoint.epoch}"
-        return None
-
     def _follow(self, dataset) -> Iterator[Event]:
         """A worker other than the chief (--devices workers): trains in step with the others, records nothing."""
         from vaestudio.core.tf.trainer import Trainer
@@ -321,7 +255,7 @@ class Run:
 
             self.device = str(detect_device())
         trainer = Trainer(self.config, dataset, resume_from=checkpoint, device=self.device, devices=self.device_plan,
-                          first_snapshot=self._first_snapshot(checkpoint), learning_rate=self.changes.learning_rate,
+                          first_snapshot=first_snapshot_label(self.folder, checkpoint, self.branch), learning_rate=self.changes.learning_rate,
                           beta=self.changes.beta, control=self.control)  # values asked for since win over these
         self.trainer = trainer
         recorder = self._recorder = RunRecorder(self.folder, trainer.checkpoint,
@@ -368,29 +302,6 @@ class Run:
         rows = () if self.is_new else self.folder.metrics().rows()
         beta = self.changes.beta if self.changes.beta is not None else self.config.beta
         return RunCollapseWatch(self.folder.path, self.config.kl_warmup_steps, beta, rows, self._step)
-
-
-def _missing_epoch_snapshot(folder: RunFolder, checkpoint) -> bool:
-    """A checkpoint at the end of an epoch whose snapshot was never recorded (the run died in between)."""
-    if checkpoint is None or checkpoint.epoch_step != 0 or checkpoint.epoch == 0:
-        return False
-    return not any(r.step == checkpoint.step for r in folder.snapshots.records())
-
-
-def _check_data_fits(folder: RunFolder, state: RunState, steps_per_epoch: int) -> None:
-    """A checkpoint's position only means something with the same number of batches per epoch."""
-    from vaestudio.core.run_facts import read_facts, step_offset
-
-    checkpoint = state.checkpoint
-    if checkpoint is None:
-        return
-    offset = step_offset(read_facts(folder), steps_per_epoch)  # 0 but for some branches (core.branching)
-    expected = offset + checkpoint.epoch * steps_per_epoch + checkpoint.epoch_step
-    if checkpoint.epoch_step > steps_per_epoch or checkpoint.step != expected:
-        raise RunFolderError(f"{folder.file('checkpoint.npz')}: was taken at step {checkpoint.step} (epoch "
-                             f"{checkpoint.epoch}, {checkpoint.epoch_step} steps into the next), which does not fit "
-                             f"the data as it is now ({steps_per_epoch} batches per epoch); the data or its "
-                             "folder has changed since the run was recorded")
 
 
 def _open_tensorboard(folder: RunFolder, new: bool):

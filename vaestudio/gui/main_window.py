@@ -76,7 +76,9 @@ class MainWindow(QMainWindow):
             return
         _import_contents()
         configure_pyqtgraph()
-        self.executor = QtExecutor(self, threads=2)
+        from vaestudio.gui.state.diagnosis import SCAN_KEYS
+
+        self.executor = QtExecutor(self, threads=2, background_keys=SCAN_KEYS)  # the scans below training
         self.studio = Studio(self.executor)
         ui = UiPost(self)
         self.diagnosis = self.studio.start_diagnosis(self.executor, ui.post, later=ui.later)  # issue 18's docks

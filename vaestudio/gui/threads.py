@@ -3,13 +3,16 @@ of gui/state/tasks.py (status, progress, partial results, cancel; a new task of 
 
 `QtExecutor` runs tasks on a small private thread pool and calls their callbacks on the UI thread: a
 burst of requests of one key (scrubbing the timeline, dragging a slider) costs one computation, not a
-queue, and a running task of that key stops at its next check. `TaskThread` runs one task on a thread of
+queue, and a running task of that key stops at its next check. Tasks of its `background_keys` (the
+test-image scans) run on a second pool below training's priority, so they never hold a thread the
+pictures the user waits for need, and while a run trains they take the cores training leaves idle. `TaskThread` runs one task on a thread of
 its own: the long-running producers (training, replaying a run) and the TensorFlow import.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -36,6 +39,7 @@ def collect_cycles_here() -> None:
 
 
 POOL_NICENESS = 2  # the pool's threads: below the UI thread, above training (the user waits for their work)
+BACKGROUND_NICENESS = 8  # the background pool's: below training (TRAINING_NICENESS), as nobody waits for them
 
 
 
@@ -44,13 +48,14 @@ class _Relay(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, task_id: int, task: TaskState, work: Callable[[TaskState], Any], relay: _Relay):
+    def __init__(self, task_id: int, task: TaskState, work: Callable[[TaskState], Any], relay: _Relay,
+                 niceness: int):
         super().__init__()
-        self.task_id, self.task, self.work, self.relay = task_id, task, work, relay
+        self.task_id, self.task, self.work, self.relay, self.niceness = task_id, task, work, relay, niceness
         self.setAutoDelete(False)  # the executor keeps it until it has ended, so tryTake stays safe
 
     def run(self) -> None:
-        keep_thread_below_the_window(POOL_NICENESS)
+        keep_thread_below_the_window(self.niceness)
         stage, value = run_work(self.task, self.work)
         kind = {DONE: "done", FAILED: "error"}.get(stage, "ended")
         _send(self.relay, self.task_id, kind, value)
@@ -64,12 +69,18 @@ def _send(relay: _Relay, task_id: int, kind: str, value: Any) -> None:
 
 
 class QtExecutor(QObject):
-    """Runs tasks on a private pool; callbacks run on the thread that owns the executor (the UI)."""
+    """Runs tasks on a private pool; callbacks run on the thread that owns the executor (the UI).
 
-    def __init__(self, parent: QObject | None = None, threads: int = 2):
+    Tasks whose key is one of `background_keys` run on a second pool of `threads` threads at
+    BACKGROUND_NICENESS (Linux): they neither wait for nor hold up the others, and give way to training."""
+
+    def __init__(self, parent: QObject | None = None, threads: int = 2, background_keys: tuple[str, ...] = ()):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
+        self._background_keys = frozenset(background_keys)
+        self._background_pool = QThreadPool(self)
+        self._background_pool.setMaxThreadCount(threads)
         self._relay = _Relay(self)
         self._relay.report.connect(self._deliver)
         self._next_id = 0
@@ -90,9 +101,10 @@ class QtExecutor(QObject):
         replaced = self._keyed.replace(task)
         if replaced is not None:
             self._drop_if_queued(replaced)
-        runnable = _Runnable(task_id, task, work, self._relay)
+        background = key in self._background_keys
+        runnable = _Runnable(task_id, task, work, self._relay, BACKGROUND_NICENESS if background else POOL_NICENESS)
         self._pending[task_id] = (runnable, Callbacks(on_done, on_error, on_partial, on_progress, on_status))
-        self._pool.start(runnable)
+        (self._background_pool if background else self._pool).start(runnable)
         return task
 
     def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
@@ -130,14 +142,22 @@ class QtExecutor(QObject):
             runnable.task.cancel()
         self._keyed.cancel_all()
         self._pool.clear()
-        done = self._pool.waitForDone(timeout_ms)
+        self._background_pool.clear()
+        if timeout_ms < 0:
+            done = self._pool.waitForDone(-1) and self._background_pool.waitForDone(-1)
+        else:
+            deadline = time.monotonic() + timeout_ms / 1000.0
+            done = self._pool.waitForDone(timeout_ms)
+            left = max(0, int((deadline - time.monotonic()) * 1000.0))
+            done = self._background_pool.waitForDone(left) and done
         self._pending.clear()
         self._round += 1
         return done
 
     def _drop_if_queued(self, task: TaskState) -> None:
         for task_id, (runnable, _callbacks) in list(self._pending.items()):
-            if runnable.task is task and self._pool.tryTake(runnable):  # not started yet: drop it
+            if runnable.task is task and (self._pool.tryTake(runnable) or self._background_pool.tryTake(runnable)):
+                # not started yet: dropped
                 del self._pending[task_id]
 
     @Slot(int, str, object)

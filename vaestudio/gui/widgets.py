@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QWidget
 
 
@@ -60,22 +60,33 @@ class ElidedLabel(QLabel):
 
 
 class SteadyLabel(QLabel):
-    """A word-wrapped label that keeps the tallest height its texts have needed at its width.
+    """A word-wrapped label that keeps the tallest height its texts have needed at its width, while they change.
 
     Panels rewrite such labels for every moment and every few training steps (a moment's name, a figure). A
     label whose height follows its text resizes the plots beside it when a text needs one line more or less
     (their axes are then drawn again) and re-lays its dock out. This one grows when a text needs more lines
-    and otherwise keeps its height (text at the top), so a new text only repaints the label.
-    `forget_height()` lets it shrink to its text again (a new run).
+    and otherwise keeps its height (text at the top), so a new text only repaints the label. Once a text has
+    stayed for `SETTLE_MS` the label fits it again (one re-layout, and no blank band under a short text);
+    `forget_height()` does that at once.
     """
 
     WIDTHS_KEPT = 8
+    SETTLE_MS = 2000
 
     def __init__(self, text: str = "", parent: QWidget | None = None):
         super().__init__(text, parent)
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self._tallest: dict[int, int] = {}  # width -> the tallest height needed at it
+        self._settle = QTimer(self, singleShot=True)
+        self._settle.timeout.connect(self._fit_if_taller)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        if text == self.text():
+            return
+        super().setText(text)
+        if self._tallest:
+            self._settle.start(self.SETTLE_MS)
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
         tallest = max(super().heightForWidth(width), self._tallest.get(width, 0))
@@ -86,5 +97,10 @@ class SteadyLabel(QLabel):
 
     def forget_height(self) -> None:
         """Fit the height to the present text again."""
+        self._settle.stop()
         self._tallest.clear()
         self.updateGeometry()
+
+    def _fit_if_taller(self) -> None:
+        if self._tallest.get(self.width(), 0) > super().heightForWidth(self.width()):
+            self.forget_height()

@@ -15,7 +15,9 @@ from typing import Callable
 
 SCAN_SHARE = 0.05  # of the wall time for each kind of scan, while the window's run trains
 LONGEST_WAIT = 10.0  # seconds: no scan waits longer (a first scan slowed by the model build made a short run show
-# the "before training" scan throughout), and one running longer is taken for lost
+# the "before training" scan throughout)
+LOST_AFTER = 60.0  # seconds: a scan running longer is taken for lost (its end never reported); scans run below
+# training's priority (gui/threads.py), so one may take many seconds on a busy machine and must not be replaced
 
 
 class ScanPacer:
@@ -38,7 +40,7 @@ class ScanPacer:
         now = self.clock()
         if self._started is not None:
             ran = now - self._started
-            if ran > LONGEST_WAIT:  # its end was never reported (or it is hopelessly slow): do not wait on it
+            if ran > LOST_AFTER:  # its end was never reported (or it is hopelessly slow): do not wait on it
                 return 0.0
             return min(LONGEST_WAIT, ran * (1.0 / self.share - 1.0) + 1e-3)
         return min(LONGEST_WAIT, max(0.0, self._free_at - now))

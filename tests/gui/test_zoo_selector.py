@@ -201,6 +201,8 @@ def test_the_panels_decodes_and_encodings_of_a_conditional_model_take_the_right_
     point = Endpoint.point((0.7, -0.4))
     view.set_endpoint("a", point)
     panel = window.panels["interpolation"]
+    window.docks["interpolation"].raise_()  # its tab chosen: a panel behind a tab is not drawn
+    qtbot.waitUntil(lambda: not window.docks["interpolation"].visibleRegion().isEmpty())
 
     def thumbnail(image):
         return QPixmap.fromImage(to_qimage(image)).scaled(THUMB - 2, THUMB - 2, Qt.AspectRatioMode.KeepAspectRatio,
@@ -221,6 +223,7 @@ def test_the_panels_decodes_and_encodings_of_a_conditional_model_take_the_right_
     np.testing.assert_array_equal(recorder.frames[-1], vae.decode_uint8(np.array([[0.2, 0.9]], np.float32), 3)[0])
 
     strip = window.panels["reconstructions"]
+    window.docks["reconstructions"].raise_()
     qtbot.waitUntil(lambda: len(strip.indices) > 1, timeout=10_000)
     column = next(c for c, index in enumerate(strip.indices) if probe.labels[index] not in (0, 3))
     index = strip.indices[column]

@@ -194,6 +194,16 @@ def diagnose_while_shown(docks: dict[str, QDockWidget], diagnosis) -> None:
         dock.visibilityChanged.connect(follow)
 
 
+def refresh_while_shown(docks: dict[str, QDockWidget], panels: dict[str, QWidget]) -> None:
+    """Panels with a `refresher` (widgets.RefreshWhenShown) redraw only while their dock can be seen, and
+    catch up when it is shown again."""
+    for key, panel in panels.items():
+        refresher, dock = getattr(panel, "refresher", None), docks.get(key)
+        if refresher is not None and dock is not None:
+            dock.visibilityChanged.connect(refresher.seen)
+            refresher.seen(not dock.visibleRegion().isEmpty() if dock.isVisible() else False)
+
+
 def hide_stale_tab_bars(window: QMainWindow, docks: dict[str, QDockWidget]) -> int:
     """Hide the tab bars Qt leaves behind (Qt 6.11: tabifying docks in a second dock area, or restoring
     a layout, leaves an earlier tab bar visible where it was, e.g. a stray "ELBO | Reconstructions" bar

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 
 from vaestudio.gui.docks import (BOTTOM, DIAGNOSIS_PARTS, DOCKED_PANELS, LEFT, UiPost, add_dock, column,
                                  compare_while_shown, configure_pyqtgraph, diagnose_while_shown, dockable,
-                                 hide_stale_tab_bars, name_tabs, optional_panel, scrolled, size_docks)
+                                 hide_stale_tab_bars, name_tabs, optional_panel, refresh_while_shown, scrolled,
+                                 size_docks)
 from vaestudio.gui.settings import open_settings
 from vaestudio.gui.window_settings import (DEFAULT_SIZE, LAYOUT_VERSION, fitting_size, restore_geometry, restore_window,
                                           save_window)
@@ -184,6 +185,7 @@ class MainWindow(QMainWindow):
         self.docks["elbo"].raise_()
         self.docks["kl"].raise_()  # the right-hand tabs still open on the latent dimensions (Traversals is a tab)
         diagnose_while_shown(self.docks, self.diagnosis)
+        refresh_while_shown(self.docks, self.panels)
         compare_while_shown(self, self.docks, self.studio.comparison)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)

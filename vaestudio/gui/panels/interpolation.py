@@ -19,7 +19,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import MAX_CELL, ImageStrip, Tile, to_qimage
 from vaestudio.gui.state.latent_view import MAX_FRAMES, METHODS, Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import RefreshWhenShown, subscribe
 
 HOW_TO_CHOOSE = ("No endpoints yet. Choose two: click two points of the test-set overlay on the plane, two "
                  "reconstructions, or two of your own images — or shift-drag on the plane from one point to another.")
@@ -135,7 +135,8 @@ class InterpolationPanel(QWidget):
         layout.addLayout(self.bottom_row)
 
         explorer, events = studio.explorer, self.view.events
-        subscribe(self, [(signal, self._refresh) for signal in (
+        self.refresher = RefreshWhenShown(self._refresh)
+        subscribe(self, [(signal, self.refresher.request) for signal in (
             explorer.moment_loaded, explorer.interpolation_changed, studio.probe_changed, studio.active_changed,
             events.endpoint_a, events.endpoint_b, events.interpolation_method, events.interpolation_frames,
             events.own_images, events.axes, events.latent_dim, events.decode_class)])

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vaestudio.core.probes import ACTIVE_THRESHOLD
 from vaestudio.gui.commands import Commands
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import ElidedLabel, SteadyLabel, cache_axes, subscribe
+from vaestudio.gui.widgets import ElidedLabel, RefreshWhenShown, SteadyLabel, cache_axes, subscribe
 
 ACTIVE_BRUSH = (31, 119, 180)
 INACTIVE_BRUSH = (190, 190, 190)
@@ -91,10 +91,11 @@ class KlPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.note)
-        subscribe(self, [(self.explorer.moment_loaded, self._on_pictures),
-                         (self.explorer.encodings_changed, self._on_pictures),
+        self.refresher = RefreshWhenShown(lambda: self._on_pictures(self.explorer.pictures))
+        subscribe(self, [(self.explorer.moment_loaded, self.refresher.request),
+                         (self.explorer.encodings_changed, self.refresher.request),
                          (self.view.events.axes, self._on_axes),
-                         (self.studio.active_changed, lambda *_: self._on_pictures(self.explorer.pictures))])
+                         (self.studio.active_changed, self.refresher.request)])
         self._on_pictures(self.explorer.pictures)
 
     # -- showing --------------------------------------------------------------------------------------------

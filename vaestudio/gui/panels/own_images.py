@@ -24,7 +24,7 @@ from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.own_images import MAX_FILES_PER_DROP, encode_image_files
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import subscribe
+from vaestudio.gui.widgets import RefreshWhenShown, subscribe
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm *.pgm);;All files (*)"
 __all__ = ["IMAGE_FILTER", "MAX_FILES_PER_DROP", "OwnImagesPanel", "dropped_image_paths", "encode_image_files"]
@@ -90,7 +90,8 @@ class OwnImagesPanel(QWidget):
         layout.addLayout(buttons)
 
         events = self.view.events
-        subscribe(self, [(signal, self._refresh) for signal in (
+        self.refresher = RefreshWhenShown(self._refresh)
+        subscribe(self, [(signal, self.refresher.request) for signal in (
             studio.active_changed, studio.explorer.moment_loaded, studio.explorer.own_changed, events.own_images,
             events.endpoint_a, events.endpoint_b, events.axes)])
         self._refresh()

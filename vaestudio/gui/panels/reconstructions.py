@@ -16,7 +16,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import ImageStrip, Tile
 from vaestudio.gui.state.latent_view import Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import SteadyLabel, subscribe
+from vaestudio.gui.widgets import RefreshWhenShown, SteadyLabel, subscribe
 
 HINT = "Click an image to make it an interpolation endpoint (A, then B); right-click for more."
 
@@ -53,7 +53,8 @@ class ReconstructionsPanel(QWidget):
         layout.addLayout(bottom)
 
         explorer, events = studio.explorer, self.view.events
-        subscribe(self, [(signal, self._refresh) for signal in (
+        self.refresher = RefreshWhenShown(self._refresh)
+        subscribe(self, [(signal, self.refresher.request) for signal in (
             explorer.moment_loaded, explorer.reconstructions_changed, studio.probe_changed, studio.active_changed,
             events.reconstruction_extra, events.endpoint_a, events.endpoint_b, events.inspected_test_image)])
         self._refresh()

@@ -48,7 +48,7 @@ def test_a_scan_whose_end_never_comes_does_not_block_the_next_for_ever():
     pacer.begin()
     clock.now += 5.0
     assert 0 < pacer.wait() <= LONGEST_WAIT
-    clock.now += LONGEST_WAIT  # a slow scan (below training's priority) still runs: the next waits for it
+    clock.now += LONGEST_WAIT  # a slow scan (a busy machine) still runs: the next waits for it
     assert 0 < pacer.wait() <= LONGEST_WAIT
     clock.now += LOST_AFTER
     assert pacer.wait() == 0.0

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         configure_pyqtgraph()
         from vaestudio.gui.state.diagnosis import SCAN_KEYS
 
-        self.executor = QtExecutor(self, threads=2, background_keys=SCAN_KEYS)  # the scans below training
+        self.executor = QtExecutor(self, threads=2, background_keys=SCAN_KEYS)  # the scans: threads of their own
         self.studio = Studio(self.executor)
         ui = UiPost(self)
         self.diagnosis = self.studio.start_diagnosis(self.executor, ui.post, later=ui.later)  # issue 18's docks

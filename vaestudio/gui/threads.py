@@ -4,8 +4,8 @@ of gui/state/tasks.py (status, progress, partial results, cancel; a new task of 
 `QtExecutor` runs tasks on a small private thread pool and calls their callbacks on the UI thread: a
 burst of requests of one key (scrubbing the timeline, dragging a slider) costs one computation, not a
 queue, and a running task of that key stops at its next check. Tasks of its `background_keys` (the
-test-image scans) run on a second pool below training's priority, so they never hold a thread the
-pictures the user waits for need, and while a run trains they take the cores training leaves idle. `TaskThread` runs one task on a thread of
+test-image scans, a second or more each) run on a second pool, so they never hold a thread that the
+pictures the user waits for need. `TaskThread` runs one task on a thread of
 its own: the long-running producers (training, replaying a run) and the TensorFlow import.
 """
 
@@ -39,7 +39,9 @@ def collect_cycles_here() -> None:
 
 
 POOL_NICENESS = 2  # the pool's threads: below the UI thread, above training (the user waits for their work)
-BACKGROUND_NICENESS = 8  # the background pool's: below training (TRAINING_NICENESS), as nobody waits for them
+BACKGROUND_NICENESS = POOL_NICENESS  # the background pool's. Below training (+8) it made the self-test's scrub p95
+# 30-48 -> 32-125 ms (4 alternated rounds, load 0.7-2): a scan thread preempted by training while it holds the
+# interpreter lock keeps the UI thread and the pictures waiting for it
 
 
 
@@ -71,8 +73,8 @@ def _send(relay: _Relay, task_id: int, kind: str, value: Any) -> None:
 class QtExecutor(QObject):
     """Runs tasks on a private pool; callbacks run on the thread that owns the executor (the UI).
 
-    Tasks whose key is one of `background_keys` run on a second pool of `threads` threads at
-    BACKGROUND_NICENESS (Linux): they neither wait for nor hold up the others, and give way to training."""
+    Tasks whose key is one of `background_keys` run on a second pool of `threads` threads: they neither
+    wait for the others nor hold up their threads."""
 
     def __init__(self, parent: QObject | None = None, threads: int = 2, background_keys: tuple[str, ...] = ()):
         super().__init__(parent)

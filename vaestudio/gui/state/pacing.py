@@ -16,8 +16,8 @@ from typing import Callable
 SCAN_SHARE = 0.05  # of the wall time for each kind of scan, while the window's run trains
 LONGEST_WAIT = 10.0  # seconds: no scan waits longer (a first scan slowed by the model build made a short run show
 # the "before training" scan throughout)
-LOST_AFTER = 60.0  # seconds: a scan running longer is taken for lost (its end never reported); scans run below
-# training's priority (gui/threads.py), so one may take many seconds on a busy machine and must not be replaced
+LOST_AFTER = 60.0  # seconds: a scan running longer is taken for lost (its end never reported); on a busy machine
+# one may take more than LONGEST_WAIT, and replacing it then (a new scan of its kind cancels it) left none finished
 
 
 class ScanPacer:

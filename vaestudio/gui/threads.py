@@ -39,9 +39,9 @@ def collect_cycles_here() -> None:
 
 
 POOL_NICENESS = 2  # the pool's threads: below the UI thread, above training (the user waits for their work)
-BACKGROUND_NICENESS = POOL_NICENESS  # the background pool's. Below training (+8) it made the self-test's scrub p95
-# 30-48 -> 32-125 ms (4 alternated rounds, load 0.7-2): a scan thread preempted by training while it holds the
-# interpreter lock keeps the UI thread and the pictures waiting for it
+BACKGROUND_NICENESS = POOL_NICENESS  # the background pool's. Below training (+8) the self-test's scrub p95 was
+# 32-125 ms against 27-40 ms at +2 (4 alternated rounds, load 0.7-2): a scan thread preempted by training while it
+# holds the interpreter lock keeps the UI thread and the pictures waiting for it
 
 
 

@@ -4,19 +4,6 @@ the timeline in the default layout refreshes only the docks a user can see."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
-
-@pytest.fixture(scope="module")
-def recorded_run(tmp_path_factory, tiny_data):
-    from vaestudio.core.config import TrainConfig
-    from vaestudio.core.runs import Run
-
-    config = TrainConfig.from_preset("custom", epochs=3, batch_size=32, learning_rate=3e-3, grid_size=6,
-                                     metrics_every=1, snapshot_every=2, seed=1, latent_dim=4)
-    run = Run.new(tmp_path_factory.mktemp("hidden") / "run", config, load_dataset=lambda _config: tiny_data)
-    list(run.events())
-    return run.path
 
 
 def _settled(window, index: int) -> bool:
@@ -26,7 +13,7 @@ def _settled(window, index: int) -> bool:
 
 
 def test_a_panel_behind_a_tab_catches_up_when_its_tab_is_chosen(qtbot, window, recorded_run):
-    history = window.opening.open_run(recorded_run)
+    history = window.opening.open_run(recorded_run[0])  # conftest's finished run
     assert history is not None, window.last_error
     qtbot.waitUntil(lambda: not window.opening.is_replaying(history) and len(history.snapshots) >= 3,
                     timeout=60_000)

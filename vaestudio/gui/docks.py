@@ -201,7 +201,7 @@ def refresh_while_shown(docks: dict[str, QDockWidget], panels: dict[str, QWidget
         refresher, dock = getattr(panel, "refresher", None), docks.get(key)
         if refresher is not None and dock is not None:
             dock.visibilityChanged.connect(refresher.seen)
-            refresher.seen(not dock.visibleRegion().isEmpty() if dock.isVisible() else False)
+            refresher.seen(dock.isVisible() and not dock.visibleRegion().isEmpty())
 
 
 def hide_stale_tab_bars(window: QMainWindow, docks: dict[str, QDockWidget]) -> int:

@@ -15,6 +15,7 @@ from random_weights import random_weights
 from vaestudio.core.architecture import Architecture
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.events import EpochEnd, Snapshot, StepMetrics
+from vaestudio.core.numpy_vae import NumpyVAE
 from vaestudio.gui.state.alignment import IMAGES, SECONDS, STEP, RunClock, clock_of, images_before_branch
 from vaestudio.gui.state.explorer import Probe
 from vaestudio.gui.state.run_history import RunHistory
@@ -37,9 +38,11 @@ def fed_run(name: str, batch_size: int, snapshot_steps, epoch_seconds=(2.0, 4.0)
         if step:
             history.feed(StepMetrics(epoch, step, (step - 1) % STEPS_PER_EPOCH + 1, STEPS_PER_EPOCH, -200.0 + step,
                                      -190.0, 10.0, rate))
-        if step in snapshots:
-            history.feed(Snapshot(epoch, step, f"step {step}", np.zeros((GRID * 28, GRID * 28), np.uint8),
-                                  random_weights(architecture, seed=len(name) * 10 + step), frame=snapshots.index(step)))
+        if step in snapshots:  # with the grid training records: the tutorial's, decoded from the weights
+            weights = random_weights(architecture, seed=len(name) * 10 + step)
+            recorded = NumpyVAE(weights).grid(GRID, (0, 1) if latent_dim > 1 else (0, 0),
+                                              np.zeros(latent_dim, np.float32), "quantile")
+            history.feed(Snapshot(epoch, step, f"step {step}", recorded, weights, frame=snapshots.index(step)))
         if step and step % STEPS_PER_EPOCH == 0 and epoch_seconds:
             history.feed(EpochEnd(epoch, step, -150.0, -140.0, 10.0, seconds=epoch_seconds[epoch - 1]))
     return history
@@ -181,6 +184,24 @@ def test_each_columns_pictures_are_its_snapshots_numpy_vae_applied_to_the_same_t
     for column, moment in enumerate(comparison.columns):
         assert np.array_equal(comparison.previews[column],
                               moment.vae.decode_uint8(np.array([[1.0, -0.5]], np.float32))[0])
+
+
+def test_a_column_shows_the_grid_its_run_recorded_without_decoding_it_again(monkeypatch):
+    from vaestudio.core.numpy_vae import NumpyVAE
+
+    history = fed_run("a", 32, [0, 4])
+    decoded = []
+    original_grid = NumpyVAE.grid
+    def grid(self, n, axes, held, spacing, *rest):
+        decoded.append(spacing)  # the explorer decodes its own on the view's linear scale
+        return original_grid(self, n, axes, held, spacing, *rest)
+
+    monkeypatch.setattr(NumpyVAE, "grid", grid)
+    studio = compared(history)
+    studio.comparison.want(True)
+    moment = studio.comparison.columns[0]
+    assert moment.loaded and np.array_equal(moment.grid, history.mosaic_at(moment.info))
+    assert "quantile" not in decoded
 
 
 def test_a_conditional_runs_column_reconstructs_and_encodes_each_test_image_with_its_own_class():

@@ -223,7 +223,10 @@ def test_a_recorded_morph_is_offered_for_saving_when_recording_stops(qtbot, wind
     assert "7 frames" in window.status_text()
 
 
-def test_stop_ends_the_run_and_its_message_agrees_with_the_progress(qtbot, window):
+def test_stop_ends_the_run_and_its_message_agrees_with_the_progress(qtbot, window, monkeypatch):
+    from vaestudio.gui import training
+
+    monkeypatch.setattr(training, "COLLECT_AFTER_MS", 50)
     set_fields(window, epochs=500, batch_size=32)
     window.controls.start_button.click()
     qtbot.waitUntil(lambda: (window.studio.live is not None and window.studio.live.last_metrics is not None
@@ -233,10 +236,17 @@ def test_stop_ends_the_run_and_its_message_agrees_with_the_progress(qtbot, windo
 
     from vaestudio.gui.collector import FULL_COLLECTIONS_OFF
     assert gc.get_threshold()[2] == FULL_COLLECTIONS_OFF  # no 70 ms full collection while the run trains
+    plane = window.centralWidget()
+    qtbot.mousePress(plane, Qt.MouseButton.LeftButton, pos=plane.rect().center())  # a drag under way
     window.controls.stop_button.click()
     wait_idle(qtbot, window, 10_000)
     assert not thread.isRunning()
-    assert gc.get_threshold()[2] < FULL_COLLECTIONS_OFF  # the run's end gives them back
+    qtbot.wait(300)
+    # the ended run's full collection (57-106 ms of the UI thread) waits for the drag to end
+    assert gc.get_threshold()[2] == FULL_COLLECTIONS_OFF
+    qtbot.mouseRelease(plane, Qt.MouseButton.LeftButton, pos=plane.rect().center())
+    qtbot.waitUntil(lambda: gc.get_threshold()[2] < FULL_COLLECTIONS_OFF, timeout=5_000)  # then made, and
+    # full collections run again
     history = window.studio.active
     progress = history.progress()
     text = window.status_text()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication
 
 from vaestudio.core.config import TrainConfig
 from vaestudio.core.errors import VaeStudioError
@@ -29,6 +30,8 @@ from vaestudio.gui.tensorflow import TensorFlowLoader
 from vaestudio.gui.threads import StreamThread, collect_cycles_here
 
 DatasetProvider = Callable[[TrainConfig], Any]
+COLLECT_AFTER_MS = 1500  # an ended run's cycles are collected this long after its end (see _collect_when_quiet)
+COLLECT_RETRY_MS = 250  # ... and later while a mouse button is held (a drag)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class TrainingController(QObject):
         self.loader = loader
         self.dataset_provider: DatasetProvider | None = None  # tests and the self-test train on small data
         self.config_overrides: dict[str, Any] = {}
+        self._collection_due = False  # an ended run's cycles are still to be collected (collect_ended_run)
         self.runs_root: Callable[[], Path] | None = None  # None: run_paths.runs_root()
         self.devices: str | None = None  # the window's device setting (core.tf.device.plan_devices); None: one
         self.run = None  # core.runs.Run of the run under way
@@ -146,6 +150,7 @@ class TrainingController(QObject):
     def _begin(self, run, history: RunHistory) -> None:
         self.run, self.history = run, history
         self._finished, self._saved, self._error = None, (), None
+        self.collect_ended_run()  # the previous run's cycles: never while a run trains (threads.collect_cycles_here)
         pause_full_collections()  # gui/collector.py: no 70 ms full collection while the run trains
         self.studio.set_live(history)
         self.studio.add_run(history)  # replaces a read-only view of the same folder, and shows this one
@@ -254,7 +259,8 @@ class TrainingController(QObject):
         if ended:  # the event loop may not run again: take the results now
             self.thread = None
             self._end()
-            collect_cycles_here()
+            self._collection_due = True  # the window is closing: now
+            self.collect_ended_run()
         return ended
 
     # -- events from the training thread ---------------------------------------------------------------------
@@ -297,11 +303,35 @@ class TrainingController(QObject):
         if thread is not None:
             thread.wait()
         self._end()
-        collect_cycles_here()
+        self._collect_later()
+
+    def _collect_later(self) -> None:
+        self._collection_due = True
+        QTimer.singleShot(COLLECT_AFTER_MS, self, self._collect_when_quiet)
+
+    def _collect_when_quiet(self) -> None:
+        """The full collection that frees an ended run's model scans every object made since TensorFlow
+        loaded: 57-106 ms of the UI thread, which is the only thread it is safe on (threads.collect_cycles_here).
+        Made at the run's end it froze a drag in progress; it waits until no mouse button is held."""
+        if not self._collection_due:
+            return
+        if QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            QTimer.singleShot(COLLECT_RETRY_MS, self, self._collect_when_quiet)
+            return
+        self.collect_ended_run()
+
+    def collect_ended_run(self) -> None:
+        """Free the ended run's cycles now, if not done yet, and let full collections run again (before a new
+        run begins, at the latest)."""
+        if self._collection_due:
+            self._collection_due = False
+            collect_cycles_here()
+        resume_full_collections()
 
     def _finish_thread_less(self, text: str) -> None:
         """The run ends before a training thread was started (stopped or refused while TensorFlow loaded)."""
         self._end(text)
+        self.collect_ended_run()  # nothing of TensorFlow's was made: only full collections to let run again
 
     def _end(self, text: str | None = None) -> None:
         run, history = self.run, self.history
@@ -309,7 +339,6 @@ class TrainingController(QObject):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        resume_full_collections()
         folder = run.path if run is not None and run.path.exists() else None
         outcome = RunOutcome(folder, self._finished, self._saved, self._error,
                              text or self._describe(history, folder))

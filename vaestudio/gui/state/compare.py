@@ -359,6 +359,18 @@ def _fits(probe, arch) -> bool:
             and (not arch.classes or not len(probe.labels) or int(np.max(probe.labels)) < arch.classes))
 
 
+def _recorded_grid(moment: ComparedMoment, grid_size: int, arch) -> np.ndarray | None:
+    """The grid the run recorded with the snapshot, when it is the column's (the tutorial's quantiles over
+    z1 x z2, the other coordinates at 0, a conditional model's first class, `grid_size` tiles a side): the
+    explorer shows the same one, and decoding it again was most of a column's time."""
+    mosaic = moment.history.mosaic_at(moment.info)
+    height, width, _channels = arch.image_shape
+    rows = grid_size if arch.latent_dim > 1 else 1
+    if mosaic is None or mosaic.shape[:2] != (rows * height, grid_size * width):
+        return None
+    return mosaic
+
+
 def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> ComparedMoment:
     """A column's pictures from its snapshot's weights (a worker thread; checked between parts)."""
     from vaestudio.core import probes as probe_functions
@@ -372,8 +384,10 @@ def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> Com
     vae = NumpyVAE(weights)
     arch = vae.architecture
     task.check()
-    grid = vae.grid(grid_size, (0, 1) if arch.latent_dim > 1 else (0, 0), np.zeros(arch.latent_dim, np.float32),
-                    "quantile")
+    grid = _recorded_grid(moment, grid_size, arch)
+    if grid is None:
+        grid = vae.grid(grid_size, (0, 1) if arch.latent_dim > 1 else (0, 0), np.zeros(arch.latent_dim, np.float32),
+                        "quantile")
     task.check()
     probe = next((p for p in probes if _fits(p, arch)), None)
     if probe is None:

@@ -217,4 +217,6 @@ def test_a_fast_drag_decodes_the_columns_previews_at_most_30_times_a_second_endi
     times = [when for column, when in shown if column == 0]
     elapsed = times[-1] - started  # the drag and the previews it still had coming (the last move's)
     per_column = len(times)
-    assert per_column <= elapsed * 30 + 2 and per_column < moves / 2  # not one decode per move
+    # at most 30 a second (the first move's and the last one's on top); `moves / 2` failed once on a loaded
+    # machine whose 40 moves took long enough for 30 a second to allow more
+    assert per_column <= min(elapsed * 30 + 2, moves)

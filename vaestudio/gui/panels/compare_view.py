@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QBoxLayout, QComboBox, QFrame, QGridLayout, QHBox
 from vaestudio.gui.qimages import to_pixmap
 from vaestudio.gui.state.alignment import IMAGES, SECONDS, STEP, UNIT_NAMES, UNITS
 from vaestudio.gui.state.compare import MAX_COLUMNS, ComparedMoment
-from vaestudio.gui.widgets import ElidedLabel, subscribe
+from vaestudio.gui.widgets import ElidedLabel, HeldLabel, subscribe
 
 EMPTY_TEXT = ("Tick two to four runs in the Runs list (File → Open run… opens more) to see them side by side "
               "at the same point of training.")
@@ -270,7 +270,7 @@ class CompareViewPanel(QWidget):
         self.slider.setMinimum(0)
         self.slider.setToolTip("One timeline for every run: each shows its snapshot at or before this point")
         self.slider.valueChanged.connect(self._on_slider)
-        self.point_label = QLabel()
+        self.point_label = HeldLabel()
         self.point_label.setMinimumWidth(150)
         bar = QHBoxLayout()
         bar.addWidget(self.unit_box)

@@ -19,7 +19,7 @@ from vaestudio.gui.commands import Commands
 from vaestudio.gui.panels.image_strip import MAX_CELL, ImageStrip, Tile, to_qimage
 from vaestudio.gui.state.latent_view import MAX_FRAMES, METHODS, Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import RefreshWhenShown, subscribe
+from vaestudio.gui.widgets import RefreshWhenShown, SteadyLabel, subscribe
 
 HOW_TO_CHOOSE = ("No endpoints yet. Choose two: click two points of the test-set overlay on the plane, two "
                  "reconstructions, or two of your own images — or shift-drag on the plane from one point to another.")
@@ -41,7 +41,7 @@ class InterpolationPanel(QWidget):
         self._computed_for: tuple | None = None
 
         self.thumbs = {which: QLabel() for which in "ab"}
-        self.names = {which: QLabel() for which in "ab"}
+        self.names = {which: SteadyLabel() for which in "ab"}
         ends = QGridLayout()  # A and B side by side: the strip keeps the height
         for column, which in enumerate("ab"):
             self.thumbs[which].setFixedSize(THUMB, THUMB)
@@ -249,13 +249,11 @@ class InterpolationPanel(QWidget):
         label, thumb = self.names[which], self.thumbs[which]
         if endpoint is None:
             label.setText(f"<b>{letter}</b>: not chosen")
-            thumb.clear()
-            thumb.setText(letter)
+            thumb.setText(letter)  # (drops the picture; the same letter again changes nothing, not even the layout)
             return
         label.setText(f"<b>{letter}</b>: {self.describe(endpoint)}")
         image = self._endpoint_image(endpoint)
         if image is None:
-            thumb.clear()
             thumb.setText(letter)
         else:
             pixmap = QPixmap.fromImage(to_qimage(image))

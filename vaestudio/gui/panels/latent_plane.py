@@ -34,7 +34,7 @@ from vaestudio.gui.panels.plane_paths import PathAndOwnMarks
 from vaestudio.gui.panels.plane_prior import PriorView
 from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import cache_axes, subscribe
+from vaestudio.gui.widgets import HeldLabel, cache_axes, subscribe
 from vaestudio.gui.wrapping_bar import WrappingBar
 
 NUDGE_FRACTION = 1 / 50  # an arrow key moves the cursor this fraction of the visible width (Shift: 5x)
@@ -134,7 +134,7 @@ class LatentPlanePanel(QWidget):
         self.hover_label = QLabel(" ")
         self.hover_label.setMinimumWidth(220)
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.moment_label = QLabel()  # both in the palette's text colour (a light grey was hard to read)
+        self.moment_label = HeldLabel()  # both in the palette's text colour (a light grey was hard to read)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addWidget(self.hover_label, 1)

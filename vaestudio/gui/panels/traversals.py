@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from vaestudio.gui.panels.image_strip import to_qimage
 from vaestudio.gui.state.diagnosis import Diagnosis
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import SteadyLabel, subscribe
+from vaestudio.gui.widgets import HeldLabel, SteadyLabel, subscribe
 
 
 class TraversalsPanel(QWidget):
@@ -24,11 +24,11 @@ class TraversalsPanel(QWidget):
         self.studio, self.diagnosis = studio, diagnosis
         self.sheet = None
         self.header = SteadyLabel()
-        self.picture = QLabel()
+        self.picture = HeldLabel()  # a new sheet re-lays out nothing (its size is the layout's)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.picture.setMinimumSize(120, 60)
-        self.legend = QLabel()
+        self.legend = HeldLabel()
         self.legend.setWordWrap(True)
         self.from_inspected = QCheckBox("Start from the inspected test image (else the origin)")
         self.from_inspected.setToolTip("Click a test image on the plane's overlay to inspect it")

@@ -76,7 +76,7 @@ def show_every_dock(window) -> None:
         previous[area] = dock
 
 
-def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
+def run_window(limit: int, epochs: int, profile: bool = False, layout: str = "every-dock") -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -92,7 +92,8 @@ def run_window(limit: int, epochs: int, profile: bool = False) -> dict:
     app = create_application()
     window = MainWindow()
     window.resize(1400, 900)
-    show_every_dock(window)
+    if layout == "every-dock":
+        show_every_dock(window)
     window.show()
     try:  # as app.run does once the window is built (vaestudio 0.3 on; earlier ones did nothing)
         from vaestudio.gui.collector import settle_memory
@@ -263,11 +264,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, required=True)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--layout", choices=("every-dock", "default"), default="every-dock")
     args = parser.parse_args()
     if args.kind == "headless":
         result = run_headless(args.limit, args.epochs)
     elif args.kind == "window":
-        result = run_window(args.limit, args.epochs, args.profile)
+        result = run_window(args.limit, args.epochs, args.profile, args.layout)
     else:
         result = run_close(args.limit)
     print(json.dumps(result), flush=True)

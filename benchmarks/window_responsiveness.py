@@ -9,7 +9,7 @@ each load ("busy": one CPU-bound Python busy loop per core started beside vaestu
 in fresh processes (children in window_children.py):
 
 1. responsiveness: `vaestudio train --preset fast` headless and the window training the same (order
-   alternating by round), the window with every dock shown, a 60 Hz cursor drag and a timeline step back
+   alternating by round), the window with every dock shown (--layout default: as the app opens), a 60 Hz cursor drag and a timeline step back
    once a second from the end of epoch 1 on. Targets idle: no UI-thread stall over 50 ms (gaps between
    ticks of a 10 ms timer), drag p95 <= 16 ms (cursor move -> the preview repainted), scrub p95 <= 50 ms
    (one step -> every picture of that moment computed and the panels repainted; not
@@ -100,8 +100,8 @@ def child_environment(home: str) -> dict[str, str]:
 
 def child(kind: str, args: argparse.Namespace, home: str) -> dict:
     command = [sys.executable, str(CHILDREN), kind, "--limit", str(args.limit), "--epochs", str(args.epochs)]
-    if args.profile and kind == "window":
-        command.append("--profile")
+    if kind == "window":
+        command += ["--layout", args.layout] + (["--profile"] if args.profile else [])
     out = subprocess.run(command, capture_output=True, text=True, env=child_environment(home))
     if out.returncode != 0:
         raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stderr[-6000:]}")
@@ -218,6 +218,9 @@ def main() -> None:
     parser.add_argument("--load", choices=("idle", "busy", "both"), default="both")
     parser.add_argument("--only", help=f"comma-separated parts of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--profile", action="store_true", help="the stall probe's report for each window run")
+    parser.add_argument("--layout", choices=("every-dock", "default"), default="every-dock",
+                        help="the window's docks: every one shown side by side (the most work per moment), or "
+                             "the layout the app opens with (docks tabbed; only the front ones draw)")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
@@ -230,7 +233,7 @@ def main() -> None:
     loads = ["idle", "busy"] if args.load == "both" else [args.load]
     cores = os.cpu_count() or 1
     print(header(), flush=True)
-    print(f"Xvfb display {os.environ['DISPLAY']}; {args.limit} images, {args.epochs} epochs, fast preset; busy = "
+    print(f"Xvfb display {os.environ['DISPLAY']}; {args.limit} images, {args.epochs} epochs, fast preset; window layout {args.layout}; busy = "
           f"{cores} extra busy-loop processes (one per core)", flush=True)
     results: dict[str, list[dict]] = {load: [] for load in loads}
     with tempfile.TemporaryDirectory(prefix="vaestudio-window-bench-") as home:

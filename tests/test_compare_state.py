@@ -204,6 +204,38 @@ def test_a_column_shows_the_grid_its_run_recorded_without_decoding_it_again(monk
     assert "quantile" not in decoded
 
 
+def test_a_column_of_the_moment_the_explorer_shows_takes_its_encodings(monkeypatch):
+    from vaestudio.core import probes
+    from vaestudio.gui.state.compare import KL_IMAGES
+
+    history = fed_run("a", 32, [0, 4])
+    studio = compared(history)
+    shown = studio.explorer.pictures
+    assert shown.means is not None  # the explorer encoded the test images of the moment it shows
+    encoded = []
+    original = probes.encode
+    monkeypatch.setattr(probes, "encode", lambda *a, **k: encoded.append(a) or original(*a, **k))
+    studio.comparison.want(True)
+    moment = studio.comparison.columns[0]
+    assert moment.loaded and moment.info == shown.info
+    assert encoded == [] and moment.vae is shown.vae  # not encoded again
+    np.testing.assert_allclose(moment.kl_per_dimension,
+                               probes.kl_per_dimension(shown.means[:KL_IMAGES], shown.logvars[:KL_IMAGES]))
+
+
+def test_a_column_of_a_run_the_explorer_does_not_show_encodes_its_own(monkeypatch):
+    from vaestudio.core import probes
+
+    shown, other = fed_run("a", 32, [0, 4]), fed_run("bb", 32, [0, 4])
+    studio = compared(shown, other)
+    encoded = []
+    original = probes.encode
+    monkeypatch.setattr(probes, "encode", lambda *a, **k: encoded.append(a) or original(*a, **k))
+    studio.comparison.want(True)
+    assert all(m.loaded and m.kl_per_dimension is not None for m in studio.comparison.columns)
+    assert len(encoded) == 1 and studio.comparison.columns[1].vae is not studio.explorer.pictures.vae
+
+
 def test_a_conditional_runs_column_reconstructs_and_encodes_each_test_image_with_its_own_class():
     from vaestudio.core import probes
 

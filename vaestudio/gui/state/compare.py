@@ -273,9 +273,10 @@ class Comparison:
         history, info = moment.history, moment.info
         grid_size = history.config.grid_size if history.config is not None else 20
         probes = [p for p in (self._shared_probe(), self.studio.probes.get(id(history))) if p is not None]
+        kept = self._kept_encodings(history, info, probes)
 
         def work(task) -> ComparedMoment:
-            return _pictures(task, moment, grid_size, probes)
+            return _pictures(task, moment, grid_size, probes, kept)
 
         def done(result: ComparedMoment) -> None:
             self._kept[key] = result
@@ -293,6 +294,17 @@ class Comparison:
                 self.failed.emit(f"{history.title()} at {info.label}: {message}")
 
         self._tasks[column] = self.executor.start(work, done, failed, key=f"compare-{column}")
+
+    def _kept_encodings(self, history: RunHistory, info: SnapshotInfo, probes: list) -> tuple | None:
+        """(probe, NumPy VAE, Posterior of the probe's images) of the moment, when the explorer has them and
+        the probe is the one the column uses (the first that fits the model)."""
+        explorer = getattr(self.studio, "explorer", None)
+        for probe in probes if explorer is not None else ():
+            kept = explorer.kept_encodings(history, info, probe)
+            if kept is not None:
+                first = next((p for p in probes if _fits(p, kept[0].architecture)), None)
+                return (probe, *kept) if first is probe else None
+        return None
 
     # -- the cursor preview ----------------------------------------------------------------------------------
     def pace_previews(self, later: Callable[[float, Callable[[], None]], None]) -> None:
@@ -371,17 +383,21 @@ def _recorded_grid(moment: ComparedMoment, grid_size: int, arch) -> np.ndarray |
     return mosaic
 
 
-def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> ComparedMoment:
-    """A column's pictures from its snapshot's weights (a worker thread; checked between parts)."""
+def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list, kept: tuple | None = None) -> ComparedMoment:
+    """A column's pictures from its snapshot's weights (a worker thread; checked between parts). `kept`:
+    (probe, NumPy VAE, Posterior of the probe's images) the explorer computed of this moment, taken as they are."""
     from vaestudio.core import probes as probe_functions
     from vaestudio.core.numpy_vae import NumpyVAE
     from vaestudio.core.zoo.labels import conditional_labels
 
-    weights = moment.history.weights_at(moment.info)
-    if weights is None:
-        return dataclasses.replace(moment, loaded=True, grid=moment.history.mosaic_at(moment.info),
-                                   note="recorded without model weights: only its grid can be shown")
-    vae = NumpyVAE(weights)
+    if kept is not None:
+        vae = kept[1]
+    else:
+        weights = moment.history.weights_at(moment.info)
+        if weights is None:
+            return dataclasses.replace(moment, loaded=True, grid=moment.history.mosaic_at(moment.info),
+                                       note="recorded without model weights: only its grid can be shown")
+        vae = NumpyVAE(weights)
     arch = vae.architecture
     task.check()
     grid = _recorded_grid(moment, grid_size, arch)
@@ -399,9 +415,12 @@ def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list) -> Com
     reconstructions = probe_functions.reconstruct(vae, originals,
                                                   labels=conditional_labels(vae, probe.labels[indices]))
     task.check()
-    posterior = probe_functions.encode(vae, probe.images[:KL_IMAGES],
-                                       conditional_labels(vae, probe.labels[:KL_IMAGES]))
-    kl = probe_functions.kl_per_dimension(posterior.mean, posterior.logvar)
+    if kept is not None and kept[0] is probe:
+        means, logvars = kept[2].mean[:KL_IMAGES], kept[2].logvar[:KL_IMAGES]
+    else:
+        means, logvars = probe_functions.encode(vae, probe.images[:KL_IMAGES],
+                                                conditional_labels(vae, probe.labels[:KL_IMAGES]))
+    kl = probe_functions.kl_per_dimension(means, logvars)
     return dataclasses.replace(moment, loaded=True, vae=vae, grid=grid, originals=originals,
                                reconstructions=reconstructions, kl_per_dimension=kl)
 

@@ -154,6 +154,21 @@ class Explorer:
         """The NumPy VAE of the moment shown (for the cursor preview, synchronous and cheap)."""
         return self.pictures.vae
 
+    def kept_encodings(self, history: RunHistory, info: SnapshotInfo, probe: Probe) -> tuple[Any, Any] | None:
+        """(the NumPy VAE, the encoder's Posterior of every image of `probe`) of `history`'s moment `info`,
+        when this explorer has them in memory; None otherwise. The Compare view takes them instead of
+        encoding the same images with the same weights again (most of a column's time)."""
+        entry = self._moments.get((str(history.folder), id(history), info.index, info.step))
+        if entry is None or "load" not in entry or "encodings" not in entry:
+            return None
+        (probe_id, _classes), values = entry["encodings"]
+        vae = entry["load"][0]
+        if vae is None or probe_id != id(probe):
+            return None
+        from vaestudio.core.probes import Posterior
+
+        return vae, Posterior(values["means"], values["logvars"])
+
     # -- reacting ------------------------------------------------------------------------------------------
     def _kept(self, key: tuple | None) -> dict[str, Any] | None:
         if key is None or key not in self._moments:

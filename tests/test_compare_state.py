@@ -206,7 +206,7 @@ def test_a_column_shows_the_grid_its_run_recorded_without_decoding_it_again(monk
 
 def test_a_column_of_the_moment_the_explorer_shows_takes_its_encodings(monkeypatch):
     from vaestudio.core import probes
-    from vaestudio.gui.state.compare import KL_IMAGES
+    from vaestudio.gui.state.compare_pictures import KL_IMAGES
 
     history = fed_run("a", 32, [0, 4])
     studio = compared(history)

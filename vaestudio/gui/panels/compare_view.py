@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QBoxLayout, QComboBox, QFrame, QGridLayout, QHBox
 
 from vaestudio.gui.qimages import to_pixmap
 from vaestudio.gui.state.alignment import IMAGES, SECONDS, STEP, UNIT_NAMES, UNITS
-from vaestudio.gui.state.compare import MAX_COLUMNS, ComparedMoment
+from vaestudio.gui.state.compare import MAX_COLUMNS
+from vaestudio.gui.state.compare_pictures import ComparedMoment
 from vaestudio.gui.widgets import ElidedLabel, HeldLabel, subscribe
 
 EMPTY_TEXT = ("Tick two to four runs in the Runs list (File → Open run… opens more) to see them side by side "

@@ -13,7 +13,8 @@ Events, one per change: `unit_changed(unit)`, `runs_changed()` (which columns), 
 computed), `preview_changed(column, image | None)`, `snapshots_changed()` (a compared run took a snapshot),
 `view_requested()` (a "Compare…" button asks the window to show the view). Pictures are computed only while a view wants them
 (`want(True)`), one background task per column (gui.state.tasks): a newer request for a column cancels the
-older one; moments already computed are kept (the last MOMENTS_KEPT).
+older one; moments already computed are kept (the last MOMENTS_KEPT). What a column computes, on its worker
+thread, is in gui.state.compare_pictures.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -30,29 +30,12 @@ from psygnal import Signal
 from vaestudio.gui.state.alignment import (DEFAULT_UNIT, SECONDS, UNIT_NAMES, RunClock, checked_unit, clock_of,
                                            images_before_branch)
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
+from vaestudio.gui.state.compare_pictures import ComparedMoment, column_pictures, cursor_image, fits
 from vaestudio.gui.state.tasks import Executor
 
 MAX_COLUMNS = 4
-RECONSTRUCTED = 6  # test images reconstructed per column (one per class, the same in every column)
-KL_IMAGES = 500  # test images whose KL per dimension each column shows
 MOMENTS_KEPT = 32
 PREVIEW_INTERVAL = 1 / 30  # paced (pace_previews): the columns' cursor previews during a drag, at most this often
-
-
-@dataclass(frozen=True, eq=False)
-class ComparedMoment:
-    """One column: a run's snapshot at the shared point, and its pictures once computed."""
-
-    history: RunHistory
-    info: SnapshotInfo | None  # None: the run has no snapshot at or before the point
-    position: float | None = None  # the snapshot's place in the alignment unit
-    loaded: bool = False  # the pictures below are computed (or cannot be)
-    vae: Any = None  # core.numpy_vae.NumpyVAE of the snapshot
-    grid: np.ndarray | None = None  # uint8: z1 x z2, the other coordinates at 0, the tutorial's quantiles
-    originals: np.ndarray | None = None  # uint8 test images reconstructed
-    reconstructions: Any = None  # core.probes.Reconstructions of `originals`
-    kl_per_dimension: np.ndarray | None = None
-    note: str = ""  # why a picture is missing
 
 
 class Comparison:
@@ -276,7 +259,7 @@ class Comparison:
         kept = self._kept_encodings(history, info, probes)
 
         def work(task) -> ComparedMoment:
-            return _pictures(task, moment, grid_size, probes, kept)
+            return column_pictures(task, moment, grid_size, probes, kept)
 
         def done(result: ComparedMoment) -> None:
             self._kept[key] = result
@@ -298,11 +281,10 @@ class Comparison:
     def _kept_encodings(self, history: RunHistory, info: SnapshotInfo, probes: list) -> tuple | None:
         """(probe, NumPy VAE, Posterior of the probe's images) of the moment, when the explorer has them and
         the probe is the one the column uses (the first that fits the model)."""
-        explorer = getattr(self.studio, "explorer", None)
-        for probe in probes if explorer is not None else ():
-            kept = explorer.kept_encodings(history, info, probe)
+        for probe in probes:
+            kept = self.studio.explorer.kept_encodings(history, info, probe)
             if kept is not None:
-                first = next((p for p in probes if _fits(p, kept[0].architecture)), None)
+                first = next((p for p in probes if fits(p, kept[0].architecture)), None)
                 return (probe, *kept) if first is probe else None
         return None
 
@@ -342,10 +324,10 @@ class Comparison:
                 if column < len(self.columns) and self.columns[column].vae is vae:
                     self._show_preview(column, image)
 
-        self.executor.submit(lambda: [_cursor_image(vae, cursor) for vae in vaes], done, key="compare-preview")
+        self.executor.submit(lambda: [cursor_image(vae, cursor) for vae in vaes], done, key="compare-preview")
 
     def _update_preview(self, column: int) -> None:
-        self._show_preview(column, _cursor_image(self.columns[column].vae,
+        self._show_preview(column, cursor_image(self.columns[column].vae,
                                                  np.asarray(self.studio.view.cursor, np.float32)))
 
     def _show_preview(self, column: int, image: np.ndarray | None) -> None:
@@ -355,74 +337,4 @@ class Comparison:
         self.preview_changed.emit(column, image)
 
 
-def _cursor_image(vae, cursor: np.ndarray) -> np.ndarray | None:
-    """The cursor decoded by `vae` (a run of another latent size: the cursor's first coordinates, else 0)."""
-    if vae is None:
-        return None
-    z = np.zeros(vae.architecture.latent_dim, np.float32)
-    z[:min(len(z), len(cursor))] = cursor[:len(z)]
-    return vae.decode_uint8(z[None])[0]
-
-
-def _fits(probe, arch) -> bool:
-    """The probe's images are of the model's size and colour, and a conditional model knows their classes."""
-    return (probe.images.shape[1:3] == (arch.image_size, arch.image_size)
-            and (probe.images.ndim == 3) == (arch.channels == 1)
-            and (not arch.classes or not len(probe.labels) or int(np.max(probe.labels)) < arch.classes))
-
-
-def _recorded_grid(moment: ComparedMoment, grid_size: int, arch) -> np.ndarray | None:
-    """The grid the run recorded with the snapshot, when it is the column's (the tutorial's quantiles over
-    z1 x z2, the other coordinates at 0, a conditional model's first class, `grid_size` tiles a side): the
-    explorer shows the same one, and decoding it again was most of a column's time."""
-    mosaic = moment.history.mosaic_at(moment.info)
-    height, width, _channels = arch.image_shape
-    rows = grid_size if arch.latent_dim > 1 else 1
-    if mosaic is None or mosaic.shape[:2] != (rows * height, grid_size * width):
-        return None
-    return mosaic
-
-
-def _pictures(task, moment: ComparedMoment, grid_size: int, probes: list, kept: tuple | None = None) -> ComparedMoment:
-    """A column's pictures from its snapshot's weights (a worker thread; checked between parts). `kept`:
-    (probe, NumPy VAE, Posterior of the probe's images) the explorer computed of this moment, taken as they are."""
-    from vaestudio.core import probes as probe_functions
-    from vaestudio.core.numpy_vae import NumpyVAE
-    from vaestudio.core.zoo.labels import conditional_labels
-
-    if kept is not None:
-        vae = kept[1]
-    else:
-        weights = moment.history.weights_at(moment.info)
-        if weights is None:
-            return dataclasses.replace(moment, loaded=True, grid=moment.history.mosaic_at(moment.info),
-                                       note="recorded without model weights: only its grid can be shown")
-        vae = NumpyVAE(weights)
-    arch = vae.architecture
-    task.check()
-    grid = _recorded_grid(moment, grid_size, arch)
-    if grid is None:
-        grid = vae.grid(grid_size, (0, 1) if arch.latent_dim > 1 else (0, 0), np.zeros(arch.latent_dim, np.float32),
-                        "quantile")
-    task.check()
-    probe = next((p for p in probes if _fits(p, arch)), None)
-    if probe is None:
-        return dataclasses.replace(moment, loaded=True, vae=vae, grid=grid,
-                                   note="test images not loaded: no reconstructions or KL")
-    indices = list(probe.first_of_each_class()[:RECONSTRUCTED])
-    originals = probe.images[indices]
-    # a conditional model encodes and reconstructs each test image with its own class
-    reconstructions = probe_functions.reconstruct(vae, originals,
-                                                  labels=conditional_labels(vae, probe.labels[indices]))
-    task.check()
-    if kept is not None and kept[0] is probe:
-        means, logvars = kept[2].mean[:KL_IMAGES], kept[2].logvar[:KL_IMAGES]
-    else:
-        means, logvars = probe_functions.encode(vae, probe.images[:KL_IMAGES],
-                                                conditional_labels(vae, probe.labels[:KL_IMAGES]))
-    kl = probe_functions.kl_per_dimension(means, logvars)
-    return dataclasses.replace(moment, loaded=True, vae=vae, grid=grid, originals=originals,
-                               reconstructions=reconstructions, kl_per_dimension=kl)
-
-
-__all__ = ["Comparison", "ComparedMoment", "MAX_COLUMNS", "SECONDS"]
+__all__ = ["Comparison", "MAX_COLUMNS", "SECONDS"]

@@ -3,7 +3,7 @@
 Every picture is a plain function of (the snapshot's weights, some images), computed with the NumPy VAE,
 never with the model in training: the grid for the chosen axes, the test images' encodings (overlay,
 per-dimension KL, active units), the reconstruction strip, the own images' encodings, the interpolation
-strip. Each part is its own task on the executor, so a cheap part (the grid) shows before a dearer one;
+strip (what each part is: gui.state.moment_parts). Each part is its own task on the executor, so a cheap part (the grid) shows before a dearer one;
 a result that arrives after the moment or the view moved on is dropped. Parts kept from an earlier visit
 are published through the executor's `call_soon` when it has one (the window's: one part per turn of the
 event loop, so a scrub back is not one long burst of the UI thread).
@@ -26,8 +26,8 @@ from typing import Any, Callable
 import numpy as np
 from psygnal import Signal
 
-from vaestudio.core.zoo.labels import conditional_labels as _labels, own_image_labels as _own_labels
-from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint, LatentView
+from vaestudio.gui.state.latent_view import LatentView
+from vaestudio.gui.state.moment_parts import OwnEncoding, part_task
 from vaestudio.gui.state.run_history import RunHistory, SnapshotInfo
 from vaestudio.gui.state.tasks import Executor, InlineExecutor  # noqa: F401 (tests import InlineExecutor here)
 
@@ -69,13 +69,6 @@ class Probe:
     def class_name(self, index: int) -> str:
         label = int(self.labels[index])
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
-
-
-@dataclass(frozen=True, eq=False)
-class OwnEncoding:
-    mean: np.ndarray  # (d,)
-    logvar: np.ndarray  # (d,)
-    reconstruction: np.ndarray  # uint8 image
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,70 +310,11 @@ class Explorer:
 
     def _task(self, part: str) -> Callable[[], dict[str, Any]] | None:
         """A function computing one part from copies of what it needs (it runs on another thread)."""
-        from vaestudio.core import probes
-
-        vae, probe, view = self.pictures.vae, self.probe, self.view
+        vae, view = self.pictures.vae, self.view
         if vae is None or vae.architecture.latent_dim != view.latent_dim:
             return None  # no model, or the view is already another run's
-        if part == "grid":
-            n = self.history.config.grid_size if self.history and self.history.config else 20
-            axes, held, spacing = view.axes, np.asarray(view.held, np.float32), self._spacing()
-            chosen = view.decode_class if view.classes else None
-            if chosen == ALL_CLASSES:
-                from vaestudio.core.zoo.class_grid import class_rows
-
-                return lambda: {"grid": class_rows(vae, n, axes[0], held, spacing), "grid_axes": axes,
-                                "grid_spacing": spacing, "grid_class": chosen}
-            return lambda: {"grid": vae.grid(n, axes if vae.architecture.latent_dim > 1 else (0, 0), held, spacing,
-                                             chosen), "grid_axes": axes, "grid_spacing": spacing, "grid_class": chosen}
-        if part == "encodings":
-            if probe is None:
-                return None
-
-            def encodings():
-                posterior = probes.encode(vae, probe.images, _labels(vae, probe.labels))
-                active = probes.active_units(posterior.mean)
-                return {"means": posterior.mean, "logvars": posterior.logvar,
-                        "kl_per_dimension": probes.kl_per_dimension(posterior.mean, posterior.logvar),
-                        "active_variances": active.variances, "active_count": active.count}
-
-            return encodings
-        if part == "reconstructions":
-            if probe is None:
-                return None
-            indices = probe.first_of_each_class() + tuple(i for i in view.reconstruction_extra
-                                                          if 0 <= i < len(probe.images))
-            images, labels = probe.images[list(indices)], _labels(vae, probe.labels[list(indices)])
-            return lambda: {"reconstructions": probes.reconstruct(vae, images, labels=labels),
-                            "reconstruction_indices": indices}
-        if part == "own":
-            own, label = view.own_images, view.single_label
-            if not own:
-                return lambda: {"own": ()}
-
-            def encode_own():
-                inputs = np.stack([image.inputs for image in own])
-                labels = _own_labels(vae, own, label)
-                mean, logvar = vae.encode(inputs, labels)
-                recon = vae.decode_uint8(mean, labels)
-                return {"own": tuple(OwnEncoding(mean[i], logvar[i], recon[i]) for i in range(len(own)))}
-
-            return encode_own
-        if part == "interpolation":
-            ends = (view.endpoint_a, view.endpoint_b)
-            if any(end is None for end in ends):
-                return lambda: {"interpolation": None}
-            method, frames, own = view.interpolation_method, view.interpolation_frames, view.own_images
-            label = view.single_label
-
-            def interpolation():  # endpoints are encoded here, off the UI thread (a drawing updates often)
-                z = [_endpoint_z(vae, end, probe, own, label) for end in ends]
-                if any(v is None for v in z):
-                    return {"interpolation": None}
-                return {"interpolation": probes.interpolate(vae, z[0], z[1], frames, method, label)}
-
-            return interpolation
-        raise ValueError(f"unknown part {part!r}")
+        n = self.history.config.grid_size if self.history and self.history.config else 20
+        return part_task(part, vae, self.probe, view, n, self._spacing())
 
     def event_of(self, part: str):
         """The signal announcing `part` ("moment" or one of PARTS)."""
@@ -394,21 +328,3 @@ class Explorer:
 
     def _report(self, message: str) -> None:
         self.failed.emit(message)
-
-
-def _endpoint_z(vae, endpoint: Endpoint, probe: Probe | None, own_images, label: int | None = None
-                ) -> np.ndarray | None:
-    """An endpoint's latent point at this moment: test and own images are encoded by this moment's model
-    (a conditional model's test image with its true class, an own image with its class or `label`)."""
-    from vaestudio.core import probes
-
-    if endpoint.kind == "point":
-        return np.asarray(endpoint.z, np.float32)
-    if endpoint.kind == "test" and probe is not None and 0 <= endpoint.index < len(probe.images):
-        chosen = slice(endpoint.index, endpoint.index + 1)
-        return probes.encode(vae, probe.images[chosen], _labels(vae, probe.labels[chosen])).mean[0]
-    if endpoint.kind == "own" and 0 <= endpoint.index < len(own_images):
-        image = own_images[endpoint.index]
-        return vae.encode(image.inputs[None], _own_labels(vae, (image,), label))[0][0]
-    return None
-

@@ -15,6 +15,8 @@ sgemm with OpenBLAS on all cores and a one-thread sgemm times the cores (issue 2
 Contenders:
   vaestudio      its TrainingSteps as the Trainer drives them (train_levers.VaestudioSteps: tf.data shuffle
                  of uint8 images, 16 steps per compiled call), float32
+  vaestudio-whole  the same with TensorFlow's own thread settings and whole batches (VAESTUDIO_CPU_SPLIT=0,
+                 core/tf/threads.py), as before 2026-12-07
   vaestudio-keras  the same with Keras' own output layer (vaestudio.core.tf.output_layer.ENABLED = False)
   article        the tutorial's own code (tutorial_reference.py): a tf.function per step, a Python loop
                  over a tf.data pipeline of float32 images
@@ -42,7 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from machine import header  # noqa: E402
 
-DEFAULT = "vaestudio,vaestudio-keras,article,torch-eager-1t,torch-compile-1t,sgemm"
+DEFAULT = "vaestudio,vaestudio-whole,vaestudio-keras,article,torch-eager-1t,torch-compile-1t,sgemm"
 TORCH_PYTHON = "/work/torchvenv/bin/python"
 
 
@@ -131,7 +133,8 @@ def run_child(name: str, batches: list[int], images: int, torch_python: str) -> 
         return {int(b): float(r) for b, r in re.findall(r"RATE batch=(\d+) images_per_second=([\d.]+)", result.stdout)}
     command = [sys.executable, __file__, "--child", name, "--batch", ",".join(map(str, batches)),
                "--images", str(images)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    env = {**os.environ, "VAESTUDIO_CPU_SPLIT": "0"} if name == "vaestudio-whole" else None
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     match = re.search(r"RESULT (.*)", result.stdout)
     if not match:
         print(f"  {name} failed: {(result.stderr.strip().splitlines() or ['no output'])[-1][:200]}", flush=True)
@@ -160,7 +163,7 @@ def main() -> None:
             print("RESULT " + json.dumps(child_sgemm()))
         else:
             rates = (child_article(batches, args.images) if args.child == "article" else
-                     child_vaestudio(batches, args.images, fast_output=args.child == "vaestudio"))
+                     child_vaestudio(batches, args.images, fast_output=args.child != "vaestudio-keras"))
             print("RESULT " + json.dumps(rates))
         return
     names = args.only.split(",")

@@ -60,6 +60,10 @@ class VaestudioSteps:
         from vaestudio.core.tf.model import build_cvae
         from vaestudio.core.tf.steps import Schedule, TrainingSteps
 
+        from vaestudio.core.tf.quiet import import_tensorflow
+        from vaestudio.core.tf.threads import batch_parts
+
+        import_tensorflow()  # its CPU threads planned (core/tf/threads.py), as in the app
         arch = Architecture(2)
         keras.utils.set_random_seed(seed)
         previous = keras.config.dtype_policy()
@@ -68,6 +72,7 @@ class VaestudioSteps:
             self.model = build_cvae(arch)
         finally:
             keras.config.set_dtype_policy(previous)
+        self.model.batch_parts = batch_parts()  # as training's builder sets it
         optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(self.model.trainable_variables)
         self.inputs = InputPipeline(data, arch, batch, seed)

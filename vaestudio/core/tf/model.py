@@ -110,16 +110,23 @@ class CVAE(keras.Model):
         self.encoder = build_encoder(self.architecture)
         self.decoder = build_decoder(self.architecture)
 
+    # Into how many parts `encode` and `decode` split a batch: independent chains of single-thread operations
+    # on a CPU (core/tf/threads.py). Set by the training's builder; 1 (whole batches) for any other model.
+    batch_parts = 1
+
     def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        mean, logvar = tf.split(self.encoder(x), num_or_size_splits=2, axis=1)
+        mean, logvar = tf.split(in_parts(self.encoder, x, self.batch_parts), num_or_size_splits=2, axis=1)
         return mean, logvar
 
     def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
         """The decoder's logits (probabilities with `apply_sigmoid`); the same layers and weights as
         `self.decoder(z)`, its stride-1 output layer computed the faster way (`output_convolution`)."""
-        logits = z
-        for layer in self.decoder.layers:
-            logits = output_convolution(layer, logits) if is_output_convolution(layer) else layer(logits)
+        def layers(logits):
+            for layer in self.decoder.layers:
+                logits = output_convolution(layer, logits) if is_output_convolution(layer) else layer(logits)
+            return logits
+
+        logits = in_parts(layers, z, self.batch_parts)
         return tf.sigmoid(logits) if apply_sigmoid else logits
 
     def prior_log_prob(self, z: tf.Tensor) -> tf.Tensor:
@@ -156,6 +163,22 @@ class CVAE(keras.Model):
 
     def get_config(self) -> dict:
         return {**self.architecture.to_dict(), "name": self.name}
+
+
+def in_parts(function, inputs: tf.Tensor, parts: int) -> tf.Tensor:
+    """`function(inputs)` for a function that treats each image of a batch on its own, computed on `parts`
+    equal slices of the batch and concatenated: independent chains of operations, which TensorFlow runs at
+    once on its inter-op threads (threads.py). The batch is padded with zeros to a multiple of `parts`, at
+    least one image each (oneDNN's convolutions refuse an empty batch); the padding's outputs are dropped,
+    so it adds nothing to any gradient."""
+    if parts < 2:
+        return function(inputs)
+    count = tf.shape(inputs)[0]
+    size = tf.maximum((count + parts - 1) // parts, 1)
+    paddings = tf.concat([[[0, size * parts - count]], tf.zeros([len(inputs.shape) - 1, 2], tf.int32)], 0)
+    padded = tf.pad(inputs, paddings)
+    outputs = [function(padded[part * size:(part + 1) * size]) for part in range(parts)]
+    return tf.concat(outputs, 0)[:count]
 
 
 def build_cvae(architecture_or_latent_dim: Architecture | int = 2) -> CVAE:

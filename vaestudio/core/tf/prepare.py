@@ -64,6 +64,10 @@ def build_training(config: TrainConfig, strategy=None, compile_now: bool = False
             keras.config.set_dtype_policy(previous)
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
+    if strategy is None:  # one device: on a CPU, batches in parts for its cores (threads.py)
+        from vaestudio.core.tf.threads import batch_parts
+
+        model.batch_parts = batch_parts()
     points = grid_points(config.grid_size, architecture.latent_dim)
     if architecture.classes:  # a conditional model's grid: for numpy_vae.DEFAULT_CLASS
         from vaestudio.core.numpy_vae import one_hot

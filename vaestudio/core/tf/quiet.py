@@ -29,7 +29,8 @@ _done = False
 
 
 def import_tensorflow():
-    """Import TensorFlow (and list its devices) once, quietly; returns the module."""
+    """Import TensorFlow (and list its devices) once, quietly, with its CPU threads planned (threads.py);
+    returns the module."""
     global _done
     with _lock:
         if _done:
@@ -41,6 +42,9 @@ def import_tensorflow():
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")  # cuInit happens here
+        from vaestudio.core.tf.threads import plan_threads
+
+        plan_threads(tf)  # before TensorFlow's first operation
         _done = True
         return tf
 

@@ -265,7 +265,7 @@ class TrainingSteps:
 
         @tf.function(autograph=False)
         def grid():
-            return tf.cast(model.decoder(self.grid_points, training=False), tf.float32)
+            return tf.cast(model.decode(self.grid_points), tf.float32)
 
         self._train_chunk, self._test_sums, self._grid = train_chunk, test_sums, grid
 

@@ -6,8 +6,9 @@ about 0.85 of twice one core's speed. Instead, on a machine without a GPU and wi
 each operation runs on one thread (intra-op 1) and as many operations at once as there are cores
 (inter-op = cores), and the CVAE splits every batch it encodes or decodes into that many parts
 (`model.CVAE.batch_parts`): independent chains of operations, forward and backward, that meet only where
-the gradients of the weights are summed. Measured on a 2-core Zen 4 (benchmarks/RESULTS.md): ×1.15–1.4
-training throughput. Machines with more cores keep TensorFlow's defaults (not measured here).
+the gradients of the weights are summed. Measured on a 2-core Zen 4 (benchmarks/RESULTS.md, fifth round):
+×1.11–1.20 training throughput idle, ×1.18 busy. Machines with more cores keep TensorFlow's defaults (not
+measured here).
 
 The setting must be made before TensorFlow's first operation, so `quiet.import_tensorflow` makes it;
 `VAESTUDIO_CPU_SPLIT=0` keeps TensorFlow's defaults (and whole batches), for comparisons.

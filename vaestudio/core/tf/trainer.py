@@ -176,6 +176,9 @@ class Trainer:
         prepares them before Start), else built here, and compiled at their first call."""
         import contextlib
 
+        from vaestudio.core.tf.quiet import import_tensorflow
+
+        import_tensorflow()  # its CPU threads planned before its first operation (threads.py), if not yet
         import keras
 
         from vaestudio.core.tf.device import DevicePlan, plan_devices

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import struct
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Sequence
@@ -115,19 +116,28 @@ class CVAE(keras.Model):
     batch_parts = 1
 
     def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        mean, logvar = tf.split(in_parts(self.encoder, x, self.batch_parts), num_or_size_splits=2, axis=1)
+        if self.batch_parts > 1:
+            x = in_parts(_part_functions(self)[0], x, self.batch_parts)
+        else:
+            x = self.encoder(x)
+        mean, logvar = tf.split(x, num_or_size_splits=2, axis=1)
         return mean, logvar
 
     def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
         """The decoder's logits (probabilities with `apply_sigmoid`); the same layers and weights as
         `self.decoder(z)`, its stride-1 output layer computed the faster way (`output_convolution`)."""
-        def layers(logits):
-            for layer in self.decoder.layers:
-                logits = output_convolution(layer, logits) if is_output_convolution(layer) else layer(logits)
-            return logits
-
-        logits = in_parts(layers, z, self.batch_parts)
+        if self.batch_parts > 1:
+            logits = in_parts(_part_functions(self)[1], z, self.batch_parts)
+        else:
+            logits = self.decoder_logits(z)
         return tf.sigmoid(logits) if apply_sigmoid else logits
+
+    def decoder_logits(self, z: tf.Tensor) -> tf.Tensor:
+        """The decoder's layers on `z`, the output layer as `output_convolution`."""
+        logits = z
+        for layer in self.decoder.layers:
+            logits = output_convolution(layer, logits) if is_output_convolution(layer) else layer(logits)
+        return logits
 
     def prior_log_prob(self, z: tf.Tensor) -> tf.Tensor:
         """log p(z) in float32 over the last axis of `z` (..., d): the standard normal's, or the VampPrior's
@@ -163,6 +173,20 @@ class CVAE(keras.Model):
 
     def get_config(self) -> dict:
         return {**self.architecture.to_dict(), "name": self.name}
+
+
+_PART_FUNCTIONS: "weakref.WeakKeyDictionary[CVAE, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _part_functions(model: CVAE) -> tuple:
+    """The model's encoder and decoder as compiled functions of one part of a batch, traced once each (per
+    dtype) and called for every part by every graph that encodes or decodes: the parts cost no extra tracing."""
+    functions = _PART_FUNCTIONS.get(model)
+    if functions is None:
+        functions = (tf.function(model.encoder.__call__, autograph=False, reduce_retracing=True),
+                     tf.function(model.decoder_logits, autograph=False, reduce_retracing=True))
+        _PART_FUNCTIONS[model] = functions
+    return functions
 
 
 def in_parts(function, inputs: tf.Tensor, parts: int) -> tf.Tensor:

@@ -33,13 +33,16 @@ if sys.argv[1] == "started":  # TensorFlow ran an operation before vaestudio imp
     import tensorflow as tf
     tf.constant(1.0) + 1.0
 from vaestudio.core.config import TrainConfig
-from vaestudio.core.tf.quiet import import_tensorflow
-from vaestudio.core.tf.prepare import build_training
-tf = import_tensorflow()
-parts = build_training(TrainConfig.from_preset("custom", epochs=1, batch_size=8, grid_size=2))
+from vaestudio.core.data import synthetic_dataset
+from vaestudio.core.events import Started
+from vaestudio.core.tf.trainer import Trainer
+import tensorflow as tf
+config = TrainConfig.from_preset("custom", epochs=1, batch_size=8, grid_size=2, snapshot_every=0)
+trainer = Trainer(config, synthetic_dataset(n_train=16, n_test=8, seed=1))
+device = next(event.device for event in trainer.events() if isinstance(event, Started))
 print(json.dumps({"intra": tf.config.threading.get_intra_op_parallelism_threads(),
                   "inter": tf.config.threading.get_inter_op_parallelism_threads(),
-                  "model": parts.model.batch_parts}))
+                  "model": trainer.model.batch_parts, "device": device}))
 """
 
 
@@ -55,14 +58,16 @@ def test_a_fresh_process_runs_each_operation_on_one_thread_and_its_model_splits_
     expected = planned_parts(usable_cores(), has_gpu=False)
     seen = _child("fresh")
     if expected > 1:
-        assert seen == {"intra": 1, "inter": expected, "model": expected}
+        assert (seen["intra"], seen["inter"], seen["model"]) == (1, expected, expected)
+        assert seen["device"].startswith("CPU") and f"each batch in {expected} parts" in seen["device"]
     else:
-        assert seen["model"] == 1
+        assert seen["model"] == 1 and "parts" not in seen["device"]
 
 
 def test_the_split_can_be_turned_off_and_a_tensorflow_already_started_keeps_its_threads():
-    assert _child("fresh", VAESTUDIO_CPU_SPLIT="0") == {"intra": 0, "inter": 0, "model": 1}
-    assert _child("started") == {"intra": 0, "inter": 0, "model": 1}
+    for seen in (_child("fresh", VAESTUDIO_CPU_SPLIT="0"), _child("started")):
+        assert (seen["intra"], seen["inter"], seen["model"]) == (0, 0, 1)
+        assert "parts" not in seen["device"]
 
 
 @pytest.mark.parametrize("count", [1, 2, 5, 16])

@@ -17,8 +17,8 @@ from vaestudio.core.weights import VaeWeights
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
-from vaestudio.core.tf.model import (build_cvae, check_model_file, decode_grid, load_model,  # noqa: E402
-                                     model_from_weights, save_model)
+from vaestudio.core.tf.model import build_cvae, decode_grid, model_from_weights  # noqa: E402
+from vaestudio.core.tf.model_file import check_model_file, load_model, save_model  # noqa: E402
 
 
 def rewrite_member(source, target, name, data: bytes, compress=zipfile.ZIP_STORED):
@@ -226,7 +226,7 @@ def test_a_crafted_latent_dim_is_refused_fast_and_small(tmp_path):
     assert 250_000 < crafted.stat().st_size < 400_000
     script = (
         "import json, resource, sys, time\n"
-        "from vaestudio.core.tf.model import load_model\n"
+        "from vaestudio.core.tf.model_file import load_model\n"
         "from vaestudio.core.errors import ModelFileError\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "start = time.perf_counter()\n"

@@ -152,7 +152,7 @@ def test_divergence_is_reported_and_good_weights_are_saved(idx_folder, tmp_path,
     err = capsys.readouterr().err
     assert code == 2
     assert "diverged" in err and f"vaestudio train --resume {run} --lr 10" in err
-    from vaestudio.core.tf.model import load_model
+    from vaestudio.core.tf.model_file import load_model
 
     model = load_model(run / "model.keras")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())

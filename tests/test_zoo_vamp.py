@@ -85,7 +85,8 @@ def test_the_elbo_and_the_iwae_estimate_use_the_vampprior(vamp_weights):
 
 
 def test_vamp_weights_and_models_keep_their_prior(vamp_weights, tmp_path):
-    from vaestudio.core.tf.model import load_model, model_from_weights, save_model
+    from vaestudio.core.tf.model import model_from_weights
+    from vaestudio.core.tf.model_file import load_model, save_model
 
     path = vamp_weights.save(tmp_path / "w.npz")
     loaded = VaeWeights.load(path)

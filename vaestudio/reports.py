@@ -173,7 +173,7 @@ def _from_model(path: Path) -> Subject:
     from vaestudio.core.tf.quiet import import_tensorflow
 
     import_tensorflow()
-    from vaestudio.core.tf.model import load_model
+    from vaestudio.core.tf.model_file import load_model
     from vaestudio.core.weights import VaeWeights
 
     model = load_model(path)

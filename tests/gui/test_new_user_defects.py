@@ -9,7 +9,8 @@ import pytest
 def plain_model(tmp_path_factory, recorded_run):
     """A `.keras` model of the recorded 2-d run with no side-car settings (a model file handed to a user)."""
     from vaestudio.core.store.run_folder import RunFolder
-    from vaestudio.core.tf.model import model_from_weights, save_model
+    from vaestudio.core.tf.model import model_from_weights
+    from vaestudio.core.tf.model_file import save_model
 
     path, _config = recorded_run
     store = RunFolder(path).snapshots

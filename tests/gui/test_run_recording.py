@@ -196,7 +196,7 @@ def test_divergence_is_explained_and_the_good_weights_are_saved(qtbot, window):
     assert title == "Training diverged" and "learning rate 100" in text and "lower" in text
     folder = window.studio.active.folder
     assert str(folder) in text
-    from vaestudio.core.tf.model import load_model
+    from vaestudio.core.tf.model_file import load_model
 
     model = load_model(folder / "model.keras")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())

@@ -520,7 +520,8 @@ def _start_up(tmp_path):
 def _first_second(tmp_path, recorded_run):
     """Issue 9 #6's process: two models opened in a fresh window, the first during TensorFlow's start-up."""
     from vaestudio.core.store.run_folder import RunFolder
-    from vaestudio.core.tf.model import model_from_weights, save_model
+    from vaestudio.core.tf.model import model_from_weights
+    from vaestudio.core.tf.model_file import save_model
 
     path, _config = recorded_run
     store = RunFolder(path).snapshots

@@ -214,7 +214,7 @@ class RunOpener(QObject):
 
         def load():
             from vaestudio.core.model_settings import model_settings
-            from vaestudio.core.tf.model import load_model
+            from vaestudio.core.tf.model_file import load_model
             from vaestudio.core.weights import VaeWeights
 
             model = load_model(path)
@@ -251,7 +251,8 @@ class RunOpener(QObject):
 
         def save():
             from vaestudio.core.errors import ExportError
-            from vaestudio.core.tf.model import model_from_weights, save_model
+            from vaestudio.core.tf.model import model_from_weights
+            from vaestudio.core.tf.model_file import save_model
 
             weights = history.weights_at(info)
             if weights is None:

@@ -38,6 +38,7 @@ def import_tensorflow_for_the_window(cpu_only: bool, split_cpu: int = 1) -> tupl
     # Import what training and model files need now, not when Start is pressed: an import holds the
     # interpreter for long stretches, which would freeze the window mid-run.
     import vaestudio.core.tf.model  # noqa: F401
+    import vaestudio.core.tf.model_file  # noqa: F401
     import vaestudio.core.tf.objective  # noqa: F401
     import vaestudio.core.tf.prepare  # noqa: F401
     import vaestudio.core.tf.trainer  # noqa: F401

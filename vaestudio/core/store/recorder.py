@@ -126,7 +126,7 @@ class RunRecorder:
         waits for: the model's error, else the pictures', is raised after both are done."""
         import threading
 
-        from vaestudio.core.tf.model import save_model
+        from vaestudio.core.tf.model_file import save_model
 
         pictures: dict[str, object] = {}
 

@@ -17,6 +17,7 @@ The setting must be made before TensorFlow's first operation, so `quiet.import_t
 from __future__ import annotations
 
 import os
+import weakref
 
 MAX_CORES = 4
 SPLIT_ENV = "VAESTUDIO_CPU_SPLIT"
@@ -60,3 +61,37 @@ def batch_parts(tf=None) -> int:
     intra = tf.config.threading.get_intra_op_parallelism_threads()
     inter = tf.config.threading.get_inter_op_parallelism_threads()
     return inter if intra == 1 and 2 <= inter <= MAX_CORES else 1
+
+
+_PART_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def part_functions(model) -> tuple:
+    """A CVAE's encoder and decoder as compiled functions of one part of a batch, traced once each (per
+    dtype) and called for every part by every graph that encodes or decodes: the parts cost no extra tracing."""
+    functions = _PART_FUNCTIONS.get(model)
+    if functions is None:
+        import tensorflow as tf
+
+        functions = (tf.function(model.encoder.__call__, autograph=False, reduce_retracing=True),
+                     tf.function(model.decoder_logits, autograph=False, reduce_retracing=True))
+        _PART_FUNCTIONS[model] = functions
+    return functions
+
+
+def in_parts(function, inputs, parts: int):
+    """`function(inputs)` for a function that treats each image of a batch on its own, computed on `parts`
+    equal slices of the batch and concatenated: independent chains of operations, which TensorFlow runs at
+    once on its inter-op threads (`plan_threads`). The batch is padded with zeros to a multiple of `parts`, at
+    least one image each (oneDNN's convolutions refuse an empty batch); the padding's outputs are dropped,
+    so it adds nothing to any gradient."""
+    if parts < 2:
+        return function(inputs)
+    import tensorflow as tf
+
+    count = tf.shape(inputs)[0]
+    size = tf.maximum((count + parts - 1) // parts, 1)
+    paddings = tf.concat([[[0, size * parts - count]], tf.zeros([len(inputs.shape) - 1, 2], tf.int32)], 0)
+    padded = tf.pad(inputs, paddings)
+    outputs = [function(padded[part * size:(part + 1) * size]) for part in range(parts)]
+    return tf.concat(outputs, 0)[:count]

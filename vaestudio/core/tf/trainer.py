@@ -103,9 +103,8 @@ class Trainer:
         steps_per_epoch = self.steps_per_epoch
         plan = self.plan
         device = plan.label if plan is not None and plan.distributed else self.device or _device_name()
-        parts = getattr(self.model, "batch_parts", 1)
-        if parts > 1:  # core/tf/threads.py
-            device += f", each batch in {parts} parts, one per core"
+        if self.model.batch_parts > 1:  # core/tf/threads.py
+            device += f", each batch in {self.model.batch_parts} parts, one per core"
         yield Started(cfg.epochs, steps_per_epoch, state.epoch + 1, device, precision, start_step=state.step,
                       replicas=plan.replicas if plan is not None else 1)
         if self.first_snapshot:

@@ -4,9 +4,10 @@ JSON line on stdout.
     headless  `vaestudio train --preset fast` as the command line runs it: the time of each epoch's end
     window    the window (every dock shown side by side, memory settled as the app does) training the same,
               while from the end of epoch 1 on a 60 Hz drag moves the latent cursor along a spiral and once
-              a second the timeline steps one snapshot back (then follows again); a 10 ms UI-thread timer
-              records the gaps between its ticks (a gap over 50 ms is a stall). --profile adds the stall
-              probe's report (ui_stall_probe.py) on stderr
+              a second the timeline steps one snapshot back (then follows again; --interaction none: the
+              user only watches); a 10 ms UI-thread timer records the gaps between its ticks (a gap over
+              50 ms is a stall); the CPU seconds of the process, its UI thread and the X server over the same
+              time. --profile adds the stall probe's report (ui_stall_probe.py) on stderr
     close     the app as `vaestudio` starts it (app.run): once the window is built and training has made
               its first snapshot, it closes the window as the close button does; the parent times the
               process's end from the "closing" line and looks for the checkpoint in the run folder
@@ -37,10 +38,13 @@ class _EpochClock(io.TextIOBase):
 
     def __init__(self):
         self.epoch_times: list[float] = []
+        self.epoch_cpu: list[float] = []
 
     def write(self, text: str) -> int:
         if text.startswith("Epoch:"):
             self.epoch_times.append(time.perf_counter())
+            times = os.times()
+            self.epoch_cpu.append(times.user + times.system)
         return len(text)
 
 
@@ -55,7 +59,8 @@ def run_headless(limit: int, epochs: int) -> dict:
         code = train_command(args, out=clock)
     if code != 0:
         raise SystemExit(f"vaestudio train exited {code}")
-    return {"epoch_times": clock.epoch_times}
+    cpu = {"process": clock.epoch_cpu[-1] - clock.epoch_cpu[0], "wall": clock.epoch_times[-1] - clock.epoch_times[0]}
+    return {"epoch_times": clock.epoch_times, "cpu": cpu}
 
 
 # -- the window while it trains --------------------------------------------------------------------------
@@ -76,7 +81,46 @@ def show_every_dock(window) -> None:
         previous[area] = dock
 
 
-def run_window(limit: int, epochs: int, profile: bool = False, layout: str = "every-dock") -> dict:
+def x_server_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this display's X server so far: the Xvfb process painting the window
+    (NaN when it cannot be found)."""
+    display = os.environ.get("DISPLAY", "")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if "(Xvfb)" in text and display.encode() in cmdline:
+            fields = text.rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return math.nan
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this process's threads, summed by their names (Linux; empty elsewhere)."""
+    totals: dict[str, float] = {}
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        name = name.rstrip("0123456789-_ ") or name  # numbered pool threads together
+        fields = text.rsplit(")", 1)[1].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
+def cpu_now() -> dict:
+    """The CPU seconds so far of this process, of its UI thread (the caller) and of the X server."""
+    times = os.times()
+    return {"process": times.user + times.system, "ui": time.thread_time(), "x_server": x_server_cpu_seconds(),
+            "wall": time.perf_counter(), "threads": thread_cpu_seconds()}
+
+
+def run_window(limit: int, epochs: int, profile: bool = False, layout: str = "every-dock",
+               interaction: str = "drag-and-scrub") -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -170,8 +214,10 @@ def run_window(limit: int, epochs: int, profile: bool = False, layout: str = "ev
     window.controls.start_button.click()
     wait_until(lambda: epoch_times or not studio.is_training, 900, "the first epoch", poll_ms=20)
     watch.start()
-    drag.start()
-    scrubber.start()
+    if interaction == "drag-and-scrub":
+        drag.start()
+        scrubber.start()
+    cpu_start = cpu_now()
     if probe is not None:
         import cProfile
 
@@ -179,6 +225,7 @@ def run_window(limit: int, epochs: int, profile: bool = False, layout: str = "ev
         probe.start()
         profiler.enable()
     wait_until(lambda: not studio.is_training, 3600, "training to finish", poll_ms=20)
+    cpu_end = cpu_now()
     watch.stop()
     for timer in (drag, scrubber, poll):
         timer.stop()
@@ -195,7 +242,10 @@ def run_window(limit: int, epochs: int, profile: bool = False, layout: str = "ev
     if error:
         raise SystemExit(error)
     return {"epoch_times": epoch_times, "drags_ms": drags, "scrubs_ms": scrubs, "moves": moves[0],
-            "gaps_ms": watch.gaps, "platform": app.platformName()}
+            "gaps_ms": watch.gaps, "platform": app.platformName(),
+            "cpu": {k: cpu_end[k] - cpu_start[k] for k in cpu_start if k != "threads"},
+            "threads": {name: seconds - cpu_start["threads"].get(name, 0.0)
+                        for name, seconds in cpu_end["threads"].items()}}
 
 
 def print_ui_profile(profiler, rows: int = 45) -> None:
@@ -265,11 +315,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--layout", choices=("every-dock", "default"), default="every-dock")
+    parser.add_argument("--interaction", choices=("drag-and-scrub", "none"), default="drag-and-scrub")
     args = parser.parse_args()
     if args.kind == "headless":
         result = run_headless(args.limit, args.epochs)
     elif args.kind == "window":
-        result = run_window(args.limit, args.epochs, args.profile, args.layout)
+        result = run_window(args.limit, args.epochs, args.profile, args.layout, args.interaction)
     else:
         result = run_close(args.limit)
     print(json.dumps(result), flush=True)

@@ -17,6 +17,7 @@ import numpy as np
 from vaestudio.core.architecture import Architecture
 
 TEST_BATCH = 1000
+PREFETCH = 2  # batches made ahead of the step that needs them (the images are in memory: 2 keep the step fed)
 
 
 class InputFormat:
@@ -69,21 +70,34 @@ class InputPipeline(InputFormat):
             test = (test, _labels(dataset.test_labels, len(test), architecture.classes))
         self.train_count = len(dataset.train_images)
         self.train = tf.data.Dataset.from_tensor_slices(train)
-        self.test = tf.data.Dataset.from_tensor_slices(test).batch(TEST_BATCH).prefetch(tf.data.AUTOTUNE)
+        self.test = _fixed(tf.data.Dataset.from_tensor_slices(test).batch(TEST_BATCH).prefetch(PREFETCH))
 
     def epoch_iterator(self, epoch: int, skip: int = 0):
-        """A fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed run sees the same order;
-        `skip` batches already trained on before an interruption. On several devices its elements are
-        (images, positions in the global batch, the global batch's size for each image), split across
-        the replicas."""
-        tf = self.tf
+        """An iterator over `epoch_batches(epoch, skip)` (split across the replicas on several devices)."""
+        batches = self.epoch_batches(epoch, skip)
+        return iter(batches if self.strategy is None else self.strategy.experimental_distribute_dataset(batches))
+
+    def epoch_batches(self, epoch: int, skip: int = 0):
+        """The training batches of `epoch`: a fresh shuffle for each epoch, seeded by (seed, epoch) so a resumed
+        run sees the same order; `skip` batches already trained on before an interruption. On several devices
+        its elements are (images, positions in the global batch, the global batch's size for each image)."""
         shuffled = self.train.shuffle(self.train_count, seed=self.seed * 10_007 + epoch,
                                       reshuffle_each_iteration=False)
         batches = shuffled.batch(self.batch_size).skip(skip)
-        if self.strategy is None:
-            return iter(batches.prefetch(tf.data.AUTOTUNE))
-        batches = batches.map(_with_positions).prefetch(tf.data.AUTOTUNE)
-        return iter(self.strategy.experimental_distribute_dataset(batches))
+        if self.strategy is not None:
+            batches = batches.map(_with_positions)
+        return _fixed(batches.prefetch(PREFETCH))
+
+
+def _fixed(dataset):
+    """`dataset` without tf.data's autotuning. Its tuning thread made freeing a used iterator wait for it:
+    0.3-4.8 s at about one epoch end in three (fast preset, 9600 images; a 2-core Zen 4), the training
+    thread blocked in tf.data's thread-pool teardown meanwhile. In-memory images need no tuning."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def _with_positions(*batch):

@@ -197,9 +197,11 @@ def misses(load: str, r: dict) -> list[str]:
 def describe(r: dict) -> str:
     parts = []
     if "stall" in r:
-        parts.append(f"images/s headless {r['headless']:.0f}, window {r['window']:.0f} (x{r['ratio']:.2f}); drag "
-                     f"{r['drags']} of {r['moves']} moves p50 {r['drag_p50']:.1f} p95 {r['drag']:.1f} ms; scrub "
-                     f"{r['scrubs']} steps p50 {r['scrub_p50']:.0f} p95 {r['scrub']:.0f} ms; stalls > 50 ms "
+        user = (f"drag {r['drags']} of {r['moves']} moves p50 {r['drag_p50']:.1f} p95 {r['drag']:.1f} ms; scrub "
+                f"{r['scrubs']} steps p50 {r['scrub_p50']:.0f} p95 {r['scrub']:.0f} ms" if r["moves"] else
+                "the user only watching (no drag, no scrub)")
+        parts.append(f"images/s headless {r['headless']:.0f}, window {r['window']:.0f} (x{r['ratio']:.2f}); "
+                     f"{user}; stalls > 50 ms "
                      f"{r['over50']} of {r['ticks']} ticks, longest {', '.join(f'{g:.0f}' for g in r['top_gaps'])} ms; "
                      f"cores busy: headless {r['cores_headless']:.2f}, window process {r['cores_window']:.2f} (its UI "
                      f"thread {r['cores_ui']:.2f}), X server {r['cores_x']:.2f}")

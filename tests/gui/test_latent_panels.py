@@ -552,7 +552,7 @@ def test_a_recorded_run_explored_with_background_workers(qtbot, recorded, data, 
     qtbot.waitUntil(lambda: studio.explorer.pictures.grid is not None and studio.explorer.pictures.grid is not grid,
                     timeout=5000)
     qtbot.waitUntil(lambda: win.plane.grid_item.shown[0] is studio.explorer.pictures.grid, timeout=2000)
-    assert win.plane.moment_label.text() == history.snapshots[0].label
+    assert studio.explorer.pictures.info.label == history.snapshots[0].label
     executor.wait(5000)
 
 

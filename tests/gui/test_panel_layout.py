@@ -15,7 +15,7 @@ from collections import Counter
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSettings, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from random_weights import random_weights
 from vaestudio.core.architecture import Architecture
@@ -253,7 +253,26 @@ def test_the_readout_under_the_plane_is_readable(qtbot, studio, commands, data):
                                                  Qt.KeyboardModifier.NoModifier))
     assert "under the mouse: z1 = +0.5" in win.plane.hover_label.text()
     assert text_contrast(win.plane.hover_label) >= 4.5
-    assert win.plane.moment_label.text() and text_contrast(win.plane.moment_label) >= 4.5
+
+
+def test_the_moment_is_named_once_under_the_plane_by_the_timeline(qtbot, studio, commands, data):
+    """The plane and the timeline as the window's central area shows them: the moment's name appears once."""
+    history = live_run(studio, data, snapshots=3)
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    plane, timeline = LatentPlanePanel(studio, commands), TimelinePanel(studio, commands)
+    layout.addWidget(plane, 1)
+    layout.addWidget(timeline)
+    qtbot.addWidget(central)
+    central.resize(900, 700)
+    central.show()
+    qtbot.waitExposed(central)
+    for index in (1, 2):
+        history.select(index)
+        QApplication.processEvents()
+        label = history.snapshots[index].label
+        showing = [w.text() for w in central.findChildren(QLabel) if w.isVisible() and label in w.text()]
+        assert showing == [timeline.moment_text()], showing
 
 
 

@@ -1,4 +1,5 @@
-"""Training threads give way to the UI thread, so the cursor stays smooth while the CPU is busy."""
+"""Training threads give way to the UI thread, so the cursor stays smooth while the CPU is busy; the window's
+pools run below the UI thread too, which never waits for them."""
 
 from __future__ import annotations
 
@@ -39,10 +40,11 @@ def test_a_training_thread_and_the_threads_it_starts_run_below_the_ui_thread():
     assert _niceness() == ui  # the calling (UI) thread keeps its priority
 
 
-def test_the_windows_pool_runs_below_the_ui_thread_and_above_training(qtbot):
+def test_the_windows_pool_runs_below_the_ui_thread(qtbot):
     from vaestudio.gui.threads import POOL_NICENESS, QtExecutor
 
-    assert 0 < POOL_NICENESS < TRAINING_NICENESS
+    assert 0 < TRAINING_NICENESS <= 2 and 0 < POOL_NICENESS  # training: only just below (a busy machine's
+    # other programs took its cores at +5)
     ui = _niceness()
     executor = QtExecutor(threads=2)
     seen: list[int] = []
@@ -56,10 +58,10 @@ def test_the_windows_pool_runs_below_the_ui_thread_and_above_training(qtbot):
 
 def test_the_background_scans_run_on_threads_of_their_own(qtbot):
     """The test-image scans (background keys), however long they take, hold none of the threads the
-    pictures the user waits for run on; both pools run below the UI thread and above training."""
+    pictures the user waits for run on; both pools run below the UI thread."""
     from vaestudio.gui.threads import BACKGROUND_NICENESS, POOL_NICENESS, QtExecutor
 
-    assert 0 < BACKGROUND_NICENESS < TRAINING_NICENESS
+    assert 0 < BACKGROUND_NICENESS
     ui = _niceness()
     executor = QtExecutor(threads=2, background_keys=("scan-a", "scan-b"))
     release = threading.Event()

@@ -38,7 +38,7 @@ def collect_cycles_here() -> None:
     gc.collect()
 
 
-POOL_NICENESS = 2  # the pool's threads: below the UI thread, above training (the user waits for their work)
+POOL_NICENESS = 2  # the pool's threads: below the UI thread (it must not wait for them) and a step below training
 BACKGROUND_NICENESS = POOL_NICENESS  # the background pool's. Below training (+8) the self-test's scrub p95 was
 # 32-125 ms against 27-40 ms at +2 (4 alternated rounds, load 0.7-2): a scan thread preempted by training while it
 # holds the interpreter lock keeps the UI thread and the pictures waiting for it
@@ -178,7 +178,10 @@ class QtExecutor(QObject):
 
 # -- long-running producers -------------------------------------------------------------------------------
 
-TRAINING_NICENESS = 5  # how much lower than the UI thread training threads run
+TRAINING_NICENESS = 1  # how much lower than the UI thread training threads run: the UI thread wins a core
+# when it wakes, while other programs do not crowd training out. At +5, with one busy loop per core beside
+# the window (nice 0), training got 0.52-0.60 cores against 0.91-0.93 headless (x0.39-0.42 of headless); at 0,
+# x0.92, the UI's stalls alike (70-75 ms longest, drag p95 11-13 ms; benchmarks/RESULTS.md, sixth round)
 
 
 def yield_cpu_to_the_window() -> None:

@@ -34,7 +34,7 @@ from vaestudio.gui.panels.plane_paths import PathAndOwnMarks
 from vaestudio.gui.panels.plane_prior import PriorView
 from vaestudio.gui.state.latent_view import ALL_CLASSES, Endpoint
 from vaestudio.gui.state.studio import Studio
-from vaestudio.gui.widgets import HeldLabel, cache_axes, subscribe
+from vaestudio.gui.widgets import cache_axes, subscribe
 from vaestudio.gui.wrapping_bar import WrappingBar
 
 NUDGE_FRACTION = 1 / 50  # an arrow key moves the cursor this fraction of the visible width (Shift: 5x)
@@ -130,15 +130,13 @@ class LatentPlanePanel(QWidget):
         self.inspect_endpoint, self.inspect_reconstruct = bar_of.endpoint_button, bar_of.reconstruct_button
         self.inspect_cursor, self.inspect_close = bar_of.cursor_button, bar_of.close_button
 
-        # -- the bar below: z under the mouse, the moment
-        self.hover_label = QLabel(" ")
+        # -- the bar below: z under the mouse (the moment is named once, by the timeline just below)
+        self.hover_label = QLabel(" ")  # in the palette's text colour (a light grey was hard to read)
         self.hover_label.setMinimumWidth(220)
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.moment_label = HeldLabel()  # both in the palette's text colour (a light grey was hard to read)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addWidget(self.hover_label, 1)
-        bottom.addWidget(self.moment_label)
 
         middle = QHBoxLayout()
         middle.setContentsMargins(0, 0, 0, 0)
@@ -320,7 +318,6 @@ class LatentPlanePanel(QWidget):
         if pictures.kl_per_dimension is not None and self._drawn.get("kl") is not pictures.kl_per_dimension:
             self._drawn["kl"] = pictures.kl_per_dimension
             self._follow_kl(pictures.kl_per_dimension)
-        self.moment_label.setText(pictures.info.label if pictures.info is not None else "")
         self._update_notice()
 
     def _draw_grid(self, pictures) -> None:

@@ -25,7 +25,7 @@ class TraversalsPanel(QWidget):
         self.sheet = None
         self.header = SteadyLabel()
         self.picture = HeldLabel()  # a new sheet re-lays out nothing (its size is the layout's)
-        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)  # rows beside their legend
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.picture.setMinimumSize(120, 60)
         self.legend = HeldLabel()

@@ -174,8 +174,8 @@ def test_cosine_schedule_with_warm_up_reaches_zero_at_the_end(data):
 
 
 def test_the_input_pipelines_do_not_autotune_so_a_used_iterator_frees_at_once(data):
-    """tf.data's autotuning thread made freeing an epoch's used iterator wait 0.3-4.8 s at about one epoch end
-    in three (the training stood still meanwhile); the pipelines turn it off, and keep the shuffle's order."""
+    """tf.data's autotuning thread made freeing an epoch's used iterator wait 0.28-4.8 s at 8 of 36 epoch ends
+    (the training stood still meanwhile); the pipelines turn it off, and keep the shuffle's order."""
     from vaestudio.core.architecture import Architecture
     from vaestudio.core.tf.inputs import InputPipeline
 

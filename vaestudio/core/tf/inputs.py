@@ -91,7 +91,7 @@ class InputPipeline(InputFormat):
 
 def _fixed(dataset):
     """`dataset` without tf.data's autotuning. Its tuning thread made freeing a used iterator wait for it:
-    0.3-4.8 s at about one epoch end in three (fast preset, 9600 images; a 2-core Zen 4), the training
+    0.28-4.8 s at 8 of 36 epoch ends (fast preset, 9600 images; a 2-core Zen 4), the training
     thread blocked in tf.data's thread-pool teardown meanwhile. In-memory images need no tuning."""
     import tensorflow as tf
 

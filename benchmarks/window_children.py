@@ -81,6 +81,12 @@ def show_every_dock(window) -> None:
         previous[area] = dock
 
 
+def _stat_cpu_seconds(stat_text: str) -> float:
+    """User + system CPU seconds from the text of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file."""
+    fields = stat_text.rsplit(")", 1)[1].split()  # after the name, which may hold spaces and parentheses
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def x_server_cpu_seconds() -> float:
     """CPU seconds (user + system) of this display's X server so far: the Xvfb process painting the window
     (NaN when it cannot be found)."""
@@ -92,8 +98,7 @@ def x_server_cpu_seconds() -> float:
         except OSError:
             continue
         if "(Xvfb)" in text and display.encode() in cmdline:
-            fields = text.rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return _stat_cpu_seconds(text)
     return math.nan
 
 
@@ -107,8 +112,7 @@ def thread_cpu_seconds() -> dict[str, float]:
             continue
         name = text[text.index("(") + 1:text.rindex(")")]
         name = name.rstrip("0123456789-_ ") or name  # numbered pool threads together
-        fields = text.rsplit(")", 1)[1].split()
-        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        totals[name] = totals.get(name, 0.0) + _stat_cpu_seconds(text)
     return totals
 
 

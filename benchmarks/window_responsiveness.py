@@ -106,9 +106,14 @@ def child(kind: str, args: argparse.Namespace, home: str) -> dict:
     out = subprocess.run(command, capture_output=True, text=True, env=child_environment(home))
     if out.returncode != 0:
         raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stderr[-6000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
     if args.profile and kind == "window":
         print("\n".join(line for line in out.stderr.splitlines() if line.startswith(("stall probe", "  "))))
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        busiest = sorted(result["threads"].items(), key=lambda item: -item[1])[:6]
+        print("  the window's threads while it trained (cores): "
+              + ", ".join(f"{name} {cores_busy(dict(result['cpu'], thread=seconds), 'thread'):.2f}"
+                          for name, seconds in busiest))
+    return result
 
 
 def images_per_second(result: dict, limit: int) -> float:
@@ -128,11 +133,12 @@ def responsiveness(args: argparse.Namespace, home: str, round_: int) -> dict:
             "scrub_p50": pct(window["scrubs_ms"], 50), "scrub": pct(window["scrubs_ms"], 95),
             "scrubs": len(window["scrubs_ms"]), "stall": gaps[0] if gaps else 0.0, "top_gaps": gaps[:5],
             "over50": sum(g > 50 for g in gaps), "ticks": len(gaps),
-            "cores_headless": cores(runs["headless"]["cpu"], "process"), "cores_window": cores(window["cpu"], "process"),
-            "cores_ui": cores(window["cpu"], "ui"), "cores_x": cores(window["cpu"], "x_server")}
+            "cores_headless": cores_busy(runs["headless"]["cpu"], "process"),
+            "cores_window": cores_busy(window["cpu"], "process"), "cores_ui": cores_busy(window["cpu"], "ui"),
+            "cores_x": cores_busy(window["cpu"], "x_server")}
 
 
-def cores(cpu: dict, key: str) -> float:
+def cores_busy(cpu: dict, key: str) -> float:
     """CPU seconds per wall-clock second: how many cores' worth `key` kept busy."""
     return cpu[key] / cpu["wall"] if cpu.get("wall") else math.nan
 
@@ -249,8 +255,8 @@ def main() -> None:
     loads = ["idle", "busy"] if args.load == "both" else [args.load]
     cores = os.cpu_count() or 1
     print(header(), flush=True)
-    print(f"Xvfb display {os.environ['DISPLAY']}; {args.limit} images, {args.epochs} epochs, fast preset; window layout {args.layout}; "
-          f"the user: {args.interaction}; busy = "
+    print(f"Xvfb display {os.environ['DISPLAY']}; {args.limit} images, {args.epochs} epochs, fast preset; "
+          f"window layout {args.layout}; the user: {args.interaction}; busy = "
           f"{cores} extra busy-loop processes (one per core)", flush=True)
     results: dict[str, list[dict]] = {load: [] for load in loads}
     with tempfile.TemporaryDirectory(prefix="vaestudio-window-bench-") as home:

@@ -70,7 +70,7 @@ class InputPipeline(InputFormat):
             test = (test, _labels(dataset.test_labels, len(test), architecture.classes))
         self.train_count = len(dataset.train_images)
         self.train = tf.data.Dataset.from_tensor_slices(train)
-        self.test = _fixed(tf.data.Dataset.from_tensor_slices(test).batch(TEST_BATCH).prefetch(PREFETCH))
+        self.test = _without_autotuning(tf.data.Dataset.from_tensor_slices(test).batch(TEST_BATCH).prefetch(PREFETCH))
 
     def epoch_iterator(self, epoch: int, skip: int = 0):
         """An iterator over `epoch_batches(epoch, skip)` (split across the replicas on several devices)."""
@@ -86,10 +86,10 @@ class InputPipeline(InputFormat):
         batches = shuffled.batch(self.batch_size).skip(skip)
         if self.strategy is not None:
             batches = batches.map(_with_positions)
-        return _fixed(batches.prefetch(PREFETCH))
+        return _without_autotuning(batches.prefetch(PREFETCH))
 
 
-def _fixed(dataset):
+def _without_autotuning(dataset):
     """`dataset` without tf.data's autotuning. Its tuning thread made freeing a used iterator wait for it:
     0.28-4.8 s at 8 of 36 epoch ends (fast preset, 9600 images; a 2-core Zen 4), the training
     thread blocked in tf.data's thread-pool teardown meanwhile. In-memory images need no tuning."""
